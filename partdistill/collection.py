@@ -1,0 +1,234 @@
+"""A shape collection on disk: a folder of shape files and a manifest with one record per shape.
+
+    <root>/manifest.json        {"format": "partdistill.collection", "version": 1, "shapes": [record, ...]}
+    <root>/shapes/<id>.npz      one file per shape, in the project's format
+
+A record is kept for shapes that failed to generate too (with the error and no file), so a failure
+is visible and a resumed run does not try them again. Shape files are written before the manifest
+names them, and both atomically: a killed writer leaves the collection as it was after its last
+complete shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from partdistill.errors import PdError
+from partdistill.files import write_json
+from partdistill.formats import SHAPE_SUFFIX, read_npz, write_npz
+from partdistill.shapes import Provenance, Shape
+
+MANIFEST = "manifest.json"
+SHAPES_DIR = "shapes"
+_FORMAT = "partdistill.collection"
+_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ShapeRecord:
+    """One manifest entry.
+
+    Attributes:
+        id: unique within the collection, usable as a file name ("chair-00042").
+        file: the shape file relative to the collection root, or None when generation failed.
+        category: catalogue name of the category, or None.
+        part_names: names of the labelled parts; empty for unlabelled shapes.
+        provenance: where the shape came from.
+        n_points: number of points in the file (0 when failed).
+        part_counts: points per part, in `part_names` order (empty when unlabelled).
+        error: why generation failed, or None.
+    """
+
+    id: str
+    file: str | None
+    category: str | None
+    part_names: tuple[str, ...]
+    provenance: Provenance
+    n_points: int
+    part_counts: tuple[int, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "id": self.id,
+            "file": self.file,
+            "category": self.category,
+            "part_names": list(self.part_names),
+            "provenance": self.provenance.to_dict(),
+            "n_points": self.n_points,
+            "part_counts": list(self.part_counts),
+        }
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ShapeRecord:
+        return cls(
+            id=str(data["id"]),
+            file=data["file"],
+            category=data.get("category"),
+            part_names=tuple(data.get("part_names", ())),
+            provenance=Provenance.from_dict(data["provenance"]),
+            n_points=int(data["n_points"]),
+            part_counts=tuple(int(c) for c in data.get("part_counts", ())),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True)
+class PartCoverage:
+    """How much of a labelled collection one part covers.
+
+    Attributes:
+        name: the part.
+        shapes: number of shapes that have at least one point of it.
+        share: its mean fraction of a shape's points.
+    """
+
+    name: str
+    shapes: int
+    share: float
+
+
+class Collection:
+    """A shape collection rooted at a folder; see the module docstring for the layout."""
+
+    def __init__(self, root: Path, records: list[ShapeRecord]) -> None:
+        self.root = root
+        self._records = {record.id: record for record in records}
+
+    @classmethod
+    def create(cls, root: str | Path) -> Collection:
+        """Open the collection at `root`, or start an empty one there (the folder may not exist yet)."""
+        root = Path(root)
+        if (root / MANIFEST).exists():
+            return cls.open(root)
+        if root.exists() and not root.is_dir():
+            raise PdError(f"{root} is a file, not a folder for a shape collection.")
+        return cls(root, [])
+
+    @classmethod
+    def open(cls, root: str | Path) -> Collection:
+        """Open and validate an existing collection."""
+        root = Path(root)
+        if not root.is_dir():
+            raise PdError(f"{root} is not a folder: expected a shape collection (a folder with {MANIFEST}).")
+        manifest = root / MANIFEST
+        if not manifest.is_file():
+            raise PdError(
+                f"{root} is not a shape collection: it has no {MANIFEST} (make one with `pd synth`)."
+            )
+        try:
+            data = json.loads(manifest.read_text())
+        except (ValueError, UnicodeDecodeError) as error:
+            raise PdError(f"{manifest} is not valid JSON ({error}).") from error
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise PdError(f"{manifest} is not a partdistill collection manifest.")
+        if data.get("version") != _VERSION:
+            raise PdError(
+                f"{manifest} is version {data.get('version')}; this partdistill reads version {_VERSION}."
+            )
+        records: list[ShapeRecord] = []
+        for position, entry in enumerate(data.get("shapes", [])):
+            try:
+                records.append(ShapeRecord.from_dict(entry))
+            except (KeyError, TypeError, ValueError) as error:
+                raise PdError(
+                    f"{manifest}: shape entry {position} is malformed (missing or bad {error})."
+                ) from error
+        ids = [record.id for record in records]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise PdError(f"{manifest} lists shape ids more than once: {', '.join(duplicates[:5])}.")
+        missing = [r.file for r in records if r.ok and (r.file is None or not (root / r.file).is_file())]
+        if missing:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            raise PdError(f"{manifest} lists shape files that are missing: {missing[0]}{more}.")
+        return cls(root, records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[ShapeRecord]:
+        return iter(self._records.values())
+
+    def __contains__(self, shape_id: object) -> bool:
+        return shape_id in self._records
+
+    def __getitem__(self, shape_id: str) -> ShapeRecord:
+        return self._records[shape_id]
+
+    @property
+    def ok_records(self) -> list[ShapeRecord]:
+        """The records of shapes that exist (failed generations left out)."""
+        return [record for record in self if record.ok]
+
+    def part_coverage(self) -> list[PartCoverage]:
+        """Per part of the labelled shapes: in how many shapes it occurs, and its mean share of points."""
+        labelled = [r for r in self.ok_records if r.part_counts]
+        if not labelled:
+            return []
+        return [
+            PartCoverage(
+                name=name,
+                shapes=sum(1 for r in labelled if r.part_counts[i] > 0),
+                share=sum(r.part_counts[i] / r.n_points for r in labelled) / len(labelled),
+            )
+            for i, name in enumerate(labelled[0].part_names)
+        ]
+
+    def load(self, record: ShapeRecord | str) -> Shape:
+        """Read one shape."""
+        record = self._records[record] if isinstance(record, str) else record
+        if record.file is None:
+            raise PdError(f"Shape {record.id} has no file: its generation failed ({record.error}).")
+        return read_npz(self.root / record.file)
+
+    def shapes(self) -> Iterator[tuple[ShapeRecord, Shape]]:
+        """Every shape that exists, with its record."""
+        for record in self.ok_records:
+            yield record, self.load(record)
+
+    def add(self, shape_id: str, shape: Shape) -> ShapeRecord:
+        """Write `shape` under `shape_id` and record it (replacing an earlier record of that id)."""
+        file = f"{SHAPES_DIR}/{shape_id}{SHAPE_SUFFIX}"
+        write_npz(shape, self.root / file)
+        record = ShapeRecord(
+            id=shape_id,
+            file=file,
+            category=shape.category,
+            part_names=shape.part_names,
+            provenance=shape.provenance,
+            n_points=shape.n_points,
+            part_counts=()
+            if shape.labels is None
+            else tuple(
+                int(c) for c in np.bincount(shape.labels[shape.labels >= 0], minlength=len(shape.part_names))
+            ),
+        )
+        return self._put(record)
+
+    def add_failure(
+        self, shape_id: str, category: str | None, provenance: Provenance, error: str
+    ) -> ShapeRecord:
+        """Record that `shape_id` could not be made, and why."""
+        record = ShapeRecord(shape_id, None, category, (), provenance, 0, error=error)
+        return self._put(record)
+
+    def _put(self, record: ShapeRecord) -> ShapeRecord:
+        self._records[record.id] = record
+        write_json(
+            self.root / MANIFEST,
+            {"format": _FORMAT, "version": _VERSION, "shapes": [r.to_dict() for r in self._records.values()]},
+        )
+        return record

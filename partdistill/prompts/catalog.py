@@ -1,0 +1,156 @@
+"""Category catalogues: which parts each category has, their benchmark ids and teacher words.
+
+Two vocabularies ship as data files beside this module: ShapeNetPart's 16 categories (global part
+ids 0-49) and PartNetE's 45 categories (103 parts). A category is named by its short name
+("chair"); where both datasets have it, the plain name means ShapeNetPart and
+"partnete/Chair" selects PartNetE's.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+from partdistill.errors import PdError
+
+Dataset = Literal["shapenetpart", "partnete"]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a category.
+
+    Attributes:
+        name: the benchmark's name for the part ("seat").
+        teacher: the words a 2D teacher is asked to find ("seat pad").
+        global_id: ShapeNetPart's global part id (0-49), or None for PartNetE.
+    """
+
+    name: str
+    teacher: str
+    global_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Category:
+    """A category and its parts, in label order (label i = parts[i]).
+
+    Attributes:
+        name: lower-case catalogue name ("chair", "coffeemachine").
+        title: the dataset's own spelling ("Chair", "CoffeeMachine").
+        dataset: the vocabulary it comes from.
+        synset: ShapeNet synset id ("03001627"), or None for PartNetE.
+        noun: the category as words in a sentence ("coffee machine").
+        parts: its parts.
+    """
+
+    name: str
+    title: str
+    dataset: Dataset
+    synset: str | None
+    noun: str
+    parts: tuple[Part, ...]
+
+    @property
+    def part_names(self) -> tuple[str, ...]:
+        return tuple(part.name for part in self.parts)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.dataset}/{self.name}"
+
+
+def fix_articles(text: str) -> str:
+    """Turn "a" into "an" before a vowel: templates are written with "a" only."""
+    return re.sub(r"\b([Aa]) (?=[aeiouAEIOU])", r"\1n ", text)
+
+
+def _noun(title: str) -> str:
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", title).lower()
+
+
+def _read(name: str) -> dict:
+    return json.loads(resources.files("partdistill.prompts").joinpath(name).read_text())
+
+
+@cache
+def shapenetpart_categories() -> tuple[Category, ...]:
+    """ShapeNetPart's 16 categories in the benchmark's (alphabetical) order."""
+    return tuple(
+        Category(
+            name=entry["name"],
+            title=entry["title"],
+            dataset="shapenetpart",
+            synset=entry["synset"],
+            noun=entry["name"],
+            parts=tuple(Part(p["name"], p["teacher"], p["id"]) for p in entry["parts"]),
+        )
+        for entry in _read("shapenetpart.json")["categories"]
+    )
+
+
+@cache
+def partnete_categories() -> tuple[Category, ...]:
+    """PartNetE's 45 categories in the order of PartNetE_meta.json."""
+    return tuple(
+        Category(
+            name=title.lower(),
+            title=title,
+            dataset="partnete",
+            synset=None,
+            noun=_noun(title),
+            parts=tuple(Part(name, name) for name in parts),
+        )
+        for title, parts in _read("partnete.json")["categories"].items()
+    )
+
+
+def categories(dataset: Dataset | None = None) -> tuple[Category, ...]:
+    """All categories of one vocabulary, or of both (ShapeNetPart first)."""
+    if dataset == "shapenetpart":
+        return shapenetpart_categories()
+    if dataset == "partnete":
+        return partnete_categories()
+    return shapenetpart_categories() + partnete_categories()
+
+
+def find_category(name: str) -> Category:
+    """The category called `name`.
+
+    Accepts "chair", "Chair", a ShapeNet synset ("03001627"), or a qualified name
+    ("shapenetpart/chair", "partnete/Chair"). An unqualified name found in both vocabularies means
+    ShapeNetPart's category.
+    """
+    key = name.strip().lower()
+    dataset: str | None = None
+    if "/" in key:
+        dataset, key = key.split("/", 1)
+        if dataset not in ("shapenetpart", "partnete"):
+            raise PdError(
+                f"Unknown category vocabulary '{dataset}' in '{name}': use shapenetpart/ or partnete/."
+            )
+    for category in categories(dataset):  # type: ignore[arg-type]
+        if key in (category.name, category.synset, category.noun):
+            return category
+    known = sorted({c.name for c in categories(dataset)})  # type: ignore[arg-type]
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise PdError(f"Unknown category '{name}'.{hint} Known categories: {', '.join(known)}.")
+
+
+def part_prompt(category: Category, part: int) -> str:
+    """The query for one part: "seat pad of a chair"."""
+    return fix_articles(f"{category.parts[part].teacher} of a {category.noun}")
+
+
+def teacher_prompt(category: Category) -> str:
+    """The prompt a 2D teacher gets for the whole category: "back, seat pad, leg, armrest of a chair"."""
+    template = _read("text_to_3d.json")["teacher_prompt"]
+    return fix_articles(
+        template.format(parts=", ".join(p.teacher for p in category.parts), category=category.noun)
+    )

@@ -1,0 +1,25 @@
+"""Shared fixtures: small shapes whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from partdistill.shapes import Provenance, Shape
+
+
+@pytest.fixture
+def two_part_shape() -> Shape:
+    """Two unit squares of points, 'top' at y=1 and 'bottom' at y=0: a split whose answer is known."""
+    rng = np.random.default_rng(0)
+    xz = rng.uniform(-0.5, 0.5, size=(200, 2))
+    top = np.column_stack([xz[:100, 0], np.ones(100), xz[:100, 1]])
+    bottom = np.column_stack([xz[100:, 0], np.zeros(100), xz[100:, 1]])
+    return Shape(
+        points=np.vstack([top, bottom]),
+        normals=np.tile([0.0, 1.0, 0.0], (200, 1)),
+        labels=np.repeat([0, 1], 100),
+        part_names=("top", "bottom"),
+        category="table",
+        provenance=Provenance("test"),
+    )

@@ -1,0 +1,87 @@
+"""Shape collections on disk: round trips, failure records, and manifests that are wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from partdistill.collection import MANIFEST, Collection
+from partdistill.errors import PdError
+from partdistill.shapes import Provenance, Shape
+
+
+def test_add_and_reopen(tmp_path: Path, two_part_shape: Shape) -> None:
+    collection = Collection.create(tmp_path / "c")
+    collection.add("table-00000", two_part_shape)
+    collection.add_failure("table-00001", "table", Provenance("shap-e", prompt="a table", seed=5), "boom")
+    reopened = Collection.open(tmp_path / "c")
+    assert [r.id for r in reopened] == ["table-00000", "table-00001"]
+    ok, failed = reopened["table-00000"], reopened["table-00001"]
+    assert (
+        ok.ok and ok.n_points == 200 and ok.part_names == ("top", "bottom") and ok.part_counts == (100, 100)
+    )
+    assert (
+        not failed.ok
+        and failed.error == "boom"
+        and failed.file is None
+        and failed.provenance.prompt == "a table"
+    )
+    [(_, shape)] = list(reopened.shapes())
+    np.testing.assert_array_equal(shape.points, two_part_shape.points)
+    coverage = reopened.part_coverage()
+    assert [(c.name, c.shapes, c.share) for c in coverage] == [("top", 1, 0.5), ("bottom", 1, 0.5)]
+    with pytest.raises(PdError, match="generation failed"):
+        reopened.load("table-00001")
+
+
+def test_readding_an_id_replaces_its_record(tmp_path: Path, two_part_shape: Shape) -> None:
+    collection = Collection.create(tmp_path)
+    collection.add("x", two_part_shape)
+    collection.add("x", two_part_shape.select(np.arange(10)))
+    assert len(Collection.open(tmp_path)) == 1 and Collection.open(tmp_path)["x"].n_points == 10
+
+
+def _manifest(tmp_path: Path, shapes: list[dict]) -> None:
+    (tmp_path / MANIFEST).write_text(
+        json.dumps({"format": "partdistill.collection", "version": 1, "shapes": shapes})
+    )
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda p: None, "has no manifest.json"),
+        (lambda p: (p / MANIFEST).write_text("{not json"), "not valid JSON"),
+        (lambda p: (p / MANIFEST).write_text('{"format": "other"}'), "not a partdistill collection manifest"),
+        (
+            lambda p: (p / MANIFEST).write_text('{"format": "partdistill.collection", "version": 9}'),
+            "version 9",
+        ),
+        (lambda p: _manifest(p, [{"id": "a"}]), "entry 0 is malformed"),
+        (
+            lambda p: _manifest(
+                p, [{"id": "a", "file": "shapes/a.npz", "provenance": {"generator": "x"}, "n_points": 3}]
+            ),
+            "missing: shapes/a.npz",
+        ),
+    ],
+)
+def test_bad_collections_are_explained(tmp_path: Path, setup, message: str) -> None:
+    setup(tmp_path)
+    with pytest.raises(PdError, match=message):
+        Collection.open(tmp_path)
+
+
+def test_duplicate_ids_are_reported(tmp_path: Path) -> None:
+    entry = {"id": "a", "file": None, "provenance": {"generator": "x"}, "n_points": 0, "error": "e"}
+    _manifest(tmp_path, [entry, entry])
+    with pytest.raises(PdError, match="more than once: a"):
+        Collection.open(tmp_path)
+
+
+def test_open_on_a_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(PdError, match="is not a folder"):
+        Collection.open(tmp_path / "nowhere")

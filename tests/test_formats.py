@@ -1,0 +1,232 @@
+"""Readers and writers: round trips, meshes through trimesh, and bad files."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from plyfile import PlyData, PlyElement
+
+from partdistill.errors import PdError
+from partdistill.formats import read_npz, read_ply, read_shape, shape_from_mesh, write_npz, write_ply
+from partdistill.shapes import Mesh, Provenance, Shape
+
+
+def _assert_same(a: Shape, b: Shape) -> None:
+    np.testing.assert_array_equal(a.points, b.points)
+    for name in ("normals", "colors", "labels", "point_faces"):
+        left, right = getattr(a, name), getattr(b, name)
+        assert (left is None) == (right is None), name
+        if left is not None:
+            np.testing.assert_allclose(left, right, atol=1e-6, err_msg=name)
+    assert a.part_names == b.part_names and a.category == b.category and a.provenance == b.provenance
+
+
+def _colored_box() -> trimesh.Trimesh:
+    box = trimesh.creation.box(extents=(2.0, 1.0, 0.5))
+    colors = np.zeros((8, 4), dtype=np.uint8)
+    colors[:, 3] = 255
+    colors[box.vertices[:, 0] > 0, 0] = 255  # +x half red, -x half black
+    box.visual.vertex_colors = colors
+    return box
+
+
+def test_npz_round_trip_with_mesh_is_exact_and_byte_reproducible(tmp_path: Path) -> None:
+    face_labels = np.arange(12) % 3 - 1
+    shape = shape_from_mesh(
+        _colored_box(),
+        n_points=300,
+        seed=1,
+        provenance=Provenance("test", prompt="a box", seed=1),
+        face_labels=face_labels,
+        part_names=("a", "b"),
+        category="table",
+    )
+    write_npz(shape, tmp_path / "a.npz")
+    write_npz(shape, tmp_path / "b.npz")
+    back = read_npz(tmp_path / "a.npz")
+    _assert_same(shape, back)
+    np.testing.assert_array_equal(back.mesh.face_labels, face_labels)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]  # no temporary files left
+
+
+def test_ply_round_trip_keeps_labels_names_and_normals(tmp_path: Path, two_part_shape: Shape) -> None:
+    write_ply(two_part_shape, tmp_path / "parts.ply")
+    back = read_ply(tmp_path / "parts.ply")
+    _assert_same(two_part_shape, back.replace(colors=None))
+    # Coloured by part: the two parts get two different colours, each uniform within its part.
+    colours = np.round(back.colors * 255).astype(int)
+    top, bottom = colours[two_part_shape.labels == 0], colours[two_part_shape.labels == 1]
+    assert len(np.unique(top, axis=0)) == 1 and len(np.unique(bottom, axis=0)) == 1
+    assert not np.array_equal(top[0], bottom[0])
+
+
+def test_ply_rgb_colours_round_trip(tmp_path: Path) -> None:
+    colors = np.random.default_rng(0).integers(0, 256, size=(50, 3)) / 255.0
+    shape = Shape(points=np.random.default_rng(1).normal(size=(50, 3)), colors=colors)
+    write_ply(shape, tmp_path / "rgb.ply")
+    np.testing.assert_allclose(read_ply(tmp_path / "rgb.ply").colors, colors, atol=1e-6)
+
+
+def _write_foreign_ply(path: Path, fields: dict[str, np.ndarray], text: bool = True) -> None:
+    vertex = np.empty(len(next(iter(fields.values()))), dtype=[(k, v.dtype.str) for k, v in fields.items()])
+    for key, values in fields.items():
+        vertex[key] = values
+    PlyData([PlyElement.describe(vertex, "vertex")], text=text).write(str(path))
+
+
+def test_foreign_ply_with_float_colours_and_label_property(tmp_path: Path) -> None:
+    xyz = np.arange(12, dtype=np.float32).reshape(4, 3)
+    fields = {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}
+    fields |= {
+        "red": np.full(4, 0.5, np.float32),
+        "green": np.zeros(4, np.float32),
+        "blue": np.ones(4, np.float32),
+    }
+    fields["label"] = np.array([0, 2, 1, -1], dtype=np.int32)
+    _write_foreign_ply(tmp_path / "foreign.ply", fields)
+    shape = read_shape(tmp_path / "foreign.ply")
+    np.testing.assert_array_equal(shape.points, xyz)
+    np.testing.assert_allclose(shape.colors[0], [0.5, 0.0, 1.0])
+    np.testing.assert_array_equal(shape.labels, [0, 2, 1, -1])
+    assert shape.part_names == ("part 0", "part 1", "part 2")
+    named = read_shape(tmp_path / "foreign.ply", part_names=("a", "b", "c"))
+    assert named.part_names == ("a", "b", "c")
+
+
+def test_ply_of_bare_points_has_no_optional_attributes(tmp_path: Path) -> None:
+    xyz = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
+    _write_foreign_ply(tmp_path / "bare.ply", {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}, text=False)
+    shape = read_shape(tmp_path / "bare.ply")
+    assert shape.normals is None and shape.colors is None and shape.labels is None
+    np.testing.assert_array_equal(shape.points, xyz)
+
+
+@pytest.mark.parametrize("suffix", [".obj", ".glb", ".off", ".ply"])
+def test_meshes_are_sampled_area_weighted_and_seeded(tmp_path: Path, suffix: str) -> None:
+    box = _colored_box()
+    box.export(tmp_path / f"box{suffix}")
+    shape = read_shape(tmp_path / f"box{suffix}", n_points=4000, seed=3)
+    again = read_shape(tmp_path / f"box{suffix}", n_points=4000, seed=3)
+    np.testing.assert_array_equal(shape.points, again.points)
+    assert shape.n_points == 4000 and shape.mesh is not None and len(shape.mesh.faces) == 12
+    # Points lie on the surface, with unit face normals.
+    assert np.abs(shape.points).max(axis=0) == pytest.approx([1.0, 0.5, 0.25], abs=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(shape.normals, axis=1), 1.0, atol=1e-5)
+    # Area-weighted: the two 2x1 faces at z = +-0.25 hold 4 of the box's 7 area units.
+    on_z_faces = np.isclose(np.abs(shape.points[:, 2]), 0.25, atol=1e-6).mean()
+    assert on_z_faces == pytest.approx(4.0 / 7.0, abs=0.03)
+    if suffix != ".off":  # OFF carries no colours
+        # Colours are interpolated from the vertices: red grows with x.
+        red = shape.colors[:, 0]
+        assert red[shape.points[:, 0] > 0.99].min() > 0.95 and red[shape.points[:, 0] < -0.99].max() < 0.05
+
+
+def test_labels_follow_faces_when_sampling(tmp_path: Path) -> None:
+    box = trimesh.creation.box()
+    face_labels = (box.triangles_center[:, 1] > 0).astype(np.int64)  # top half of the faces is part 1
+    shape = shape_from_mesh(
+        box,
+        n_points=2000,
+        seed=0,
+        provenance=Provenance("test"),
+        face_labels=face_labels,
+        part_names=("lo", "hi"),
+    )
+    np.testing.assert_array_equal(shape.labels, face_labels[shape.point_faces])
+
+
+def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
+    header = (
+        "ply\nformat ascii 1.0\nelement vertex 3\n"
+        "property float x\nproperty float y\nproperty float z\nend_header\n"
+    )
+    cases = {
+        "truncated ply": ("cut.ply", header + "0 0 0\n1 1 1\n", "not a readable PLY"),
+        "garbage ply": ("junk.ply", "this is not a ply file", "not a readable PLY"),
+        "empty ply": ("empty.ply", header.replace("vertex 3", "vertex 0"), "holds no points"),
+        "nan ply": ("nan.ply", header + "0 0 0\nnan 1 1\n2 2 2\n", "1 of 3 points have NaN"),
+        "no xyz": (
+            "noxyz.ply",
+            "ply\nformat ascii 1.0\nelement vertex 1\nproperty float q\nend_header\n1\n",
+            "no x, y, z",
+        ),
+        "empty file": ("zero.ply", "", "not a readable PLY"),
+        "garbage npz": ("junk.npz", "not a zip", "not a zip archive"),
+        "garbage obj": ("junk.obj", "v 0 0 0\n", "no triangles"),
+        "unknown suffix": ("shape.xyz", "1 2 3\n", "unsupported suffix"),
+    }
+    out = {}
+    for name, (file, content, message) in cases.items():
+        (tmp / file).write_text(content)
+        out[name] = (tmp / file, message)
+    return out
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "truncated ply",
+        "garbage ply",
+        "empty ply",
+        "nan ply",
+        "no xyz",
+        "empty file",
+        "garbage npz",
+        "garbage obj",
+        "unknown suffix",
+    ],
+)
+def test_bad_files_give_one_sentence_naming_the_file(tmp_path: Path, case: str) -> None:
+    path, message = _bad_files(tmp_path)[case]
+    with pytest.raises(PdError, match=message) as raised:
+        read_shape(path)
+    assert str(path) in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(PdError, match="does not exist"):
+        read_shape(tmp_path / "nope.ply")
+
+
+def test_npz_with_labels_that_do_not_match_the_points(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    meta = np.frombuffer(
+        b'{"format": "partdistill.shape", "version": 1, "part_names": ["a"]}', dtype=np.uint8
+    )
+    np.savez(buffer, meta=meta, points=np.zeros((5, 3), np.float32), labels=np.zeros(4, np.int64))
+    (tmp_path / "bad.npz").write_bytes(buffer.getvalue())
+    with pytest.raises(PdError, match="4 labels for 5 points"):
+        read_shape(tmp_path / "bad.npz")
+
+
+def test_npz_from_another_program_is_refused(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "other.npz", "w") as archive, archive.open("points.npy", "w") as handle:
+        np.lib.format.write_array(handle, np.zeros((3, 3)))
+    with pytest.raises(PdError, match="not a readable partdistill shape file"):
+        read_shape(tmp_path / "other.npz")
+
+
+def test_mesh_with_nan_vertices_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "nan.obj").write_text("v 0 0 0\nv 1 0 0\nv nan 1 0\nf 1 2 3\n")
+    with pytest.raises(PdError, match="NaN"):
+        read_shape(tmp_path / "nan.obj")
+
+
+def test_write_ply_by_parts_needs_labels(tmp_path: Path) -> None:
+    with pytest.raises(PdError, match="no part labels"):
+        write_ply(Shape(points=np.zeros((2, 3))), tmp_path / "x.ply", color_by="parts")
+
+
+def test_mesh_record_survives_npz_without_colours(tmp_path: Path) -> None:
+    mesh = Mesh(vertices=np.eye(3), faces=np.array([[0, 1, 2]]))
+    shape = Shape(points=np.eye(3), mesh=mesh, point_faces=np.zeros(3))
+    write_npz(shape, tmp_path / "m.npz")
+    back = read_npz(tmp_path / "m.npz")
+    assert back.mesh.vertex_colors is None and back.mesh.face_labels is None
+    np.testing.assert_array_equal(back.mesh.faces, [[0, 1, 2]])

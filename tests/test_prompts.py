@@ -1,0 +1,82 @@
+"""Category catalogues and prompts, checked against the real dataset files where they are present."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from shared_data import shared
+
+from partdistill.errors import PdError
+from partdistill.prompts import (
+    find_category,
+    partnete_categories,
+    prompt_space,
+    shapenetpart_categories,
+    teacher_prompt,
+    text_prompt,
+)
+
+
+def test_shapenetpart_has_16_categories_and_global_ids_0_to_49_in_order() -> None:
+    categories = shapenetpart_categories()
+    assert len(categories) == 16
+    ids = [part.global_id for category in categories for part in category.parts]
+    assert ids == list(range(50))
+    counts = [len(c.parts) for c in categories]
+    assert counts == [4, 2, 2, 4, 4, 3, 3, 2, 4, 2, 6, 2, 3, 3, 3, 3]
+
+
+def test_shapenetpart_synsets_match_the_release_file() -> None:
+    lines = shared("shapenetpart_sample", "synsetoffset2category.txt").read_text().split("\n")
+    release = dict(line.split("\t") for line in lines if line.strip())
+    assert {c.title: c.synset for c in shapenetpart_categories()} == release
+
+
+def test_partnete_matches_the_published_meta_file() -> None:
+    meta = json.loads(shared("partnete", "PartNetE_meta.json").read_text())
+    ours = {c.title: list(c.part_names) for c in partnete_categories()}
+    assert ours == meta
+    assert len(ours) == 45 and sum(len(p) for p in ours.values()) == 103
+
+
+def test_teacher_prompt_uses_partdistill_words() -> None:
+    assert teacher_prompt(find_category("chair")) == "back, seat pad, leg, armrest of a chair"
+    assert teacher_prompt(find_category("airplane")).endswith("engine or frame of an airplane")
+    assert teacher_prompt(find_category("partnete/kettle")) == "lid, handle, spout of a kettle"
+
+
+def test_category_lookup_by_name_synset_and_vocabulary() -> None:
+    assert find_category("Chair") is find_category("03001627")
+    assert find_category("chair").dataset == "shapenetpart"
+    assert find_category("partnete/Chair").part_names == ("arm", "back", "leg", "seat", "wheel")
+    assert find_category("coffee machine").title == "CoffeeMachine"
+
+
+def test_unknown_category_suggests_the_closest() -> None:
+    with pytest.raises(PdError, match=r"Unknown category 'chiar'\. Did you mean 'chair'"):
+        find_category("chiar")
+    with pytest.raises(PdError, match="Unknown category vocabulary"):
+        find_category("modelnet/chair")
+
+
+def test_500_chair_prompts_are_500_different_sentences() -> None:
+    chair = find_category("chair")
+    prompts = [text_prompt(chair, i, seed=0) for i in range(500)]
+    assert len(set(prompts)) == 500
+    assert all(p.startswith(("a ", "an ")) and "  " not in p for p in prompts)
+    assert not any(" a a" in p or "a antique" in p for p in prompts)
+
+
+def test_prompts_are_seeded_and_stable_as_a_collection_grows() -> None:
+    chair = find_category("chair")
+    assert [text_prompt(chair, i, 1) for i in range(20)] == [text_prompt(chair, i, 1) for i in range(20)]
+    assert [text_prompt(chair, i, 1) for i in range(20)] != [text_prompt(chair, i, 2) for i in range(20)]
+
+
+@pytest.mark.parametrize(
+    "category", [*shapenetpart_categories(), *partnete_categories()], ids=lambda c: c.name
+)
+def test_every_category_has_hundreds_of_prompts(category) -> None:
+    space = prompt_space(category)
+    assert len(space) >= 500 and len(set(space)) == len(space)
