@@ -1,0 +1,140 @@
+"""`pd synth` as a library call: fill a shape collection with generated shapes, resumably.
+
+Shape i of a run is fully determined by (category, generator settings, seed, i): its prompt is
+the i-th of the seeded prompt sequence and its generation seed is derived from (seed, i). A killed
+run therefore resumes by generating the indices its manifest does not have yet, and never makes
+a shape twice; growing `n` later extends the same sequence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from partdistill.collection import Collection, ShapeRecord
+from partdistill.errors import PdError
+from partdistill.files import write_json
+from partdistill.prompts import Category, find_category, text_prompt
+from partdistill.shapes import Provenance, Shape
+from partdistill.synth.base import Generator, Request
+
+CONFIG_FILE = "synth_config.json"
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything that decides what `pd synth` makes (written beside the collection).
+
+    Attributes:
+        category: catalogue name of the category.
+        n: how many shapes the collection should hold.
+        generator: "procedural", "shap-e" or "point-e".
+        seed: the run's seed.
+        n_points: points sampled per shape.
+        model_id: weights to use (None = the generator's default).
+        grid_size: Shap-E marching-cubes grid (higher = finer meshes, slower).
+        steps: diffusion steps (Shap-E).
+        guidance: classifier-free guidance scale (Shap-E; Point-E uses its own 3.0).
+        quality_filter: drop degenerate generations (recorded as failures).
+    """
+
+    category: str
+    n: int
+    generator: str = "procedural"
+    seed: int = 0
+    n_points: int = 10_000
+    model_id: str | None = None
+    grid_size: int = 128
+    steps: int = 64
+    guidance: float = 15.0
+    quality_filter: bool = True
+
+    def identity(self) -> dict[str, object]:
+        """The settings two runs must share to write into the same collection (all but n)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "n"}
+
+
+def item_seed(seed: int, index: int) -> int:
+    """The generation seed of shape `index` in a run seeded with `seed` (independent of n)."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def shape_id(category: Category, index: int) -> str:
+    return f"{category.name}-{index:05d}"
+
+
+def quality_problem(shape: Shape) -> str | None:
+    """Why a generated shape is unusable (empty, flat, collapsed), or None when it looks fine."""
+    extent = shape.points.max(axis=0) - shape.points.min(axis=0)
+    if extent.max() <= 1e-6:
+        return "all points coincide"
+    if np.sort(extent)[1] < 1e-3 * extent.max():
+        return "the shape is a line, not a surface"
+    if len(np.unique(np.round(shape.points / extent.max(), 3), axis=0)) < min(64, shape.n_points):
+        return "the shape has almost no distinct points"
+    return None
+
+
+def prepare(config: SynthConfig, out: str | Path) -> tuple[Collection, list[int]]:
+    """Open (or start) the collection at `out` for `config`; returns it and the indices still to make.
+
+    Writes nothing. Refuses a folder whose earlier run used different settings, so a resumed run
+    can only extend the same sequence of shapes.
+    """
+    out = Path(out)
+    category = find_category(config.category)
+    collection = Collection.create(out)
+    config_path = out / CONFIG_FILE
+    if config_path.exists():
+        try:
+            earlier = json.loads(config_path.read_text())
+        except ValueError as error:
+            raise PdError(
+                f"{config_path} is not valid JSON ({error}); remove it or choose another --out."
+            ) from error
+        ours = config.identity() | {"category": category.name}
+        changed = sorted(k for k, v in ours.items() if earlier.get(k) != v)
+        if changed:
+            details = ", ".join(f"{k} was {earlier.get(k)!r}, now {ours[k]!r}" for k in changed)
+            raise PdError(
+                f"{out} holds a collection made with other settings ({details}); "
+                "use the same settings to resume it, or choose another --out."
+            )
+    elif len(collection):
+        raise PdError(f"{out} already holds shapes but no {CONFIG_FILE}; choose another --out.")
+    todo = [i for i in range(config.n) if shape_id(category, i) not in collection]
+    return collection, todo
+
+
+def synthesize(
+    config: SynthConfig, generator: Generator, collection: Collection, todo: list[int]
+) -> Iterator[ShapeRecord]:
+    """Generate the shapes at indices `todo` into `collection`, yielding each record as it lands.
+
+    Writes the run's config beside the collection first. A generation that raises, or (with the
+    quality filter) makes a degenerate shape, is recorded as a failure with its reason and the run
+    goes on.
+    """
+    category = find_category(config.category)
+    write_json(collection.root / CONFIG_FILE, dataclasses.asdict(config) | {"category": category.name})
+    for index in todo:
+        seed = item_seed(config.seed, index)
+        prompt = text_prompt(category, index, config.seed) if generator.uses_prompts else None
+        request = Request(category=category, prompt=prompt, seed=seed)
+        ident = shape_id(category, index)
+        try:
+            shape = generator.generate(request)
+            problem = quality_problem(shape) if config.quality_filter else None
+        except Exception as error:  # one bad generation must not lose the others
+            provenance = Provenance(generator.name, prompt=prompt, seed=seed, model_id=config.model_id)
+            yield collection.add_failure(ident, category.name, provenance, f"{type(error).__name__}: {error}")
+            continue
+        if problem is not None:
+            yield collection.add_failure(ident, category.name, shape.provenance, f"filtered: {problem}")
+        else:
+            yield collection.add(ident, shape)

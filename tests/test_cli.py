@@ -1,0 +1,85 @@
+"""The `pd` command line through Typer's runner: what the library receives, and how errors look."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import partdistill.synth
+from partdistill.cli import app
+from partdistill.collection import Collection
+from partdistill.synth import SynthConfig
+
+runner = CliRunner()
+
+
+def test_synth_procedural_writes_a_labelled_collection(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["synth", "--category", "chair", "--n", "5", "--points", "500", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    collection = Collection.open(tmp_path)
+    assert len(collection.ok_records) == 5 and all(r.part_names for r in collection)
+    assert "part 'seat'" in result.stdout and "in 5/5 shapes" in result.stdout
+    again = runner.invoke(
+        app, ["synth", "--category", "chair", "--n", "5", "--points", "500", "--out", str(tmp_path)]
+    )
+    assert again.exit_code == 0 and "already holds all 5 shapes" in again.stdout
+
+
+def test_synth_options_reach_the_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    received: list[tuple[SynthConfig, str]] = []
+    real = partdistill.synth.build_generator
+
+    def spy(config: SynthConfig, device: str = "cpu"):
+        received.append((config, device))
+        return real(config, device)
+
+    monkeypatch.setattr(partdistill.synth, "build_generator", spy)
+    args = ["synth", "--category", "Table", "--n", "2", "--seed", "7", "--points", "300", "--device", "cpu"]
+    args += [
+        "--grid-size",
+        "32",
+        "--steps",
+        "3",
+        "--guidance",
+        "2.5",
+        "--no-quality-filter",
+        "--out",
+        str(tmp_path),
+    ]
+    assert runner.invoke(app, args).exit_code == 0
+    [(config, device)] = received
+    assert device == "cpu"
+    assert config == SynthConfig(
+        category="table", n=2, seed=7, n_points=300, grid_size=32, steps=3, guidance=2.5, quality_filter=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["synth", "--category", "chiar"], "Unknown category 'chiar'. Did you mean 'chair'?"),
+        (["synth", "--category", "kettle"], "no recipe for 'partnete/kettle'"),
+    ],
+)
+def test_user_errors_are_one_sentence_and_exit_1(tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "x")])
+    assert result.exit_code == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x").exists()  # nothing written for a command that could not start
+
+
+def test_synth_into_a_file_path_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    result = runner.invoke(app, ["synth", "--category", "chair", "--out", str(tmp_path / "file")])
+    assert result.exit_code == 1 and "is a file" in result.stderr
+
+
+def test_info_lists_versions_devices_backends_and_caches() -> None:
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 0
+    for expected in ("torch", "diffusers", "cuda", "point_e", "moderngl", "hugging face hub"):
+        assert expected in result.stdout

@@ -1,0 +1,121 @@
+"""The `pd synth` run: labelled output, resuming after a kill, reproducibility, failures."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from partdistill.collection import Collection
+from partdistill.errors import PdError
+from partdistill.prompts import find_category
+from partdistill.shapes import Shape
+from partdistill.synth import SynthConfig, build_generator, prepare, synthesize
+from partdistill.synth.base import Request
+from partdistill.synth.run import CONFIG_FILE, item_seed, quality_problem
+
+
+def _run(config: SynthConfig, out: Path, limit: int | None = None) -> Collection:
+    collection, todo = prepare(config, out)
+    records = synthesize(config, build_generator(config), collection, todo)
+    list(itertools.islice(records, limit))
+    return collection
+
+
+def test_twenty_labelled_chairs(tmp_path: Path) -> None:
+    config = SynthConfig(category="chair", n=20, n_points=1000)
+    _run(config, tmp_path / "chairs")
+    collection = Collection.open(tmp_path / "chairs")
+    assert len(collection.ok_records) == 20
+    chair = find_category("chair")
+    for _, shape in collection.shapes():
+        assert shape.part_names == chair.part_names and shape.category == "chair"
+        assert shape.n_points == 1000 and (shape.labels >= 0).all()
+    written = json.loads((tmp_path / "chairs" / CONFIG_FILE).read_text())
+    assert written["category"] == "chair" and written["seed"] == 0 and written["n"] == 20
+
+
+def test_killed_run_resumes_without_duplicates_and_matches_an_uninterrupted_one(tmp_path: Path) -> None:
+    config = SynthConfig(category="table", n=12, n_points=500)
+    _run(config, tmp_path / "killed", limit=5)  # the generator stops after 5 shapes, as if killed
+    collection, todo = prepare(config, tmp_path / "killed")
+    assert len(collection) == 5 and todo == list(range(5, 12))
+    _run(config, tmp_path / "killed")
+    _run(config, tmp_path / "whole")
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    assert sorted(p.name for p in (killed / "shapes").iterdir()) == [f"table-{i:05d}.npz" for i in range(12)]
+    for name in ("manifest.json", CONFIG_FILE):
+        assert (killed / name).read_bytes() == (whole / name).read_bytes()
+    for file in (whole / "shapes").iterdir():
+        assert (killed / "shapes" / file.name).read_bytes() == file.read_bytes()
+
+
+def test_growing_n_extends_the_same_sequence(tmp_path: Path) -> None:
+    small = _run(SynthConfig(category="chair", n=3, n_points=300), tmp_path / "c")
+    first = small.load("chair-00001").points
+    grown = _run(SynthConfig(category="chair", n=6, n_points=300), tmp_path / "c")
+    assert len(grown) == 6
+    np.testing.assert_array_equal(grown.load("chair-00001").points, first)
+
+
+def test_other_settings_in_the_same_folder_are_refused(tmp_path: Path) -> None:
+    _run(SynthConfig(category="chair", n=2, n_points=300), tmp_path / "c")
+    with pytest.raises(PdError, match="seed was 0, now 1"):
+        prepare(SynthConfig(category="chair", n=2, n_points=300, seed=1), tmp_path / "c")
+
+
+def test_different_seeds_give_different_shapes() -> None:
+    assert item_seed(0, 1) != item_seed(1, 1) and item_seed(0, 1) != item_seed(0, 2)
+    assert item_seed(0, 1) == item_seed(0, 1)
+
+
+class _FailsOnce:
+    """A real procedural generator that raises for one request, as a model can for one prompt."""
+
+    name = "procedural"
+    uses_prompts = False
+
+    def __init__(self, bad_seed: int) -> None:
+        self.inner = build_generator(SynthConfig(category="chair", n=1, n_points=300))
+        self.bad_seed = bad_seed
+
+    def generate(self, request: Request) -> Shape:
+        if request.seed == self.bad_seed:
+            raise RuntimeError("CUDA out of memory")
+        return self.inner.generate(request)
+
+
+def test_a_failed_generation_is_recorded_and_the_others_kept(tmp_path: Path) -> None:
+    config = SynthConfig(category="chair", n=4, n_points=300)
+    collection, todo = prepare(config, tmp_path / "c")
+    records = list(synthesize(config, _FailsOnce(item_seed(0, 2)), collection, todo))
+    assert [r.ok for r in records] == [True, True, False, True]
+    reopened = Collection.open(tmp_path / "c")
+    assert reopened["chair-00002"].error == "RuntimeError: CUDA out of memory"
+    assert len(reopened.ok_records) == 3
+    _, todo = prepare(config, tmp_path / "c")
+    assert todo == []  # a recorded failure is not retried by a resumed run
+
+
+@pytest.mark.parametrize(
+    ("points", "problem"),
+    [
+        (np.zeros((100, 3)), "all points coincide"),
+        (np.column_stack([np.linspace(0, 1, 100), np.zeros(100), np.zeros(100)]), "a line"),
+        (np.tile([[0.0, 0, 0], [1, 1, 1], [0, 1, 0]], (40, 1)), "almost no distinct points"),
+    ],
+)
+def test_quality_filter_names_degenerate_shapes(points: np.ndarray, problem: str) -> None:
+    assert problem in quality_problem(Shape(points=points))
+
+
+def test_quality_filter_passes_a_real_shape(two_part_shape: Shape) -> None:
+    assert quality_problem(two_part_shape) is None
+
+
+def test_procedural_refuses_categories_without_a_recipe_before_starting() -> None:
+    with pytest.raises(PdError, match="no recipe for 'partnete/kettle'"):
+        build_generator(SynthConfig(category="kettle", n=1))
