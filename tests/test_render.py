@@ -1,0 +1,123 @@
+"""Cameras and renderers, on scenes whose pictures are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from partdistill.distill.cameras import Cameras, partslip_cameras
+from partdistill.distill.render import MeshRenderer, PointRenderer
+from partdistill.formats import shape_from_mesh
+from partdistill.shapes import Provenance, Shape
+
+
+def _front(size: int = 101) -> Cameras:
+    """One camera on +z looking at the origin."""
+    return Cameras(np.array([0.0]), np.array([0.0]), image_size=size)
+
+
+def test_camera_axes_follow_image_conventions() -> None:
+    cameras = _front(100)
+    pixels, depth = cameras.project(np.array([[0.0, 0, 0], [0.5, 0, 0], [0, 0.5, 0], [0, 0, 1.0]]))
+    centre, right, up, _ = pixels[0]
+    assert centre == pytest.approx([50, 50])
+    assert right[0] > 50 and right[1] == pytest.approx(50)  # +x is to the right (larger column)
+    assert up[1] < 50 and up[0] == pytest.approx(50)  # +y is up (smaller row)
+    assert depth[0] == pytest.approx([2.2, 2.2, 2.2, 1.2])
+    # 60 degree field of view: a point at depth d and height d * tan(30) sits on the top edge.
+    edge, _ = cameras.project(np.array([[0.0, 2.2 * np.tan(np.radians(30)), 0.0]]))
+    assert edge[0, 0, 1] == pytest.approx(0.0, abs=1e-4)
+
+
+def test_partslip_rig() -> None:
+    cameras = partslip_cameras()
+    assert len(cameras) == 10 and cameras.image_size == 800 and cameras.distance == 2.2 and cameras.fov == 60
+    eyes = cameras.eyes()
+    np.testing.assert_allclose(np.linalg.norm(eyes, axis=1), 2.2)
+    np.testing.assert_allclose(
+        eyes[1], 2.2 * np.array([np.cos(np.radians(10)), np.sin(np.radians(10)), 0]), atol=1e-9
+    )
+
+
+def test_a_point_in_front_hides_a_point_behind() -> None:
+    shape = Shape(points=np.array([[0.0, 0.0, 0.5], [0.0, 0.0, -0.5]]))  # both on the camera's axis
+    views = PointRenderer(radius=0.02).render(shape, _front())
+    assert views.pixel_index[0, 50, 50] == 0
+    assert views.visible[0].tolist() == [True, False]
+
+
+def test_background_is_minus_one_and_white() -> None:
+    views = PointRenderer().render(Shape(points=np.array([[0.0, 0, 0], [0.1, 0, 0]])), _front())
+    assert views.pixel_index[0, 0, 0] == -1 and views.pixel_index[0, -1, -1] == -1
+    assert (views.images[0][views.pixel_index[0] < 0] == 255).all()
+
+
+def test_screen_positions_and_pixel_map_agree() -> None:
+    # A sparse grid: splats do not overlap, so every point owns the pixel it projects into, and
+    # every pixel a point owns lies within the splat radius of its projection.
+    xs = np.linspace(-0.6, 0.6, 7)
+    points = np.array([[x, y, 0.0] for x in xs for y in xs])
+    renderer = PointRenderer(radius=0.02)
+    views = renderer.render(Shape(points=points), _front(201))
+    assert views.visible.all()
+    cells = views.pixels()[0]
+    np.testing.assert_array_equal(views.pixel_index[0, cells[:, 0], cells[:, 1]], np.arange(len(points)))
+    rows, cols = np.nonzero(views.pixel_index[0] >= 0)
+    owner = views.pixel_index[0, rows, cols]
+    gap = np.hypot(cols + 0.5 - views.screen[0, owner, 0], rows + 0.5 - views.screen[0, owner, 1])
+    radius_px = renderer.radius * 201 / 2
+    assert (
+        (gap <= radius_px + 1e-4) | ((np.floor(views.screen[0, owner]) == np.c_[cols, rows]).all(1))
+    ).all()
+
+
+def test_shading_uses_colours_when_the_shape_has_them() -> None:
+    shape = Shape(points=np.array([[0.0, 0, 0], [0.4, 0, 0]]), colors=np.array([[1.0, 0, 0], [0, 0, 1.0]]))
+    views = PointRenderer(radius=0.03).render(shape, _front())
+    red = views.images[0][views.pixel_index[0] == 0]
+    assert (red[:, 0] == 255).all() and (red[:, 2] == 0).all()
+
+
+def _cube() -> Shape:
+    return shape_from_mesh(trimesh.creation.box(), n_points=6000, seed=0, provenance=Provenance("test"))
+
+
+def test_mesh_renderer_maps_the_cube_faces_to_the_right_pixels() -> None:
+    cube = _cube()
+    size = 201
+    views = MeshRenderer().render(cube, Cameras(np.array([0.0, 0.0]), np.array([0.0, 90.0]), image_size=size))
+    normals = trimesh.Trimesh(cube.mesh.vertices, cube.mesh.faces).face_normals
+    # After normalising to the unit sphere the cube's half side is 1/sqrt(3); its front face spans
+    # focal * a / (2.2 - a) pixels either side of the centre.
+    a = 1 / np.sqrt(3)
+    half = views.cameras.focal * a / (2.2 - a)
+    lo, hi = int(np.ceil(size / 2 - half)) + 1, int(np.floor(size / 2 + half)) - 1
+    for view, normal in ((0, [0, 0, 1]), (1, [1, 0, 0])):
+        inside = views.pixel_index[view, lo:hi, lo:hi]
+        assert (inside >= 0).all()
+        np.testing.assert_allclose(normals[inside.reshape(-1)], np.tile(normal, (inside.size, 1)), atol=1e-9)
+        outside = np.ones((size, size), dtype=bool)
+        outside[lo - 3 : hi + 3, lo - 3 : hi + 3] = False
+        assert (views.pixel_index[view][outside] == -1).all()
+
+
+def test_mesh_renderer_sees_exactly_the_front_face_points() -> None:
+    cube = _cube()
+    views = MeshRenderer().render(cube, _front(301))
+    z = cube.points[:, 2]
+    on_front = np.isclose(z, z.max(), atol=1e-6)
+    assert views.visible[0][on_front].all()
+    # Elsewhere only points at the front edge count as seen: within the renderer's depth tolerance
+    # (2e-3 x depth, depth < 2.2), which in the cube's own units (scaled by 0.5 * sqrt(3)) is below:
+    edge = z.max() - 2e-3 * 2.2 * 0.5 * np.sqrt(3)
+    seen_elsewhere = views.visible[0] & ~on_front
+    assert (z[seen_elsewhere] > edge).all() and seen_elsewhere.mean() < 0.005
+
+
+def test_point_and_mesh_renders_agree_on_the_silhouette() -> None:
+    cube = _cube()
+    cameras = partslip_cameras(96)
+    points, mesh = PointRenderer(radius=0.03).render(cube, cameras), MeshRenderer().render(cube, cameras)
+    agree = ((points.pixel_index >= 0) == (mesh.pixel_index >= 0)).mean()
+    assert agree > 0.97
