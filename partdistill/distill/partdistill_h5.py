@@ -1,0 +1,135 @@
+"""PartDistill's released knowledge format (`<synset>/<id>/extracted/preprocess.h5`), in and out.
+
+Layout (reference repository, data_format.md and data.py):
+
+    xyz              [n_pts, 3]              the shape's points
+    cls_bbox         [1, U]                  part of each unit (0..C-1)
+    conf_bbox        [n_pts, U, C]           unit u's score at its points, in its part's slot; 0 elsewhere
+    gt_semantic_seg  [n_pts]                 ShapeNetPart global part ids (used for evaluation only)
+    cls_view         [n_view, n_pts, n_pred] per-view predictions; the reference code reads them
+    conf_view        [n_view, n_pts, n_pred, C]  but only to drop shapes with no prediction
+
+Importing turns each non-empty unit into a `Knowledge` unit (its score: the mean of its non-zero
+entries, which are equal in files written from boxes); exporting writes the same layout, so the
+authors' GLIP knowledge and any other tool's can be distilled, and ours read by their code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from partdistill.distill.knowledge import Knowledge
+from partdistill.errors import PdError
+from partdistill.files import atomic_path
+from partdistill.prompts import Category, find_category
+from partdistill.shapes import Provenance, Shape
+
+FILE_NAME = "preprocess.h5"
+
+
+def category_from_path(path: Path) -> Category:
+    """The ShapeNetPart category named by the synset folder of `<synset>/<id>/extracted/preprocess.h5`."""
+    for folder in path.resolve().parents:
+        if folder.name.isdigit() and len(folder.name) == 8:
+            return find_category(folder.name)
+    raise PdError(
+        f"{path} is not under a ShapeNet synset folder (<synset>/<id>/extracted/): pass the category."
+    )
+
+
+def shape_id_from_path(path: Path) -> str:
+    """`<synset>/<id>` for a file at `<synset>/<id>/extracted/preprocess.h5`."""
+    shape_dir = path.parent.parent if path.parent.name == "extracted" else path.parent
+    return f"{shape_dir.parent.name}/{shape_dir.name}"
+
+
+def read_partdistill_h5(path: str | Path, category: Category | None = None) -> tuple[Shape, Knowledge]:
+    """The shape (points, and ground-truth labels when present) and the units of one file."""
+    import h5py
+
+    path = Path(path)
+    category = category or category_from_path(path)
+    try:
+        with h5py.File(path, "r") as data:
+            xyz = np.asarray(data["xyz"], dtype=np.float32)
+            cls_bbox = np.asarray(data["cls_bbox"]).reshape(-1).astype(np.int64)
+            conf_bbox = np.asarray(data["conf_bbox"], dtype=np.float32)
+            gt = np.asarray(data["gt_semantic_seg"]).reshape(-1) if "gt_semantic_seg" in data else None
+    except (OSError, KeyError) as error:
+        raise PdError(f"{path} is not a readable PartDistill preprocess.h5 ({error}).") from error
+    n, parts = len(xyz), len(category.parts)
+    if conf_bbox.ndim != 3 or conf_bbox.shape[:2] != (n, len(cls_bbox)) or conf_bbox.shape[2] > parts:
+        raise PdError(
+            f"{path}: conf_bbox has shape {list(conf_bbox.shape)}, "
+            f"expected [{n}, {len(cls_bbox)}, <= {parts}]."
+        )
+    present = conf_bbox.max(axis=2) > 0  # [n, U]
+    members, unit_parts, scores = [], [], []
+    for unit in np.flatnonzero(present.any(axis=0)):
+        points = np.flatnonzero(present[:, unit])
+        members.append(points)
+        unit_parts.append(int(cls_bbox[unit]))
+        scores.append(float(conf_bbox[points, unit, :].max(axis=1).mean()))
+    labels = None
+    if gt is not None:
+        first = category.parts[0].global_id or 0
+        labels = gt.astype(np.int64) - first
+        if labels.min() < 0 or labels.max() >= parts:
+            raise PdError(
+                f"{path}: gt_semantic_seg holds part ids outside "
+                f"{category.title}'s {first}..{first + parts - 1}."
+            )
+    try:
+        knowledge = Knowledge.from_units(n, category.part_names, members, unit_parts, scores)
+        shape = Shape(
+            points=xyz,
+            labels=labels,
+            part_names=category.part_names if labels is not None else (),
+            category=category.name,
+            provenance=Provenance("partdistill-h5", source=str(path)),
+        )
+    except (ValueError, PdError) as error:
+        raise PdError(f"{path}: {error}") from error
+    return shape, knowledge
+
+
+def write_partdistill_h5(path: str | Path, shape: Shape, knowledge: Knowledge, category: Category) -> None:
+    """Write `shape` and its units in PartDistill's layout, atomically."""
+    import h5py
+
+    if knowledge.n_points != shape.n_points:
+        raise PdError(f"the knowledge covers {knowledge.n_points} points but the shape has {shape.n_points}")
+    n, parts = shape.n_points, len(category.parts)
+    views = np.maximum(knowledge.views, 0)
+    n_view = int(views.max()) + 1 if knowledge.n_units else 1
+    per_view = [np.flatnonzero(views == v) for v in range(n_view)]
+    n_pred = max((len(units) for units in per_view), default=0)
+    cls_view = np.full((n_view, n, n_pred), -1, dtype=np.int64)
+    conf_view = np.zeros((n_view, n, n_pred, parts), dtype=np.float32)
+    for v, units in enumerate(per_view):
+        for j, unit in enumerate(units):
+            cls_view[v, :, j] = knowledge.parts[unit]
+            conf_view[v, knowledge.members(unit), j, knowledge.parts[unit]] = knowledge.scores[unit]
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as out:
+        out["xyz"] = shape.points
+        out["cls_bbox"] = knowledge.parts[None, :]
+        out["conf_bbox"] = knowledge.dense()
+        if shape.labels is not None:
+            out["gt_semantic_seg"] = shape.labels + (category.parts[0].global_id or 0)
+        out["cls_view"] = cls_view
+        out["conf_view"] = conf_view
+
+
+def find_h5_files(root: str | Path) -> list[Path]:
+    """Every preprocess.h5 under `root` (any depth), sorted."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise PdError(f"{root} does not exist: expected a folder of PartDistill preprocess.h5 files.")
+    files = sorted(root.rglob(FILE_NAME))
+    if not files:
+        raise PdError(f"{root} holds no {FILE_NAME} files (expected <synset>/<id>/extracted/{FILE_NAME}).")
+    return files

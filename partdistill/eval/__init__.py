@@ -1,0 +1,1 @@
+"""Benchmark readers, the benchmarks' own metrics, and reports."""

@@ -1,0 +1,172 @@
+"""Knowledge units: lifting rules, the vote baseline, storage, and PartDistill's h5 format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from partdistill.distill.cameras import Cameras
+from partdistill.distill.knowledge import Knowledge, lift, load_knowledge, save_knowledge, vote
+from partdistill.distill.partdistill_h5 import find_h5_files, read_partdistill_h5, write_partdistill_h5
+from partdistill.distill.render import PointRenderer
+from partdistill.distill.teachers import Prediction
+from partdistill.errors import PdError
+from partdistill.prompts import find_category
+from partdistill.shapes import Shape
+
+PARTS = ("a", "b", "c")
+
+
+def _grid_views():
+    """A 5x5 grid of points facing a camera: point i's screen position is known from the render."""
+    xs = np.linspace(-0.5, 0.5, 5)
+    shape = Shape(points=np.array([[x, y, 0.0] for y in xs for x in xs]))
+    return shape, PointRenderer(radius=0.02).render(
+        shape, Cameras(np.array([0.0]), np.array([0.0]), image_size=200)
+    )
+
+
+def test_box_lifts_the_visible_points_strictly_inside() -> None:
+    _, views = _grid_views()
+    x, y = views.screen[0, :, 0], views.screen[0, :, 1]
+    # A box whose left edge passes exactly through point 12's column: strictly inside excludes it.
+    box = np.array([x[12], y.min() - 1, x.max() + 1, y.max() + 1], dtype=np.float32)
+    knowledge = lift(views, [Prediction(view=0, part=1, score=0.7, box=box)], PARTS)
+    expected = np.flatnonzero(x > x[12])
+    assert knowledge.n_units == 1 and knowledge.parts.tolist() == [1]
+    np.testing.assert_array_equal(knowledge.members(0), expected)
+    assert knowledge.scores[0] == pytest.approx(0.7) and knowledge.views.tolist() == [0]
+
+
+def test_whole_object_boxes_are_dropped() -> None:
+    _, views = _grid_views()
+    everything = np.array([0, 0, 200, 200], dtype=np.float32)
+    most = np.array(
+        [0, 0, 200, float(views.screen[0, :, 1].max()) - 1], dtype=np.float32
+    )  # misses the last row
+    knowledge = lift(views, [Prediction(0, 0, 0.9, box=everything), Prediction(0, 2, 0.9, box=most)], PARTS)
+    assert knowledge.n_units == 1 and knowledge.parts.tolist() == [2] and len(knowledge.members(0)) == 20
+
+
+def test_mask_lifts_the_points_owning_its_pixels() -> None:
+    _, views = _grid_views()
+    mask = np.zeros((200, 200), dtype=bool)
+    mask[:, 110:] = True  # right of the middle column's splats: the grid's two right columns
+    knowledge = lift(views, [Prediction(view=0, part=0, score=0.5, mask=mask)], PARTS)
+    expected = np.flatnonzero(views.screen[0, :, 0] > 110)
+    assert len(expected) == 10
+    np.testing.assert_array_equal(knowledge.members(0), expected)
+
+
+def _units() -> Knowledge:
+    # 6 points; unit 0 = {0,1,2} part a (0.9), unit 1 = {2,3} part b (0.4), unit 2 = {2} part b (0.6).
+    return Knowledge.from_units(
+        6,
+        PARTS,
+        [np.array([2, 0, 1]), np.array([3, 2]), np.array([2])],
+        [0, 1, 1],
+        [0.9, 0.4, 0.6],
+        [0, 1, 1],
+    )
+
+
+def test_vote_sums_scores_per_part() -> None:
+    # Point 2: a gets 0.9, b gets 0.4 + 0.6 = 1.0 -> b. Points 4 and 5 are covered by nothing.
+    assert vote(_units()).tolist() == [0, 0, 1, 1, -1, -1]
+
+
+def test_restricting_to_a_subsample_keeps_membership() -> None:
+    units = _units()
+    index = np.array([2, 2, 5, 0])  # point 2 drawn twice
+    small = units.restricted(index)
+    assert small.n_points == 4 and small.n_units == 3
+    assert [small.members(u).tolist() for u in range(3)] == [[0, 1, 3], [0, 1], [0, 1]]
+    np.testing.assert_array_equal(small.scores, units.scores)
+
+
+def test_dense_layout_matches_partdistill() -> None:
+    dense = _units().dense()
+    assert dense.shape == (6, 3, 3)
+    assert dense[2, 1, 1] == pytest.approx(0.4) and dense[2, 1, 0] == 0 and dense[4].sum() == 0
+    assert (dense.max(axis=2) > 0).sum(axis=0).tolist() == [3, 2, 1]
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    units = _units()
+    save_knowledge(units, tmp_path / "k.npz")
+    back = load_knowledge(tmp_path / "k.npz")
+    for field in ("parts", "scores", "views", "offsets", "indices"):
+        np.testing.assert_array_equal(getattr(back, field), getattr(units, field))
+    assert back.part_names == PARTS and back.n_points == 6
+    assert units.nbytes < units.dense().nbytes
+
+
+def _write_reference_h5(path: Path, gt_offset: int) -> None:
+    """A file in the exact layout of PartDistill's preprocess.h5 (4 points, 3 boxes of 4 parts, 2 views)."""
+    conf = np.zeros((4, 3, 4), dtype=np.float32)
+    conf[[0, 1], 0, 2] = 0.8  # box 0: points 0, 1 -> part 2
+    conf[[1, 2, 3], 1, 0] = 0.55  # box 1: points 1..3 -> part 0
+    # box 2 is zero padding
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as out:
+        out["xyz"] = np.arange(12, dtype=np.float32).reshape(4, 3) / 12
+        out["cls_bbox"] = np.array([[2, 0, 0]])
+        out["conf_bbox"] = conf
+        out["gt_semantic_seg"] = np.array([2, 2, 0, 1]) + gt_offset
+        out["cls_view"] = np.zeros((2, 4, 1))
+        out["conf_view"] = np.zeros((2, 4, 1, 4))
+
+
+def test_partdistill_h5_import_and_reexport(tmp_path: Path) -> None:
+    source = tmp_path / "03001627" / "abc" / "extracted" / "preprocess.h5"
+    _write_reference_h5(source, gt_offset=12)  # chair parts are 12-15
+    shape, knowledge = read_partdistill_h5(source)
+    assert shape.category == "chair" and shape.labels.tolist() == [2, 2, 0, 1]
+    assert knowledge.n_units == 2 and knowledge.parts.tolist() == [2, 0]
+    assert [knowledge.members(u).tolist() for u in range(2)] == [[0, 1], [1, 2, 3]]
+    np.testing.assert_allclose(knowledge.scores, [0.8, 0.55])
+
+    copy = tmp_path / "out" / "03001627" / "abc" / "extracted" / "preprocess.h5"
+    write_partdistill_h5(copy, shape, knowledge, find_category("chair"))
+    with h5py.File(source) as a, h5py.File(copy) as b:
+        np.testing.assert_array_equal(b["xyz"][:], a["xyz"][:])
+        np.testing.assert_array_equal(b["gt_semantic_seg"][:], a["gt_semantic_seg"][:])
+        np.testing.assert_array_equal(
+            b["conf_bbox"][:], a["conf_bbox"][:, :2]
+        )  # the padding unit is not kept
+        np.testing.assert_array_equal(b["cls_bbox"][:], a["cls_bbox"][:, :2])
+    _, again = read_partdistill_h5(copy)
+    for field in ("parts", "scores", "offsets", "indices"):
+        np.testing.assert_array_equal(getattr(again, field), getattr(knowledge, field))
+    assert find_h5_files(tmp_path / "out") == [copy]
+
+
+def test_h5_export_keeps_views(tmp_path: Path) -> None:
+    units = _units()
+    shape = Shape(points=np.zeros((6, 3)))
+    path = tmp_path / "p.h5"
+    write_partdistill_h5(path, shape, units, find_category("table"))  # three parts, like PARTS
+    with h5py.File(path) as data:
+        assert data["cls_view"].shape == (2, 6, 2) and data["conf_view"].shape == (2, 6, 2, 3)
+        assert data["conf_view"][1, 3, 0, 1] == pytest.approx(
+            0.4
+        )  # view 1's first unit (unit 1) covers point 3
+        assert "gt_semantic_seg" not in data
+
+
+def test_bad_h5_files_are_explained(tmp_path: Path) -> None:
+    (tmp_path / "03001627" / "x").mkdir(parents=True)
+    bad = tmp_path / "03001627" / "x" / "preprocess.h5"
+    bad.write_text("not hdf5")
+    with pytest.raises(PdError, match=r"not a readable PartDistill preprocess\.h5"):
+        read_partdistill_h5(bad)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PdError, match=r"holds no preprocess\.h5"):
+        find_h5_files(tmp_path / "empty")
+    nowhere = tmp_path / "elsewhere.h5"
+    _write_reference_h5(nowhere, gt_offset=0)
+    with pytest.raises(PdError, match="not under a ShapeNet synset folder"):
+        read_partdistill_h5(nowhere)
