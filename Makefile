@@ -23,7 +23,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed
 	$(BIN)/pd synth --category chair --n 24 --generator procedural --out $(DEMO_DIR)/chairs
-	@echo "Demo collection: $(DEMO_DIR)/chairs (manifest.json, shapes/*.npz)"
+	$(BIN)/pd teach --shapes $(DEMO_DIR)/chairs --teacher simulated --noise noisy --image-size 400 --sheets 4
+	@echo "Demo output: $(DEMO_DIR)/chairs (shapes, knowledge units, contact sheets in knowledge/*/sheets)"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q

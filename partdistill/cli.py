@@ -14,6 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -30,6 +31,7 @@ from partdistill.errors import PdError
 
 if TYPE_CHECKING:
     from partdistill.collection import Collection
+    from partdistill.prompts import Category
 
 app = typer.Typer(
     name="pd",
@@ -153,6 +155,107 @@ def _collection_table(collection: Collection, out: Path) -> Table:
     for part in collection.part_coverage():
         table.add_row(f"part '{part.name}'", f"in {part.shapes}/{len(ok)} shapes, {part.share:.0%} of points")
     return table
+
+
+class TeacherName(str, Enum):
+    simulated = "simulated"
+    grounding_dino = "grounding-dino"
+    owlv2 = "owlv2"
+    clipseg = "clipseg"
+    clip = "clip"
+
+
+class RendererName(str, Enum):
+    auto = "auto"
+    points = "points"
+    mesh = "mesh"
+
+
+def _collection_category(collection: Collection, category: str | None) -> Category:
+    """The category given, or the one every shape of the collection shares."""
+    from partdistill.prompts import find_category
+
+    if category is not None:
+        return find_category(category)
+    names = {record.category for record in collection.ok_records}
+    if len(names) != 1 or None in names:
+        raise PdError(
+            f"{collection.root} holds shapes of {len(names)} categories; say which with --category."
+        )
+    return find_category(names.pop())
+
+
+@app.command()
+@reports_errors
+def teach(
+    shapes: Annotated[Path, typer.Option(help="A shape collection (made by pd synth).")],
+    category: Annotated[str | None, typer.Option(help="Category [default: the collection's].")] = None,
+    teacher: Annotated[TeacherName, typer.Option(help="The 2D teacher.")] = TeacherName.simulated,
+    name: Annotated[
+        str | None, typer.Option(help="Knowledge folder name [default: from the teacher].")
+    ] = None,
+    model_id: Annotated[str | None, typer.Option(help="Teacher weights (clip: ARCH:TAG).")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Teacher score threshold [default: its own].")
+    ] = None,
+    noise: Annotated[str, typer.Option(help="Simulated teacher: clean, noisy or harsh.")] = "noisy",
+    kind: Annotated[str, typer.Option(help="Simulated teacher: box or mask predictions.")] = "box",
+    renderer: Annotated[RendererName, typer.Option(help="How views are drawn.")] = RendererName.auto,
+    image_size: Annotated[int, typer.Option(min=32, help="Render size in pixels.")] = 800,
+    point_radius: Annotated[float, typer.Option(help="Point splat radius (NDC units).")] = 0.005,
+    sheets: Annotated[int, typer.Option(help="Contact sheets to draw (-1: all, 0: none).")] = -1,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated teacher.")] = 0,
+    device: Device = "auto",
+) -> None:
+    """Render every shape, ask a 2D teacher where each part is, and lift its answers to 3D units."""
+    from partdistill.collection import Collection
+    from partdistill.distill.teach import KnowledgeStore, TeachConfig, TeachSummary, knowledge_dir
+    from partdistill.distill.teach import teach as run_teach
+    from partdistill.distill.teachers import build_teacher
+    from partdistill.info import resolve_device
+
+    collection = Collection.open(shapes)
+    found = _collection_category(collection, category)
+    config = TeachConfig(
+        teacher=teacher.value,
+        model_id=model_id,
+        threshold=threshold,
+        noise=noise,
+        kind=kind,
+        renderer=renderer.value,
+        image_size=image_size,
+        point_radius=point_radius,
+        seed=seed,
+    )
+    store = KnowledgeStore(knowledge_dir(collection, name or config.default_name()))
+    model = build_teacher(
+        config.teacher,
+        model_id=model_id,
+        threshold=threshold,
+        device=resolve_device(device),
+        noise=noise,
+        kind=kind,
+        seed=seed,
+    )
+    todo = sum(1 for record in collection.ok_records if not store.has(record.id))
+    summary = TeachSummary()
+    with progress_bar() as bar:
+        task = bar.add_task(f"teaching {found.name} ({config.default_name()})", total=todo)
+        for result in run_teach(collection, found, model, config, store, sheets=sheets):
+            bar.advance(task)
+            summary.add(result)
+    table = Table(title=str(store.root), show_header=False)
+    table.add_column()
+    table.add_column(justify="right")
+    table.add_row("shapes taught now", str(len(summary.units)))
+    table.add_row("already there", str(len(collection.ok_records) - todo))
+    if summary.units:
+        table.add_row("units per shape", f"{np.mean(summary.units):.1f}")
+        table.add_row("points covered", f"{100 * np.mean(summary.coverage):.1f}%")
+    if summary.lifting_iou:
+        table.add_row("direct lifting mIoU (labelled shapes)", f"{100 * np.mean(summary.lifting_iou):.1f}")
+    console.print(table)
+    console.print(f"Contact sheets: {store.root / 'sheets'}")
 
 
 @app.command()

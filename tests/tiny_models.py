@@ -190,3 +190,175 @@ def sphere_field(grid: int, radius: float) -> np.ndarray:
     x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
     return radius - np.sqrt(x**2 + y**2 + z**2)
 
+
+# --- 2D teachers -------------------------------------------------------------------------------
+
+
+def bert_tokenizer():
+    """A BERT WordPiece tokenizer with a small in-memory vocabulary.
+
+    Grounding DINO hard-codes BERT's ids for [CLS] (101), [SEP] (102), "." (1012) and "?" (1029),
+    so those tokens sit at those ids; single letters and their "##" continuations make any
+    lower-case word tokenizable.
+    """
+    from transformers import BertTokenizer
+
+    fixed = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]", 1012: ".", 1029: "?"}
+    words = [*"abcdefghijklmnopqrstuvwxyz", *(f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"), ","]
+    words += ["of", "a", "an", "chair", "back", "seat", "pad", "leg", "armrest", "table", "desktop", "drawer"]
+    tokens = [fixed.get(i, f"[unused{i}]") for i in range(1030)] + words
+    return BertTokenizer(vocab={t: i for i, t in enumerate(tokens)})
+
+
+def tiny_grounding_dino():
+    """(model, processor): a randomly initialised Grounding DINO (transformers' test sizes)."""
+    from transformers import (
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessor,
+        GroundingDinoProcessor,
+        SwinConfig,
+    )
+
+    tokenizer = bert_tokenizer()
+    backbone = SwinConfig(
+        window_size=7,
+        embed_dim=8,
+        depths=[1, 1, 1, 1],
+        num_heads=[1, 1, 1, 1],
+        image_size=98,
+        out_features=["stage2", "stage3", "stage4"],
+        out_indices=[2, 3, 4],
+    )
+    text = {
+        "model_type": "bert",
+        "vocab_size": len(tokenizer),
+        "hidden_size": 8,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 8,
+        "max_position_embeddings": 64,
+    }
+    config = GroundingDinoConfig(
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=4,
+        decoder_ffn_dim=4,
+        num_queries=8,
+        num_feature_levels=4,
+        encoder_n_points=2,
+        decoder_n_points=6,
+        max_text_len=32,
+        use_timm_backbone=False,
+        backbone_config=backbone,
+        text_config=text,
+    )
+    torch.manual_seed(0)
+    model = GroundingDinoForObjectDetection(config)
+    image_processor = GroundingDinoImageProcessor(size={"shortest_edge": 98, "longest_edge": 98})
+    return model, GroundingDinoProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def tiny_owlv2():
+    """(model, processor): a randomly initialised OWLv2 (transformers' test sizes), CLIP tokenizer."""
+    from transformers import (
+        Owlv2Config,
+        Owlv2ForObjectDetection,
+        Owlv2ImageProcessor,
+        Owlv2Processor,
+        Owlv2TextConfig,
+        Owlv2VisionConfig,
+    )
+
+    tokenizer = clip_tokenizer(max_length=16)
+    text = Owlv2TextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=16,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    vision = Owlv2VisionConfig(
+        image_size=32,
+        patch_size=4,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+    )
+    torch.manual_seed(0)
+    model = Owlv2ForObjectDetection(
+        Owlv2Config(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=32)
+    )
+    image_processor = Owlv2ImageProcessor(size={"height": 32, "width": 32})
+    return model, Owlv2Processor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def tiny_clipseg():
+    """(model, processor): a randomly initialised CLIPSeg (transformers' test sizes), CLIP tokenizer."""
+    from transformers import (
+        CLIPSegConfig,
+        CLIPSegForImageSegmentation,
+        CLIPSegProcessor,
+        CLIPSegTextConfig,
+        CLIPSegVisionConfig,
+        ViTImageProcessor,
+    )
+
+    tokenizer = clip_tokenizer()
+    text = CLIPSegTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    vision = CLIPSegVisionConfig(
+        image_size=30,
+        patch_size=2,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+    )
+    config = CLIPSegConfig(
+        text_config=text.to_dict(),
+        vision_config=vision.to_dict(),
+        projection_dim=32,
+        reduce_dim=16,
+        extract_layers=[1],
+    )
+    torch.manual_seed(0)
+    model = CLIPSegForImageSegmentation(config)
+    image_processor = ViTImageProcessor(size={"height": 30, "width": 30})
+    return model, CLIPSegProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def tiny_open_clip(tmp_dir):
+    """(model, preprocess, tokenizer): a randomly initialised 2-layer open_clip ViT at 32 px."""
+    import json
+
+    import open_clip
+
+    config = {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16, "patch_size": 8},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
+    }
+    path = tmp_dir / "pd-tiny-vit.json"
+    path.write_text(json.dumps(config))
+    open_clip.add_model_config(path)
+    torch.manual_seed(0)
+    model, _, preprocess = open_clip.create_model_and_transforms("pd-tiny-vit", pretrained=None)
+    return model, preprocess, open_clip.get_tokenizer("pd-tiny-vit")

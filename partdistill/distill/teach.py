@@ -1,0 +1,201 @@
+"""The teacher stage as a library call: render every shape, ask the teacher, lift, store the units.
+
+Output, beside the collection (resumable: shapes whose units exist are skipped):
+
+    <collection>/knowledge/<name>/teach_config.json   the settings below
+    <collection>/knowledge/<name>/units/<id>.npz      one shape's knowledge units
+    <collection>/knowledge/<name>/sheets/<id>.png     its views with the teacher's predictions drawn
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from partdistill.collection import Collection, ShapeRecord
+from partdistill.distill.cameras import Cameras, partslip_cameras
+from partdistill.distill.knowledge import Knowledge, lift, load_knowledge, save_knowledge, vote
+from partdistill.distill.render import MeshRenderer, PointRenderer, Renderer, Views
+from partdistill.distill.sheets import contact_sheet
+from partdistill.distill.teachers import Prediction, Teacher
+from partdistill.errors import PdError
+from partdistill.eval.metrics import shapenetpart_shape_iou
+from partdistill.files import write_json
+from partdistill.prompts import Category
+from partdistill.shapes import Shape
+
+CONFIG_FILE = "teach_config.json"
+
+
+@dataclass(frozen=True)
+class TeachConfig:
+    """How knowledge is made (written beside it).
+
+    Attributes:
+        teacher: a name in `partdistill.distill.teachers.TEACHERS`.
+        model_id: the teacher's weights (None = its default).
+        threshold: the teacher's score threshold (None = its default).
+        noise, kind: the simulated teacher's noise preset and prediction kind ("box" or "mask").
+        renderer: "points", "mesh", or "auto" (mesh when the shape has one).
+        image_size: render width and height in pixels (PartSLIP: 800).
+        point_radius: splat radius of the point renderer, in normalised device units (PartSLIP: 0.005).
+        whole_object: boxes holding at least this share of a view's visible points are dropped.
+        seed: seed of the simulated teacher.
+    """
+
+    teacher: str = "simulated"
+    model_id: str | None = None
+    threshold: float | None = None
+    noise: str = "noisy"
+    kind: str = "box"
+    renderer: str = "auto"
+    image_size: int = 800
+    point_radius: float = 0.005
+    whole_object: float = 0.98
+    seed: int = 0
+
+    def default_name(self) -> str:
+        if self.teacher == "simulated":
+            return f"simulated-{self.noise}-{self.kind}"
+        return self.teacher
+
+
+@dataclass(frozen=True)
+class TeachResult:
+    """What the stage did for one shape.
+
+    Attributes:
+        record: the shape's manifest record.
+        knowledge: its units.
+        n_predictions: how many 2D predictions the teacher made.
+        truth: [N] int64 ground-truth labels when the shape has them (for reports only), else None.
+    """
+
+    record: ShapeRecord
+    knowledge: Knowledge
+    n_predictions: int
+    truth: np.ndarray | None = None
+
+
+class KnowledgeStore:
+    """The units of one teacher run over a collection (see the module docstring for the layout)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def units_path(self, shape_id: str) -> Path:
+        return self.root / "units" / f"{shape_id}.npz"
+
+    def sheet_path(self, shape_id: str) -> Path:
+        return self.root / "sheets" / f"{shape_id}.png"
+
+    def has(self, shape_id: str) -> bool:
+        return self.units_path(shape_id).is_file()
+
+    def load(self, shape_id: str) -> Knowledge:
+        if not self.has(shape_id):
+            raise PdError(
+                f"{self.root} has no knowledge for shape {shape_id}; run `pd teach` on its collection."
+            )
+        return load_knowledge(self.units_path(shape_id))
+
+    def config(self) -> dict | None:
+        path = self.root / CONFIG_FILE
+        return json.loads(path.read_text()) if path.is_file() else None
+
+
+def knowledge_dir(collection: Collection, name: str) -> Path:
+    return collection.root / "knowledge" / name
+
+
+def make_renderer(config: TeachConfig, shape: Shape) -> Renderer:
+    """The renderer `config` asks for, for this shape."""
+    use_mesh = config.renderer == "mesh" or (config.renderer == "auto" and shape.mesh is not None)
+    if use_mesh:
+        if shape.mesh is None:
+            raise PdError(
+                "--renderer mesh needs shapes with meshes; these are point clouds (use --renderer points)."
+            )
+        return MeshRenderer()
+    return PointRenderer(radius=config.point_radius)
+
+
+def teach_shape(
+    shape: Shape, category: Category, teacher: Teacher, config: TeachConfig, cameras: Cameras
+) -> tuple[Knowledge, list[Prediction], Views]:
+    """Render, predict and lift one shape; returns (knowledge, predictions, views)."""
+    views = make_renderer(config, shape).render(shape, cameras)
+    predictions = teacher.predict(views, category, shape)
+    knowledge = lift(views, predictions, category.part_names, whole_object=config.whole_object)
+    return knowledge, predictions, views
+
+
+def teach(
+    collection: Collection,
+    category: Category,
+    teacher: Teacher,
+    config: TeachConfig,
+    store: KnowledgeStore,
+    *,
+    sheets: int = -1,
+) -> Iterator[TeachResult]:
+    """Run the teacher stage on every shape of `collection` that has no units yet in `store`.
+
+    `sheets` limits how many contact sheets are drawn (-1: one per shape, 0: none).
+    """
+    earlier = store.config()
+    ours = dataclasses.asdict(config) | {"category": category.name}
+    if earlier is not None and earlier != ours:
+        changed = sorted(k for k in ours if earlier.get(k) != ours[k])
+        details = ", ".join(f"{k} was {earlier.get(k)!r}, now {ours[k]!r}" for k in changed)
+        raise PdError(
+            f"{store.root} holds knowledge made with other settings ({details}); choose another --name."
+        )
+    write_json(store.root / CONFIG_FILE, ours)
+    cameras = partslip_cameras(config.image_size)
+    drawn = sum(1 for _ in (store.root / "sheets").glob("*.png")) if (store.root / "sheets").is_dir() else 0
+    for record in collection.ok_records:
+        if store.has(record.id):
+            continue
+        shape = collection.load(record)
+        knowledge, predictions, views = teach_shape(shape, category, teacher, config, cameras)
+        if sheets < 0 or drawn < sheets:
+            title = f"{record.id}  {category.name}  teacher: {teacher.name}  {len(predictions)} predictions"
+            contact_sheet(views, predictions, category.part_names, title, store.sheet_path(record.id))
+            drawn += 1
+        save_knowledge(knowledge, store.units_path(record.id))
+        yield TeachResult(record, knowledge, len(predictions), shape.labels)
+
+
+def coverage(knowledge: Knowledge) -> float:
+    """Share of the shape's points covered by at least one unit."""
+    if knowledge.n_points == 0:
+        return 0.0
+    return float(len(np.unique(knowledge.indices)) / knowledge.n_points)
+
+
+@dataclass
+class TeachSummary:
+    """Running totals of a teacher run, for the report at its end.
+
+    Attributes:
+        units: units per shape taught.
+        coverage: share of points covered per shape.
+        lifting_iou: per labelled shape, the ShapeNetPart-protocol IoU of direct lifting (`vote`).
+    """
+
+    units: list[int] = dataclasses.field(default_factory=list)
+    coverage: list[float] = dataclasses.field(default_factory=list)
+    lifting_iou: list[float] = dataclasses.field(default_factory=list)
+
+    def add(self, result: TeachResult) -> None:
+        self.units.append(result.knowledge.n_units)
+        self.coverage.append(coverage(result.knowledge))
+        if result.truth is not None:
+            parts = len(result.knowledge.part_names)
+            self.lifting_iou.append(shapenetpart_shape_iou(vote(result.knowledge), result.truth, parts))

@@ -1,0 +1,176 @@
+"""A teacher that reads ground truth and makes the kinds of mistakes a 2D VLM makes, at set rates.
+
+It exists to test and study the distiller: with it, how well a student recovers from a teacher's
+errors can be measured against known labels. It is not zero-shot (it reads the shape's part
+labels) and refuses unlabelled shapes.
+
+What it sees is what the renderer drew: in each view, a part is "visible" where pixels show it
+(the label of the point or mesh face at each pixel). Noise model, drawn independently per view
+from a generator seeded with (seed, shape) -- so views disagree with each other, as a VLM's do:
+
+- miss: each visible part (at least `min_pixels` pixels) is left undetected with this probability;
+- mislabel: a detection is given another part's name (uniformly among the others) with this
+  probability;
+- grow: each box side moves outwards by U(0, grow) times the box's extent along that axis (a mask
+  is dilated by U(0, grow) times the square root of its area, in pixels), reaching into
+  neighbouring parts;
+- false_rate: each view gets Poisson(false_rate) false predictions: a random part on a random box
+  (10-50% of the object's extent) inside the object's bounding box (masks: that box's object pixels).
+
+Scores are U(score_low, score_high) for every prediction, right or wrong, since a real teacher's
+confidence does not reveal its mistakes. The clean setting (all rates 0) outlines every visible
+part exactly: a mask is the part's pixels, a box the bounding box of those pixels and of the
+part's visible points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from partdistill.distill.render import Views
+from partdistill.distill.teachers.base import Prediction
+from partdistill.errors import PdError
+from partdistill.prompts import Category
+from partdistill.shapes import Shape
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Error rates of the simulated teacher (see the module docstring)."""
+
+    miss: float = 0.0
+    mislabel: float = 0.0
+    grow: float = 0.0
+    false_rate: float = 0.0
+    score_low: float = 0.5
+    score_high: float = 0.95
+    min_pixels: int = 20
+
+
+NOISE_PRESETS: dict[str, Noise] = {
+    "clean": Noise(),
+    "noisy": Noise(miss=0.15, mislabel=0.15, grow=0.2, false_rate=0.3),
+    "harsh": Noise(miss=0.3, mislabel=0.3, grow=0.4, false_rate=0.8),
+}
+
+
+class SimulatedTeacher:
+    """Predictions made from ground-truth labels with the errors of `noise`.
+
+    Args:
+        kind: "box" (a B-VLM such as GLIP) or "mask" (a P-VLM).
+        noise: error rates.
+        seed: with the shape's provenance seed (or its point count), fixes every random choice.
+    """
+
+    name = "simulated"
+
+    def __init__(self, kind: str = "box", noise: Noise = Noise(), seed: int = 0) -> None:
+        if kind not in ("box", "mask"):
+            raise ValueError(f"kind must be 'box' or 'mask', not {kind!r}")
+        self.kind = kind
+        self.noise = noise
+        self.seed = seed
+
+    def predict(self, views: Views, category: Category, shape: Shape) -> list[Prediction]:
+        if shape.labels is None:
+            raise PdError(
+                "The simulated teacher reads ground-truth part labels and this shape has none; "
+                "use a real teacher (grounding-dino, owlv2, clipseg, clip) for unlabelled shapes."
+            )
+        labels = _pixel_labels(views, shape)
+        token = shape.provenance.seed if shape.provenance.seed is not None else shape.n_points
+        rng = np.random.default_rng([self.seed, token])
+        predictions: list[Prediction] = []
+        for k in range(views.n_views):
+            seen = views.visible[k]
+            points = [views.screen[k, seen & (shape.labels == p)] for p in range(len(category.parts))]
+            predictions += self._view(k, labels[k], points, rng)
+        return predictions
+
+    def _view(
+        self, k: int, labels: np.ndarray, points: list[np.ndarray], rng: np.random.Generator
+    ) -> list[Prediction]:
+        """Predictions for view k from its pixel labels [H,W] and each part's visible points' positions."""
+        noise = self.noise
+        n_parts = len(points)
+        out = []
+        for part in range(n_parts):
+            region = labels == part
+            if region.sum() < noise.min_pixels or rng.random() < noise.miss:
+                continue
+            said = part
+            if n_parts > 1 and rng.random() < noise.mislabel:
+                said = int(rng.choice([p for p in range(n_parts) if p != part]))
+            out.append(self._prediction(k, said, region, rng, part_points=points[part]))
+        foreground = labels >= 0
+        if foreground.any():
+            rows, cols = np.nonzero(foreground)
+            top, left, bottom, right = rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
+            for _ in range(rng.poisson(noise.false_rate)):
+                height = max(1, int(rng.uniform(0.1, 0.5) * (bottom - top)))
+                width = max(1, int(rng.uniform(0.1, 0.5) * (right - left)))
+                y = int(rng.integers(top, bottom - height + 1))
+                x = int(rng.integers(left, right - width + 1))
+                region = np.zeros_like(foreground)
+                region[y : y + height, x : x + width] = True
+                if self.kind == "mask":
+                    region &= foreground
+                out.append(self._prediction(k, int(rng.integers(n_parts)), region, rng, grow=False))
+        return out
+
+    def _prediction(
+        self,
+        k: int,
+        part: int,
+        region: np.ndarray,
+        rng: np.random.Generator,
+        grow: bool = True,
+        part_points: np.ndarray | None = None,
+    ) -> Prediction:
+        """A prediction of `part` on `region`; a box also holds `part_points` [M,2] by half a pixel."""
+        noise = self.noise
+        score = float(rng.uniform(noise.score_low, noise.score_high))
+        size = region.shape[0]
+        if self.kind == "mask":
+            if grow and noise.grow > 0:
+                from scipy.ndimage import binary_dilation
+
+                steps = round(rng.uniform(0, noise.grow) * np.sqrt(region.sum()))
+                if steps:
+                    region = binary_dilation(region, iterations=steps)
+            return Prediction(view=k, part=part, score=score, mask=region)
+        rows, cols = np.nonzero(region)
+        x1, y1, x2, y2 = float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)
+        if part_points is not None and len(part_points):
+            # A visible point can sit just outside the pixels it won (splats overlap): keep it inside.
+            x1, y1 = (
+                min(x1, float(part_points[:, 0].min()) - 0.5),
+                min(y1, float(part_points[:, 1].min()) - 0.5),
+            )
+            x2, y2 = (
+                max(x2, float(part_points[:, 0].max()) + 0.5),
+                max(y2, float(part_points[:, 1].max()) + 0.5),
+            )
+        if grow and noise.grow > 0:
+            w, h = x2 - x1, y2 - y1
+            x1 -= rng.uniform(0, noise.grow) * w
+            x2 += rng.uniform(0, noise.grow) * w
+            y1 -= rng.uniform(0, noise.grow) * h
+            y2 += rng.uniform(0, noise.grow) * h
+        box = np.clip(np.array([x1, y1, x2, y2], dtype=np.float32), 0, size)
+        return Prediction(view=k, part=part, score=score, box=box)
+
+
+def _pixel_labels(views: Views, shape: Shape) -> np.ndarray:
+    """[K,H,W] int64 ground-truth part at each pixel (-1 = background or unlabelled)."""
+    index = views.pixel_index
+    if views.pixel_kind == "point":
+        table = shape.labels
+    else:
+        if shape.mesh is None or shape.mesh.face_labels is None:
+            raise PdError("the simulated teacher needs per-face labels to read mesh renders")
+        table = shape.mesh.face_labels
+    return np.where(index >= 0, table[np.maximum(index, 0)], -1)

@@ -1,0 +1,293 @@
+"""Real 2D teachers: grounded detectors (boxes) and CLIP-based pixel predictors (masks).
+
+All run the libraries' own processors and post-processing on the rendered views:
+
+- `grounding-dino` (transformers `GroundingDinoForObjectDetection`) and `owlv2`
+  (`Owlv2ForObjectDetection`) stand in for the paper's GLIP, which has no pip package. Each part
+  is its own text query, "<teacher words> of a <category>": a joint GLIP-style prompt
+  ("back, seat pad, leg, armrest of a chair") leaves the part of each box to token-level
+  thresholds that split or merge phrases, while per-part queries make every box's part certain.
+- `clipseg` (transformers `CLIPSegForImageSegmentation`): one heat map per part query.
+- `clip` (open_clip): PointCLIP V2-style dense CLIP. The ViT's patch tokens, projected into the
+  joint space, are compared with the part texts; each object pixel goes to its most similar part.
+
+Masks are kept to object pixels (the renderer's foreground), as the paper's P-VLM predictions
+are separated per part and lifted onto visible points.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from partdistill.distill.render import Views
+from partdistill.distill.teachers.base import Prediction
+from partdistill.errors import PdError
+from partdistill.prompts import Category, part_prompt
+from partdistill.shapes import Shape
+
+GROUNDING_DINO = "IDEA-Research/grounding-dino-base"
+OWLV2 = "google/owlv2-base-patch16-ensemble"
+CLIPSEG = "CIDAS/clipseg-rd64-refined"
+CLIP = ("ViT-B-16", "openai")
+
+
+def _load(loader: Any, model_id: str, what: str) -> Any:
+    """`loader.from_pretrained(model_id)`, with a missing download turned into one sentence."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    try:
+        return loader.from_pretrained(model_id)
+    except (OSError, ValueError) as error:
+        raise PdError(
+            f"Could not load the {what} model '{model_id}': it is not in the Hugging Face cache and could "
+            "not be downloaded (check the model id and the network, or use --teacher simulated offline)."
+        ) from error
+
+
+def _clip(box: np.ndarray, size: int) -> np.ndarray:
+    """A detector's (x1, y1, x2, y2) box kept inside the image."""
+    return np.clip(box, 0, size).astype(np.float32)
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class GroundingDinoTeacher:
+    """Boxes from Grounding DINO, one query per part, kept above `threshold`.
+
+    Defaults are the Grounding DINO authors' demo thresholds (box 0.35, text 0.25); PartSLIP kept
+    GLIP boxes above 0.5, but the two models' scores are not on the same scale.
+    """
+
+    name = "grounding-dino"
+    kind = "box"
+
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        *,
+        threshold: float = 0.35,
+        text_threshold: float = 0.25,
+        device: str = "cpu",
+        batch_size: int = 4,
+    ) -> None:
+        self.model = model.to(device).eval()
+        self.processor = processor
+        self.threshold = threshold
+        self.text_threshold = text_threshold
+        self.device = device
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_pretrained(cls, model_id: str = GROUNDING_DINO, *, device: str = "cpu", **options: Any):
+        from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
+
+        model = _load(AutoModelForZeroShotObjectDetection, model_id, "Grounding DINO")
+        return cls(model, _load(AutoProcessor, model_id, "Grounding DINO"), device=device, **options)
+
+    @torch.no_grad()
+    def predict(self, views: Views, category: Category, shape: Shape) -> list[Prediction]:
+        queries = [part_prompt(category, p).lower() + "." for p in range(len(category.parts))]
+        pairs = [(k, p) for k in range(views.n_views) for p in range(len(queries))]
+        size = views.image_size
+        predictions = []
+        for batch in _batches(pairs, self.batch_size):
+            inputs = self.processor(
+                images=[Image.fromarray(views.images[k]) for k, _ in batch],
+                text=[queries[p] for _, p in batch],
+                return_tensors="pt",
+                padding=True,
+            ).to(self.device)
+            outputs = self.model(**inputs)
+            results = self.processor.post_process_grounded_object_detection(
+                outputs,
+                inputs["input_ids"],
+                threshold=self.threshold,
+                text_threshold=self.text_threshold,
+                target_sizes=[(size, size)] * len(batch),
+            )
+            for (k, p), result in zip(batch, results, strict=True):
+                for score, box in zip(result["scores"].tolist(), result["boxes"].cpu().numpy(), strict=True):
+                    predictions.append(Prediction(view=k, part=p, score=score, box=_clip(box, size)))
+        return predictions
+
+
+class Owlv2Teacher:
+    """Boxes from OWLv2: all part queries in one pass per view, each box labelled by its best query."""
+
+    name = "owlv2"
+    kind = "box"
+
+    def __init__(
+        self, model: Any, processor: Any, *, threshold: float = 0.2, device: str = "cpu", batch_size: int = 2
+    ) -> None:
+        self.model = model.to(device).eval()
+        self.processor = processor
+        self.threshold = threshold
+        self.device = device
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_pretrained(cls, model_id: str = OWLV2, *, device: str = "cpu", **options: Any):
+        from transformers import Owlv2ForObjectDetection, Owlv2Processor
+
+        model = _load(Owlv2ForObjectDetection, model_id, "OWLv2")
+        return cls(model, _load(Owlv2Processor, model_id, "OWLv2"), device=device, **options)
+
+    @torch.no_grad()
+    def predict(self, views: Views, category: Category, shape: Shape) -> list[Prediction]:
+        queries = [part_prompt(category, p) for p in range(len(category.parts))]
+        size = views.image_size
+        predictions = []
+        for batch in _batches(list(range(views.n_views)), self.batch_size):
+            inputs = self.processor(
+                text=[queries] * len(batch),
+                images=[Image.fromarray(views.images[k]) for k in batch],
+                return_tensors="pt",
+            ).to(self.device)
+            outputs = self.model(**inputs)
+            # OWLv2 pads each image to a square before resizing; the post-processing scales boxes
+            # back by the longer side of `target_sizes`, which must be the original (height, width).
+            results = self.processor.post_process_grounded_object_detection(
+                outputs, threshold=self.threshold, target_sizes=[(size, size)] * len(batch)
+            )
+            for k, result in zip(batch, results, strict=True):
+                for score, part, box in zip(
+                    result["scores"].tolist(),
+                    result["labels"].tolist(),
+                    result["boxes"].cpu().numpy(),
+                    strict=True,
+                ):
+                    predictions.append(Prediction(view=k, part=int(part), score=score, box=_clip(box, size)))
+        return predictions
+
+
+class ClipSegTeacher:
+    """Masks from CLIPSeg: per part, object pixels whose probability exceeds `threshold`.
+
+    A mask's score is the mean probability over its pixels. CLIPSeg has no post-processing
+    method; its 352x352 logits go through a sigmoid and are resized to the view.
+    """
+
+    name = "clipseg"
+    kind = "mask"
+
+    def __init__(self, model: Any, processor: Any, *, threshold: float = 0.4, device: str = "cpu") -> None:
+        self.model = model.to(device).eval()
+        self.processor = processor
+        self.threshold = threshold
+        self.device = device
+
+    @classmethod
+    def from_pretrained(cls, model_id: str = CLIPSEG, *, device: str = "cpu", **options: Any):
+        from transformers import CLIPSegForImageSegmentation, CLIPSegProcessor
+
+        model = _load(CLIPSegForImageSegmentation, model_id, "CLIPSeg")
+        return cls(model, _load(CLIPSegProcessor, model_id, "CLIPSeg"), device=device, **options)
+
+    @torch.no_grad()
+    def predict(self, views: Views, category: Category, shape: Shape) -> list[Prediction]:
+        queries = [part_prompt(category, p) for p in range(len(category.parts))]
+        size = views.image_size
+        predictions = []
+        for k in range(views.n_views):
+            image = Image.fromarray(views.images[k])
+            inputs = self.processor(
+                text=queries, images=[image] * len(queries), return_tensors="pt", padding=True
+            ).to(self.device)
+            logits = self.model(**inputs).logits.reshape(len(queries), 1, *inputs["pixel_values"].shape[-2:])
+            probability = (
+                torch.nn.functional.interpolate(
+                    torch.sigmoid(logits), size=(size, size), mode="bilinear", align_corners=False
+                )[:, 0]
+                .cpu()
+                .numpy()
+            )
+            foreground = views.pixel_index[k] >= 0
+            for part in range(len(queries)):
+                mask = (probability[part] > self.threshold) & foreground
+                if mask.any():
+                    score = float(probability[part][mask].mean())
+                    predictions.append(Prediction(view=k, part=part, score=score, mask=mask))
+        return predictions
+
+
+class ClipDenseTeacher:
+    """Masks from dense CLIP features (PointCLIP V2 / MaskCLIP style), through open_clip.
+
+    Each ViT patch token, after the final LayerNorm, is projected into CLIP's joint space and
+    compared (cosine, CLIP's logit scale) with the part texts; a softmax over parts gives each
+    patch a part distribution, upsampled to the view. Object pixels go to their most likely
+    part; a mask's score is the mean probability of its part over its pixels.
+    """
+
+    name = "clip"
+    kind = "mask"
+
+    def __init__(self, model: Any, preprocess: Any, tokenizer: Any, *, device: str = "cpu") -> None:
+        self.model = model.to(device).eval()
+        self.preprocess = preprocess
+        self.tokenizer = tokenizer
+        self.device = device
+
+    @classmethod
+    def from_pretrained(cls, arch: str = CLIP[0], pretrained: str | None = CLIP[1], *, device: str = "cpu"):
+        import open_clip
+
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=pretrained)
+        except (OSError, RuntimeError, ValueError) as error:
+            raise PdError(
+                f"Could not load the open_clip model {arch} ({pretrained}): its weights are not cached "
+                "and could not be downloaded (check the name and the network, or use --teacher simulated "
+                "offline)."
+            ) from error
+        return cls(model, preprocess, open_clip.get_tokenizer(arch), device=device)
+
+    @torch.no_grad()
+    def patch_probabilities(self, images: np.ndarray, texts: list[str]) -> torch.Tensor:
+        """[K, parts, g, g] softmax over parts of each patch of each image."""
+        visual = self.model.visual
+        text = self.model.encode_text(self.tokenizer(texts).to(self.device))
+        text = text / text.norm(dim=-1, keepdim=True)
+        pixels = torch.stack([self.preprocess(Image.fromarray(image)) for image in images]).to(self.device)
+        visual.output_tokens = True
+        try:
+            _, tokens = visual(pixels)
+        finally:
+            visual.output_tokens = False
+        tokens = tokens @ visual.proj
+        tokens = tokens / tokens.norm(dim=-1, keepdim=True)
+        logits = self.model.logit_scale.exp() * tokens @ text.T  # [K, g*g, parts]
+        grid = math.isqrt(tokens.shape[1])
+        return logits.softmax(dim=-1).permute(0, 2, 1).reshape(len(images), len(texts), grid, grid)
+
+    def predict(self, views: Views, category: Category, shape: Shape) -> list[Prediction]:
+        queries = [part_prompt(category, p) for p in range(len(category.parts))]
+        size = views.image_size
+        probability = torch.nn.functional.interpolate(
+            self.patch_probabilities(views.images, queries),
+            size=(size, size),
+            mode="bilinear",
+            align_corners=False,
+        ).numpy()
+        best = probability.argmax(axis=1)  # [K, H, W]
+        predictions = []
+        for k in range(views.n_views):
+            foreground = views.pixel_index[k] >= 0
+            for part in range(len(queries)):
+                mask = (best[k] == part) & foreground
+                if mask.any():
+                    score = float(probability[k, part][mask].mean())
+                    predictions.append(Prediction(view=k, part=part, score=score, mask=mask))
+        return predictions

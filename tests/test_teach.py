@@ -1,0 +1,104 @@
+"""`pd teach`: the teacher stage over a collection, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from partdistill.cli import app
+from partdistill.collection import Collection
+from partdistill.distill.teach import KnowledgeStore
+from partdistill.shapes import Provenance, Shape
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("tables")
+    result = runner.invoke(
+        app, ["synth", "--category", "table", "--n", "4", "--points", "3000", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _teach(collection: Path, *extra: str):
+    return runner.invoke(app, ["teach", "--shapes", str(collection), "--image-size", "128", *extra])
+
+
+def test_teach_writes_units_sheets_and_config(tables: Path) -> None:
+    result = _teach(tables, "--sheets", "2")
+    assert result.exit_code == 0, result.output
+    store = KnowledgeStore(tables / "knowledge" / "simulated-noisy-box")
+    assert all(store.has(f"table-{i:05d}") for i in range(4))
+    assert sorted(p.name for p in (store.root / "sheets").iterdir()) == ["table-00000.png", "table-00001.png"]
+    config = json.loads((store.root / "teach_config.json").read_text())
+    assert config["teacher"] == "simulated" and config["category"] == "table" and config["image_size"] == 128
+    units = store.load("table-00000")
+    assert units.n_units > 0 and units.n_points == 3000 and units.part_names == ("desktop", "leg", "drawer")
+    assert "direct lifting mIoU" in result.stdout
+
+
+def test_teach_resumes_and_refuses_changed_settings(tables: Path) -> None:
+    _teach(tables, "--sheets", "0", "--name", "again")
+    store = KnowledgeStore(tables / "knowledge" / "again")
+    before = store.units_path("table-00002").read_bytes()
+    store.units_path("table-00002").unlink()  # as if the run had been killed before this shape
+    result = _teach(tables, "--sheets", "0", "--name", "again")
+    assert result.exit_code == 0 and "already there" in result.stdout
+    assert store.units_path("table-00002").read_bytes() == before  # same seed, same units
+    changed = _teach(tables, "--sheets", "0", "--name", "again", "--noise", "clean")
+    assert changed.exit_code == 1 and "noise was 'noisy', now 'clean'" in changed.stderr
+
+
+def test_mask_kind_and_mesh_renderer(tables: Path) -> None:
+    result = _teach(tables, "--kind", "mask", "--noise", "clean", "--renderer", "mesh", "--sheets", "0")
+    assert result.exit_code == 0, result.output
+    store = KnowledgeStore(tables / "knowledge" / "simulated-clean-mask")
+    assert store.load("table-00001").n_units > 0
+
+
+def test_simulated_teacher_on_unlabelled_shapes_is_one_sentence(tmp_path: Path) -> None:
+    collection = Collection.create(tmp_path)
+    points = np.random.default_rng(0).normal(size=(500, 3))
+    collection.add("x-00000", Shape(points=points, category="chair", provenance=Provenance("file")))
+    result = _teach(tmp_path)
+    assert result.exit_code == 1 and "reads ground-truth part labels" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_teach_needs_a_collection(tmp_path: Path) -> None:
+    result = _teach(tmp_path / "nothing")
+    assert result.exit_code == 1 and "is not a folder" in result.stderr
+
+
+def test_real_teacher_without_weights_ends_with_one_sentence(tables: Path, tmp_path: Path) -> None:
+    env = os.environ | {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "partdistill.cli",
+            "teach",
+            "--shapes",
+            str(tables),
+            "--teacher",
+            "grounding-dino",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "Error: Could not load the Grounding DINO model 'IDEA-Research/grounding-dino-base'"
+    )
+    assert "Traceback" not in result.stderr
