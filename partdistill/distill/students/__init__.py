@@ -1,0 +1,64 @@
+"""3D students: points [B, N, 3] -> part logits [B, N, C]; `build_student` makes one by name.
+
+edgeconv     compact DGCNN-style network, trained from scratch (the CPU default)
+pointnet     compact PointNet-style network, the fastest
+point-m2ae   the paper's student: frozen Point-M2AE encoder + MLP head (needs its checkpoint)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from torch import nn
+
+from partdistill.errors import PdError
+
+
+def _edgeconv(n_parts: int, checkpoint: Path | None, restoring: bool) -> nn.Module:
+    from partdistill.distill.students.compact import EdgeConvStudent
+
+    return EdgeConvStudent(n_parts)
+
+
+def _pointnet(n_parts: int, checkpoint: Path | None, restoring: bool) -> nn.Module:
+    from partdistill.distill.students.compact import PointNetStudent
+
+    return PointNetStudent(n_parts)
+
+
+def _point_m2ae(n_parts: int, checkpoint: Path | None, restoring: bool) -> nn.Module:
+    from partdistill.distill.students.m2ae import PointM2AEStudent
+
+    if checkpoint is not None:
+        return PointM2AEStudent.from_checkpoint(n_parts, checkpoint)
+    if restoring:  # a trained run's weights, encoder included, are loaded next
+        return PointM2AEStudent(n_parts)
+    raise PdError(
+        "The point-m2ae student needs Point-M2AE's pre-training checkpoint (--checkpoint pre-train.pth): "
+        "without it its frozen encoder would be random. Use --student edgeconv to train from scratch."
+    )
+
+
+STUDENTS: dict[str, Callable[[int, Path | None, bool], nn.Module]] = {
+    "edgeconv": _edgeconv,
+    "pointnet": _pointnet,
+    "point-m2ae": _point_m2ae,
+}
+
+
+def build_student(
+    name: str, n_parts: int, checkpoint: str | Path | None = None, *, restoring: bool = False
+) -> nn.Module:
+    """The student `name` for `n_parts` parts.
+
+    `checkpoint` is pre-training weights for the student's encoder (point-m2ae needs them);
+    `restoring` says a trained run's weights will be loaded right after, so none are needed.
+    """
+    if name not in STUDENTS:
+        raise PdError(f"Unknown student '{name}': use one of {', '.join(STUDENTS)}.")
+    return STUDENTS[name](n_parts, None if checkpoint is None else Path(checkpoint), restoring)
+
+
+def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
