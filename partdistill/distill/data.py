@@ -1,0 +1,106 @@
+"""What the student sees: fixed-size point samples of shapes, normalised, augmented, with their units.
+
+Training follows the reference: each shape is subsampled to 2,048 points, centred on its
+bounding box and scaled to the unit sphere, then augmented per cloud with an anisotropic scale
+U[0.9, 1.1] and a shift U[-0.1, 0.1] per axis and a per-point jitter N(0, 0.01^2) clipped to
++-0.02 (no rotation). Prediction covers every point of a shape by splitting a random permutation
+of its points into chunks of the training size, so each point is seen in a context like training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from partdistill.distill.knowledge import Knowledge
+from partdistill.shapes import Shape, normalization, sample_indices
+
+
+@dataclass(frozen=True)
+class Item:
+    """One shape to distil on.
+
+    Attributes:
+        id: its id in the collection (or `<synset>/<id>` for imported h5 files).
+        shape: the shape (labels, if any, are used for display only).
+        knowledge: its knowledge units over all of its points.
+    """
+
+    id: str
+    shape: Shape
+    knowledge: Knowledge
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A training view of one item.
+
+    Attributes:
+        points: [n, 3] float32 normalised (and possibly augmented) coordinates.
+        index: [n] int64 the item's point each sampled point is.
+        knowledge: the item's units restricted to the sample.
+    """
+
+    points: np.ndarray
+    index: np.ndarray
+    knowledge: Knowledge
+
+
+def normalize_points(points: np.ndarray) -> np.ndarray:
+    """Bounding-box centre to the origin, farthest point on the unit sphere (the student's frame)."""
+    offset, scale = normalization(points, "bbox")
+    return ((points - offset) / scale).astype(np.float32)
+
+
+def augment(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The reference augmentation of one cloud [n, 3]."""
+    scale = rng.uniform(0.9, 1.1, size=3)
+    shift = rng.uniform(-0.1, 0.1, size=3)
+    jitter = np.clip(rng.normal(0.0, 0.01, size=points.shape), -0.02, 0.02)
+    return (points * scale + shift + jitter).astype(np.float32)
+
+
+def make_sample(item: Item, n_points: int, rng: np.random.Generator, augmented: bool) -> Sample:
+    """A random `n_points` subsample of `item` with its units (repeats only when the shape is smaller)."""
+    index = sample_indices(item.shape.points, n_points, rng)
+    points = normalize_points(item.shape.points[index])
+    if augmented:
+        points = augment(points, rng)
+    return Sample(points=points, index=index, knowledge=item.knowledge.restricted(index))
+
+
+def batches(count: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """A shuffled epoch of item indices in full batches (the last partial batch is dropped, as the
+    reference's drop_last; with fewer items than a batch, one batch of all of them)."""
+    order = rng.permutation(count)
+    size = min(batch_size, count)
+    return [order[i : i + size] for i in range(0, count - size + 1, size)]
+
+
+Logits = Callable[[torch.Tensor], torch.Tensor]
+
+
+@torch.no_grad()
+def predict_logits(
+    model: Logits, shape: Shape, n_points: int, rng: np.random.Generator, batch: int = 16
+) -> np.ndarray:
+    """[N, C] logits for every point of `shape`, in chunks of `n_points` (the last padded with repeats)."""
+    points = normalize_points(shape.points)
+    order = rng.permutation(shape.n_points)
+    chunks = [order[i : i + n_points] for i in range(0, len(order), n_points)]
+    if len(chunks[-1]) < n_points:
+        pad = rng.choice(shape.n_points, n_points - len(chunks[-1]), replace=shape.n_points < n_points)
+        chunks[-1] = np.concatenate([chunks[-1], pad])
+    out: np.ndarray | None = None
+    for start in range(0, len(chunks), batch):
+        group = chunks[start : start + batch]
+        logits = model(torch.from_numpy(np.stack([points[c] for c in group]))).numpy()
+        if out is None:
+            out = np.zeros((shape.n_points, logits.shape[-1]), dtype=np.float32)
+        for chunk, values in zip(group, logits, strict=True):
+            out[chunk] = values  # a padded repeat writes the same point twice; either value is kept
+    assert out is not None
+    return out

@@ -1,0 +1,376 @@
+"""`pd distill` as a library: train a student on knowledge units, forward then backward distillation.
+
+Schedule (reference train.py): Adam (lr 3e-3, betas 0.9/0.999, no weight decay), cosine decay
+per epoch to lr/100, batches of 16 clouds of 2,048 points. After each epoch the trigger
+(`losses.Trigger`) watches the moving average of epoch losses; when it flattens, the current
+student's predictions on every training shape are frozen once, every unit is re-scored by them
+(`losses.rescore`), and the remaining epochs train with the re-scores instead of the teacher's
+scores. The reference takes that snapshot from the checkpoint that scored best on the test set;
+here no labels choose anything: the snapshot is the student at the trigger, and the final student
+is the last epoch's. The snapshot runs on the same normalised clouds as training (the reference
+used un-normalised coordinates there).
+
+Every epoch's randomness comes from (seed, epoch), and a checkpoint is written after each epoch,
+so a run killed at any point and resumed ends with the same weights as an uninterrupted one.
+
+Run folder:
+    config.json                      the DistillConfig and the data it saw
+    log.txt                          one line per epoch
+    curve.png                        training loss (and fit to labels, where shapes carry them)
+    checkpoint/                      the last completed epoch: model, optimizer, state, re-scores
+    student.safetensors + student.json   the final student and how to rebuild it
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from partdistill.distill.data import Item, batches, make_sample, predict_logits
+from partdistill.distill.losses import Trigger, UnitPairs, distillation_loss, rescore
+from partdistill.distill.students import build_student, trainable_parameters
+from partdistill.errors import PdError
+from partdistill.eval.metrics import shapenetpart_shape_iou
+from partdistill.files import atomic_path, write_json
+from partdistill.prompts import find_category
+
+STUDENT_WEIGHTS = "student.safetensors"
+STUDENT_CONFIG = "student.json"
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Everything that decides a distillation run (written to config.json and checked on --resume).
+
+    Attributes:
+        category: catalogue name of the category.
+        student: a name in `partdistill.distill.students.STUDENTS`.
+        mode: "pre" (distil on a collection, apply to others) or "tta" (distil on the shapes to label).
+        epochs: epochs in all (the reference README uses 25).
+        batch_size: clouds per batch.
+        n_points: points per cloud.
+        lr: initial learning rate; it decays by a cosine to lr * lr_floor.
+        lr_floor: the final learning rate as a fraction of lr.
+        backward: whether backward distillation may start (off = forward only).
+        trigger_window, trigger_delta: the moving-average trigger (reference: 5, 0.01).
+        augment: the reference augmentation on training clouds.
+        seed: seed of initialisation, sampling and augmentation.
+        checkpoint: pre-training weights for the student's encoder (point-m2ae), if any.
+        knowledge: where the knowledge units came from (recorded, not used).
+    """
+
+    category: str
+    student: str = "edgeconv"
+    mode: str = "pre"
+    epochs: int = 25
+    batch_size: int = 16
+    n_points: int = 2048
+    lr: float = 3e-3
+    lr_floor: float = 0.01
+    backward: bool = True
+    trigger_window: int = 5
+    trigger_delta: float = 0.01
+    augment: bool = True
+    seed: int = 0
+    checkpoint: str | None = None
+    knowledge: str = ""
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 1-based `epoch` (CosineAnnealingLR with T_max = epochs, stepped per epoch)."""
+        floor = self.lr * self.lr_floor
+        return floor + (self.lr - floor) * (1 + math.cos(math.pi * (epoch - 1) / self.epochs)) / 2
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """One optimisation step done."""
+
+    epoch: int
+    batch: int
+    n_batches: int
+    loss: float
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """One epoch done.
+
+    Attributes:
+        epoch: 1-based epoch.
+        loss: mean training loss of the epoch.
+        lr: its learning rate.
+        phase: "forward" or "backward" distillation.
+        switched: backward distillation was triggered at the end of this epoch.
+        fit: mean shape IoU on the training shapes' own labels, when they have labels (display only).
+        seconds: wall time of the epoch.
+    """
+
+    epoch: int
+    loss: float
+    lr: float
+    phase: str
+    switched: bool
+    fit: float | None
+    seconds: float
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint holds besides tensors."""
+
+    epoch: int = 0
+    losses: list[float] = field(default_factory=list)
+    fits: list[float | None] = field(default_factory=list)
+    switch_epoch: int | None = None
+
+
+class Distillation:
+    """A resumable distillation run over `items` in `run_dir`."""
+
+    def __init__(
+        self, config: DistillConfig, items: list[Item], run_dir: str | Path, device: str = "cpu"
+    ) -> None:
+        category = find_category(config.category)
+        self.config = config
+        self.part_names = category.part_names
+        self.items = [item for item in items if item.knowledge.n_units > 0]
+        if not self.items:
+            raise PdError(
+                "None of the shapes has a knowledge unit to learn from; check the teacher's output."
+            )
+        self.run_dir = Path(run_dir)
+        with torch.random.fork_rng():
+            torch.manual_seed(config.seed)
+            self.model = build_student(config.student, len(self.part_names), config.checkpoint).to(device)
+        self.device = device
+        self.optimizer = torch.optim.Adam(
+            trainable_parameters(self.model), lr=config.lr, betas=(0.9, 0.999), eps=1e-8
+        )
+        self.state = TrainState()
+        self.rescored: dict[str, np.ndarray] | None = None
+        self.trigger = Trigger(config.trigger_window, config.trigger_delta)
+        fit_rng = np.random.default_rng([config.seed, 1])
+        self._fit_samples = [
+            (make_sample(item, config.n_points, fit_rng, augmented=False), item.shape.labels)
+            for item in self.items
+            if item.shape.labels is not None
+        ]
+
+    # --- checkpoints ----------------------------------------------------------------------------
+
+    @property
+    def _checkpoint(self) -> Path:
+        return self.run_dir / "checkpoint"
+
+    def _data_record(self) -> dict:
+        return {"shapes": [item.id for item in self.items], "part_names": list(self.part_names)}
+
+    def start(self, resume: bool) -> None:
+        """Write config.json, or with `resume` check it and load the last checkpoint."""
+        record = dataclasses.asdict(self.config) | {"data": self._data_record()}
+        config_path = self.run_dir / "config.json"
+        if config_path.exists():
+            earlier = json.loads(config_path.read_text())
+            if not resume:
+                raise PdError(
+                    f"{self.run_dir} already holds a run; pass --resume to continue it, or use another --out."
+                )
+            if earlier != record:
+                changed = sorted(k for k in record if earlier.get(k) != record[k])
+                raise PdError(
+                    f"{self.run_dir} was started with other settings ({', '.join(changed)}); cannot resume."
+                )
+            self._load_checkpoint()
+        else:
+            write_json(config_path, record)
+
+    def _save_checkpoint(self) -> None:
+        from safetensors.torch import save_file
+
+        self._checkpoint.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self._checkpoint / "model.safetensors") as tmp:
+            save_file({k: v.contiguous().cpu() for k, v in self.model.state_dict().items()}, tmp)
+        optimizer = self.optimizer.state_dict()
+        tensors = {
+            f"{index}.{name}": value
+            for index, values in optimizer["state"].items()
+            for name, value in values.items()
+        }
+        with atomic_path(self._checkpoint / "optimizer.safetensors") as tmp:
+            save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, tmp)
+        if self.rescored is not None:
+            with atomic_path(self._checkpoint / "rescore.npz") as tmp, tmp.open("wb") as handle:
+                np.savez(handle, **{f"s{i}": self.rescored[item.id] for i, item in enumerate(self.items)})
+        # The state file is written last: a checkpoint counts once it names its epoch.
+        write_json(self._checkpoint / "state.json", dataclasses.asdict(self.state))
+
+    def _load_checkpoint(self) -> None:
+        from safetensors.torch import load_file
+
+        state_path = self._checkpoint / "state.json"
+        if not state_path.exists():
+            return  # killed before the first epoch ended: start from the beginning
+        self.state = TrainState(**json.loads(state_path.read_text()))
+        self.model.load_state_dict(load_file(self._checkpoint / "model.safetensors", device=str(self.device)))
+        saved = load_file(self._checkpoint / "optimizer.safetensors", device=str(self.device))
+        optimizer = self.optimizer.state_dict()
+        for key, value in saved.items():
+            index, name = key.split(".", 1)
+            optimizer["state"].setdefault(int(index), {})[name] = value
+        self.optimizer.load_state_dict(optimizer)
+        if self.state.switch_epoch is not None:
+            with np.load(self._checkpoint / "rescore.npz") as data:
+                self.rescored = {item.id: data[f"s{i}"] for i, item in enumerate(self.items)}
+
+    # --- training ---------------------------------------------------------------------------------
+
+    def run(self) -> Iterator[BatchReport | EpochReport]:
+        """Train from the current state to the last epoch, reporting every step and epoch."""
+        config = self.config
+        for epoch in range(self.state.epoch + 1, config.epochs + 1):
+            start = time.perf_counter()
+            rng = np.random.default_rng([config.seed, 2, epoch])
+            lr = config.lr_at(epoch)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            self.model.train()
+            plan = batches(len(self.items), config.batch_size, rng)
+            losses = []
+            for number, chosen in enumerate(plan, start=1):
+                samples = [make_sample(self.items[i], config.n_points, rng, config.augment) for i in chosen]
+                weights = None
+                if self.rescored is not None:
+                    weights = [self.rescored[self.items[i].id] for i in chosen]
+                pairs = UnitPairs.from_knowledge([s.knowledge for s in samples], weights).to(self.device)
+                logits = self.model(torch.from_numpy(np.stack([s.points for s in samples])).to(self.device))
+                loss = distillation_loss(logits, pairs)
+                self.optimizer.zero_grad()
+                loss.backward()
+                self.optimizer.step()
+                losses.append(loss.item())
+                yield BatchReport(epoch, number, len(plan), losses[-1])
+            phase = "backward" if self.rescored is not None else "forward"
+            self.state.epoch = epoch
+            self.state.losses.append(float(np.mean(losses)))
+            self.state.fits.append(self._fit())
+            switched = (
+                config.backward
+                and self.rescored is None
+                and epoch < config.epochs
+                and self.trigger.fires(self.state.losses)
+            )
+            if switched:
+                self.state.switch_epoch = epoch
+                self.rescored = self._rescore()
+            self._save_checkpoint()
+            report = EpochReport(
+                epoch,
+                self.state.losses[-1],
+                lr,
+                phase,
+                switched,
+                self.state.fits[-1],
+                time.perf_counter() - start,
+            )
+            self._log(report)
+            yield report
+
+    def _fit(self) -> float | None:
+        """Mean shape IoU of the student on fixed samples of the training shapes' own labels."""
+        if not self._fit_samples:
+            return None
+        self.model.eval()
+        ious = []
+        with torch.no_grad():
+            for start in range(0, len(self._fit_samples), self.config.batch_size):
+                group = self._fit_samples[start : start + self.config.batch_size]
+                logits = self.model(torch.from_numpy(np.stack([s.points for s, _ in group])).to(self.device))
+                for (sample, labels), values in zip(group, logits.cpu().numpy(), strict=True):
+                    ious.append(
+                        shapenetpart_shape_iou(values.argmax(-1), labels[sample.index], len(self.part_names))
+                    )
+        return float(np.mean(ious))
+
+    def _rescore(self) -> dict[str, np.ndarray]:
+        """Freeze the student's predictions on every training shape and re-score every unit by them."""
+        self.model.eval()
+        rng = np.random.default_rng([self.config.seed, 3])
+        return {
+            item.id: rescore(
+                item.knowledge, predict_logits(self.model, item.shape, self.config.n_points, rng).argmax(-1)
+            )
+            for item in self.items
+        }
+
+    def _log(self, report: EpochReport) -> None:
+        fit = "" if report.fit is None else f"  fit {100 * report.fit:.1f} (labels, display only)"
+        switch = "  -> backward distillation starts" if report.switched else ""
+        line = (
+            f"epoch {report.epoch:3d}  {report.phase:8s}  loss {report.loss:.4f}  lr {report.lr:.2e}"
+            f"  {report.seconds:.1f}s{fit}{switch}\n"
+        )
+        with (self.run_dir / "log.txt").open("a") as log:
+            log.write(line)
+
+    # --- the result -------------------------------------------------------------------------------
+
+    def finish(self) -> Path:
+        """Write the final student, its rebuild record and the training curve; returns the weights' path."""
+        from safetensors.torch import save_file
+
+        weights = self.run_dir / STUDENT_WEIGHTS
+        with atomic_path(weights) as tmp:
+            save_file({k: v.contiguous().cpu() for k, v in self.model.state_dict().items()}, tmp)
+        write_json(
+            self.run_dir / STUDENT_CONFIG,
+            {
+                "student": self.config.student,
+                "category": self.config.category,
+                "part_names": list(self.part_names),
+                "n_points": self.config.n_points,
+                "epochs": self.state.epoch,
+                "selection": "last epoch (no labels choose a checkpoint or the backward snapshot)",
+                "backward_from_epoch": self.state.switch_epoch,
+            },
+        )
+        self._plot()
+        return weights
+
+    def _plot(self) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        epochs = np.arange(1, len(self.state.losses) + 1)
+        figure, axis = plt.subplots(figsize=(6, 3.5))
+        axis.plot(epochs, self.state.losses, color="tab:blue", label="training loss")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("distillation loss")
+        if self.state.switch_epoch is not None:
+            axis.axvline(
+                self.state.switch_epoch + 0.5, color="grey", linestyle="--", label="backward distillation"
+            )
+        if any(f is not None for f in self.state.fits):
+            twin = axis.twinx()
+            twin.plot(
+                epochs,
+                [100 * (f or 0) for f in self.state.fits],
+                color="tab:orange",
+                label="fit to the shapes' labels (display only)",
+            )
+            twin.set_ylabel("mIoU on training shapes")
+            twin.legend(loc="upper right", fontsize=7)
+        axis.legend(loc="upper left", fontsize=7)
+        figure.tight_layout()
+        with atomic_path(self.run_dir / "curve.png") as tmp:
+            figure.savefig(tmp, dpi=100)
+        plt.close(figure)

@@ -1,0 +1,156 @@
+"""The training run: schedule, reproducibility, resuming after a kill, and its refusals."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from partdistill.distill.cameras import partslip_cameras
+from partdistill.distill.data import Item, batches, make_sample
+from partdistill.distill.knowledge import Knowledge, lift
+from partdistill.distill.render import MeshRenderer
+from partdistill.distill.teachers import NOISE_PRESETS, SimulatedTeacher
+from partdistill.distill.train import BatchReport, Distillation, DistillConfig, EpochReport
+from partdistill.errors import PdError
+from partdistill.prompts import find_category
+from partdistill.synth.base import Request
+from partdistill.synth.procedural import ProceduralGenerator
+
+TABLE = find_category("table")
+
+
+@pytest.fixture(scope="module")
+def items() -> list[Item]:
+    generator = ProceduralGenerator(n_points=600)
+    teacher = SimulatedTeacher("box", NOISE_PRESETS["noisy"])
+    cameras = partslip_cameras(96)
+    out = []
+    for seed in range(6):
+        shape = generator.generate(Request(TABLE, None, seed))
+        views = MeshRenderer().render(shape, cameras)
+        out.append(
+            Item(f"t{seed}", shape, lift(views, teacher.predict(views, TABLE, shape), TABLE.part_names))
+        )
+    return out
+
+
+def _config(**changes) -> DistillConfig:
+    # trigger_delta is large so that backward distillation starts at epoch 2 of 5 in these short runs.
+    base = dict(
+        category="table",
+        student="pointnet",
+        epochs=5,
+        batch_size=3,
+        n_points=256,
+        trigger_window=2,
+        trigger_delta=10.0,
+        seed=3,
+    )
+    return DistillConfig(**(base | changes))
+
+
+def _weights(run: Distillation) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in run.model.state_dict().items()}
+
+
+def test_cosine_schedule_matches_cosine_annealing() -> None:
+    config = _config(epochs=4, lr=1.0, lr_floor=0.01)
+    model = torch.nn.Linear(1, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4, eta_min=0.01)
+    for epoch in range(1, 5):
+        assert config.lr_at(epoch) == pytest.approx(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+
+
+def test_samples_are_normalised_and_keep_their_units(items: list[Item]) -> None:
+    sample = make_sample(items[0], 256, np.random.default_rng(0), augmented=False)
+    assert np.linalg.norm(sample.points, axis=1).max() == pytest.approx(1.0, abs=1e-5)
+    assert sample.knowledge.n_points == 256 and sample.knowledge.n_units == items[0].knowledge.n_units
+    # The unit membership of each sampled point is its original point's membership.
+    for u in range(sample.knowledge.n_units):
+        originals = set(items[0].knowledge.members(u).tolist())
+        assert all(int(sample.index[i]) in originals for i in sample.knowledge.members(u))
+
+
+def test_batches_drop_the_last_partial_batch() -> None:
+    rng = np.random.default_rng(0)
+    assert [len(b) for b in batches(7, 3, rng)] == [3, 3]
+    assert [len(b) for b in batches(2, 16, rng)] == [2]
+
+
+def test_same_seed_same_weights_and_a_killed_run_resumes_to_them(items: list[Item], tmp_path: Path) -> None:
+    whole = Distillation(_config(), items, tmp_path / "whole")
+    whole.start(resume=False)
+    reports = list(whole.run())
+    epochs = [r for r in reports if isinstance(r, EpochReport)]
+    assert [r.phase for r in epochs] == ["forward", "forward", "backward", "backward", "backward"]
+    assert epochs[1].switched
+
+    killed = Distillation(_config(), items, tmp_path / "killed")
+    killed.start(resume=False)
+    # Stop in the middle of epoch 4, after backward distillation started: as if the process died.
+    for report in killed.run():
+        if isinstance(report, BatchReport) and report.epoch == 4:
+            break
+    resumed = Distillation(_config(), items, tmp_path / "killed")
+    resumed.start(resume=True)
+    assert resumed.state.epoch == 3 and resumed.rescored is not None
+    list(resumed.run())
+    for key, value in _weights(whole).items():
+        torch.testing.assert_close(_weights(resumed)[key], value, rtol=0, atol=0)
+    assert resumed.state.losses == whole.state.losses
+
+
+def test_forward_only_never_switches(items: list[Item], tmp_path: Path) -> None:
+    run = Distillation(_config(backward=False), items, tmp_path)
+    run.start(resume=False)
+    assert all(r.phase == "forward" for r in run.run() if isinstance(r, EpochReport))
+
+
+def test_run_folder_holds_student_config_log_and_curve(items: list[Item], tmp_path: Path) -> None:
+    run = Distillation(_config(epochs=2), items, tmp_path)
+    run.start(resume=False)
+    list(run.run())
+    run.finish()
+    for name in ("config.json", "log.txt", "curve.png", "student.safetensors", "student.json"):
+        assert (tmp_path / name).is_file(), name
+    assert len((tmp_path / "log.txt").read_text().splitlines()) == 2
+    assert "display only" in (tmp_path / "log.txt").read_text()  # the fit to labels is marked as such
+
+
+def test_a_run_folder_is_not_overwritten_and_resume_checks_settings(
+    items: list[Item], tmp_path: Path
+) -> None:
+    Distillation(_config(epochs=1), items, tmp_path).start(resume=False)
+    with pytest.raises(PdError, match="already holds a run; pass --resume"):
+        Distillation(_config(epochs=1), items, tmp_path).start(resume=False)
+    with pytest.raises(PdError, match=r"other settings \(epochs\)"):
+        Distillation(_config(epochs=9), items, tmp_path).start(resume=True)
+
+
+def test_shapes_without_units_are_left_out_and_none_at_all_is_refused(
+    items: list[Item], tmp_path: Path
+) -> None:
+    empty = Knowledge.from_units(600, TABLE.part_names, [], [], [])
+    bare = [Item(item.id, item.shape, empty) for item in items]
+    assert len(Distillation(_config(), [*items[:3], *bare[3:]], tmp_path).items) == 3
+    with pytest.raises(PdError, match="None of the shapes has a knowledge unit"):
+        Distillation(_config(), bare, tmp_path)
+
+
+def test_steps_follow_each_other_deterministically(items: list[Item], tmp_path: Path) -> None:
+    first = Distillation(_config(epochs=1), items, tmp_path / "a")
+    second = Distillation(_config(epochs=1), items, tmp_path / "b")
+    first.start(resume=False)
+    second.start(resume=False)
+    losses = [
+        [r.loss for r in itertools.islice(run.run(), 2) if isinstance(r, BatchReport)]
+        for run in (first, second)
+    ]
+    assert losses[0] == losses[1]
