@@ -31,6 +31,9 @@ from partdistill.errors import PdError
 
 if TYPE_CHECKING:
     from partdistill.collection import Collection
+    from partdistill.distill.teach import KnowledgeStore, TeachConfig, TeachSummary
+    from partdistill.distill.teachers import Teacher
+    from partdistill.eval.evaluate import EvalResult
     from partdistill.prompts import Category
 
 app = typer.Typer(
@@ -209,8 +212,7 @@ def teach(
 ) -> None:
     """Render every shape, ask a 2D teacher where each part is, and lift its answers to 3D units."""
     from partdistill.collection import Collection
-    from partdistill.distill.teach import KnowledgeStore, TeachConfig, TeachSummary, knowledge_dir
-    from partdistill.distill.teach import teach as run_teach
+    from partdistill.distill.teach import KnowledgeStore, TeachConfig, knowledge_dir
     from partdistill.distill.teachers import build_teacher
     from partdistill.info import resolve_device
 
@@ -238,12 +240,7 @@ def teach(
         seed=seed,
     )
     todo = sum(1 for record in collection.ok_records if not store.has(record.id))
-    summary = TeachSummary()
-    with progress_bar() as bar:
-        task = bar.add_task(f"teaching {found.name} ({config.default_name()})", total=todo)
-        for result in run_teach(collection, found, model, config, store, sheets=sheets):
-            bar.advance(task)
-            summary.add(result)
+    summary = _teach_with_progress(collection, found, model, config, store, sheets)
     table = Table(title=str(store.root), show_header=False)
     table.add_column()
     table.add_column(justify="right")
@@ -256,6 +253,339 @@ def teach(
         table.add_row("direct lifting mIoU (labelled shapes)", f"{100 * np.mean(summary.lifting_iou):.1f}")
     console.print(table)
     console.print(f"Contact sheets: {store.root / 'sheets'}")
+
+
+class StudentName(str, Enum):
+    edgeconv = "edgeconv"
+    pointnet = "pointnet"
+    point_m2ae = "point-m2ae"
+
+
+class Mode(str, Enum):
+    pre = "pre"
+    tta = "tta"
+
+
+@app.command()
+@reports_errors
+def distill(
+    shapes: Annotated[
+        Path | None, typer.Option(help="A shape collection (not needed with h5 --knowledge).")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="Category [default: the shapes'].")] = None,
+    knowledge: Annotated[
+        Path | None, typer.Option(help="A pd teach folder, or a folder of PartDistill preprocess.h5 files.")
+    ] = None,
+    teacher: Annotated[TeacherName, typer.Option(help="Teacher to run when there is no knowledge yet.")] = (
+        TeacherName.simulated
+    ),
+    noise: Annotated[str, typer.Option(help="Simulated teacher: clean, noisy or harsh.")] = "noisy",
+    kind: Annotated[str, typer.Option(help="Simulated teacher: box or mask.")] = "box",
+    image_size: Annotated[int, typer.Option(min=32, help="Render size when teaching.")] = 800,
+    student: Annotated[StudentName, typer.Option(help="The 3D student.")] = StudentName.edgeconv,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Point-M2AE pre-training weights (point-m2ae).")
+    ] = None,
+    mode: Annotated[
+        Mode, typer.Option(help="pre: distil, apply elsewhere; tta: distil on the shapes to label.")
+    ] = (Mode.pre),
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs.")] = 25,
+    batch_size: Annotated[int, typer.Option(min=1, help="Clouds per batch.")] = 16,
+    points: Annotated[int, typer.Option(min=16, help="Points per cloud.")] = 2048,
+    lr: Annotated[float, typer.Option(help="Initial learning rate (cosine decay to lr/100).")] = 3e-3,
+    backward: Annotated[bool, typer.Option(help="Allow backward distillation.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, sampling and augmentation.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Run folder [default: runs/<category>-<student>].")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue a killed run in --out.")] = False,
+    device: Device = "auto",
+) -> None:
+    """Train a 3D student on a teacher's knowledge units (forward, then backward distillation)."""
+    from partdistill.collection import Collection
+    from partdistill.distill.sources import is_knowledge_store, items_from_h5, items_from_store
+    from partdistill.distill.teach import KnowledgeStore, TeachConfig, knowledge_dir
+    from partdistill.distill.teachers import build_teacher
+    from partdistill.distill.train import BatchReport, Distillation, DistillConfig
+    from partdistill.info import resolve_device
+    from partdistill.prompts import find_category
+
+    run_device = resolve_device(device)
+    if knowledge is not None and not is_knowledge_store(knowledge):
+        found = find_category(category) if category else None
+        items = items_from_h5(knowledge, found)
+        found = found or find_category(items[0].shape.category)
+        source = str(knowledge)
+    else:
+        if shapes is None:
+            raise PdError(
+                "Say which shapes to distil on with --shapes (or give --knowledge a folder of h5 files)."
+            )
+        collection = Collection.open(shapes)
+        found = _collection_category(collection, category)
+        if knowledge is not None:
+            store = KnowledgeStore(knowledge)
+        else:
+            config = TeachConfig(
+                teacher=teacher.value, noise=noise, kind=kind, image_size=image_size, seed=seed
+            )
+            store = KnowledgeStore(knowledge_dir(collection, config.default_name()))
+            if any(not store.has(record.id) for record in collection.ok_records):
+                console.print(f"No complete knowledge in {store.root} yet: running the teacher stage first.")
+                model = build_teacher(teacher.value, device=run_device, noise=noise, kind=kind, seed=seed)
+                _teach_with_progress(collection, found, model, config, store, sheets=8)
+        items = items_from_store(collection, store)
+        source = str(store.root)
+    config = DistillConfig(
+        category=found.name,
+        student=student.value,
+        mode=mode.value,
+        epochs=epochs,
+        batch_size=batch_size,
+        n_points=points,
+        lr=lr,
+        backward=backward,
+        seed=seed,
+        checkpoint=None if checkpoint is None else str(checkpoint),
+        knowledge=source,
+    )
+    run_dir = out or Path("runs") / f"{found.name}-{student.value}"
+    run = Distillation(config, items, run_dir, device=run_device)
+    run.start(resume)
+    if run.state.epoch:
+        console.print(f"Resuming {run_dir} after epoch {run.state.epoch} of {epochs}.")
+    with progress_bar() as bar:
+        task = bar.add_task("epoch", total=None)
+        for report in run.run():
+            if isinstance(report, BatchReport):
+                bar.update(
+                    task,
+                    total=report.n_batches,
+                    completed=report.batch,
+                    description=f"epoch {report.epoch}/{epochs}  loss {report.loss:.3f}",
+                )
+                continue
+            fit = "" if report.fit is None else f"  fit to labels {100 * report.fit:.1f} (display only)"
+            note = "  [bold]-> backward distillation from the next epoch[/]" if report.switched else ""
+            bar.console.print(
+                f"epoch {report.epoch:3d}  {report.phase:8s}  loss {report.loss:.4f}{fit}{note}"
+            )
+    weights = run.finish()
+    console.print(f"Student: {weights}  (log.txt, curve.png, config.json beside it)")
+    if mode is Mode.tta:  # test-time alignment: label the very shapes the student was distilled on
+        from partdistill.distill.predict import TrainedStudent, save_labels
+
+        trained = TrainedStudent.load(run_dir, run_device)
+        with progress_bar() as bar:
+            task = bar.add_task("labelling the distilled shapes", total=len(items))
+            for item in items:
+                save_labels(trained.labels(item.shape), run_dir / "predictions", item.id)
+                bar.advance(task)
+        console.print(f"Labels of the {len(items)} distilled shapes: {run_dir / 'predictions'}/<id>.npy")
+
+
+def _teach_with_progress(
+    collection: Collection,
+    category: Category,
+    teacher: Teacher,
+    config: TeachConfig,
+    store: KnowledgeStore,
+    sheets: int,
+) -> TeachSummary:
+    from partdistill.distill.teach import TeachSummary, teach
+
+    summary = TeachSummary()
+    todo = sum(1 for record in collection.ok_records if not store.has(record.id))
+    with progress_bar() as bar:
+        task = bar.add_task(f"teaching {category.name} ({config.default_name()})", total=todo)
+        for result in teach(collection, category, teacher, config, store, sheets=sheets):
+            bar.advance(task)
+            summary.add(result)
+    return summary
+
+
+@app.command()
+@reports_errors
+def predict(
+    inputs: Annotated[list[Path], typer.Argument(help="Shape files: PLY/OBJ/GLB/OFF/STL or .npz.")],
+    run: Annotated[Path, typer.Option(help="A pd distill run folder.")],
+    out: Annotated[Path, typer.Option(help="Where to write <name>.ply, .json and .png.")] = Path(
+        "predictions"
+    ),
+    points: Annotated[int, typer.Option(min=1, help="Points sampled from meshes.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed of mesh sampling and chunking.")] = 0,
+    device: Device = "auto",
+) -> None:
+    """Label shapes with a trained student: part-coloured PLY, per-point JSON and a PNG per input."""
+    from partdistill.distill.predict import TrainedStudent, write_prediction
+    from partdistill.formats import read_shape
+    from partdistill.info import resolve_device
+
+    trained = TrainedStudent.load(run, resolve_device(device))
+    shapes = [
+        read_shape(path, n_points=points, seed=seed) for path in inputs
+    ]  # all readable before writing any
+    table = Table(title=f"{trained.category} parts by {run}", show_header=True)
+    table.add_column("input")
+    for name in trained.part_names:
+        table.add_column(name, justify="right")
+    with progress_bar() as bar:
+        task = bar.add_task("labelling", total=len(shapes))
+        for path, shape in zip(inputs, shapes, strict=True):
+            labels = trained.labels(shape, seed=seed)
+            write_prediction(shape, labels, trained, out, path.stem)
+            counts = np.bincount(labels, minlength=len(trained.part_names))
+            table.add_row(path.name, *(f"{100 * c / len(labels):.0f}%" for c in counts))
+            bar.advance(task)
+    console.print(table)
+    console.print(f"Wrote <name>.ply, <name>.json and <name>.png for each input into {out}")
+
+
+class DatasetName(str, Enum):
+    shapenetpart = "shapenetpart"
+    partnete = "partnete"
+    collection = "collection"
+
+
+@app.command(name="eval")
+@reports_errors
+def evaluate(
+    dataset: Annotated[
+        DatasetName, typer.Option(help="Benchmark (its own protocol) or a labelled collection.")
+    ],
+    root: Annotated[Path, typer.Option(help="The dataset folder.")],
+    run: Annotated[Path | None, typer.Option(help="A pd distill run to score.")] = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(help="Predictions made elsewhere: a JSON {id: labels} or a folder of <id>.npy."),
+    ] = None,
+    knowledge: Annotated[
+        Path | None, typer.Option(help="Knowledge of the same shapes, to score direct lifting beside.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
+    categories: Annotated[str | None, typer.Option(help="Comma-separated categories [default: all].")] = None,
+    points: Annotated[
+        str, typer.Option(help="2048 (a fixed subset per shape, the reference protocol) or all.")
+    ] = ("2048"),
+    out: Annotated[Path | None, typer.Option(help="Report folder [default: eval-<dataset>].")] = None,
+    gallery: Annotated[int, typer.Option(min=0, help="Shapes drawn in gallery.png.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the point subsets.")] = 0,
+    device: Device = "auto",
+) -> None:
+    """Score a trained student (or predictions made elsewhere) with the benchmark's own protocol."""
+    from partdistill.eval.datasets import open_dataset
+    from partdistill.eval.evaluate import (
+        EvalResult,
+        FilePredictions,
+        StudentPredictor,
+        default_knowledge,
+        evaluate,
+        lifting_from,
+    )
+    from partdistill.eval.report import published, write_reports
+    from partdistill.info import resolve_device
+    from partdistill.prompts import find_category
+
+    if (run is None) == (predictions is None):
+        raise PdError("Give either --run (a trained student) or --predictions (labels made elsewhere).")
+    if points not in ("2048", "all") and not points.isdigit():
+        raise PdError(f"--points must be 2048, another number, or all, not '{points}'.")
+    data = open_dataset(dataset.value, root, split)
+    chosen = (
+        [
+            find_category(
+                f"{dataset.value}/{c.strip()}" if dataset is not DatasetName.collection else c.strip()
+            )
+            for c in categories.split(",")
+        ]
+        if categories
+        else None
+    )
+    predictors = []
+    if run is not None:
+        from partdistill.distill.predict import TrainedStudent
+
+        trained = TrainedStudent.load(run, resolve_device(device))
+        student = StudentPredictor(trained)
+        target = [
+            c for c in data.categories() if c.name == trained.category or c.qualified_name == trained.category
+        ]
+        if not target:
+            raise PdError(f"The run segments '{trained.category}', which {root} does not hold.")
+        unmatched = [p for p, i in zip(trained.part_names, student.mapping(target[0]), strict=True) if i < 0]
+        if unmatched:
+            console.print(
+                f"[yellow]Note:[/] the student's parts {unmatched} have no namesake in the dataset."
+            )
+        chosen = target
+        predictors.append(student)
+    else:
+        predictors.append(FilePredictions(predictions, dataset.value))
+    knowledge = knowledge or default_knowledge(data)
+    if knowledge is not None:
+        console.print(f"Direct lifting from {knowledge} is scored beside.")
+        predictors.append(lifting_from(knowledge, data, chosen))
+    total = sum(1 for _ in data.shapes(chosen)) if dataset is not DatasetName.partnete else None
+    with progress_bar() as bar:
+        task = bar.add_task("scoring", total=total)
+        for step in evaluate(
+            data,
+            predictors,
+            categories=chosen,
+            points=None if points == "all" else int(points),
+            seed=seed,
+            examples=gallery,
+        ):
+            if isinstance(step, EvalResult):
+                result = step
+            else:
+                bar.advance(task)
+    settings = {
+        "dataset": dataset.value,
+        "root": str(root),
+        "split": split,
+        "points": points,
+        "seed": seed,
+        "run": None if run is None else str(run),
+        "predictions": None if predictions is None else str(predictions),
+        "knowledge": None if knowledge is None else str(knowledge),
+    }
+    out = out or Path(f"eval-{dataset.value}")
+    paths = write_reports(result, out, settings)
+    # Published numbers are the benchmark's; a collection of one's own shapes has none.
+    reference = {} if dataset is DatasetName.collection else published(result.protocol)
+    console.print(_score_table(result, reference))
+    console.print(f"Reports: {', '.join(str(p) for p in paths)}")
+
+
+def _score_table(result: EvalResult, reference: dict[str, dict[str, float]]) -> Table:
+    table = Table(title=f"mIoU (%), {result.protocol} protocol", show_header=True)
+    table.add_column("category")
+    table.add_column("shapes", justify="right")
+    for method in result.scores:
+        table.add_column(method, justify="right")
+    shown = {
+        m: v for m, v in reference.items() if "GLIP" in m and any(c.name in v for c in result.categories)
+    }
+    for method in shown:
+        table.add_column(
+            method.replace("PartDistill", "paper:").replace(" GLIP", ""), justify="right", style="dim"
+        )
+    if shown:
+        table.caption = "paper: published zero-shot numbers with a GLIP teacher (all in report.json)"
+    for category in result.categories:
+        row = [category.name, str(result.counts[category.name])]
+        row += [f"{scores[category.name]:.1f}" for scores in result.scores.values()]
+        row += [f"{v[category.name]:.1f}" if category.name in v else "" for v in shown.values()]
+        table.add_row(*row)
+    total = str(sum(result.counts.values()))
+    table.add_row(
+        "class mIoU",
+        total,
+        *(f"{s['class']:.1f}" for s in result.scores.values()),
+        *(f"{v['overall']:.1f}" if len(result.categories) > 1 else "" for v in shown.values()),
+    )
+    if result.protocol == "shapenetpart":
+        table.add_row("instance mIoU", total, *(f"{s['instance']:.1f}" for s in result.scores.values()))
+    return table
 
 
 @app.command()

@@ -1,0 +1,129 @@
+"""Using a trained student: load a run, label shapes, and write what users look at.
+
+`pd predict` writes, per input file: `<name>.ply` (points coloured by part, labels kept in a
+`label` property), `<name>.json` (one label per input point in input order, as the run's part
+ids, with the part names; for meshes also one label per face) and `<name>.png` (a picture).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from partdistill.distill.data import predict_logits
+from partdistill.distill.students import build_student
+from partdistill.distill.train import STUDENT_CONFIG, STUDENT_WEIGHTS
+from partdistill.errors import PdError
+from partdistill.files import atomic_path, write_json
+from partdistill.formats import write_ply
+from partdistill.shapes import Shape
+from partdistill.viz import Panel, save_panels
+
+
+@dataclass
+class TrainedStudent:
+    """A student restored from a run folder.
+
+    Attributes:
+        model: the network, in eval mode.
+        student: its name in the registry.
+        category: the category it segments.
+        part_names: what its outputs mean, in order.
+        n_points: the cloud size it was trained on (prediction uses chunks of it).
+        run: the run folder.
+    """
+
+    model: torch.nn.Module
+    student: str
+    category: str
+    part_names: tuple[str, ...]
+    n_points: int
+    run: Path
+
+    @classmethod
+    def load(cls, run: str | Path, device: str = "cpu") -> TrainedStudent:
+        from safetensors.torch import load_file
+
+        run = Path(run)
+        config_path, weights = run / STUDENT_CONFIG, run / STUDENT_WEIGHTS
+        if not config_path.is_file() or not weights.is_file():
+            raise PdError(
+                f"{run} holds no trained student ({STUDENT_CONFIG} and {STUDENT_WEIGHTS}); run `pd distill`."
+            )
+        config = json.loads(config_path.read_text())
+        model = build_student(config["student"], len(config["part_names"]), restoring=True)
+        model.load_state_dict(load_file(weights))
+        return cls(
+            model=model.to(device).eval(),
+            student=config["student"],
+            category=config["category"],
+            part_names=tuple(config["part_names"]),
+            n_points=int(config["n_points"]),
+            run=run,
+        )
+
+    def labels(self, shape: Shape, seed: int = 0) -> np.ndarray:
+        """[N] int64 part of every point of `shape`."""
+        device = next(self.model.parameters()).device
+        rng = np.random.default_rng(seed)
+        logits = predict_logits(lambda x: self.model(x.to(device)).cpu(), shape, self.n_points, rng)
+        return logits.argmax(axis=-1).astype(np.int64)
+
+
+def save_labels(labels: np.ndarray, folder: Path, shape_id: str) -> Path:
+    """Write one shape's labels as `<folder>/<id>.npy` (a "/" in the id becomes a sub-folder), atomically."""
+    path = folder / f"{shape_id}.npy"
+    with atomic_path(path) as tmp:
+        np.save(tmp, labels)
+    return path
+
+
+def face_labels(shape: Shape, labels: np.ndarray) -> np.ndarray:
+    """[F] a label per mesh face: the most common label of the points sampled on it, or, for a face
+    no point landed on, the label of the point nearest its centre."""
+    if shape.mesh is None or shape.point_faces is None:
+        raise ValueError("face labels need a shape sampled from a mesh")
+    n_faces, n_parts = len(shape.mesh.faces), int(labels.max()) + 1
+    votes = np.zeros((n_faces, n_parts), dtype=np.int64)
+    np.add.at(votes, (shape.point_faces, labels), 1)
+    result = votes.argmax(axis=1)
+    empty = votes.sum(axis=1) == 0
+    if empty.any():
+        from scipy.spatial import cKDTree
+
+        centres = shape.mesh.vertices[shape.mesh.faces[empty]].mean(axis=1)
+        result[empty] = labels[cKDTree(shape.points).query(centres)[1]]
+    return result
+
+
+def write_prediction(
+    shape: Shape, labels: np.ndarray, student: TrainedStudent, out: Path, name: str
+) -> list[Path]:
+    """Write `<name>.ply`, `<name>.json` and `<name>.png` into `out`; returns their paths."""
+    labelled = shape.replace(labels=labels, part_names=student.part_names, category=student.category)
+    paths = [out / f"{name}.ply", out / f"{name}.json", out / f"{name}.png"]
+    write_ply(labelled, paths[0], color_by="parts")
+    record: dict[str, object] = {
+        "input": shape.provenance.source,
+        "run": str(student.run),
+        "category": student.category,
+        "part_names": list(student.part_names),
+        "n_points": int(shape.n_points),
+        "labels": labels.tolist(),
+    }
+    if shape.mesh is not None and shape.point_faces is not None:
+        record["face_labels"] = face_labels(shape, labels).tolist()
+        record["note"] = (
+            "the input is a mesh: `labels` are for points sampled on it, `face_labels` for its faces"
+        )
+    write_json(paths[1], record)
+    counts = np.bincount(labels, minlength=len(student.part_names))
+    title = ", ".join(
+        f"{p} {100 * c / len(labels):.0f}%" for p, c in zip(student.part_names, counts, strict=True)
+    )
+    save_panels([Panel(labelled, name)], paths[2], columns=1, part_names=student.part_names, title=title)
+    return paths

@@ -1,0 +1,161 @@
+"""`pd distill` and `pd predict` through the CLI, on small procedural collections."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from typer.testing import CliRunner
+
+from partdistill.cli import app
+from partdistill.collection import Collection
+from partdistill.distill.partdistill_h5 import write_partdistill_h5
+from partdistill.distill.predict import TrainedStudent
+from partdistill.distill.teach import KnowledgeStore
+from partdistill.formats import read_shape, write_ply
+from partdistill.prompts import find_category
+
+runner = CliRunner()
+QUICK = [
+    "--student",
+    "pointnet",
+    "--epochs",
+    "2",
+    "--points",
+    "256",
+    "--batch-size",
+    "2",
+    "--image-size",
+    "96",
+]
+
+
+@pytest.fixture(scope="module")
+def knives(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("knives")
+    assert (
+        runner.invoke(
+            app, ["synth", "--category", "knife", "--n", "4", "--points", "800", "--out", str(out)]
+        ).exit_code
+        == 0
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def run(knives: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    result = runner.invoke(app, ["distill", "--shapes", str(knives), "--out", str(out), *QUICK])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_distill_teaches_first_then_trains(knives: Path, run: Path) -> None:
+    assert KnowledgeStore(knives / "knowledge" / "simulated-noisy-box").has("knife-00003")
+    for name in ("student.safetensors", "student.json", "config.json", "log.txt", "curve.png"):
+        assert (run / name).is_file()
+    record = json.loads((run / "student.json").read_text())
+    assert record["category"] == "knife" and record["part_names"] == ["blade", "handle"]
+    assert "no labels" in record["selection"]
+
+
+def test_resume_of_a_finished_run_adds_nothing(knives: Path, run: Path) -> None:
+    before = (run / "student.safetensors").read_bytes()
+    result = runner.invoke(app, ["distill", "--shapes", str(knives), "--out", str(run), "--resume", *QUICK])
+    assert result.exit_code == 0 and "Resuming" in result.stdout
+    assert (run / "student.safetensors").read_bytes() == before
+
+
+def test_tta_mode_labels_the_distilled_shapes(knives: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["distill", "--shapes", str(knives), "--out", str(tmp_path), "--mode", "tta", *QUICK]
+    )
+    assert result.exit_code == 0, result.output
+    labels = np.load(tmp_path / "predictions" / "knife-00001.npy")
+    assert labels.shape == (800,) and set(labels.tolist()) <= {0, 1}
+
+
+def test_distill_from_partdistill_h5_files(knives: Path, tmp_path: Path) -> None:
+    knife = find_category("knife")
+    collection, store = Collection.open(knives), KnowledgeStore(knives / "knowledge" / "simulated-noisy-box")
+    for record, shape in collection.shapes():
+        path = tmp_path / "h5" / "03624134" / record.id / "extracted" / "preprocess.h5"
+        write_partdistill_h5(path, shape, store.load(record.id), knife)
+    result = runner.invoke(
+        app, ["distill", "--knowledge", str(tmp_path / "h5"), "--out", str(tmp_path / "r"), *QUICK]
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["category"] == "knife" and len(config["data"]["shapes"]) == 4
+    assert config["data"]["shapes"][0].startswith("03624134/")
+
+
+def test_predict_writes_ply_json_png_with_one_label_per_input_point(
+    run: Path, knives: Path, tmp_path: Path
+) -> None:
+    shape = read_shape(knives / "shapes" / "knife-00002.npz")
+    write_ply(shape.replace(labels=None, part_names=(), colors=None), tmp_path / "in.ply")
+    box = trimesh.creation.box(extents=(0.1, 1.0, 0.05))
+    box.export(tmp_path / "bar.obj")
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            str(tmp_path / "in.ply"),
+            str(tmp_path / "bar.obj"),
+            "--run",
+            str(run),
+            "--out",
+            str(tmp_path / "out"),
+            "--points",
+            "500",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("in", "bar"):
+        for suffix in (".ply", ".json", ".png"):
+            assert (tmp_path / "out" / f"{name}{suffix}").is_file()
+    record = json.loads((tmp_path / "out" / "in.json").read_text())
+    assert record["part_names"] == ["blade", "handle"] and len(record["labels"]) == shape.n_points
+    expected = TrainedStudent.load(run).labels(read_shape(tmp_path / "in.ply"))
+    assert record["labels"] == expected.tolist()  # in the input file's point order
+    back = read_shape(tmp_path / "out" / "in.ply")
+    np.testing.assert_array_equal(back.labels, expected)
+    mesh_record = json.loads((tmp_path / "out" / "bar.json").read_text())
+    assert len(mesh_record["labels"]) == 500 and len(mesh_record["face_labels"]) == 12
+
+
+def test_predict_checks_every_input_before_writing(run: Path, knives: Path, tmp_path: Path) -> None:
+    write_ply(read_shape(knives / "shapes" / "knife-00000.npz"), tmp_path / "good.ply")
+    (tmp_path / "bad.ply").write_text(
+        "ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nend_header\n1\n"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            str(tmp_path / "good.ply"),
+            str(tmp_path / "bad.ply"),
+            "--run",
+            str(run),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 1 and "bad.ply is not a readable PLY file" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_predict_needs_a_run(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["predict", str(tmp_path / "x.ply"), "--run", str(tmp_path)])
+    assert result.exit_code == 1 and "holds no trained student" in result.stderr
+
+
+def test_point_m2ae_without_checkpoint_is_one_sentence(knives: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["distill", "--shapes", str(knives), "--out", str(tmp_path), "--student", "point-m2ae"]
+    )
+    assert result.exit_code == 1 and "needs Point-M2AE's pre-training checkpoint" in result.stderr
