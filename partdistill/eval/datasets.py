@@ -1,0 +1,294 @@
+"""Benchmark readers: shapes with ground-truth part labels, in the datasets' own layouts.
+
+- ShapeNetPart, text release (`shapenetcore_partanno_segmentation_benchmark_v0_normal`):
+  synsetoffset2category.txt, train_test_split/shuffled_<split>_file_list.json and
+  <synset>/<id>.txt with "x y z nx ny nz label" lines, labels global part ids 0-49.
+- ShapeNetPart, PointNet's HDF5 release (hdf5_data/ply_data_<split>*.h5: data [S,2048,3],
+  label [S,1] category index 0-15 in alphabetical order, pid [S,2048] global part ids). It stores
+  no shape ids; a shape's id is "<file stem>/<row>".
+- PartNetE (PartSLIP): data/<split>/<Category>/<id>/pc.ply (coloured points) and label.npy, a
+  pickled dict whose 'semantic_seg' holds per-point part indices into PartNetE_meta.json's list for
+  the category, -1 for points of no part.
+- A partdistill collection whose shapes carry labels (procedural shapes).
+
+Every reader yields `EvalShape`s; labels are turned into the category's own indices (0..C-1, -1 =
+no part), and `truth` keeps the dataset's own ids for reports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from partdistill.collection import Collection
+from partdistill.errors import PdError
+from partdistill.formats import read_ply
+from partdistill.prompts import Category, find_category, partnete_categories, shapenetpart_categories
+from partdistill.shapes import Provenance, Shape
+
+
+@dataclass(frozen=True)
+class EvalShape:
+    """One labelled test shape.
+
+    Attributes:
+        id: the dataset's id ("02691156/1a04e3eab45ca15dd86060f189eb133", "Chair/179", ...).
+        category: its category.
+        shape: points (and normals/colours where the dataset has them) with labels in the
+            category's part indices, -1 for no part.
+    """
+
+    id: str
+    category: Category
+    shape: Shape
+
+
+class Dataset(Protocol):
+    """A benchmark split that yields labelled shapes."""
+
+    name: str
+
+    def categories(self) -> list[Category]: ...
+
+    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]: ...
+
+
+def _need(path: Path, root: Path, expected: str) -> Path:
+    """`path`, or a `PdError` saying that `root` is not `expected` because `path` is missing."""
+    if not path.exists():
+        raise PdError(f"{root} is not {expected}: {path.relative_to(root)} is missing.")
+    return path
+
+
+# --- ShapeNetPart, text release -----------------------------------------------------------------
+
+
+class ShapeNetPartText:
+    """ShapeNetPart's normal-version text release (see the module docstring)."""
+
+    name = "shapenetpart"
+    _EXPECTED = (
+        "a ShapeNetPart release folder (synsetoffset2category.txt, train_test_split/, <synset>/<id>.txt)"
+    )
+
+    def __init__(self, root: str | Path, split: str = "test") -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise PdError(f"{self.root} does not exist: expected {self._EXPECTED}.")
+        mapping = _need(self.root / "synsetoffset2category.txt", self.root, self._EXPECTED)
+        self.synsets = {}
+        for line in mapping.read_text().splitlines():
+            if line.strip():
+                _, synset = line.split()
+                self.synsets[synset] = find_category(synset)
+        split_path = self.root / "train_test_split" / f"shuffled_{split}_file_list.json"
+        split_file = _need(split_path, self.root, self._EXPECTED)
+        try:
+            entries = json.loads(split_file.read_text())
+        except ValueError as error:
+            raise PdError(f"{split_file} is not valid JSON ({error}).") from error
+        self.entries = [tuple(entry.split("/")[-2:]) for entry in entries]
+
+    def categories(self) -> list[Category]:
+        present = {synset for synset, _ in self.entries}
+        return [c for c in shapenetpart_categories() if c.synset in present]
+
+    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
+        wanted = None if categories is None else {c.synset for c in categories}
+        for synset, shape_id in self.entries:
+            if wanted is not None and synset not in wanted:
+                continue
+            category = self.synsets.get(synset) or find_category(synset)
+            path = self.root / synset / f"{shape_id}.txt"
+            yield EvalShape(f"{synset}/{shape_id}", category, read_shapenetpart_txt(path, category))
+
+
+def read_shapenetpart_txt(path: Path, category: Category) -> Shape:
+    """One shape of the text release, labels turned into the category's part indices."""
+    if not path.is_file():
+        raise PdError(f"{path} is missing: the split file lists it but the release folder does not hold it.")
+    try:
+        values = np.array(path.read_text().split(), dtype=np.float32)
+        rows = values.reshape(-1, 7)
+    except ValueError as error:
+        raise PdError(f"{path} is not a ShapeNetPart shape file (expected 7 numbers per line).") from error
+    first = category.parts[0].global_id or 0
+    labels = rows[:, 6].astype(np.int64) - first
+    if labels.min() < 0 or labels.max() >= len(category.parts):
+        raise PdError(
+            f"{path} holds part ids outside {category.title}'s {first}..{first + len(category.parts) - 1}."
+        )
+    return Shape(
+        points=rows[:, :3],
+        normals=rows[:, 3:6],
+        labels=labels,
+        part_names=category.part_names,
+        category=category.name,
+        provenance=Provenance("shapenetpart", source=str(path)),
+    )
+
+
+# --- ShapeNetPart, HDF5 release -----------------------------------------------------------------
+
+
+class ShapeNetPartHDF5:
+    """PointNet's HDF5 release of ShapeNetPart (2,048 points per shape)."""
+
+    name = "shapenetpart"
+
+    def __init__(self, root: str | Path, split: str = "test") -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise PdError(
+                f"{self.root} does not exist: expected PointNet's hdf5_data folder (ply_data_{split}*.h5)."
+            )
+        self.files = sorted(self.root.glob(f"ply_data_{split}*.h5"))
+        if not self.files:
+            raise PdError(
+                f"{self.root} holds no ply_data_{split}*.h5 files: expected PointNet's hdf5_data folder."
+            )
+
+    def categories(self) -> list[Category]:
+        return list(shapenetpart_categories())
+
+    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
+        import h5py
+
+        order = shapenetpart_categories()
+        wanted = None if categories is None else {c.name for c in categories}
+        for path in self.files:
+            try:
+                with h5py.File(path, "r") as data:
+                    points, kinds, parts = data["data"][:], data["label"][:].reshape(-1), data["pid"][:]
+            except (OSError, KeyError) as error:
+                raise PdError(
+                    f"{path} is not a ShapeNetPart HDF5 file with data, label and pid ({error})."
+                ) from error
+            for row, (xyz, kind, pid) in enumerate(zip(points, kinds, parts, strict=True)):
+                category = order[int(kind)]
+                if wanted is not None and category.name not in wanted:
+                    continue
+                first = category.parts[0].global_id or 0
+                shape = Shape(
+                    points=xyz,
+                    labels=pid.astype(np.int64) - first,
+                    part_names=category.part_names,
+                    category=category.name,
+                    provenance=Provenance("shapenetpart-hdf5", source=f"{path}:{row}"),
+                )
+                yield EvalShape(f"{path.stem}/{row}", category, shape)
+
+
+# --- PartNetE -------------------------------------------------------------------------------------
+
+
+class PartNetE:
+    """PartSLIP's PartNet-Ensembled test (or few-shot) split."""
+
+    name = "partnete"
+    _EXPECTED = "a PartNetE folder with data/<split>/<Category>/<id>/pc.ply and label.npy"
+
+    def __init__(self, root: str | Path, split: str = "test") -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise PdError(f"{self.root} does not exist: expected {self._EXPECTED}.")
+        self.folder = self.root / "data" / split
+        if not self.folder.is_dir():
+            raise PdError(f"{self.root} is not {self._EXPECTED}: data/{split}/ is missing.")
+        known = {c.title: c for c in partnete_categories()}
+        meta_path = self.root / "PartNetE_meta.json"
+        if meta_path.is_file():  # the release's own table must agree with the catalogue
+            meta = json.loads(meta_path.read_text())
+            for title, parts in meta.items():
+                if title in known and list(known[title].part_names) != parts:
+                    raise PdError(
+                        f"{meta_path} lists other parts for {title} than PartNetE's published table."
+                    )
+        self.by_title = known
+
+    def categories(self) -> list[Category]:
+        present = {p.name for p in self.folder.iterdir() if p.is_dir()}
+        return [c for c in partnete_categories() if c.title in present]
+
+    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
+        for category in categories or self.categories():
+            folder = self.folder / category.title
+            if not folder.is_dir():
+                continue
+            for shape_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+                yield EvalShape(
+                    f"{category.title}/{shape_dir.name}", category, read_partnete_shape(shape_dir, category)
+                )
+
+
+def read_partnete_shape(shape_dir: Path, category: Category) -> Shape:
+    """pc.ply and label.npy of one PartNetE shape (label.npy is a pickled dict, as PartSLIP ships it)."""
+    cloud = read_ply(shape_dir / "pc.ply", category=category.name)
+    label_path = shape_dir / "label.npy"
+    if not label_path.is_file():
+        raise PdError(f"{label_path} is missing.")
+    try:
+        labels = np.asarray(np.load(label_path, allow_pickle=True).item()["semantic_seg"], dtype=np.int64)
+    except (OSError, ValueError, KeyError, AttributeError) as error:
+        raise PdError(f"{label_path} is not PartNetE's label dict with 'semantic_seg' ({error}).") from error
+    if len(labels) != cloud.n_points:
+        raise PdError(f"{label_path} has {len(labels)} labels for the {cloud.n_points} points of its pc.ply.")
+    if labels.min(initial=0) < -1 or labels.max(initial=-1) >= len(category.parts):
+        raise PdError(
+            f"{label_path} holds part indices outside -1..{len(category.parts) - 1} for {category.title}."
+        )
+    return cloud.replace(
+        labels=labels,
+        part_names=category.part_names,
+        provenance=Provenance("partnete", source=str(shape_dir)),
+    )
+
+
+# --- partdistill collections ---------------------------------------------------------------------
+
+
+class LabelledCollection:
+    """A partdistill collection used as a benchmark (its shapes must carry labels)."""
+
+    name = "collection"
+
+    def __init__(self, root: str | Path) -> None:
+        self.collection = Collection.open(root)
+        if not any(record.part_counts for record in self.collection.ok_records):
+            raise PdError(f"{root} holds no labelled shapes to evaluate against (procedural collections do).")
+
+    def categories(self) -> list[Category]:
+        return [
+            find_category(name)
+            for name in sorted({r.category for r in self.collection.ok_records if r.category})
+        ]
+
+    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
+        wanted = None if categories is None else {c.name for c in categories}
+        for record, shape in self.collection.shapes():
+            if shape.labels is None or (wanted is not None and record.category not in wanted):
+                continue
+            yield EvalShape(record.id, find_category(record.category), shape)
+
+
+def open_dataset(kind: str, root: str | Path, split: str = "test") -> Dataset:
+    """The reader for `kind` ("shapenetpart", "partnete" or "collection") at `root`.
+
+    For ShapeNetPart, a folder of ply_data_*.h5 files is read as the HDF5 release, anything else
+    as the text release.
+    """
+    root = Path(root)
+    if kind == "shapenetpart":
+        if root.is_dir() and any(root.glob("ply_data_*.h5")):
+            return ShapeNetPartHDF5(root, split)
+        return ShapeNetPartText(root, split)
+    if kind == "partnete":
+        return PartNetE(root, split)
+    if kind == "collection":
+        return LabelledCollection(root)
+    raise PdError(f"Unknown dataset '{kind}': use shapenetpart, partnete or collection.")

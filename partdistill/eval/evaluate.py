@@ -1,0 +1,251 @@
+"""Scoring predictions on a benchmark with its own protocol.
+
+A `Predictor` labels the points of a test shape it is given: a trained student, predictions
+made elsewhere (a JSON file or a folder of .npy, in the dataset's own label ids and point order),
+or the direct-lifting baseline from knowledge units of the same shapes.
+
+Points: ShapeNetPart's reference evaluation (PointCLIP V2, PartDistill) scores one fixed random
+subset of 2,048 points per test shape, tiled up to 2,048 for smaller shapes; `points=2048` does
+that (the subset of each shape depends only on the seed and its id), `points=None` scores every
+point.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from partdistill.distill.knowledge import Knowledge, vote
+from partdistill.errors import PdError
+from partdistill.eval.datasets import Dataset, EvalShape
+from partdistill.eval.metrics import partnete_category_miou, shapenetpart_miou, shapenetpart_shape_iou
+from partdistill.prompts import Category
+from partdistill.shapes import sample_indices
+
+
+class Predictor(Protocol):
+    """Labels [M] (category part indices, -1 = none) for the points `index` [M] of a test shape."""
+
+    name: str
+
+    def predict(self, item: EvalShape, index: np.ndarray) -> np.ndarray: ...
+
+
+class StudentPredictor:
+    """A trained student; its parts are matched to the dataset category's parts by name."""
+
+    name = "student"
+
+    def __init__(self, trained: object) -> None:  # a partdistill.distill.predict.TrainedStudent
+        self.trained = trained
+
+    def mapping(self, category: Category) -> np.ndarray:
+        """[student parts] -> the category's part index of the same name, or -1."""
+        names = list(category.part_names)
+        return np.array(
+            [names.index(p) if p in names else -1 for p in self.trained.part_names], dtype=np.int64
+        )
+
+    def predict(self, item: EvalShape, index: np.ndarray) -> np.ndarray:
+        labels = self.trained.labels(item.shape.select(index))
+        return self.mapping(item.category)[labels]
+
+
+class FilePredictions:
+    """Predictions made elsewhere: a JSON object {dataset id: [label per point]}, or a folder of
+    `<dataset id>.npy`. Labels are the dataset's own ids: ShapeNetPart's global part ids 0-49,
+    PartNetE's per-category indices (-1 allowed)."""
+
+    name = "predictions"
+
+    def __init__(self, path: str | Path, dataset: str) -> None:
+        self.path = Path(path)
+        self.dataset = dataset
+        if self.path.is_file():
+            try:
+                self.table = {
+                    str(k): np.asarray(v, dtype=np.int64)
+                    for k, v in json.loads(self.path.read_text()).items()
+                }
+            except (ValueError, TypeError, AttributeError) as error:
+                raise PdError(
+                    f"{self.path} is not a JSON object of per-point label lists ({error})."
+                ) from error
+        elif self.path.is_dir():
+            self.table = None
+        else:
+            raise PdError(
+                f"{self.path} does not exist: expected a JSON file or a folder of .npy predictions."
+            )
+
+    def _raw(self, shape_id: str) -> np.ndarray:
+        if self.table is not None:
+            if shape_id not in self.table:
+                raise PdError(f"{self.path} has no prediction for {shape_id}.")
+            return self.table[shape_id]
+        file = self.path / f"{shape_id}.npy"
+        if not file.is_file():
+            raise PdError(f"{self.path} has no prediction for {shape_id} (expected {file}).")
+        return np.load(file).astype(np.int64).reshape(-1)
+
+    def predict(self, item: EvalShape, index: np.ndarray) -> np.ndarray:
+        raw = self._raw(item.id)
+        if len(raw) != item.shape.n_points:
+            raise PdError(
+                f"The prediction for {item.id} has {len(raw)} labels for its {item.shape.n_points} points."
+            )
+        first = item.category.parts[0].global_id if self.dataset == "shapenetpart" else 0
+        local = raw - (first or 0)
+        local[(local < 0) | (local >= len(item.category.parts))] = -1  # another category's part: wrong
+        return local[index]
+
+
+class LiftingPredictor:
+    """Direct 2D-to-3D transfer from knowledge units of the same shapes (`vote`)."""
+
+    name = "direct lifting"
+
+    def __init__(self, knowledge: dict[str, Knowledge]) -> None:
+        self.knowledge = knowledge
+
+    def covers(self, item: EvalShape) -> bool:
+        units = self.knowledge.get(item.id)
+        return units is not None and units.n_points == item.shape.n_points
+
+    def predict(self, item: EvalShape, index: np.ndarray) -> np.ndarray:
+        return vote(self.knowledge[item.id])[index]
+
+
+def default_knowledge(dataset: Dataset) -> Path | None:
+    """For a collection with exactly one `pd teach` folder, that folder; otherwise None."""
+    from partdistill.distill.sources import is_knowledge_store
+
+    root = getattr(getattr(dataset, "collection", None), "root", None)
+    if root is None:
+        return None
+    stores = [p for p in sorted((root / "knowledge").glob("*")) if is_knowledge_store(p)]
+    return stores[0] if len(stores) == 1 else None
+
+
+def lifting_from(
+    knowledge: str | Path, dataset: Dataset, categories: list[Category] | None
+) -> LiftingPredictor:
+    """The direct-lifting baseline from a `pd teach` folder or PartDistill h5 files of the test shapes."""
+    from partdistill.distill.partdistill_h5 import find_h5_files, read_partdistill_h5, shape_id_from_path
+    from partdistill.distill.sources import is_knowledge_store
+    from partdistill.distill.teach import KnowledgeStore
+
+    knowledge = Path(knowledge)
+    shapes = list(dataset.shapes(categories))
+    if is_knowledge_store(knowledge):
+        store = KnowledgeStore(knowledge)
+        units = {item.id: store.load(item.id) for item in shapes if store.has(item.id)}
+    else:
+        units = {shape_id_from_path(path): read_partdistill_h5(path)[1] for path in find_h5_files(knowledge)}
+    baseline = LiftingPredictor(units)
+    missing = [item.id for item in shapes if not baseline.covers(item)]
+    if missing:
+        raise PdError(
+            f"{knowledge} has no knowledge matching {len(missing)} test shapes (e.g. {missing[0]})."
+        )
+    return baseline
+
+
+@dataclass
+class MethodScores:
+    """Everything one predictor scored, grouped by category."""
+
+    shape_ious: dict[str, list[float]] = field(default_factory=dict)
+    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+
+
+@dataclass
+class EvalResult:
+    """A finished evaluation.
+
+    Attributes:
+        protocol: "shapenetpart" or "partnete".
+        categories: the categories scored, in order.
+        counts: test shapes per category.
+        scores: per method, per category mIoU (0-100) with "class" (mean of categories, PartDistill's
+            "overall") and, for ShapeNetPart, "instance" (mean of shapes).
+        part_ious: per method, per category, the per-part IoUs (PartNetE protocol; NaN = part absent).
+        examples: a few (id, shape, {method: labels}) for the gallery.
+    """
+
+    protocol: str
+    categories: list[Category]
+    counts: dict[str, int]
+    scores: dict[str, dict[str, float]]
+    part_ious: dict[str, dict[str, list[float]]]
+    examples: list[tuple[str, object, dict[str, np.ndarray]]]
+
+
+def point_subset(item: EvalShape, points: int | None, seed: int) -> np.ndarray:
+    """The indices scored for `item`: all points, or a fixed random `points`-subset (tiled when short)."""
+    if points is None:
+        return np.arange(item.shape.n_points)
+    rng = np.random.default_rng([seed, zlib.crc32(item.id.encode())])
+    return np.sort(sample_indices(item.shape.points, points, rng))
+
+
+def evaluate(
+    dataset: Dataset,
+    predictors: list[Predictor],
+    *,
+    categories: list[Category] | None = None,
+    points: int | None = 2048,
+    seed: int = 0,
+    examples: int = 8,
+) -> Iterator[EvalShape | EvalResult]:
+    """Score every predictor on the dataset's shapes; yields each shape as it is done, then the result."""
+    protocol = "partnete" if dataset.name == "partnete" else "shapenetpart"
+    methods = {p.name: MethodScores() for p in predictors}
+    counts: dict[str, int] = {}
+    kept: list[tuple[str, object, dict[str, np.ndarray]]] = []
+    order: list[Category] = []
+    for item in dataset.shapes(categories):
+        name = item.category.name
+        if name not in counts:
+            order.append(item.category)
+        counts[name] = counts.get(name, 0) + 1
+        index = point_subset(item, points, seed)
+        truth = item.shape.labels[index]
+        predicted = {}
+        for predictor in predictors:
+            labels = predictor.predict(item, index)
+            predicted[predictor.name] = labels
+            scores = methods[predictor.name]
+            if protocol == "shapenetpart":
+                parts = len(item.category.parts)
+                scores.shape_ious.setdefault(name, []).append(shapenetpart_shape_iou(labels, truth, parts))
+            else:
+                scores.pairs.setdefault(name, []).append((labels, truth))
+        if len(kept) < examples:
+            kept.append((item.id, item.shape.select(index).replace(labels=truth), predicted))
+        yield item
+    if not counts:
+        raise PdError("The dataset holds no test shapes of the requested categories.")
+    rank = {c.qualified_name: i for i, c in enumerate(dataset.categories())}
+    order.sort(key=lambda c: rank.get(c.qualified_name, len(rank)))
+    result = EvalResult(protocol, order, counts, {}, {}, kept)
+    for method, scores in methods.items():
+        if protocol == "shapenetpart":
+            miou = shapenetpart_miou(scores.shape_ious)
+            result.scores[method] = {k: 100 * v for k, v in miou.items()}
+        else:
+            per_category, per_part = {}, {}
+            for category in order:
+                value, ious = partnete_category_miou(scores.pairs[category.name], len(category.parts))
+                per_category[category.name] = 100 * value
+                per_part[category.name] = [100 * v for v in ious]
+            per_category["class"] = float(np.mean([per_category[c.name] for c in order]))
+            result.scores[method] = per_category
+            result.part_ious[method] = per_part
+    yield result

@@ -1,0 +1,264 @@
+"""`pd eval` end to end on the real ShapeNetPart sample: a trained student, or predictions made elsewhere."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shared_data import shared
+from test_eval import _naive_shape_iou
+from typer.testing import CliRunner
+
+from partdistill.cli import app
+from partdistill.distill.predict import TrainedStudent
+from partdistill.eval.datasets import open_dataset
+from partdistill.eval.evaluate import point_subset
+from partdistill.prompts import find_category, shapenetpart_categories
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def sample() -> Path:
+    return shared("shapenetpart_sample")
+
+
+def _global(item, labels: np.ndarray) -> list[int]:
+    return (labels + item.category.parts[0].global_id).tolist()
+
+
+def test_perfect_predictions_score_100_and_every_report_is_written(sample: Path, tmp_path: Path) -> None:
+    truth = {
+        item.id: _global(item, item.shape.labels) for item in open_dataset("shapenetpart", sample).shapes()
+    }
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--dataset",
+            "shapenetpart",
+            "--root",
+            str(sample),
+            "--predictions",
+            str(tmp_path / "truth.json"),
+            "--out",
+            str(tmp_path / "report"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    scores = report["methods"]["predictions"]
+    assert list(scores["categories"]) == [
+        c.name for c in shapenetpart_categories()
+    ]  # named, in catalogue order
+    assert all(v == 100.0 for v in scores["categories"].values())
+    assert scores["class_miou"] == 100.0 and scores["instance_miou"] == 100.0
+    assert report["shapes"]["table"] == 4 and report["points"] == "2048"
+    assert report["published"]["PartDistill GLIP Pre"]["chair"] == 86.5
+    rows = list(csv.reader((tmp_path / "report" / "report.csv").open()))
+    assert rows[0] == ["category", "shapes", "predictions"] and rows[1][0] == "airplane"
+    assert (tmp_path / "report" / "gallery.png").stat().st_size > 0
+
+
+def test_folder_of_npy_predictions_matches_an_independent_computation(sample: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    expected: dict[str, list[float]] = {}
+    for item in open_dataset("shapenetpart", sample).shapes([find_category("mug"), find_category("lamp")]):
+        parts = len(item.category.parts)
+        guess = np.where(
+            rng.random(item.shape.n_points) < 0.4,
+            rng.integers(0, parts, item.shape.n_points),
+            item.shape.labels,
+        )
+        path = tmp_path / "pred" / f"{item.id}.npy"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, np.array(_global(item, guess)))
+        index = point_subset(item, 2048, seed=0)  # the reference protocol's fixed 2,048-point subset
+        expected.setdefault(item.category.name, []).append(
+            _naive_shape_iou(guess[index], item.shape.labels[index], parts)
+        )
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--dataset",
+            "shapenetpart",
+            "--root",
+            str(sample),
+            "--predictions",
+            str(tmp_path / "pred"),
+            "--categories",
+            "mug,lamp",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    scores = json.loads((tmp_path / "r" / "report.json").read_text())["methods"]["predictions"]["categories"]
+    for name, ious in expected.items():
+        assert scores[name] == pytest.approx(100 * np.mean(ious), abs=0.01)
+
+
+def test_all_points_protocol_uses_every_point(sample: Path, tmp_path: Path) -> None:
+    predictions = {}
+    for item in open_dataset("shapenetpart", sample).shapes([find_category("table")]):
+        wrong = item.shape.labels.copy()
+        wrong[: len(wrong) // 2] = 1 - wrong[: len(wrong) // 2]  # table parts 0/1: flip the first half
+        predictions[item.id] = _global(item, wrong)
+    (tmp_path / "p.json").write_text(json.dumps(predictions))
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--dataset",
+            "shapenetpart",
+            "--root",
+            str(sample),
+            "--predictions",
+            str(tmp_path / "p.json"),
+            "--categories",
+            "table",
+            "--points",
+            "all",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["points"] == "all" and 0 < report["methods"]["predictions"]["categories"]["table"] < 100
+
+
+def test_a_trained_student_is_scored_on_the_real_sample(sample: Path, tmp_path: Path) -> None:
+    shapes = tmp_path / "mugs"
+    assert (
+        runner.invoke(
+            app, ["synth", "--category", "mug", "--n", "4", "--points", "800", "--out", str(shapes)]
+        ).exit_code
+        == 0
+    )
+    run = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        [
+            "distill",
+            "--shapes",
+            str(shapes),
+            "--out",
+            str(run),
+            "--student",
+            "pointnet",
+            "--epochs",
+            "2",
+            "--points",
+            "256",
+            "--batch-size",
+            "2",
+            "--image-size",
+            "96",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--dataset",
+            "shapenetpart",
+            "--root",
+            str(sample),
+            "--run",
+            str(run),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert list(report["shapes"]) == ["mug"] and report["shapes"]["mug"] == 3
+    # The number printed is the student's own: recompute it from the run.
+    trained = TrainedStudent.load(run)
+    ious = []
+    for item in open_dataset("shapenetpart", sample).shapes([find_category("mug")]):
+        index = point_subset(item, 2048, seed=0)
+        labels = trained.labels(item.shape.select(index))
+        ious.append(_naive_shape_iou(labels, item.shape.labels[index], 2))
+    assert report["methods"]["student"]["categories"]["mug"] == pytest.approx(100 * np.mean(ious), abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--root", "nowhere", "--predictions", "x.json"],
+            "nowhere does not exist: expected a ShapeNetPart release",
+        ),
+        ([], "Give either --run"),
+        (["--predictions", "missing.json"], "missing.json does not exist"),
+    ],
+)
+def test_eval_errors_are_one_sentence(sample: Path, args: list[str], message: str, tmp_path: Path) -> None:
+    base = ["eval", "--dataset", "shapenetpart", "--out", str(tmp_path / "r")]
+    if "--root" not in args:
+        base += ["--root", str(sample)]
+    result = runner.invoke(app, [*base, *args])
+    assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predictions_missing_a_shape_are_reported(sample: Path, tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text(json.dumps({"03797390/nothing": [36]}))
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--dataset",
+            "shapenetpart",
+            "--root",
+            str(sample),
+            "--predictions",
+            str(tmp_path / "p.json"),
+            "--categories",
+            "mug",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert result.exit_code == 1 and "has no prediction for 03797390/" in result.stderr
+
+
+def test_partnete_predictions_are_scored_with_partslip_protocol(tmp_path: Path) -> None:
+    from test_eval import _partnete_shape
+
+    root = tmp_path / "PartNetE"
+    _partnete_shape(root / "data" / "test" / "Kettle" / "1", 40, np.repeat([-1, 0, 1, 2], 10))
+    predictions = {"Kettle/1": np.repeat([0, 0, 1, 2], 10).tolist()}  # the unlabelled points called lid
+    (tmp_path / "p.json").write_text(json.dumps(predictions))
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--dataset",
+            "partnete",
+            "--root",
+            str(root),
+            "--predictions",
+            str(tmp_path / "p.json"),
+            "--points",
+            "all",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    # lid: 10 / 20, handle 1, spout 1 -> (0.5 + 1 + 1) / 3.
+    assert report["methods"]["predictions"]["categories"]["kettle"] == pytest.approx(100 * 2.5 / 3, abs=0.01)
+    assert report["methods"]["predictions"]["part_ious"]["kettle"] == {
+        "lid": 50.0,
+        "handle": 100.0,
+        "spout": 100.0,
+    }
