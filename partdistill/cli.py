@@ -155,8 +155,11 @@ def _collection_table(collection: Collection, out: Path) -> Table:
     table.add_row("failed", str(len(collection) - len(ok)))
     if ok:
         table.add_row("points per shape", f"{sum(r.n_points for r in ok) / len(ok):,.0f}")
-    for part in collection.part_coverage():
-        table.add_row(f"part '{part.name}'", f"in {part.shapes}/{len(ok)} shapes, {part.share:.0%} of points")
+    coverage = collection.part_coverage()
+    several = len({part.category for part in coverage}) > 1
+    for part in coverage:
+        label = f"{part.category}: part '{part.name}'" if several else f"part '{part.name}'"
+        table.add_row(label, f"in {part.shapes}/{part.of} shapes, {part.share:.0%} of points")
     return table
 
 
@@ -314,6 +317,11 @@ def distill(
         items = items_from_h5(knowledge, found)
         found = found or find_category(items[0].shape.category)
         source = str(knowledge)
+        if shapes is not None:  # e.g. the train split imported with `pd import`: distil on those ids only
+            wanted = {record.id for record in Collection.open(shapes).ok_records}
+            items = [item for item in items if item.id in wanted]
+            if not items:
+                raise PdError(f"None of the h5 files in {knowledge} belongs to a shape of {shapes}.")
     else:
         if shapes is None:
             raise PdError(
@@ -335,7 +343,7 @@ def distill(
         items = items_from_store(collection, store)
         source = str(store.root)
     config = DistillConfig(
-        category=found.name,
+        category=found.key,
         student=student.value,
         mode=mode.value,
         epochs=epochs,
@@ -505,9 +513,7 @@ def evaluate(
 
         trained = TrainedStudent.load(run, resolve_device(device))
         student = StudentPredictor(trained)
-        target = [
-            c for c in data.categories() if c.name == trained.category or c.qualified_name == trained.category
-        ]
+        target = [c for c in data.categories() if c.key == trained.category]
         if not target:
             raise PdError(f"The run segments '{trained.category}', which {root} does not hold.")
         unmatched = [p for p, i in zip(trained.part_names, student.mapping(target[0]), strict=True) if i < 0]
@@ -586,6 +592,44 @@ def _score_table(result: EvalResult, reference: dict[str, dict[str, float]]) -> 
     if result.protocol == "shapenetpart":
         table.add_row("instance mIoU", total, *(f"{s['instance']:.1f}" for s in result.scores.values()))
     return table
+
+
+@app.command(name="import")
+@reports_errors
+def import_(
+    out: Annotated[Path, typer.Option(help="The collection to create (or extend).")],
+    dataset: Annotated[
+        str, typer.Option(help="shapenetpart, partnete, or files (a folder of PLY/OBJ/GLB/OFF/STL/.npz).")
+    ],
+    root: Annotated[Path, typer.Option(help="The dataset folder, or the folder of files.")],
+    split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
+    categories: Annotated[
+        str | None, typer.Option(help="Comma-separated categories (files: exactly one).")
+    ] = None,
+    points: Annotated[int, typer.Option(min=1, help="Points sampled from mesh files.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed of mesh sampling.")] = 0,
+) -> None:
+    """Make a collection from a benchmark split or a folder of shape files, for pd teach and pd distill."""
+    from partdistill.collection import Collection
+    from partdistill.eval.datasets import import_files, import_shapes, open_dataset
+    from partdistill.prompts import find_category
+
+    if dataset == "files":
+        if not categories or "," in categories:
+            raise PdError("Importing files needs the one category they show: --categories chair.")
+        ids = import_files(root, find_category(categories), out, points, seed)
+    elif dataset in ("shapenetpart", "partnete"):
+        chosen = (
+            [find_category(f"{dataset}/{c.strip()}") for c in categories.split(",")] if categories else None
+        )
+        ids = import_shapes(open_dataset(dataset, root, split), chosen, out)
+    else:
+        raise PdError(f"Unknown dataset '{dataset}': use shapenetpart, partnete or files.")
+    with progress_bar() as bar:
+        task = bar.add_task(f"importing into {out}", total=None)
+        for _ in ids:
+            bar.advance(task)
+    console.print(_collection_table(Collection.open(out), out))
 
 
 @app.command()

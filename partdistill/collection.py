@@ -90,13 +90,17 @@ class PartCoverage:
     """How much of a labelled collection one part covers.
 
     Attributes:
+        category: the category the part belongs to.
         name: the part.
-        shapes: number of shapes that have at least one point of it.
-        share: its mean fraction of a shape's points.
+        shapes: number of shapes of the category that have at least one point of it.
+        of: number of labelled shapes of the category.
+        share: its mean fraction of those shapes' points.
     """
 
+    category: str | None
     name: str
     shapes: int
+    of: int
     share: float
 
 
@@ -174,17 +178,21 @@ class Collection:
         return [record for record in self if record.ok]
 
     def part_coverage(self) -> list[PartCoverage]:
-        """Per part of the labelled shapes: in how many shapes it occurs, and its mean share of points."""
-        labelled = [r for r in self.ok_records if r.part_counts]
-        if not labelled:
-            return []
+        """For each category and part of the labelled shapes: how many shapes have it, its mean share."""
+        groups: dict[tuple[str | None, tuple[str, ...]], list[ShapeRecord]] = {}
+        for record in self.ok_records:
+            if record.part_counts:
+                groups.setdefault((record.category, record.part_names), []).append(record)
         return [
             PartCoverage(
+                category=category,
                 name=name,
-                shapes=sum(1 for r in labelled if r.part_counts[i] > 0),
-                share=sum(r.part_counts[i] / r.n_points for r in labelled) / len(labelled),
+                shapes=sum(1 for r in records if r.part_counts[i] > 0),
+                of=len(records),
+                share=sum(r.part_counts[i] / r.n_points for r in records) / len(records),
             )
-            for i, name in enumerate(labelled[0].part_names)
+            for (category, names), records in groups.items()
+            for i, name in enumerate(names)
         ]
 
     def load(self, record: ShapeRecord | str) -> Shape:

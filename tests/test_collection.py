@@ -32,7 +32,10 @@ def test_add_and_reopen(tmp_path: Path, two_part_shape: Shape) -> None:
     [(_, shape)] = list(reopened.shapes())
     np.testing.assert_array_equal(shape.points, two_part_shape.points)
     coverage = reopened.part_coverage()
-    assert [(c.name, c.shapes, c.share) for c in coverage] == [("top", 1, 0.5), ("bottom", 1, 0.5)]
+    assert [(c.category, c.name, c.shapes, c.of, c.share) for c in coverage] == [
+        ("table", "top", 1, 1, 0.5),
+        ("table", "bottom", 1, 1, 0.5),
+    ]
     with pytest.raises(PdError, match="generation failed"):
         reopened.load("table-00001")
 

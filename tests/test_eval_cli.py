@@ -262,3 +262,91 @@ def test_partnete_predictions_are_scored_with_partslip_protocol(tmp_path: Path) 
         "handle": 100.0,
         "spout": 100.0,
     }
+
+
+def test_import_keeps_dataset_ids_so_runs_and_knowledge_line_up(sample: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "import",
+            "--dataset",
+            "shapenetpart",
+            "--root",
+            str(sample),
+            "--categories",
+            "knife,mug",
+            "--out",
+            str(tmp_path / "c"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    from partdistill.collection import Collection
+
+    collection = Collection.open(tmp_path / "c")
+    assert len(collection) == 6 and "03624134/5663637633c938d1395331ebe4786cd" in collection
+    assert {r.category for r in collection} == {"knife", "mug"}
+    again = runner.invoke(
+        app,
+        [
+            "import",
+            "--dataset",
+            "shapenetpart",
+            "--root",
+            str(sample),
+            "--categories",
+            "knife,mug",
+            "--out",
+            str(tmp_path / "c"),
+        ],
+    )
+    assert again.exit_code == 0 and len(Collection.open(tmp_path / "c")) == 6  # nothing imported twice
+
+
+def test_import_partnete_and_files(tmp_path: Path) -> None:
+    from test_eval import _partnete_shape
+
+    from partdistill.collection import Collection
+    from partdistill.formats import write_ply
+    from partdistill.shapes import Shape
+
+    _partnete_shape(tmp_path / "PartNetE" / "data" / "test" / "Kettle" / "7", 30, np.repeat([-1, 0, 2], 10))
+    result = runner.invoke(
+        app,
+        [
+            "import",
+            "--dataset",
+            "partnete",
+            "--root",
+            str(tmp_path / "PartNetE"),
+            "--out",
+            str(tmp_path / "k"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    [record] = list(Collection.open(tmp_path / "k"))
+    assert (
+        record.id == "Kettle/7" and record.category == "partnete/kettle" and record.part_counts == (10, 0, 10)
+    )
+
+    (tmp_path / "mine").mkdir()
+    write_ply(Shape(points=np.random.default_rng(0).normal(size=(50, 3))), tmp_path / "mine" / "scan.ply")
+    result = runner.invoke(
+        app,
+        [
+            "import",
+            "--dataset",
+            "files",
+            "--root",
+            str(tmp_path / "mine"),
+            "--categories",
+            "chair",
+            "--out",
+            str(tmp_path / "f"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert Collection.open(tmp_path / "f")["scan"].category == "chair"
+    bad = runner.invoke(
+        app, ["import", "--dataset", "files", "--root", str(tmp_path / "mine"), "--out", str(tmp_path / "g")]
+    )
+    assert bad.exit_code == 1 and "needs the one category" in bad.stderr

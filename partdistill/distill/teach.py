@@ -149,7 +149,7 @@ def teach(
     `sheets` limits how many contact sheets are drawn (-1: one per shape, 0: none).
     """
     earlier = store.config()
-    ours = dataclasses.asdict(config) | {"category": category.name}
+    ours = dataclasses.asdict(config) | {"category": category.key}
     if earlier is not None and earlier != ours:
         changed = sorted(k for k in ours if earlier.get(k) != ours[k])
         details = ", ".join(f"{k} was {earlier.get(k)!r}, now {ours[k]!r}" for k in changed)
@@ -158,7 +158,7 @@ def teach(
         )
     write_json(store.root / CONFIG_FILE, ours)
     cameras = partslip_cameras(config.image_size)
-    drawn = sum(1 for _ in (store.root / "sheets").glob("*.png")) if (store.root / "sheets").is_dir() else 0
+    drawn = sum(1 for _ in (store.root / "sheets").rglob("*.png"))
     for record in collection.ok_records:
         if store.has(record.id):
             continue

@@ -228,7 +228,7 @@ class PartNetE:
 
 def read_partnete_shape(shape_dir: Path, category: Category) -> Shape:
     """pc.ply and label.npy of one PartNetE shape (label.npy is a pickled dict, as PartSLIP ships it)."""
-    cloud = read_ply(shape_dir / "pc.ply", category=category.name)
+    cloud = read_ply(shape_dir / "pc.ply", category=category.key)
     label_path = shape_dir / "label.npy"
     if not label_path.is_file():
         raise PdError(f"{label_path} is missing.")
@@ -269,7 +269,7 @@ class LabelledCollection:
         ]
 
     def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
-        wanted = None if categories is None else {c.name for c in categories}
+        wanted = None if categories is None else {c.key for c in categories}
         for record, shape in self.collection.shapes():
             if shape.labels is None or (wanted is not None and record.category not in wanted):
                 continue
@@ -292,3 +292,40 @@ def open_dataset(kind: str, root: str | Path, split: str = "test") -> Dataset:
     if kind == "collection":
         return LabelledCollection(root)
     raise PdError(f"Unknown dataset '{kind}': use shapenetpart, partnete or collection.")
+
+
+def import_shapes(dataset: Dataset, categories: list[Category] | None, out: str | Path) -> Iterator[str]:
+    """Copy a benchmark's shapes into a collection at `out` under their dataset ids; yields each id.
+
+    The labels come along for evaluation and display; no stage of partdistill trains on them.
+    Shapes already in the collection are skipped, so an interrupted import resumes.
+    """
+    collection = Collection.create(out)
+    for item in dataset.shapes(categories):
+        if item.id not in collection:
+            collection.add(item.id, item.shape.replace(category=item.category.key))
+        yield item.id
+
+
+def import_files(
+    folder: str | Path, category: Category, out: str | Path, n_points: int, seed: int
+) -> Iterator[str]:
+    """Read every shape file in `folder` (PLY, meshes, .npz) into a collection at `out`; yields each id.
+
+    All files are read before anything is written, so one unreadable file changes nothing.
+    """
+    from partdistill.formats import READABLE_SUFFIXES, read_shape
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PdError(f"{folder} is not a folder of shape files.")
+    paths = sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in READABLE_SUFFIXES and not p.name.startswith(".")
+    )
+    if not paths:
+        raise PdError(f"{folder} holds no shape files ({', '.join(READABLE_SUFFIXES)}).")
+    shapes = [read_shape(path, n_points=n_points, seed=seed, category=category.key) for path in paths]
+    collection = Collection.create(out)
+    for path, shape in zip(paths, shapes, strict=True):
+        collection.add(path.stem, shape.replace(category=category.key))
+        yield path.stem

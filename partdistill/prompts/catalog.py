@@ -64,6 +64,11 @@ class Category:
     def qualified_name(self) -> str:
         return f"{self.dataset}/{self.name}"
 
+    @property
+    def key(self) -> str:
+        """The shortest name `find_category` maps back to this category ("chair", "partnete/chair")."""
+        return self.name if self.dataset == "shapenetpart" else self.qualified_name
+
 
 def fix_articles(text: str) -> str:
     """Turn "a" into "an" before a vowel: templates are written with "a" only."""

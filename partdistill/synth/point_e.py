@@ -97,7 +97,7 @@ class PointEGenerator:
         return shape_from_point_e(
             cloud.coords,
             cloud.channels,
-            category=request.category.name,
+            category=request.category.key,
             provenance=Provenance(
                 "point-e", prompt=request.prompt, seed=request.seed, model_id=self.model_id
             ),

@@ -106,7 +106,7 @@ class ShapEGenerator:
             decoded.vertex_channels,
             n_points=self.n_points,
             seed=request.seed,
-            category=request.category.name,
+            category=request.category.key,
             provenance=Provenance("shap-e", prompt=request.prompt, seed=request.seed, model_id=self.model_id),
         )
 
