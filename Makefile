@@ -21,10 +21,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# The offline chain: procedural chairs -> simulated noisy teacher -> student -> predictions, and at
+# the end the student against direct lifting of the teacher's units on held-out chairs.
 demo: $(VENV)/.installed
-	$(BIN)/pd synth --category chair --n 24 --generator procedural --out $(DEMO_DIR)/chairs
-	$(BIN)/pd teach --shapes $(DEMO_DIR)/chairs --teacher simulated --noise noisy --image-size 400 --sheets 4
-	@echo "Demo output: $(DEMO_DIR)/chairs (shapes, knowledge units, contact sheets in knowledge/*/sheets)"
+	$(BIN)/pd synth --category chair --n 64 --out $(DEMO_DIR)/train
+	$(BIN)/pd synth --category chair --n 16 --seed 1 --out $(DEMO_DIR)/held-out
+	$(BIN)/pd teach --shapes $(DEMO_DIR)/train --image-size 400 --sheets 4
+	$(BIN)/pd teach --shapes $(DEMO_DIR)/held-out --image-size 400 --sheets 4
+	$(BIN)/pd distill --shapes $(DEMO_DIR)/train --image-size 400 --epochs 25 --out $(DEMO_DIR)/run \
+		$(if $(wildcard $(DEMO_DIR)/run/config.json),--resume)
+	$(BIN)/pd predict $(DEMO_DIR)/held-out/shapes/chair-00000.npz $(DEMO_DIR)/held-out/shapes/chair-00001.npz \
+		--run $(DEMO_DIR)/run --out $(DEMO_DIR)/predictions
+	$(BIN)/pd eval --dataset collection --root $(DEMO_DIR)/held-out --run $(DEMO_DIR)/run --out $(DEMO_DIR)/eval
+	@echo "Demo output in $(DEMO_DIR)/: contact sheets in */knowledge/*/sheets, run/curve.png, predictions/*.png, eval/gallery.png"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q

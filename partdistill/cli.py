@@ -285,7 +285,7 @@ def distill(
     noise: Annotated[str, typer.Option(help="Simulated teacher: clean, noisy or harsh.")] = "noisy",
     kind: Annotated[str, typer.Option(help="Simulated teacher: box or mask.")] = "box",
     image_size: Annotated[int, typer.Option(min=32, help="Render size when teaching.")] = 800,
-    student: Annotated[StudentName, typer.Option(help="The 3D student.")] = StudentName.edgeconv,
+    student: Annotated[StudentName, typer.Option(help="The 3D student.")] = StudentName.pointnet,
     checkpoint: Annotated[
         Path | None, typer.Option(help="Point-M2AE pre-training weights (point-m2ae).")
     ] = None,

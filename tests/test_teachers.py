@@ -110,6 +110,26 @@ def test_grown_boxes_grow_by_the_documented_amount(chairs, chair_views) -> None:
     assert growth == pytest.approx(0.4, abs=0.06)
 
 
+def test_a_confused_shape_swaps_two_part_names_in_every_view(chairs, chair_views) -> None:
+    clean = SimulatedTeacher("box", Noise())
+    truth = {(p.view, tuple(p.box)): p.part for p in clean.predict(chair_views[0], CHAIR, chairs[0])}
+    confused = SimulatedTeacher("box", Noise(confusion=1.0)).predict(chair_views[0], CHAIR, chairs[0])
+    renamed = {(truth[(p.view, tuple(p.box))], p.part) for p in confused}
+    changed = {(a, b) for a, b in renamed if a != b}
+    assert len(changed) == 2 and {(b, a) for a, b in changed} == changed  # one pair, swapped both ways
+
+
+def test_confusion_rate_is_the_share_of_shapes_misread(chairs, chair_views) -> None:
+    clean = SimulatedTeacher("box", Noise()).predict(chair_views[3], CHAIR, chairs[3])
+    confused = 0
+    for seed in range(200):
+        predictions = SimulatedTeacher("box", Noise(confusion=0.3), seed=seed).predict(
+            chair_views[3], CHAIR, chairs[3]
+        )
+        confused += any(p.part != q.part for p, q in zip(predictions, clean, strict=True))
+    assert confused / 200 == pytest.approx(0.3, abs=4 * np.sqrt(0.3 * 0.7 / 200))
+
+
 def test_same_seed_same_predictions(chairs, chair_views) -> None:
     noisy = Noise(miss=0.2, mislabel=0.2, grow=0.2, false_rate=0.5)
     first = SimulatedTeacher("box", noisy, seed=3).predict(chair_views[0], CHAIR, chairs[0])

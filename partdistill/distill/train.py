@@ -68,7 +68,7 @@ class DistillConfig:
     """
 
     category: str
-    student: str = "edgeconv"
+    student: str = "pointnet"
     mode: str = "pre"
     epochs: int = 25
     batch_size: int = 16

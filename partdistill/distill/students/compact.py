@@ -6,7 +6,10 @@
   points (built once per cloud rather than per layer, which keeps it cheap on a CPU), plus the same
   global feature. Local geometry lets it separate parts that a global descriptor mixes up.
 
-Both map points [B, N, 3] to logits [B, N, C]. benchmarks/bench_students.py measures them.
+Both map points [B, N, 3] to logits [B, N, C]. benchmarks/bench_students.py measures them. Measured
+on procedural chairs with the noisy simulated teacher (48 shapes, 20 epochs, seed 0), the PointNet
+student reached 74.8 held-out mIoU where EdgeConv reached 68.6, at a tenth of the time per step
+(0.3 s against 2.7 s for 16 x 2,048 points on 2 cores): PointNet is the CPU default.
 """
 
 from __future__ import annotations

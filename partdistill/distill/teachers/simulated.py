@@ -15,7 +15,10 @@ from a generator seeded with (seed, shape) -- so views disagree with each other,
   is dilated by U(0, grow) times the square root of its area, in pixels), reaching into
   neighbouring parts;
 - false_rate: each view gets Poisson(false_rate) false predictions: a random part on a random box
-  (10-50% of the object's extent) inside the object's bounding box (masks: that box's object pixels).
+  (10-50% of the object's extent) inside the object's bounding box (masks: that box's object pixels);
+- confusion: with this probability a shape is one the teacher consistently misreads: two of its
+  parts (drawn at random) swap names in every view, the way a VLM can mistake one part for another
+  on an unusual shape. Views of such a shape agree with each other; only other shapes disagree.
 
 Scores are U(score_low, score_high) for every prediction, right or wrong, since a real teacher's
 confidence does not reveal its mistakes. The clean setting (all rates 0) outlines every visible
@@ -44,6 +47,7 @@ class Noise:
     mislabel: float = 0.0
     grow: float = 0.0
     false_rate: float = 0.0
+    confusion: float = 0.0
     score_low: float = 0.5
     score_high: float = 0.95
     min_pixels: int = 20
@@ -83,17 +87,28 @@ class SimulatedTeacher:
         labels = _pixel_labels(views, shape)
         token = shape.provenance.seed if shape.provenance.seed is not None else shape.n_points
         rng = np.random.default_rng([self.seed, token])
+        n_parts = len(category.parts)
+        names = np.arange(n_parts)  # the name the teacher gives each part of this shape
+        if n_parts > 1 and self.noise.confusion > 0 and rng.random() < self.noise.confusion:
+            a, b = rng.choice(n_parts, size=2, replace=False)
+            names[[a, b]] = names[[b, a]]
         predictions: list[Prediction] = []
         for k in range(views.n_views):
             seen = views.visible[k]
-            points = [views.screen[k, seen & (shape.labels == p)] for p in range(len(category.parts))]
-            predictions += self._view(k, labels[k], points, rng)
+            points = [views.screen[k, seen & (shape.labels == p)] for p in range(n_parts)]
+            predictions += self._view(k, labels[k], points, names, rng)
         return predictions
 
     def _view(
-        self, k: int, labels: np.ndarray, points: list[np.ndarray], rng: np.random.Generator
+        self,
+        k: int,
+        labels: np.ndarray,
+        points: list[np.ndarray],
+        names: np.ndarray,
+        rng: np.random.Generator,
     ) -> list[Prediction]:
-        """Predictions for view k from its pixel labels [H,W] and each part's visible points' positions."""
+        """Predictions for view k from its pixel labels [H,W], each part's visible points' positions,
+        and the name the teacher gives each part of this shape."""
         noise = self.noise
         n_parts = len(points)
         out = []
@@ -101,9 +116,9 @@ class SimulatedTeacher:
             region = labels == part
             if region.sum() < noise.min_pixels or rng.random() < noise.miss:
                 continue
-            said = part
+            said = int(names[part])
             if n_parts > 1 and rng.random() < noise.mislabel:
-                said = int(rng.choice([p for p in range(n_parts) if p != part]))
+                said = int(rng.choice([p for p in range(n_parts) if p != said]))
             out.append(self._prediction(k, said, region, rng, part_points=points[part]))
         foreground = labels >= 0
         if foreground.any():
