@@ -26,6 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from partdistill.errors import PdError
 
@@ -43,8 +44,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(soft_wrap=True)  # sentences with paths stay on one line
-errors = Console(stderr=True, soft_wrap=True)
+# Sentences with paths stay on one line; no console markup, so brackets in messages print as they are.
+console = Console(soft_wrap=True, markup=False)
+errors = Console(stderr=True, soft_wrap=True, markup=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,7 +60,7 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except PdError as error:
-            errors.print(f"[bold red]Error:[/] {error}", highlight=False)
+            errors.print(Text("Error: ", style="bold red") + Text(str(error)), highlight=False)
             raise typer.Exit(code=1) from None
 
     return wrapper
@@ -93,7 +95,7 @@ def synth(
         GeneratorName, typer.Option(help="Where shapes come from.")
     ] = GeneratorName.procedural,
     out: Annotated[
-        Path | None, typer.Option(help="Collection folder [default: shapes/<category>-<generator>].")
+        Path | None, typer.Option(help="Collection folder (default: shapes/<category>-<generator>).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the whole run; same seed, same shapes.")] = 0,
     points: Annotated[
@@ -138,7 +140,7 @@ def synth(
             for record in synthesize(config, made, collection, todo):
                 bar.advance(task)
                 if not record.ok:
-                    bar.console.print(f"[yellow]{record.id} failed:[/] {record.error}", highlight=False)
+                    bar.console.print(Text(f"{record.id} failed: ", style="yellow") + Text(str(record.error)))
         elapsed = time.perf_counter() - start
         console.print(f"Made {len(todo)} shapes in {elapsed:.1f} s ({len(todo) / elapsed:.2f} shapes/s).")
     else:
@@ -195,14 +197,14 @@ def _collection_category(collection: Collection, category: str | None) -> Catego
 @reports_errors
 def teach(
     shapes: Annotated[Path, typer.Option(help="A shape collection (made by pd synth).")],
-    category: Annotated[str | None, typer.Option(help="Category [default: the collection's].")] = None,
+    category: Annotated[str | None, typer.Option(help="Category (default: the collection's).")] = None,
     teacher: Annotated[TeacherName, typer.Option(help="The 2D teacher.")] = TeacherName.simulated,
     name: Annotated[
-        str | None, typer.Option(help="Knowledge folder name [default: from the teacher].")
+        str | None, typer.Option(help="Knowledge folder name (default: from the teacher).")
     ] = None,
     model_id: Annotated[str | None, typer.Option(help="Teacher weights (clip: ARCH:TAG).")] = None,
     threshold: Annotated[
-        float | None, typer.Option(help="Teacher score threshold [default: its own].")
+        float | None, typer.Option(help="Teacher score threshold (default: its own).")
     ] = None,
     noise: Annotated[str, typer.Option(help="Simulated teacher: clean, noisy or harsh.")] = "noisy",
     kind: Annotated[str, typer.Option(help="Simulated teacher: box or mask predictions.")] = "box",
@@ -275,7 +277,7 @@ def distill(
     shapes: Annotated[
         Path | None, typer.Option(help="A shape collection (not needed with h5 --knowledge).")
     ] = None,
-    category: Annotated[str | None, typer.Option(help="Category [default: the shapes'].")] = None,
+    category: Annotated[str | None, typer.Option(help="Category (default: the shapes').")] = None,
     knowledge: Annotated[
         Path | None, typer.Option(help="A pd teach folder, or a folder of PartDistill preprocess.h5 files.")
     ] = None,
@@ -298,19 +300,21 @@ def distill(
     lr: Annotated[float, typer.Option(help="Initial learning rate (cosine decay to lr/100).")] = 3e-3,
     backward: Annotated[bool, typer.Option(help="Allow backward distillation.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, sampling and augmentation.")] = 0,
-    out: Annotated[Path | None, typer.Option(help="Run folder [default: runs/<category>-<student>].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/<category>-<student>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run in --out.")] = False,
     device: Device = "auto",
 ) -> None:
     """Train a 3D student on a teacher's knowledge units (forward, then backward distillation)."""
     from partdistill.collection import Collection
     from partdistill.distill.sources import is_knowledge_store, items_from_h5, items_from_store
+    from partdistill.distill.students import check_student
     from partdistill.distill.teach import KnowledgeStore, TeachConfig, knowledge_dir
     from partdistill.distill.teachers import build_teacher
     from partdistill.distill.train import BatchReport, Distillation, DistillConfig
     from partdistill.info import resolve_device
     from partdistill.prompts import find_category
 
+    check_student(student.value, checkpoint)
     run_device = resolve_device(device)
     if knowledge is not None and not is_knowledge_store(knowledge):
         found = find_category(category) if category else None
@@ -336,6 +340,9 @@ def distill(
                 teacher=teacher.value, noise=noise, kind=kind, image_size=image_size, seed=seed
             )
             store = KnowledgeStore(knowledge_dir(collection, config.default_name()))
+            earlier = store.config()
+            if earlier is not None:  # complete (or resume) that knowledge with the settings it was made with
+                config = TeachConfig(**{k: v for k, v in earlier.items() if k != "category"})
             if any(not store.has(record.id) for record in collection.ok_records):
                 console.print(f"No complete knowledge in {store.root} yet: running the teacher stage first.")
                 model = build_teacher(teacher.value, device=run_device, noise=noise, kind=kind, seed=seed)
@@ -372,10 +379,10 @@ def distill(
                 )
                 continue
             fit = "" if report.fit is None else f"  fit to labels {100 * report.fit:.1f} (display only)"
-            note = "  [bold]-> backward distillation from the next epoch[/]" if report.switched else ""
-            bar.console.print(
-                f"epoch {report.epoch:3d}  {report.phase:8s}  loss {report.loss:.4f}{fit}{note}"
-            )
+            line = Text(f"epoch {report.epoch:3d}  {report.phase:8s}  loss {report.loss:.4f}{fit}")
+            if report.switched:
+                line += Text("  -> backward distillation from the next epoch", style="bold")
+            bar.console.print(line)
     weights = run.finish()
     console.print(f"Student: {weights}  (log.txt, curve.png, config.json beside it)")
     if mode is Mode.tta:  # test-time alignment: label the very shapes the student was distilled on
@@ -469,11 +476,11 @@ def evaluate(
         Path | None, typer.Option(help="Knowledge of the same shapes, to score direct lifting beside.")
     ] = None,
     split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
-    categories: Annotated[str | None, typer.Option(help="Comma-separated categories [default: all].")] = None,
+    categories: Annotated[str | None, typer.Option(help="Comma-separated categories (default: all).")] = None,
     points: Annotated[
         str, typer.Option(help="2048 (a fixed subset per shape, the reference protocol) or all.")
     ] = ("2048"),
-    out: Annotated[Path | None, typer.Option(help="Report folder [default: eval-<dataset>].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report folder (default: eval-<dataset>).")] = None,
     gallery: Annotated[int, typer.Option(min=0, help="Shapes drawn in gallery.png.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the point subsets.")] = 0,
     device: Device = "auto",
@@ -519,7 +526,8 @@ def evaluate(
         unmatched = [p for p, i in zip(trained.part_names, student.mapping(target[0]), strict=True) if i < 0]
         if unmatched:
             console.print(
-                f"[yellow]Note:[/] the student's parts {unmatched} have no namesake in the dataset."
+                Text("Note: ", style="yellow")
+                + Text(f"the student's parts {unmatched} have no namesake here.")
             )
         chosen = target
         predictors.append(student)

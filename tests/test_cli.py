@@ -83,3 +83,19 @@ def test_info_lists_versions_devices_backends_and_caches() -> None:
     assert result.exit_code == 0
     for expected in ("torch", "diffusers", "cuda", "point_e", "moderngl", "hugging face hub"):
         assert expected in result.stdout
+
+
+def test_error_messages_print_brackets_verbatim(tmp_path: Path) -> None:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    meta = np.frombuffer(b'{"format": "partdistill.shape", "version": 1}', dtype=np.uint8)
+    np.savez(buffer, meta=meta, points=np.zeros((5, 2), np.float32))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "flat.npz").write_bytes(buffer.getvalue())
+    args = ["import", "--dataset", "files", "--root", str(tmp_path / "in"), "--categories", "chair", "--out"]
+    result = runner.invoke(app, [*args, str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "points must have shape [N,3], not [5, 2]" in result.stderr

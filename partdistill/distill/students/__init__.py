@@ -32,19 +32,27 @@ def _point_m2ae(n_parts: int, checkpoint: Path | None, restoring: bool) -> nn.Mo
 
     if checkpoint is not None:
         return PointM2AEStudent.from_checkpoint(n_parts, checkpoint)
-    if restoring:  # a trained run's weights, encoder included, are loaded next
-        return PointM2AEStudent(n_parts)
-    raise PdError(
-        "The point-m2ae student needs Point-M2AE's pre-training checkpoint (--checkpoint pre-train.pth): "
-        "without it its frozen encoder would be random. Use --student pointnet to train from scratch."
-    )
+    return PointM2AEStudent(n_parts)  # `check_student` let this through only when restoring a run
 
+
+NEEDS_CHECKPOINT = {"point-m2ae"}  # students whose encoder is frozen pretrained weights
 
 STUDENTS: dict[str, Callable[[int, Path | None, bool], nn.Module]] = {
     "edgeconv": _edgeconv,
     "pointnet": _pointnet,
     "point-m2ae": _point_m2ae,
 }
+
+
+def check_student(name: str, checkpoint: str | Path | None, restoring: bool = False) -> None:
+    """Refuse an unknown student, or the pretrained one without its checkpoint, before any work starts."""
+    if name not in STUDENTS:
+        raise PdError(f"Unknown student '{name}': use one of {', '.join(STUDENTS)}.")
+    if name in NEEDS_CHECKPOINT and checkpoint is None and not restoring:
+        raise PdError(
+            f"The {name} student needs Point-M2AE's pre-training checkpoint (--checkpoint pre-train.pth): "
+            "without it its frozen encoder would be random. Use --student pointnet to train from scratch."
+        )
 
 
 def build_student(
@@ -55,8 +63,7 @@ def build_student(
     `checkpoint` is pre-training weights for the student's encoder (point-m2ae needs them);
     `restoring` says a trained run's weights will be loaded right after, so none are needed.
     """
-    if name not in STUDENTS:
-        raise PdError(f"Unknown student '{name}': use one of {', '.join(STUDENTS)}.")
+    check_student(name, checkpoint, restoring)
     return STUDENTS[name](n_parts, None if checkpoint is None else Path(checkpoint), restoring)
 
 
