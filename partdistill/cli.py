@@ -293,7 +293,7 @@ def distill(
     ] = None,
     mode: Annotated[
         Mode, typer.Option(help="pre: distil, apply elsewhere; tta: distil on the shapes to label.")
-    ] = (Mode.pre),
+    ] = Mode.pre,
     epochs: Annotated[int, typer.Option(min=1, help="Epochs.")] = 25,
     batch_size: Annotated[int, typer.Option(min=1, help="Clouds per batch.")] = 16,
     points: Annotated[int, typer.Option(min=16, help="Points per cloud.")] = 2048,
@@ -345,7 +345,15 @@ def distill(
                 config = TeachConfig(**{k: v for k, v in earlier.items() if k != "category"})
             if any(not store.has(record.id) for record in collection.ok_records):
                 console.print(f"No complete knowledge in {store.root} yet: running the teacher stage first.")
-                model = build_teacher(teacher.value, device=run_device, noise=noise, kind=kind, seed=seed)
+                model = build_teacher(
+                    config.teacher,
+                    model_id=config.model_id,
+                    threshold=config.threshold,
+                    device=run_device,
+                    noise=config.noise,
+                    kind=config.kind,
+                    seed=config.seed,
+                )
                 _teach_with_progress(collection, found, model, config, store, sheets=8)
         items = items_from_store(collection, store)
         source = str(store.root)

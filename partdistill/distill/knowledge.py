@@ -94,18 +94,6 @@ class Knowledge:
         """[len(indices)] int64: which unit each entry of `indices` belongs to."""
         return np.repeat(np.arange(self.n_units), np.diff(self.offsets))
 
-    def with_scores(self, scores: np.ndarray) -> Knowledge:
-        """The same units with new scores (backward distillation's re-scoring)."""
-        return Knowledge(
-            self.n_points,
-            self.part_names,
-            self.parts,
-            np.asarray(scores, np.float32),
-            self.views,
-            self.offsets,
-            self.indices,
-        )
-
     def restricted(self, index: np.ndarray) -> Knowledge:
         """The units on a subsample: `index` [M] holds the original point of each new point.
 

@@ -69,9 +69,3 @@ def partnete_category_miou(
     per_part = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     scored = per_part[counts > 0]
     return (float(scored.mean()) if len(scored) else float("nan")), per_part
-
-
-def accuracy(prediction: np.ndarray, truth: np.ndarray) -> float:
-    """Share of labelled points (truth >= 0) whose prediction is right."""
-    labelled = truth >= 0
-    return float((prediction[labelled] == truth[labelled]).mean()) if labelled.any() else float("nan")
