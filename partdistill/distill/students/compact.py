@@ -8,8 +8,8 @@
 
 Both map points [B, N, 3] to logits [B, N, C]. benchmarks/bench_students.py measures them. Measured
 on procedural chairs with the noisy simulated teacher (48 shapes, 20 epochs, seed 0), the PointNet
-student reached 74.8 held-out mIoU where EdgeConv reached 68.6, at a tenth of the time per step
-(0.3 s against 2.7 s for 16 x 2,048 points on 2 cores): PointNet is the CPU default.
+student reached 74.8 held-out mIoU where EdgeConv reached 68.6, at a fifth of the time per step
+(0.30 s against 1.40 s for 16 x 2,048 points on 2 cores): PointNet is the CPU default.
 """
 
 from __future__ import annotations
