@@ -24,9 +24,8 @@ CORE_PACKAGES = (
 # Optional backends: import name -> what it enables.
 BACKENDS = {
     "point_e": "Point-E generator (pip install -e '.[point-e]')",
-    "moderngl": "mesh rendering on headless OpenGL (EGL)",
-    "embreex": "mesh rendering by Embree ray casting",
-    "pytorch3d": "PyTorch3D rendering parity checks",
+    "embreex": "mesh rendering by Embree ray casting (installed with partdistill)",
+    "open_clip": "the dense-CLIP teacher (installed with partdistill; needs torchvision)",
 }
 
 

@@ -81,7 +81,7 @@ def test_synth_into_a_file_path_is_refused(tmp_path: Path) -> None:
 def test_info_lists_versions_devices_backends_and_caches() -> None:
     result = runner.invoke(app, ["info"])
     assert result.exit_code == 0
-    for expected in ("torch", "diffusers", "cuda", "point_e", "moderngl", "hugging face hub"):
+    for expected in ("torch", "diffusers", "cuda", "point_e", "embreex", "hugging face hub"):
         assert expected in result.stdout
 
 
