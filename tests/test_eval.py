@@ -43,6 +43,7 @@ def test_real_shapenetpart_sample_loads_with_the_right_categories_parts_and_coun
     assert all(item.shape.normals is not None for item in shapes.values())
     chairs = list(data.shapes([find_category("chair")]))
     assert [c.id.split("/")[0] for c in chairs] == ["03001627"] * 3
+    assert data.ids() == list(shapes) and data.ids([find_category("chair")]) == [c.id for c in chairs]
 
 
 @pytest.mark.parametrize(
@@ -97,6 +98,9 @@ def test_pointnet_hdf5_release(tmp_path: Path) -> None:
     ]
     assert set(shapes[0].shape.labels.tolist()) == {0, 1} and shapes[1].shape.labels.max() == 3
     assert [s.id for s in data.shapes([find_category("airplane")])] == ["ply_data_test0/1"]
+    assert data.ids() == [s.id for s in shapes] and data.ids([find_category("airplane")]) == [
+        "ply_data_test0/1"
+    ]
 
 
 def _partnete_shape(folder: Path, n: int, labels: np.ndarray) -> None:
@@ -131,6 +135,7 @@ def test_partnete_layout_loads_with_unlabelled_points(partnete_root: Path) -> No
     assert [c.title for c in data.categories()] == ["Bottle", "Kettle"]
     shapes = {s.id: s for s in data.shapes()}
     assert sorted(shapes) == ["Bottle/3519", "Kettle/101305", "Kettle/102714"]
+    assert data.ids() == list(shapes)
     kettle = shapes["Kettle/101305"].shape
     assert kettle.n_points == 60 and kettle.colors is not None and (kettle.labels == -1).sum() == 15
     assert kettle.part_names == ("lid", "handle", "spout")

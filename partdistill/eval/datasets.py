@@ -25,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
-from partdistill.collection import Collection
+from partdistill.collection import Collection, ShapeRecord
 from partdistill.errors import PdError
 from partdistill.formats import read_ply
 from partdistill.prompts import Category, find_category, partnete_categories, shapenetpart_categories
@@ -54,6 +54,10 @@ class Dataset(Protocol):
     name: str
 
     def categories(self) -> list[Category]: ...
+
+    def ids(self, categories: list[Category] | None = None) -> list[str]:
+        """The ids `shapes` would yield, in the same order, without reading the shapes."""
+        ...
 
     def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]: ...
 
@@ -98,11 +102,15 @@ class ShapeNetPartText:
         present = {synset for synset, _ in self.entries}
         return [c for c in shapenetpart_categories() if c.synset in present]
 
-    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
+    def _entries(self, categories: list[Category] | None) -> list[tuple[str, str]]:
         wanted = None if categories is None else {c.synset for c in categories}
-        for synset, shape_id in self.entries:
-            if wanted is not None and synset not in wanted:
-                continue
+        return [(synset, name) for synset, name in self.entries if wanted is None or synset in wanted]
+
+    def ids(self, categories: list[Category] | None = None) -> list[str]:
+        return [f"{synset}/{name}" for synset, name in self._entries(categories)]
+
+    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
+        for synset, shape_id in self._entries(categories):
             category = self.synsets.get(synset) or find_category(synset)
             path = self.root / synset / f"{shape_id}.txt"
             yield EvalShape(f"{synset}/{shape_id}", category, read_shapenetpart_txt(path, category))
@@ -156,20 +164,33 @@ class ShapeNetPartHDF5:
     def categories(self) -> list[Category]:
         return list(shapenetpart_categories())
 
-    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
+    def _read(self, path: Path, keys: tuple[str, ...]) -> list[np.ndarray]:
         import h5py
 
+        try:
+            with h5py.File(path, "r") as data:
+                return [data[key][:] for key in keys]
+        except (OSError, KeyError) as error:
+            raise PdError(
+                f"{path} is not a ShapeNetPart HDF5 file with data, label and pid ({error})."
+            ) from error
+
+    def ids(self, categories: list[Category] | None = None) -> list[str]:
+        order = shapenetpart_categories()
+        wanted = None if categories is None else {c.name for c in categories}
+        return [
+            f"{path.stem}/{row}"
+            for path in self.files
+            for row, kind in enumerate(self._read(path, ("label",))[0].reshape(-1))
+            if wanted is None or order[int(kind)].name in wanted
+        ]
+
+    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
         order = shapenetpart_categories()
         wanted = None if categories is None else {c.name for c in categories}
         for path in self.files:
-            try:
-                with h5py.File(path, "r") as data:
-                    points, kinds, parts = data["data"][:], data["label"][:].reshape(-1), data["pid"][:]
-            except (OSError, KeyError) as error:
-                raise PdError(
-                    f"{path} is not a ShapeNetPart HDF5 file with data, label and pid ({error})."
-                ) from error
-            for row, (xyz, kind, pid) in enumerate(zip(points, kinds, parts, strict=True)):
+            points, kinds, parts = self._read(path, ("data", "label", "pid"))
+            for row, (xyz, kind, pid) in enumerate(zip(points, kinds.reshape(-1), parts, strict=True)):
                 category = order[int(kind)]
                 if wanted is not None and category.name not in wanted:
                     continue
@@ -215,15 +236,20 @@ class PartNetE:
         present = {p.name for p in self.folder.iterdir() if p.is_dir()}
         return [c for c in partnete_categories() if c.title in present]
 
-    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
+    def _shape_dirs(self, categories: list[Category] | None) -> Iterator[tuple[Category, Path]]:
         for category in categories or self.categories():
             folder = self.folder / category.title
-            if not folder.is_dir():
-                continue
-            for shape_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-                yield EvalShape(
-                    f"{category.title}/{shape_dir.name}", category, read_partnete_shape(shape_dir, category)
-                )
+            if folder.is_dir():
+                yield from ((category, p) for p in sorted(folder.iterdir()) if p.is_dir())
+
+    def ids(self, categories: list[Category] | None = None) -> list[str]:
+        return [f"{category.title}/{shape_dir.name}" for category, shape_dir in self._shape_dirs(categories)]
+
+    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
+        for category, shape_dir in self._shape_dirs(categories):
+            yield EvalShape(
+                f"{category.title}/{shape_dir.name}", category, read_partnete_shape(shape_dir, category)
+            )
 
 
 def read_partnete_shape(shape_dir: Path, category: Category) -> Shape:
@@ -268,12 +294,20 @@ class LabelledCollection:
             for name in sorted({r.category for r in self.collection.ok_records if r.category})
         ]
 
-    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
+    def _records(self, categories: list[Category] | None) -> list[ShapeRecord]:
         wanted = None if categories is None else {c.key for c in categories}
-        for record, shape in self.collection.shapes():
-            if shape.labels is None or (wanted is not None and record.category not in wanted):
-                continue
-            yield EvalShape(record.id, find_category(record.category), shape)
+        return [
+            record
+            for record in self.collection.ok_records
+            if record.part_counts and (wanted is None or record.category in wanted)
+        ]
+
+    def ids(self, categories: list[Category] | None = None) -> list[str]:
+        return [record.id for record in self._records(categories)]
+
+    def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
+        for record in self._records(categories):
+            yield EvalShape(record.id, find_category(record.category), self.collection.load(record))
 
 
 def open_dataset(kind: str, root: str | Path, split: str = "test") -> Dataset:

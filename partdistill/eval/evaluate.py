@@ -114,12 +114,14 @@ class LiftingPredictor:
     def __init__(self, knowledge: dict[str, Knowledge]) -> None:
         self.knowledge = knowledge
 
-    def covers(self, item: EvalShape) -> bool:
-        units = self.knowledge.get(item.id)
-        return units is not None and units.n_points == item.shape.n_points
-
     def predict(self, item: EvalShape, index: np.ndarray) -> np.ndarray:
-        return vote(self.knowledge[item.id])[index]
+        units = self.knowledge[item.id]
+        if units.n_points != item.shape.n_points:
+            raise PdError(
+                f"The knowledge of {item.id} covers {units.n_points} points, "
+                f"but the shape has {item.shape.n_points}."
+            )
+        return vote(units)[index]
 
 
 def default_knowledge(dataset: Dataset) -> Path | None:
@@ -142,19 +144,18 @@ def lifting_from(
     from partdistill.distill.teach import KnowledgeStore
 
     knowledge = Path(knowledge)
-    shapes = list(dataset.shapes(categories))
+    ids = dataset.ids(categories)
     if is_knowledge_store(knowledge):
         store = KnowledgeStore(knowledge)
-        units = {item.id: store.load(item.id) for item in shapes if store.has(item.id)}
+        units = {shape_id: store.load(shape_id) for shape_id in ids if store.has(shape_id)}
     else:
         units = {shape_id_from_path(path): read_partdistill_h5(path)[1] for path in find_h5_files(knowledge)}
-    baseline = LiftingPredictor(units)
-    missing = [item.id for item in shapes if not baseline.covers(item)]
+    missing = [shape_id for shape_id in ids if shape_id not in units]
     if missing:
         raise PdError(
             f"{knowledge} has no knowledge matching {len(missing)} test shapes (e.g. {missing[0]})."
         )
-    return baseline
+    return LiftingPredictor(units)
 
 
 @dataclass
