@@ -244,13 +244,12 @@ def teach(
         kind=kind,
         seed=seed,
     )
-    todo = sum(1 for record in collection.ok_records if not store.has(record.id))
     summary = _teach_with_progress(collection, found, model, config, store, sheets)
     table = Table(title=str(store.root), show_header=False)
     table.add_column()
     table.add_column(justify="right")
     table.add_row("shapes taught now", str(len(summary.units)))
-    table.add_row("already there", str(len(collection.ok_records) - todo))
+    table.add_row("already there", str(len(collection.ok_records) - len(summary.units)))
     if summary.units:
         table.add_row("units per shape", f"{np.mean(summary.units):.1f}")
         table.add_row("points covered", f"{100 * np.mean(summary.coverage):.1f}%")
@@ -545,7 +544,7 @@ def evaluate(
     if knowledge is not None:
         console.print(f"Direct lifting from {knowledge} is scored beside.")
         predictors.append(lifting_from(knowledge, data, chosen))
-    total = sum(1 for _ in data.shapes(chosen)) if dataset is not DatasetName.partnete else None
+    total = len(data.ids(chosen))
     with progress_bar() as bar:
         task = bar.add_task("scoring", total=total)
         for step in evaluate(
