@@ -1,18 +1,22 @@
 """Does backward distillation help? Forward-only against forward + backward, on procedural shapes.
 
 For each category and seed: procedural training and held-out shapes, knowledge from the noisy
-simulated teacher (boxes), one student distilled forward only and one with backward
-distillation (the reference trigger), both scored on the held-out shapes beside direct lifting.
+simulated teacher (boxes, or masks), one student distilled forward only and one with backward
+distillation (the reference trigger, and the guard that waits while the snapshot would silence a
+part; --silent 0 switches at the trigger as the reference), both scored on the held-out shapes
+beside direct lifting. --confusion adds shapes the teacher consistently misreads.
 Also prints how well the re-scores separate right units from wrong ones (the teacher's truth is
 known here): the mechanism backward distillation relies on.
 
     .venv/bin/python benchmarks/bench_backward.py [--categories chair,table] [--seeds 0,1,2]
         [--shapes 48] [--points 1024] [--epochs 25] [--batch 16] [--student pointnet]
+        [--kind box|mask] [--confusion 0.0] [--silent 0.05]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 
@@ -51,10 +55,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--student", default="pointnet")
+    parser.add_argument("--kind", default="box", choices=["box", "mask"])
+    parser.add_argument("--confusion", type=float, default=0.0)
+    parser.add_argument("--silent", type=float, default=DistillConfig.silent)
     args = parser.parse_args()
+    noise = dataclasses.replace(NOISE_PRESETS["noisy"], confusion=args.confusion)
     generator, cameras = ProceduralGenerator(n_points=2 * args.points), partslip_cameras(160)
     setting = f"{args.student}, {args.shapes} training / 16 held-out shapes, {args.points} points"
-    print(f"{setting}, batch {args.batch}, {args.epochs} epochs, noisy simulated boxes; held-out mIoU (%)\n")
+    teaching = f"noisy simulated {args.kind} teacher, confusion {args.confusion}, silent {args.silent}"
+    print(f"{setting}, batch {args.batch}, {args.epochs} epochs, {teaching}; held-out mIoU (%)\n")
     print(
         f"{'category':<10}{'seed':>5}{'lifting':>9}{'forward':>9}{'+backward':>11}{'switch':>8}"
         f"{'q right':>9}{'q wrong':>9}{'s':>6}"
@@ -63,7 +72,7 @@ def main() -> None:
         category = find_category(name)
         for seed in (int(s) for s in args.seeds.split(",")):
             start = time.perf_counter()
-            teacher = SimulatedTeacher("box", NOISE_PRESETS["noisy"], seed=seed)
+            teacher = SimulatedTeacher(args.kind, noise, seed=seed)
 
             def item(shape_seed: int, category=category, teacher=teacher) -> Item:
                 shape = generator.generate(Request(category, None, shape_seed))
@@ -89,6 +98,7 @@ def main() -> None:
                     backward=backward,
                     n_points=args.points,
                     batch_size=args.batch,
+                    silent=args.silent,
                     seed=seed,
                 )
                 run = Distillation(config, train, tempfile.mkdtemp())

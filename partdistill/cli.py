@@ -389,6 +389,9 @@ def distill(
             line = Text(f"epoch {report.epoch:3d}  {report.phase:8s}  loss {report.loss:.4f}{fit}")
             if report.switched:
                 line += Text("  -> backward distillation from the next epoch", style="bold")
+            elif report.waiting_for:
+                missing = ", ".join(report.waiting_for)
+                line += Text(f"  -> backward distillation waits: no {missing} predicted yet")
             bar.console.print(line)
     weights = run.finish()
     console.print(f"Student: {weights}  (log.txt, curve.png, config.json beside it)")

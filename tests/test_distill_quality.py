@@ -3,14 +3,15 @@
 Setting (fixed seeds): 48 training and 16 held-out procedural chairs, 2,048 points, knowledge from
 noisy simulated boxes rendered at 200 px, the pointnet student, 20 epochs, batch 16.
 
-Thresholds come from measurements of this setting over seeds 0, 1, 2 (benchmarks/bench_backward.py
-prints such tables): held-out mIoU of direct lifting 45.1 / 48.6 / 45.9; forward-only student
-73.3 / 73.2 / 69.2; forward + backward 74.4 / 60.1 / 65.3; mean re-score of right units 0.67-0.72
-against 0.16-0.21 for wrong ones. Each threshold sits below the worst measured margin.
+Thresholds come from measurements of this setting over seeds 0, 1, 2: held-out mIoU of direct
+lifting 45.1 / 48.6 / 45.9; forward-only student 73.3 / 73.2 / 69.2; with backward distillation
+73.3 / 71.5 / 65.3 (seed 0 never switched: the student never predicts arms there, so the switch
+waited from epoch 10 on; seed 1 waited one epoch for arms and switched at 11; seed 2 switched at
+9). Re-scores by the final forward-only student: right units 0.73 / 0.70 / 0.63 on average, wrong
+ones 0.17 / 0.20 / 0.27. Each threshold sits below the worst measured margin.
 
-Backward distillation beating forward-only is not asserted: in these measurements it does on one
-seed of three for chairs (it suppresses the rare arm, whose boxes the student has not learned when
-the snapshot is taken) and is unstable on tables; the README reports the study.
+Backward distillation beating forward-only is not asserted: it did not in these measurements, nor
+in the wider study in the README (benchmarks/bench_backward.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 from partdistill.distill.cameras import partslip_cameras
 from partdistill.distill.data import Item, predict_logits
 from partdistill.distill.knowledge import lift, vote
+from partdistill.distill.losses import rescore
 from partdistill.distill.render import MeshRenderer
 from partdistill.distill.teachers import NOISE_PRESETS, SimulatedTeacher
 from partdistill.distill.train import Distillation, DistillConfig, EpochReport
@@ -77,29 +79,42 @@ def study() -> dict[str, object]:
         config = DistillConfig(category="chair", student="pointnet", epochs=20, backward=backward, seed=SEED)
         run = Distillation(config, train, tempfile.mkdtemp())
         run.start(resume=False)
-        switched = [r.epoch for r in run.run() if isinstance(r, EpochReport) and r.switched]
+        reports = [r for r in run.run() if isinstance(r, EpochReport)]
+        switched = [r.epoch for r in reports if r.switched]
         result["backward" if backward else "forward"] = _held_out_miou(run, test)
         if backward:
-            result["switch"], result["run"] = switched, run
+            result["switch"], result["waits"] = switched, [r for r in reports if r.waiting_for]
+        else:
+            result["forward run"] = run
     return result
 
 
 def test_the_student_beats_direct_lifting(study: dict) -> None:
-    # Measured margins: forward-only +23 to +28 points, with backward +12 to +29.
+    # Measured margins: forward-only +23 to +28 points, with backward +19 to +28.
     assert study["forward"] >= study["lifting"] + 0.15
-    assert study["backward"] >= study["lifting"] + 0.08
+    assert study["backward"] >= study["lifting"] + 0.15
 
 
-def test_backward_distillation_switches_once_after_the_moving_average_flattens(study: dict) -> None:
-    assert len(study["switch"]) == 1 and 5 <= study["switch"][0] < 20
+def test_backward_distillation_switches_at_most_once_and_only_when_the_student_knows_every_part(
+    study: dict,
+) -> None:
+    # The moving average cannot flatten before epoch 5; a switch comes after every wait, and a wait
+    # names the parts the student does not predict yet.
+    assert len(study["switch"]) <= 1 and all(5 <= epoch < 20 for epoch in study["switch"])
+    assert all(r.waiting_for and set(r.waiting_for) <= set(CHAIR.part_names) for r in study["waits"])
+    assert all(r.epoch < epoch for r in study["waits"] for epoch in study["switch"])
+    assert study["switch"] or study["waits"]  # the trigger did fire in 20 epochs
 
 
-def test_rescores_separate_right_units_from_wrong_ones(study: dict) -> None:
-    run = study["run"]
+def test_rescores_by_a_trained_student_separate_right_units_from_wrong_ones(study: dict) -> None:
+    run = study["forward run"]
+    run.model.eval()
+    rng = np.random.default_rng(0)
     right, wrong = [], []
     for item in run.items:
+        scores = rescore(item.knowledge, predict_logits(run.model, item.shape, 2048, rng).argmax(-1))
         for unit in range(item.knowledge.n_units):
             truth = np.bincount(item.shape.labels[item.knowledge.members(unit)]).argmax()
-            (right if truth == item.knowledge.parts[unit] else wrong).append(run.rescored[item.id][unit])
-    # Measured: right units 0.67-0.72 on average, wrong ones 0.16-0.21.
+            (right if truth == item.knowledge.parts[unit] else wrong).append(scores[unit])
+    # Measured: right units 0.63-0.73 on average, wrong ones 0.17-0.27 (margins 0.36 to 0.56).
     assert np.mean(right) - np.mean(wrong) >= 0.3

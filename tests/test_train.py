@@ -39,7 +39,8 @@ def items() -> list[Item]:
 
 
 def _config(**changes) -> DistillConfig:
-    # trigger_delta is large so that backward distillation starts at epoch 2 of 5 in these short runs.
+    # trigger_delta is large so that backward distillation starts at epoch 2 of 5 in these short runs;
+    # silent=0 switches there even if the young student does not predict every part yet.
     base = dict(
         category="table",
         student="pointnet",
@@ -48,6 +49,7 @@ def _config(**changes) -> DistillConfig:
         n_points=256,
         trigger_window=2,
         trigger_delta=10.0,
+        silent=0.0,
         seed=3,
     )
     return DistillConfig(**(base | changes))
@@ -111,6 +113,18 @@ def test_forward_only_never_switches(items: list[Item], tmp_path: Path) -> None:
     run = Distillation(_config(backward=False), items, tmp_path)
     run.start(resume=False)
     assert all(r.phase == "forward" for r in run.run() if isinstance(r, EpochReport))
+
+
+def test_the_switch_waits_while_the_snapshot_would_silence_a_part(items: list[Item], tmp_path: Path) -> None:
+    # No part's mean re-score can reach 1.01: the trigger fires from epoch 2 on and the switch always waits,
+    # naming every part that has units.
+    run = Distillation(_config(silent=1.01), items, tmp_path)
+    run.start(resume=False)
+    epochs = [r for r in run.run() if isinstance(r, EpochReport)]
+    named = tuple(sorted({TABLE.part_names[p] for item in items for p in item.knowledge.parts}))
+    assert [r.phase for r in epochs] == ["forward"] * 5 and not any(r.switched for r in epochs)
+    assert [tuple(sorted(r.waiting_for)) for r in epochs] == [(), named, named, named, ()]
+    assert run.rescored is None and "backward distillation waits: no " in (tmp_path / "log.txt").read_text()
 
 
 def test_run_folder_holds_student_config_log_and_curve(items: list[Item], tmp_path: Path) -> None:

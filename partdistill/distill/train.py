@@ -10,6 +10,13 @@ here no labels choose anything: the snapshot is the student at the trigger, and 
 is the last epoch's. The snapshot runs on the same normalised clouds as training (the reference
 used un-normalised coordinates there).
 
+One guard the reference lacks: if the snapshot would re-score some part's units to almost nothing
+(mean below `DistillConfig.silent`: the student does not predict that part yet), the switch waits
+and the trigger is checked again after the next epoch. With small collections the trigger can
+fire after 15 optimisation steps, and such a snapshot deletes every part it has not learned, for
+good: on 48 procedural airplanes the student collapsed to a single part (13 mIoU, against 52
+forward-only) without the guard.
+
 Every epoch's randomness comes from (seed, epoch), and a checkpoint is written after each epoch,
 so a run killed at any point and resumed ends with the same weights as an uninterrupted one.
 
@@ -61,6 +68,8 @@ class DistillConfig:
         lr_floor: the final learning rate as a fraction of lr.
         backward: whether backward distillation may start (off = forward only).
         trigger_window, trigger_delta: the moving-average trigger (reference: 5, 0.01).
+        silent: the switch waits while some part's units would re-score below this on average
+            (the student does not predict that part yet); 0 switches at the trigger, as the reference.
         augment: the reference augmentation on training clouds.
         seed: seed of initialisation, sampling and augmentation.
         checkpoint: pre-training weights for the student's encoder (point-m2ae), if any.
@@ -78,6 +87,7 @@ class DistillConfig:
     backward: bool = True
     trigger_window: int = 5
     trigger_delta: float = 0.01
+    silent: float = 0.05
     augment: bool = True
     seed: int = 0
     checkpoint: str | None = None
@@ -109,6 +119,8 @@ class EpochReport:
         lr: its learning rate.
         phase: "forward" or "backward" distillation.
         switched: backward distillation was triggered at the end of this epoch.
+        waiting_for: parts the trigger fired without: the student does not predict them yet, so the
+            switch waits (empty when it did not fire or switched).
         fit: mean shape IoU on the training shapes' own labels, when they have labels (display only).
         seconds: wall time of the epoch.
     """
@@ -120,6 +132,7 @@ class EpochReport:
     switched: bool
     fit: float | None
     seconds: float
+    waiting_for: tuple[str, ...] = ()
 
 
 @dataclass
@@ -261,15 +274,17 @@ class Distillation:
             self.state.epoch = epoch
             self.state.losses.append(float(np.mean(losses)))
             self.state.fits.append(self._fit())
-            switched = (
+            switched, waiting_for = False, ()
+            if (
                 config.backward
                 and self.rescored is None
                 and epoch < config.epochs
                 and self.trigger.fires(self.state.losses)
-            )
-            if switched:
-                self.state.switch_epoch = epoch
-                self.rescored = self._rescore()
+            ):
+                rescored = self._rescore()
+                waiting_for = self._silent_parts(rescored)
+                if not waiting_for:
+                    switched, self.state.switch_epoch, self.rescored = True, epoch, rescored
             self._save_checkpoint()
             report = EpochReport(
                 epoch,
@@ -279,6 +294,7 @@ class Distillation:
                 switched,
                 self.state.fits[-1],
                 time.perf_counter() - start,
+                waiting_for,
             )
             self._log(report)
             yield report
@@ -310,9 +326,21 @@ class Distillation:
             for item in self.items
         }
 
+    def _silent_parts(self, rescored: dict[str, np.ndarray]) -> tuple[str, ...]:
+        """Parts whose units `rescored` would all but delete (mean re-score below `config.silent`)."""
+        parts = np.concatenate([item.knowledge.parts for item in self.items])
+        scores = np.concatenate([rescored[item.id] for item in self.items])
+        n_parts = len(self.part_names)
+        totals = np.bincount(parts, weights=scores, minlength=n_parts)
+        counts = np.bincount(parts, minlength=n_parts)
+        silent = (counts > 0) & (totals < self.config.silent * counts)
+        return tuple(self.part_names[c] for c in np.nonzero(silent)[0])
+
     def _log(self, report: EpochReport) -> None:
         fit = "" if report.fit is None else f"  fit {100 * report.fit:.1f} (labels, display only)"
         switch = "  -> backward distillation starts" if report.switched else ""
+        if report.waiting_for:
+            switch = f"  -> backward distillation waits: no {', '.join(report.waiting_for)} predicted yet"
         line = (
             f"epoch {report.epoch:3d}  {report.phase:8s}  loss {report.loss:.4f}  lr {report.lr:.2e}"
             f"  {report.seconds:.1f}s{fit}{switch}\n"
