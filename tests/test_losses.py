@@ -128,3 +128,32 @@ def test_trigger_ignores_small_noise_but_not_a_trend() -> None:
     assert trigger.fires(noisy_plateau)
     falling = [1.0 - 0.05 * e for e in range(10)]
     assert not any(trigger.fires(falling[:e]) for e in range(1, 11))
+
+
+def test_the_gradient_is_the_same_on_one_thread_and_on_two() -> None:
+    # Many overlapping units, as in training. Summing gradients in thread order (what the backward of
+    # tensor indexing does on a CPU) made a run's weights depend on the CPU load.
+    rng = np.random.default_rng(0)
+    parts = ("a", "b", "c", "d")
+    batch = [
+        Knowledge.from_units(
+            2048,
+            parts,
+            [np.sort(rng.choice(2048, rng.integers(50, 800), replace=False)) for _ in range(40)],
+            rng.integers(0, 4, 40).tolist(),
+            rng.uniform(0.5, 0.95, 40).tolist(),
+        )
+        for _ in range(16)
+    ]
+    pairs = UnitPairs.from_knowledge(batch)
+    logits = torch.from_numpy(rng.normal(size=(16, 2048, 4)).astype(np.float32))
+    threads, gradients = torch.get_num_threads(), []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            leaf = logits.clone().requires_grad_(True)
+            distillation_loss(leaf, pairs).backward()
+            gradients.append(leaf.grad)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(gradients[0], gradients[1])

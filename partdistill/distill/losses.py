@@ -80,11 +80,10 @@ def distillation_loss(logits: torch.Tensor, pairs: UnitPairs) -> torch.Tensor:
     batch, n, n_parts = logits.shape
     log_p = torch.log_softmax(logits.reshape(batch * n, n_parts), dim=-1)
     part_of_pair = pairs.part[pairs.unit]
-    per_pair = (
-        -log_p[pairs.point, part_of_pair]
-        * pairs.weight[pairs.unit]
-        * class_weights(pairs, n_parts)[part_of_pair]
-    )
+    # index_select + gather, not log_p[point, part]: on a CPU the backward of tensor indexing adds
+    # up gradients in thread order, so the same seed gave weights that differed with the CPU load.
+    picked = log_p.index_select(0, pairs.point).gather(1, part_of_pair.unsqueeze(1)).squeeze(1)
+    per_pair = -picked * pairs.weight[pairs.unit] * class_weights(pairs, n_parts)[part_of_pair]
     total = torch.zeros(batch * n, dtype=logits.dtype, device=logits.device).index_add_(
         0, pairs.point, per_pair
     )
