@@ -119,10 +119,10 @@ class EpochReport:
         lr: its learning rate.
         phase: "forward" or "backward" distillation.
         switched: backward distillation was triggered at the end of this epoch.
-        waiting_for: parts the trigger fired without: the student does not predict them yet, so the
-            switch waits (empty when it did not fire or switched).
         fit: mean shape IoU on the training shapes' own labels, when they have labels (display only).
         seconds: wall time of the epoch.
+        waiting_for: parts the trigger fired without: the student does not predict them yet, so the
+            switch waits (empty when it did not fire or switched).
     """
 
     epoch: int
