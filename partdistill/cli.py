@@ -387,11 +387,8 @@ def distill(
                 continue
             fit = "" if report.fit is None else f"  fit to labels {100 * report.fit:.1f} (display only)"
             line = Text(f"epoch {report.epoch:3d}  {report.phase:8s}  loss {report.loss:.4f}{fit}")
-            if report.switched:
-                line += Text("  -> backward distillation from the next epoch", style="bold")
-            elif report.waiting_for:
-                missing = ", ".join(report.waiting_for)
-                line += Text(f"  -> backward distillation waits: no {missing} predicted yet")
+            if report.backward_note:
+                line += Text(f"  -> {report.backward_note}", style="bold" if report.switched else "")
             bar.console.print(line)
     weights = run.finish()
     console.print(f"Student: {weights}  (log.txt, curve.png, config.json beside it)")

@@ -134,6 +134,15 @@ class EpochReport:
     seconds: float
     waiting_for: tuple[str, ...] = ()
 
+    @property
+    def backward_note(self) -> str:
+        """What happened to backward distillation at the end of this epoch, for logs ("" if nothing)."""
+        if self.switched:
+            return "backward distillation from the next epoch"
+        if self.waiting_for:
+            return f"backward distillation waits: no {', '.join(self.waiting_for)} predicted yet"
+        return ""
+
 
 @dataclass
 class TrainState:
@@ -338,9 +347,7 @@ class Distillation:
 
     def _log(self, report: EpochReport) -> None:
         fit = "" if report.fit is None else f"  fit {100 * report.fit:.1f} (labels, display only)"
-        switch = "  -> backward distillation starts" if report.switched else ""
-        if report.waiting_for:
-            switch = f"  -> backward distillation waits: no {', '.join(report.waiting_for)} predicted yet"
+        switch = f"  -> {report.backward_note}" if report.backward_note else ""
         line = (
             f"epoch {report.epoch:3d}  {report.phase:8s}  loss {report.loss:.4f}  lr {report.lr:.2e}"
             f"  {report.seconds:.1f}s{fit}{switch}\n"
