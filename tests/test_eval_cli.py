@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from shared_data import shared
+from test_distill_cli import QUICK
 from test_eval import _naive_shape_iou
 from typer.testing import CliRunner
 
@@ -150,16 +151,7 @@ def test_a_trained_student_is_scored_on_the_real_sample(sample: Path, tmp_path: 
             str(shapes),
             "--out",
             str(run),
-            "--student",
-            "pointnet",
-            "--epochs",
-            "2",
-            "--points",
-            "256",
-            "--batch-size",
-            "2",
-            "--image-size",
-            "96",
+            *QUICK,
         ],
     )
     assert result.exit_code == 0, result.output
