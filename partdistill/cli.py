@@ -374,6 +374,8 @@ def distill(
     run.start(resume)
     if run.state.epoch:
         console.print(f"Resuming {run_dir} after epoch {run.state.epoch} of {epochs}.")
+    if run.forward_only_reason:
+        console.print(f"Note: {run.forward_only_reason}.")
     with progress_bar() as bar:
         task = bar.add_task("epoch", total=None)
         for report in run.run():

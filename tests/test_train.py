@@ -39,8 +39,9 @@ def items() -> list[Item]:
 
 
 def _config(**changes) -> DistillConfig:
-    # trigger_delta is large so that backward distillation starts at epoch 2 of 5 in these short runs;
-    # silent=0 switches there even if the young student does not predict every part yet.
+    # trigger_delta is large so that the trigger fires from epoch 2 on in these short runs, and
+    # backward distillation starts there (epoch 2 = int(5 * 0.5), the earliest switch);
+    # silent=0 switches even if the young student does not predict every part yet.
     base = dict(
         category="table",
         student="pointnet",
@@ -49,6 +50,8 @@ def _config(**changes) -> DistillConfig:
         n_points=256,
         trigger_window=2,
         trigger_delta=10.0,
+        switch_not_before=0.5,
+        switch_min_steps=0,
         silent=0.0,
         seed=3,
     )
@@ -86,7 +89,10 @@ def test_batches_drop_the_last_partial_batch() -> None:
     assert [len(b) for b in batches(2, 16, rng)] == [2]
 
 
-def test_same_seed_same_weights_and_a_killed_run_resumes_to_them(items: list[Item], tmp_path: Path) -> None:
+@pytest.mark.parametrize("killed_in", [2, 4])
+def test_same_seed_same_weights_and_a_killed_run_resumes_to_them(
+    items: list[Item], tmp_path: Path, killed_in: int
+) -> None:
     whole = Distillation(_config(), items, tmp_path / "whole")
     whole.start(resume=False)
     reports = list(whole.run())
@@ -96,13 +102,16 @@ def test_same_seed_same_weights_and_a_killed_run_resumes_to_them(items: list[Ite
 
     killed = Distillation(_config(), items, tmp_path / "killed")
     killed.start(resume=False)
-    # Stop in the middle of epoch 4, after backward distillation started: as if the process died.
+    # Stop in the middle of an epoch, as if the process died: in epoch 2 the averaged predictions
+    # are all the checkpoint knows of backward distillation; in epoch 4 it has the re-scores.
     for report in killed.run():
-        if isinstance(report, BatchReport) and report.epoch == 4:
+        if isinstance(report, BatchReport) and report.epoch == killed_in:
             break
     resumed = Distillation(_config(), items, tmp_path / "killed")
     resumed.start(resume=True)
-    assert resumed.state.epoch == 3 and resumed.rescored is not None
+    assert resumed.state.epoch == killed_in - 1
+    assert (resumed.rescored is not None) == (killed_in > 2)
+    assert bool(resumed.average.probabilities) == (killed_in == 2)
     list(resumed.run())
     for key, value in _weights(whole).items():
         torch.testing.assert_close(_weights(resumed)[key], value, rtol=0, atol=0)
@@ -113,6 +122,42 @@ def test_forward_only_never_switches(items: list[Item], tmp_path: Path) -> None:
     run = Distillation(_config(backward=False), items, tmp_path)
     run.start(resume=False)
     assert all(r.phase == "forward" for r in run.run() if isinstance(r, EpochReport))
+
+
+@pytest.mark.parametrize(
+    ("share", "steps", "switch"),
+    [(0.6, 0, 3), (0.0, 5, 3), (0.0, 10, None)],
+)
+def test_backward_distillation_waits_for_a_share_of_the_epochs_and_a_number_of_steps(
+    items: list[Item], tmp_path: Path, share: float, steps: int, switch: int | None
+) -> None:
+    # The trigger fires from epoch 2 on and an epoch is 2 steps (6 shapes in batches of 3): 0.6 of
+    # 5 epochs, or 5 steps, hold the switch back to epoch 3; 10 steps would leave no epoch after it.
+    run = Distillation(_config(switch_not_before=share, switch_min_steps=steps), items, tmp_path)
+    run.start(resume=False)
+    epochs = [r for r in run.run() if isinstance(r, EpochReport)]
+    assert [r.epoch for r in epochs if r.switched] == ([] if switch is None else [switch])
+    assert run.state.switch_epoch == switch
+    assert bool(run.forward_only_reason) == (switch is None)
+    if switch is None:
+        assert "6 shapes in batches of 3 make 10 steps in 5 epochs" in run.forward_only_reason
+        assert not run.average.probabilities  # nothing averaged for a switch that cannot come
+
+
+def test_the_units_are_rescored_by_the_averaged_predictions(items: list[Item], tmp_path: Path) -> None:
+    # Stop at the end of epoch 1, before the switch: re-scoring by the average must be exactly the
+    # ratio of each unit's points that the average's most probable part gives the unit's part.
+    run = Distillation(_config(), items, tmp_path)
+    run.start(resume=False)
+    next(r for r in run.run() if isinstance(r, EpochReport))
+    rescored = run._rescore()
+    for item in run.items:
+        parts = run.average.probabilities[item.id].argmax(-1)
+        knowledge = item.knowledge
+        for unit in range(knowledge.n_units):
+            members = knowledge.members(unit)
+            share = np.mean(parts[members] == knowledge.parts[unit]) if len(members) else 0.0
+            assert rescored[item.id][unit] == pytest.approx(share)
 
 
 def test_the_switch_waits_while_the_snapshot_would_silence_a_part(items: list[Item], tmp_path: Path) -> None:

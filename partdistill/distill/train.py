@@ -2,20 +2,27 @@
 
 Schedule (reference train.py): Adam (lr 3e-3, betas 0.9/0.999, no weight decay), cosine decay
 per epoch to lr/100, batches of 16 clouds of 2,048 points. After each epoch the trigger
-(`losses.Trigger`) watches the moving average of epoch losses; when it flattens, the current
-student's predictions on every training shape are frozen once, every unit is re-scored by them
+(`losses.Trigger`) watches the moving average of epoch losses; when it flattens, the student's
+predictions on every training shape are frozen once, every unit is re-scored by them
 (`losses.rescore`), and the remaining epochs train with the re-scores instead of the teacher's
-scores. The reference takes that snapshot from the checkpoint that scored best on the test set;
-here no labels choose anything: the snapshot is the student at the trigger, and the final student
-is the last epoch's. The snapshot runs on the same normalised clouds as training (the reference
-used un-normalised coordinates there).
+scores. The snapshot runs on the same normalised clouds as training (the reference used
+un-normalised coordinates there).
 
-One guard the reference lacks: if the snapshot would re-score some part's units to almost nothing
-(mean below `DistillConfig.silent`: the student does not predict that part yet), the switch waits
-and the trigger is checked again after the next epoch. With small collections the trigger can
-fire after 15 optimisation steps, and such a snapshot deletes every part it has not learned, for
-good: on 48 procedural airplanes the student collapsed to a single part (13 mIoU, against 52
-forward-only) without the guard.
+The reference takes that snapshot from the checkpoint that scored best on the test set. Here no
+labels choose anything, and three label-free choices stand in for that one (each measured in the
+README; all three off gives the reference's trigger with the student at the trigger):
+- `snapshot_decay`: the snapshot is a running average of the student's predictions over the
+  forward epochs (`snapshot.PredictionAverage`), not one epoch's.
+- `switch_not_before`, `switch_min_steps`: the switch comes no earlier than this fraction of the
+  epochs, and not before the student has taken this many optimisation steps. With small
+  collections the trigger fires after a few dozen steps, long before the student is as good as
+  it gets, and backward distillation freezes what it gets wrong; a collection too small to reach
+  the steps in the given epochs distils forward only.
+- `silent`: if the snapshot would re-score some part's units to almost nothing (the student does
+  not predict that part yet), the switch waits and the trigger is checked again after the next
+  epoch; otherwise such a snapshot deletes the part for good (on 48 procedural airplanes the
+  student collapsed to a single part, 13 mIoU against 52 forward-only).
+The final student is the last epoch's.
 
 Every epoch's randomness comes from (seed, epoch), and a checkpoint is written after each epoch,
 so a run killed at any point and resumed ends with the same weights as an uninterrupted one.
@@ -24,7 +31,8 @@ Run folder:
     config.json                      the DistillConfig and the data it saw
     log.txt                          one line per epoch
     curve.png                        training loss (and fit to labels, where shapes carry them)
-    checkpoint/                      the last completed epoch: model, optimizer, state, re-scores
+    checkpoint/                      the last completed epoch: model, optimizer, state, the
+                                     averaged predictions or (after the switch) the re-scores
     student.safetensors + student.json   the final student and how to rebuild it
 """
 
@@ -41,8 +49,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from partdistill.distill.data import Item, batches, make_sample, predict_logits
+from partdistill.distill.data import Item, batches, make_sample
 from partdistill.distill.losses import Trigger, UnitPairs, distillation_loss, rescore
+from partdistill.distill.snapshot import PredictionAverage
 from partdistill.distill.students import build_student, trainable_parameters
 from partdistill.errors import PdError
 from partdistill.eval.metrics import shapenetpart_shape_iou
@@ -68,6 +77,12 @@ class DistillConfig:
         lr_floor: the final learning rate as a fraction of lr.
         backward: whether backward distillation may start (off = forward only).
         trigger_window, trigger_delta: the moving-average trigger (reference: 5, 0.01).
+        switch_not_before: backward distillation starts no earlier than the end of epoch
+            int(epochs * switch_not_before); 0 leaves it to the trigger, as the reference.
+        switch_min_steps: nor before the student has taken this many optimisation steps; 0 leaves
+            it to the trigger, as the reference.
+        snapshot_decay: weight of the past in the running average of the student's predictions
+            that the units are re-scored by; 0 uses the student at the switch alone.
         silent: the switch waits while some part's units would re-score below this on average
             (the student does not predict that part yet); 0 switches at the trigger, as the reference.
         augment: the reference augmentation on training clouds.
@@ -87,6 +102,9 @@ class DistillConfig:
     backward: bool = True
     trigger_window: int = 5
     trigger_delta: float = 0.01
+    switch_not_before: float = 0.5
+    switch_min_steps: int = 144
+    snapshot_decay: float = 0.7
     silent: float = 0.05
     augment: bool = True
     seed: int = 0
@@ -178,6 +196,7 @@ class Distillation:
         )
         self.state = TrainState()
         self.rescored: dict[str, np.ndarray] | None = None
+        self.average = PredictionAverage(config.snapshot_decay)
         self.trigger = Trigger(config.trigger_window, config.trigger_delta)
         fit_rng = np.random.default_rng([config.seed, 1])
         self._fit_samples = [
@@ -185,6 +204,32 @@ class Distillation:
             for item in self.items
             if item.shape.labels is not None
         ]
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimisation steps in one epoch (full batches only, as `data.batches`)."""
+        return len(self.items) // min(self.config.batch_size, len(self.items))
+
+    @property
+    def first_switch_epoch(self) -> int:
+        """The earliest epoch at whose end backward distillation may start (past the last: never)."""
+        config = self.config
+        by_share = int(config.epochs * config.switch_not_before)
+        by_steps = math.ceil(config.switch_min_steps / self.steps_per_epoch)
+        return max(1, by_share, by_steps)
+
+    @property
+    def forward_only_reason(self) -> str:
+        """Why backward distillation cannot start in this run although it is on ("" if it can)."""
+        config = self.config
+        if not config.backward or self.first_switch_epoch < config.epochs:
+            return ""
+        return (
+            f"backward distillation waits for {config.switch_not_before:.0%} of the epochs and"
+            f" {config.switch_min_steps} optimisation steps, and {len(self.items)} shapes in batches"
+            f" of {config.batch_size} make {self.steps_per_epoch * config.epochs} steps in"
+            f" {config.epochs} epochs: this run distils forward only"
+        )
 
     # --- checkpoints ----------------------------------------------------------------------------
 
@@ -231,8 +276,12 @@ class Distillation:
         if self.rescored is not None:
             with atomic_path(self._checkpoint / "rescore.npz") as tmp, tmp.open("wb") as handle:
                 np.savez(handle, **{f"s{i}": self.rescored[item.id] for i, item in enumerate(self.items)})
+        elif self.average.probabilities:
+            self.average.save(self._checkpoint / "average.npz", self.items)
         # The state file is written last: a checkpoint counts once it names its epoch.
         write_json(self._checkpoint / "state.json", dataclasses.asdict(self.state))
+        if self.rescored is not None:
+            (self._checkpoint / "average.npz").unlink(missing_ok=True)  # superseded by the re-scores
 
     def _load_checkpoint(self) -> None:
         from safetensors.torch import load_file
@@ -251,6 +300,8 @@ class Distillation:
         if self.state.switch_epoch is not None:
             with np.load(self._checkpoint / "rescore.npz") as data:
                 self.rescored = {item.id: data[f"s{i}"] for i, item in enumerate(self.items)}
+        elif (self._checkpoint / "average.npz").exists():
+            self.average.load(self._checkpoint / "average.npz", self.items)
 
     # --- training ---------------------------------------------------------------------------------
 
@@ -284,16 +335,18 @@ class Distillation:
             self.state.losses.append(float(np.mean(losses)))
             self.state.fits.append(self._fit())
             switched, waiting_for = False, ()
-            if (
-                config.backward
-                and self.rescored is None
-                and epoch < config.epochs
-                and self.trigger.fires(self.state.losses)
-            ):
-                rescored = self._rescore()
-                waiting_for = self._silent_parts(rescored)
-                if not waiting_for:
-                    switched, self.state.switch_epoch, self.rescored = True, epoch, rescored
+            switch_ahead = self.first_switch_epoch < config.epochs and epoch < config.epochs
+            if config.backward and self.rescored is None and switch_ahead:
+                self.model.eval()
+                self.average.update(
+                    self.model, self.items, config.n_points, np.random.default_rng([config.seed, 3, epoch])
+                )
+                if epoch >= self.first_switch_epoch and self.trigger.fires(self.state.losses):
+                    rescored = self._rescore()
+                    waiting_for = self._silent_parts(rescored)
+                    if not waiting_for:
+                        switched, self.state.switch_epoch, self.rescored = True, epoch, rescored
+                        self.average.probabilities.clear()  # no longer needed; frees its memory
             self._save_checkpoint()
             report = EpochReport(
                 epoch,
@@ -325,15 +378,8 @@ class Distillation:
         return float(np.mean(ious))
 
     def _rescore(self) -> dict[str, np.ndarray]:
-        """Freeze the student's predictions on every training shape and re-score every unit by them."""
-        self.model.eval()
-        rng = np.random.default_rng([self.config.seed, 3])
-        return {
-            item.id: rescore(
-                item.knowledge, predict_logits(self.model, item.shape, self.config.n_points, rng).argmax(-1)
-            )
-            for item in self.items
-        }
+        """Every unit re-scored by the averaged predictions of the student, frozen as they are now."""
+        return {item.id: rescore(item.knowledge, self.average.parts(item.id)) for item in self.items}
 
     def _silent_parts(self, rescored: dict[str, np.ndarray]) -> tuple[str, ...]:
         """Parts whose units `rescored` would all but delete (mean re-score below `config.silent`)."""
@@ -374,6 +420,12 @@ class Distillation:
                 "epochs": self.state.epoch,
                 "selection": "last epoch (no labels choose a checkpoint or the backward snapshot)",
                 "backward_from_epoch": self.state.switch_epoch,
+                "backward_snapshot": (
+                    None
+                    if self.state.switch_epoch is None
+                    else f"average of the student's predictions over epochs 1-{self.state.switch_epoch}"
+                    f" (decay {self.config.snapshot_decay})"
+                ),
             },
         )
         self._plot()
