@@ -2,15 +2,18 @@
 
 For each category and seed: procedural training and held-out shapes, knowledge from the noisy
 simulated teacher (boxes, or masks), one student distilled forward only and one with backward
-distillation (the reference trigger, and the guard that waits while the snapshot would silence a
-part; --silent 0 switches at the trigger as the reference), both scored on the held-out shapes
-beside direct lifting. --confusion adds shapes the teacher consistently misreads.
+distillation as `pd distill` runs it (the reference trigger, not before --switch-not-before of the
+epochs and --switch-min-steps optimisation steps, re-scoring by the student's predictions averaged
+with --snapshot-decay, waiting while that would silence a part; all four 0 is the reference's
+switch with the student at the trigger), both scored on the held-out shapes beside direct lifting.
+--confusion adds shapes the teacher consistently misreads.
 Also prints how well the re-scores separate right units from wrong ones (the teacher's truth is
 known here): the mechanism backward distillation relies on.
 
     .venv/bin/python benchmarks/bench_backward.py [--categories chair,table] [--seeds 0,1,2]
         [--shapes 48] [--points 1024] [--epochs 25] [--batch 16] [--student pointnet]
-        [--kind box|mask] [--confusion 0.0] [--silent 0.05]
+        [--kind box|mask] [--confusion 0.0] [--switch-not-before 0.5] [--switch-min-steps 144]
+        [--snapshot-decay 0.7] [--silent 0.05]
 """
 
 from __future__ import annotations
@@ -57,13 +60,23 @@ def main() -> None:
     parser.add_argument("--student", default="pointnet")
     parser.add_argument("--kind", default="box", choices=["box", "mask"])
     parser.add_argument("--confusion", type=float, default=0.0)
+    parser.add_argument("--switch-not-before", type=float, default=DistillConfig.switch_not_before)
+    parser.add_argument("--switch-min-steps", type=int, default=DistillConfig.switch_min_steps)
+    parser.add_argument("--snapshot-decay", type=float, default=DistillConfig.snapshot_decay)
     parser.add_argument("--silent", type=float, default=DistillConfig.silent)
     args = parser.parse_args()
     noise = dataclasses.replace(NOISE_PRESETS["noisy"], confusion=args.confusion)
     generator, cameras = ProceduralGenerator(n_points=2 * args.points), partslip_cameras(160)
     setting = f"{args.student}, {args.shapes} training / 16 held-out shapes, {args.points} points"
-    teaching = f"noisy simulated {args.kind} teacher, confusion {args.confusion}, silent {args.silent}"
-    print(f"{setting}, batch {args.batch}, {args.epochs} epochs, {teaching}; held-out mIoU (%)\n")
+    teaching = f"noisy simulated {args.kind} teacher, confusion {args.confusion}"
+    switching = (
+        f"switch not before {args.switch_not_before} and {args.switch_min_steps} steps,"
+        f" snapshot decay {args.snapshot_decay},"
+        f" silent {args.silent}"
+    )
+    print(
+        f"{setting}, batch {args.batch}, {args.epochs} epochs, {teaching}, {switching}; held-out mIoU (%)\n"
+    )
     print(
         f"{'category':<10}{'seed':>5}{'lifting':>9}{'forward':>9}{'+backward':>11}{'switch':>8}"
         f"{'q right':>9}{'q wrong':>9}{'s':>6}"
@@ -98,6 +111,9 @@ def main() -> None:
                     backward=backward,
                     n_points=args.points,
                     batch_size=args.batch,
+                    switch_not_before=args.switch_not_before,
+                    switch_min_steps=args.switch_min_steps,
+                    snapshot_decay=args.snapshot_decay,
                     silent=args.silent,
                     seed=seed,
                 )
