@@ -69,6 +69,13 @@ def test_resume_of_a_finished_run_adds_nothing(knives: Path, run: Path) -> None:
     assert (run / "student.safetensors").read_bytes() == before
 
 
+def test_a_run_too_short_for_backward_distillation_says_so(knives: Path, run: Path) -> None:
+    # 4 shapes in batches of 2 for 2 epochs: 4 optimisation steps, far from the 144 it waits for.
+    result = runner.invoke(app, ["distill", "--shapes", str(knives), "--out", str(run), "--resume", *QUICK])
+    assert "make 4 steps in 2 epochs: this run distils forward only" in " ".join(result.stdout.split())
+    assert json.loads((run / "student.json").read_text())["backward_from_epoch"] is None
+
+
 def test_tta_mode_labels_the_distilled_shapes(knives: Path, tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["distill", "--shapes", str(knives), "--out", str(tmp_path), "--mode", "tta", *QUICK]

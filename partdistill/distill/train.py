@@ -253,7 +253,8 @@ class Distillation:
             if earlier != record:
                 changed = sorted(k for k in record if earlier.get(k) != record[k])
                 raise PdError(
-                    f"{self.run_dir} was started with other settings ({', '.join(changed)}); cannot resume."
+                    f"{self.run_dir} was started with other settings ({', '.join(changed)}); cannot resume it;"
+                    " start again with another --out."
                 )
             self._load_checkpoint()
         else:
