@@ -270,6 +270,11 @@ class Mode(str, Enum):
     tta = "tta"
 
 
+class Switch(str, Enum):
+    guarded = "guarded"
+    reference = "reference"
+
+
 @app.command()
 @reports_errors
 def distill(
@@ -298,6 +303,14 @@ def distill(
     points: Annotated[int, typer.Option(min=16, help="Points per cloud.")] = 2048,
     lr: Annotated[float, typer.Option(help="Initial learning rate (cosine decay to lr/100).")] = 3e-3,
     backward: Annotated[bool, typer.Option(help="Allow backward distillation.")] = True,
+    switch: Annotated[
+        Switch,
+        typer.Option(
+            help="When backward distillation starts and what re-scores the units. guarded: the"
+            " student's predictions averaged over epochs, not before half the epochs and 144 steps;"
+            " reference: the student at the trigger."
+        ),
+    ] = Switch.guarded,
     seed: Annotated[int, typer.Option(help="Seed of initialisation, sampling and augmentation.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/<category>-<student>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run in --out.")] = False,
@@ -309,7 +322,7 @@ def distill(
     from partdistill.distill.students import check_student
     from partdistill.distill.teach import KnowledgeStore, TeachConfig, knowledge_dir
     from partdistill.distill.teachers import build_teacher
-    from partdistill.distill.train import BatchReport, Distillation, DistillConfig
+    from partdistill.distill.train import REFERENCE_SWITCH, BatchReport, Distillation, DistillConfig
     from partdistill.info import resolve_device
     from partdistill.prompts import find_category
 
@@ -366,6 +379,7 @@ def distill(
         lr=lr,
         backward=backward,
         seed=seed,
+        **(REFERENCE_SWITCH if switch is Switch.reference else {}),
         checkpoint=None if checkpoint is None else str(checkpoint),
         knowledge=source,
     )

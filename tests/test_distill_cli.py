@@ -15,6 +15,7 @@ from partdistill.collection import Collection
 from partdistill.distill.partdistill_h5 import write_partdistill_h5
 from partdistill.distill.predict import TrainedStudent
 from partdistill.distill.teach import KnowledgeStore
+from partdistill.distill.train import REFERENCE_SWITCH
 from partdistill.formats import read_shape, write_ply
 from partdistill.prompts import find_category
 
@@ -74,6 +75,15 @@ def test_a_run_too_short_for_backward_distillation_says_so(knives: Path, run: Pa
     result = runner.invoke(app, ["distill", "--shapes", str(knives), "--out", str(run), "--resume", *QUICK])
     assert "make 4 steps in 2 epochs: this run distils forward only" in " ".join(result.stdout.split())
     assert json.loads((run / "student.json").read_text())["backward_from_epoch"] is None
+
+
+def test_the_reference_switch_is_one_option(knives: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["distill", "--shapes", str(knives), "--out", str(tmp_path), "--switch", "reference", *QUICK]
+    )
+    assert result.exit_code == 0 and "forward only" not in result.stdout
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert {k: config[k] for k in REFERENCE_SWITCH} == REFERENCE_SWITCH
 
 
 def test_tta_mode_labels_the_distilled_shapes(knives: Path, tmp_path: Path) -> None:
