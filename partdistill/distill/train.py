@@ -10,7 +10,7 @@ un-normalised coordinates there).
 
 The reference takes that snapshot from the checkpoint that scored best on the test set. Here no
 labels choose anything, and three label-free choices stand in for that one (each measured in the
-README; all three off gives the reference's trigger with the student at the trigger):
+README; `REFERENCE_SWITCH` turns them off: the reference's trigger and the student at the trigger):
 - `snapshot_decay`: the snapshot is a running average of the student's predictions over the
   forward epochs (`snapshot.PredictionAverage`), not one epoch's.
 - `switch_not_before`, `switch_min_steps`: the switch comes no earlier than this fraction of the
