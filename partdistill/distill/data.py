@@ -9,13 +9,15 @@ of its points into chunks of the training size, so each point is seen in a conte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from partdistill.distill.knowledge import Knowledge
+from partdistill.files import atomic_path
 from partdistill.shapes import Shape, normalization, sample_indices
 
 
@@ -32,6 +34,18 @@ class Item:
     id: str
     shape: Shape
     knowledge: Knowledge
+
+
+def save_item_arrays(path: Path, items: Sequence[Item], arrays: dict[str, np.ndarray]) -> None:
+    """Write one array per item (`arrays` by item id) to an .npz, atomically, in `items`' order."""
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        np.savez(handle, **{f"s{i}": arrays[item.id] for i, item in enumerate(items)})
+
+
+def load_item_arrays(path: Path, items: Sequence[Item]) -> dict[str, np.ndarray]:
+    """The arrays `save_item_arrays` wrote for the same `items`, by item id."""
+    with np.load(path) as data:
+        return {item.id: data[f"s{i}"] for i, item in enumerate(items)}
 
 
 @dataclass(frozen=True)

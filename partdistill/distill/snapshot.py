@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from partdistill.distill.data import Item, predict_logits
-from partdistill.files import atomic_path
 
 
 @dataclass
@@ -55,11 +53,3 @@ class PredictionAverage:
     def parts(self, item_id: str) -> np.ndarray:
         """[n_points] the most probable part of each point of item `item_id` under the average."""
         return self.probabilities[item_id].argmax(-1)
-
-    def save(self, path: Path, items: Sequence[Item]) -> None:
-        with atomic_path(path) as tmp, tmp.open("wb") as handle:
-            np.savez(handle, **{f"s{i}": self.probabilities[item.id] for i, item in enumerate(items)})
-
-    def load(self, path: Path, items: Sequence[Item]) -> None:
-        with np.load(path) as data:
-            self.probabilities = {item.id: data[f"s{i}"] for i, item in enumerate(items)}

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from partdistill.distill.data import Item, batches, make_sample
+from partdistill.distill.data import Item, batches, load_item_arrays, make_sample, save_item_arrays
 from partdistill.distill.losses import Trigger, UnitPairs, distillation_loss, rescore
 from partdistill.distill.snapshot import PredictionAverage
 from partdistill.distill.students import build_student, trainable_parameters
@@ -285,10 +285,9 @@ class Distillation:
         with atomic_path(self._checkpoint / "optimizer.safetensors") as tmp:
             save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, tmp)
         if self.rescored is not None:
-            with atomic_path(self._checkpoint / "rescore.npz") as tmp, tmp.open("wb") as handle:
-                np.savez(handle, **{f"s{i}": self.rescored[item.id] for i, item in enumerate(self.items)})
+            save_item_arrays(self._checkpoint / "rescore.npz", self.items, self.rescored)
         elif self.average.probabilities:
-            self.average.save(self._checkpoint / "average.npz", self.items)
+            save_item_arrays(self._checkpoint / "average.npz", self.items, self.average.probabilities)
         # The state file is written last: a checkpoint counts once it names its epoch.
         write_json(self._checkpoint / "state.json", dataclasses.asdict(self.state))
         if self.rescored is not None:
@@ -309,10 +308,9 @@ class Distillation:
             optimizer["state"].setdefault(int(index), {})[name] = value
         self.optimizer.load_state_dict(optimizer)
         if self.state.switch_epoch is not None:
-            with np.load(self._checkpoint / "rescore.npz") as data:
-                self.rescored = {item.id: data[f"s{i}"] for i, item in enumerate(self.items)}
+            self.rescored = load_item_arrays(self._checkpoint / "rescore.npz", self.items)
         elif (self._checkpoint / "average.npz").exists():
-            self.average.load(self._checkpoint / "average.npz", self.items)
+            self.average.probabilities = load_item_arrays(self._checkpoint / "average.npz", self.items)
 
     # --- training ---------------------------------------------------------------------------------
 
