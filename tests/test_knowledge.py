@@ -11,7 +11,7 @@ import pytest
 from partdistill.distill.cameras import Cameras
 from partdistill.distill.knowledge import Knowledge, lift, load_knowledge, save_knowledge, vote
 from partdistill.distill.partdistill_h5 import find_h5_files, read_partdistill_h5, write_partdistill_h5
-from partdistill.distill.render import PointRenderer
+from partdistill.distill.render import PointRenderer, Views
 from partdistill.distill.teachers import Prediction
 from partdistill.errors import PdError
 from partdistill.prompts import find_category
@@ -49,6 +49,40 @@ def test_whole_object_boxes_are_dropped() -> None:
     )  # misses the last row
     knowledge = lift(views, [Prediction(0, 0, 0.9, box=everything), Prediction(0, 2, 0.9, box=most)], PARTS)
     assert knowledge.n_units == 1 and knowledge.parts.tolist() == [2] and len(knowledge.members(0)) == 20
+
+
+def _hand_made_views(screen: np.ndarray, visible: np.ndarray) -> Views:
+    """One 100x100 view whose point positions and visibility are given (the pixels play no part in boxes)."""
+    n = len(screen)
+    return Views(
+        images=np.zeros((1, 100, 100, 3), dtype=np.uint8),
+        pixel_index=np.full((1, 100, 100), -1, dtype=np.int32),
+        pixel_kind="point",
+        screen=screen[None].astype(np.float32),
+        depth=np.ones((1, n), dtype=np.float32),
+        visible=visible[None],
+        cameras=Cameras(np.array([0.0]), np.array([0.0]), image_size=100),
+    )
+
+
+def test_whole_object_share_counts_hidden_points_too() -> None:
+    # 60 visible points on the left, 1 visible and 39 hidden points on the right. A box around the
+    # left holds 60 of the 61 visible points (98.4%) but only 60 of the 100 points: PartSLIP keeps it.
+    # A box holding 99 of the 100 points is a whole-object box, whichever of them are visible.
+    rng = np.random.default_rng(0)
+    left = np.column_stack([rng.uniform(10, 40, 60), rng.uniform(10, 90, 60)])
+    right = np.column_stack([rng.uniform(60, 90, 40), rng.uniform(10, 90, 40)])
+    views = _hand_made_views(np.vstack([left, right]), np.arange(100) <= 60)
+    around_left = np.array([5, 5, 45, 95], dtype=np.float32)
+    everything_but_one = np.array([5, 5, 95, 95], dtype=np.float32)
+    views.screen[0, 99] = (97.0, 50.0)
+    knowledge = lift(
+        views,
+        [Prediction(0, 0, 0.9, box=around_left), Prediction(0, 1, 0.9, box=everything_but_one)],
+        PARTS,
+    )
+    assert knowledge.parts.tolist() == [0]
+    np.testing.assert_array_equal(knowledge.members(0), np.arange(60))
 
 
 def test_mask_lifts_the_points_owning_its_pixels() -> None:
@@ -142,6 +176,35 @@ def test_partdistill_h5_import_and_reexport(tmp_path: Path) -> None:
     for field in ("parts", "scores", "offsets", "indices"):
         np.testing.assert_array_equal(getattr(again, field), getattr(knowledge, field))
     assert find_h5_files(tmp_path / "out") == [copy]
+
+
+def test_h5_confidences_that_vary_inside_a_unit_are_kept_per_point(tmp_path: Path) -> None:
+    source = tmp_path / "03001627" / "abc" / "extracted" / "preprocess.h5"
+    _write_reference_h5(source, gt_offset=12)
+    with h5py.File(source, "r+") as data:
+        conf = data["conf_bbox"][:]
+        conf[[1, 2, 3], 1, 0] = [0.2, 0.5, 0.8]  # box 1's confidence now differs from point to point
+        data["conf_bbox"][...] = conf
+    shape, knowledge = read_partdistill_h5(source)
+    np.testing.assert_allclose(knowledge.entry_scores(), [0.8, 0.8, 0.2, 0.5, 0.8])
+    np.testing.assert_allclose(knowledge.scores, [0.8, 0.5])  # each unit's mean, for summaries
+    # They reach the loss's weights, the vote and a re-export unchanged.
+    from partdistill.distill.losses import UnitPairs
+
+    np.testing.assert_allclose(
+        UnitPairs.from_knowledge([knowledge]).weight.numpy(), [0.8, 0.8, 0.2, 0.5, 0.8]
+    )
+    np.testing.assert_allclose(knowledge.dense()[:, 1, 0], [0.0, 0.2, 0.5, 0.8])
+    copy = tmp_path / "copy.h5"
+    write_partdistill_h5(copy, shape, knowledge, find_category("chair"))
+    with h5py.File(copy) as data:
+        np.testing.assert_allclose(data["conf_bbox"][:, 1, 0], [0.0, 0.2, 0.5, 0.8])
+    # A subsample keeps each drawn point's own confidence; storage keeps them all.
+    small = knowledge.restricted(np.array([3, 1, 3]))
+    assert small.members(1).tolist() == [0, 1, 2]
+    np.testing.assert_allclose(small.entry_scores()[small.offsets[1] :], [0.8, 0.2, 0.8])
+    save_knowledge(knowledge, tmp_path / "k.npz")
+    np.testing.assert_allclose(load_knowledge(tmp_path / "k.npz").point_scores, knowledge.point_scores)
 
 
 def test_h5_export_keeps_views(tmp_path: Path) -> None:

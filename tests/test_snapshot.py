@@ -20,21 +20,23 @@ def _item(name: str, xs: list[float]) -> Item:
     return Item(name, Shape(points=points), Knowledge.from_units(len(xs), PARTS, [], [], []))
 
 
-def _leaning(strength: float):
+class _Leaning(torch.nn.Module):
     """Logits (strength * x, 0): part "a" where the normalised x is positive, more so with strength."""
 
-    def model(points: torch.Tensor) -> torch.Tensor:
-        return torch.stack([strength * points[..., 0], torch.zeros_like(points[..., 0])], dim=-1)
+    def __init__(self, strength: float) -> None:
+        super().__init__()
+        self.strength = strength
 
-    return model
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.strength * points[..., 0], torch.zeros_like(points[..., 0])], dim=-1)
 
 
 def test_the_average_weighs_the_past_by_the_decay_and_keeps_input_order() -> None:
     # Normalised, the points stay at x = -1, 0.5, 1; P(a) = sigmoid(strength * x).
     item = _item("s", [-1.0, 0.5, 1.0])
     average = PredictionAverage(decay=0.75)
-    average.update(_leaning(2.0), [item], n_points=2, rng=np.random.default_rng(0))
-    average.update(_leaning(-4.0), [item], n_points=2, rng=np.random.default_rng(1))
+    average.update(_Leaning(2.0), [item], n_points=2, rng=np.random.default_rng(0))
+    average.update(_Leaning(-4.0), [item], n_points=2, rng=np.random.default_rng(1))
     a = 0.75 * np.array([0.1192, 0.7311, 0.8808]) + 0.25 * np.array([0.9820, 0.1192, 0.0180])
     np.testing.assert_allclose(average.probabilities["s"][:, 0], a, atol=1e-4)
     np.testing.assert_allclose(average.probabilities["s"].sum(-1), 1.0, atol=1e-6)
@@ -46,14 +48,14 @@ def test_no_decay_is_the_latest_student_alone() -> None:
     item = _item("s", [-1.0, 1.0])
     average = PredictionAverage(decay=0.0)
     for strength in (3.0, -3.0):
-        average.update(_leaning(strength), [item], n_points=2, rng=np.random.default_rng(0))
+        average.update(_Leaning(strength), [item], n_points=2, rng=np.random.default_rng(0))
     assert average.parts("s").tolist() == [0, 1]
 
 
 def test_the_average_survives_a_save_and_load(tmp_path: Path) -> None:
     items = [_item("s", [-1.0, 1.0]), _item("t", [-1.0, 0.5, 1.0])]
     average = PredictionAverage(decay=0.5)
-    average.update(_leaning(1.5), items, n_points=2, rng=np.random.default_rng(0))
+    average.update(_Leaning(1.5), items, n_points=2, rng=np.random.default_rng(0))
     save_item_arrays(tmp_path / "average.npz", items, average.probabilities)
     loaded = load_item_arrays(tmp_path / "average.npz", items)
     for item in items:

@@ -9,7 +9,7 @@ of its points into chunks of the training size, so each point is seen in a conte
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,14 +94,16 @@ def batches(count: int, batch_size: int, rng: np.random.Generator) -> list[np.nd
     return [order[i : i + size] for i in range(0, count - size + 1, size)]
 
 
-Logits = Callable[[torch.Tensor], torch.Tensor]
-
-
 @torch.no_grad()
 def predict_logits(
-    model: Logits, shape: Shape, n_points: int, rng: np.random.Generator, batch: int = 16
+    model: torch.nn.Module, shape: Shape, n_points: int, rng: np.random.Generator, batch: int = 16
 ) -> np.ndarray:
-    """[N, C] logits for every point of `shape`, in chunks of `n_points` (the last padded with repeats)."""
+    """[N, C] logits for every point of `shape`, in chunks of `n_points` (the last padded with repeats).
+
+    The chunks go to the device of `model`'s parameters (the CPU if it has none); the logits come
+    back to the host.
+    """
+    device = next(model.parameters(), torch.empty(0)).device
     points = normalize_points(shape.points)
     order = rng.permutation(shape.n_points)
     chunks = [order[i : i + n_points] for i in range(0, len(order), n_points)]
@@ -111,7 +113,7 @@ def predict_logits(
     out: np.ndarray | None = None
     for start in range(0, len(chunks), batch):
         group = chunks[start : start + batch]
-        logits = model(torch.from_numpy(np.stack([points[c] for c in group]))).numpy()
+        logits = model(torch.from_numpy(np.stack([points[c] for c in group])).to(device)).cpu().numpy()
         if out is None:
             out = np.zeros((shape.n_points, logits.shape[-1]), dtype=np.float32)
         for chunk, values in zip(group, logits, strict=True):

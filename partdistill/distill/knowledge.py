@@ -20,7 +20,7 @@ from partdistill.distill.teachers.base import Prediction
 from partdistill.errors import PdError
 from partdistill.files import atomic_path
 
-WHOLE_OBJECT = 0.98  # PartSLIP ignores a box holding >= 98% of the view's visible points
+WHOLE_OBJECT = 0.98  # PartSLIP ignores a box holding >= 98% of the shape's projected points
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,10 @@ class Knowledge:
         views: [U] int64 view each unit came from (-1 when unknown, e.g. imported).
         offsets: [U+1] int64 start of each unit's points in `indices`.
         indices: [sum of unit sizes] int32 point indices, sorted within each unit.
+        point_scores: [sum of unit sizes] float32 confidence of each (unit, point) entry, or None
+            when every point of a unit has the unit's score. Knowledge imported from files whose
+            confidences vary inside a unit keeps them here (the reference loss weighs each point
+            by its own); `scores` then holds each unit's mean.
     """
 
     n_points: int
@@ -46,6 +50,7 @@ class Knowledge:
     views: np.ndarray
     offsets: np.ndarray
     indices: np.ndarray
+    point_scores: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         u = len(self.parts)
@@ -53,6 +58,8 @@ class Knowledge:
             raise ValueError("parts, scores, views and offsets disagree on the number of units")
         if self.offsets[0] != 0 or self.offsets[-1] != len(self.indices) or (np.diff(self.offsets) < 0).any():
             raise ValueError("offsets do not partition the index list")
+        if self.point_scores is not None and len(self.point_scores) != len(self.indices):
+            raise ValueError("point_scores needs one score per entry of the index list")
         if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= self.n_points):
             raise ValueError("unit indices refer to points that do not exist")
         if u and (self.parts.min() < 0 or self.parts.max() >= len(self.part_names)):
@@ -67,9 +74,14 @@ class Knowledge:
         parts: list[int],
         scores: list[float],
         views: list[int] | None = None,
+        point_scores: list[np.ndarray] | None = None,
     ) -> Knowledge:
-        """Pack per-unit point index arrays into one record."""
+        """Pack per-unit point index arrays into one record.
+
+        `point_scores`, when given, holds each unit's per-point confidences in `members` order.
+        """
         sizes = [len(m) for m in members]
+        orders = [np.argsort(m, kind="stable") for m in members]
         return cls(
             n_points=n_points,
             part_names=tuple(part_names),
@@ -77,9 +89,10 @@ class Knowledge:
             scores=np.asarray(scores, dtype=np.float32).reshape(-1),
             views=np.asarray(views if views is not None else [-1] * len(members), dtype=np.int64).reshape(-1),
             offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-            indices=(np.concatenate([np.sort(m) for m in members]) if members else np.zeros(0)).astype(
-                np.int32
-            ),
+            indices=_concat([np.asarray(m)[o] for m, o in zip(members, orders, strict=True)], np.int32),
+            point_scores=None
+            if point_scores is None
+            else _concat([np.asarray(v)[o] for v, o in zip(point_scores, orders, strict=True)], np.float32),
         )
 
     @property
@@ -93,6 +106,12 @@ class Knowledge:
     def unit_of_entry(self) -> np.ndarray:
         """[len(indices)] int64: which unit each entry of `indices` belongs to."""
         return np.repeat(np.arange(self.n_units), np.diff(self.offsets))
+
+    def entry_scores(self) -> np.ndarray:
+        """[len(indices)] float32 confidence of each (unit, point) entry."""
+        if self.point_scores is not None:
+            return self.point_scores
+        return self.scores[self.unit_of_entry()]
 
     def restricted(self, index: np.ndarray) -> Knowledge:
         """The units on a subsample: `index` [M] holds the original point of each new point.
@@ -109,7 +128,8 @@ class Knowledge:
         # Entry e of the old list becomes copies[e] new entries: order[low[e]], order[low[e] + 1], ...
         within = np.arange(total) - np.repeat(np.cumsum(copies) - copies, copies)
         new_points = order[np.repeat(low, copies) + within]
-        units = np.repeat(self.unit_of_entry(), copies)
+        source = np.repeat(np.arange(len(self.indices)), copies)  # the old entry of each new one
+        units = self.unit_of_entry()[source]
         sort = np.lexsort((new_points, units))
         counts = np.bincount(units, minlength=self.n_units)
         return Knowledge(
@@ -120,6 +140,7 @@ class Knowledge:
             views=self.views,
             offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             indices=new_points[sort].astype(np.int32),
+            point_scores=None if self.point_scores is None else self.point_scores[source[sort]],
         )
 
     def dense(self) -> np.ndarray:
@@ -129,13 +150,18 @@ class Knowledge:
         """
         dense = np.zeros((self.n_points, self.n_units, len(self.part_names)), dtype=np.float32)
         units = self.unit_of_entry()
-        dense[self.indices, units, self.parts[units]] = self.scores[units]
+        dense[self.indices, units, self.parts[units]] = self.entry_scores()
         return dense
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the sparse arrays."""
-        return sum(a.nbytes for a in (self.parts, self.scores, self.views, self.offsets, self.indices))
+        arrays = (self.parts, self.scores, self.views, self.offsets, self.indices, self.point_scores)
+        return sum(a.nbytes for a in arrays if a is not None)
+
+
+def _concat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    return (np.concatenate(arrays) if arrays else np.zeros(0)).astype(dtype)
 
 
 # --- lifting ------------------------------------------------------------------------------------
@@ -149,8 +175,9 @@ def lift(
 ) -> Knowledge:
     """Lift 2D predictions to knowledge units over the shape's points.
 
-    Box: the visible points whose projection lies strictly inside it (PartSLIP); a box holding at
-    least `whole_object` of the view's visible points is dropped as a whole-object box. Mask: the
+    Box: the visible points whose projection lies strictly inside it (PartSLIP); a box holding the
+    projections of at least `whole_object` of the shape's points, visible or not, is dropped as a
+    whole-object box (PartSLIP's bbox2seg divides by all projected points). Mask: the
     visible points whose pixel is in it -- for point renders, the pixels a point won in the
     z-buffer; for mesh renders, the pixel its projection falls in. Predictions that cover no
     visible point make no unit.
@@ -160,12 +187,12 @@ def lift(
     for prediction in predictions:
         k = prediction.view
         if prediction.box is not None:
-            seen = np.flatnonzero(views.visible[k])
             x1, y1, x2, y2 = prediction.box
-            x, y = views.screen[k, seen, 0], views.screen[k, seen, 1]
-            inside = seen[(x > x1) & (x < x2) & (y > y1) & (y < y2)]
-            if len(seen) and len(inside) >= whole_object * len(seen):
+            x, y = views.screen[k, :, 0], views.screen[k, :, 1]
+            in_box = (x > x1) & (x < x2) & (y > y1) & (y < y2)
+            if in_box.mean() >= whole_object:  # of all the shape's points, seen or hidden (PartSLIP)
                 continue
+            inside = np.flatnonzero(in_box & views.visible[k])
         elif pixels is None:  # point render: the points owning a mask pixel
             owners = views.pixel_index[k][prediction.mask]
             inside = np.unique(owners[owners >= 0])
@@ -187,7 +214,7 @@ def vote(knowledge: Knowledge) -> np.ndarray:
     """
     totals = np.zeros((knowledge.n_points, len(knowledge.part_names)), dtype=np.float64)
     units = knowledge.unit_of_entry()
-    np.add.at(totals, (knowledge.indices, knowledge.parts[units]), knowledge.scores[units])
+    np.add.at(totals, (knowledge.indices, knowledge.parts[units]), knowledge.entry_scores())
     labels = totals.argmax(axis=1)
     labels[totals.max(axis=1) <= 0] = -1
     return labels
@@ -208,6 +235,7 @@ def save_knowledge(knowledge: Knowledge, path: str | Path) -> None:
             views=knowledge.views,
             offsets=knowledge.offsets,
             indices=knowledge.indices,
+            **({} if knowledge.point_scores is None else {"point_scores": knowledge.point_scores}),
         )
 
 
@@ -223,6 +251,7 @@ def load_knowledge(path: str | Path) -> Knowledge:
                 views=data["views"],
                 offsets=data["offsets"],
                 indices=data["indices"],
+                point_scores=data.get("point_scores"),
             )
     except (OSError, KeyError, ValueError) as error:
         raise PdError(f"{path} is not a readable knowledge file ({error}).") from error

@@ -6,7 +6,10 @@ distillation, the re-score q_u in backward distillation). With p = softmax(stude
 
     n_c   = number of (point, unit) pairs whose unit has part c          (pairs, not points)
     w_c   = clip(1 + log_4(T / (C n_c)), 1, 4),   T = sum_c n_c          (n_c = 0 gives 4)
-    L     = 1/(B N) sum_i [ sum_{u covering i} s_u w_{c_u} (-log p_{i,c_u}) ] / max(1, #units covering i)
+    L     = 1/(B N) sum_i [ sum_{u covering i} s_ui w_{c_u} (-log p_{i,c_u}) ] / max(1, #units covering i)
+
+s_ui is unit u's score at point i: the teacher's score of the unit (or the file's per-point
+confidence where imported knowledge has one), or in backward distillation the unit's re-score.
 
 Points that no unit covers add nothing but still count in the B N average, as in the reference.
 Instead of the reference's dense [B, N, U, C] tensors, a batch carries its (point, unit) pairs.
@@ -29,20 +32,17 @@ class UnitPairs:
 
     Attributes:
         point: [P] int64 flat point index b * N + i of each pair.
-        unit: [P] int64 batch-wide unit index of each pair.
-        part: [U] int64 part of each unit.
-        weight: [U] float32 weight of each unit (teacher score or re-score).
+        part: [P] int64 part of the pair's unit.
+        weight: [P] float32 weight of the pair: the teacher's confidence at that point (forward
+            distillation), or its unit's re-score (backward distillation).
     """
 
     point: torch.Tensor
-    unit: torch.Tensor
     part: torch.Tensor
     weight: torch.Tensor
 
     def to(self, device: str | torch.device) -> UnitPairs:
-        return UnitPairs(
-            self.point.to(device), self.unit.to(device), self.part.to(device), self.weight.to(device)
-        )
+        return UnitPairs(self.point.to(device), self.part.to(device), self.weight.to(device))
 
     @classmethod
     def from_knowledge(
@@ -50,27 +50,35 @@ class UnitPairs:
     ) -> UnitPairs:
         """Pack per-shape units (all over the same N points) into batch-wide pairs.
 
-        `weights` replaces each shape's unit scores (backward distillation's re-scores).
+        `weights` replaces each shape's unit scores by one weight per unit (backward
+        distillation's re-scores).
         """
-        points, units, parts, scores = [], [], [], []
-        first_unit = 0
+        points, parts, scores = [], [], []
         for b, knowledge in enumerate(batch):
+            units = knowledge.unit_of_entry()
             points.append(b * knowledge.n_points + knowledge.indices.astype(np.int64))
-            units.append(first_unit + knowledge.unit_of_entry())
-            parts.append(knowledge.parts)
-            scores.append(knowledge.scores if weights is None else np.asarray(weights[b], np.float32))
-            first_unit += knowledge.n_units
+            parts.append(knowledge.parts[units])
+            if weights is None:
+                scores.append(knowledge.entry_scores())
+            else:
+                scores.append(np.asarray(weights[b], np.float32)[units])
         return cls(
             point=torch.from_numpy(np.concatenate(points)),
-            unit=torch.from_numpy(np.concatenate(units)),
             part=torch.from_numpy(np.concatenate(parts)),
             weight=torch.from_numpy(np.concatenate(scores).astype(np.float32)),
         )
 
 
+def _counts(index: torch.Tensor, size: int) -> torch.Tensor:
+    """[size] float64 occurrences of each value of `index` (torch.bincount, but with a fixed output
+    size, which runs on every device, PyTorch's `meta` device included)."""
+    ones = torch.ones_like(index, dtype=torch.float64)
+    return torch.zeros(size, dtype=torch.float64, device=index.device).index_add_(0, index, ones)
+
+
 def class_weights(pairs: UnitPairs, n_parts: int) -> torch.Tensor:
     """[C] per-batch class weights: clip(1 + log_4(T / (C n_c)), 1, 4) over (point, unit) pair counts."""
-    counts = torch.bincount(pairs.part[pairs.unit], minlength=n_parts).to(torch.float64)
+    counts = _counts(pairs.part, n_parts)
     weights = 1.0 + torch.log(counts.sum() / (n_parts * counts)) / np.log(4.0)  # n_c = 0 -> inf -> 4
     return torch.nan_to_num(weights, nan=4.0, posinf=4.0).clamp(1.0, 4.0).to(torch.float32)
 
@@ -79,15 +87,14 @@ def distillation_loss(logits: torch.Tensor, pairs: UnitPairs) -> torch.Tensor:
     """The forward (or, with re-scored weights, backward) distillation loss for logits [B, N, C]."""
     batch, n, n_parts = logits.shape
     log_p = torch.log_softmax(logits.reshape(batch * n, n_parts), dim=-1)
-    part_of_pair = pairs.part[pairs.unit]
     # index_select + gather, not log_p[point, part]: on a CPU the backward of tensor indexing adds
     # up gradients in thread order, so the same seed gave weights that differed with the CPU load.
-    picked = log_p.index_select(0, pairs.point).gather(1, part_of_pair.unsqueeze(1)).squeeze(1)
-    per_pair = -picked * pairs.weight[pairs.unit] * class_weights(pairs, n_parts)[part_of_pair]
+    picked = log_p.index_select(0, pairs.point).gather(1, pairs.part.unsqueeze(1)).squeeze(1)
+    per_pair = -picked * pairs.weight * class_weights(pairs, n_parts)[pairs.part]
     total = torch.zeros(batch * n, dtype=logits.dtype, device=logits.device).index_add_(
         0, pairs.point, per_pair
     )
-    covering = torch.bincount(pairs.point, minlength=batch * n).clamp(min=1).to(logits.dtype)
+    covering = _counts(pairs.point, batch * n).clamp(min=1).to(logits.dtype)
     return (total / covering).sum() / (batch * n)
 
 

@@ -9,9 +9,11 @@ Layout (reference repository, data_format.md and data.py):
     cls_view         [n_view, n_pts, n_pred] per-view predictions; the reference code reads them
     conf_view        [n_view, n_pts, n_pred, C]  but only to drop shapes with no prediction
 
-Importing turns each non-empty unit into a `Knowledge` unit (its score: the mean of its non-zero
-entries, which are equal in files written from boxes); exporting writes the same layout, so the
-authors' GLIP knowledge and any other tool's can be distilled, and ours read by their code.
+Importing turns each non-empty unit into a `Knowledge` unit. Its score is the mean of its
+non-zero entries, which are equal in files written from boxes; where a file's confidences vary
+inside a unit, each point keeps its own (`Knowledge.point_scores`), as the reference loss weighs
+them. Exporting writes the same layout, so the authors' GLIP knowledge and any other tool's can be
+distilled, and ours read by their code.
 """
 
 from __future__ import annotations
@@ -65,13 +67,16 @@ def read_partdistill_h5(path: str | Path, category: Category | None = None) -> t
             f"{path}: conf_bbox has shape {list(conf_bbox.shape)}, "
             f"expected [{n}, {len(cls_bbox)}, <= {parts}]."
         )
-    present = conf_bbox.max(axis=2) > 0  # [n, U]
-    members, unit_parts, scores = [], [], []
+    confidence = conf_bbox.max(axis=2)  # [n, U], the loss's conf_{i,u}
+    present = confidence > 0
+    members, unit_parts, scores, point_scores = [], [], [], []
     for unit in np.flatnonzero(present.any(axis=0)):
         points = np.flatnonzero(present[:, unit])
         members.append(points)
         unit_parts.append(int(cls_bbox[unit]))
-        scores.append(float(conf_bbox[points, unit, :].max(axis=1).mean()))
+        point_scores.append(confidence[points, unit])
+        scores.append(float(point_scores[-1].mean()))
+    varies = any(np.ptp(values) > 0 for values in point_scores)  # files written from boxes: never
     labels = None
     if gt is not None:
         first = category.parts[0].global_id or 0
@@ -82,7 +87,9 @@ def read_partdistill_h5(path: str | Path, category: Category | None = None) -> t
                 f"{category.title}'s {first}..{first + parts - 1}."
             )
     try:
-        knowledge = Knowledge.from_units(n, category.part_names, members, unit_parts, scores)
+        knowledge = Knowledge.from_units(
+            n, category.part_names, members, unit_parts, scores, point_scores=point_scores if varies else None
+        )
         shape = Shape(
             points=xyz,
             labels=labels,
@@ -105,13 +112,15 @@ def write_partdistill_h5(path: str | Path, shape: Shape, knowledge: Knowledge, c
     views = np.maximum(knowledge.views, 0)
     n_view = int(views.max()) + 1 if knowledge.n_units else 1
     per_view = [np.flatnonzero(views == v) for v in range(n_view)]
+    confidence = knowledge.entry_scores()
     n_pred = max((len(units) for units in per_view), default=0)
     cls_view = np.full((n_view, n, n_pred), -1, dtype=np.int64)
     conf_view = np.zeros((n_view, n, n_pred, parts), dtype=np.float32)
     for v, units in enumerate(per_view):
         for j, unit in enumerate(units):
             cls_view[v, :, j] = knowledge.parts[unit]
-            conf_view[v, knowledge.members(unit), j, knowledge.parts[unit]] = knowledge.scores[unit]
+            entries = slice(knowledge.offsets[unit], knowledge.offsets[unit + 1])
+            conf_view[v, knowledge.members(unit), j, knowledge.parts[unit]] = confidence[entries]
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as out:
         out["xyz"] = shape.points
         out["cls_bbox"] = knowledge.parts[None, :]

@@ -68,9 +68,8 @@ class TrainedStudent:
 
     def labels(self, shape: Shape, seed: int = 0) -> np.ndarray:
         """[N] int64 part of every point of `shape`."""
-        device = next(self.model.parameters()).device
         rng = np.random.default_rng(seed)
-        logits = predict_logits(lambda x: self.model(x.to(device)).cpu(), shape, self.n_points, rng)
+        logits = predict_logits(self.model, shape, self.n_points, rng)
         return logits.argmax(axis=-1).astype(np.int64)
 
 

@@ -12,7 +12,7 @@ distillation beat forward-only on four seeds of five).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +36,7 @@ class PredictionAverage:
 
     def update(
         self,
-        model: Callable[[torch.Tensor], torch.Tensor],
+        model: torch.nn.Module,
         items: Sequence[Item],
         n_points: int,
         rng: np.random.Generator,

@@ -300,8 +300,10 @@ class Distillation:
         if not state_path.exists():
             return  # killed before the first epoch ended: start from the beginning
         self.state = TrainState(**json.loads(state_path.read_text()))
-        self.model.load_state_dict(load_file(self._checkpoint / "model.safetensors", device=str(self.device)))
-        saved = load_file(self._checkpoint / "optimizer.safetensors", device=str(self.device))
+        # Read on the host: load_state_dict copies into the parameters on their device, and the
+        # optimizer moves its state to its parameters' device.
+        self.model.load_state_dict(load_file(self._checkpoint / "model.safetensors"))
+        saved = load_file(self._checkpoint / "optimizer.safetensors")
         optimizer = self.optimizer.state_dict()
         for key, value in saved.items():
             index, name = key.split(".", 1)

@@ -50,11 +50,12 @@ def farthest_points(points: torch.Tensor, count: int) -> torch.Tensor:
     first, which the kernel skips.
     """
     batch, n, _ = points.shape
-    chosen = torch.zeros(batch, count, dtype=torch.long)
-    nearest = torch.full((batch, n), 1e10)
-    skip = (points.square().sum(-1) <= 1e-3) & (torch.arange(n) > 0)
-    rows = torch.arange(batch)
-    last = torch.zeros(batch, dtype=torch.long)
+    device = points.device
+    chosen = torch.zeros(batch, count, dtype=torch.long, device=device)
+    nearest = torch.full((batch, n), 1e10, dtype=points.dtype, device=device)
+    skip = (points.square().sum(-1) <= 1e-3) & (torch.arange(n, device=device) > 0)
+    rows = torch.arange(batch, device=device)
+    last = torch.zeros(batch, dtype=torch.long, device=device)
     for i in range(1, count):
         gap = (points - points[rows, last][:, None, :]).square().sum(-1)
         nearest = torch.minimum(nearest, gap)

@@ -1,0 +1,162 @@
+"""Every stage keeps its tensors on the device of its model, proven on PyTorch's `meta` device.
+
+On a GPU, a tensor created on the CPU and mixed with the model's raises "not on the expected
+device", and `.numpy()` of a device tensor raises; `meta` raises the same (see tests/devices.py).
+These runs compute nothing meaningful: they prove that distillation with backward distillation,
+resuming, prediction, evaluation, the losses, the Point-M2AE student, the point renderer and every
+real teacher move their data to the model's device and back. benchmarks/gpu_check.py runs the
+same chain on a real GPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from devices import META, host_reads, on_device
+from tiny_models import tiny_clipseg, tiny_grounding_dino, tiny_open_clip, tiny_owlv2
+
+from partdistill.collection import Collection
+from partdistill.distill.cameras import Cameras, partslip_cameras
+from partdistill.distill.data import Item
+from partdistill.distill.knowledge import lift
+from partdistill.distill.losses import UnitPairs, distillation_loss
+from partdistill.distill.predict import TrainedStudent
+from partdistill.distill.render import MeshRenderer, PointRenderer
+from partdistill.distill.students.m2ae import PointM2AEStudent, farthest_points
+from partdistill.distill.teachers import NOISE_PRESETS, SimulatedTeacher
+from partdistill.distill.teachers.vlm import (
+    ClipDenseTeacher,
+    ClipSegTeacher,
+    GroundingDinoTeacher,
+    Owlv2Teacher,
+)
+from partdistill.distill.train import Distillation, DistillConfig
+from partdistill.eval.datasets import LabelledCollection
+from partdistill.eval.evaluate import EvalResult, StudentPredictor, evaluate
+from partdistill.prompts import find_category
+from partdistill.synth.base import Request
+from partdistill.synth.procedural import ProceduralGenerator
+
+TABLE = find_category("table")
+CHAIR = find_category("chair")
+# Loading host weights into meta parameters is a no-op, which PyTorch warns about.
+pytestmark = pytest.mark.filterwarnings("ignore:.*to a meta parameter.*:UserWarning")
+
+
+@pytest.fixture(scope="module")
+def items() -> list[Item]:
+    generator = ProceduralGenerator(n_points=500)
+    teacher = SimulatedTeacher("box", NOISE_PRESETS["noisy"])
+    cameras = partslip_cameras(96)
+    out = []
+    for seed in range(4):
+        shape = generator.generate(Request(TABLE, None, seed))
+        views = MeshRenderer().render(shape, cameras)
+        out.append(
+            Item(f"t{seed}", shape, lift(views, teacher.predict(views, TABLE, shape), TABLE.part_names))
+        )
+    return out
+
+
+def _config(**changes) -> DistillConfig:
+    # The trigger fires from epoch 2, and backward distillation starts there (see test_train).
+    base = dict(
+        category="table",
+        epochs=4,
+        batch_size=2,
+        n_points=128,
+        trigger_window=2,
+        trigger_delta=10.0,
+        switch_min_steps=0,
+        silent=0.0,
+    )
+    return DistillConfig(**(base | changes))
+
+
+@pytest.mark.parametrize("student", ["pointnet", "edgeconv"])
+def test_distillation_with_backward_runs_on_the_model_device(items, tmp_path: Path, student: str) -> None:
+    with host_reads():
+        run = Distillation(_config(student=student), items, tmp_path, device=META)
+        assert {p.device for p in run.model.parameters()} == {META}
+        run.start(resume=False)
+        for _ in run.run():
+            pass
+        run.finish()
+    assert run.state.switch_epoch == 2 and run.rescored is not None
+
+
+def test_a_run_resumes_on_the_model_device(items, tmp_path: Path) -> None:
+    with host_reads():
+        first = Distillation(_config(), items, tmp_path, device=META)
+        first.start(resume=False)
+        for report in first.run():
+            if getattr(report, "epoch", 0) == 3 and not hasattr(report, "batch"):
+                break  # killed after epoch 3, past the switch
+        again = Distillation(_config(), items, tmp_path, device=META)
+        again.start(resume=True)
+        assert again.state.epoch == 3 and again.rescored is not None
+        for _ in again.run():
+            pass
+    assert {p.device for p in again.model.parameters()} == {META}
+
+
+def test_prediction_and_evaluation_run_on_the_model_device(items, tmp_path: Path) -> None:
+    run_dir, collection_dir = tmp_path / "run", tmp_path / "shapes"
+    collection = Collection.create(collection_dir)
+    for item in items:
+        collection.add(item.id, item.shape.replace(category="table"))
+    with host_reads():
+        run = Distillation(_config(epochs=1, backward=False), items, run_dir, device=META)
+        run.start(resume=False)
+        for _ in run.run():
+            pass
+        run.finish()
+        trained = TrainedStudent.load(run_dir, device=META)
+        assert next(trained.model.parameters()).device == META
+        labels = trained.labels(items[0].shape)
+        steps = list(evaluate(LabelledCollection(collection_dir), [StudentPredictor(trained)], points=256))
+    assert labels.shape == (items[0].shape.n_points,)
+    assert isinstance(steps[-1], EvalResult) and steps[-1].counts == {"table": 4}
+
+
+def test_losses_run_on_the_device_of_the_logits(items) -> None:
+    pairs = UnitPairs.from_knowledge([item.knowledge for item in items[:2]]).to(META)
+    logits = torch.zeros(2, items[0].knowledge.n_points, 3, device=META, requires_grad=True)
+    loss = distillation_loss(logits, pairs)
+    loss.backward()
+    assert loss.device == META and logits.grad.device == META
+
+
+def test_point_m2ae_runs_on_the_model_device() -> None:
+    points = torch.zeros(2, 2048, 3, device=META)
+    assert farthest_points(points, 512).device == META
+    student = PointM2AEStudent(4).to(META)
+    assert student(points).shape == (2, 2048, 4)
+
+
+def test_the_point_renderer_runs_on_its_device() -> None:
+    shape = ProceduralGenerator(n_points=1000).generate(Request(CHAIR, None, 0))
+    with host_reads():
+        views = PointRenderer(0.02, device=META).render(shape, partslip_cameras(64))
+    assert views.pixel_index.shape == (10, 64, 64)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda tmp: GroundingDinoTeacher(*on_device(*tiny_grounding_dino()), threshold=0.0, device=META),
+        lambda tmp: Owlv2Teacher(*on_device(*tiny_owlv2()), threshold=0.0, device=META),
+        lambda tmp: ClipSegTeacher(*on_device(*tiny_clipseg()), threshold=0.5, device=META),
+        lambda tmp: ClipDenseTeacher(*tiny_open_clip(tmp), device=META),
+    ],
+    ids=["grounding-dino", "owlv2", "clipseg", "clip"],
+)
+def test_each_real_teacher_feeds_and_reads_its_model_on_its_device(make, tmp_path: Path) -> None:
+    shape = ProceduralGenerator(n_points=1000).generate(Request(CHAIR, None, 0))
+    views = PointRenderer(0.02).render(shape, Cameras(np.array([10.0]), np.array([30.0]), image_size=96))
+    with host_reads():
+        predictions = make(tmp_path).predict(views, CHAIR, shape)
+    assert all(0 <= p.part < 4 for p in predictions)
