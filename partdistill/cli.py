@@ -173,6 +173,11 @@ class TeacherName(str, Enum):
     clip = "clip"
 
 
+class Query(str, Enum):
+    part = "part"
+    part_of_category = "part-of-category"
+
+
 class RendererName(str, Enum):
     auto = "auto"
     points = "points"
@@ -206,19 +211,29 @@ def teach(
     threshold: Annotated[
         float | None, typer.Option(help="Teacher score threshold (default: its own).")
     ] = None,
+    query: Annotated[
+        Query, typer.Option(help="Ask for a part by its words, or as '<part> of a <category>'.")
+    ] = Query.part,
+    nms: Annotated[
+        float, typer.Option(help="Detectors: IoU above which boxes of one part in a view are merged.")
+    ] = 0.6,
     noise: Annotated[str, typer.Option(help="Simulated teacher: clean, noisy or harsh.")] = "noisy",
     kind: Annotated[str, typer.Option(help="Simulated teacher: box or mask predictions.")] = "box",
     renderer: Annotated[RendererName, typer.Option(help="How views are drawn.")] = RendererName.auto,
     image_size: Annotated[int, typer.Option(min=32, help="Render size in pixels.")] = 800,
-    point_radius: Annotated[float, typer.Option(help="Point splat radius (NDC units).")] = 0.005,
+    point_radius: Annotated[
+        float | None,
+        typer.Option(
+            help="Point splat radius in NDC units (default: from each cloud's density; PartSLIP: 0.005)."
+        ),
+    ] = None,
     sheets: Annotated[int, typer.Option(help="Contact sheets to draw (-1: all, 0: none).")] = -1,
     seed: Annotated[int, typer.Option(help="Seed of the simulated teacher.")] = 0,
     device: Device = "auto",
 ) -> None:
     """Render every shape, ask a 2D teacher where each part is, and lift its answers to 3D units."""
     from partdistill.collection import Collection
-    from partdistill.distill.teach import KnowledgeStore, TeachConfig, knowledge_dir
-    from partdistill.distill.teachers import build_teacher
+    from partdistill.distill.teach import KnowledgeStore, TeachConfig, build_config_teacher, knowledge_dir
     from partdistill.info import resolve_device
 
     collection = Collection.open(shapes)
@@ -227,6 +242,8 @@ def teach(
         teacher=teacher.value,
         model_id=model_id,
         threshold=threshold,
+        query=query.value,
+        nms=nms,
         noise=noise,
         kind=kind,
         renderer=renderer.value,
@@ -235,15 +252,7 @@ def teach(
         seed=seed,
     )
     store = KnowledgeStore(knowledge_dir(collection, name or config.default_name()))
-    model = build_teacher(
-        config.teacher,
-        model_id=model_id,
-        threshold=threshold,
-        device=resolve_device(device),
-        noise=noise,
-        kind=kind,
-        seed=seed,
-    )
+    model = build_config_teacher(config, resolve_device(device))
     summary = _teach_with_progress(collection, found, model, config, store, sheets)
     table = Table(title=str(store.root), show_header=False)
     table.add_column()
@@ -320,8 +329,7 @@ def distill(
     from partdistill.collection import Collection
     from partdistill.distill.sources import is_knowledge_store, items_from_h5, items_from_store
     from partdistill.distill.students import check_student
-    from partdistill.distill.teach import KnowledgeStore, TeachConfig, knowledge_dir
-    from partdistill.distill.teachers import build_teacher
+    from partdistill.distill.teach import KnowledgeStore, TeachConfig, build_config_teacher, knowledge_dir
     from partdistill.distill.train import REFERENCE_SWITCH, BatchReport, Distillation, DistillConfig
     from partdistill.info import resolve_device
     from partdistill.prompts import find_category
@@ -357,15 +365,7 @@ def distill(
                 config = TeachConfig(**{k: v for k, v in earlier.items() if k != "category"})
             if any(not store.has(record.id) for record in collection.ok_records):
                 console.print(f"No complete knowledge in {store.root} yet: running the teacher stage first.")
-                model = build_teacher(
-                    config.teacher,
-                    model_id=config.model_id,
-                    threshold=config.threshold,
-                    device=run_device,
-                    noise=config.noise,
-                    kind=config.kind,
-                    seed=config.seed,
-                )
+                model = build_config_teacher(config, run_device)
                 _teach_with_progress(collection, found, model, config, store, sheets=8)
         items = items_from_store(collection, store)
         source = str(store.root)

@@ -48,7 +48,7 @@ def test_a_point_in_front_hides_a_point_behind() -> None:
 
 
 def test_background_is_minus_one_and_white() -> None:
-    views = PointRenderer().render(Shape(points=np.array([[0.0, 0, 0], [0.1, 0, 0]])), _front())
+    views = PointRenderer(0.005).render(Shape(points=np.array([[0.0, 0, 0], [0.1, 0, 0]])), _front())
     assert views.pixel_index[0, 0, 0] == -1 and views.pixel_index[0, -1, -1] == -1
     assert (views.images[0][views.pixel_index[0] < 0] == 255).all()
 
@@ -121,3 +121,64 @@ def test_point_and_mesh_renders_agree_on_the_silhouette() -> None:
     points, mesh = PointRenderer(radius=0.03).render(cube, cameras), MeshRenderer().render(cube, cameras)
     agree = ((points.pixel_index >= 0) == (mesh.pixel_index >= 0)).mean()
     assert agree > 0.97
+
+
+def _pytorch3d_rule_reference(
+    points_ndc: np.ndarray, depth: np.ndarray, size: int, radius: float, znear: float
+):
+    """[size*size] nearest covering point per pixel, by PyTorch3D's naive CPU rasteriser's rule, written
+    independently of the renderer: pixel i's centre is at -1 + (2i + 1) / S, a point covers a pixel when
+    dx^2 + dy^2 < r^2 in float32, points nearer than znear are skipped, and the smallest (depth, index) wins.
+    Every pixel in a generous window around each point is tested, so no candidate set is shared."""
+    f32 = np.float32
+    window = int(np.ceil(radius * size / 2)) + 3
+    x_ndc, y_ndc = points_ndc[:, 0].astype(f32), points_ndc[:, 1].astype(f32)
+    col0 = np.floor((x_ndc + f32(1)) * f32(size / 2)).astype(np.int64)
+    row0 = np.floor((y_ndc + f32(1)) * f32(size / 2)).astype(np.int64)
+    pixel, z, owner = [], [], []
+    for dy in range(-window, window + 1):
+        for dx in range(-window, window + 1):
+            col, row = col0 + dx, row0 + dy
+            cx = (f32(2) * col.astype(f32) + f32(1)) / f32(size) - f32(1)
+            cy = (f32(2) * row.astype(f32) + f32(1)) / f32(size) - f32(1)
+            gx, gy = x_ndc - cx, y_ndc - cy
+            hit = (gx * gx + gy * gy < f32(radius) * f32(radius)) & (depth > znear)
+            hit &= (col >= 0) & (col < size) & (row >= 0) & (row < size)
+            pixel.append((row * size + col)[hit])
+            z.append(depth[hit])
+            owner.append(np.flatnonzero(hit))
+    pixel, z, owner = np.concatenate(pixel), np.concatenate(z), np.concatenate(owner)
+    order = np.lexsort((owner, z, pixel))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = pixel[order][1:] != pixel[order][:-1]
+    out = np.full(size * size, -1, dtype=np.int64)
+    out[pixel[order][first]] = owner[order][first]
+    return out
+
+
+@pytest.mark.parametrize(("size", "radius"), [(800, 0.005), (400, 0.013)])
+def test_point_coverage_matches_pytorch3d_rule_exactly(size: int, radius: float) -> None:
+    from partdistill.prompts import find_category
+    from partdistill.synth.base import Request
+    from partdistill.synth.procedural import ProceduralGenerator
+
+    chair = ProceduralGenerator(n_points=3000).generate(Request(find_category("chair"), None, 0))
+    cameras = partslip_cameras(size)
+    views = PointRenderer(radius).render(chair, cameras)
+    for k in range(len(cameras)):
+        ndc = views.screen[k].astype(np.float32) * np.float32(2.0 / size) - np.float32(1.0)
+        reference = _pytorch3d_rule_reference(ndc, views.depth[k], size, radius, cameras.znear)
+        np.testing.assert_array_equal(views.pixel_index[k].reshape(-1), reference)
+
+
+def test_splats_are_symmetric_discs() -> None:
+    # A point at a pixel centre covers exactly the pixels whose centres lie within the radius: a disc
+    # symmetric in x and y, including (+2, +1) and (+1, +2), which the first renderer never covered.
+    size, radius_px = 101, 2.3
+    shape = Shape(points=np.array([[0.0, 0.0, 0.0], [0.9, 0.9, 0.0], [-0.9, -0.9, 0.0]]))
+    views = PointRenderer(radius=radius_px * 2 / size).render(shape, _front(size))
+    assert views.screen[0, 0] == pytest.approx([50.5, 50.5])
+    rows, cols = np.nonzero(views.pixel_index[0] == 0)
+    offsets = {(int(c) - 50, int(r) - 50) for r, c in zip(rows, cols, strict=True)}
+    expected = {(dx, dy) for dx in range(-3, 4) for dy in range(-3, 4) if dx * dx + dy * dy < radius_px**2}
+    assert offsets == expected and (2, 1) in offsets and (1, 2) in offsets

@@ -12,7 +12,13 @@ from tiny_models import tiny_clipseg, tiny_grounding_dino, tiny_open_clip, tiny_
 from partdistill.distill.cameras import Cameras, partslip_cameras
 from partdistill.distill.knowledge import lift, vote
 from partdistill.distill.render import MeshRenderer, PointRenderer, Views
-from partdistill.distill.teachers import Noise, SimulatedTeacher, build_teacher
+from partdistill.distill.teachers import (
+    Noise,
+    Prediction,
+    SimulatedTeacher,
+    build_teacher,
+    suppress_duplicates,
+)
 from partdistill.distill.teachers.vlm import (
     ClipDenseTeacher,
     ClipSegTeacher,
@@ -212,7 +218,7 @@ class _Known(torch.nn.Module):
 
     def forward(self, **inputs):
         outputs = self.model(**inputs)
-        self.overwrite(outputs)
+        self.overwrite(outputs, inputs)
         return outputs
 
 
@@ -225,9 +231,9 @@ def test_grounding_dino_boxes_land_on_the_right_pixels(one_view) -> None:
     shape, views = one_view
     model, processor = tiny_grounding_dino()
 
-    def overwrite(out) -> None:
+    def overwrite(out, inputs) -> None:
         out.logits = torch.full_like(out.logits, -20.0)
-        out.logits[:, 0, 1] = 20.0  # query 0 is confident about the first text token
+        out.logits[:, 0, :] = 20.0  # query 0 is confident about every text token
         out.pred_boxes = out.pred_boxes.clone()
         out.pred_boxes[:, 0] = torch.tensor([0.25, 0.6, 0.3, 0.5])
 
@@ -245,13 +251,90 @@ def test_grounding_dino_boxes_land_on_the_right_pixels(one_view) -> None:
     np.testing.assert_array_equal(unit.members(0), np.flatnonzero(inside))
 
 
+def _grounding_dino_firing_on(word: str, query: str, near_duplicate: bool = False):
+    """A Grounding DINO teacher whose box query 0 fires on `word`'s tokens alone (and, optionally, box
+    query 1 on the same tokens at a near-duplicate place)."""
+    model, processor = tiny_grounding_dino()
+    ids = processor.tokenizer.convert_tokens_to_ids(processor.tokenizer.tokenize(word))
+
+    def overwrite(out, inputs) -> None:
+        out.logits = torch.full_like(out.logits, -20.0)
+        out.pred_boxes = out.pred_boxes.clone()
+        for row, tokens in enumerate(inputs["input_ids"].tolist()):
+            for start in range(len(tokens) - len(ids) + 1):
+                if tokens[start : start + len(ids)] == ids:
+                    out.logits[row, 0, start : start + len(ids)] = 20.0
+                    if near_duplicate:
+                        out.logits[row, 1, start : start + len(ids)] = 10.0
+        out.pred_boxes[:, 0] = torch.tensor([0.25, 0.6, 0.3, 0.5])
+        out.pred_boxes[:, 1] = torch.tensor([0.26, 0.6, 0.3, 0.5])
+
+    return GroundingDinoTeacher(_Known(model, overwrite), processor, threshold=0.5, query=query, batch_size=3)
+
+
+def test_grounding_dino_ignores_a_box_that_fires_on_the_category_alone(one_view) -> None:
+    # "leg of a chair.": a box confident about "chair" and nothing else is no leg (nor any other part).
+    shape, views = one_view
+    assert _grounding_dino_firing_on("chair", "part-of-category").predict(views, CHAIR, shape) == []
+
+
+def test_grounding_dino_scores_each_box_by_its_part_words(one_view) -> None:
+    shape, views = one_view
+    for query in ("part", "part-of-category"):
+        predictions = _grounding_dino_firing_on("leg", query).predict(views, CHAIR, shape)
+        assert sorted((p.view, p.part) for p in predictions) == [(0, 2), (1, 2)]
+        assert all(p.score == pytest.approx(1.0) for p in predictions)
+
+
+def test_grounding_dino_merges_near_duplicate_boxes(one_view) -> None:
+    shape, views = one_view
+    teacher = _grounding_dino_firing_on("leg", "part", near_duplicate=True)
+    assert len(teacher.predict(views, CHAIR, shape)) == 2  # one leg box per view: the duplicate is gone
+    teacher.nms = 1.0  # suppression off
+    assert len(teacher.predict(views, CHAIR, shape)) == 4
+
+
+def test_suppression_is_per_part_and_per_view() -> None:
+    box = np.array([10, 10, 50, 50], dtype=np.float32)
+    shifted = box + np.array([2, 0, 2, 0], dtype=np.float32)  # IoU 0.9 with `box`
+    apart = box + 100
+    predictions = [
+        Prediction(0, 1, 0.6, box=box),
+        Prediction(0, 1, 0.9, box=shifted),  # the same part, same view, more confident: kept
+        Prediction(0, 2, 0.5, box=box),  # another part: kept
+        Prediction(1, 1, 0.5, box=box),  # another view: kept
+        Prediction(0, 1, 0.4, box=apart),  # no overlap: kept
+    ]
+    kept = suppress_duplicates(predictions, iou=0.6)
+    assert kept == predictions[1:]
+    assert suppress_duplicates(predictions, iou=0.95) == predictions
+
+
+def test_owlv2_merges_near_duplicates(one_view) -> None:
+    shape, views = one_view
+    model, processor = tiny_owlv2()
+
+    def overwrite(out, inputs) -> None:
+        out.logits = torch.full_like(out.logits, -20.0)
+        out.logits[:, 5, 2] = 20.0
+        out.logits[:, 6, 2] = 10.0
+        out.pred_boxes = out.pred_boxes.clone()
+        out.pred_boxes[:, 5] = torch.tensor([0.5, 0.4, 0.2, 0.6])
+        out.pred_boxes[:, 6] = torch.tensor([0.51, 0.4, 0.2, 0.6])
+
+    predictions = Owlv2Teacher(_Known(model, overwrite), processor, threshold=0.5).predict(
+        views, CHAIR, shape
+    )
+    assert [(p.view, p.part) for p in predictions] == [(0, 2), (1, 2)]
+
+
 def test_owlv2_boxes_and_query_labels_are_right(one_view) -> None:
     shape, views = one_view
     model, processor = tiny_owlv2()
 
-    def overwrite(out) -> None:
+    def overwrite(out, inputs) -> None:
         out.logits = torch.full_like(out.logits, -20.0)
-        out.logits[:, 5, 2] = 20.0  # patch 5 detects query 2 ("leg of a chair")
+        out.logits[:, 5, 2] = 20.0  # patch 5 detects query 2 ("leg")
         out.pred_boxes = out.pred_boxes.clone()
         out.pred_boxes[:, 5] = torch.tensor([0.5, 0.4, 0.2, 0.6])
 
@@ -267,7 +350,7 @@ def test_clipseg_masks_follow_the_heat_map(one_view) -> None:
     shape, views = one_view
     model, processor = tiny_clipseg()
 
-    def overwrite(out) -> None:
+    def overwrite(out, inputs) -> None:
         logits = torch.full_like(out.logits, -10.0)
         logits[1, :, : logits.shape[-1] // 2] = 10.0  # query 1 (seat) is hot on the left half
         out.logits = logits

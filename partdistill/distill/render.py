@@ -2,9 +2,10 @@
 
 Two renderers share one output record, `Views`:
 
-- `PointRenderer` splats every point as a disc of `radius` (in normalised device units, as
-  PyTorch3D's point rasteriser; PartSLIP used 0.005) and keeps, per pixel, the nearest point: a
-  z-buffer computed in one vectorised scatter-min per view.
+- `PointRenderer` splats every point as a disc of `radius` (in normalised device units, with
+  PyTorch3D's point rasteriser's coverage rule; PartSLIP used 0.005, the default adapts it to the
+  cloud's density) and keeps, per pixel, the nearest point: a z-buffer computed in one vectorised
+  scatter-min per view, on the CPU or a GPU.
 - `MeshRenderer` casts a ray through every pixel centre against the shape's mesh (Embree through
   trimesh), so Shap-E meshes and procedural shapes are seen as closed surfaces. A point counts as
   visible when nothing on the mesh lies in front of it at its pixel.
@@ -27,6 +28,7 @@ from partdistill.errors import PdError
 from partdistill.shapes import Shape, normalize
 
 BACKGROUND = np.array([255, 255, 255], dtype=np.uint8)
+CANDIDATES = 1 << 22  # (point, pixel) pairs the point renderer tests in one pass
 GREY = 0.78  # albedo of uncoloured shapes: light grey on white, like the paper's renders
 
 
@@ -87,68 +89,124 @@ def _shade(colors: np.ndarray | None, normals: np.ndarray | None, toward_camera:
     return albedo * (0.35 + 0.65 * cosine)[:, None]
 
 
-def _splat_offsets(radius_px: float) -> np.ndarray:
-    """[S,2] integer (dx, dy) offsets from the pixel holding a point to pixels its splat can cover.
+def splat_offsets(radius_px: float) -> np.ndarray:
+    """[S,2] integer (dx, dy) offsets from the pixel holding a point to every pixel its splat can cover.
 
-    A pixel dx columns away has its centre between |dx + 0.5| - 0.5 and |dx + 0.5| + 0.5 pixels
-    from the point; offsets whose nearest possible centre is beyond the radius are left out.
+    A point lies somewhere in its own pixel, so the centre of the pixel dx columns away is at least
+    max(|dx| - 0.5, 0) pixels from it; offsets whose nearest possible centre is not within the
+    radius can never be covered and are left out.
     """
     reach = int(np.ceil(radius_px + 0.5))
-    span = np.arange(-reach, reach)
-    nearest = np.maximum(np.abs(span + 0.5) - 0.5, 0.0)
+    span = np.arange(-reach, reach + 1)
+    nearest = np.maximum(np.abs(span) - 0.5, 0.0)
     dx, dy = np.meshgrid(span, span, indexing="xy")
     near_x, near_y = np.meshgrid(nearest, nearest, indexing="xy")
-    keep = near_x**2 + near_y**2 <= radius_px**2
+    keep = near_x**2 + near_y**2 < radius_px**2
     return np.stack([dx[keep], dy[keep]], axis=1)
 
 
+PARTSLIP_RADIUS = 0.005  # PartSLIP's splat radius, chosen for PartNetE's dense clouds
+# Splat radius in typical gaps between neighbours. Measured on procedural chairs, tables and
+# airplanes against their meshes' silhouettes (benchmarks/bench_teach.py): at 2,048 points 1.0
+# covers 84-86% of the silhouette, 1.5 covers 96-97% and 2.0 99-100%, the outline growing by
+# 15-23% and 22-32% of its area; 1.5 is the balance.
+DENSITY_FACTOR = 1.5
+
+
+def density_radius(points: np.ndarray, cameras: Cameras, sample: int = 2048) -> float:
+    """A splat radius (normalised device units) at which a cloud of this density covers its surface.
+
+    `points` [N,3] are in the renderer's frame (the unit sphere). The typical gap between points
+    is the median distance from a point to its nearest neighbour (over a fixed subsample of at
+    most `sample` points); a splat of `DENSITY_FACTOR` gaps, as seen at the centre of the rig,
+    closes the gaps between neighbours. Never below PartSLIP's 0.005.
+    """
+    from scipy.spatial import cKDTree
+
+    chosen = np.linspace(0, len(points) - 1, min(sample, len(points))).astype(np.int64)
+    if len(points) < 2:
+        return PARTSLIP_RADIUS
+    distances, _ = cKDTree(points).query(points[chosen], k=2)
+    gaps = distances[:, 1]
+    gap = float(np.median(gaps[gaps > 0])) if (gaps > 0).any() else 0.0
+    ndc_per_unit = 1.0 / (cameras.distance * np.tan(np.radians(cameras.fov) / 2))
+    return max(PARTSLIP_RADIUS, DENSITY_FACTOR * gap * ndc_per_unit)
+
+
 class PointRenderer:
-    """Z-buffered disc splatting of point clouds (PyTorch3D-style radius, nearest point per pixel).
+    """Z-buffered disc splatting of point clouds with PyTorch3D's point rasteriser's coverage rule.
+
+    A pixel is covered by a point when the squared distance, in normalised device coordinates (the
+    image spans [-1, 1]), between the pixel's centre and the point's projection is strictly below
+    the squared radius; among the points covering a pixel the nearest (smallest depth, then lowest
+    index) owns it, as `points_per_pixel=1`. Points closer than the cameras' znear are not drawn.
 
     Args:
-        radius: splat radius in normalised device units (the image spans [-1, 1]); a pixel is
-            covered when its centre lies within the radius of a point's projection. Each point
-            also covers the pixel it falls in, so no point vanishes at small radii.
+        radius: splat radius in normalised device units; None chooses one from each cloud's
+            density (`density_radius`); PartSLIP used 0.005 (`PARTSLIP_RADIUS`), which suits
+            clouds of ~100k points but leaves a 2,048-point cloud mostly gaps.
+        device: where the z-buffer is computed ("cpu", "cuda", ...).
     """
 
-    def __init__(self, radius: float = 0.005) -> None:
+    def __init__(self, radius: float | None = None, device: str | torch.device = "cpu") -> None:
+        if radius is not None and not radius > 0:
+            raise PdError(f"the point splat radius must be positive, not {radius}")
         self.radius = radius
+        self.device = torch.device(device)
+
+    def radius_for(self, shape: Shape, cameras: Cameras) -> float:
+        """The radius this renderer uses for `shape` (already normalised to the unit sphere)."""
+        return self.radius if self.radius is not None else density_radius(shape.points, cameras)
 
     def render(self, shape: Shape, cameras: Cameras) -> Views:
         shape = normalize(shape)
-        size, n = cameras.image_size, shape.n_points
+        size, n, device = cameras.image_size, shape.n_points, self.device
         screen, depth = cameras.project(shape.points)
-        radius_px = self.radius * size / 2
-        offsets = _splat_offsets(radius_px)
-        dx, dy = (torch.from_numpy(offsets[:, i]) for i in (0, 1))
-        own_cell = torch.from_numpy((offsets == 0).all(axis=1))
+        radius = np.float32(self.radius_for(shape, cameras))
+        offsets = torch.from_numpy(splat_offsets(float(radius) * size / 2)).to(device)
+        dx, dy = offsets[:, 0], offsets[:, 1]
         trash = size * size  # candidates off the image or outside the radius are scattered here
         empty = torch.iinfo(torch.int64).max
+        ids = torch.arange(n, dtype=torch.int64, device=device)
+        screen_all = torch.from_numpy(screen).to(device)
+        depth_all = torch.from_numpy(depth).to(device)
+        index_maps = torch.empty((len(cameras), size * size), dtype=torch.int64, device=device)
+        chunk = max(1, CANDIDATES // len(offsets))  # points per pass, bounding the memory of one pass
+        for k in range(len(cameras)):
+            keys = torch.full((trash + 1,), empty, dtype=torch.int64, device=device)
+            for first in range(0, n, chunk):
+                xy, z = screen_all[k, first : first + chunk], depth_all[k, first : first + chunk]
+                col = torch.floor(xy[:, 0]).long()[:, None] + dx
+                row = torch.floor(xy[:, 1]).long()[:, None] + dy
+                # PyTorch3D's rule, in its float32 normalised device coordinates.
+                x_ndc, y_ndc = xy[:, 0:1] * (2.0 / size) - 1.0, xy[:, 1:2] * (2.0 / size) - 1.0
+                gap_x = x_ndc - ((2 * col + 1).float() / size - 1.0)
+                gap_y = y_ndc - ((2 * row + 1).float() / size - 1.0)
+                covered = gap_x * gap_x + gap_y * gap_y < radius * radius
+                covered &= (col >= 0) & (col < size) & (row >= 0) & (row < size)
+                covered &= (z > cameras.znear)[:, None]
+                flat = torch.where(covered, row * size + col, trash)
+                # Nearest point per pixel: a scatter-min of (depth, point id) packed in one int64. The
+                # bits of a positive float32 order as the float does, so depth ties go to the lower id.
+                key = (z.view(torch.int32).long() << 32) | ids[first : first + chunk]
+                keys.scatter_reduce_(
+                    0, flat.reshape(-1), key[:, None].expand_as(flat).reshape(-1), reduce="amin"
+                )
+            index_maps[k] = torch.where(keys[:trash] != empty, keys[:trash] & 0xFFFFFFFF, -1)
+        pixel_index = index_maps.cpu().numpy().astype(np.int32).reshape(len(cameras), size, size)
+        return self._draw(shape, cameras, pixel_index, screen, depth)
+
+    @staticmethod
+    def _draw(
+        shape: Shape, cameras: Cameras, pixel_index: np.ndarray, screen: np.ndarray, depth: np.ndarray
+    ) -> Views:
+        """The views' images and visibility from their pixel -> point maps."""
+        size = cameras.image_size
         eyes = cameras.eyes()
         images = np.empty((len(cameras), size, size, 3), dtype=np.uint8)
-        pixel_index = np.empty((len(cameras), size, size), dtype=np.int32)
-        visible = np.zeros((len(cameras), n), dtype=bool)
-        ids = torch.arange(n, dtype=torch.int64)
+        visible = np.zeros((len(cameras), shape.n_points), dtype=bool)
         for k in range(len(cameras)):
-            xy, z = torch.from_numpy(screen[k]), torch.from_numpy(depth[k])
-            cell = torch.floor(xy)
-            fx, fy = (xy - cell).unbind(1)
-            col, row = cell.long().unbind(1)
-            # A candidate pixel is covered when its centre lies within the radius of the point, or
-            # when it is the pixel the point falls in.
-            near = (dx + 0.5 - fx[:, None]).square() + (dy + 0.5 - fy[:, None]).square() <= radius_px**2
-            near |= own_cell
-            col, row = col[:, None] + dx, row[:, None] + dy
-            near &= (col >= 0) & (col < size) & (row >= 0) & (row < size)
-            flat = torch.where(near, row * size + col, trash)
-            # Nearest point per pixel: a scatter-min of (quantised depth, point id) packed in one int64.
-            quantised = (z / (2 * cameras.distance + 2) * (1 << 30)).long().clamp(0, (1 << 31) - 1)
-            key = torch.where(z > cameras.znear, (quantised << 32) | ids, empty)
-            keys = torch.full((trash + 1,), empty, dtype=torch.int64)
-            keys.scatter_reduce_(0, flat.reshape(-1), key[:, None].expand_as(flat).reshape(-1), reduce="amin")
-            keys = keys[:trash]
-            index = torch.where(keys != empty, keys & 0xFFFFFFFF, -1).numpy().astype(np.int32)
-            pixel_index[k] = index.reshape(size, size)
+            index = pixel_index[k].reshape(-1)
             hit = index >= 0
             shown = index[hit]
             visible[k, shown] = True

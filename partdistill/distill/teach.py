@@ -22,7 +22,7 @@ from partdistill.distill.cameras import Cameras, partslip_cameras
 from partdistill.distill.knowledge import Knowledge, lift, load_knowledge, save_knowledge, vote
 from partdistill.distill.render import MeshRenderer, PointRenderer, Renderer, Views
 from partdistill.distill.sheets import contact_sheet
-from partdistill.distill.teachers import Prediction, Teacher
+from partdistill.distill.teachers import GLIP_NMS, Prediction, Teacher
 from partdistill.errors import PdError
 from partdistill.eval.metrics import shapenetpart_shape_iou
 from partdistill.files import write_json
@@ -40,22 +40,28 @@ class TeachConfig:
         teacher: a name in `partdistill.distill.teachers.TEACHERS`.
         model_id: the teacher's weights (None = its default).
         threshold: the teacher's score threshold (None = its default).
+        query: how a real teacher is asked for a part: "part" (its words) or "part-of-category".
+        nms: IoU above which a detector's boxes of one part in one view are suppressed (GLIP: 0.6).
         noise, kind: the simulated teacher's noise preset and prediction kind ("box" or "mask").
         renderer: "points", "mesh", or "auto" (mesh when the shape has one).
         image_size: render width and height in pixels (PartSLIP: 800).
-        point_radius: splat radius of the point renderer, in normalised device units (PartSLIP: 0.005).
-        whole_object: boxes holding at least this share of a view's visible points are dropped.
+        point_radius: splat radius of the point renderer, in normalised device units (PartSLIP:
+            0.005); None chooses it from each cloud's density.
+        whole_object: boxes holding the projections of at least this share of a shape's points are
+            dropped.
         seed: seed of the simulated teacher.
     """
 
     teacher: str = "simulated"
     model_id: str | None = None
     threshold: float | None = None
+    query: str = "part"
+    nms: float = GLIP_NMS
     noise: str = "noisy"
     kind: str = "box"
     renderer: str = "auto"
     image_size: int = 800
-    point_radius: float = 0.005
+    point_radius: float | None = None
     whole_object: float = 0.98
     seed: int = 0
 
@@ -107,6 +113,23 @@ class KnowledgeStore:
     def config(self) -> dict | None:
         path = self.root / CONFIG_FILE
         return json.loads(path.read_text()) if path.is_file() else None
+
+
+def build_config_teacher(config: TeachConfig, device: str = "cpu") -> Teacher:
+    """The teacher `config` describes, with its weights loaded on `device`."""
+    from partdistill.distill.teachers import build_teacher
+
+    return build_teacher(
+        config.teacher,
+        model_id=config.model_id,
+        threshold=config.threshold,
+        device=device,
+        query=config.query,
+        nms=config.nms,
+        noise=config.noise,
+        kind=config.kind,
+        seed=config.seed,
+    )
 
 
 def knowledge_dir(collection: Collection, name: str) -> Path:

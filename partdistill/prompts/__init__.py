@@ -1,6 +1,7 @@
 """Category catalogues (ShapeNetPart, PartNetE) and prompts, kept as data files in this package."""
 
 from partdistill.prompts.catalog import (
+    QUERIES,
     Category,
     Part,
     categories,
@@ -13,6 +14,7 @@ from partdistill.prompts.catalog import (
 from partdistill.prompts.text import prompt_space, text_prompt
 
 __all__ = [
+    "QUERIES",
     "Category",
     "Part",
     "categories",

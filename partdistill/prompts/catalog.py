@@ -148,9 +148,17 @@ def find_category(name: str) -> Category:
     raise PdError(f"Unknown category '{name}'.{hint} Known categories: {', '.join(known)}.")
 
 
-def part_prompt(category: Category, part: int) -> str:
-    """The query for one part: "seat pad of a chair"."""
-    return fix_articles(f"{category.parts[part].teacher} of a {category.noun}")
+QUERIES = ("part", "part-of-category")
+"""How a teacher is asked for one part: its words alone ("seat pad"), as PartSLIP's released code
+asks GLIP, or with the category ("seat pad of a chair"), as the PartSLIP and PartDistill papers."""
+
+
+def part_prompt(category: Category, part: int, query: str = "part-of-category") -> str:
+    """The query for one part: "seat pad" or "seat pad of a chair" (see `QUERIES`)."""
+    if query not in QUERIES:
+        raise PdError(f"Unknown query style '{query}': use one of {', '.join(QUERIES)}.")
+    words = category.parts[part].teacher
+    return words if query == "part" else fix_articles(f"{words} of a {category.noun}")
 
 
 def teacher_prompt(category: Category) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from partdistill.distill.teachers.base import Prediction, Teacher
+from partdistill.distill.teachers.base import GLIP_NMS, Prediction, Teacher, suppress_duplicates
 from partdistill.distill.teachers.simulated import NOISE_PRESETS, Noise, SimulatedTeacher
 from partdistill.errors import PdError
 
@@ -26,8 +26,10 @@ def _simulated(
     return SimulatedTeacher(options.get("kind", "box"), NOISE_PRESETS[noise], options.get("seed", 0))
 
 
-def _with_threshold(threshold: float | None) -> dict[str, float]:
-    return {} if threshold is None else {"threshold": threshold}
+def _settings(threshold: float | None, options: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The given threshold and the named options that are set, as keyword arguments."""
+    chosen = {} if threshold is None else {"threshold": threshold}
+    return chosen | {name: options[name] for name in names if options.get(name) is not None}
 
 
 def _grounding_dino(
@@ -36,20 +38,24 @@ def _grounding_dino(
     from partdistill.distill.teachers.vlm import GROUNDING_DINO, GroundingDinoTeacher
 
     return GroundingDinoTeacher.from_pretrained(
-        model_id or GROUNDING_DINO, device=device, **_with_threshold(threshold)
+        model_id or GROUNDING_DINO, device=device, **_settings(threshold, options, "nms", "query")
     )
 
 
 def _owlv2(model_id: str | None, threshold: float | None, device: str, options: dict[str, Any]) -> Teacher:
     from partdistill.distill.teachers.vlm import OWLV2, Owlv2Teacher
 
-    return Owlv2Teacher.from_pretrained(model_id or OWLV2, device=device, **_with_threshold(threshold))
+    return Owlv2Teacher.from_pretrained(
+        model_id or OWLV2, device=device, **_settings(threshold, options, "nms", "query")
+    )
 
 
 def _clipseg(model_id: str | None, threshold: float | None, device: str, options: dict[str, Any]) -> Teacher:
     from partdistill.distill.teachers.vlm import CLIPSEG, ClipSegTeacher
 
-    return ClipSegTeacher.from_pretrained(model_id or CLIPSEG, device=device, **_with_threshold(threshold))
+    return ClipSegTeacher.from_pretrained(
+        model_id or CLIPSEG, device=device, **_settings(threshold, options, "query")
+    )
 
 
 def _clip(model_id: str | None, threshold: float | None, device: str, options: dict[str, Any]) -> Teacher:
@@ -58,7 +64,9 @@ def _clip(model_id: str | None, threshold: float | None, device: str, options: d
     arch, pretrained = (
         model_id.split(":", 1) if model_id and ":" in model_id else (model_id or CLIP[0], CLIP[1])
     )
-    return ClipDenseTeacher.from_pretrained(arch, pretrained, device=device)
+    return ClipDenseTeacher.from_pretrained(
+        arch, pretrained, device=device, **_settings(None, options, "query")
+    )
 
 
 TEACHERS: dict[str, Callable[[str | None, float | None, str, dict[str, Any]], Teacher]] = {
@@ -78,13 +86,25 @@ def build_teacher(
     device: str = "cpu",
     **options: Any,
 ) -> Teacher:
-    """The teacher `name` with its weights loaded; `options` are the simulated teacher's noise, kind, seed.
+    """The teacher `name` with its weights loaded.
 
-    For `clip`, `model_id` is an open_clip "architecture:pretrained-tag" pair (default ViT-B-16:openai).
+    `options` are the simulated teacher's noise, kind and seed, and the real teachers' query style
+    ("part" or "part-of-category") and, for the detectors, their NMS IoU threshold. For `clip`,
+    `model_id` is an open_clip "architecture:pretrained-tag" pair (default ViT-B-16:openai).
     """
     if name not in TEACHERS:
         raise PdError(f"Unknown teacher '{name}': use one of {', '.join(TEACHERS)}.")
     return TEACHERS[name](model_id, threshold, device, options)
 
 
-__all__ = ["NOISE_PRESETS", "TEACHERS", "Noise", "Prediction", "SimulatedTeacher", "Teacher", "build_teacher"]
+__all__ = [
+    "GLIP_NMS",
+    "NOISE_PRESETS",
+    "TEACHERS",
+    "Noise",
+    "Prediction",
+    "SimulatedTeacher",
+    "Teacher",
+    "build_teacher",
+    "suppress_duplicates",
+]

@@ -44,3 +44,29 @@ class Teacher(Protocol):
     def predict(self, views: Views, category: Category, shape: Shape) -> list[Prediction]:
         """Predictions for every view; `shape` is there for the simulated teacher's ground truth."""
         ...
+
+
+GLIP_NMS = 0.6  # GLIP's ATSS post-processor suppresses same-class boxes overlapping by more than this
+
+
+def suppress_duplicates(predictions: list[Prediction], iou: float) -> list[Prediction]:
+    """Class-wise non-maximum suppression of box predictions, per view, as GLIP's post-processor.
+
+    Of boxes of the same part in the same view that overlap with an IoU above `iou`, only the most
+    confident is kept (`iou` >= 1 keeps everything). Mask predictions pass through; the order of
+    the kept predictions is kept.
+    """
+    import torch
+    from torchvision.ops import batched_nms
+
+    boxes = [i for i, p in enumerate(predictions) if p.box is not None]
+    if len(boxes) < 2 or iou >= 1:
+        return predictions
+    kept = batched_nms(
+        torch.from_numpy(np.stack([predictions[i].box for i in boxes]).astype(np.float32)),
+        torch.tensor([predictions[i].score for i in boxes], dtype=torch.float32),
+        torch.tensor([predictions[i].view * 100_000 + predictions[i].part for i in boxes]),
+        iou,
+    )
+    dropped = set(boxes) - {boxes[i] for i in kept.tolist()}
+    return [p for i, p in enumerate(predictions) if i not in dropped]
