@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-out
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint gpu-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
+
+# For contributors with a GPU: the whole chain on CUDA with tiny random models, one line per stage.
+gpu-check: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/gpu_check.py --device cuda
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check partdistill tests benchmarks

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import trimesh
+from reference_renderers import pytorch3d_rule_zbuffer, trimesh_mesh_maps
 
 from partdistill.distill.cameras import Cameras, partslip_cameras
 from partdistill.distill.render import MeshRenderer, PointRenderer
@@ -123,39 +124,6 @@ def test_point_and_mesh_renders_agree_on_the_silhouette() -> None:
     assert agree > 0.97
 
 
-def _pytorch3d_rule_reference(
-    points_ndc: np.ndarray, depth: np.ndarray, size: int, radius: float, znear: float
-):
-    """[size*size] nearest covering point per pixel, by PyTorch3D's naive CPU rasteriser's rule, written
-    independently of the renderer: pixel i's centre is at -1 + (2i + 1) / S, a point covers a pixel when
-    dx^2 + dy^2 < r^2 in float32, points nearer than znear are skipped, and the smallest (depth, index) wins.
-    Every pixel in a generous window around each point is tested, so no candidate set is shared."""
-    f32 = np.float32
-    window = int(np.ceil(radius * size / 2)) + 3
-    x_ndc, y_ndc = points_ndc[:, 0].astype(f32), points_ndc[:, 1].astype(f32)
-    col0 = np.floor((x_ndc + f32(1)) * f32(size / 2)).astype(np.int64)
-    row0 = np.floor((y_ndc + f32(1)) * f32(size / 2)).astype(np.int64)
-    pixel, z, owner = [], [], []
-    for dy in range(-window, window + 1):
-        for dx in range(-window, window + 1):
-            col, row = col0 + dx, row0 + dy
-            cx = (f32(2) * col.astype(f32) + f32(1)) / f32(size) - f32(1)
-            cy = (f32(2) * row.astype(f32) + f32(1)) / f32(size) - f32(1)
-            gx, gy = x_ndc - cx, y_ndc - cy
-            hit = (gx * gx + gy * gy < f32(radius) * f32(radius)) & (depth > znear)
-            hit &= (col >= 0) & (col < size) & (row >= 0) & (row < size)
-            pixel.append((row * size + col)[hit])
-            z.append(depth[hit])
-            owner.append(np.flatnonzero(hit))
-    pixel, z, owner = np.concatenate(pixel), np.concatenate(z), np.concatenate(owner)
-    order = np.lexsort((owner, z, pixel))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = pixel[order][1:] != pixel[order][:-1]
-    out = np.full(size * size, -1, dtype=np.int64)
-    out[pixel[order][first]] = owner[order][first]
-    return out
-
-
 @pytest.mark.parametrize(("size", "radius"), [(800, 0.005), (400, 0.013)])
 def test_point_coverage_matches_pytorch3d_rule_exactly(size: int, radius: float) -> None:
     from partdistill.prompts import find_category
@@ -167,7 +135,7 @@ def test_point_coverage_matches_pytorch3d_rule_exactly(size: int, radius: float)
     views = PointRenderer(radius).render(chair, cameras)
     for k in range(len(cameras)):
         ndc = views.screen[k].astype(np.float32) * np.float32(2.0 / size) - np.float32(1.0)
-        reference = _pytorch3d_rule_reference(ndc, views.depth[k], size, radius, cameras.znear)
+        reference = pytorch3d_rule_zbuffer(ndc, views.depth[k], size, radius, cameras.znear)
         np.testing.assert_array_equal(views.pixel_index[k].reshape(-1), reference)
 
 
@@ -182,3 +150,27 @@ def test_splats_are_symmetric_discs() -> None:
     offsets = {(int(c) - 50, int(r) - 50) for r, c in zip(rows, cols, strict=True)}
     expected = {(dx, dy) for dx in range(-3, 4) for dy in range(-3, 4) if dx * dx + dy * dy < radius_px**2}
     assert offsets == expected and (2, 1) in offsets and (1, 2) in offsets
+
+
+def _mesh_file_shape(tmp_path) -> Shape:
+    """A mesh read back from a GLB file: a torus knot, thin tubes crossing in front of each other."""
+    from partdistill.formats import read_shape
+
+    path = tmp_path / "knot.glb"
+    trimesh.creation.torus(major_radius=1.0, minor_radius=0.3).export(path)
+    return read_shape(path, n_points=20_000, seed=0)
+
+
+def test_mesh_renderer_matches_the_trimesh_ray_queries(tmp_path) -> None:
+    from partdistill.prompts import find_category
+    from partdistill.synth.base import Request
+    from partdistill.synth.procedural import ProceduralGenerator
+
+    generator = ProceduralGenerator(n_points=20_000)
+    shapes = [generator.generate(Request(find_category(c), None, 1)) for c in ("chair", "airplane", "lamp")]
+    cameras = partslip_cameras(400)
+    for shape in [*shapes, _mesh_file_shape(tmp_path)]:
+        views = MeshRenderer().render(shape, cameras)
+        faces, visible = trimesh_mesh_maps(shape, cameras)
+        assert (views.pixel_index == faces).mean() >= 0.9999
+        assert (views.visible == visible).mean() >= 0.9999

@@ -83,7 +83,7 @@ class Cameras:
     def to_camera(self, points: np.ndarray) -> np.ndarray:
         """[K,N,3] camera coordinates (x right, y down, z forward) of world points [N,3]."""
         eyes, rotations = self.eyes(), self.rotations()
-        return np.einsum("kij,knj->kni", rotations, points[None, :, :] - eyes[:, None, :])
+        return (points[None, :, :] - eyes[:, None, :]) @ rotations.transpose(0, 2, 1)
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel coordinates [K,N,2] (x = column, y = row) and depth [K,N] of world points [N,3]."""

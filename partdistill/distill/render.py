@@ -6,8 +6,8 @@ Two renderers share one output record, `Views`:
   PyTorch3D's point rasteriser's coverage rule; PartSLIP used 0.005, the default adapts it to the
   cloud's density) and keeps, per pixel, the nearest point: a z-buffer computed in one vectorised
   scatter-min per view, on the CPU or a GPU.
-- `MeshRenderer` casts a ray through every pixel centre against the shape's mesh (Embree through
-  trimesh), so Shap-E meshes and procedural shapes are seen as closed surfaces. A point counts as
+- `MeshRenderer` casts a ray through every pixel centre against the shape's mesh (Embree, in
+  float32), so Shap-E meshes and procedural shapes are seen as closed surfaces. A point counts as
   visible when nothing on the mesh lies in front of it at its pixel.
 
 Shapes are centred on their centroid and scaled into the unit sphere before rendering, as
@@ -26,9 +26,13 @@ import torch
 from partdistill.distill.cameras import Cameras
 from partdistill.errors import PdError
 from partdistill.shapes import Shape, normalize
+from partdistill.threads import cpu_threads
 
 BACKGROUND = np.array([255, 255, 255], dtype=np.uint8)
-CANDIDATES = 1 << 22  # (point, pixel) pairs the point renderer tests in one pass
+# Renderers run their CPU work on one thread: on the 2-core machine a second torch / BLAS thread
+# doubled the point renderer's CPU time for the same wall time idle, and made it 3x slower beside
+# a second busy process (benchmarks/bench_teach.py).
+RENDER_THREADS = 1
 GREY = 0.78  # albedo of uncoloured shapes: light grey on white, like the paper's renders
 
 
@@ -159,70 +163,97 @@ class PointRenderer:
         return self.radius if self.radius is not None else density_radius(shape.points, cameras)
 
     def render(self, shape: Shape, cameras: Cameras) -> Views:
+        with cpu_threads(RENDER_THREADS if self.device.type == "cpu" else None):
+            return self._render(shape, cameras)
+
+    def _render(self, shape: Shape, cameras: Cameras) -> Views:
         shape = normalize(shape)
-        size, n, device = cameras.image_size, shape.n_points, self.device
         screen, depth = cameras.project(shape.points)
         radius = np.float32(self.radius_for(shape, cameras))
-        offsets = torch.from_numpy(splat_offsets(float(radius) * size / 2)).to(device)
-        dx, dy = offsets[:, 0], offsets[:, 1]
-        trash = size * size  # candidates off the image or outside the radius are scattered here
-        empty = torch.iinfo(torch.int64).max
-        ids = torch.arange(n, dtype=torch.int64, device=device)
-        screen_all = torch.from_numpy(screen).to(device)
-        depth_all = torch.from_numpy(depth).to(device)
-        index_maps = torch.empty((len(cameras), size * size), dtype=torch.int64, device=device)
-        chunk = max(1, CANDIDATES // len(offsets))  # points per pass, bounding the memory of one pass
+        size = cameras.image_size
+        pixel_index = np.empty((len(cameras), size, size), dtype=np.int32)
         for k in range(len(cameras)):
-            keys = torch.full((trash + 1,), empty, dtype=torch.int64, device=device)
-            for first in range(0, n, chunk):
-                xy, z = screen_all[k, first : first + chunk], depth_all[k, first : first + chunk]
-                col = torch.floor(xy[:, 0]).long()[:, None] + dx
-                row = torch.floor(xy[:, 1]).long()[:, None] + dy
-                # PyTorch3D's rule, in its float32 normalised device coordinates.
-                x_ndc, y_ndc = xy[:, 0:1] * (2.0 / size) - 1.0, xy[:, 1:2] * (2.0 / size) - 1.0
-                gap_x = x_ndc - ((2 * col + 1).float() / size - 1.0)
-                gap_y = y_ndc - ((2 * row + 1).float() / size - 1.0)
-                covered = gap_x * gap_x + gap_y * gap_y < radius * radius
-                covered &= (col >= 0) & (col < size) & (row >= 0) & (row < size)
-                covered &= (z > cameras.znear)[:, None]
-                flat = torch.where(covered, row * size + col, trash)
-                # Nearest point per pixel: a scatter-min of (depth, point id) packed in one int64. The
-                # bits of a positive float32 order as the float does, so depth ties go to the lower id.
-                key = (z.view(torch.int32).long() << 32) | ids[first : first + chunk]
-                keys.scatter_reduce_(
-                    0, flat.reshape(-1), key[:, None].expand_as(flat).reshape(-1), reduce="amin"
-                )
-            index_maps[k] = torch.where(keys[:trash] != empty, keys[:trash] & 0xFFFFFFFF, -1)
-        pixel_index = index_maps.cpu().numpy().astype(np.int32).reshape(len(cameras), size, size)
+            nearest = self._nearest_points(screen[k], depth[k], cameras, radius)
+            pixel_index[k] = nearest.to(torch.int32).cpu().numpy().reshape(size, size)
         return self._draw(shape, cameras, pixel_index, screen, depth)
+
+    def _nearest_points(
+        self, screen: np.ndarray, depth: np.ndarray, cameras: Cameras, radius: np.float32
+    ) -> torch.Tensor:
+        """[H*W] int64 the nearest point covering each pixel of one view, -1 where none does.
+
+        Every splat offset is one pass over the points (cache-sized arrays), and the squared
+        distances along x and y are computed once per column and row offset and shared. A
+        candidate off the image, or of a point nearer than znear, gets an infinite distance.
+        """
+        size, device = cameras.image_size, self.device
+        trash = size * size  # uncovered candidates are scattered here
+        empty = torch.iinfo(torch.int64).max
+        xy = torch.from_numpy(screen).to(device)
+        z = torch.from_numpy(depth).to(device)
+        far = torch.tensor(float("inf"), device=device)
+        front = z > cameras.znear
+        cell = torch.floor(xy).long()
+
+        def squared_gaps(axis: int, steps: np.ndarray) -> dict[int, torch.Tensor]:
+            # PyTorch3D's rule in its float32 normalised device coordinates: pixel i's centre is at
+            # -1 + (2i + 1) / S, and the point's coordinate is 2 x / S - 1.
+            ndc = xy[:, axis] * (2.0 / size) - 1.0
+            gaps = {}
+            for step in steps.tolist():
+                pixel = cell[:, axis] + step
+                gap = ndc - ((2 * pixel + 1).float() / size - 1.0)
+                gaps[step] = torch.where((pixel >= 0) & (pixel < size) & front, gap * gap, far)
+            return gaps
+
+        offsets = splat_offsets(float(radius) * size / 2)
+        across, down = squared_gaps(0, np.unique(offsets[:, 0])), squared_gaps(1, np.unique(offsets[:, 1]))
+        own = cell[:, 1] * size + cell[:, 0]
+        # Nearest point per pixel: a scatter-min of (depth, point id) packed in one int64. The bits
+        # of a positive float32 order as the float does, so depth ties go to the lower id.
+        key = (z.view(torch.int32).long() << 32) | torch.arange(len(z), dtype=torch.int64, device=device)
+        keys = torch.full((trash + 1,), empty, dtype=torch.int64, device=device)
+        for dx, dy in offsets.tolist():
+            covered = across[dx] + down[dy] < radius * radius
+            keys.scatter_reduce_(0, torch.where(covered, own + (dy * size + dx), trash), key, reduce="amin")
+        keys = keys[:trash]
+        return torch.where(keys != empty, keys & 0xFFFFFFFF, -1)
 
     @staticmethod
     def _draw(
         shape: Shape, cameras: Cameras, pixel_index: np.ndarray, screen: np.ndarray, depth: np.ndarray
     ) -> Views:
-        """The views' images and visibility from their pixel -> point maps."""
-        size = cameras.image_size
-        eyes = cameras.eyes()
-        images = np.empty((len(cameras), size, size, 3), dtype=np.uint8)
-        visible = np.zeros((len(cameras), shape.n_points), dtype=bool)
+        """The views' images and visibility from their pixel -> point maps.
+
+        Each point's shade is computed once per view, in a palette whose last entry (index -1) is
+        the background, and the image is the palette looked up by the pixel map.
+        """
+        n = shape.n_points
+        eyes = cameras.eyes().astype(np.float32)
+        images = np.empty((*pixel_index.shape, 3), dtype=np.uint8)
+        visible = np.zeros((len(cameras), n + 1), dtype=bool)
         for k in range(len(cameras)):
-            index = pixel_index[k].reshape(-1)
-            hit = index >= 0
-            shown = index[hit]
-            visible[k, shown] = True
-            toward = eyes[k] - shape.points[shown]
+            visible[k, pixel_index[k]] = True  # -1 marks the extra last column
+            seen = np.flatnonzero(visible[k, :n])
+            toward = eyes[k] - shape.points[seen]
             toward /= np.linalg.norm(toward, axis=1, keepdims=True)
-            colors = None if shape.colors is None else shape.colors[shown]
-            normals = None if shape.normals is None else shape.normals[shown]
-            image = np.empty((size * size, 3), dtype=np.uint8)
-            image[:] = BACKGROUND
-            image[hit] = np.round(255 * np.clip(_shade(colors, normals, toward), 0, 1)).astype(np.uint8)
-            images[k] = image.reshape(size, size, 3)
-        return Views(images, pixel_index, "point", screen, depth, visible, cameras)
+            colors = None if shape.colors is None else shape.colors[seen]
+            normals = None if shape.normals is None else shape.normals[seen]
+            palette = np.empty((n + 1, 3), dtype=np.uint8)
+            palette[-1] = BACKGROUND
+            palette[seen] = np.round(255 * np.clip(_shade(colors, normals, toward), 0, 1))
+            np.take(palette, pixel_index[k], axis=0, out=images[k])  # -1 takes the last: background
+        return Views(images, pixel_index, "point", screen, depth, visible[:, :n].copy(), cameras)
 
 
 class MeshRenderer:
-    """Ray casting of the shape's mesh (Embree through trimesh), with a per-pixel face index.
+    """Ray casting of the shape's mesh with Embree, with a per-pixel face index.
+
+    Embree is called directly (embreex, the binding trimesh uses), in float32, with one ray per
+    pixel centre from the camera; the ray directions are computed once per image size and scaled
+    to unit depth along the view axis, so the distance Embree returns is the hit's depth. (Through
+    trimesh's ray queries the same casts took twice the CPU: float64 copies, a per-view matrix
+    product in float64 and hit locations recomputed from planes.)
 
     A point is visible in a view when it lies in the image and the first surface hit at its pixel
     is no nearer than the point itself (within `tolerance`, relative to the depth).
@@ -230,43 +261,66 @@ class MeshRenderer:
 
     def __init__(self, tolerance: float = 2e-3) -> None:
         self.tolerance = tolerance
+        self._rays: dict[tuple[int, float], np.ndarray] = {}
+
+    def _camera_rays(self, cameras: Cameras) -> np.ndarray:
+        """[H*W,3] float32 camera-frame directions through every pixel centre, with unit depth."""
+        key = (cameras.image_size, cameras.fov)
+        if key not in self._rays:
+            directions = cameras.ray_directions()
+            self._rays[key] = (directions / directions[:, 2:3]).astype(np.float32)
+        return self._rays[key]
 
     def render(self, shape: Shape, cameras: Cameras) -> Views:
-        import trimesh
+        with cpu_threads(RENDER_THREADS):
+            return self._render(shape, cameras)
+
+    def _render(self, shape: Shape, cameras: Cameras) -> Views:
+        from embreex import rtcore_scene
+        from embreex.mesh_construction import TriangleMesh
 
         if shape.mesh is None:
             raise PdError(
                 "the mesh renderer needs a shape with a mesh (use the point renderer for point clouds)"
             )
         shape = normalize(shape)
-        mesh = trimesh.Trimesh(shape.mesh.vertices, shape.mesh.faces, process=False)
+        vertices, faces = shape.mesh.vertices, shape.mesh.faces
+        scene = rtcore_scene.EmbreeScene()
+        TriangleMesh(scene=scene, vertices=vertices, indices=faces.astype(np.int32))
+        normals = np.cross(
+            vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]]
+        )
+        colors = None
+        if shape.mesh.vertex_colors is not None:
+            colors = shape.mesh.vertex_colors[faces].mean(axis=1)
         size = cameras.image_size
         screen, depth = cameras.project(shape.points)
-        eyes, rotations, rays_camera = cameras.eyes(), cameras.rotations(), cameras.ray_directions()
+        eyes, rotations = cameras.eyes().astype(np.float32), cameras.rotations().astype(np.float32)
+        rays = self._camera_rays(cameras)
+        origins = np.empty_like(rays)
         images = np.empty((len(cameras), size, size, 3), dtype=np.uint8)
-        pixel_index = np.empty((len(cameras), size, size), dtype=np.int32)
+        pixel_index = np.empty((len(cameras), size * size), dtype=np.int32)
         visible = np.zeros((len(cameras), shape.n_points), dtype=bool)
-        rows_cols = np.floor(screen[..., ::-1]).astype(np.int64)
+        cells = np.floor(screen[..., ::-1]).astype(np.int64)
         for k in range(len(cameras)):
-            directions = rays_camera @ rotations[k]
-            starts = np.broadcast_to(eyes[k], directions.shape)
-            faces, rays, hits = mesh.ray.intersects_id(
-                starts, directions, multiple_hits=False, return_locations=True
-            )
-            face_map = np.full(size * size, -1, dtype=np.int64)
-            face_map[rays] = faces
-            zbuffer = np.full(size * size, np.inf)
-            zbuffer[rays] = (hits - eyes[k]) @ rotations[k, 2]
-            pixel_index[k] = face_map.reshape(size, size)
-            inside = (rows_cols[k] >= 0).all(-1) & (rows_cols[k] < size).all(-1)
-            cell = np.clip(rows_cols[k], 0, size - 1)
+            directions = rays @ rotations[k]
+            origins[:] = eyes[k]
+            hits = scene.run(origins, directions, output=1)
+            face_map = hits["primID"]
+            pixel_index[k] = face_map
+            hit = face_map >= 0
+            zbuffer = np.where(hit, hits["tfar"], np.float32(np.inf))  # depth: the rays have unit depth
+            inside = (cells[k] >= 0).all(-1) & (cells[k] < size).all(-1)
+            cell = np.clip(cells[k], 0, size - 1)
             front = zbuffer[cell[:, 0] * size + cell[:, 1]]
             visible[k] = inside & (depth[k] <= front * (1 + self.tolerance))
-            colors = None
-            if shape.mesh.vertex_colors is not None:
-                colors = shape.mesh.vertex_colors[shape.mesh.faces[faces]].mean(axis=1)
-            image = np.tile(BACKGROUND, (size * size, 1))
-            shaded = _shade(colors, mesh.face_normals[faces], -directions[rays])
-            image[rays] = np.round(255 * np.clip(shaded, 0, 1)).astype(np.uint8)
-            images[k] = image.reshape(size, size, 3)
-        return Views(images, pixel_index.astype(np.int32), "face", screen, depth, visible, cameras)
+            seen = face_map[hit]
+            toward = -directions[hit]
+            toward /= np.linalg.norm(toward, axis=1, keepdims=True)
+            shaded = _shade(None if colors is None else colors[seen], normals[seen], toward)
+            image = images[k].reshape(-1, 3)
+            image[:] = BACKGROUND
+            image[hit] = np.round(255 * np.clip(shaded, 0, 1))
+        return Views(
+            images, pixel_index.reshape(len(cameras), size, size), "face", screen, depth, visible, cameras
+        )

@@ -1,0 +1,43 @@
+"""How many CPU threads a process's numeric libraries use.
+
+PyTorch and the BLAS under numpy and scipy each start a pool with one thread per core. A process
+that shares the machine with others (Ray workers, a second `pd teach`) gains nothing from them:
+measured in benchmarks/bench_teach.py, two threads made the point renderer slower than one under
+a second busy process, and idle BLAS threads spinning between calls cost a third of its CPU time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Within it, torch and the BLAS libraries use at most `count` threads (None: as they were)."""
+    if count is None:
+        yield
+        return
+    if count < 1:
+        from partdistill.errors import PdError
+
+        raise PdError(f"--threads must be at least 1, not {count}.")
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        with threadpool_limits(limits=count):
+            yield
+    finally:
+        torch.set_num_threads(before)
