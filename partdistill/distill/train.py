@@ -51,6 +51,7 @@ import torch
 
 from partdistill.distill.data import Item, batches, load_item_arrays, make_sample, save_item_arrays
 from partdistill.distill.losses import Trigger, UnitPairs, distillation_loss, rescore
+from partdistill.distill.optim import Adam
 from partdistill.distill.snapshot import PredictionAverage
 from partdistill.distill.students import build_student, trainable_parameters
 from partdistill.errors import PdError
@@ -59,6 +60,9 @@ from partdistill.files import atomic_path, write_json
 from partdistill.prompts import find_category
 
 STUDENT_WEIGHTS = "student.safetensors"
+# The display-only fit to the training shapes' labels is measured on a fixed random subset of this
+# many labelled shapes (the same every epoch): on all of them it took a fifth of each epoch.
+FIT_SHAPES = 16
 STUDENT_CONFIG = "student.json"
 
 
@@ -147,7 +151,8 @@ class EpochReport:
         lr: its learning rate.
         phase: "forward" or "backward" distillation.
         switched: backward distillation was triggered at the end of this epoch.
-        fit: mean shape IoU on the training shapes' own labels, when they have labels (display only).
+        fit: mean shape IoU on up to `FIT_SHAPES` training shapes' own labels, when they have labels
+            (display only).
         seconds: wall time of the epoch.
         waiting_for: parts the trigger fired without: the student does not predict them yet, so the
             switch waits (empty when it did not fire or switched).
@@ -201,18 +206,17 @@ class Distillation:
             torch.manual_seed(config.seed)
             self.model = build_student(config.student, len(self.part_names), config.checkpoint).to(device)
         self.device = device
-        self.optimizer = torch.optim.Adam(
-            trainable_parameters(self.model), lr=config.lr, betas=(0.9, 0.999), eps=1e-8
-        )
+        self.optimizer = Adam(trainable_parameters(self.model), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
         self.state = TrainState()
         self.rescored: dict[str, np.ndarray] | None = None
         self.average = PredictionAverage(config.snapshot_decay)
         self.trigger = Trigger(config.trigger_window, config.trigger_delta)
         fit_rng = np.random.default_rng([config.seed, 1])
+        labelled = [item for item in self.items if item.shape.labels is not None]
+        chosen = sorted(fit_rng.permutation(len(labelled))[:FIT_SHAPES])
         self._fit_samples = [
-            (make_sample(item, config.n_points, fit_rng, augmented=False), item.shape.labels)
-            for item in self.items
-            if item.shape.labels is not None
+            (make_sample(labelled[i], config.n_points, fit_rng, augmented=False), labelled[i].shape.labels)
+            for i in chosen
         ]
 
     @property
@@ -276,12 +280,7 @@ class Distillation:
         self._checkpoint.mkdir(parents=True, exist_ok=True)
         with atomic_path(self._checkpoint / "model.safetensors") as tmp:
             save_file({k: v.contiguous().cpu() for k, v in self.model.state_dict().items()}, tmp)
-        optimizer = self.optimizer.state_dict()
-        tensors = {
-            f"{index}.{name}": value
-            for index, values in optimizer["state"].items()
-            for name, value in values.items()
-        }
+        tensors = self.optimizer.state_tensors()
         with atomic_path(self._checkpoint / "optimizer.safetensors") as tmp:
             save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, tmp)
         if self.rescored is not None:
@@ -301,14 +300,9 @@ class Distillation:
             return  # killed before the first epoch ended: start from the beginning
         self.state = TrainState(**json.loads(state_path.read_text()))
         # Read on the host: load_state_dict copies into the parameters on their device, and the
-        # optimizer moves its state to its parameters' device.
+        # optimizer moves its moments to its parameters' device.
         self.model.load_state_dict(load_file(self._checkpoint / "model.safetensors"))
-        saved = load_file(self._checkpoint / "optimizer.safetensors")
-        optimizer = self.optimizer.state_dict()
-        for key, value in saved.items():
-            index, name = key.split(".", 1)
-            optimizer["state"].setdefault(int(index), {})[name] = value
-        self.optimizer.load_state_dict(optimizer)
+        self.optimizer.load_state_tensors(load_file(self._checkpoint / "optimizer.safetensors"))
         if self.state.switch_epoch is not None:
             self.rescored = load_item_arrays(self._checkpoint / "rescore.npz", self.items)
         elif (self._checkpoint / "average.npz").exists():
@@ -323,8 +317,7 @@ class Distillation:
             start = time.perf_counter()
             rng = np.random.default_rng([config.seed, 2, epoch])
             lr = config.lr_at(epoch)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            self.optimizer.lr = lr
             self.model.train()
             plan = batches(len(self.items), config.batch_size, rng)
             losses = []
@@ -373,7 +366,7 @@ class Distillation:
             yield report
 
     def _fit(self) -> float | None:
-        """Mean shape IoU of the student on fixed samples of the training shapes' own labels."""
+        """Mean shape IoU of the student on fixed samples of `FIT_SHAPES` training shapes' own labels."""
         if not self._fit_samples:
             return None
         self.model.eval()
