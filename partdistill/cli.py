@@ -28,12 +28,15 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from partdistill.errors import PdError
+from partdistill.errors import PdError, check_number
+from partdistill.files import OutputFolder, remove_stale_temporaries
 
 if TYPE_CHECKING:
     from partdistill.collection import Collection
+    from partdistill.distill.data import Item
     from partdistill.distill.teach import KnowledgeStore, TeachConfig, TeachSummary
     from partdistill.distill.teachers import Teacher
+    from partdistill.distill.train import DistillConfig
     from partdistill.eval.evaluate import EvalResult
     from partdistill.prompts import Category
 
@@ -42,6 +45,7 @@ app = typer.Typer(
     help="partdistill: 3D part segmentation without 3D labels (PartDistill, CVPR 2024).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # usage errors in three plain lines (click's), not a boxed panel
     add_completion=False,
 )
 # Sentences with paths stay on one line; no console markup, so brackets in messages print as they are.
@@ -53,15 +57,23 @@ R = TypeVar("R")
 
 
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn a `PdError` into one sentence on stderr and exit code 1."""
+    """Turn a `PdError`, or a file the system would not let the command read or write, into one
+    sentence on stderr and exit code 1; Ctrl-C into one sentence and exit code 130."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except PdError as error:
-            errors.print(Text("Error: ", style="bold red") + Text(str(error)), highlight=False)
-            raise typer.Exit(code=1) from None
+            message = str(error)
+        except OSError as error:  # a disk or permission problem, not a bug: say which file
+            where = f"{error.filename}: " if error.filename else ""
+            message = f"{where}{error.strerror or error} (nothing was left half-written)."
+        except KeyboardInterrupt:
+            errors.print("Stopped. Run the same command again to continue where it stopped.")
+            raise typer.Exit(code=130) from None
+        errors.print(Text("Error: ", style="bold red") + Text(message), highlight=False)
+        raise typer.Exit(code=1) from None
 
     return wrapper
 
@@ -129,22 +141,27 @@ def synth(
         quality_filter=quality_filter,
     )
     out = out or Path("shapes") / f"{name}-{generator.value}"
-    collection, todo = prepare(config, out)
-    if todo:
-        if len(todo) < n:
-            console.print(f"Resuming {out}: {n - len(todo)} of {n} shapes are already there.")
-        made = build_generator(config, resolve_device(device))
-        start = time.perf_counter()
-        with progress_bar() as bar:
-            task = bar.add_task(f"{name} ({generator.value})", total=len(todo))
-            for record in synthesize(config, made, collection, todo):
-                bar.advance(task)
-                if not record.ok:
-                    bar.console.print(Text(f"{record.id} failed: ", style="yellow") + Text(str(record.error)))
-        elapsed = time.perf_counter() - start
-        console.print(f"Made {len(todo)} shapes in {elapsed:.1f} s ({len(todo) / elapsed:.2f} shapes/s).")
-    else:
-        console.print(f"{out} already holds all {n} shapes.")
+    run_device = resolve_device(device)
+    with OutputFolder(out):
+        remove_stale_temporaries(out)
+        collection, todo = prepare(config, out)
+        if todo:
+            if len(todo) < n:
+                console.print(f"Resuming {out}: {n - len(todo)} of {n} shapes are already there.")
+            made = build_generator(config, run_device)
+            start = time.perf_counter()
+            with progress_bar() as bar:
+                task = bar.add_task(f"{name} ({generator.value})", total=len(todo))
+                for record in synthesize(config, made, collection, todo):
+                    bar.advance(task)
+                    if not record.ok:
+                        bar.console.print(
+                            Text(f"{record.id} failed: ", style="yellow") + Text(str(record.error))
+                        )
+            elapsed = time.perf_counter() - start
+            console.print(f"Made {len(todo)} shapes in {elapsed:.1f} s ({len(todo) / elapsed:.2f} shapes/s).")
+        else:
+            console.print(f"{out} already holds all {n} shapes.")
     console.print(_collection_table(collection, out))
 
 
@@ -173,6 +190,17 @@ class TeacherName(str, Enum):
     clip = "clip"
 
 
+class NoiseName(str, Enum):
+    clean = "clean"
+    noisy = "noisy"
+    harsh = "harsh"
+
+
+class KindName(str, Enum):
+    box = "box"
+    mask = "mask"
+
+
 class Query(str, Enum):
     part = "part"
     part_of_category = "part-of-category"
@@ -184,18 +212,31 @@ class RendererName(str, Enum):
     mesh = "mesh"
 
 
-def _collection_category(collection: Collection, category: str | None) -> Category:
-    """The category given, or the one every shape of the collection shares."""
+def _collection_category(collection: Collection, category: str | None, force: bool = False) -> Category:
+    """The category given, or the one every shape of the collection shares. A category that
+    contradicts the collection's own is refused unless `force` (--force-category)."""
     from partdistill.prompts import find_category
 
-    if category is not None:
-        return find_category(category)
     names = {record.category for record in collection.ok_records}
-    if len(names) != 1 or None in names:
+    own = find_category(next(iter(names))) if len(names) == 1 and None not in names else None
+    if category is None:
+        if own is None:
+            raise PdError(
+                f"{collection.root} holds shapes of {len(names)} categories; say which with --category."
+            )
+        return own
+    chosen = find_category(category)
+    if own is not None and chosen != own and not force:
         raise PdError(
-            f"{collection.root} holds shapes of {len(names)} categories; say which with --category."
+            f"{collection.root} holds {own.key} shapes, not {chosen.key}; "
+            f"pass --force-category to treat them as {chosen.key} anyway."
         )
-    return find_category(names.pop())
+    return chosen
+
+
+ForceCategory = Annotated[
+    bool, typer.Option(help="Use --category even where the shapes' own category is another.")
+]
 
 
 @app.command()
@@ -217,8 +258,10 @@ def teach(
     nms: Annotated[
         float, typer.Option(help="Detectors: IoU above which boxes of one part in a view are merged.")
     ] = 0.6,
-    noise: Annotated[str, typer.Option(help="Simulated teacher: clean, noisy or harsh.")] = "noisy",
-    kind: Annotated[str, typer.Option(help="Simulated teacher: box or mask predictions.")] = "box",
+    noise: Annotated[NoiseName, typer.Option(help="Simulated teacher: how often it errs.")] = NoiseName.noisy,
+    kind: Annotated[
+        KindName, typer.Option(help="Simulated teacher: box or mask predictions.")
+    ] = KindName.box,
     renderer: Annotated[RendererName, typer.Option(help="How views are drawn.")] = RendererName.auto,
     image_size: Annotated[int, typer.Option(min=32, help="Render size in pixels.")] = 800,
     point_radius: Annotated[
@@ -230,6 +273,7 @@ def teach(
     sheets: Annotated[int, typer.Option(help="Contact sheets to draw (-1: all, 0: none).")] = -1,
     seed: Annotated[int, typer.Option(help="Seed of the simulated teacher.")] = 0,
     device: Device = "auto",
+    force_category: ForceCategory = False,
 ) -> None:
     """Render every shape, ask a 2D teacher where each part is, and lift its answers to 3D units."""
     from partdistill.collection import Collection
@@ -237,15 +281,15 @@ def teach(
     from partdistill.info import resolve_device
 
     collection = Collection.open(shapes)
-    found = _collection_category(collection, category)
+    found = _collection_category(collection, category, force_category)
     config = TeachConfig(
         teacher=teacher.value,
         model_id=model_id,
         threshold=threshold,
         query=query.value,
         nms=nms,
-        noise=noise,
-        kind=kind,
+        noise=noise.value,
+        kind=kind.value,
         renderer=renderer.value,
         image_size=image_size,
         point_radius=point_radius,
@@ -253,7 +297,8 @@ def teach(
     )
     store = KnowledgeStore(knowledge_dir(collection, name or config.default_name()))
     model = build_config_teacher(config, resolve_device(device))
-    summary = _teach_with_progress(collection, found, model, config, store, sheets)
+    with OutputFolder(store.root):
+        summary = _teach_with_progress(collection, found, model, config, store, sheets)
     table = Table(title=str(store.root), show_header=False)
     table.add_column()
     table.add_column(justify="right")
@@ -297,8 +342,8 @@ def distill(
     teacher: Annotated[TeacherName, typer.Option(help="Teacher to run when there is no knowledge yet.")] = (
         TeacherName.simulated
     ),
-    noise: Annotated[str, typer.Option(help="Simulated teacher: clean, noisy or harsh.")] = "noisy",
-    kind: Annotated[str, typer.Option(help="Simulated teacher: box or mask.")] = "box",
+    noise: Annotated[NoiseName, typer.Option(help="Simulated teacher: how often it errs.")] = NoiseName.noisy,
+    kind: Annotated[KindName, typer.Option(help="Simulated teacher: box or mask.")] = KindName.box,
     image_size: Annotated[int, typer.Option(min=32, help="Render size when teaching.")] = 800,
     student: Annotated[StudentName, typer.Option(help="The 3D student.")] = StudentName.pointnet,
     checkpoint: Annotated[
@@ -324,18 +369,26 @@ def distill(
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/<category>-<student>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run in --out.")] = False,
     device: Device = "auto",
+    force_category: ForceCategory = False,
 ) -> None:
     """Train a 3D student on a teacher's knowledge units (forward, then backward distillation)."""
     from partdistill.collection import Collection
     from partdistill.distill.sources import is_knowledge_store, items_from_h5, items_from_store
     from partdistill.distill.students import check_student
-    from partdistill.distill.teach import KnowledgeStore, TeachConfig, build_config_teacher, knowledge_dir
-    from partdistill.distill.train import REFERENCE_SWITCH, BatchReport, Distillation, DistillConfig
+    from partdistill.distill.teach import (
+        KnowledgeStore,
+        TeachConfig,
+        build_config_teacher,
+        knowledge_dir,
+        teach_config_from,
+    )
+    from partdistill.distill.train import REFERENCE_SWITCH, DistillConfig
     from partdistill.info import resolve_device
     from partdistill.prompts import find_category
 
     check_student(student.value, checkpoint)
     run_device = resolve_device(device)
+    teaching = None  # (collection, teacher config, store) when the knowledge must be made first
     if knowledge is not None and not is_knowledge_store(knowledge):
         found = find_category(category) if category else None
         items = items_from_h5(knowledge, found)
@@ -352,22 +405,23 @@ def distill(
                 "Say which shapes to distil on with --shapes (or give --knowledge a folder of h5 files)."
             )
         collection = Collection.open(shapes)
-        found = _collection_category(collection, category)
+        found = _collection_category(collection, category, force_category)
         if knowledge is not None:
+            if not knowledge.is_dir():
+                raise PdError(
+                    f"{knowledge} does not exist: expected a pd teach folder or PartDistill h5 files."
+                )
             store = KnowledgeStore(knowledge)
         else:
-            config = TeachConfig(
-                teacher=teacher.value, noise=noise, kind=kind, image_size=image_size, seed=seed
+            teach_config = TeachConfig(
+                teacher=teacher.value, noise=noise.value, kind=kind.value, image_size=image_size, seed=seed
             )
-            store = KnowledgeStore(knowledge_dir(collection, config.default_name()))
+            store = KnowledgeStore(knowledge_dir(collection, teach_config.default_name()))
             earlier = store.config()
             if earlier is not None:  # complete (or resume) that knowledge with the settings it was made with
-                config = TeachConfig(**{k: v for k, v in earlier.items() if k != "category"})
+                teach_config = teach_config_from(earlier, store.root)
             if any(not store.has(record.id) for record in collection.ok_records):
-                console.print(f"No complete knowledge in {store.root} yet: running the teacher stage first.")
-                model = build_config_teacher(config, run_device)
-                _teach_with_progress(collection, found, model, config, store, sheets=8)
-        items = items_from_store(collection, store)
+                teaching = (collection, teach_config, store)
         source = str(store.root)
     config = DistillConfig(
         category=found.key,
@@ -383,8 +437,25 @@ def distill(
         checkpoint=None if checkpoint is None else str(checkpoint),
         knowledge=source,
     )
+    if teaching is not None:
+        collection, teach_config, store = teaching
+        console.print(f"No complete knowledge in {store.root} yet: running the teacher stage first.")
+        model = build_config_teacher(teach_config, run_device)
+        with OutputFolder(store.root):
+            _teach_with_progress(collection, found, model, teach_config, store, sheets=8)
+    if knowledge is None or is_knowledge_store(knowledge):
+        items = items_from_store(collection, store)
     run_dir = out or Path("runs") / f"{found.name}-{student.value}"
-    run = Distillation(config, items, run_dir, device=run_device)
+    with OutputFolder(run_dir):
+        _distill_into(run_dir, config, items, resume, run_device)
+
+
+def _distill_into(run_dir: Path, config: DistillConfig, items: list[Item], resume: bool, device: str) -> None:
+    """The training loop of `pd distill` with its progress, then, in TTA mode, the labels."""
+    from partdistill.distill.train import BatchReport, Distillation
+
+    epochs = config.epochs
+    run = Distillation(config, items, run_dir, device=device)
     run.start(resume)
     if run.state.epoch:
         console.print(f"Resuming {run_dir} after epoch {run.state.epoch} of {epochs}.")
@@ -408,10 +479,10 @@ def distill(
             bar.console.print(line)
     weights = run.finish()
     console.print(f"Student: {weights}  (log.txt, curve.png, config.json beside it)")
-    if mode is Mode.tta:  # test-time alignment: label the very shapes the student was distilled on
+    if config.mode == "tta":  # test-time alignment: label the very shapes the student was distilled on
         from partdistill.distill.predict import TrainedStudent, save_labels
 
-        trained = TrainedStudent.load(run_dir, run_device)
+        trained = TrainedStudent.load(run_dir, device)
         with progress_bar() as bar:
             task = bar.add_task("labelling the distilled shapes", total=len(items))
             for item in items:
@@ -451,30 +522,45 @@ def predict(
     points: Annotated[int, typer.Option(min=1, help="Points sampled from meshes.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed of mesh sampling and chunking.")] = 0,
     device: Device = "auto",
+    force_category: ForceCategory = False,
 ) -> None:
     """Label shapes with a trained student: part-coloured PLY, per-point JSON and a PNG per input."""
-    from partdistill.distill.predict import TrainedStudent, write_prediction
+    from partdistill.distill.predict import TrainedStudent, output_names, write_prediction
+    from partdistill.files import write_json
     from partdistill.formats import read_shape
     from partdistill.info import resolve_device
+    from partdistill.prompts import find_category
 
     trained = TrainedStudent.load(run, resolve_device(device))
     shapes = [
         read_shape(path, n_points=points, seed=seed) for path in inputs
     ]  # all readable before writing any
+    segments = find_category(trained.category)
+    for path, shape in zip(inputs, shapes, strict=True):
+        if shape.category and find_category(shape.category) != segments and not force_category:
+            raise PdError(
+                f"{path} is a {shape.category} and the run segments {trained.category}; "
+                "pass --force-category to label it anyway."
+            )
+    names = output_names(inputs)
     table = Table(title=f"{trained.category} parts by {run}", show_header=True)
     table.add_column("input")
+    table.add_column("written as")
     for name in trained.part_names:
         table.add_column(name, justify="right")
-    with progress_bar() as bar:
+    with OutputFolder(out), progress_bar() as bar:
         task = bar.add_task("labelling", total=len(shapes))
-        for path, shape in zip(inputs, shapes, strict=True):
+        for path, shape, name in zip(inputs, shapes, names, strict=True):
             labels = trained.labels(shape, seed=seed)
-            write_prediction(shape, labels, trained, out, path.stem)
+            write_prediction(shape, labels, trained, out, name)
             counts = np.bincount(labels, minlength=len(trained.part_names))
-            table.add_row(path.name, *(f"{100 * c / len(labels):.0f}%" for c in counts))
+            table.add_row(str(path), name, *(f"{100 * c / len(labels):.0f}%" for c in counts))
             bar.advance(task)
+        write_json(out / "inputs.json", {name: str(path) for name, path in zip(names, inputs, strict=True)})
     console.print(table)
-    console.print(f"Wrote <name>.ply, <name>.json and <name>.png for each input into {out}")
+    console.print(
+        f"Wrote <name>.ply, <name>.json and <name>.png for each input into {out} (names: inputs.json)"
+    )
 
 
 class DatasetName(str, Enum):
@@ -524,8 +610,10 @@ def evaluate(
 
     if (run is None) == (predictions is None):
         raise PdError("Give either --run (a trained student) or --predictions (labels made elsewhere).")
-    if points not in ("2048", "all") and not points.isdigit():
-        raise PdError(f"--points must be 2048, another number, or all, not '{points}'.")
+    if points != "all" and (not points.isdigit() or int(points) < 1):
+        raise PdError(
+            f"--points must be a positive number (the reference protocol: 2048) or all, not '{points}'."
+        )
     data = open_dataset(dataset.value, root, split)
     chosen = (
         [
@@ -555,7 +643,8 @@ def evaluate(
         chosen = target
         predictors.append(student)
     else:
-        predictors.append(FilePredictions(predictions, dataset.value))
+        files = FilePredictions(predictions, dataset.value)
+        predictors.append(files)
     knowledge = knowledge or default_knowledge(data)
     if knowledge is not None:
         console.print(f"Direct lifting from {knowledge} is scored beside.")
@@ -585,8 +674,18 @@ def evaluate(
         "predictions": None if predictions is None else str(predictions),
         "knowledge": None if knowledge is None else str(knowledge),
     }
+    if predictions is not None and files.outside:
+        console.print(
+            Text("Note: ", style="yellow")
+            + Text(
+                f"{sum(files.outside.values())} labels in {len(files.outside)} shapes are not parts of their "
+                f"shape's category (e.g. {next(iter(files.outside))}); they count as wrong."
+            )
+        )
+        settings["labels outside their category"] = files.outside
     out = out or Path(f"eval-{dataset.value}")
-    paths = write_reports(result, out, settings)
+    with OutputFolder(out):
+        paths = write_reports(result, out, settings)
     # Published numbers are the benchmark's; a collection of one's own shapes has none.
     reference = {} if dataset is DatasetName.collection else published(result.protocol)
     console.print(_score_table(result, reference))
@@ -645,19 +744,29 @@ def import_(
     from partdistill.eval.datasets import import_files, import_shapes, open_dataset
     from partdistill.prompts import find_category
 
+    check_number(points, "--points", at_least=1)
     if dataset == "files":
         if not categories or "," in categories:
             raise PdError("Importing files needs the one category they show: --categories chair.")
-        ids = import_files(root, find_category(categories), out, points, seed)
+        category = find_category(categories)
     elif dataset in ("shapenetpart", "partnete"):
         chosen = (
             [find_category(f"{dataset}/{c.strip()}") for c in categories.split(",")] if categories else None
         )
-        ids = import_shapes(open_dataset(dataset, root, split), chosen, out)
+        data = open_dataset(dataset, root, split)
     else:
         raise PdError(f"Unknown dataset '{dataset}': use shapenetpart, partnete or files.")
-    with progress_bar() as bar:
-        task = bar.add_task(f"importing into {out}", total=None)
+    with OutputFolder(out), progress_bar() as bar:
+        remove_stale_temporaries(out)
+        if dataset == "files":
+            ids = import_files(root, category, out, points, seed)
+            total = None
+        else:
+            checking = bar.add_task(f"checking {root}", total=len(data.ids(chosen)))
+            for _ in data.shapes(chosen):  # every shape readable before any is written
+                bar.advance(checking)
+            ids, total = import_shapes(data, chosen, out), len(data.ids(chosen))
+        task = bar.add_task(f"importing into {out}", total=total)
         for _ in ids:
             bar.advance(task)
     console.print(_collection_table(Collection.open(out), out))

@@ -1,17 +1,24 @@
 """A shape collection on disk: a folder of shape files and a manifest with one record per shape.
 
     <root>/manifest.json        {"format": "partdistill.collection", "version": 1, "shapes": [record, ...]}
+    <root>/manifest.log         records added since manifest.json was last written, one JSON per line
     <root>/shapes/<id>.npz      one file per shape, in the project's format
 
 A record is kept for shapes that failed to generate too (with the error and no file), so a failure
-is visible and a resumed run does not try them again. Shape files are written before the manifest
-names them, and both atomically: a killed writer leaves the collection as it was after its last
-complete shape.
+is visible and a resumed run does not try them again. Adding a shape writes its file (atomically)
+and then appends its record to manifest.log, so adding costs the same however large the
+collection; `compact` folds the log into manifest.json (atomically, then drops the log), which
+`pd synth` and `pd import` do when they finish. A killed writer leaves the collection as it was
+after its last complete shape: a half-written last line of the log is ignored.
+
+Manifests are data a user may be handed: shape ids must be safe file names and shape files must
+lie inside the collection (`partdistill.files.check_id`, `inside`), or the collection is refused.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.errors import PdError
-from partdistill.files import write_json
+from partdistill.files import check_id, inside, read_json, write_json
 from partdistill.formats import SHAPE_SUFFIX, read_npz, write_npz
 from partdistill.shapes import Provenance, Shape
 
 MANIFEST = "manifest.json"
+LOG = "manifest.log"
 SHAPES_DIR = "shapes"
 _FORMAT = "partdistill.collection"
 _VERSION = 1
@@ -132,33 +140,36 @@ class Collection:
             raise PdError(
                 f"{root} is not a shape collection: it has no {MANIFEST} (make one with `pd synth`)."
             )
-        try:
-            data = json.loads(manifest.read_text())
-        except (ValueError, UnicodeDecodeError) as error:
-            raise PdError(f"{manifest} is not valid JSON ({error}).") from error
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        data = read_json(manifest, "a partdistill collection manifest")
+        if data.get("format") != _FORMAT:
             raise PdError(f"{manifest} is not a partdistill collection manifest.")
         if data.get("version") != _VERSION:
             raise PdError(
                 f"{manifest} is version {data.get('version')}; this partdistill reads version {_VERSION}."
             )
-        records: list[ShapeRecord] = []
-        for position, entry in enumerate(data.get("shapes", [])):
-            try:
-                records.append(ShapeRecord.from_dict(entry))
-            except (KeyError, TypeError, ValueError) as error:
-                raise PdError(
-                    f"{manifest}: shape entry {position} is malformed (missing or bad {error})."
-                ) from error
-        ids = [record.id for record in records]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        entries = data.get("shapes", [])
+        if not isinstance(entries, list):
+            raise PdError(f"{manifest}: 'shapes' is not a list of shape records.")
+        records = [
+            _record(entry, f"{manifest}: shape entry {position}") for position, entry in enumerate(entries)
+        ]
+        counts = Counter(record.id for record in records)
+        duplicates = sorted(i for i, n in counts.items() if n > 1)
         if duplicates:
             raise PdError(f"{manifest} lists shape ids more than once: {', '.join(duplicates[:5])}.")
-        missing = [r.file for r in records if r.ok and (r.file is None or not (root / r.file).is_file())]
-        if missing:
-            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-            raise PdError(f"{manifest} lists shape files that are missing: {missing[0]}{more}.")
-        return cls(root, records)
+        collection = cls(root, records)
+        for position, entry in enumerate(_log_entries(root / LOG)):
+            record = _record(entry, f"{root / LOG}: line {position + 1}")
+            collection._records[record.id] = record
+        for record in collection:
+            check_id(record.id, str(manifest))
+            if record.ok and (record.file is None or not inside(root, record.file, str(manifest)).is_file()):
+                missing = [
+                    r.file for r in collection.ok_records if r.file is None or not (root / r.file).is_file()
+                ]
+                more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+                raise PdError(f"{manifest} lists shape files that are missing: {missing[0]}{more}.")
+        return collection
 
     def __len__(self) -> int:
         return len(self._records)
@@ -200,7 +211,7 @@ class Collection:
         record = self._records[record] if isinstance(record, str) else record
         if record.file is None:
             raise PdError(f"Shape {record.id} has no file: its generation failed ({record.error}).")
-        return read_npz(self.root / record.file)
+        return read_npz(inside(self.root, record.file, str(self.root / MANIFEST)))
 
     def shapes(self) -> Iterator[tuple[ShapeRecord, Shape]]:
         """Every shape that exists, with its record."""
@@ -209,7 +220,7 @@ class Collection:
 
     def add(self, shape_id: str, shape: Shape) -> ShapeRecord:
         """Write `shape` under `shape_id` and record it (replacing an earlier record of that id)."""
-        file = f"{SHAPES_DIR}/{shape_id}{SHAPE_SUFFIX}"
+        file = f"{SHAPES_DIR}/{check_id(shape_id, 'the shape to add')}{SHAPE_SUFFIX}"
         write_npz(shape, self.root / file)
         record = ShapeRecord(
             id=shape_id,
@@ -235,8 +246,41 @@ class Collection:
 
     def _put(self, record: ShapeRecord) -> ShapeRecord:
         self._records[record.id] = record
+        if not (self.root / MANIFEST).is_file():
+            self.compact()  # a new collection: its manifest exists from the first shape on
+            return record
+        with (self.root / LOG).open("a") as log:
+            log.write(json.dumps(record.to_dict()) + "\n")
+        return record
+
+    def compact(self) -> None:
+        """Fold manifest.log into manifest.json (atomically, then the log goes)."""
         write_json(
             self.root / MANIFEST,
             {"format": _FORMAT, "version": _VERSION, "shapes": [r.to_dict() for r in self._records.values()]},
         )
-        return record
+        (self.root / LOG).unlink(missing_ok=True)
+
+
+def _record(entry: object, source: str) -> ShapeRecord:
+    """A manifest entry as a record, or one PdError naming `source`."""
+    try:
+        if not isinstance(entry, dict):
+            raise TypeError("not an object")
+        return ShapeRecord.from_dict(entry)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise PdError(f"{source} is malformed (missing or bad {error}).") from error
+
+
+def _log_entries(path: Path) -> list[object]:
+    """The records appended to a manifest log; a last line cut short by a kill is dropped."""
+    if not path.is_file():
+        return []
+    lines = path.read_text().split("\n")
+    entries = []
+    for number, line in enumerate(lines[:-1], start=1):  # complete lines end with a newline
+        try:
+            entries.append(json.loads(line))
+        except ValueError as error:
+            raise PdError(f"{path}: line {number} is not a JSON record ({error}).") from error
+    return entries

@@ -16,3 +16,24 @@ class MissingDependencyError(PdError):
 
     def __init__(self, package: str, feature: str, install: str) -> None:
         super().__init__(f"{feature} needs the '{package}' package, which is not installed: {install}")
+
+
+def check_number(
+    value: float, option: str, *, above: float | None = None, at_least: float | None = None,
+    at_most: float | None = None,
+) -> float:  # fmt: skip
+    """`value` if it is a finite number in the range given, else a PdError naming `option`.
+
+    `above` is an open lower bound, `at_least` a closed one, `at_most` a closed upper bound.
+    """
+    import math
+
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise PdError(f"{option} must be a finite number, not {value}.")
+    if above is not None and not value > above:
+        raise PdError(f"{option} must be above {above}, not {value}.")
+    if at_least is not None and not value >= at_least:
+        raise PdError(f"{option} must be at least {at_least}, not {value}.")
+    if at_most is not None and not value <= at_most:
+        raise PdError(f"{option} must be at most {at_most}, not {value}.")
+    return value

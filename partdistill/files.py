@@ -1,29 +1,58 @@
-"""Atomic file writes: a reader never sees a half-written file, and a killed run loses nothing."""
+"""Files the commands write and read: atomic writes, JSON read with one clear sentence, paths kept
+inside their folder, and one writer per output folder.
+
+- `atomic_path` / `write_json` / `write_bytes`: a reader never sees a half-written file and a
+  killed run loses nothing; written files get the mode the user's umask gives a new file.
+- `read_json`: a missing, unreadable or malformed JSON file becomes one `PdError` naming it.
+- `inside`: a path built from data (a manifest's file, a shape id) that stays in its folder.
+- `OutputFolder`: an exclusive lock on a command's output folder, so two `pd synth` on the same
+  `--out` cannot both write; a folder the command created and left empty is removed on failure.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any
+
+from partdistill.errors import PdError
+
+TEMPORARY = ".tmp-"  # marks the temporary files of `atomic_path`
+OWNER = ".pd-owner"  # the pid of the process holding an output folder
+
+
+def _creation_mode() -> int:
+    """The mode a plain `open` gives a new file: 0o666 without the process's umask bits."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it over `path`, on failure delete it.
 
-    The temporary file keeps the target's suffix, so writers that dispatch on it still work.
+    The temporary file keeps the target's suffix, so writers that dispatch on it still work; the
+    renamed file has the mode a plain `open` would give it (mkstemp makes 0600 files).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.tmp-", suffix=target.suffix, dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.stem}{TEMPORARY}", suffix=target.suffix, dir=target.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _creation_mode())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -39,3 +68,121 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data`, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def read_json(path: str | os.PathLike[str], what: str, kind: type = dict) -> Any:
+    """The JSON value in `path`, which must be a `kind` (a dict by default); else one PdError about
+    `what` the file should have been."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise PdError(f"{path} is missing: expected {what}.") from error
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise PdError(f"{path} is not readable JSON ({error}): expected {what}.") from error
+    if not isinstance(data, kind):
+        raise PdError(f"{path} holds a JSON {type(data).__name__}, not {what}.")
+    return data
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete what killed writers left of their temporary files under `folder`.
+
+    Only call it while holding the folder's `OutputFolder` lock: then no temporary file is in use.
+    """
+    if folder.is_dir():
+        for path in folder.rglob(f".*{TEMPORARY}*"):
+            path.unlink(missing_ok=True)
+
+
+_SAFE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_id(shape_id: object, source: str) -> str:
+    """`shape_id` if it is safe to build file names from, else a PdError naming `source`.
+
+    A safe id is one or more "/"-separated components (benchmark ids keep their folder,
+    "02691156/1a04e3ea"), each of letters, digits, ".", "_" and "-", not starting with a dot: no
+    absolute paths, no "..", nothing hidden.
+    """
+    if not isinstance(shape_id, str) or not all(_SAFE_PART.fullmatch(part) for part in shape_id.split("/")):
+        raise PdError(
+            f"{source} holds the shape id {shape_id!r}, which is not a safe file name "
+            "(letters, digits, '.', '_', '-' and '/' between parts; no '..', no leading '/' or '.')."
+        )
+    return shape_id
+
+
+def inside(root: Path, relative: str, source: str) -> Path:
+    """`root / relative`, refused (one PdError naming `source`) if it leads out of `root`."""
+    path = root / relative
+    if Path(relative).is_absolute() or not path.resolve().is_relative_to(root.resolve()):
+        raise PdError(f"{source} points outside {root}: {relative!r}.")
+    return path
+
+
+class OutputFolder:
+    """Holds an exclusive lock on a command's output folder while the command writes into it.
+
+    A second `pd` process on the same folder is refused with one sentence naming the first. The
+    lock is the operating system's, taken on the folder itself (flock), so a killed process never
+    leaves it held and no lock file is left behind; the holder's pid sits in `.pd-owner` while it
+    runs, for that sentence. If the command fails and the folder did not exist before, the folder
+    is removed again when nothing else was written into it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._created = False
+        self._fd: int | None = None
+
+    @property
+    def _owner(self) -> Path:
+        return self.path / OWNER
+
+    def __enter__(self) -> OutputFolder:
+        import fcntl
+
+        if self.path.exists() and not self.path.is_dir():
+            raise PdError(f"{self.path} is a file; the output needs a folder there.")
+        self._created = not self.path.exists()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as error:
+            self._remove_if_empty()
+            raise PdError(f"Cannot write into {self.path}: {error.strerror or error}.") from error
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            os.close(self._fd)
+            if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            try:
+                owner = self._owner.read_text().strip()
+            except OSError:
+                owner = "unknown"
+            raise PdError(
+                f"{self.path} is being written by another pd process (pid {owner}); "
+                "wait for it to finish or choose another folder."
+            ) from error
+        try:
+            self._owner.write_text(str(os.getpid()))
+        except OSError as error:
+            self.__exit__(type(error), error, None)
+            raise PdError(f"Cannot write into {self.path}: {error.strerror or error}.") from error
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._owner.unlink(missing_ok=True)
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock
+            self._fd = None
+        if kind is not None:
+            self._remove_if_empty()
+
+    def _remove_if_empty(self) -> None:
+        if self._created and self.path.is_dir() and not any(self.path.iterdir()):
+            shutil.rmtree(self.path, ignore_errors=True)

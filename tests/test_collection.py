@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from partdistill.collection import MANIFEST, Collection
+from partdistill.collection import LOG, MANIFEST, Collection
 from partdistill.errors import PdError
 from partdistill.shapes import Provenance, Shape
 
@@ -57,7 +57,7 @@ def _manifest(tmp_path: Path, shapes: list[dict]) -> None:
     ("setup", "message"),
     [
         (lambda p: None, "has no manifest.json"),
-        (lambda p: (p / MANIFEST).write_text("{not json"), "not valid JSON"),
+        (lambda p: (p / MANIFEST).write_text("{not json"), "not readable JSON"),
         (lambda p: (p / MANIFEST).write_text('{"format": "other"}'), "not a partdistill collection manifest"),
         (
             lambda p: (p / MANIFEST).write_text('{"format": "partdistill.collection", "version": 9}'),
@@ -88,3 +88,57 @@ def test_duplicate_ids_are_reported(tmp_path: Path) -> None:
 def test_open_on_a_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(PdError, match="is not a folder"):
         Collection.open(tmp_path / "nowhere")
+
+
+def test_adding_appends_to_a_log_that_compaction_folds_in(tmp_path: Path, two_part_shape: Shape) -> None:
+    collection = Collection.create(tmp_path)
+    for i in range(3):
+        collection.add(f"s{i}", two_part_shape)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert [r["id"] for r in manifest["shapes"]] == ["s0"]  # the first shape made the manifest
+    assert len((tmp_path / LOG).read_text().splitlines()) == 2
+    assert [r.id for r in Collection.open(tmp_path)] == ["s0", "s1", "s2"]
+    collection.compact()
+    assert not (tmp_path / LOG).exists()
+    assert [r["id"] for r in json.loads((tmp_path / MANIFEST).read_text())["shapes"]] == ["s0", "s1", "s2"]
+
+
+def test_a_log_line_cut_short_by_a_kill_is_ignored(tmp_path: Path, two_part_shape: Shape) -> None:
+    collection = Collection.create(tmp_path)
+    collection.add("s0", two_part_shape)
+    collection.add("s1", two_part_shape)
+    with (tmp_path / LOG).open("a") as log:
+        log.write('{"id": "s2", "fi')  # the writer was killed mid-line
+    assert [r.id for r in Collection.open(tmp_path)] == ["s0", "s1"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("id", "../../x", "not a safe file name"),
+        ("id", "/abs/x", "not a safe file name"),
+        ("id", ".hidden", "not a safe file name"),
+        ("file", "../outside/secret.npz", "points outside"),
+        ("file", "/etc/passwd", "points outside"),
+    ],
+)
+def test_a_manifest_cannot_lead_out_of_its_collection(
+    tmp_path: Path, two_part_shape: Shape, field: str, value: str, message: str
+) -> None:
+    root = tmp_path / "collection"
+    Collection.create(root).add("s0", two_part_shape)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.npz").write_bytes((root / "shapes" / "s0.npz").read_bytes())
+    manifest = json.loads((root / MANIFEST).read_text())
+    manifest["shapes"][0][field] = value
+    (root / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PdError, match=message):
+        Collection.open(root)
+
+
+def test_benchmark_ids_with_a_folder_are_safe(tmp_path: Path, two_part_shape: Shape) -> None:
+    collection = Collection.create(tmp_path)
+    collection.add("02691156/1a04e3eab45ca15dd86060f189eb133", two_part_shape)
+    assert (tmp_path / "shapes" / "02691156" / "1a04e3eab45ca15dd86060f189eb133.npz").is_file()
+    with pytest.raises(PdError, match="not a safe file name"):
+        collection.add("../escape", two_part_shape)

@@ -213,3 +213,54 @@ def test_steps_follow_each_other_deterministically(items: list[Item], tmp_path: 
         for run in (first, second)
     ]
     assert losses[0] == losses[1]
+
+
+class _Killed(Exception):
+    """Stands for the process dying at this point."""
+
+
+def _run_to_the_end(run: Distillation, resume: bool) -> Distillation:
+    run.start(resume=resume)
+    for _ in run.run():
+        pass
+    run.finish()
+    return run
+
+
+def test_a_kill_between_any_two_writes_resumes_to_the_same_weights(
+    items: list[Item], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import safetensors.torch
+
+    config = _config(epochs=4)
+    whole = _run_to_the_end(Distillation(config, items, tmp_path / "whole"), resume=False)
+    real_replace, real_save = os.replace, safetensors.torch.save_file
+    writes = {"count": 0, "kill_at": None}
+
+    def counted(real):
+        def write(*args, **kwargs):
+            writes["count"] += 1
+            if writes["count"] == writes["kill_at"]:
+                raise _Killed
+            return real(*args, **kwargs)
+
+        return write
+
+    monkeypatch.setattr(os, "replace", counted(real_replace))
+    monkeypatch.setattr(safetensors.torch, "save_file", counted(real_save))
+    _run_to_the_end(Distillation(config, items, tmp_path / "counting"), resume=False)
+    total = writes["count"]
+    assert total > 20  # config, then per epoch: model, optimizer, arrays, state, pointer, log; the result
+    for kill_at in range(1, total + 1):
+        folder = tmp_path / f"killed-at-{kill_at}"
+        writes.update(count=0, kill_at=kill_at)
+        with pytest.raises(_Killed):
+            _run_to_the_end(Distillation(config, items, folder), resume=False)
+        writes.update(count=0, kill_at=None)
+        resumed = _run_to_the_end(Distillation(config, items, folder), resume=(folder / "config.json").exists())
+        for key, value in _weights(whole).items():
+            torch.testing.assert_close(_weights(resumed)[key], value, rtol=0, atol=0, msg=f"killed at {kill_at}")
+        assert (folder / "log.txt").read_text().count("\n") == 4, f"killed at write {kill_at}"
+        assert [p.name for p in (folder / "checkpoint").glob("epoch-*")] == ["epoch-0004"]

@@ -7,7 +7,6 @@ ids, with the part names; for meshes also one label per face) and `<name>.png` (
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from partdistill.distill.data import predict_logits
 from partdistill.distill.students import build_student
 from partdistill.distill.train import STUDENT_CONFIG, STUDENT_WEIGHTS
 from partdistill.errors import PdError
-from partdistill.files import atomic_path, write_json
+from partdistill.files import atomic_path, check_id, read_json, write_json
 from partdistill.formats import write_ply
 from partdistill.shapes import Shape
 from partdistill.viz import Panel, save_panels
@@ -46,6 +45,7 @@ class TrainedStudent:
 
     @classmethod
     def load(cls, run: str | Path, device: str = "cpu") -> TrainedStudent:
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         run = Path(run)
@@ -54,15 +54,28 @@ class TrainedStudent:
             raise PdError(
                 f"{run} holds no trained student ({STUDENT_CONFIG} and {STUDENT_WEIGHTS}); run `pd distill`."
             )
-        config = json.loads(config_path.read_text())
-        model = build_student(config["student"], len(config["part_names"]), restoring=True)
-        model.load_state_dict(load_file(weights))
+        config = read_json(config_path, "the record of a trained student")
+        try:
+            part_names = tuple(str(name) for name in config["part_names"])
+            model = build_student(str(config["student"]), len(part_names), restoring=True)
+            category, n_points = str(config["category"]), int(config["n_points"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise PdError(
+                f"{config_path} is not a complete student record (missing or bad {error})."
+            ) from error
+        try:
+            model.load_state_dict(load_file(weights))
+        except (SafetensorError, RuntimeError, OSError) as error:
+            raise PdError(
+                f"{weights} does not hold the weights of this {config['student']} student "
+                f"({type(error).__name__}); distil it again."
+            ) from error
         return cls(
             model=model.to(device).eval(),
-            student=config["student"],
-            category=config["category"],
-            part_names=tuple(config["part_names"]),
-            n_points=int(config["n_points"]),
+            student=str(config["student"]),
+            category=category,
+            part_names=part_names,
+            n_points=n_points,
             run=run,
         )
 
@@ -73,9 +86,27 @@ class TrainedStudent:
         return logits.argmax(axis=-1).astype(np.int64)
 
 
+def output_names(inputs: list[Path]) -> list[str]:
+    """A file name (without suffix) per input: its stem, or where stems repeat (a/x.ply, b/x.ply),
+    the stem numbered in input order (x-1, x-2), so that no output overwrites another."""
+    stems = [path.stem for path in inputs]
+    repeated = {stem for stem in stems if stems.count(stem) > 1}
+    seen: dict[str, int] = {}
+    names = []
+    for stem in stems:
+        if stem in repeated:
+            seen[stem] = seen.get(stem, 0) + 1
+            names.append(f"{stem}-{seen[stem]}")
+        else:
+            names.append(stem)
+    if len(set(names)) < len(names):  # a numbered name met another input's stem ("x-1.ply")
+        names = [f"{i:04d}-{stem}" for i, stem in enumerate(stems, start=1)]
+    return names
+
+
 def save_labels(labels: np.ndarray, folder: Path, shape_id: str) -> Path:
     """Write one shape's labels as `<folder>/<id>.npy` (a "/" in the id becomes a sub-folder), atomically."""
-    path = folder / f"{shape_id}.npy"
+    path = folder / f"{check_id(shape_id, 'the shape to label')}.npy"
     with atomic_path(path) as tmp:
         np.save(tmp, labels)
     return path

@@ -10,7 +10,6 @@ Output, beside the collection (resumable: shapes whose units exist are skipped):
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,10 @@ from partdistill.distill.knowledge import Knowledge, lift, load_knowledge, save_
 from partdistill.distill.render import MeshRenderer, PointRenderer, Renderer, Views
 from partdistill.distill.sheets import contact_sheet
 from partdistill.distill.teachers import GLIP_NMS, Prediction, Teacher
-from partdistill.errors import PdError
+from partdistill.errors import PdError, check_number
 from partdistill.eval.metrics import shapenetpart_shape_iou
-from partdistill.files import write_json
-from partdistill.prompts import Category
+from partdistill.files import check_id, read_json, remove_stale_temporaries, write_json
+from partdistill.prompts import QUERIES, Category
 from partdistill.shapes import Shape
 
 CONFIG_FILE = "teach_config.json"
@@ -65,6 +64,22 @@ class TeachConfig:
     whole_object: float = 0.98
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.threshold is not None:
+            check_number(self.threshold, "--threshold", at_least=0, at_most=1)
+        check_number(self.nms, "--nms", above=0, at_most=1)
+        check_number(self.image_size, "--image-size", at_least=32)
+        if self.point_radius is not None:
+            check_number(self.point_radius, "--point-radius", above=0, at_most=1)
+        check_number(self.whole_object, "whole_object", above=0, at_most=1)
+        for value, option, known in (
+            (self.query, "--query", QUERIES),
+            (self.kind, "--kind", ("box", "mask")),
+            (self.renderer, "--renderer", ("auto", "points", "mesh")),
+        ):
+            if value not in known:
+                raise PdError(f"Unknown {option} '{value}': use one of {', '.join(known)}.")
+
     def default_name(self) -> str:
         if self.teacher == "simulated":
             return f"simulated-{self.noise}-{self.kind}"
@@ -95,10 +110,10 @@ class KnowledgeStore:
         self.root = Path(root)
 
     def units_path(self, shape_id: str) -> Path:
-        return self.root / "units" / f"{shape_id}.npz"
+        return self.root / "units" / f"{check_id(shape_id, str(self.root))}.npz"
 
     def sheet_path(self, shape_id: str) -> Path:
-        return self.root / "sheets" / f"{shape_id}.png"
+        return self.root / "sheets" / f"{check_id(shape_id, str(self.root))}.png"
 
     def has(self, shape_id: str) -> bool:
         return self.units_path(shape_id).is_file()
@@ -111,8 +126,20 @@ class KnowledgeStore:
         return load_knowledge(self.units_path(shape_id))
 
     def config(self) -> dict | None:
+        """The settings the knowledge was made with (None before any)."""
         path = self.root / CONFIG_FILE
-        return json.loads(path.read_text()) if path.is_file() else None
+        return read_json(path, "the settings of a pd teach run") if path.exists() else None
+
+
+def teach_config_from(saved: dict, root: Path) -> TeachConfig:
+    """The TeachConfig a knowledge folder's teach_config.json records (its category aside)."""
+    try:
+        return TeachConfig(**{k: v for k, v in saved.items() if k != "category"})
+    except TypeError as error:
+        raise PdError(
+            f"{root / CONFIG_FILE} was written by another version of partdistill ({error}); "
+            "teach again into another --name."
+        ) from error
 
 
 def build_config_teacher(config: TeachConfig, device: str = "cpu") -> Teacher:
@@ -133,7 +160,10 @@ def build_config_teacher(config: TeachConfig, device: str = "cpu") -> Teacher:
 
 
 def knowledge_dir(collection: Collection, name: str) -> Path:
-    return collection.root / "knowledge" / name
+    """Where the knowledge called `name` of `collection` is kept (`name`: one safe file name)."""
+    if "/" in name:
+        raise PdError(f"The knowledge name {name!r} must be one folder name, without '/'.")
+    return collection.root / "knowledge" / check_id(name, "--name")
 
 
 def make_renderer(config: TeachConfig, shape: Shape) -> Renderer:
@@ -171,6 +201,15 @@ def teach(
 
     `sheets` limits how many contact sheets are drawn (-1: one per shape, 0: none).
     """
+    if teacher.needs_labels and any(not record.part_counts for record in collection.ok_records):
+        raise PdError(
+            f"The {teacher.name} teacher reads ground-truth part labels, and {collection.root} holds "
+            "unlabelled shapes; use a real teacher (grounding-dino, owlv2, clipseg, clip) for them."
+        )
+    todo = [record for record in collection.ok_records if not store.has(record.id)]
+    for record in todo:  # every shape readable before anything is written
+        collection.load(record)
+    remove_stale_temporaries(store.root)
     earlier = store.config()
     ours = dataclasses.asdict(config) | {"category": category.key}
     if earlier is not None and earlier != ours:
@@ -182,9 +221,7 @@ def teach(
     write_json(store.root / CONFIG_FILE, ours)
     cameras = partslip_cameras(config.image_size)
     drawn = sum(1 for _ in (store.root / "sheets").rglob("*.png"))
-    for record in collection.ok_records:
-        if store.has(record.id):
-            continue
+    for record in todo:
         shape = collection.load(record)
         knowledge, predictions, views = teach_shape(shape, category, teacher, config, cameras)
         if sheets < 0 or drawn < sheets:

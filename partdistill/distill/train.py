@@ -39,8 +39,9 @@ Run folder:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
+import re
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,9 +55,9 @@ from partdistill.distill.losses import Trigger, UnitPairs, distillation_loss, re
 from partdistill.distill.optim import Adam
 from partdistill.distill.snapshot import PredictionAverage
 from partdistill.distill.students import build_student, trainable_parameters
-from partdistill.errors import PdError
+from partdistill.errors import PdError, check_number
 from partdistill.eval.metrics import shapenetpart_shape_iou
-from partdistill.files import atomic_path, write_json
+from partdistill.files import atomic_path, read_json, write_json
 from partdistill.prompts import find_category
 
 STUDENT_WEIGHTS = "student.safetensors"
@@ -64,6 +65,7 @@ STUDENT_WEIGHTS = "student.safetensors"
 # many labelled shapes (the same every epoch): on all of them it took a fifth of each epoch.
 FIT_SHAPES = 16
 STUDENT_CONFIG = "student.json"
+CURRENT = "current.json"  # in checkpoint/: names the folder of the last complete epoch
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,17 @@ class DistillConfig:
     seed: int = 0
     checkpoint: str | None = None
     knowledge: str = ""
+
+    def __post_init__(self) -> None:
+        check_number(self.epochs, "--epochs", at_least=1)
+        check_number(self.batch_size, "--batch-size", at_least=1)
+        check_number(self.n_points, "--points", at_least=16)
+        check_number(self.lr, "--lr", above=0, at_most=10)
+        check_number(self.lr_floor, "lr_floor", above=0, at_most=1)
+        check_number(self.switch_not_before, "switch_not_before", at_least=0, at_most=1)
+        check_number(self.snapshot_decay, "snapshot_decay", at_least=0, at_most=1)
+        if self.mode not in ("pre", "tta"):
+            raise PdError(f"Unknown mode '{self.mode}': use pre or tta.")
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of 1-based `epoch` (CosineAnnealingLR with T_max = epochs, stepped per epoch)."""
@@ -177,6 +190,15 @@ class EpochReport:
         return ""
 
 
+def _log_line(report: EpochReport) -> str:
+    fit = "" if report.fit is None else f"  fit {100 * report.fit:.1f} (labels, display only)"
+    switch = f"  -> {report.backward_note}" if report.backward_note else ""
+    return (
+        f"epoch {report.epoch:3d}  {report.phase:8s}  loss {report.loss:.4f}  lr {report.lr:.2e}"
+        f"  {report.seconds:.1f}s{fit}{switch}\n"
+    )
+
+
 @dataclass
 class TrainState:
     """What a checkpoint holds besides tensors."""
@@ -185,6 +207,7 @@ class TrainState:
     losses: list[float] = field(default_factory=list)
     fits: list[float | None] = field(default_factory=list)
     switch_epoch: int | None = None
+    log: list[str] = field(default_factory=list)
 
 
 class Distillation:
@@ -246,6 +269,11 @@ class Distillation:
         )
 
     # --- checkpoints ----------------------------------------------------------------------------
+    #
+    # checkpoint/epoch-<e>/ holds everything of epoch e (model, optimizer, state with the log,
+    # averaged predictions or re-scores); checkpoint/current.json names the complete one. A new
+    # epoch's folder is written in full before current.json is replaced (atomically) and the older
+    # folder removed, so a run killed between any two writes resumes from one whole epoch.
 
     @property
     def _checkpoint(self) -> Path:
@@ -259,11 +287,11 @@ class Distillation:
         record = dataclasses.asdict(self.config) | {"data": self._data_record()}
         config_path = self.run_dir / "config.json"
         if config_path.exists():
-            earlier = json.loads(config_path.read_text())
             if not resume:
                 raise PdError(
                     f"{self.run_dir} already holds a run; pass --resume to continue it, or use another --out."
                 )
+            earlier = read_json(config_path, "the settings of a pd distill run")
             if earlier != record:
                 changed = sorted(k for k in record if earlier.get(k) != record[k])
                 raise PdError(
@@ -277,36 +305,60 @@ class Distillation:
     def _save_checkpoint(self) -> None:
         from safetensors.torch import save_file
 
-        self._checkpoint.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self._checkpoint / "model.safetensors") as tmp:
-            save_file({k: v.contiguous().cpu() for k, v in self.model.state_dict().items()}, tmp)
+        folder = self._checkpoint / f"epoch-{self.state.epoch:04d}"
+        if folder.exists():
+            shutil.rmtree(folder)  # what a killed run began for this epoch; never the current one
+        folder.mkdir(parents=True)
+        save_file(
+            {k: v.contiguous().cpu() for k, v in self.model.state_dict().items()},
+            folder / "model.safetensors",
+        )
         tensors = self.optimizer.state_tensors()
-        with atomic_path(self._checkpoint / "optimizer.safetensors") as tmp:
-            save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, tmp)
+        save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, folder / "optimizer.safetensors")
         if self.rescored is not None:
-            save_item_arrays(self._checkpoint / "rescore.npz", self.items, self.rescored)
+            save_item_arrays(folder / "rescore.npz", self.items, self.rescored)
         elif self.average.probabilities:
-            save_item_arrays(self._checkpoint / "average.npz", self.items, self.average.probabilities)
-        # The state file is written last: a checkpoint counts once it names its epoch.
-        write_json(self._checkpoint / "state.json", dataclasses.asdict(self.state))
-        if self.rescored is not None:
-            (self._checkpoint / "average.npz").unlink(missing_ok=True)  # superseded by the re-scores
+            save_item_arrays(folder / "average.npz", self.items, self.average.probabilities)
+        write_json(folder / "state.json", dataclasses.asdict(self.state))
+        write_json(self._checkpoint / CURRENT, {"epoch": self.state.epoch, "folder": folder.name})
+        self._remove_other_checkpoints(keep=folder.name)
+
+    def _remove_other_checkpoints(self, keep: str | None) -> None:
+        for stale in self._checkpoint.glob("epoch-*"):
+            if stale.name != keep:
+                shutil.rmtree(stale, ignore_errors=True)
 
     def _load_checkpoint(self) -> None:
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        state_path = self._checkpoint / "state.json"
-        if not state_path.exists():
+        pointer = self._checkpoint / CURRENT
+        if not pointer.exists():
+            self._remove_other_checkpoints(keep=None)
             return  # killed before the first epoch ended: start from the beginning
-        self.state = TrainState(**json.loads(state_path.read_text()))
-        # Read on the host: load_state_dict copies into the parameters on their device, and the
-        # optimizer moves its moments to its parameters' device.
-        self.model.load_state_dict(load_file(self._checkpoint / "model.safetensors"))
-        self.optimizer.load_state_tensors(load_file(self._checkpoint / "optimizer.safetensors"))
-        if self.state.switch_epoch is not None:
-            self.rescored = load_item_arrays(self._checkpoint / "rescore.npz", self.items)
-        elif (self._checkpoint / "average.npz").exists():
-            self.average.probabilities = load_item_arrays(self._checkpoint / "average.npz", self.items)
+        current = read_json(pointer, "the name of the run's last complete checkpoint")
+        folder = self._checkpoint / str(current.get("folder"))
+        if not re.fullmatch(r"epoch-\d+", folder.name) or not folder.is_dir():
+            raise PdError(
+                f"{pointer} names no checkpoint folder of this run; start again with another --out."
+            )
+        self._remove_other_checkpoints(keep=folder.name)
+        state = read_json(folder / "state.json", "the state of a pd distill checkpoint")
+        try:
+            self.state = TrainState(**state)
+            # Read on the host: load_state_dict copies into the parameters on their device, and the
+            # optimizer moves its moments to its parameters' device.
+            self.model.load_state_dict(load_file(folder / "model.safetensors"))
+            self.optimizer.load_state_tensors(load_file(folder / "optimizer.safetensors"))
+            if self.state.switch_epoch is not None:
+                self.rescored = load_item_arrays(folder / "rescore.npz", self.items)
+            elif (folder / "average.npz").exists():
+                self.average.probabilities = load_item_arrays(folder / "average.npz", self.items)
+        except (TypeError, KeyError, ValueError, RuntimeError, OSError, SafetensorError) as error:
+            raise PdError(
+                f"The checkpoint in {folder} is damaged ({type(error).__name__}); "
+                "start again with another --out."
+            ) from error
 
     # --- training ---------------------------------------------------------------------------------
 
@@ -351,7 +403,6 @@ class Distillation:
                     if not waiting_for:
                         switched, self.state.switch_epoch, self.rescored = True, epoch, rescored
                         self.average.probabilities.clear()  # no longer needed; frees its memory
-            self._save_checkpoint()
             report = EpochReport(
                 epoch,
                 self.state.losses[-1],
@@ -362,7 +413,9 @@ class Distillation:
                 time.perf_counter() - start,
                 waiting_for,
             )
-            self._log(report)
+            self.state.log.append(_log_line(report))
+            self._save_checkpoint()
+            self._write_log()
             yield report
 
     def _fit(self) -> float | None:
@@ -395,15 +448,10 @@ class Distillation:
         silent = (counts > 0) & (totals < self.config.silent * counts)
         return tuple(self.part_names[c] for c in np.nonzero(silent)[0])
 
-    def _log(self, report: EpochReport) -> None:
-        fit = "" if report.fit is None else f"  fit {100 * report.fit:.1f} (labels, display only)"
-        switch = f"  -> {report.backward_note}" if report.backward_note else ""
-        line = (
-            f"epoch {report.epoch:3d}  {report.phase:8s}  loss {report.loss:.4f}  lr {report.lr:.2e}"
-            f"  {report.seconds:.1f}s{fit}{switch}\n"
-        )
-        with (self.run_dir / "log.txt").open("a") as log:
-            log.write(line)
+    def _write_log(self) -> None:
+        """log.txt: one line per epoch done, rewritten from the state (so it matches the checkpoint)."""
+        with atomic_path(self.run_dir / "log.txt") as tmp:
+            tmp.write_text("".join(self.state.log))
 
     # --- the result -------------------------------------------------------------------------------
 
@@ -411,6 +459,7 @@ class Distillation:
         """Write the final student, its rebuild record and the training curve; returns the weights' path."""
         from safetensors.torch import save_file
 
+        self._write_log()
         weights = self.run_dir / STUDENT_WEIGHTS
         with atomic_path(weights) as tmp:
             save_file({k: v.contiguous().cpu() for k, v in self.model.state_dict().items()}, tmp)

@@ -17,7 +17,6 @@ no part), and `truth` keeps the dataset's own ids for reports.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,8 @@ import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
 from partdistill.errors import PdError
+from partdistill.eval.safe_pickle import load_npy
+from partdistill.files import check_id, read_json
 from partdistill.formats import read_ply
 from partdistill.prompts import Category, find_category, partnete_categories, shapenetpart_categories
 from partdistill.shapes import Provenance, Shape
@@ -86,17 +87,30 @@ class ShapeNetPartText:
             raise PdError(f"{self.root} does not exist: expected {self._EXPECTED}.")
         mapping = _need(self.root / "synsetoffset2category.txt", self.root, self._EXPECTED)
         self.synsets = {}
-        for line in mapping.read_text().splitlines():
-            if line.strip():
-                _, synset = line.split()
-                self.synsets[synset] = find_category(synset)
+        for number, line in enumerate(mapping.read_text(errors="replace").splitlines(), start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2:
+                raise PdError(
+                    f"{mapping}, line {number}: expected '<Category> <synset>', found {line.strip()!r}."
+                )
+            try:
+                self.synsets[fields[1]] = find_category(fields[1])
+            except PdError as error:
+                raise PdError(
+                    f"{mapping}, line {number}: {fields[1]!r} is no ShapeNetPart synset."
+                ) from error
         split_path = self.root / "train_test_split" / f"shuffled_{split}_file_list.json"
         split_file = _need(split_path, self.root, self._EXPECTED)
-        try:
-            entries = json.loads(split_file.read_text())
-        except ValueError as error:
-            raise PdError(f"{split_file} is not valid JSON ({error}).") from error
-        self.entries = [tuple(entry.split("/")[-2:]) for entry in entries]
+        entries = read_json(split_file, "a ShapeNetPart split: a list of shape_data/<synset>/<id>", kind=list)
+        self.entries = []
+        for entry in entries:
+            if not isinstance(entry, str) or entry.count("/") < 1:
+                raise PdError(f"{split_file} holds {entry!r}, not a 'shape_data/<synset>/<id>' string.")
+            synset, name = entry.split("/")[-2:]
+            check_id(f"{synset}/{name}", str(split_file))
+            self.entries.append((synset, name))
 
     def categories(self) -> list[Category]:
         present = {synset for synset, _ in self.entries}
@@ -121,10 +135,14 @@ def read_shapenetpart_txt(path: Path, category: Category) -> Shape:
     if not path.is_file():
         raise PdError(f"{path} is missing: the split file lists it but the release folder does not hold it.")
     try:
-        values = np.array(path.read_text().split(), dtype=np.float32)
+        values = np.array(path.read_text(errors="replace").split(), dtype=np.float32)
         rows = values.reshape(-1, 7)
     except ValueError as error:
         raise PdError(f"{path} is not a ShapeNetPart shape file (expected 7 numbers per line).") from error
+    if not len(rows):
+        raise PdError(f"{path} holds no points.")
+    if not np.isfinite(rows).all() or (rows[:, 6] != np.round(rows[:, 6])).any():
+        raise PdError(f"{path} holds values that are not numbers, or labels that are not whole numbers.")
     first = category.parts[0].global_id or 0
     labels = rows[:, 6].astype(np.int64) - first
     if labels.min() < 0 or labels.max() >= len(category.parts):
@@ -175,33 +193,46 @@ class ShapeNetPartHDF5:
                 f"{path} is not a ShapeNetPart HDF5 file with data, label and pid ({error})."
             ) from error
 
-    def ids(self, categories: list[Category] | None = None) -> list[str]:
+    def _categories(self, path: Path, kinds: np.ndarray) -> list[Category]:
+        """The category of each row of `path` from its `label` column (0-15, alphabetical order)."""
         order = shapenetpart_categories()
+        kinds = kinds.reshape(-1)
+        bad = (kinds < 0) | (kinds >= len(order)) | (kinds != np.round(kinds))
+        if bad.any():
+            raise PdError(
+                f"{path}: 'label' holds the category number {kinds[bad][0]}, outside 0..{len(order) - 1}."
+            )
+        return [order[int(kind)] for kind in kinds]
+
+    def ids(self, categories: list[Category] | None = None) -> list[str]:
         wanted = None if categories is None else {c.name for c in categories}
         return [
             f"{path.stem}/{row}"
             for path in self.files
-            for row, kind in enumerate(self._read(path, ("label",))[0].reshape(-1))
-            if wanted is None or order[int(kind)].name in wanted
+            for row, category in enumerate(self._categories(path, self._read(path, ("label",))[0]))
+            if wanted is None or category.name in wanted
         ]
 
     def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
-        order = shapenetpart_categories()
         wanted = None if categories is None else {c.name for c in categories}
         for path in self.files:
             points, kinds, parts = self._read(path, ("data", "label", "pid"))
-            for row, (xyz, kind, pid) in enumerate(zip(points, kinds.reshape(-1), parts, strict=True)):
-                category = order[int(kind)]
+            for row, (xyz, category, pid) in enumerate(
+                zip(points, self._categories(path, kinds), parts, strict=True)
+            ):
                 if wanted is not None and category.name not in wanted:
                     continue
                 first = category.parts[0].global_id or 0
-                shape = Shape(
-                    points=xyz,
-                    labels=pid.astype(np.int64) - first,
-                    part_names=category.part_names,
-                    category=category.name,
-                    provenance=Provenance("shapenetpart-hdf5", source=f"{path}:{row}"),
-                )
+                try:
+                    shape = Shape(
+                        points=xyz,
+                        labels=pid.astype(np.int64) - first,
+                        part_names=category.part_names,
+                        category=category.name,
+                        provenance=Provenance("shapenetpart-hdf5", source=f"{path}:{row}"),
+                    )
+                except PdError as error:
+                    raise PdError(f"{path}, shape {row}: {error}.") from error
                 yield EvalShape(f"{path.stem}/{row}", category, shape)
 
 
@@ -224,7 +255,7 @@ class PartNetE:
         known = {c.title: c for c in partnete_categories()}
         meta_path = self.root / "PartNetE_meta.json"
         if meta_path.is_file():  # the release's own table must agree with the catalogue
-            meta = json.loads(meta_path.read_text())
+            meta = read_json(meta_path, "PartNetE's table of categories and their parts")
             for title, parts in meta.items():
                 if title in known and list(known[title].part_names) != parts:
                     raise PdError(
@@ -253,14 +284,19 @@ class PartNetE:
 
 
 def read_partnete_shape(shape_dir: Path, category: Category) -> Shape:
-    """pc.ply and label.npy of one PartNetE shape (label.npy is a pickled dict, as PartSLIP ships it)."""
+    """pc.ply and label.npy of one PartNetE shape (label.npy is a pickled dict, as PartSLIP ships it;
+    it is read with `safe_pickle.load_npy`, which runs no code from it)."""
     cloud = read_ply(shape_dir / "pc.ply", category=category.key)
     label_path = shape_dir / "label.npy"
     if not label_path.is_file():
         raise PdError(f"{label_path} is missing.")
+    value = load_npy(label_path)  # a pickled dict, read without running code from the file
     try:
-        labels = np.asarray(np.load(label_path, allow_pickle=True).item()["semantic_seg"], dtype=np.int64)
-    except (OSError, ValueError, KeyError, AttributeError) as error:
+        labels = np.asarray(value["semantic_seg"]).reshape(-1)  # type: ignore[index]
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise TypeError(f"its labels are {labels.dtype}, not integers")
+        labels = labels.astype(np.int64)
+    except (KeyError, TypeError, IndexError, ValueError) as error:
         raise PdError(f"{label_path} is not PartNetE's label dict with 'semantic_seg' ({error}).") from error
     if len(labels) != cloud.n_points:
         raise PdError(f"{label_path} has {len(labels)} labels for the {cloud.n_points} points of its pc.ply.")
@@ -335,10 +371,13 @@ def import_shapes(dataset: Dataset, categories: list[Category] | None, out: str 
     Shapes already in the collection are skipped, so an interrupted import resumes.
     """
     collection = Collection.create(out)
-    for item in dataset.shapes(categories):
-        if item.id not in collection:
-            collection.add(item.id, item.shape.replace(category=item.category.key))
-        yield item.id
+    try:
+        for item in dataset.shapes(categories):
+            if item.id not in collection:
+                collection.add(item.id, item.shape.replace(category=item.category.key))
+            yield item.id
+    finally:
+        collection.compact()
 
 
 def import_files(
@@ -360,6 +399,9 @@ def import_files(
         raise PdError(f"{folder} holds no shape files ({', '.join(READABLE_SUFFIXES)}).")
     shapes = [read_shape(path, n_points=n_points, seed=seed, category=category.key) for path in paths]
     collection = Collection.create(out)
-    for path, shape in zip(paths, shapes, strict=True):
-        collection.add(path.stem, shape.replace(category=category.key))
-        yield path.stem
+    try:
+        for path, shape in zip(paths, shapes, strict=True):
+            collection.add(check_id(path.stem, str(path)), shape.replace(category=category.key))
+            yield path.stem
+    finally:
+        collection.compact()

@@ -12,7 +12,6 @@ point.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from partdistill.distill.knowledge import Knowledge, vote
 from partdistill.errors import PdError
 from partdistill.eval.datasets import Dataset, EvalShape
 from partdistill.eval.metrics import partnete_category_miou, shapenetpart_miou, shapenetpart_shape_iou
+from partdistill.files import read_json
 from partdistill.prompts import Category
 from partdistill.shapes import sample_indices
 
@@ -60,23 +60,18 @@ class StudentPredictor:
 class FilePredictions:
     """Predictions made elsewhere: a JSON object {dataset id: [label per point]}, or a folder of
     `<dataset id>.npy`. Labels are the dataset's own ids: ShapeNetPart's global part ids 0-49,
-    PartNetE's per-category indices (-1 allowed)."""
+    PartNetE's per-category indices (-1 allowed). Labels that are not whole numbers are refused;
+    labels outside the shape's category count as wrong, and `outside` keeps how many per shape."""
 
     name = "predictions"
 
     def __init__(self, path: str | Path, dataset: str) -> None:
         self.path = Path(path)
         self.dataset = dataset
+        self.outside: dict[str, int] = {}
         if self.path.is_file():
-            try:
-                self.table = {
-                    str(k): np.asarray(v, dtype=np.int64)
-                    for k, v in json.loads(self.path.read_text()).items()
-                }
-            except (ValueError, TypeError, AttributeError) as error:
-                raise PdError(
-                    f"{self.path} is not a JSON object of per-point label lists ({error})."
-                ) from error
+            table = read_json(self.path, "a JSON object mapping each shape id to its per-point labels")
+            self.table: dict[str, object] | None = {str(k): v for k, v in table.items()}
         elif self.path.is_dir():
             self.table = None
         else:
@@ -88,11 +83,15 @@ class FilePredictions:
         if self.table is not None:
             if shape_id not in self.table:
                 raise PdError(f"{self.path} has no prediction for {shape_id}.")
-            return self.table[shape_id]
+            return _labels(self.table[shape_id], f"{self.path}: the prediction for {shape_id}")
         file = self.path / f"{shape_id}.npy"
         if not file.is_file():
             raise PdError(f"{self.path} has no prediction for {shape_id} (expected {file}).")
-        return np.load(file).astype(np.int64).reshape(-1)
+        try:
+            values = np.load(file, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise PdError(f"{file} is not a readable .npy array of labels ({error}).") from error
+        return _labels(values, str(file))
 
     def predict(self, item: EvalShape, index: np.ndarray) -> np.ndarray:
         raw = self._raw(item.id)
@@ -102,8 +101,35 @@ class FilePredictions:
             )
         first = item.category.parts[0].global_id if self.dataset == "shapenetpart" else 0
         local = raw - (first or 0)
-        local[(local < 0) | (local >= len(item.category.parts))] = -1  # another category's part: wrong
+        foreign = (
+            (local < -1)
+            | (local >= len(item.category.parts))
+            | ((local == -1) & (self.dataset != "partnete"))
+        )
+        if foreign.any():
+            self.outside[item.id] = int(foreign.sum())
+        local[foreign] = -1  # another category's part, or no part at all: wrong wherever there is a part
         return local[index]
+
+
+def _labels(values: object, source: str) -> np.ndarray:
+    """[N] int64 labels from a JSON list or an array, or one PdError: they must be whole numbers."""
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError) as error:
+        raise PdError(f"{source} is not a flat list of labels ({error}).") from error
+    if array.ndim != 1 or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise PdError(f"{source} is not a flat list of whole-number labels.")
+    if np.issubdtype(array.dtype, np.floating):
+        whole = np.isfinite(array) & (array == np.round(array)) & (np.abs(array) < 2**31)
+        if not whole.all():
+            example = array[~whole][0]
+            raise PdError(
+                f"{source} holds {int((~whole).sum())} labels that are not whole numbers (e.g. {example})."
+            )
+    return array.astype(np.int64)
 
 
 class LiftingPredictor:

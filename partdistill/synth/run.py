@@ -9,7 +9,6 @@ a shape twice; growing `n` later extends the same sequence.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
-from partdistill.errors import PdError
-from partdistill.files import write_json
+from partdistill.errors import PdError, check_number
+from partdistill.files import read_json, write_json
 from partdistill.prompts import Category, find_category, text_prompt
 from partdistill.shapes import Provenance, Shape
 from partdistill.synth.base import Generator, Request
@@ -53,6 +52,13 @@ class SynthConfig:
     steps: int = 64
     guidance: float = 15.0
     quality_filter: bool = True
+
+    def __post_init__(self) -> None:
+        check_number(self.n, "--n", at_least=1)
+        check_number(self.n_points, "--points", at_least=1)
+        check_number(self.grid_size, "--grid-size", at_least=8)
+        check_number(self.steps, "--steps", at_least=1)
+        check_number(self.guidance, "--guidance", at_least=0)
 
     def identity(self) -> dict[str, object]:
         """The settings two runs must share to write into the same collection (all but n)."""
@@ -91,12 +97,7 @@ def prepare(config: SynthConfig, out: str | Path) -> tuple[Collection, list[int]
     collection = Collection.create(out)
     config_path = out / CONFIG_FILE
     if config_path.exists():
-        try:
-            earlier = json.loads(config_path.read_text())
-        except ValueError as error:
-            raise PdError(
-                f"{config_path} is not valid JSON ({error}); remove it or choose another --out."
-            ) from error
+        earlier = read_json(config_path, "the settings of the run that made this collection")
         ours = config.identity() | {"category": category.name}
         changed = sorted(k for k, v in ours.items() if earlier.get(k) != v)
         if changed:
@@ -122,6 +123,15 @@ def synthesize(
     """
     category = find_category(config.category)
     write_json(collection.root / CONFIG_FILE, dataclasses.asdict(config) | {"category": category.name})
+    try:
+        yield from _generate(config, generator, collection, todo, category)
+    finally:
+        collection.compact()
+
+
+def _generate(
+    config: SynthConfig, generator: Generator, collection: Collection, todo: list[int], category: Category
+) -> Iterator[ShapeRecord]:
     for index in todo:
         seed = item_seed(config.seed, index)
         prompt = text_prompt(category, index, config.seed) if generator.uses_prompts else None

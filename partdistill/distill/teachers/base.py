@@ -36,10 +36,12 @@ class Prediction:
 
 
 class Teacher(Protocol):
-    """A 2D part predictor. `kind` says whether it predicts boxes or masks."""
+    """A 2D part predictor. `kind` says whether it predicts boxes or masks; `needs_labels`, whether
+    it reads the shapes' ground truth (the simulated teacher does)."""
 
     name: str
     kind: str
+    needs_labels: bool
 
     def predict(self, views: Views, category: Category, shape: Shape) -> list[Prediction]:
         """Predictions for every view; `shape` is there for the simulated teacher's ground truth."""

@@ -70,6 +70,7 @@ class SimulatedTeacher:
     """
 
     name = "simulated"
+    needs_labels = True
 
     def __init__(self, kind: str = "box", noise: Noise = Noise(), seed: int = 0) -> None:
         if kind not in ("box", "mask"):

@@ -89,6 +89,7 @@ class GroundingDinoTeacher:
 
     name = "grounding-dino"
     kind = "box"
+    needs_labels = False
 
     def __init__(
         self,
@@ -158,6 +159,7 @@ class Owlv2Teacher:
 
     name = "owlv2"
     kind = "box"
+    needs_labels = False
 
     def __init__(
         self,
@@ -228,6 +230,7 @@ class ClipSegTeacher:
 
     name = "clipseg"
     kind = "mask"
+    needs_labels = False
 
     def __init__(
         self, model: Any, processor: Any, *, threshold: float = 0.4, query: str = "part", device: str = "cpu"
@@ -283,6 +286,7 @@ class ClipDenseTeacher:
 
     name = "clip"
     kind = "mask"
+    needs_labels = False
 
     def __init__(
         self, model: Any, preprocess: Any, tokenizer: Any, *, query: str = "part", device: str = "cpu"

@@ -1,0 +1,871 @@
+"""Bad inputs to every `pd` command: each is refused in a few words, without a traceback or leftovers.
+
+Every row of `CASES` builds its inputs in a fresh case folder (copies of one small chair collection,
+its knowledge and a one-epoch student, shared by the session; tiny benchmark folders written by
+hand), runs `pd` through Typer's runner and checks that:
+
+1. the exit code is not 0;
+2. the command ended with `SystemExit`, not another exception, and printed no traceback;
+3. stderr holds a message of 1 to 3 non-empty lines (matching the row's pattern, if it has one);
+4. nothing was left behind: an output folder that did not exist does not exist afterwards (or is
+   empty), and no file in the case folder or the working directory was added, removed or changed.
+
+`test_base_commands_work` runs the same commands without the bad input, so a row fails only for
+the input it is about.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import Result
+from typer.testing import CliRunner
+
+from partdistill.cli import app
+from partdistill.collection import Collection
+from partdistill.prompts import find_category
+
+runner = CliRunner()
+# No model downloads: a command that gets past its checks must not wait on the network.
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+KNOWLEDGE = "shapes/knowledge/simulated-noisy-box"
+PARTNETE_CHAIR = find_category("partnete/Chair")
+
+
+@dataclass(frozen=True)
+class Assets:
+    """Inputs made once per session and copied into each case folder.
+
+    Attributes:
+        shapes: 3 procedural chairs of 300 points (a `pd synth` collection, no knowledge).
+        taught: the same collection with `pd teach`'s simulated knowledge in `knowledge/`.
+        run: a one-epoch `pd distill` run on `taught`.
+        unlabelled: a collection of the same chairs without labels.
+    """
+
+    shapes: Path
+    taught: Path
+    run: Path
+    unlabelled: Path
+
+
+Setup = Callable[[Path, Assets], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input.
+
+    Attributes:
+        id: the test id.
+        setup: writes the case's inputs into the case folder (may call `pytest.skip`).
+        argv: the command line; "{d}" stands for the case folder.
+        message: a pattern the error message on stderr must match (re.search), or None.
+        out: the command's output folder relative to the case folder (default: the --out value).
+        check: more assertions, given the case folder, after the command ran.
+    """
+
+    id: str
+    setup: Setup
+    argv: tuple[str, ...]
+    message: str | None = None
+    out: str | None = None
+    check: Callable[[Path], None] | None = None
+
+
+def run_pd(argv: list[str] | tuple[str, ...]) -> Result:
+    return runner.invoke(app, list(argv), env=OFFLINE)
+
+
+def with_options(base: tuple[str, ...], *extra: str) -> tuple[str, ...]:
+    """`base` with the options in `extra` set: an option already in `base` takes the new value."""
+    argv = list(base)
+    i = 0
+    while i < len(extra):
+        option = extra[i]
+        has_value = i + 1 < len(extra) and not extra[i + 1].startswith("--")
+        if has_value and option in argv:
+            argv[argv.index(option) + 1] = extra[i + 1]
+        else:
+            argv += extra[i : i + 1 + has_value]
+        i += 1 + has_value
+    return tuple(argv)
+
+
+def without(base: tuple[str, ...], option: str) -> tuple[str, ...]:
+    """`base` without `option` and its value."""
+    at = base.index(option)
+    return base[:at] + base[at + 2 :]
+
+
+# --- the session's shared inputs ----------------------------------------------------------------
+
+SYNTH = ("synth", "--category", "chair", "--n", "3", "--points", "300", "--out", "{d}/out")
+TEACH = ("teach", "--shapes", "{d}/shapes", "--image-size", "64", "--sheets", "0", "--device", "cpu")
+DISTILL = tuple(
+    f"distill --shapes {{d}}/shapes --knowledge {{d}}/{KNOWLEDGE} --epochs 1 --points 64 --batch-size 2"
+    " --device cpu --out {d}/run".split()
+)
+PREDICT = ("--run", "{d}/run", "--out", "{d}/preds", "--device", "cpu")
+EVAL = ("eval", "--dataset", "shapenetpart", "--root", "{d}/snp", "--out", "{d}/report", "--device", "cpu")
+EVAL_FILES = (*EVAL, "--predictions", "{d}/predictions.json")
+
+
+def expand(argv: tuple[str, ...], folder: Path) -> list[str]:
+    return [arg.replace("{d}", str(folder)) for arg in argv]
+
+
+def invoke_ok(argv: tuple[str, ...], folder: Path) -> None:
+    result = run_pd(expand(argv, folder))
+    assert result.exit_code == 0, f"{shlex.join(expand(argv, folder))}: {result.output}{result.exception!r}"
+
+
+@pytest.fixture(scope="session")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> Assets:
+    root = tmp_path_factory.mktemp("bad-inputs-assets")
+    invoke_ok(with_options(SYNTH, "--out", "{d}/shapes"), root)
+    shutil.copytree(root / "shapes", root / "taught" / "shapes")
+    invoke_ok(TEACH, root / "taught")
+    shutil.copytree(root / "taught", root / "trained")
+    invoke_ok(DISTILL, root / "trained")
+    unlabelled = Collection.create(root / "unlabelled")
+    for record, shape in Collection.open(root / "shapes").shapes():
+        unlabelled.add(record.id, shape.replace(labels=None, part_names=()))
+    return Assets(root / "shapes", root / "taught" / "shapes", root / "trained" / "run", unlabelled.root)
+
+
+# --- case setups ----------------------------------------------------------------------------------
+
+
+def nothing(d: Path, assets: Assets) -> None:
+    """No inputs."""
+
+
+def shapes(d: Path, assets: Assets) -> None:
+    """The untaught chair collection at shapes/."""
+    shutil.copytree(assets.shapes, d / "shapes")
+
+
+def taught(d: Path, assets: Assets) -> None:
+    """The chair collection with its simulated knowledge at shapes/."""
+    shutil.copytree(assets.taught, d / "shapes")
+
+
+def trained(d: Path, assets: Assets) -> None:
+    """The taught collection at shapes/ and its one-epoch student at run/."""
+    taught(d, assets)
+    shutil.copytree(assets.run, d / "run")
+
+
+def no_gpu(setup: Setup) -> Setup:
+    """`setup`, for a case that needs a machine without CUDA."""
+
+    def wrapped(d: Path, assets: Assets) -> None:
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU: --device cuda is not a bad input here")
+        setup(d, assets)
+
+    return wrapped
+
+
+def then(*steps: Setup) -> Setup:
+    """The setups in order."""
+
+    def wrapped(d: Path, assets: Assets) -> None:
+        for step in steps:
+            step(d, assets)
+
+    return wrapped
+
+
+def garbage(relative: str, data: bytes | None = None) -> Setup:
+    """Write `data` (default: 4 KiB of random bytes) to `relative`, creating folders."""
+
+    def write(d: Path, assets: Assets) -> None:
+        path = d / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(np.random.default_rng(0).bytes(4096) if data is None else data)
+
+    return write
+
+
+def edit_manifest(change: Callable[[Path, dict], None]) -> Setup:
+    """Copy the collection to shapes/ and let `change` edit its first manifest record in place."""
+
+    def setup(d: Path, assets: Assets) -> None:
+        shapes(d, assets)
+        path = d / "shapes" / "manifest.json"
+        manifest = json.loads(path.read_text())
+        change(d, manifest["shapes"][0])
+        path.write_text(json.dumps(manifest, indent=2))
+
+    return setup
+
+
+def set_id(shape_id: Callable[[Path], str]) -> Setup:
+    def change(d: Path, record: dict) -> None:
+        record["id"] = shape_id(d)
+
+    return edit_manifest(change)
+
+
+def file_outside(d: Path, assets: Assets) -> None:
+    """The first record's file is ../outside/secret.npz, a real shape outside the collection."""
+
+    def change(d: Path, record: dict) -> None:
+        record["file"] = "../outside/secret.npz"
+
+    edit_manifest(change)(d, assets)
+    (d / "outside").mkdir()
+    shutil.copy(d / "shapes" / "shapes" / "chair-00000.npz", d / "outside" / "secret.npz")
+
+
+def unlabelled(d: Path, assets: Assets) -> None:
+    shutil.copytree(assets.unlabelled, d / "shapes")
+
+
+def no_manifest(d: Path, assets: Assets) -> None:
+    """A folder of shape files without manifest.json."""
+    shapes(d, assets)
+    (d / "shapes" / "manifest.json").unlink()
+
+
+def half_taught(d: Path, assets: Assets) -> None:
+    """The taught collection at shapes/ with the units of its last shape missing (a killed `pd teach`)."""
+    taught(d, assets)
+    (d / KNOWLEDGE / "units" / "chair-00002.npz").unlink()
+
+
+def resumable_run(d: Path, assets: Assets) -> None:
+    """The run at run/, its config.json pointing at this case's knowledge, so --resume accepts it."""
+    trained(d, assets)
+    path = d / "run" / "config.json"
+    config = json.loads(path.read_text())
+    config["knowledge"] = str(d / KNOWLEDGE)
+    path.write_text(json.dumps(config, indent=2))
+
+
+def corrupt_states(d: Path, assets: Assets) -> None:
+    """Every state.json in the resumable run's checkpoint (checkpoint/state.json if none) made unreadable."""
+    resumable_run(d, assets)
+    states = sorted((d / "run" / "checkpoint").rglob("state.json")) or [
+        d / "run" / "checkpoint" / "state.json"
+    ]
+    for path in states:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{epoch: 1")
+
+
+def a_file(relative: str) -> Setup:
+    """An ordinary file where a folder is expected."""
+    return garbage(relative, b"this is a file, not a folder\n")
+
+
+def read_only_parent(d: Path, assets: Assets) -> None:
+    """A folder ro/ that cannot be written to (skipped where permissions do not bind, e.g. as root)."""
+    folder = d / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    if os.access(folder, os.W_OK):
+        folder.chmod(0o700)
+        pytest.skip("chmod 0o500 does not stop this user from writing (running as root?)")
+
+
+def no_point_e(d: Path, assets: Assets) -> None:
+    try:
+        import point_e  # noqa: F401
+    except ImportError:
+        return
+    pytest.skip("point_e is installed here")
+
+
+def ply(
+    relative: str, rows: list[str], properties: tuple[str, ...] = ("float x", "float y", "float z")
+) -> Setup:
+    """An ASCII PLY point cloud with `rows` as its vertex lines."""
+    header = ["ply", "format ascii 1.0", f"element vertex {len(rows)}"]
+    header += [f"property {p}" for p in properties]
+    return garbage(relative, ("\n".join([*header, "end_header", *rows]) + "\n").encode())
+
+
+def truncated(relative: str) -> Setup:
+    def cut(d: Path, assets: Assets) -> None:
+        path = d / relative
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+    return cut
+
+
+# ShapeNetPart text release, one chair of 8 points with labels 12..15 (the chair's parts).
+SNP_POINTS = 8
+SNP_LABELS = [12 + i % 4 for i in range(SNP_POINTS)]
+
+
+def snp_root(
+    mapping: str = "Chair\t03001627\n",
+    entries: list[object] | None = None,
+    shape_text: str | None = None,
+) -> Setup:
+    """A tiny ShapeNetPart text release at snp/ (each part replaceable by a bad one), and
+    predictions.json holding its true labels."""
+
+    def write(d: Path, assets: Assets) -> None:
+        root = d / "snp"
+        (root / "train_test_split").mkdir(parents=True)
+        (root / "03001627").mkdir()
+        (root / "synsetoffset2category.txt").write_text(mapping)
+        listed = ["shape_data/03001627/abc"] if entries is None else entries
+        (root / "train_test_split" / "shuffled_test_file_list.json").write_text(json.dumps(listed))
+        rng = np.random.default_rng(1)
+        lines = [
+            " ".join(f"{v:.6f}" for v in (*rng.uniform(-0.5, 0.5, 3), 0.0, 1.0, 0.0, float(label)))
+            for label in SNP_LABELS
+        ]
+        text = "\n".join(lines) + "\n" if shape_text is None else shape_text
+        (root / "03001627" / "abc.txt").write_text(text)
+        predictions(d, {"03001627/abc": SNP_LABELS})
+
+    return write
+
+
+def predictions(d: Path, table: dict[str, object]) -> None:
+    (d / "predictions.json").write_text(json.dumps(table))
+
+
+def predicting(table: dict[str, object]) -> Setup:
+    """The tiny ShapeNetPart release with predictions.json replaced by `table`."""
+
+    def write(d: Path, assets: Assets) -> None:
+        snp_root()(d, assets)
+        predictions(d, table)
+
+    return write
+
+
+def snp_hdf5(category: int = 99, part: int = 0) -> Setup:
+    """PointNet's HDF5 release at hdf5_data/ with one shape of category label `category` (0..15; 4 is
+    the chair) whose points all have global part id `part`, and predictions.json with that part."""
+
+    def write(d: Path, assets: Assets) -> None:
+        import h5py
+
+        root = d / "hdf5_data"
+        root.mkdir()
+        with h5py.File(root / "ply_data_test0.h5", "w") as data:
+            data["data"] = np.random.default_rng(2).uniform(-0.5, 0.5, (1, 2048, 3)).astype(np.float32)
+            data["label"] = np.array([[category]], dtype=np.uint8)
+            data["pid"] = np.full((1, 2048), part, dtype=np.uint8)
+        predictions(d, {"ply_data_test0/0": [part] * 2048})
+
+    return write
+
+
+class Touch:
+    """A pickle payload: loading it runs `touch marker`, as a malicious label.npy would."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Callable[[str], int], tuple[str]]:
+        return os.system, (f"touch {shlex.quote(str(self.marker))}",)
+
+
+def marker(d: Path) -> Path:
+    return d.parent / "pwned"
+
+
+def partnete_root(meta: str | None = None, evil: bool = False) -> Setup:
+    """A tiny PartNetE release at pne/ (one chair of 8 points), and predictions.json with its labels.
+
+    `meta` replaces PartNetE_meta.json's text; `evil` makes label.npy a pickle that touches `marker`.
+    """
+
+    def write(d: Path, assets: Assets) -> None:
+        root = d / "pne"
+        shape_dir = root / "data" / "test" / "Chair" / "1"
+        shape_dir.mkdir(parents=True)
+        rows = [f"{x:.4f} {y:.4f} {z:.4f} 128 128 128" for x, y, z in np.random.default_rng(3).random((8, 3))]
+        colours = ("uchar red", "uchar green", "uchar blue")
+        ply("pne/data/test/Chair/1/pc.ply", rows, ("float x", "float y", "float z", *colours))(d, assets)
+        labels = np.arange(8) % len(PARTNETE_CHAIR.parts)
+        seg = Touch(marker(d)) if evil else labels
+        np.save(shape_dir / "label.npy", {"semantic_seg": seg, "instance_seg": labels}, allow_pickle=True)
+        default = json.dumps({"Chair": list(PARTNETE_CHAIR.part_names)})
+        (root / "PartNetE_meta.json").write_text(default if meta is None else meta)
+        predictions(d, {"Chair/1": labels.tolist()})
+
+    return write
+
+
+def marker_untouched(d: Path) -> None:
+    assert not marker(d).exists(), "loading label.npy ran the pickle's code (the marker file exists)"
+
+
+def absolute_id(d: Path) -> str:
+    # An absolute id inside the test's folder: "/abs/x" itself would write to / on a vulnerable build.
+    return str(d.parent / "escape" / "x")
+
+
+def nothing_escaped(d: Path) -> None:
+    escaped = d.parent / "escape"
+    assert not escaped.exists(), f"files written outside the collection: {sorted(escaped.rglob('*'))}"
+
+
+# --- the cases --------------------------------------------------------------------------------------
+
+TEACH_OUT = "shapes/knowledge"
+
+CASES = [
+    # pd synth
+    Case("synth-unknown-category", nothing, with_options(SYNTH, "--category", "spaceship"), r"spaceship"),
+    Case("synth-n-0", nothing, with_options(SYNTH, "--n", "0"), r"--n\b"),
+    Case("synth-points-0", nothing, with_options(SYNTH, "--points", "0"), r"--points"),
+    Case("synth-out-is-file", a_file("out"), SYNTH, r"/out\b"),
+    Case("synth-out-read-only", read_only_parent, with_options(SYNTH, "--out", "{d}/ro/out"), r"/ro\b"),
+    Case(
+        "synth-point-e-missing",
+        no_point_e,
+        with_options(SYNTH, "--generator", "point-e", "--n", "1", "--device", "cpu"),
+        r"(?i)point.e",
+    ),
+    Case("synth-cuda-no-gpu", no_gpu(nothing), with_options(SYNTH, "--device", "cuda"), r"(?i)cuda|gpu"),
+    Case(
+        "synth-grid-size-4",
+        nothing,
+        with_options(SYNTH, "--generator", "shap-e", "--n", "1", "--device", "cpu", "--grid-size", "4"),
+        r"--grid-size",
+    ),
+    Case(
+        "synth-guidance-nan",
+        nothing,
+        with_options(SYNTH, "--generator", "shap-e", "--n", "1", "--device", "cpu", "--guidance", "nan"),
+        r"(?i)guidance",
+    ),
+    # pd teach
+    Case("teach-shapes-missing", nothing, TEACH, r"shapes", out="shapes"),
+    Case("teach-no-manifest", no_manifest, TEACH, r"manifest\.json", out=TEACH_OUT),
+    Case(
+        "teach-manifest-not-json",
+        then(shapes, garbage("shapes/manifest.json", b"{shapes: [")),
+        TEACH,
+        r"manifest\.json",
+        out=TEACH_OUT,
+    ),
+    Case("teach-id-dotdot", set_id(lambda d: "../../x"), TEACH, r"\.\./\.\./x", out=TEACH_OUT),
+    Case(
+        "teach-id-absolute",
+        set_id(absolute_id),
+        TEACH,
+        r"escape/x",
+        out=TEACH_OUT,
+        check=nothing_escaped,
+    ),
+    Case("teach-file-outside", file_outside, TEACH, r"secret\.npz", out=TEACH_OUT),
+    Case(
+        "teach-corrupt-npz",
+        then(shapes, garbage("shapes/shapes/chair-00002.npz")),
+        TEACH,
+        r"chair-00002",
+        out=TEACH_OUT,
+    ),
+    Case("teach-simulated-unlabelled", unlabelled, TEACH, r"(?i)label", out=TEACH_OUT),
+    Case("teach-kind-foo", shapes, with_options(TEACH, "--kind", "foo"), r"foo", out=TEACH_OUT),
+    Case("teach-noise-loud", shapes, with_options(TEACH, "--noise", "loud"), r"loud", out=TEACH_OUT),
+    Case(
+        "teach-point-radius-negative",
+        shapes,
+        with_options(TEACH, "--point-radius", "-1"),
+        r"--point-radius",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-point-radius-0",
+        shapes,
+        with_options(TEACH, "--point-radius", "0"),
+        r"--point-radius",
+        out=TEACH_OUT,
+    ),
+    Case("teach-threshold-2", shapes, with_options(TEACH, "--threshold", "2"), r"--threshold", out=TEACH_OUT),
+    Case(
+        "teach-threshold-nan",
+        shapes,
+        with_options(TEACH, "--threshold", "nan"),
+        r"--threshold",
+        out=TEACH_OUT,
+    ),
+    Case("teach-nms-0", shapes, with_options(TEACH, "--nms", "0"), r"--nms", out=TEACH_OUT),
+    Case(
+        "teach-image-size-8", shapes, with_options(TEACH, "--image-size", "8"), r"--image-size", out=TEACH_OUT
+    ),
+    Case(
+        "teach-category-contradicts",
+        shapes,
+        with_options(TEACH, "--category", "airplane"),
+        r"(?i)airplane",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-cuda-no-gpu",
+        no_gpu(shapes),
+        with_options(TEACH, "--device", "cuda"),
+        r"(?i)cuda|gpu",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-corrupt-config",
+        then(half_taught, garbage(f"{KNOWLEDGE}/teach_config.json", b"{teacher: simulated")),
+        TEACH,
+        r"teach_config\.json",
+        out=TEACH_OUT,
+    ),
+    # pd distill
+    Case("distill-lr-negative", taught, with_options(DISTILL, "--lr", "-1"), r"--lr"),
+    Case("distill-lr-nan", taught, with_options(DISTILL, "--lr", "nan"), r"--lr"),
+    Case("distill-epochs-0", taught, with_options(DISTILL, "--epochs", "0"), r"--epochs"),
+    Case("distill-batch-size-0", taught, with_options(DISTILL, "--batch-size", "0"), r"--batch-size"),
+    Case("distill-points-0", taught, with_options(DISTILL, "--points", "0"), r"--points"),
+    Case(
+        "distill-corrupt-h5",
+        garbage("h5/03001627/abc/extracted/preprocess.h5"),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"preprocess\.h5",
+    ),
+    Case("distill-knowledge-missing", taught, with_options(DISTILL, "--knowledge", "{d}/nope"), r"nope"),
+    Case(
+        "distill-resume-corrupt-config",
+        then(resumable_run, garbage("run/config.json", b'{"category": "chair", ')),
+        with_options(DISTILL, "--resume"),
+        r"config\.json",
+    ),
+    Case(
+        "distill-resume-corrupt-state",
+        corrupt_states,
+        with_options(DISTILL, "--resume"),
+        r"state\.json",
+    ),
+    Case(
+        "distill-category-contradicts",
+        taught,
+        with_options(DISTILL, "--category", "airplane"),
+        r"(?i)airplane",
+    ),
+    Case("distill-out-is-file", then(taught, a_file("run")), DISTILL, r"/run\b"),
+    Case(
+        "distill-m2ae-no-checkpoint",
+        taught,
+        with_options(DISTILL, "--student", "point-m2ae"),
+        r"--checkpoint",
+    ),
+    Case(
+        "distill-m2ae-corrupt-checkpoint",
+        then(taught, garbage("pre-train.pth")),
+        with_options(DISTILL, "--student", "point-m2ae", "--checkpoint", "{d}/pre-train.pth"),
+        r"pre-train\.pth",
+    ),
+    Case("distill-cuda-no-gpu", no_gpu(taught), with_options(DISTILL, "--device", "cuda"), r"(?i)cuda|gpu"),
+    # pd predict
+    Case("predict-input-missing", trained, ("predict", "{d}/nope.ply", *PREDICT), r"nope\.ply"),
+    Case(
+        "predict-corrupt-ply",
+        then(trained, garbage("bad.ply")),
+        ("predict", "{d}/bad.ply", *PREDICT),
+        r"bad\.ply",
+    ),
+    Case(
+        "predict-nan-ply",
+        then(trained, ply("nan.ply", ["0 0 0", "nan 0 0", "1 1 1", "0 1 0"])),
+        ("predict", "{d}/nan.ply", *PREDICT),
+        r"nan\.ply",
+    ),
+    Case(
+        "predict-empty-ply",
+        then(trained, ply("empty.ply", [])),
+        ("predict", "{d}/empty.ply", *PREDICT),
+        r"empty\.ply",
+    ),
+    Case(
+        "predict-run-missing",
+        shapes,
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *with_options(PREDICT, "--run", "{d}/nope")),
+        r"nope",
+    ),
+    Case(
+        "predict-corrupt-student-json",
+        then(trained, garbage("run/student.json", b'{"student": "pointnet", ')),
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"student\.json",
+    ),
+    Case(
+        "predict-truncated-weights",
+        then(trained, truncated("run/student.safetensors")),
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"student\.safetensors",
+    ),
+    Case(
+        "predict-out-is-file",
+        then(trained, a_file("preds")),
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"/preds\b",
+    ),
+    Case(
+        "predict-unsupported-suffix",
+        then(trained, garbage("shape.txt", b"0 0 0\n")),
+        ("predict", "{d}/shape.txt", *PREDICT),
+        r"shape\.txt",
+    ),
+    # pd eval
+    Case("eval-snp-root-missing", predicting({}), with_options(EVAL_FILES, "--root", "{d}/nope"), r"nope"),
+    Case(
+        "eval-snp-malformed-category-line",
+        snp_root(mapping="Airplane\n"),
+        EVAL_FILES,
+        r"synsetoffset2category\.txt",
+    ),
+    Case(
+        "eval-snp-split-not-strings",
+        snp_root(entries=[1, 2]),
+        EVAL_FILES,
+        r"shuffled_test_file_list\.json",
+    ),
+    Case("eval-snp-empty-shape-file", snp_root(shape_text=""), EVAL_FILES, r"abc\.txt"),
+    Case(
+        "eval-snp-hdf5-category-99",
+        snp_hdf5(category=99, part=0),
+        with_options(EVAL_FILES, "--root", "{d}/hdf5_data"),
+        r"99",
+    ),
+    Case(
+        "eval-partnete-garbage-meta",
+        partnete_root(meta="{Chair: [arm"),
+        with_options(EVAL_FILES, "--dataset", "partnete", "--root", "{d}/pne"),
+        r"PartNetE_meta\.json",
+    ),
+    Case(
+        "eval-partnete-malicious-pickle",
+        partnete_root(evil=True),
+        with_options(EVAL_FILES, "--dataset", "partnete", "--root", "{d}/pne"),
+        r"label\.npy",
+        check=marker_untouched,
+    ),
+    Case(
+        "eval-predictions-not-integers",
+        predicting({"03001627/abc": [label + 0.5 for label in SNP_LABELS]}),
+        EVAL_FILES,
+        r"predictions\.json",
+    ),
+    Case(
+        "eval-predictions-nested",
+        predicting({"03001627/abc": [[label] for label in SNP_LABELS]}),
+        EVAL_FILES,
+        r"predictions\.json",
+    ),
+    Case(
+        "eval-predictions-huge",
+        predicting({"03001627/abc": [1e30] * SNP_POINTS}),
+        EVAL_FILES,
+        r"predictions\.json",
+    ),
+    Case(
+        "eval-predictions-missing",
+        snp_root(),
+        with_options(EVAL_FILES, "--predictions", "{d}/nope.json"),
+        r"nope\.json",
+    ),
+    Case("eval-points-0", snp_root(), with_options(EVAL_FILES, "--points", "0"), r"--points"),
+    Case("eval-points-foo", snp_root(), with_options(EVAL_FILES, "--points", "foo"), r"--points"),
+    Case("eval-neither-run-nor-predictions", snp_root(), EVAL, r"--run.*--predictions"),
+    Case(
+        "eval-unknown-category",
+        snp_root(),
+        with_options(EVAL_FILES, "--categories", "spaceship"),
+        r"spaceship",
+    ),
+    # pd import
+    Case(
+        "import-unknown-dataset",
+        snp_root(),
+        ("import", "--dataset", "foo", "--root", "{d}/snp", "--out", "{d}/coll"),
+        r"foo",
+    ),
+    Case(
+        "import-files-none",
+        garbage("files/readme.txt", b"no shapes here\n"),
+        ("import", "--dataset", "files", "--categories", "chair", "--root", "{d}/files", "--out", "{d}/coll"),
+        r"files",
+    ),
+    Case(
+        "import-out-is-file",
+        then(snp_root(), a_file("coll")),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/snp", "--out", "{d}/coll"),
+        r"/coll\b",
+    ),
+    Case(
+        "import-partnete-malicious-pickle",
+        partnete_root(evil=True),
+        ("import", "--dataset", "partnete", "--root", "{d}/pne", "--out", "{d}/coll"),
+        r"label\.npy",
+        check=marker_untouched,
+    ),
+    Case(
+        "import-snp-empty-shape-file",
+        snp_root(shape_text=""),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/snp", "--out", "{d}/coll"),
+        r"abc\.txt",
+    ),
+]
+
+
+# --- the checks ----------------------------------------------------------------------------------------
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (or `folder` itself, if a file) by relative path, with its bytes."""
+    if folder.is_file():
+        return {".": folder.read_bytes()}
+    if not folder.is_dir():
+        return {}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def changes(before: dict[str, bytes], after: dict[str, bytes]) -> list[str]:
+    """What happened to the files between two snapshots, for messages."""
+    added = sorted(set(after) - set(before))
+    removed = sorted(set(before) - set(after))
+    changed = sorted(name for name in set(before) & set(after) if before[name] != after[name])
+    return [
+        f"{kind} {names[:5]}"
+        for kind, names in (("added", added), ("removed", removed), ("changed", changed))
+        if names
+    ]
+
+
+def out_folder(case: Case, d: Path) -> Path | None:
+    if case.out is not None:
+        return d / case.out
+    if "--out" not in case.argv:
+        return None
+    return Path(expand(case.argv, d)[case.argv.index("--out") + 1])
+
+
+def restore_permissions(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o700)
+
+
+def refusal_problems(case: Case, result: Result) -> list[str]:
+    """How `result` falls short of a clean refusal: exit code, exception, traceback, message."""
+    problems = []
+    if result.exit_code == 0:
+        problems.append("exit code 0")
+    error = result.exception
+    if error is not None and not isinstance(error, SystemExit):
+        problems.append(f"raised {type(error).__name__}: {(str(error).splitlines() or [''])[0]}")
+    if "Traceback" in result.output:
+        problems.append("a traceback was printed")
+    message = [line for line in result.stderr.splitlines() if line.strip()]
+    if not 1 <= len(message) <= 3:
+        problems.append(f"stderr has {len(message)} non-empty lines: {message[:2]}")
+    if case.message and not re.search(case.message, result.stderr):
+        problems.append(f"stderr does not match {case.message!r}: {result.stderr.strip()[:200]!r}")
+    return problems
+
+
+def leftovers(out: Path, before: dict[str, bytes] | None, d: Path) -> list[str]:
+    """What a failed command left in its output folder, given the folder's files before (None: absent)."""
+    name = out.relative_to(d)
+    if before is None:
+        if out.is_file() or (out.is_dir() and any(out.iterdir())):
+            left = sorted(p.name for p in out.iterdir()) if out.is_dir() else ["."]
+            return [f"left {name} behind, holding {left[:5]}"]
+        return []
+    after = files(out)
+    return [f"changed {name}: {'; '.join(changes(before, after))}"] if after != before else []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_is_refused_cleanly(
+    case: Case, assets: Assets, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command exits non-zero with a short message, no traceback, and nothing written."""
+    d, cwd = tmp_path / "case", tmp_path / "cwd"
+    d.mkdir()
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)  # whatever a command writes by default lands here, where it is seen
+    try:
+        case.setup(d, assets)
+        out = out_folder(case, d)
+        out_existed = out is not None and out.exists()
+        out_before = files(out) if out is not None else {}
+        everything_before = files(d)
+
+        result = run_pd(expand(case.argv, d))
+
+        problems = refusal_problems(case, result)
+        if out is not None:
+            problems += leftovers(out, out_before if out_existed else None, d)
+        elsewhere = changes(everything_before, files(d))
+        if elsewhere:
+            problems.append(f"case folder: {'; '.join(elsewhere)}")
+        stray = sorted(p.name for p in cwd.iterdir())
+        if stray:
+            problems.append(f"left {stray} in the working directory")
+        if case.check is not None:
+            try:
+                case.check(d)
+            except AssertionError as error:
+                problems.append(str(error))
+        assert not problems, " | ".join(problems)
+    finally:
+        restore_permissions(tmp_path)
+
+
+# --- the same commands without the bad input -----------------------------------------------------------
+
+
+BASES = {
+    "synth": (nothing, SYNTH),
+    "teach": (shapes, TEACH),
+    "teach-resume": (half_taught, TEACH),
+    "distill": (taught, DISTILL),
+    "distill-resume": (resumable_run, with_options(DISTILL, "--resume")),
+    "predict": (trained, ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT)),
+    "eval-shapenetpart": (snp_root(), EVAL_FILES),
+    "eval-shapenetpart-hdf5": (
+        snp_hdf5(category=4, part=12),
+        with_options(EVAL_FILES, "--root", "{d}/hdf5_data"),
+    ),
+    "eval-partnete": (
+        partnete_root(),
+        with_options(EVAL_FILES, "--dataset", "partnete", "--root", "{d}/pne"),
+    ),
+    "import-shapenetpart": (
+        snp_root(),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/snp", "--out", "{d}/coll"),
+    ),
+    "import-partnete": (
+        partnete_root(),
+        ("import", "--dataset", "partnete", "--root", "{d}/pne", "--out", "{d}/coll"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BASES))
+def test_base_commands_work(
+    name: str, assets: Assets, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows' commands succeed without their bad input, so each row tests what it says."""
+    setup, argv = BASES[name]
+    monkeypatch.chdir(tmp_path)
+    setup(tmp_path, assets)
+    invoke_ok(argv, tmp_path)
