@@ -552,7 +552,7 @@ def predict(
         task = bar.add_task("labelling", total=len(shapes))
         for path, shape, name in zip(inputs, shapes, names, strict=True):
             labels = trained.labels(shape, seed=seed)
-            write_prediction(shape, labels, trained, out, name)
+            write_prediction(shape, labels, trained, out, name, path)
             counts = np.bincount(labels, minlength=len(trained.part_names))
             table.add_row(str(path), name, *(f"{100 * c / len(labels):.0f}%" for c in counts))
             bar.advance(task)

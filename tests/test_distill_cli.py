@@ -176,3 +176,29 @@ def test_point_m2ae_without_checkpoint_is_one_sentence(knives: Path, tmp_path: P
         app, ["distill", "--shapes", str(knives), "--out", str(tmp_path), "--student", "point-m2ae"]
     )
     assert result.exit_code == 1 and "needs Point-M2AE's pre-training checkpoint" in result.stderr
+
+
+def test_inputs_with_the_same_name_get_outputs_of_their_own(run: Path, knives: Path, tmp_path: Path) -> None:
+    for folder, shape_id in (("a", "knife-00000"), ("b", "knife-00001")):
+        (tmp_path / folder).mkdir()
+        write_ply(read_shape(knives / "shapes" / f"{shape_id}.npz"), tmp_path / folder / "x.ply")
+    out = tmp_path / "out"
+    args = ["predict", str(tmp_path / "a" / "x.ply"), str(tmp_path / "b" / "x.ply"), "--run", str(run)]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "inputs.json").read_text()) == {
+        "x-1": str(tmp_path / "a" / "x.ply"),
+        "x-2": str(tmp_path / "b" / "x.ply"),
+    }
+    first, second = (json.loads((out / f"x-{i}.json").read_text()) for i in (1, 2))
+    assert first["input"].endswith("a/x.ply") and second["input"].endswith("b/x.ply")
+
+
+def test_predict_refuses_a_shape_of_another_category_unless_told(run: Path, tmp_path: Path) -> None:
+    chairs = tmp_path / "chairs"
+    runner.invoke(app, ["synth", "--category", "chair", "--n", "1", "--points", "300", "--out", str(chairs)])
+    chair = str(chairs / "shapes" / "chair-00000.npz")
+    result = runner.invoke(app, ["predict", chair, "--run", str(run), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "is a chair and the run segments knife" in result.stderr
+    forced = [chair, "--run", str(run), "--out", str(tmp_path / "out"), "--force-category"]
+    assert runner.invoke(app, ["predict", *forced]).exit_code == 0

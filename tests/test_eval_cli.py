@@ -342,3 +342,29 @@ def test_import_partnete_and_files(tmp_path: Path) -> None:
         app, ["import", "--dataset", "files", "--root", str(tmp_path / "mine"), "--out", str(tmp_path / "g")]
     )
     assert bad.exit_code == 1 and "needs the one category" in bad.stderr
+
+
+def test_labels_outside_the_category_count_as_wrong_and_are_counted(sample: Path, tmp_path: Path) -> None:
+    data = open_dataset("shapenetpart", sample)
+    mugs = [item for item in data.shapes([find_category("mug")])]
+    predictions = {item.id: _global(item, item.shape.labels) for item in mugs}
+    first = mugs[0].id
+    predictions[first][:3] = [999, -7, 12]  # nothing, nothing, a chair's back
+    (tmp_path / "p.json").write_text(json.dumps(predictions))
+    args = [
+        "eval",
+        "--dataset",
+        "shapenetpart",
+        "--root",
+        str(sample),
+        "--predictions",
+        str(tmp_path / "p.json"),
+    ]
+    result = runner.invoke(
+        app, [*args, "--categories", "mug", "--points", "all", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"3 labels in 1 shapes are not parts of their shape's category (e.g. {first})" in result.stdout
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["labels outside their category"] == {first: 3}
+    assert report["methods"]["predictions"]["categories"]["mug"] < 100.0  # they count as wrong

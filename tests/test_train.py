@@ -259,8 +259,12 @@ def test_a_kill_between_any_two_writes_resumes_to_the_same_weights(
         with pytest.raises(_Killed):
             _run_to_the_end(Distillation(config, items, folder), resume=False)
         writes.update(count=0, kill_at=None)
-        resumed = _run_to_the_end(Distillation(config, items, folder), resume=(folder / "config.json").exists())
+        resumed = _run_to_the_end(
+            Distillation(config, items, folder), resume=(folder / "config.json").exists()
+        )
         for key, value in _weights(whole).items():
-            torch.testing.assert_close(_weights(resumed)[key], value, rtol=0, atol=0, msg=f"killed at {kill_at}")
+            torch.testing.assert_close(
+                _weights(resumed)[key], value, rtol=0, atol=0, msg=f"killed at {kill_at}"
+            )
         assert (folder / "log.txt").read_text().count("\n") == 4, f"killed at write {kill_at}"
         assert [p.name for p in (folder / "checkpoint").glob("epoch-*")] == ["epoch-0004"]

@@ -131,14 +131,15 @@ def face_labels(shape: Shape, labels: np.ndarray) -> np.ndarray:
 
 
 def write_prediction(
-    shape: Shape, labels: np.ndarray, student: TrainedStudent, out: Path, name: str
+    shape: Shape, labels: np.ndarray, student: TrainedStudent, out: Path, name: str, source: Path
 ) -> list[Path]:
-    """Write `<name>.ply`, `<name>.json` and `<name>.png` into `out`; returns their paths."""
+    """Write `<name>.ply`, `<name>.json` and `<name>.png` into `out` for the shape read from
+    `source`; returns their paths."""
     labelled = shape.replace(labels=labels, part_names=student.part_names, category=student.category)
     paths = [out / f"{name}.ply", out / f"{name}.json", out / f"{name}.png"]
     write_ply(labelled, paths[0], color_by="parts")
     record: dict[str, object] = {
-        "input": shape.provenance.source,
+        "input": str(source),
         "run": str(student.run),
         "category": student.category,
         "part_names": list(student.part_names),
