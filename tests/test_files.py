@@ -40,9 +40,9 @@ def test_a_second_writer_of_the_same_folder_is_refused_naming_the_first(tmp_path
     )
     try:
         assert holder.stdout.readline().strip() == "holding"
-        with pytest.raises(PdError, match=rf"being written by another pd process \(pid {holder.pid}\)"):
-            with OutputFolder(tmp_path / "out"):
-                pass
+        refused = pytest.raises(PdError, match=rf"being written by another pd process \(pid {holder.pid}\)")
+        with refused, OutputFolder(tmp_path / "out"):
+            pass
     finally:
         holder.communicate("\n")
     with OutputFolder(tmp_path / "out"):  # free again once the first is done
