@@ -12,8 +12,8 @@ known here): the mechanism backward distillation relies on.
 
     .venv/bin/python benchmarks/bench_backward.py [--categories chair,table] [--seeds 0,1,2]
         [--shapes 48] [--points 1024] [--epochs 25] [--batch 16] [--student pointnet]
-        [--kind box|mask] [--confusion 0.0] [--switch-not-before 0.5] [--switch-min-steps 144]
-        [--snapshot-decay 0.7] [--silent 0.05]
+        [--kind box|mask] [--boxes instance|part] [--confusion 0.0] [--switch-not-before 0.5]
+        [--switch-min-steps 144] [--snapshot-decay 0.7] [--silent 0.05]
 """
 
 from __future__ import annotations
@@ -60,6 +60,12 @@ def main() -> None:
     parser.add_argument("--student", default="pointnet")
     parser.add_argument("--kind", default="box", choices=["box", "mask"])
     parser.add_argument("--confusion", type=float, default=0.0)
+    parser.add_argument(
+        "--boxes",
+        default="instance",
+        choices=["instance", "part"],
+        help="A box per connected piece of a part (the default), or one per part (the first box model).",
+    )
     parser.add_argument("--switch-not-before", type=float, default=DistillConfig.switch_not_before)
     parser.add_argument("--switch-min-steps", type=int, default=DistillConfig.switch_min_steps)
     parser.add_argument("--snapshot-decay", type=float, default=DistillConfig.snapshot_decay)
@@ -68,7 +74,7 @@ def main() -> None:
     noise = dataclasses.replace(NOISE_PRESETS["noisy"], confusion=args.confusion)
     generator, cameras = ProceduralGenerator(n_points=2 * args.points), partslip_cameras(160)
     setting = f"{args.student}, {args.shapes} training / 16 held-out shapes, {args.points} points"
-    teaching = f"noisy simulated {args.kind} teacher, confusion {args.confusion}"
+    teaching = f"noisy simulated {args.kind} teacher ({args.boxes} boxes), confusion {args.confusion}"
     switching = (
         f"switch not before {args.switch_not_before} and {args.switch_min_steps} steps,"
         f" snapshot decay {args.snapshot_decay},"
@@ -85,7 +91,7 @@ def main() -> None:
         category = find_category(name)
         for seed in (int(s) for s in args.seeds.split(",")):
             start = time.perf_counter()
-            teacher = SimulatedTeacher(args.kind, noise, seed=seed)
+            teacher = SimulatedTeacher(args.kind, noise, seed=seed, per_instance=args.boxes == "instance")
 
             def item(shape_seed: int, category=category, teacher=teacher) -> Item:
                 shape = generator.generate(Request(category, None, shape_seed))

@@ -96,12 +96,20 @@ class GeneratorName(str, Enum):
 
 
 Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:1, mps, or auto (the best available).")]
+Parts = Annotated[
+    str | None,
+    typer.Option(
+        help='A new category: its parts in label order, e.g. --category teapot --parts "lid,spout,body".'
+    ),
+]
 
 
 @app.command()
 @reports_errors
 def synth(
-    category: Annotated[str, typer.Option(help="Category to make, e.g. chair (see prompts/ for all).")],
+    category: Annotated[
+        str, typer.Option(help="Category to make: a name (pd categories lists them) or a category file.")
+    ],
     n: Annotated[int, typer.Option("--n", min=1, help="How many shapes the collection should hold.")] = 100,
     generator: Annotated[
         GeneratorName, typer.Option(help="Where shapes come from.")
@@ -121,13 +129,14 @@ def synth(
     steps: Annotated[int, typer.Option(min=1, help="Shap-E diffusion steps.")] = 64,
     guidance: Annotated[float, typer.Option(help="Shap-E guidance scale.")] = 15.0,
     quality_filter: Annotated[bool, typer.Option(help="Record degenerate generations as failures.")] = True,
+    parts: Parts = None,
 ) -> None:
     """Make a collection of shapes of one category (resumable: re-run the same command to continue)."""
     from partdistill.info import resolve_device
-    from partdistill.prompts import find_category
+    from partdistill.prompts.user import resolve_category
     from partdistill.synth import SynthConfig, build_generator, prepare, synthesize
 
-    name = find_category(category).name
+    name = resolve_category(category, parts).key
     config = SynthConfig(
         category=name,
         n=n,
@@ -212,10 +221,14 @@ class RendererName(str, Enum):
     mesh = "mesh"
 
 
-def _collection_category(collection: Collection, category: str | None, force: bool = False) -> Category:
-    """The category given, or the one every shape of the collection shares. A category that
-    contradicts the collection's own is refused unless `force` (--force-category)."""
+def _collection_category(
+    collection: Collection, category: str | None, force: bool = False, parts: str | None = None
+) -> Category:
+    """The category given (a name, a category file, or a name with --parts), or the one every
+    shape of the collection shares. A category that contradicts the collection's own is refused
+    unless `force` (--force-category)."""
     from partdistill.prompts import find_category
+    from partdistill.prompts.user import resolve_category
 
     names = {record.category for record in collection.ok_records}
     own = find_category(next(iter(names))) if len(names) == 1 and None not in names else None
@@ -225,7 +238,7 @@ def _collection_category(collection: Collection, category: str | None, force: bo
                 f"{collection.root} holds shapes of {len(names)} categories; say which with --category."
             )
         return own
-    chosen = find_category(category)
+    chosen = resolve_category(category, parts)
     if own is not None and chosen != own and not force:
         raise PdError(
             f"{collection.root} holds {own.key} shapes, not {chosen.key}; "
@@ -274,6 +287,7 @@ def teach(
     seed: Annotated[int, typer.Option(help="Seed of the simulated teacher.")] = 0,
     device: Device = "auto",
     force_category: ForceCategory = False,
+    parts: Parts = None,
 ) -> None:
     """Render every shape, ask a 2D teacher where each part is, and lift its answers to 3D units."""
     from partdistill.collection import Collection
@@ -281,7 +295,7 @@ def teach(
     from partdistill.info import resolve_device
 
     collection = Collection.open(shapes)
-    found = _collection_category(collection, category, force_category)
+    found = _collection_category(collection, category, force_category, parts)
     config = TeachConfig(
         teacher=teacher.value,
         model_id=model_id,
@@ -333,11 +347,19 @@ class Switch(str, Enum):
 @reports_errors
 def distill(
     shapes: Annotated[
-        Path | None, typer.Option(help="A shape collection (not needed with h5 --knowledge).")
+        list[Path] | None,
+        typer.Option(
+            help="A shape collection; repeat to distil from several (not needed with h5 --knowledge)."
+        ),
     ] = None,
     category: Annotated[str | None, typer.Option(help="Category (default: the shapes').")] = None,
     knowledge: Annotated[
-        Path | None, typer.Option(help="A pd teach folder, or a folder of PartDistill preprocess.h5 files.")
+        list[Path] | None,
+        typer.Option(help="A pd teach folder, or a folder of PartDistill preprocess.h5 files; repeatable."),
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(help="Each source's share of the batches, e.g. 1,3 (default: by their sizes)."),
     ] = None,
     teacher: Annotated[TeacherName, typer.Option(help="Teacher to run when there is no knowledge yet.")] = (
         TeacherName.simulated
@@ -370,59 +392,33 @@ def distill(
     resume: Annotated[bool, typer.Option(help="Continue a killed run in --out.")] = False,
     device: Device = "auto",
     force_category: ForceCategory = False,
+    parts: Parts = None,
 ) -> None:
     """Train a 3D student on a teacher's knowledge units (forward, then backward distillation)."""
-    from partdistill.collection import Collection
-    from partdistill.distill.sources import is_knowledge_store, items_from_h5, items_from_store
+    from partdistill.distill.data import Item
+    from partdistill.distill.sources import plan_sources
     from partdistill.distill.students import check_student
-    from partdistill.distill.teach import (
-        KnowledgeStore,
-        TeachConfig,
-        build_config_teacher,
-        knowledge_dir,
-        teach_config_from,
-    )
+    from partdistill.distill.teach import TeachConfig, build_config_teacher
     from partdistill.distill.train import REFERENCE_SWITCH, DistillConfig
     from partdistill.info import resolve_device
-    from partdistill.prompts import find_category
+    from partdistill.prompts.user import resolve_category
 
     check_student(student.value, checkpoint)
     run_device = resolve_device(device)
-    teaching = None  # (collection, teacher config, store) when the knowledge must be made first
-    if knowledge is not None and not is_knowledge_store(knowledge):
-        found = find_category(category) if category else None
-        items = items_from_h5(knowledge, found)
-        found = found or find_category(items[0].shape.category)
-        source = str(knowledge)
-        if shapes is not None:  # e.g. the train split imported with `pd import`: distil on those ids only
-            wanted = {record.id for record in Collection.open(shapes).ok_records}
-            items = [item for item in items if item.id in wanted]
-            if not items:
-                raise PdError(f"None of the h5 files in {knowledge} belongs to a shape of {shapes}.")
-    else:
-        if shapes is None:
-            raise PdError(
-                "Say which shapes to distil on with --shapes (or give --knowledge a folder of h5 files)."
-            )
-        collection = Collection.open(shapes)
-        found = _collection_category(collection, category, force_category)
-        if knowledge is not None:
-            if not knowledge.is_dir():
-                raise PdError(
-                    f"{knowledge} does not exist: expected a pd teach folder or PartDistill h5 files."
-                )
-            store = KnowledgeStore(knowledge)
-        else:
-            teach_config = TeachConfig(
-                teacher=teacher.value, noise=noise.value, kind=kind.value, image_size=image_size, seed=seed
-            )
-            store = KnowledgeStore(knowledge_dir(collection, teach_config.default_name()))
-            earlier = store.config()
-            if earlier is not None:  # complete (or resume) that knowledge with the settings it was made with
-                teach_config = teach_config_from(earlier, store.root)
-            if any(not store.has(record.id) for record in collection.ok_records):
-                teaching = (collection, teach_config, store)
-        source = str(store.root)
+    named = resolve_category(category, parts) if category else None
+    default_teach = TeachConfig(
+        teacher=teacher.value, noise=noise.value, kind=kind.value, image_size=image_size, seed=seed
+    )
+    found, sources = plan_sources(list(shapes or []), list(knowledge or []), named, default_teach)
+    for source in sources:  # a category that contradicts a collection's own needs --force-category
+        if source.collection is not None:
+            _collection_category(source.collection, found.key if named else None, force_category)
+    shares = None
+    if weights is not None:
+        try:
+            shares = tuple(float(w) for w in weights.split(","))
+        except ValueError as error:
+            raise PdError(f"--weights must be numbers separated by commas, not '{weights}'.") from error
     config = DistillConfig(
         category=found.key,
         student=student.value,
@@ -435,16 +431,32 @@ def distill(
         seed=seed,
         **(REFERENCE_SWITCH if switch is Switch.reference else {}),
         checkpoint=None if checkpoint is None else str(checkpoint),
-        knowledge=source,
+        sources=tuple(source.label for source in sources),
+        weights=shares,
     )
-    if teaching is not None:
-        collection, teach_config, store = teaching
-        console.print(f"No complete knowledge in {store.root} yet: running the teacher stage first.")
-        model = build_config_teacher(teach_config, run_device)
-        with OutputFolder(store.root):
-            _teach_with_progress(collection, found, model, teach_config, store, sheets=8)
-    if knowledge is None or is_knowledge_store(knowledge):
-        items = items_from_store(collection, store)
+    for source in sources:
+        if source.teach is not None:
+            assert source.collection is not None and source.store is not None
+            console.print(
+                f"No complete knowledge in {source.store.root} yet: running the teacher stage first."
+            )
+            model = build_config_teacher(source.teach, run_device)
+            with OutputFolder(source.store.root):
+                _teach_with_progress(source.collection, found, model, source.teach, source.store, sheets=8)
+    items = []
+    for k, source in enumerate(sources):
+        for item in source.items():  # with several sources, ids say which one a shape comes from
+            shape_id = item.id if len(sources) == 1 else f"source{k + 1}/{item.id}"
+            items.append(Item(shape_id, item.shape, item.knowledge, source=k))
+    if len(sources) > 1:
+        table = Table(title="sources", show_header=True)
+        for column in ("#", "source", "shapes", "share of the batches"):
+            table.add_column(column)
+        sizes = [sum(item.source == k for item in items) for k in range(len(sources))]
+        given = shares or tuple(float(size) for size in sizes)
+        for k, (source, size) in enumerate(zip(sources, sizes, strict=True)):
+            table.add_row(str(k + 1), source.label, str(size), f"{given[k] / sum(given):.0%}")
+        console.print(table)
     run_dir = out or Path("runs") / f"{found.name}-{student.value}"
     with OutputFolder(run_dir):
         _distill_into(run_dir, config, items, resume, run_device)
@@ -535,9 +547,9 @@ def predict(
     shapes = [
         read_shape(path, n_points=points, seed=seed) for path in inputs
     ]  # all readable before writing any
-    segments = find_category(trained.category)
+    segments = find_category(trained.category)  # registered by the run's own record
     for path, shape in zip(inputs, shapes, strict=True):
-        if shape.category and find_category(shape.category) != segments and not force_category:
+        if shape.category and not _same_category(shape.category, segments) and not force_category:
             raise PdError(
                 f"{path} is a {shape.category} and the run segments {trained.category}; "
                 "pass --force-category to label it anyway."
@@ -561,6 +573,17 @@ def predict(
     console.print(
         f"Wrote <name>.ply, <name>.json and <name>.png for each input into {out} (names: inputs.json)"
     )
+
+
+def _same_category(name: str, category: Category) -> bool:
+    """Whether a shape file's category name means `category` (a name no catalogue knows, such as
+    another user's category, is compared as written)."""
+    from partdistill.prompts import find_category
+
+    try:
+        return find_category(name) == category
+    except PdError:
+        return name.strip().lower() == category.key
 
 
 class DatasetName(str, Enum):
@@ -734,21 +757,23 @@ def import_(
     root: Annotated[Path, typer.Option(help="The dataset folder, or the folder of files.")],
     split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
     categories: Annotated[
-        str | None, typer.Option(help="Comma-separated categories (files: exactly one).")
+        str | None, typer.Option(help="Comma-separated categories (files: exactly one, or a category file).")
     ] = None,
     points: Annotated[int, typer.Option(min=1, help="Points sampled from mesh files.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed of mesh sampling.")] = 0,
+    parts: Parts = None,
 ) -> None:
     """Make a collection from a benchmark split or a folder of shape files, for pd teach and pd distill."""
     from partdistill.collection import Collection
     from partdistill.eval.datasets import import_files, import_shapes, open_dataset
     from partdistill.prompts import find_category
+    from partdistill.prompts.user import resolve_category
 
     check_number(points, "--points", at_least=1)
     if dataset == "files":
-        if not categories or "," in categories:
+        if not categories or ("," in categories and parts is None):
             raise PdError("Importing files needs the one category they show: --categories chair.")
-        category = find_category(categories)
+        category = resolve_category(categories, parts)
     elif dataset in ("shapenetpart", "partnete"):
         chosen = (
             [find_category(f"{dataset}/{c.strip()}") for c in categories.split(",")] if categories else None
@@ -770,6 +795,59 @@ def import_(
         for _ in ids:
             bar.advance(task)
     console.print(_collection_table(Collection.open(out), out))
+
+
+categories_app = typer.Typer(
+    help="The categories pd knows (ShapeNetPart's, PartNetE's) and how to define your own.",
+    invoke_without_command=True,
+)
+app.add_typer(categories_app, name="categories")
+
+
+@categories_app.callback()
+@reports_errors
+def categories(ctx: typer.Context) -> None:
+    """List the known categories and their parts (`pd categories show NAME` for one in full)."""
+    from partdistill.prompts import categories as known
+
+    if ctx.invoked_subcommand is not None:
+        return
+    table = Table(title="known categories", show_header=True)
+    for column in ("name", "vocabulary", "parts (label order)"):
+        table.add_column(column)
+    for category in known():
+        table.add_row(category.key, category.dataset, ", ".join(category.part_names))
+    console.print(table)
+    console.print(
+        "Your own category: a TOML file (pd categories show FILE checks it) or --category NAME --parts "
+        '"a,b,c" on any command that takes a category.'
+    )
+
+
+@categories_app.command("show")
+@reports_errors
+def show_category(
+    name: Annotated[str, typer.Argument(help="A category name, or a category file (.toml or .json).")],
+    parts: Parts = None,
+) -> None:
+    """One category in full: its parts, the words a teacher is asked, and its text-to-3D prompts."""
+    from partdistill.prompts import prompt_space
+    from partdistill.prompts.user import resolve_category
+
+    category = resolve_category(name, parts)
+    console.print(f"{category.key}: {category.noun} ({category.dataset})")
+    table = Table(show_header=True)
+    for column in ("label", "part", "teacher words", "benchmark id"):
+        table.add_column(column)
+    for label, part in enumerate(category.parts):
+        table.add_row(
+            str(label), part.name, part.teacher, "" if part.global_id is None else str(part.global_id)
+        )
+    console.print(table)
+    space = prompt_space(category)
+    console.print(f"{len(space):,} text-to-3D prompts, e.g.:")
+    for prompt in space[:: max(1, len(space) // 5)][:5]:
+        console.print(f"  {prompt}")
 
 
 @app.command()

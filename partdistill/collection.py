@@ -1,6 +1,7 @@
 """A shape collection on disk: a folder of shape files and a manifest with one record per shape.
 
-    <root>/manifest.json        {"format": "partdistill.collection", "version": 1, "shapes": [record, ...]}
+    <root>/manifest.json        {"format": "partdistill.collection", "version": 1, "shapes": [record, ...],
+                                 "categories": {name: definition}}   (the user categories it uses)
     <root>/manifest.log         records added since manifest.json was last written, one JSON per line
     <root>/shapes/<id>.npz      one file per shape, in the project's format
 
@@ -28,6 +29,7 @@ import numpy as np
 from partdistill.errors import PdError
 from partdistill.files import check_id, inside, read_json, write_json
 from partdistill.formats import SHAPE_SUFFIX, read_npz, write_npz
+from partdistill.prompts import Category, find_category, register_category
 from partdistill.shapes import Provenance, Shape
 
 MANIFEST = "manifest.json"
@@ -115,9 +117,10 @@ class PartCoverage:
 class Collection:
     """A shape collection rooted at a folder; see the module docstring for the layout."""
 
-    def __init__(self, root: Path, records: list[ShapeRecord]) -> None:
+    def __init__(self, root: Path, records: list[ShapeRecord], user_categories: dict | None = None) -> None:
         self.root = root
         self._records = {record.id: record for record in records}
+        self._categories: dict[str, dict] = dict(user_categories or {})  # name -> Category.to_record()
 
     @classmethod
     def create(cls, root: str | Path) -> Collection:
@@ -157,7 +160,17 @@ class Collection:
         duplicates = sorted(i for i, n in counts.items() if n > 1)
         if duplicates:
             raise PdError(f"{manifest} lists shape ids more than once: {', '.join(duplicates[:5])}.")
-        collection = cls(root, records)
+        user = data.get("categories", {})
+        if not isinstance(user, dict):
+            raise PdError(f"{manifest}: 'categories' is not a table of category definitions.")
+        for name, record in user.items():
+            try:
+                register_category(Category.from_record(record))
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                raise PdError(
+                    f"{manifest}: the definition of category '{name}' is malformed ({error})."
+                ) from error
+        collection = cls(root, records, user)
         for position, entry in enumerate(_log_entries(root / LOG)):
             record = _record(entry, f"{root / LOG}: line {position + 1}")
             collection._records[record.id] = record
@@ -246,19 +259,34 @@ class Collection:
 
     def _put(self, record: ShapeRecord) -> ShapeRecord:
         self._records[record.id] = record
-        if not (self.root / MANIFEST).is_file():
-            self.compact()  # a new collection: its manifest exists from the first shape on
+        new_category = self._record_category(record.category)
+        if new_category or not (self.root / MANIFEST).is_file():
+            self.compact()  # the manifest exists from the first shape on, and names every user category
             return record
         with (self.root / LOG).open("a") as log:
             log.write(json.dumps(record.to_dict()) + "\n")
         return record
 
+    def _record_category(self, name: str | None) -> bool:
+        """Keep the definition of a user category the collection's shapes use; True if it is new."""
+        if name is None or name in self._categories:
+            return False
+        category = find_category(name)
+        if category.dataset != "user":
+            return False
+        self._categories[name] = category.to_record()
+        return True
+
     def compact(self) -> None:
         """Fold manifest.log into manifest.json (atomically, then the log goes)."""
-        write_json(
-            self.root / MANIFEST,
-            {"format": _FORMAT, "version": _VERSION, "shapes": [r.to_dict() for r in self._records.values()]},
-        )
+        data: dict[str, object] = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "shapes": [r.to_dict() for r in self._records.values()],
+        }
+        if self._categories:
+            data["categories"] = self._categories
+        write_json(self.root / MANIFEST, data)
         (self.root / LOG).unlink(missing_ok=True)
 
 

@@ -251,7 +251,7 @@ def resumable_run(d: Path, assets: Assets) -> None:
     trained(d, assets)
     path = d / "run" / "config.json"
     config = json.loads(path.read_text())
-    config["knowledge"] = str(d / KNOWLEDGE)
+    config["sources"] = [str(d / KNOWLEDGE)]
     path.write_text(json.dumps(config, indent=2))
 
 

@@ -26,14 +26,17 @@ class Item:
     """One shape to distil on.
 
     Attributes:
-        id: its id in the collection (or `<synset>/<id>` for imported h5 files).
+        id: its id in the collection (or `<synset>/<id>` for imported h5 files); with several
+            sources, prefixed by its source ("source1/chair-00003").
         shape: the shape (labels, if any, are used for display only).
         knowledge: its knowledge units over all of its points.
+        source: which of the run's sources it comes from (0 with one source).
     """
 
     id: str
     shape: Shape
     knowledge: Knowledge
+    source: int = 0
 
 
 def save_item_arrays(path: Path, items: Sequence[Item], arrays: dict[str, np.ndarray]) -> None:
@@ -92,6 +95,30 @@ def batches(count: int, batch_size: int, rng: np.random.Generator) -> list[np.nd
     order = rng.permutation(count)
     size = min(batch_size, count)
     return [order[i : i + size] for i in range(0, count - size + 1, size)]
+
+
+def shared_batches(
+    sources: np.ndarray, weights: Sequence[float], batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """An epoch of as many full batches as `batches` makes, whose item slots go to the sources in
+    the shares `weights` gives them (largest remainders for the rounding); a source draws its
+    items in a random order, starting over when it has given all of them.
+
+    sources: [items] int, the source of each item; weights: one per source.
+    """
+    count = len(sources)
+    size = min(batch_size, count)
+    slots = (count // size) * size
+    share = np.asarray(weights, dtype=np.float64) / np.sum(weights) * slots
+    taken = np.floor(share).astype(np.int64)
+    taken[np.argsort(-(share - taken), kind="stable")[: slots - taken.sum()]] += 1
+    chosen = []
+    for source, number in enumerate(taken):
+        members = np.flatnonzero(sources == source)
+        laps = -(-number // len(members))
+        chosen.append(np.concatenate([rng.permutation(members) for _ in range(laps)])[:number])
+    order = rng.permutation(np.concatenate(chosen))
+    return [order[i : i + size] for i in range(0, slots, size)]
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ from partdistill.distill.train import STUDENT_CONFIG, STUDENT_WEIGHTS
 from partdistill.errors import PdError
 from partdistill.files import atomic_path, check_id, read_json, write_json
 from partdistill.formats import write_ply
+from partdistill.prompts import Category, register_category
 from partdistill.shapes import Shape
 from partdistill.viz import Panel, save_panels
 
@@ -56,6 +57,8 @@ class TrainedStudent:
             )
         config = read_json(config_path, "the record of a trained student")
         try:
+            if "catalogue" in config:  # the run brings its category along, user categories included
+                register_category(Category.from_record(config["catalogue"]))
             part_names = tuple(str(name) for name in config["part_names"])
             model = build_student(str(config["student"]), len(part_names), restoring=True)
             category, n_points = str(config["category"]), int(config["n_points"])

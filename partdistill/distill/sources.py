@@ -1,7 +1,18 @@
-"""Where distillation data comes from: a collection with its teacher's units, or PartDistill h5 files."""
+"""Where distillation data comes from: collections with their teacher's units, PartDistill h5
+files, or several of these at once (all of one category).
+
+`plan_sources` turns `pd distill`'s repeated --shapes and --knowledge into sources:
+- a `pd teach` folder (`<collection>/knowledge/<name>`) is that collection's knowledge;
+- a folder of PartDistill h5 files is a source of its own, except that a --shapes collection
+  whose shape ids it holds (a benchmark split made with `pd import`) picks out those files;
+- every other --shapes collection brings its own knowledge, made first by the teacher if there is
+  none yet.
+Sources come in the order of --shapes, then the --knowledge folders not tied to one of them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from partdistill.collection import Collection
@@ -12,14 +23,124 @@ from partdistill.distill.partdistill_h5 import (
     read_partdistill_h5,
     shape_id_from_path,
 )
-from partdistill.distill.teach import CONFIG_FILE, KnowledgeStore
+from partdistill.distill.teach import (
+    CONFIG_FILE,
+    KnowledgeStore,
+    TeachConfig,
+    knowledge_dir,
+    teach_config_from,
+)
 from partdistill.errors import PdError
-from partdistill.prompts import Category
+from partdistill.prompts import Category, find_category
 
 
 def is_knowledge_store(path: Path) -> bool:
     """Whether `path` is a knowledge folder written by `pd teach` (rather than a tree of h5 files)."""
     return (path / CONFIG_FILE).is_file()
+
+
+@dataclass
+class Source:
+    """One source of shapes and their knowledge.
+
+    Attributes:
+        label: what the run records and prints: the collection's or the h5 folder's path.
+        collection: the shapes, for collection sources.
+        store: their knowledge, for collection sources.
+        h5_items: the shapes with their units, for h5 sources.
+        teach: the teacher settings to make the missing knowledge with first, or None.
+    """
+
+    label: str
+    collection: Collection | None = None
+    store: KnowledgeStore | None = None
+    h5_items: list[Item] = field(default_factory=list)
+    teach: TeachConfig | None = None
+
+    def items(self) -> list[Item]:
+        """Its shapes with their units (a collection's knowledge must be complete by now)."""
+        if self.collection is None:
+            return self.h5_items
+        assert self.store is not None
+        return items_from_store(self.collection, self.store)
+
+
+def plan_sources(
+    shapes: list[Path], knowledge: list[Path], category: Category | None, default_teach: TeachConfig
+) -> tuple[Category, list[Source]]:
+    """The category and the sources of `pd distill --shapes ... --knowledge ...` (see the module
+    docstring); `category` is the one the user named, if any (checked against the collections by
+    the caller). `default_teach` is how knowledge is made for a collection that has none."""
+    collections = {path: Collection.open(path) for path in shapes}
+    stores: dict[Path, KnowledgeStore] = {}  # collection path -> its --knowledge folder
+    h5_folders = []
+    for path in knowledge:
+        if not path.is_dir() and not path.is_file():
+            raise PdError(f"{path} does not exist: expected a pd teach folder or PartDistill h5 files.")
+        if is_knowledge_store(path):
+            owner = path.parent.parent
+            match = next((s for s in collections if s.resolve() == owner.resolve()), None)
+            if match is None:
+                collections[owner] = _collection_of_store(owner, path)
+                match = owner
+            stores[match] = KnowledgeStore(path)
+        else:
+            h5_folders.append(path)
+    h5_sources: list[tuple[Path, list[Item]]] = []
+    for folder in h5_folders:
+        h5_sources.append((folder, items_from_h5(folder, category)))
+    named = category or _one_category([c for c in collections.values()], h5_sources)
+    sources: list[Source] = []
+    consumed: set[Path] = set()
+    for path, collection in collections.items():
+        if path in stores:
+            sources.append(Source(str(stores[path].root), collection, stores[path]))
+            continue
+        for folder, items in h5_sources:
+            wanted = {record.id for record in collection.ok_records}
+            picked = [item for item in items if item.id in wanted]
+            if picked and folder not in consumed:  # a split's ids pick out the h5 files of its shapes
+                sources.append(Source(f"{folder} (the shapes of {path})", h5_items=picked))
+                consumed.add(folder)
+                break
+        else:
+            sources.append(_default_source(collection, named, default_teach))
+    for folder, items in h5_sources:
+        if folder not in consumed:
+            sources.append(Source(str(folder), h5_items=items))
+    if not sources:
+        raise PdError(
+            "Say which shapes to distil on with --shapes (or give --knowledge a folder of h5 files)."
+        )
+    return named, sources
+
+
+def _collection_of_store(owner: Path, store: Path) -> Collection:
+    if not (owner / "manifest.json").is_file():
+        raise PdError(f"{store} is a pd teach folder, but {owner} (two folders up) is not its collection.")
+    return Collection.open(owner)
+
+
+def _one_category(collections: list[Collection], h5_sources: list[tuple[Path, list[Item]]]) -> Category:
+    """The one category all the sources' shapes share."""
+    names = {record.category for c in collections for record in c.ok_records}
+    names |= {item.shape.category for _, items in h5_sources for item in items}
+    if len(names) != 1 or None in names:
+        shown = ", ".join(sorted(str(n) for n in names))
+        raise PdError(
+            f"The shapes to distil on are of {len(names)} categories ({shown}); say which with --category."
+        )
+    return find_category(names.pop())
+
+
+def _default_source(collection: Collection, category: Category, teach: TeachConfig) -> Source:
+    """A collection with the knowledge `teach` names (made first when it is missing or partial)."""
+    store = KnowledgeStore(knowledge_dir(collection, teach.default_name()))
+    earlier = store.config()
+    if earlier is not None:  # complete (or resume) that knowledge with the settings it was made with
+        teach = teach_config_from(earlier, store.root)
+    missing = any(not store.has(record.id) for record in collection.ok_records)
+    return Source(str(store.root), collection, store, teach=teach if missing else None)
 
 
 def items_from_store(collection: Collection, store: KnowledgeStore) -> list[Item]:

@@ -134,7 +134,7 @@ class KnowledgeStore:
 def teach_config_from(saved: dict, root: Path) -> TeachConfig:
     """The TeachConfig a knowledge folder's teach_config.json records (its category aside)."""
     try:
-        return TeachConfig(**{k: v for k, v in saved.items() if k != "category"})
+        return TeachConfig(**{k: v for k, v in saved.items() if k not in ("category", "catalogue")})
     except TypeError as error:
         raise PdError(
             f"{root / CONFIG_FILE} was written by another version of partdistill ({error}); "
@@ -211,7 +211,7 @@ def teach(
         collection.load(record)
     remove_stale_temporaries(store.root)
     earlier = store.config()
-    ours = dataclasses.asdict(config) | {"category": category.key}
+    ours = dataclasses.asdict(config) | {"category": category.key, "catalogue": category.to_record()}
     if earlier is not None and earlier != ours:
         changed = sorted(k for k in ours if earlier.get(k) != ours[k])
         details = ", ".join(f"{k} was {earlier.get(k)!r}, now {ours[k]!r}" for k in changed)

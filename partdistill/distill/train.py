@@ -39,6 +39,7 @@ Run folder:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 import shutil
@@ -50,7 +51,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from partdistill.distill.data import Item, batches, load_item_arrays, make_sample, save_item_arrays
+from partdistill.distill.data import (
+    Item,
+    batches,
+    load_item_arrays,
+    make_sample,
+    save_item_arrays,
+    shared_batches,
+)
 from partdistill.distill.losses import Trigger, UnitPairs, distillation_loss, rescore
 from partdistill.distill.optim import Adam
 from partdistill.distill.snapshot import PredictionAverage
@@ -94,7 +102,9 @@ class DistillConfig:
         augment: the reference augmentation on training clouds.
         seed: seed of initialisation, sampling and augmentation.
         checkpoint: pre-training weights for the student's encoder (point-m2ae), if any.
-        knowledge: where the knowledge units came from (recorded, not used).
+        sources: where the shapes and their knowledge came from, one entry per source (recorded).
+        weights: each source's share of the training batches, one per source; None: their sizes
+            (every shape equally often).
     """
 
     category: str
@@ -115,7 +125,8 @@ class DistillConfig:
     augment: bool = True
     seed: int = 0
     checkpoint: str | None = None
-    knowledge: str = ""
+    sources: tuple[str, ...] = ()
+    weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         check_number(self.epochs, "--epochs", at_least=1)
@@ -127,6 +138,14 @@ class DistillConfig:
         check_number(self.snapshot_decay, "snapshot_decay", at_least=0, at_most=1)
         if self.mode not in ("pre", "tta"):
             raise PdError(f"Unknown mode '{self.mode}': use pre or tta.")
+        if self.weights is not None:
+            for weight in self.weights:
+                check_number(weight, "--weights", above=0)
+            if self.sources and len(self.weights) != len(self.sources):
+                raise PdError(
+                    f"--weights gives {len(self.weights)} shares for {len(self.sources)} sources; "
+                    "give one per source."
+                )
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of 1-based `epoch` (CosineAnnealingLR with T_max = epochs, stepped per epoch)."""
@@ -280,11 +299,16 @@ class Distillation:
         return self.run_dir / "checkpoint"
 
     def _data_record(self) -> dict:
-        return {"shapes": [item.id for item in self.items], "part_names": list(self.part_names)}
+        return {
+            "shapes": [item.id for item in self.items],
+            "part_names": list(self.part_names),
+            "catalogue": find_category(self.config.category).to_record(),
+        }
 
     def start(self, resume: bool) -> None:
         """Write config.json, or with `resume` check it and load the last checkpoint."""
-        record = dataclasses.asdict(self.config) | {"data": self._data_record()}
+        # Through JSON and back, as the file will be read: tuples become lists.
+        record = json.loads(json.dumps(dataclasses.asdict(self.config) | {"data": self._data_record()}))
         config_path = self.run_dir / "config.json"
         if config_path.exists():
             if not resume:
@@ -371,7 +395,11 @@ class Distillation:
             lr = config.lr_at(epoch)
             self.optimizer.lr = lr
             self.model.train()
-            plan = batches(len(self.items), config.batch_size, rng)
+            if config.weights is None:  # shares by size: every shape equally often
+                plan = batches(len(self.items), config.batch_size, rng)
+            else:
+                sources = np.array([item.source for item in self.items])
+                plan = shared_batches(sources, config.weights, config.batch_size, rng)
             losses = []
             for number, chosen in enumerate(plan, start=1):
                 samples = [make_sample(self.items[i], config.n_points, rng, config.augment) for i in chosen]
@@ -469,6 +497,7 @@ class Distillation:
                 "student": self.config.student,
                 "category": self.config.category,
                 "part_names": list(self.part_names),
+                "catalogue": find_category(self.config.category).to_record(),
                 "n_points": self.config.n_points,
                 "epochs": self.state.epoch,
                 "selection": "last epoch (no labels choose a checkpoint or the backward snapshot)",

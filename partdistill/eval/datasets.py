@@ -397,11 +397,25 @@ def import_files(
     )
     if not paths:
         raise PdError(f"{folder} holds no shape files ({', '.join(READABLE_SUFFIXES)}).")
-    shapes = [read_shape(path, n_points=n_points, seed=seed, category=category.key) for path in paths]
+    shapes = [as_category(read_shape(path, n_points=n_points, seed=seed), category) for path in paths]
     collection = Collection.create(out)
     try:
         for path, shape in zip(paths, shapes, strict=True):
-            collection.add(check_id(path.stem, str(path)), shape.replace(category=category.key))
+            collection.add(check_id(path.stem, str(path)), shape)
             yield path.stem
     finally:
         collection.compact()
+
+
+def as_category(shape: Shape, category: Category) -> Shape:
+    """`shape` as one of `category`'s: labels a file brings are matched to the category's parts by
+    name (parts the category lacks become -1, no part); a file whose labelled parts the category
+    does not name at all keeps no labels."""
+    if shape.labels is None:
+        return shape.replace(category=category.key)
+    order = {name: i for i, name in enumerate(category.part_names)}
+    table = np.array([order.get(name, -1) for name in shape.part_names] + [-1], dtype=np.int64)
+    labels = table[shape.labels]  # -1 indexes the last entry: no part stays no part
+    if (labels < 0).all():
+        return shape.replace(labels=None, part_names=(), category=category.key)
+    return shape.replace(labels=labels, part_names=category.part_names, category=category.key)

@@ -4,6 +4,10 @@ Two vocabularies ship as data files beside this module: ShapeNetPart's 16 catego
 ids 0-49) and PartNetE's 45 categories (103 parts). A category is named by its short name
 ("chair"); where both datasets have it, the plain name means ShapeNetPart and
 "partnete/Chair" selects PartNetE's.
+
+A third kind are the user's own categories (`partdistill.prompts.user`): defined in a file or on
+the command line, registered in this process with `register_category`, and recorded in every
+output that uses them, so a collection or a run folder brings its category along.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Literal
 
 from partdistill.errors import PdError
 
-Dataset = Literal["shapenetpart", "partnete"]
+Dataset = Literal["shapenetpart", "partnete", "user"]
 
 
 @dataclass(frozen=True)
@@ -37,16 +41,35 @@ class Part:
 
 
 @dataclass(frozen=True)
+class PromptWords:
+    """How text-to-3D prompts for a category are written (see `partdistill.prompts.text`).
+
+    Attributes:
+        templates: sentences with {noun}, {style}, {material} and {feature} slots; empty: the
+            shared templates.
+        nouns, styles, materials, features: words for the slots; empty: the shared generic
+            words (for a user category, its noun, and its parts as features).
+    """
+
+    templates: tuple[str, ...] = ()
+    nouns: tuple[str, ...] = ()
+    styles: tuple[str, ...] = ()
+    materials: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Category:
     """A category and its parts, in label order (label i = parts[i]).
 
     Attributes:
-        name: lower-case catalogue name ("chair", "coffeemachine").
+        name: lower-case catalogue name ("chair", "coffeemachine", "teapot").
         title: the dataset's own spelling ("Chair", "CoffeeMachine").
-        dataset: the vocabulary it comes from.
-        synset: ShapeNet synset id ("03001627"), or None for PartNetE.
+        dataset: the vocabulary it comes from ("user" for the user's own).
+        synset: ShapeNet synset id ("03001627"), or None.
         noun: the category as words in a sentence ("coffee machine").
         parts: its parts.
+        words: its own text-to-3D prompt words (user categories; built-in ones use the data file).
     """
 
     name: str
@@ -55,6 +78,7 @@ class Category:
     synset: str | None
     noun: str
     parts: tuple[Part, ...]
+    words: PromptWords = PromptWords()
 
     @property
     def part_names(self) -> tuple[str, ...]:
@@ -66,8 +90,35 @@ class Category:
 
     @property
     def key(self) -> str:
-        """The shortest name `find_category` maps back to this category ("chair", "partnete/chair")."""
-        return self.name if self.dataset == "shapenetpart" else self.qualified_name
+        """The shortest name `find_category` maps back to this category ("chair", "partnete/chair",
+        a user category's own name)."""
+        return self.qualified_name if self.dataset == "partnete" else self.name
+
+    def to_record(self) -> dict[str, object]:
+        """The category as JSON-ready data, for outputs that must bring it along."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "dataset": self.dataset,
+            "synset": self.synset,
+            "noun": self.noun,
+            "parts": [{"name": p.name, "teacher": p.teacher, "id": p.global_id} for p in self.parts],
+            "words": {field: list(getattr(self.words, field)) for field in PromptWords.__dataclass_fields__},
+        }
+
+    @classmethod
+    def from_record(cls, record: dict) -> Category:
+        """The category `to_record` wrote (KeyError, TypeError or ValueError when it is not one)."""
+        words = record.get("words") or {}
+        return cls(
+            name=str(record["name"]),
+            title=str(record["title"]),
+            dataset=record["dataset"],
+            synset=record.get("synset"),
+            noun=str(record["noun"]),
+            parts=tuple(Part(str(p["name"]), str(p["teacher"]), p.get("id")) for p in record["parts"]),
+            words=PromptWords(**{field: tuple(str(w) for w in value) for field, value in words.items()}),
+        )
 
 
 def fix_articles(text: str) -> str:
@@ -115,13 +166,51 @@ def partnete_categories() -> tuple[Category, ...]:
     )
 
 
+_USER: dict[str, Category] = {}  # the user categories registered in this process, by name
+
+
+def register_category(category: Category) -> Category:
+    """Make a user category known to `find_category` in this process; returns it.
+
+    Registering the same definition twice is harmless; another definition under a registered
+    name, or a name a catalogue already uses, is refused.
+    """
+    if category.dataset != "user":
+        return category
+    clash = catalogue_name(category.name)
+    if clash is not None:
+        raise PdError(
+            f"The category name '{category.name}' is taken by {clash.qualified_name}; "
+            "give yours another name."
+        )
+    known = _USER.get(category.name)
+    if known is not None and known != category:
+        raise PdError(
+            f"Two different categories are called '{category.name}' here (their parts or words differ); "
+            "rename one of them."
+        )
+    _USER[category.name] = category
+    return category
+
+
+def catalogue_name(name: str) -> Category | None:
+    """The built-in category a name would mean (its name, noun or synset, in either catalogue)."""
+    key = name.strip().lower()
+    for category in shapenetpart_categories() + partnete_categories():
+        if key in (category.name, category.synset, category.noun):
+            return category
+    return None
+
+
 def categories(dataset: Dataset | None = None) -> tuple[Category, ...]:
-    """All categories of one vocabulary, or of both (ShapeNetPart first)."""
+    """All categories of one vocabulary, or of all (ShapeNetPart, PartNetE, then the user's)."""
     if dataset == "shapenetpart":
         return shapenetpart_categories()
     if dataset == "partnete":
         return partnete_categories()
-    return shapenetpart_categories() + partnete_categories()
+    if dataset == "user":
+        return tuple(_USER.values())
+    return shapenetpart_categories() + partnete_categories() + tuple(_USER.values())
 
 
 def find_category(name: str) -> Category:
@@ -135,9 +224,9 @@ def find_category(name: str) -> Category:
     dataset: str | None = None
     if "/" in key:
         dataset, key = key.split("/", 1)
-        if dataset not in ("shapenetpart", "partnete"):
+        if dataset not in ("shapenetpart", "partnete", "user"):
             raise PdError(
-                f"Unknown category vocabulary '{dataset}' in '{name}': use shapenetpart/ or partnete/."
+                f"Unknown category vocabulary '{dataset}' in '{name}': use shapenetpart/, partnete/ or user/."
             )
     for category in categories(dataset):  # type: ignore[arg-type]
         if key in (category.name, category.synset, category.noun):
@@ -145,7 +234,10 @@ def find_category(name: str) -> Category:
     known = sorted({c.name for c in categories(dataset)})  # type: ignore[arg-type]
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
-    raise PdError(f"Unknown category '{name}'.{hint} Known categories: {', '.join(known)}.")
+    raise PdError(
+        f"Unknown category '{name}'.{hint} Known categories: {', '.join(known)}; "
+        "or define your own with a category file or --parts (see `pd categories`)."
+    )
 
 
 QUERIES = ("part", "part-of-category")

@@ -1,7 +1,9 @@
 """Text-to-3D prompts: varied descriptions of a category, reproducible from a seed.
 
 Every template is filled with every combination of the category's nouns, styles, materials and
-features; the distinct sentences are shuffled once by the seed. Prompt i depends only on the seed
+features (a user category's own words where it gives them; otherwise generic styles and
+materials, and its parts as features: "a rustic wooden teapot with a spout"); the distinct
+sentences are shuffled once by the seed. Prompt i depends only on the seed
 and i, so a collection that grows from 20 to 500 shapes keeps its first 20 prompts.
 """
 
@@ -28,10 +30,32 @@ def prompt_space(category: Category) -> tuple[str, ...]:
     vocab = _vocabulary()
     words = vocab["categories"].get(category.name if category.dataset == "shapenetpart" else "", None)
     if words is None:
-        words = {**vocab["generic"], "nouns": [category.noun]}
+        # The generic styles and materials; for a user category also its parts as features
+        # ("with a spout"), so that prompts ask for the parts its teacher will look for.
+        parts = (
+            [fix_articles(f"with a {part.teacher}") for part in category.parts]
+            if category.dataset == "user"
+            else []
+        )
+        words = {
+            **vocab["generic"],
+            "nouns": [category.noun],
+            "features": vocab["generic"]["features"] + parts,
+        }
+    own = category.words
+    words = {
+        "nouns": list(own.nouns) or words["nouns"],
+        "styles": list(own.styles) or words["styles"],
+        "materials": list(own.materials) or words["materials"],
+        "features": list(own.features) or words["features"],
+    }
     sentences: dict[str, None] = {}
     for template, noun, style, material, feature in itertools.product(
-        vocab["templates"], words["nouns"], words["styles"], words["materials"], words["features"]
+        list(own.templates) or vocab["templates"],
+        words["nouns"],
+        words["styles"],
+        words["materials"],
+        words["features"],
     ):
         text = template.format(noun=noun, style=style, material=material, feature=feature)
         sentences[fix_articles(" ".join(text.split()))] = None

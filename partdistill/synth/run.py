@@ -98,7 +98,7 @@ def prepare(config: SynthConfig, out: str | Path) -> tuple[Collection, list[int]
     config_path = out / CONFIG_FILE
     if config_path.exists():
         earlier = read_json(config_path, "the settings of the run that made this collection")
-        ours = config.identity() | {"category": category.name}
+        ours = config.identity() | {"category": category.name, "catalogue": category.to_record()}
         changed = sorted(k for k, v in ours.items() if earlier.get(k) != v)
         if changed:
             details = ", ".join(f"{k} was {earlier.get(k)!r}, now {ours[k]!r}" for k in changed)
@@ -122,7 +122,8 @@ def synthesize(
     goes on.
     """
     category = find_category(config.category)
-    write_json(collection.root / CONFIG_FILE, dataclasses.asdict(config) | {"category": category.name})
+    record = dataclasses.asdict(config) | {"category": category.name, "catalogue": category.to_record()}
+    write_json(collection.root / CONFIG_FILE, record)
     try:
         yield from _generate(config, generator, collection, todo, category)
     finally:

@@ -67,17 +67,23 @@ class SimulatedTeacher:
         kind: "box" (a B-VLM such as GLIP) or "mask" (a P-VLM).
         noise: error rates.
         seed: with the shape's provenance seed (or its point count), fixes every random choice.
+        per_instance: boxes go around each connected piece of a part in a view (each leg, each
+            wheel), as a detector draws them; False draws one box around all of a part's pixels,
+            as this teacher first did, which made a car's wheel box cover its whole body.
     """
 
     name = "simulated"
     needs_labels = True
 
-    def __init__(self, kind: str = "box", noise: Noise = Noise(), seed: int = 0) -> None:
+    def __init__(
+        self, kind: str = "box", noise: Noise = Noise(), seed: int = 0, per_instance: bool = True
+    ) -> None:
         if kind not in ("box", "mask"):
             raise ValueError(f"kind must be 'box' or 'mask', not {kind!r}")
         self.kind = kind
         self.noise = noise
         self.seed = seed
+        self.per_instance = per_instance
 
     def predict(self, views: Views, category: Category, shape: Shape) -> list[Prediction]:
         if shape.labels is None:
@@ -114,13 +120,13 @@ class SimulatedTeacher:
         n_parts = len(points)
         out = []
         for part in range(n_parts):
-            region = labels == part
-            if region.sum() < noise.min_pixels or rng.random() < noise.miss:
-                continue
-            said = int(names[part])
-            if n_parts > 1 and rng.random() < noise.mislabel:
-                said = int(rng.choice([p for p in range(n_parts) if p != said]))
-            out.append(self._prediction(k, said, region, rng, part_points=points[part]))
+            for region, region_points in self._instances(labels == part, points[part]):
+                if region.sum() < noise.min_pixels or rng.random() < noise.miss:
+                    continue
+                said = int(names[part])
+                if n_parts > 1 and rng.random() < noise.mislabel:
+                    said = int(rng.choice([p for p in range(n_parts) if p != said]))
+                out.append(self._prediction(k, said, region, rng, part_points=region_points))
         foreground = labels >= 0
         if foreground.any():
             rows, cols = np.nonzero(foreground)
@@ -136,6 +142,20 @@ class SimulatedTeacher:
                     region &= foreground
                 out.append(self._prediction(k, int(rng.integers(n_parts)), region, rng, grow=False))
         return out
+
+    def _instances(self, region: np.ndarray, points: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The pieces of one part's pixels a detector would box separately, each with its visible
+        points [M,2]: for boxes, every connected piece (a chair's four legs are four boxes, as a
+        real detector draws them); for masks, the part's pixels as one."""
+        if self.kind == "mask" or not self.per_instance:
+            return [(region, points)]
+        from scipy.ndimage import label
+
+        pieces, count = label(region, structure=np.ones((3, 3), dtype=bool))
+        size = region.shape[0]
+        cells = np.clip(np.floor(points).astype(np.int64), 0, size - 1)
+        owner = pieces[cells[:, 1], cells[:, 0]]  # points sit on their own pixels, or beside them
+        return [(pieces == piece, points[owner == piece]) for piece in range(1, count + 1)]
 
     def _prediction(
         self,

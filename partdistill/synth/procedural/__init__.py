@@ -50,8 +50,9 @@ def recipe_for(category: Category) -> Recipe:
     recipe = RECIPES.get(category.name) if category.dataset == "shapenetpart" else None
     if recipe is None:
         raise PdError(
-            f"The procedural generator has no recipe for '{category.qualified_name}'; "
-            f"it makes {', '.join(sorted(RECIPES))}."
+            f"The procedural generator covers only its {len(RECIPES)} ShapeNetPart categories "
+            f"({', '.join(sorted(RECIPES))}), not '{category.key}': use --generator shap-e or point-e, "
+            "or bring your own shapes with `pd import --dataset files`."
         )
     return recipe
 

@@ -1,0 +1,173 @@
+"""Distilling from several sources at once: their shares of the batches, the run's record, resuming."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import partdistill.distill.train as train_module
+from partdistill.cli import app
+from partdistill.collection import Collection
+from partdistill.distill.data import Item, shared_batches
+from partdistill.distill.partdistill_h5 import write_partdistill_h5
+from partdistill.distill.sources import items_from_store
+from partdistill.distill.teach import KnowledgeStore
+from partdistill.distill.train import BatchReport, Distillation, DistillConfig
+from partdistill.prompts import find_category
+
+runner = CliRunner()
+QUICK = ["--epochs", "2", "--points", "128", "--batch-size", "4", "--image-size", "96", "--device", "cpu"]
+
+
+def test_shared_batches_give_each_source_its_share() -> None:
+    sources = np.array([0] * 4 + [1] * 8 + [2] * 4)
+    for seed in range(5):
+        plan = shared_batches(sources, [1.0, 3.0, 0.5], batch_size=4, rng=np.random.default_rng(seed))
+        assert len(plan) == 4 and all(len(batch) == 4 for batch in plan)
+        counts = np.bincount(sources[np.concatenate(plan)], minlength=3)
+        # 16 slots in shares 1 : 3 : 0.5 = 3.56 / 10.67 / 1.78: floors 3 / 10 / 1, and the two slots
+        # left go to the largest remainders (0.78, 0.67).
+        assert counts.tolist() == [3, 11, 2]
+        source_1 = np.concatenate(plan)[sources[np.concatenate(plan)] == 1]
+        assert sorted(np.bincount(source_1 - 4).tolist()) == [1, 1, 1, 1, 1, 2, 2, 2]  # all before repeats
+
+
+@pytest.fixture(scope="module")
+def two_collections(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("two")
+    for name, seed, n in (("train", "0", "4"), ("generated", "7", "8")):
+        args = ["synth", "--category", "chair", "--n", n, "--points", "400", "--seed", seed]
+        assert runner.invoke(app, [*args, "--out", str(root / name)]).exit_code == 0
+        assert (
+            runner.invoke(
+                app, ["teach", "--shapes", str(root / name), "--image-size", "96", "--sheets", "0"]
+            ).exit_code
+            == 0
+        )
+    return root / "train", root / "generated"
+
+
+def test_distill_from_two_collections_in_the_stated_shares(
+    two_collections: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    real = train_module.make_sample
+
+    def spy(item, n_points, rng, augmented):
+        if augmented:  # a training sample (the display-only fit samples are not augmented)
+            seen.append(item.id)
+        return real(item, n_points, rng, augmented)
+
+    monkeypatch.setattr(train_module, "make_sample", spy)
+    train, generated = two_collections
+    args = [
+        "distill",
+        "--shapes",
+        str(train),
+        "--shapes",
+        str(generated),
+        "--weights",
+        "1,1",
+        "--out",
+        str(tmp_path),
+    ]
+    result = runner.invoke(app, [*args, *QUICK])
+    assert result.exit_code == 0, result.output
+    assert "sources" in result.stdout and "50%" in result.stdout
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["weights"] == [1.0, 1.0] and len(config["sources"]) == 2
+    assert config["sources"][0].endswith("train/knowledge/simulated-noisy-box")
+    # 12 shapes in batches of 4: 12 slots an epoch, 6 to each source although one holds twice as many.
+    by_source = Counter(shape_id.split("/")[0] for shape_id in seen)
+    assert by_source == {"source1": 12, "source2": 12}
+    assert {shape_id.split("/", 1)[1] for shape_id in seen if shape_id.startswith("source1/")} == {
+        f"chair-{i:05d}" for i in range(4)
+    }
+
+
+def test_without_weights_every_shape_counts_once(two_collections: tuple[Path, Path], tmp_path: Path) -> None:
+    train, generated = two_collections
+    args = ["distill", "--shapes", str(train), "--shapes", str(generated), "--out", str(tmp_path), *QUICK]
+    assert runner.invoke(app, args).exit_code == 0
+    assert "33%" in runner.invoke(app, [*args, "--resume"]).stdout  # 4 of 12 shapes
+
+
+def test_a_collection_and_partdistill_h5_files_together(
+    two_collections: tuple[Path, Path], tmp_path: Path
+) -> None:
+    train, generated = two_collections
+    chair = find_category("chair")
+    store = KnowledgeStore(train / "knowledge" / "simulated-noisy-box")
+    for item in items_from_store(Collection.open(train), store):
+        write_partdistill_h5(
+            tmp_path / "h5" / "03001627" / item.id / "extracted" / "preprocess.h5",
+            item.shape,
+            item.knowledge,
+            chair,
+        )
+    args = [
+        "distill",
+        "--knowledge",
+        str(tmp_path / "h5"),
+        "--shapes",
+        str(generated),
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    result = runner.invoke(app, [*args, *QUICK])
+    assert result.exit_code == 0, result.output
+    sources = json.loads((tmp_path / "run" / "config.json").read_text())["sources"]
+    assert sources[0].endswith("generated/knowledge/simulated-noisy-box") and sources[1] == str(
+        tmp_path / "h5"
+    )
+
+
+def test_two_sources_resume_after_a_kill_to_the_same_weights(
+    two_collections: tuple[Path, Path], tmp_path: Path
+) -> None:
+    items = []
+    for k, folder in enumerate(two_collections):
+        store = KnowledgeStore(folder / "knowledge" / "simulated-noisy-box")
+        items += [
+            Item(f"source{k + 1}/{i.id}", i.shape, i.knowledge, source=k)
+            for i in items_from_store(Collection.open(folder), store)
+        ]
+    config = DistillConfig(
+        category="chair", epochs=3, batch_size=4, n_points=128, sources=("a", "b"), weights=(1.0, 2.0)
+    )
+    whole = Distillation(config, items, tmp_path / "whole")
+    whole.start(resume=False)
+    list(whole.run())
+    killed = Distillation(config, items, tmp_path / "killed")
+    killed.start(resume=False)
+    for report in killed.run():
+        if isinstance(report, BatchReport) and report.epoch == 2 and report.batch == 2:
+            break
+    resumed = Distillation(config, items, tmp_path / "killed")
+    resumed.start(resume=True)
+    list(resumed.run())
+    for key, value in whole.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_weights_must_match_the_sources(two_collections: tuple[Path, Path], tmp_path: Path) -> None:
+    train, generated = two_collections
+    args = [
+        "distill",
+        "--shapes",
+        str(train),
+        "--shapes",
+        str(generated),
+        "--weights",
+        "1,2,3",
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    result = runner.invoke(app, [*args, *QUICK])
+    assert result.exit_code == 1 and "3 shares for 2 sources" in result.stderr
