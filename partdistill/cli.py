@@ -34,11 +34,13 @@ from partdistill.files import OutputFolder, remove_stale_temporaries
 if TYPE_CHECKING:
     from partdistill.collection import Collection
     from partdistill.distill.data import Item
+    from partdistill.distill.job import DistillJob, Planned
     from partdistill.distill.teach import KnowledgeStore, TeachConfig, TeachSummary
     from partdistill.distill.teachers import Teacher
     from partdistill.distill.train import DistillConfig
     from partdistill.eval.evaluate import EvalResult
     from partdistill.prompts import Category
+    from partdistill.scale import RayOptions
 
 app = typer.Typer(
     name="pd",
@@ -96,6 +98,35 @@ class GeneratorName(str, Enum):
 
 
 Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:1, mps, or auto (the best available).")]
+UseRay = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="Run on a Ray cluster: the one in $RAY_ADDRESS (or --ray-address), else a new local one.",
+    ),
+]
+RayAddress = Annotated[str | None, typer.Option(help="The Ray cluster to join, host:port (implies --ray).")]
+Workers = Annotated[int, typer.Option(help="Ray workers (one model each).")]
+CpusPerWorker = Annotated[float, typer.Option(help="CPUs each Ray worker reserves (and its threads).")]
+GpusPerWorker = Annotated[
+    float, typer.Option(help="GPUs each Ray worker reserves; with any, workers use CUDA.")
+]
+
+
+def _ray_line(scale: RayOptions) -> str:
+    each = f"{scale.cpus_per_worker:g} CPU and {scale.gpus_per_worker:g} GPU"
+    return f"On Ray: {scale.workers} workers, {each} each."
+
+
+def _ray_options(use: bool, address: str | None, workers: int, cpus: float, gpus: float) -> RayOptions | None:
+    """The Ray settings of a command, or None to run in this process (Ray is not imported then)."""
+    from partdistill.scale import RayOptions
+
+    if not use and address is None:
+        return None
+    return RayOptions(address=address or "auto", workers=workers, cpus_per_worker=cpus, gpus_per_worker=gpus)
+
+
 Parts = Annotated[
     str | None,
     typer.Option(
@@ -130,6 +161,11 @@ def synth(
     guidance: Annotated[float, typer.Option(help="Shap-E guidance scale.")] = 15.0,
     quality_filter: Annotated[bool, typer.Option(help="Record degenerate generations as failures.")] = True,
     parts: Parts = None,
+    ray: UseRay = False,
+    ray_address: RayAddress = None,
+    workers: Workers = 2,
+    cpus_per_worker: CpusPerWorker = 1.0,
+    gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     """Make a collection of shapes of one category (resumable: re-run the same command to continue)."""
     from partdistill.info import resolve_device
@@ -150,18 +186,25 @@ def synth(
         quality_filter=quality_filter,
     )
     out = out or Path("shapes") / f"{name}-{generator.value}"
-    run_device = resolve_device(device)
+    scale = _ray_options(ray, ray_address, workers, cpus_per_worker, gpus_per_worker)
+    run_device = resolve_device(device) if scale is None else scale.device
     with OutputFolder(out):
         remove_stale_temporaries(out)
         collection, todo = prepare(config, out)
         if todo:
             if len(todo) < n:
                 console.print(f"Resuming {out}: {n - len(todo)} of {n} shapes are already there.")
-            made = build_generator(config, run_device)
+            if scale is None:
+                records = synthesize(config, build_generator(config, run_device), collection, todo)
+            else:
+                from partdistill.scale import synthesize_on_ray
+
+                console.print(_ray_line(scale))
+                records = synthesize_on_ray(config, collection, todo, scale)
             start = time.perf_counter()
             with progress_bar() as bar:
                 task = bar.add_task(f"{name} ({generator.value})", total=len(todo))
-                for record in synthesize(config, made, collection, todo):
+                for record in records:
                     bar.advance(task)
                     if not record.ok:
                         bar.console.print(
@@ -288,6 +331,11 @@ def teach(
     device: Device = "auto",
     force_category: ForceCategory = False,
     parts: Parts = None,
+    ray: UseRay = False,
+    ray_address: RayAddress = None,
+    workers: Workers = 2,
+    cpus_per_worker: CpusPerWorker = 1.0,
+    gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     """Render every shape, ask a 2D teacher where each part is, and lift its answers to 3D units."""
     from partdistill.collection import Collection
@@ -310,9 +358,10 @@ def teach(
         seed=seed,
     )
     store = KnowledgeStore(knowledge_dir(collection, name or config.default_name()))
-    model = build_config_teacher(config, resolve_device(device))
+    scale = _ray_options(ray, ray_address, workers, cpus_per_worker, gpus_per_worker)
+    model = build_config_teacher(config, resolve_device(device)) if scale is None else None
     with OutputFolder(store.root):
-        summary = _teach_with_progress(collection, found, model, config, store, sheets)
+        summary = _teach_with_progress(collection, found, model, config, store, sheets, scale)
     table = Table(title=str(store.root), show_header=False)
     table.add_column()
     table.add_column(justify="right")
@@ -393,77 +442,132 @@ def distill(
     device: Device = "auto",
     force_category: ForceCategory = False,
     parts: Parts = None,
+    categories: Annotated[
+        str | None,
+        typer.Option(
+            help="Distil several categories, one run each: a list or 'all' (ShapeNetPart's 16); "
+            "'{category}' in --shapes, --knowledge and --out stands for each one's name."
+        ),
+    ] = None,
+    ray: UseRay = False,
+    ray_address: RayAddress = None,
+    workers: Workers = 2,
+    cpus_per_worker: CpusPerWorker = 1.0,
+    gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     """Train a 3D student on a teacher's knowledge units (forward, then backward distillation)."""
-    from partdistill.distill.data import Item
-    from partdistill.distill.sources import plan_sources
+    from partdistill.distill.job import DistillJob, gather, parse_weights
     from partdistill.distill.students import check_student
     from partdistill.distill.teach import TeachConfig, build_config_teacher
-    from partdistill.distill.train import REFERENCE_SWITCH, DistillConfig
+    from partdistill.distill.train import REFERENCE_SWITCH
     from partdistill.info import resolve_device
     from partdistill.prompts.user import resolve_category
 
     check_student(student.value, checkpoint)
-    run_device = resolve_device(device)
-    named = resolve_category(category, parts) if category else None
-    default_teach = TeachConfig(
-        teacher=teacher.value, noise=noise.value, kind=kind.value, image_size=image_size, seed=seed
+    scale = _ray_options(ray, ray_address, workers, cpus_per_worker, gpus_per_worker)
+    if scale is not None and categories is None:
+        raise PdError("--ray distils several categories at once: give them with --categories.")
+    job = DistillJob(
+        shapes=tuple(shapes or ()),
+        knowledge=tuple(knowledge or ()),
+        category=resolve_category(category, parts) if category and categories is None else None,
+        teach=TeachConfig(
+            teacher=teacher.value, noise=noise.value, kind=kind.value, image_size=image_size, seed=seed
+        ),
+        training=dict(
+            student=student.value,
+            mode=mode.value,
+            epochs=epochs,
+            batch_size=batch_size,
+            n_points=points,
+            lr=lr,
+            backward=backward,
+            seed=seed,
+            **(REFERENCE_SWITCH if switch is Switch.reference else {}),
+            checkpoint=None if checkpoint is None else str(checkpoint),
+            weights=parse_weights(weights),
+        ),
+        out=out,
+        resume=resume,
+        device=scale.device if scale is not None else resolve_device(device),
     )
-    found, sources = plan_sources(list(shapes or []), list(knowledge or []), named, default_teach)
-    for source in sources:  # a category that contradicts a collection's own needs --force-category
+    if categories is not None:
+        _distill_categories(job, categories, scale)
+        return
+    planned = job.plan()
+    for source in planned.sources:  # a category that contradicts a collection's own needs --force-category
         if source.collection is not None:
-            _collection_category(source.collection, found.key if named else None, force_category)
-    shares = None
-    if weights is not None:
-        try:
-            shares = tuple(float(w) for w in weights.split(","))
-        except ValueError as error:
-            raise PdError(f"--weights must be numbers separated by commas, not '{weights}'.") from error
-    config = DistillConfig(
-        category=found.key,
-        student=student.value,
-        mode=mode.value,
-        epochs=epochs,
-        batch_size=batch_size,
-        n_points=points,
-        lr=lr,
-        backward=backward,
-        seed=seed,
-        **(REFERENCE_SWITCH if switch is Switch.reference else {}),
-        checkpoint=None if checkpoint is None else str(checkpoint),
-        sources=tuple(source.label for source in sources),
-        weights=shares,
-    )
-    for source in sources:
+            _collection_category(
+                source.collection, planned.category.key if category else None, force_category
+            )
+    for source in planned.sources:
         if source.teach is not None:
             assert source.collection is not None and source.store is not None
             console.print(
                 f"No complete knowledge in {source.store.root} yet: running the teacher stage first."
             )
-            model = build_config_teacher(source.teach, run_device)
+            model = build_config_teacher(source.teach, job.device)
             with OutputFolder(source.store.root):
-                _teach_with_progress(source.collection, found, model, source.teach, source.store, sheets=8)
-    items = []
-    for k, source in enumerate(sources):
-        for item in source.items():  # with several sources, ids say which one a shape comes from
-            shape_id = item.id if len(sources) == 1 else f"source{k + 1}/{item.id}"
-            items.append(Item(shape_id, item.shape, item.knowledge, source=k))
-    if len(sources) > 1:
-        table = Table(title="sources", show_header=True)
-        for column in ("#", "source", "shapes", "share of the batches"):
-            table.add_column(column)
-        sizes = [sum(item.source == k for item in items) for k in range(len(sources))]
-        given = shares or tuple(float(size) for size in sizes)
-        for k, (source, size) in enumerate(zip(sources, sizes, strict=True)):
-            table.add_row(str(k + 1), source.label, str(size), f"{given[k] / sum(given):.0%}")
-        console.print(table)
-    run_dir = out or Path("runs") / f"{found.name}-{student.value}"
-    with OutputFolder(run_dir):
-        _distill_into(run_dir, config, items, resume, run_device)
+                _teach_with_progress(
+                    source.collection, planned.category, model, source.teach, source.store, sheets=8
+                )
+    items = gather(planned.sources)
+    if len(planned.sources) > 1:
+        console.print(_sources_table(planned, items))
+    with OutputFolder(planned.run_dir):
+        _distill_into(planned.run_dir, planned.config, items, resume, job.device)
+
+
+def _sources_table(planned: Planned, items: list[Item]) -> Table:
+    table = Table(title="sources", show_header=True)
+    for column in ("#", "source", "shapes", "share of the batches"):
+        table.add_column(column)
+    sizes = [sum(item.source == k for item in items) for k in range(len(planned.sources))]
+    given = planned.config.weights or tuple(float(size) for size in sizes)
+    for k, (source, size) in enumerate(zip(planned.sources, sizes, strict=True)):
+        table.add_row(str(k + 1), source.label, str(size), f"{given[k] / sum(given):.0%}")
+    return table
+
+
+def _distill_categories(job: DistillJob, names: str, scale: RayOptions | None) -> None:
+    """One run per category ("{category}" in the paths stands for its name), on Ray or in turn."""
+    from partdistill.prompts import find_category, shapenetpart_categories
+    from partdistill.scale import run_on_ray
+
+    chosen = (
+        list(shapenetpart_categories())
+        if names.strip() == "all"
+        else [find_category(name.strip()) for name in names.split(",")]
+    )
+    template = {"out": str(job.out or Path("runs") / f"{{category}}-{job.training['student']}")}
+    jobs = [job.for_category(c, template) for c in chosen]
+    for planned_job in jobs:  # every category's sources exist before any runs
+        planned_job.plan()
+    table = Table(title=f"{len(jobs)} categor{'y' if len(jobs) == 1 else 'ies'}", show_header=True)
+    for column in ("category", "run", "epochs", "last loss", "backward from"):
+        table.add_column(column)
+    if scale is not None:
+        console.print(_ray_line(scale))
+        results = run_on_ray(jobs, scale)
+    else:
+        results = (planned_job() for planned_job in jobs)
+    with progress_bar() as bar:
+        task = bar.add_task("categories", total=len(jobs))
+        for done in results:
+            bar.advance(task)
+            table.add_row(
+                done.category,
+                str(done.run_dir),
+                str(done.epochs),
+                f"{done.loss:.4f}",
+                str(done.switch_epoch or "-"),
+            )
+    console.print(table)
 
 
 def _distill_into(run_dir: Path, config: DistillConfig, items: list[Item], resume: bool, device: str) -> None:
     """The training loop of `pd distill` with its progress, then, in TTA mode, the labels."""
+    from partdistill.distill.job import label_distilled
     from partdistill.distill.train import BatchReport, Distillation
 
     epochs = config.epochs
@@ -491,33 +595,35 @@ def _distill_into(run_dir: Path, config: DistillConfig, items: list[Item], resum
             bar.console.print(line)
     weights = run.finish()
     console.print(f"Student: {weights}  (log.txt, curve.png, config.json beside it)")
-    if config.mode == "tta":  # test-time alignment: label the very shapes the student was distilled on
-        from partdistill.distill.predict import TrainedStudent, save_labels
-
-        trained = TrainedStudent.load(run_dir, device)
-        with progress_bar() as bar:
-            task = bar.add_task("labelling the distilled shapes", total=len(items))
-            for item in items:
-                save_labels(trained.labels(item.shape), run_dir / "predictions", item.id)
-                bar.advance(task)
-        console.print(f"Labels of the {len(items)} distilled shapes: {run_dir / 'predictions'}/<id>.npy")
+    labelled = label_distilled(run_dir, config, items, device)
+    if labelled:
+        console.print(f"Labels of the {labelled} distilled shapes: {run_dir / 'predictions'}/<id>.npy")
 
 
 def _teach_with_progress(
     collection: Collection,
     category: Category,
-    teacher: Teacher,
+    teacher: Teacher | None,
     config: TeachConfig,
     store: KnowledgeStore,
     sheets: int,
+    scale: RayOptions | None = None,
 ) -> TeachSummary:
+    """Teach the collection (in this process with `teacher`, or on Ray), counting shapes done."""
     from partdistill.distill.teach import TeachSummary, teach
 
     summary = TeachSummary()
     todo = sum(1 for record in collection.ok_records if not store.has(record.id))
+    if scale is None:
+        assert teacher is not None
+        results = teach(collection, category, teacher, config, store, sheets=sheets)
+    else:
+        from partdistill.scale import teach_on_ray
+
+        results = teach_on_ray(collection, category, config, store, scale, sheets=sheets)
     with progress_bar() as bar:
         task = bar.add_task(f"teaching {category.name} ({config.default_name()})", total=todo)
-        for result in teach(collection, category, teacher, config, store, sheets=sheets):
+        for result in results:
             bar.advance(task)
             summary.add(result)
     return summary

@@ -277,8 +277,11 @@ class Collection:
         self._categories[name] = category.to_record()
         return True
 
-    def compact(self) -> None:
-        """Fold manifest.log into manifest.json (atomically, then the log goes)."""
+    def compact(self, sort: bool = False) -> None:
+        """Fold manifest.log into manifest.json (atomically, then the log goes); with `sort`, the
+        records in the order of their ids (shapes made in parallel arrive in any order)."""
+        if sort:
+            self._records = dict(sorted(self._records.items()))
         data: dict[str, object] = {
             "format": _FORMAT,
             "version": _VERSION,

@@ -62,7 +62,7 @@ def test_synth_options_reach_the_library(tmp_path: Path, monkeypatch: pytest.Mon
     ("args", "message"),
     [
         (["synth", "--category", "chiar"], "Unknown category 'chiar'. Did you mean 'chair'?"),
-        (["synth", "--category", "kettle"], "no recipe for 'partnete/kettle'"),
+        (["synth", "--category", "kettle"], "not 'partnete/kettle'"),
     ],
 )
 def test_user_errors_are_one_sentence_and_exit_1(tmp_path: Path, args: list[str], message: str) -> None:

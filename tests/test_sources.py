@@ -171,3 +171,20 @@ def test_weights_must_match_the_sources(two_collections: tuple[Path, Path], tmp_
     ]
     result = runner.invoke(app, [*args, *QUICK])
     assert result.exit_code == 1 and "3 shares for 2 sources" in result.stderr
+
+
+def test_one_run_per_category_in_turn(two_collections: tuple[Path, Path], tmp_path: Path) -> None:
+    train, _ = two_collections
+    (tmp_path / "chair").symlink_to(train)
+    args = [
+        "distill",
+        "--categories",
+        "chair",
+        "--shapes",
+        str(tmp_path / "{category}"),
+        "--out",
+        str(tmp_path / "runs/{category}"),
+    ]
+    result = runner.invoke(app, [*args, *QUICK])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "runs" / "chair" / "student.json").is_file() and "1 category" in result.stdout

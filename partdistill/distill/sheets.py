@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from partdistill.distill.render import Views
 from partdistill.distill.teachers.base import Prediction
-from partdistill.files import atomic_path
 from partdistill.palette import part_colors
 
 TILE = 256
@@ -17,9 +16,9 @@ COLUMNS = 5
 
 
 def contact_sheet(
-    views: Views, predictions: list[Prediction], part_names: tuple[str, ...], title: str, path: str | Path
-) -> None:
-    """Save a PNG with the views in a grid, each prediction drawn in its part's colour with its score."""
+    views: Views, predictions: list[Prediction], part_names: tuple[str, ...], title: str
+) -> bytes:
+    """A PNG with the views in a grid, each prediction drawn in its part's colour with its score."""
     rows = -(-views.n_views // COLUMNS)
     header = 22
     sheet = Image.new("RGB", (COLUMNS * TILE, rows * TILE + header), "white")
@@ -50,5 +49,6 @@ def contact_sheet(
             tile_draw.text(anchor, label, fill=color, font=font)
         tile_draw.text((4, TILE - 14), f"view {k}", fill=(90, 90, 90), font=font)
         sheet.paste(image, ((k % COLUMNS) * TILE, header + (k // COLUMNS) * TILE))
-    with atomic_path(path) as tmp:
-        sheet.save(tmp)
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    return buffer.getvalue()

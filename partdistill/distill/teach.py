@@ -24,7 +24,7 @@ from partdistill.distill.sheets import contact_sheet
 from partdistill.distill.teachers import GLIP_NMS, Prediction, Teacher
 from partdistill.errors import PdError, check_number
 from partdistill.eval.metrics import shapenetpart_shape_iou
-from partdistill.files import check_id, read_json, remove_stale_temporaries, write_json
+from partdistill.files import check_id, read_json, remove_stale_temporaries, write_bytes, write_json
 from partdistill.prompts import QUERIES, Category
 from partdistill.shapes import Shape
 
@@ -188,22 +188,45 @@ def teach_shape(
     return knowledge, predictions, views
 
 
-def teach(
-    collection: Collection,
-    category: Category,
-    teacher: Teacher,
-    config: TeachConfig,
-    store: KnowledgeStore,
-    *,
-    sheets: int = -1,
-) -> Iterator[TeachResult]:
-    """Run the teacher stage on every shape of `collection` that has no units yet in `store`.
+@dataclass(frozen=True)
+class Taught:
+    """What teaching one shape gave, ready to be written.
 
-    `sheets` limits how many contact sheets are drawn (-1: one per shape, 0: none).
+    Attributes:
+        id: the shape's id in its collection.
+        knowledge: its units.
+        n_predictions: how many 2D predictions the teacher made.
+        sheet: its contact sheet as PNG bytes, when one was asked for.
     """
-    if teacher.needs_labels and any(not record.part_counts for record in collection.ok_records):
+
+    id: str
+    knowledge: Knowledge
+    n_predictions: int
+    sheet: bytes | None
+
+
+def teach_one(
+    shape_id: str, shape: Shape, category: Category, teacher: Teacher, config: TeachConfig, sheet: bool
+) -> Taught:
+    """Teach one shape (render, predict, lift), drawing its contact sheet if `sheet`."""
+    knowledge, predictions, views = teach_shape(
+        shape, category, teacher, config, partslip_cameras(config.image_size)
+    )
+    png = None
+    if sheet:
+        title = f"{shape_id}  {category.name}  teacher: {teacher.name}  {len(predictions)} predictions"
+        png = contact_sheet(views, predictions, category.part_names, title)
+    return Taught(shape_id, knowledge, len(predictions), png)
+
+
+def begin_teaching(
+    collection: Collection, category: Category, needs_labels: bool, config: TeachConfig, store: KnowledgeStore
+) -> list[ShapeRecord]:
+    """Check that the knowledge in `store` can be made or continued with `config`, write its
+    settings, and return the records of the shapes still to teach (every one of them readable)."""
+    if needs_labels and any(not record.part_counts for record in collection.ok_records):
         raise PdError(
-            f"The {teacher.name} teacher reads ground-truth part labels, and {collection.root} holds "
+            f"The simulated teacher reads ground-truth part labels, and {collection.root} holds "
             "unlabelled shapes; use a real teacher (grounding-dino, owlv2, clipseg, clip) for them."
         )
     todo = [record for record in collection.ok_records if not store.has(record.id)]
@@ -219,17 +242,44 @@ def teach(
             f"{store.root} holds knowledge made with other settings ({details}); choose another --name."
         )
     write_json(store.root / CONFIG_FILE, ours)
-    cameras = partslip_cameras(config.image_size)
+    return todo
+
+
+def sheets_to_draw(store: KnowledgeStore, todo: list[ShapeRecord], sheets: int) -> set[str]:
+    """The ids of `todo` whose contact sheets are drawn: all for -1, else up to `sheets` in all."""
+    if sheets < 0:
+        return {record.id for record in todo}
     drawn = sum(1 for _ in (store.root / "sheets").rglob("*.png"))
+    return {record.id for record in todo[: max(0, sheets - drawn)]}
+
+
+def keep(store: KnowledgeStore, taught: Taught) -> None:
+    """Write what teaching one shape gave: its sheet first, its units last (they mark it done)."""
+    if taught.sheet is not None:
+        write_bytes(store.sheet_path(taught.id), taught.sheet)
+    save_knowledge(taught.knowledge, store.units_path(taught.id))
+
+
+def teach(
+    collection: Collection,
+    category: Category,
+    teacher: Teacher,
+    config: TeachConfig,
+    store: KnowledgeStore,
+    *,
+    sheets: int = -1,
+) -> Iterator[TeachResult]:
+    """Run the teacher stage on every shape of `collection` that has no units yet in `store`.
+
+    `sheets` limits how many contact sheets are drawn (-1: one per shape, 0: none).
+    """
+    todo = begin_teaching(collection, category, teacher.needs_labels, config, store)
+    drawn = sheets_to_draw(store, todo, sheets)
     for record in todo:
         shape = collection.load(record)
-        knowledge, predictions, views = teach_shape(shape, category, teacher, config, cameras)
-        if sheets < 0 or drawn < sheets:
-            title = f"{record.id}  {category.name}  teacher: {teacher.name}  {len(predictions)} predictions"
-            contact_sheet(views, predictions, category.part_names, title, store.sheet_path(record.id))
-            drawn += 1
-        save_knowledge(knowledge, store.units_path(record.id))
-        yield TeachResult(record, knowledge, len(predictions), shape.labels)
+        taught = teach_one(record.id, shape, category, teacher, config, record.id in drawn)
+        keep(store, taught)
+        yield TeachResult(record, taught.knowledge, taught.n_predictions, shape.labels)
 
 
 def coverage(knowledge: Knowledge) -> float:

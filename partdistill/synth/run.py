@@ -112,6 +112,55 @@ def prepare(config: SynthConfig, out: str | Path) -> tuple[Collection, list[int]
     return collection, todo
 
 
+@dataclass(frozen=True)
+class Made:
+    """What generating one shape gave: the shape, or why there is none.
+
+    Attributes:
+        index: the shape's index in the run.
+        shape: the shape, or None when generation failed or the quality filter refused it.
+        provenance: where the shape came from (for a failure: what was asked).
+        error: why there is no shape, or None.
+    """
+
+    index: int
+    shape: Shape | None
+    provenance: Provenance
+    error: str | None = None
+
+
+def make_shape(config: SynthConfig, generator: Generator, category: Category, index: int) -> Made:
+    """Shape `index` of the run `config` describes; a generation that raises, or (with the quality
+    filter) makes a degenerate shape, gives a failure with its reason instead of raising."""
+    seed = item_seed(config.seed, index)
+    prompt = text_prompt(category, index, config.seed) if generator.uses_prompts else None
+    try:
+        shape = generator.generate(Request(category=category, prompt=prompt, seed=seed))
+        problem = quality_problem(shape) if config.quality_filter else None
+    except Exception as error:  # one bad generation must not lose the others
+        provenance = Provenance(generator.name, prompt=prompt, seed=seed, model_id=config.model_id)
+        return Made(index, None, provenance, f"{type(error).__name__}: {error}")
+    if problem is not None:
+        return Made(index, None, shape.provenance, f"filtered: {problem}")
+    return Made(index, shape, shape.provenance)
+
+
+def record_made(config: SynthConfig, collection: Collection, made: Made) -> ShapeRecord:
+    """Write what `make_shape` gave into `collection` (a shape file and its record, or a failure)."""
+    category = find_category(config.category)
+    ident = shape_id(category, made.index)
+    if made.shape is None:
+        return collection.add_failure(ident, category.key, made.provenance, str(made.error))
+    return collection.add(ident, made.shape)
+
+
+def start_run(config: SynthConfig, collection: Collection) -> None:
+    """Write the run's settings beside the collection (before its first shape)."""
+    category = find_category(config.category)
+    record = dataclasses.asdict(config) | {"category": category.name, "catalogue": category.to_record()}
+    write_json(collection.root / CONFIG_FILE, record)
+
+
 def synthesize(
     config: SynthConfig, generator: Generator, collection: Collection, todo: list[int]
 ) -> Iterator[ShapeRecord]:
@@ -122,30 +171,9 @@ def synthesize(
     goes on.
     """
     category = find_category(config.category)
-    record = dataclasses.asdict(config) | {"category": category.name, "catalogue": category.to_record()}
-    write_json(collection.root / CONFIG_FILE, record)
+    start_run(config, collection)
     try:
-        yield from _generate(config, generator, collection, todo, category)
+        for index in todo:
+            yield record_made(config, collection, make_shape(config, generator, category, index))
     finally:
         collection.compact()
-
-
-def _generate(
-    config: SynthConfig, generator: Generator, collection: Collection, todo: list[int], category: Category
-) -> Iterator[ShapeRecord]:
-    for index in todo:
-        seed = item_seed(config.seed, index)
-        prompt = text_prompt(category, index, config.seed) if generator.uses_prompts else None
-        request = Request(category=category, prompt=prompt, seed=seed)
-        ident = shape_id(category, index)
-        try:
-            shape = generator.generate(request)
-            problem = quality_problem(shape) if config.quality_filter else None
-        except Exception as error:  # one bad generation must not lose the others
-            provenance = Provenance(generator.name, prompt=prompt, seed=seed, model_id=config.model_id)
-            yield collection.add_failure(ident, category.name, provenance, f"{type(error).__name__}: {error}")
-            continue
-        if problem is not None:
-            yield collection.add_failure(ident, category.name, shape.provenance, f"filtered: {problem}")
-        else:
-            yield collection.add(ident, shape)

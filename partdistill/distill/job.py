@@ -1,0 +1,149 @@
+"""One `pd distill` run as a value: where its shapes and knowledge come from, how it trains, where it
+writes. The command line builds one per category; a job runs in this process (with the command's
+progress display) or, called as a function, quietly in a Ray worker (`partdistill.scale`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from partdistill.distill.data import Item
+from partdistill.distill.sources import Source, plan_sources
+from partdistill.distill.teach import TeachConfig, build_config_teacher, teach
+from partdistill.distill.train import Distillation, DistillConfig
+from partdistill.errors import PdError
+from partdistill.files import OutputFolder
+from partdistill.prompts import Category
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A job with its category, sources and complete training settings decided.
+
+    Attributes:
+        category: the category distilled.
+        sources: where its shapes and knowledge come from.
+        config: the training settings, sources and category filled in.
+        run_dir: the run folder.
+    """
+
+    category: Category
+    sources: list[Source]
+    config: DistillConfig
+    run_dir: Path
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a job did: its category, run folder, epochs, last loss, backward switch (or None)."""
+
+    category: str
+    run_dir: Path
+    epochs: int
+    loss: float
+    switch_epoch: int | None
+
+
+@dataclass(frozen=True)
+class DistillJob:
+    """Everything a `pd distill` run needs (see `plan` for how sources are found).
+
+    Attributes:
+        shapes, knowledge: the --shapes and --knowledge folders.
+        category: the category the user named, or None for the one the shapes share.
+        teach: how knowledge is made for a collection that has none.
+        training: DistillConfig fields (all but category and sources).
+        out: the run folder, or None for runs/<category>-<student>.
+        resume: continue the run in `out`.
+        device: where the student trains.
+    """
+
+    shapes: tuple[Path, ...]
+    knowledge: tuple[Path, ...]
+    category: Category | None
+    teach: TeachConfig
+    training: dict[str, Any] = field(default_factory=dict)
+    out: Path | None = None
+    resume: bool = False
+    device: str = "cpu"
+
+    def plan(self) -> Planned:
+        found, sources = plan_sources(list(self.shapes), list(self.knowledge), self.category, self.teach)
+        config = DistillConfig(
+            category=found.key, sources=tuple(source.label for source in sources), **self.training
+        )
+        run_dir = self.out or Path("runs") / f"{found.name}-{config.student}"
+        return Planned(found, sources, config, run_dir)
+
+    def __call__(self) -> Finished:
+        """Run the whole job quietly: teach what is missing, distil, label (TTA); resumable."""
+        planned = self.plan()
+        for source in planned.sources:
+            if source.teach is not None:
+                assert source.collection is not None and source.store is not None
+                teacher = build_config_teacher(source.teach, self.device)
+                with OutputFolder(source.store.root):
+                    for _ in teach(
+                        source.collection, planned.category, teacher, source.teach, source.store, sheets=8
+                    ):
+                        pass
+        items = gather(planned.sources)
+        with OutputFolder(planned.run_dir):
+            run = Distillation(planned.config, items, planned.run_dir, device=self.device)
+            resume = self.resume or (planned.run_dir / "config.json").exists()  # a retried task goes on
+            run.start(resume)
+            for _ in run.run():
+                pass
+            run.finish()
+            label_distilled(planned.run_dir, planned.config, items, self.device)
+        loss = run.state.losses[-1] if run.state.losses else float("nan")
+        return Finished(planned.category.key, planned.run_dir, run.state.epoch, loss, run.state.switch_epoch)
+
+    def for_category(self, category: Category, template: dict[str, str]) -> DistillJob:
+        """This job for one of several categories: "{category}" in its paths becomes the name."""
+
+        def fill(path: Path) -> Path:
+            return Path(str(path).replace("{category}", category.name))
+
+        return dataclasses.replace(
+            self,
+            shapes=tuple(fill(p) for p in self.shapes),
+            knowledge=tuple(fill(p) for p in self.knowledge),
+            category=category,
+            out=fill(Path(template["out"])),
+        )
+
+
+def gather(sources: list[Source]) -> list[Item]:
+    """The items of all sources; with several, their ids say which source they came from."""
+    items = []
+    for k, source in enumerate(sources):
+        for item in source.items():
+            shape_id = item.id if len(sources) == 1 else f"source{k + 1}/{item.id}"
+            items.append(Item(shape_id, item.shape, item.knowledge, source=k))
+    return items
+
+
+def label_distilled(run_dir: Path, config: DistillConfig, items: list[Item], device: str) -> int:
+    """In TTA mode, label the very shapes distilled on (predictions/<id>.npy); returns how many."""
+    if config.mode != "tta":
+        return 0
+    from partdistill.distill.predict import TrainedStudent, save_labels
+
+    trained = TrainedStudent.load(run_dir, device)
+    for item in items:
+        save_labels(trained.labels(item.shape), run_dir / "predictions", item.id)
+    return len(items)
+
+
+def parse_weights(text: str | None) -> tuple[float, ...] | None:
+    """--weights "1,3" as numbers (None stays None)."""
+    if text is None:
+        return None
+    try:
+        return tuple(float(w) for w in text.split(","))
+    except ValueError as error:
+        raise PdError(f"--weights must be numbers separated by commas, not '{text}'.") from error

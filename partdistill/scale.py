@@ -1,0 +1,243 @@
+"""`pd synth`, `pd teach` and per-category `pd distill` on a Ray cluster (the `ray` extra).
+
+Ray core actors and tasks, not Ray Data: the work is a list of shapes (or categories) whose
+results must land one by one in a collection, resumably and in a record per shape, and each
+worker must load its generator or teacher once. Actors do exactly that (one per worker, holding
+its model; `ActorPool` keeps them busy); Ray Data's `map_batches` would add a dataset, blocks and
+writers around the same actors and take the per-shape records and resume out of our hands.
+
+Storage:
+- synth and teach ship their results back: workers receive what they need from the driver (the
+  shape to teach) and return what they made (a shape, units, a contact sheet as PNG bytes), and
+  the driver writes it into the collection, atomically and in its record. Workers need no access
+  to the driver's files, so nodes need not share a file system.
+- per-category distill tasks write their run folders themselves (checkpoints after every epoch
+  are what makes them resumable), so `--out` must be on storage every node sees: a shared file
+  system or a mounted bucket; on one machine, its own disk.
+
+Shape i is made from (settings, seed, i) alone, so it is the same bytes whichever worker makes it
+and however many there are; a driver killed midway resumes with the same command, skipping the
+shapes already recorded; a lost worker's task is retried on another (Ray's max_task_retries).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from partdistill.collection import Collection, ShapeRecord
+from partdistill.errors import MissingDependencyError, PdError
+from partdistill.prompts import Category, register_category
+from partdistill.synth.base import Generator
+
+INSTALL = "pip install -e '.[ray]' (or: pip install 'ray[default]')"
+_END = object()
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how wide to run.
+
+    Attributes:
+        address: the cluster to join ("auto": $RAY_ADDRESS if set, else a new local cluster).
+        workers: how many workers (actors or tasks at once).
+        cpus_per_worker: CPUs each worker reserves (and the torch / BLAS threads it uses).
+        gpus_per_worker: GPUs each worker reserves (fractions share a GPU); with any, workers run
+            their models on CUDA.
+    """
+
+    address: str = "auto"
+    workers: int = 2
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+
+    def __post_init__(self) -> None:
+        from partdistill.errors import check_number
+
+        check_number(self.workers, "--workers", at_least=1)
+        check_number(self.cpus_per_worker, "--cpus-per-worker", above=0)
+        check_number(self.gpus_per_worker, "--gpus-per-worker", at_least=0)
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.gpus_per_worker > 0 else "cpu"
+
+    @property
+    def threads(self) -> int:
+        return max(1, int(self.cpus_per_worker))
+
+
+def connect(options: RayOptions) -> Any:
+    """Start Ray in this process (the driver): join the cluster, or start a local one; returns ray."""
+    try:
+        import ray
+    except ImportError as error:
+        raise MissingDependencyError("ray", "--ray", INSTALL) from error
+    if ray.is_initialized():
+        return ray
+    address = options.address
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS") or None
+    try:
+        if address is None:
+            ray.init(
+                num_cpus=max(1, int(options.workers * options.cpus_per_worker)),
+                include_dashboard=False,
+                log_to_driver=False,
+            )
+        else:
+            ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise PdError(
+            f"Could not reach the Ray cluster at {address or 'a new local cluster'} ({error})."
+        ) from error
+    return ray
+
+
+def _actors(ray: Any, worker: type, options: RayOptions, *args: Any) -> Any:
+    """An ActorPool of `options.workers` actors of `worker`, built with `args`."""
+    from ray.util import ActorPool
+
+    remote = ray.remote(worker).options(
+        num_cpus=options.cpus_per_worker,
+        num_gpus=options.gpus_per_worker,
+        max_restarts=1,
+        max_task_retries=1,
+    )
+    return ActorPool([remote.remote(*args) for _ in range(options.workers)])
+
+
+def _stream(pool: Any, values: Iterable[Any], call: Callable[[Any, Any], Any]) -> Iterator[Any]:
+    """Results of `call(actor, value)` over `values` as they finish, with a value handed out only
+    when an actor is free (so the driver never holds every input at once)."""
+    pending = iter(values)
+    exhausted = False
+    while True:
+        while not exhausted and pool.has_free():
+            value = next(pending, _END)
+            if value is _END:
+                exhausted = True
+            else:
+                pool.submit(call, value)
+        if not pool.has_next():
+            return
+        yield pool.get_next_unordered()
+
+
+# --- pd synth ---------------------------------------------------------------------------------------
+
+
+class SynthWorker:
+    """A Ray actor that builds its generator once and makes shapes by index."""
+
+    def __init__(
+        self, config: Any, catalogue: dict, make: Callable[[Any, str], Generator], options: RayOptions
+    ):
+        from partdistill.threads import cpu_threads
+
+        register_category(Category.from_record(catalogue))
+        self.config, self.threads = config, options.threads
+        with cpu_threads(self.threads):
+            self.generator = make(config, options.device)
+
+    def make(self, index: int) -> Any:
+        from partdistill.prompts import find_category
+        from partdistill.synth.run import make_shape
+        from partdistill.threads import cpu_threads
+
+        with cpu_threads(self.threads):
+            return make_shape(self.config, self.generator, find_category(self.config.category), index)
+
+
+def synthesize_on_ray(
+    config: Any,
+    collection: Collection,
+    todo: list[int],
+    options: RayOptions,
+    make_generator: Callable[[Any, str], Generator] | None = None,
+) -> Iterator[ShapeRecord]:
+    """`synth.synthesize` with the shapes made by Ray workers; the driver records them as they come.
+
+    `make_generator(config, device)` builds a worker's generator (default: `synth.build_generator`).
+    """
+    from partdistill.prompts import find_category
+    from partdistill.synth import build_generator
+    from partdistill.synth.run import record_made, start_run
+
+    ray = connect(options)
+    catalogue = find_category(config.category).to_record()
+    pool = _actors(ray, SynthWorker, options, config, catalogue, make_generator or build_generator, options)
+    start_run(config, collection)
+    try:
+        for made in _stream(pool, todo, lambda actor, index: actor.make.remote(index)):
+            yield record_made(config, collection, made)
+    finally:
+        collection.compact(sort=True)  # the manifest of a one-process run: shapes by index
+
+
+# --- pd teach ---------------------------------------------------------------------------------------
+
+
+class TeachWorker:
+    """A Ray actor that builds its teacher once and teaches the shapes it is sent."""
+
+    def __init__(self, config: Any, catalogue: dict, options: RayOptions):
+        from partdistill.distill.teach import build_config_teacher
+        from partdistill.threads import cpu_threads
+
+        self.category = register_category(Category.from_record(catalogue))
+        self.config, self.threads = config, options.threads
+        with cpu_threads(self.threads):
+            self.teacher = build_config_teacher(config, options.device)
+
+    def teach(self, job: tuple[str, Any, bool]) -> Any:
+        from partdistill.distill.teach import teach_one
+        from partdistill.threads import cpu_threads
+
+        shape_id, shape, sheet = job
+        with cpu_threads(self.threads):
+            return teach_one(shape_id, shape, self.category, self.teacher, self.config, sheet), shape.labels
+
+
+def teach_on_ray(
+    collection: Collection, category: Category, config: Any, store: Any, options: RayOptions, sheets: int = -1
+) -> Iterator[Any]:
+    """`distill.teach.teach` with the shapes taught by Ray workers, one teacher per worker; the
+    driver sends each shape and writes the units and sheets that come back."""
+    from partdistill.distill.teach import TeachResult, begin_teaching, keep, sheets_to_draw
+
+    ray = connect(options)
+    todo = begin_teaching(collection, category, config.teacher == "simulated", config, store)
+    drawn = sheets_to_draw(store, todo, sheets)
+    records = {record.id: record for record in todo}
+    pool = _actors(ray, TeachWorker, options, config, category.to_record(), options)
+    jobs = ((record.id, collection.load(record), record.id in drawn) for record in todo)
+    for taught, labels in _stream(pool, jobs, lambda actor, job: actor.teach.remote(job)):
+        keep(store, taught)
+        yield TeachResult(records[taught.id], taught.knowledge, taught.n_predictions, labels)
+
+
+# --- pd distill, one run per category --------------------------------------------------------------
+
+
+def run_on_ray(jobs: list[Callable[[], Any]], options: RayOptions) -> Iterator[Any]:
+    """Run each job (a picklable function, e.g. one category's distillation into its run folder)
+    as a Ray task with a worker's resources; yields their results as they finish. A task whose
+    worker is lost is retried, and its run resumes from its checkpoint."""
+    ray = connect(options)
+    remote = ray.remote(_call).options(
+        num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker, max_retries=1
+    )
+    pending = [remote.remote(job, options.threads) for job in jobs]
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(done[0])
+
+
+def _call(job: Callable[[], Any], threads: int) -> Any:
+    from partdistill.threads import cpu_threads
+
+    with cpu_threads(threads):
+        return job()

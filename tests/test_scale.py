@@ -1,0 +1,196 @@
+"""pd synth, pd teach and per-category distillation on a local Ray cluster (skipped without Ray).
+
+The cluster is a `ray start --head` in a temporary folder, reached through localhost only; the
+drivers are `pd` processes (or this test process) that join it through RAY_ADDRESS.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]' runs these tests")
+
+from partdistill.collection import Collection  # noqa: E402
+from partdistill.prompts import find_category  # noqa: E402
+from partdistill.scale import RayOptions, run_on_ray, synthesize_on_ray  # noqa: E402
+from partdistill.synth import SynthConfig, prepare  # noqa: E402
+from partdistill.synth.procedural import ProceduralGenerator  # noqa: E402
+
+PD = str(Path(sys.executable).with_name("pd"))
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local Ray cluster of 2 CPUs; yields its address."""
+    folder = tmp_path_factory.mktemp("ray")
+    port = "6390"
+    env = {**os.environ, "RAY_TMPDIR": str(folder)}
+    started = subprocess.run(
+        [RAY, "start", "--head", "--num-cpus", "2", "--port", port, "--node-ip-address", "127.0.0.1",
+         "--include-dashboard", "false", "--temp-dir", str(folder), "--disable-usage-stats"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    if started.returncode != 0:
+        pytest.skip(f"could not start a local Ray cluster: {started.stderr.strip()[-300:]}")
+    address = f"127.0.0.1:{port}"
+    ray.init(address=address, log_to_driver=False)
+    try:
+        yield address
+    finally:
+        ray.shutdown()
+        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
+
+
+def _pd(*args: str, address: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **({"RAY_ADDRESS": address} if address else {})}
+    return subprocess.run([PD, *args], env=env, capture_output=True, text=True)
+
+
+def _files(root: Path, pattern: str) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob(pattern))}
+
+
+def _records(root: Path) -> list[dict]:
+    return sorted((r.to_dict() for r in Collection.open(root)), key=lambda r: r["id"])
+
+
+def test_synth_and_teach_on_ray_give_the_same_bytes_as_one_process(cluster: str, tmp_path: Path) -> None:
+    synth = ["synth", "--category", "chair", "--n", "6", "--points", "500"]
+    assert _pd(*synth, "--out", str(tmp_path / "plain")).returncode == 0
+    done = _pd(*synth, "--out", str(tmp_path / "ray"), "--ray", "--workers", "2", address=cluster)
+    assert done.returncode == 0, done.stderr
+    assert "On Ray: 2 workers" in done.stdout
+    assert _files(tmp_path / "plain", "*.npz") == _files(tmp_path / "ray", "*.npz")
+    assert _records(tmp_path / "plain") == _records(tmp_path / "ray")
+    teach = ["teach", "--image-size", "96", "--sheets", "2"]
+    assert _pd(*teach, "--shapes", str(tmp_path / "plain")).returncode == 0
+    done = _pd(*teach, "--shapes", str(tmp_path / "ray"), "--ray", "--workers", "2", address=cluster)
+    assert done.returncode == 0, done.stderr
+    knowledge = "knowledge/simulated-noisy-box"
+    plain, distributed = tmp_path / "plain" / knowledge, tmp_path / "ray" / knowledge
+    assert _files(plain, "*.npz") == _files(distributed, "*.npz") and len(_files(plain, "*.npz")) == 6
+    assert len(_files(distributed, "*.png")) == 2
+
+
+def test_a_killed_driver_resumes_without_making_a_shape_twice(cluster: str, tmp_path: Path) -> None:
+    synth = [PD, "synth", "--category", "table", "--n", "40", "--points", "400", "--out", str(tmp_path / "t")]
+    driver = subprocess.Popen([*synth, "--ray", "--workers", "2"], env={**os.environ, "RAY_ADDRESS": cluster},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    log = tmp_path / "t" / "manifest.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.exists() or log.read_text().count("\n") < 5):
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    made = len(Collection.open(tmp_path / "t"))
+    assert 5 <= made < 40, "the driver was meant to die midway"
+    resumed = _pd(*synth[1:], "--ray", "--workers", "2", address=cluster)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{made} of 40 shapes are already there" in resumed.stdout
+    plain = _pd(
+        "synth", "--category", "table", "--n", "40", "--points", "400", "--out", str(tmp_path / "plain")
+    )
+    assert plain.returncode == 0
+    assert _files(tmp_path / "plain", "*.npz") == _files(tmp_path / "t", "*.npz")
+    assert _records(tmp_path / "plain") == _records(tmp_path / "t")
+
+
+def _flaky(bad_seed: int):
+    """A generator factory whose procedural generator raises on one shape (its seed). Defined in a
+    function, so that Ray ships it to the workers by value."""
+
+    class Flaky:
+        name, uses_prompts = "procedural", False
+
+        def __init__(self) -> None:
+            self.inner = ProceduralGenerator(n_points=300)
+
+        def generate(self, request):
+            if request.seed == bad_seed:
+                raise RuntimeError("this worker cannot make that shape")
+            return self.inner.generate(request)
+
+    return lambda config, device: Flaky()
+
+
+def _manifest_of_one_process(config: SynthConfig, tmp_path: Path, bad_seed: int) -> bytes:
+    from partdistill.synth import synthesize
+
+    collection, todo = prepare(config, tmp_path / "one")
+    list(synthesize(config, _flaky(bad_seed)(config, "cpu"), collection, todo))
+    return (tmp_path / "one" / "manifest.json").read_bytes()
+
+
+def test_a_worker_that_raises_on_one_shape_leaves_the_others_done(cluster: str, tmp_path: Path) -> None:
+    from partdistill.synth.run import item_seed
+
+    config = SynthConfig(category="chair", n=5, n_points=300)
+    collection, todo = prepare(config, tmp_path / "c")
+    records = list(
+        synthesize_on_ray(config, collection, todo, RayOptions(workers=2), _flaky(item_seed(0, 2)))
+    )
+    assert len(records) == 5
+    reopened = Collection.open(tmp_path / "c")
+    assert [r.id for r in reopened.ok_records] == ["chair-00000", "chair-00001", "chair-00003", "chair-00004"]
+    assert (tmp_path / "c" / "manifest.json").read_bytes() == _manifest_of_one_process(
+        config, tmp_path, item_seed(0, 2)
+    )
+    assert reopened["chair-00002"].error == "RuntimeError: this worker cannot make that shape"
+
+
+def test_jobs_run_as_tasks_with_their_resources(cluster: str) -> None:
+    def job(name: str):
+        return lambda: find_category(name).key
+
+    jobs = [job(c) for c in ("chair", "table", "lamp")]
+    assert sorted(run_on_ray(jobs, RayOptions(workers=2))) == ["chair", "lamp", "table"]
+
+
+def test_without_ray_nothing_imports_it(tmp_path: Path) -> None:
+    args = ["synth", "--category", "chair", "--n", "2", "--points", "200", "--out", str(tmp_path / "c")]
+    code = (
+        "import sys; from typer.testing import CliRunner; from partdistill.cli import app\n"
+        f"result = CliRunner().invoke(app, {args!r})\n"
+        "assert result.exit_code == 0, result.output; print('ray' in sys.modules)"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    )
+    shutil.rmtree(tmp_path / "c")
+
+
+def test_one_run_per_category_as_ray_tasks(cluster: str, tmp_path: Path) -> None:
+    for name in ("chair", "table"):
+        assert (
+            _pd(
+                "synth", "--category", name, "--n", "4", "--points", "300", "--out", str(tmp_path / name)
+            ).returncode
+            == 0
+        )
+    args = ["distill", "--categories", "chair,table", "--shapes", str(tmp_path / "{category}")]
+    args += [
+        "--out",
+        str(tmp_path / "runs" / "{category}"),
+        "--epochs",
+        "2",
+        "--points",
+        "128",
+        "--image-size",
+        "64",
+    ]
+    done = _pd(*args, "--ray", "--workers", "2", address=cluster)
+    assert done.returncode == 0, done.stderr
+    for name in ("chair", "table"):
+        student = tmp_path / "runs" / name / "student.json"
+        assert student.is_file() and f'"category": "{name}"' in student.read_text()
+        assert (tmp_path / name / "knowledge" / "simulated-noisy-box" / "teach_config.json").is_file()
