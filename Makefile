@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-out
 
-.PHONY: demo test lint gpu-check clean
+.PHONY: demo test browser lint gpu-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,15 @@ demo: $(VENV)/.installed
 	$(BIN)/pd eval --dataset collection --root $(DEMO_DIR)/held-out --run $(DEMO_DIR)/run --out $(DEMO_DIR)/eval
 	@echo "Demo output in $(DEMO_DIR)/: contact sheets in */knowledge/*/sheets, run/curve.png, predictions/*.png, eval/gallery.png"
 
-test: $(VENV)/.installed-dev
+# pd view's pages are tested in Debian's chromium, installed here where apt-get can (as root);
+# elsewhere those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) || \
+	  echo "chromium is not installed (needs apt-get as root): the browser tests will be skipped"
+
+test: $(VENV)/.installed-dev browser
 	$(BIN)/python -m pytest -q
 
 # For contributors with a GPU: the whole chain on CUDA with tiny random models, one line per stage.

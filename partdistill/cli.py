@@ -641,6 +641,9 @@ def predict(
     seed: Annotated[int, typer.Option(help="Seed of mesh sampling and chunking.")] = 0,
     device: Device = "auto",
     force_category: ForceCategory = False,
+    page: Annotated[
+        bool, typer.Option("--view/--no-view", help="Also write view.html, an interactive 3D page.")
+    ] = True,
 ) -> None:
     """Label shapes with a trained student: part-coloured PLY, per-point JSON and a PNG per input."""
     from partdistill.distill.predict import TrainedStudent, output_names, write_prediction
@@ -675,6 +678,10 @@ def predict(
             table.add_row(str(path), name, *(f"{100 * c / len(labels):.0f}%" for c in counts))
             bar.advance(task)
         write_json(out / "inputs.json", {name: str(path) for name, path in zip(names, inputs, strict=True)})
+        if page:
+            from partdistill.view import page_for, write_page
+
+            write_page(out / "view.html", page_for(out))
     console.print(table)
     console.print(
         f"Wrote <name>.ply, <name>.json and <name>.png for each input into {out} (names: inputs.json)"
@@ -722,6 +729,10 @@ def evaluate(
     gallery: Annotated[int, typer.Option(min=0, help="Shapes drawn in gallery.png.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the point subsets.")] = 0,
     device: Device = "auto",
+    page: Annotated[
+        bool,
+        typer.Option("--view/--no-view", help="Also write view.html: the worst shapes in interactive 3D."),
+    ] = True,
 ) -> None:
     """Score a trained student (or predictions made elsewhere) with the benchmark's own protocol."""
     from partdistill.eval.datasets import open_dataset
@@ -815,6 +826,11 @@ def evaluate(
     out = out or Path(f"eval-{dataset.value}")
     with OutputFolder(out):
         paths = write_reports(result, out, settings)
+        if page and result.worst:
+            from partdistill.view import COMPARISON, page_for, save_comparison, write_page
+
+            save_comparison(out / COMPARISON, result.worst)
+            paths.append(write_page(out / "view.html", page_for(out)))
     # Published numbers are the benchmark's; a collection of one's own shapes has none.
     reference = {} if dataset is DatasetName.collection else published(result.protocol)
     console.print(_score_table(result, reference))
@@ -901,6 +917,33 @@ def import_(
         for _ in ids:
             bar.advance(task)
     console.print(_collection_table(Collection.open(out), out))
+
+
+@app.command()
+@reports_errors
+def view(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A shape file, a collection, a knowledge folder, a pd predict output or a pd eval report."
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="The page to write (default: view.html in the folder, or beside the file)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Shapes on the page at most.")] = 30,
+    points: Annotated[
+        int, typer.Option(min=100, help="Points drawn per shape at most (a subset above).")
+    ] = 20_000,
+) -> None:
+    """Write an interactive 3D page (one HTML file, offline) to look at parts: orbit, zoom, pick."""
+    from partdistill.view import page_for, write_page
+
+    page = page_for(path, limit=limit, budget=points)
+    target = out or (path / "view.html" if path.is_dir() else path.with_suffix(".html"))
+    write_page(target, page)
+    console.print(f"Wrote {target} ({len(page.entries)} menu entries): open it in a web browser.")
 
 
 categories_app = typer.Typer(

@@ -12,6 +12,7 @@ point.
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -204,6 +205,8 @@ class EvalResult:
             "overall") and, for ShapeNetPart, "instance" (mean of shapes).
         part_ious: per method, per category, the per-part IoUs (PartNetE protocol; NaN = part absent).
         examples: a few (id, shape, {method: labels}) for the gallery.
+        worst: the shapes the first method did worst on, worst first, for the interactive page:
+            (id, points [M,3], truth [M], {method: labels [M]}, its shape mIoU, part names).
     """
 
     protocol: str
@@ -212,6 +215,7 @@ class EvalResult:
     scores: dict[str, dict[str, float]]
     part_ious: dict[str, dict[str, list[float]]]
     examples: list[tuple[str, object, dict[str, np.ndarray]]]
+    worst: list[tuple] = field(default_factory=list)
 
 
 def point_subset(item: EvalShape, points: int | None, seed: int) -> np.ndarray:
@@ -230,12 +234,18 @@ def evaluate(
     points: int | None = 2048,
     seed: int = 0,
     examples: int = 8,
+    worst: int = 30,
 ) -> Iterator[EvalShape | EvalResult]:
-    """Score every predictor on the dataset's shapes; yields each shape as it is done, then the result."""
+    """Score every predictor on the dataset's shapes; yields each shape as it is done, then the result.
+
+    Keeps `examples` shapes for the gallery and the `worst` shapes of the first predictor (by the
+    ShapeNetPart shape IoU) for the interactive page.
+    """
     protocol = "partnete" if dataset.name == "partnete" else "shapenetpart"
     methods = {p.name: MethodScores() for p in predictors}
     counts: dict[str, int] = {}
     kept: list[tuple[str, object, dict[str, np.ndarray]]] = []
+    lowest: list[tuple] = []  # a heap of (-score, arrival, row): the `worst` lowest scores
     order: list[Category] = []
     for item in dataset.shapes(categories):
         name = item.category.name
@@ -256,12 +266,21 @@ def evaluate(
                 scores.pairs.setdefault(name, []).append((labels, truth))
         if len(kept) < examples:
             kept.append((item.id, item.shape.select(index).replace(labels=truth), predicted))
+        if worst:
+            first = predicted[predictors[0].name]
+            score = shapenetpart_shape_iou(first, truth, len(item.category.parts))
+            row = (item.id, item.shape.points[index], truth, predicted, score, item.category.part_names)
+            heapq.heappush(lowest, (-score, sum(counts.values()), row))
+            if len(lowest) > worst:
+                heapq.heappop(lowest)  # the best of them goes
         yield item
     if not counts:
         raise PdError("The dataset holds no test shapes of the requested categories.")
     rank = {c.qualified_name: i for i, c in enumerate(dataset.categories())}
     order.sort(key=lambda c: rank.get(c.qualified_name, len(rank)))
-    result = EvalResult(protocol, order, counts, {}, {}, kept)
+    result = EvalResult(
+        protocol, order, counts, {}, {}, kept, [row for _, _, row in sorted(lowest, reverse=True)]
+    )
     for method, scores in methods.items():
         if protocol == "shapenetpart":
             miou = shapenetpart_miou(scores.shape_ious)

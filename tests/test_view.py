@@ -1,0 +1,123 @@
+"""pd view's pages, opened in a real headless browser with no network: drawn, named, offline."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from browser import dom, pixels_near, screenshot
+from typer.testing import CliRunner
+
+from partdistill.cli import app
+from partdistill.formats import read_shape
+from partdistill.palette import part_colors
+
+runner = CliRunner()
+QUICK = ["--epochs", "2", "--points", "256", "--batch-size", "4", "--image-size", "96", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def chairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("view")
+    assert (
+        runner.invoke(
+            app, ["synth", "--category", "chair", "--n", "4", "--points", "3000", "--out", str(root / "c")]
+        ).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(
+            app, ["distill", "--shapes", str(root / "c"), "--out", str(root / "run"), *QUICK]
+        ).exit_code
+        == 0
+    )
+    return root
+
+
+def _parts(chairs: Path, shape: str = "chair-00000") -> tuple[str, ...]:
+    """The parts a shape has (a chair may have no armrests)."""
+    labelled = read_shape(chairs / "c" / "shapes" / f"{shape}.npz")
+    return tuple(labelled.part_names[p] for p in sorted(set(labelled.labels.tolist())))
+
+
+def _check(page: Path, tmp_path: Path, parts: tuple[str, ...]) -> None:
+    """The page draws the shape in the parts' colours, names the parts in its legend, and fetches
+    nothing from the network."""
+    text = page.read_text()
+    assert not re.search(r"<script[^>]+src=[\"']https?:", text), (
+        "the page must not load scripts from the network"
+    )
+    image = screenshot(page, tmp_path)
+    colors = part_colors(list(range(4)))
+    drawn = [pixels_near(image, tuple(int(c) for c in color)) for color in colors]
+    assert sum(n > 30 for n in drawn) >= 2, f"too few pixels in the part colours: {drawn}"
+    document = dom(page, tmp_path)
+    assert "legendtext" in document and all(f">{part}<" in document for part in parts)
+
+
+def test_a_shape_file(chairs: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["view", str(chairs / "c" / "shapes" / "chair-00000.npz"), "--out", str(tmp_path / "one.html")]
+    )
+    assert result.exit_code == 0, result.output
+    _check(tmp_path / "one.html", tmp_path, _parts(chairs))
+
+
+def test_a_collection_with_a_shape_picker(chairs: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["view", str(chairs / "c"), "--out", str(tmp_path / "all.html"), "--points", "1000"]
+    )
+    assert result.exit_code == 0 and "4 menu entries" in result.stdout
+    text = (tmp_path / "all.html").read_text()
+    assert all(f"chair-0000{i}" in text for i in range(4)) and "showing 1,000 of 3,000 points" in text
+    _check(tmp_path / "all.html", tmp_path, _parts(chairs))
+
+
+def test_a_knowledge_folder_by_view_and_lifted(chairs: Path, tmp_path: Path) -> None:
+    store = chairs / "c" / "knowledge" / "simulated-noisy-box"
+    result = runner.invoke(app, ["view", str(store), "--out", str(tmp_path / "k.html"), "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "k.html").read_text()
+    assert "direct lifting (all views)" in text and "view 9" in text
+    _check(tmp_path / "k.html", tmp_path, ("back", "seat", "leg"))
+
+
+def test_predictions_beside_the_truth(chairs: Path, tmp_path: Path) -> None:
+    inputs = [str(chairs / "c" / "shapes" / f"chair-0000{i}.npz") for i in (0, 1)]
+    result = runner.invoke(
+        app, ["predict", *inputs, "--run", str(chairs / "run"), "--out", str(tmp_path / "p")]
+    )
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "p" / "view.html").read_text()
+    assert "ground truth" in text and "(mIoU " in text
+    _check(tmp_path / "p" / "view.html", tmp_path, ("back", "seat", "leg"))
+
+
+def test_an_evaluation_worst_first(chairs: Path, tmp_path: Path) -> None:
+    args = ["eval", "--dataset", "collection", "--root", str(chairs / "c"), "--run", str(chairs / "run")]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "e")])
+    assert result.exit_code == 0, result.output
+    page = tmp_path / "e" / "view.html"
+    scores = [float(s) for s in re.findall(r"\(mIoU (\d+\.\d)\)", page.read_text())]
+    assert len(set(scores)) <= 4 and scores[0] == min(scores)  # the menu opens on the worst shape
+    _check(page, tmp_path, ("back", "seat", "leg"))
+    again = runner.invoke(app, ["view", str(tmp_path / "e"), "--out", str(tmp_path / "again.html")])
+    assert again.exit_code == 0 and (tmp_path / "again.html").stat().st_size > 0
+
+
+def test_pages_can_be_turned_off_and_bad_paths_are_one_sentence(chairs: Path, tmp_path: Path) -> None:
+    args = [
+        "eval",
+        "--dataset",
+        "collection",
+        "--root",
+        str(chairs / "c"),
+        "--run",
+        str(chairs / "run"),
+        "--no-view",
+    ]
+    assert runner.invoke(app, [*args, "--out", str(tmp_path / "e")]).exit_code == 0
+    assert not (tmp_path / "e" / "view.html").exists()
+    result = runner.invoke(app, ["view", str(tmp_path)])
+    assert result.exit_code == 1 and "none of what pd view shows" in result.stderr
