@@ -156,6 +156,7 @@ def main() -> None:
                 category="chair",
                 student=student,
                 epochs=4,
+                min_steps=0,
                 batch_size=4,
                 n_points=2048,
                 trigger_window=2,

@@ -423,7 +423,10 @@ def distill(
     mode: Annotated[
         Mode, typer.Option(help="pre: distil, apply elsewhere; tta: distil on the shapes to label.")
     ] = Mode.pre,
-    epochs: Annotated[int, typer.Option(min=1, help="Epochs.")] = 25,
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs (more where --min-steps asks).")] = 25,
+    min_steps: Annotated[
+        int, typer.Option(help="Optimisation steps to take at least: small collections train more epochs.")
+    ] = 300,
     batch_size: Annotated[int, typer.Option(min=1, help="Clouds per batch.")] = 16,
     points: Annotated[int, typer.Option(min=16, help="Points per cloud.")] = 2048,
     lr: Annotated[float, typer.Option(help="Initial learning rate (cosine decay to lr/100).")] = 3e-3,
@@ -478,6 +481,7 @@ def distill(
             student=student.value,
             mode=mode.value,
             epochs=epochs,
+            min_steps=min_steps,
             batch_size=batch_size,
             n_points=points,
             lr=lr,
@@ -570,9 +574,11 @@ def _distill_into(run_dir: Path, config: DistillConfig, items: list[Item], resum
     from partdistill.distill.job import label_distilled
     from partdistill.distill.train import BatchReport, Distillation
 
-    epochs = config.epochs
     run = Distillation(config, items, run_dir, device=device)
+    epochs = run.epochs
     run.start(resume)
+    if run.budget_reason:
+        console.print(f"Note: {run.budget_reason}.")
     if run.state.epoch:
         console.print(f"Resuming {run_dir} after epoch {run.state.epoch} of {epochs}.")
     if run.forward_only_reason:

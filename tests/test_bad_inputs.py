@@ -113,8 +113,8 @@ def without(base: tuple[str, ...], option: str) -> tuple[str, ...]:
 SYNTH = ("synth", "--category", "chair", "--n", "3", "--points", "300", "--out", "{d}/out")
 TEACH = ("teach", "--shapes", "{d}/shapes", "--image-size", "64", "--sheets", "0", "--device", "cpu")
 DISTILL = tuple(
-    f"distill --shapes {{d}}/shapes --knowledge {{d}}/{KNOWLEDGE} --epochs 1 --points 64 --batch-size 2"
-    " --device cpu --out {d}/run".split()
+    f"distill --shapes {{d}}/shapes --knowledge {{d}}/{KNOWLEDGE} --epochs 1 --min-steps 0 --points 64"
+    " --batch-size 2 --device cpu --out {d}/run".split()
 )
 PREDICT = ("--run", "{d}/run", "--out", "{d}/preds", "--device", "cpu")
 EVAL = ("eval", "--dataset", "shapenetpart", "--root", "{d}/snp", "--out", "{d}/report", "--device", "cpu")

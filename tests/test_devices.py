@@ -66,6 +66,7 @@ def _config(**changes) -> DistillConfig:
     base = dict(
         category="table",
         epochs=4,
+        min_steps=0,
         batch_size=2,
         n_points=128,
         trigger_window=2,

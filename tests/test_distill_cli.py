@@ -25,6 +25,8 @@ QUICK = [
     "pointnet",
     "--epochs",
     "2",
+    "--min-steps",
+    "0",
     "--points",
     "256",
     "--batch-size",

@@ -183,6 +183,8 @@ def test_one_run_per_category_as_ray_tasks(cluster: str, tmp_path: Path) -> None
         str(tmp_path / "runs" / "{category}"),
         "--epochs",
         "2",
+        "--min-steps",
+        "0",
         "--points",
         "128",
         "--image-size",

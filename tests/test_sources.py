@@ -22,7 +22,20 @@ from partdistill.distill.train import BatchReport, Distillation, DistillConfig
 from partdistill.prompts import find_category
 
 runner = CliRunner()
-QUICK = ["--epochs", "2", "--points", "128", "--batch-size", "4", "--image-size", "96", "--device", "cpu"]
+QUICK = [
+    "--epochs",
+    "2",
+    "--min-steps",
+    "0",
+    "--points",
+    "128",
+    "--batch-size",
+    "4",
+    "--image-size",
+    "96",
+    "--device",
+    "cpu",
+]
 
 
 def test_shared_batches_give_each_source_its_share() -> None:
@@ -139,7 +152,13 @@ def test_two_sources_resume_after_a_kill_to_the_same_weights(
             for i in items_from_store(Collection.open(folder), store)
         ]
     config = DistillConfig(
-        category="chair", epochs=3, batch_size=4, n_points=128, sources=("a", "b"), weights=(1.0, 2.0)
+        category="chair",
+        min_steps=0,
+        epochs=3,
+        batch_size=4,
+        n_points=128,
+        sources=("a", "b"),
+        weights=(1.0, 2.0),
     )
     whole = Distillation(config, items, tmp_path / "whole")
     whole.start(resume=False)

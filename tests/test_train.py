@@ -46,6 +46,7 @@ def _config(**changes) -> DistillConfig:
         category="table",
         student="pointnet",
         epochs=5,
+        min_steps=0,
         batch_size=3,
         n_points=256,
         trigger_window=2,

@@ -142,7 +142,20 @@ def stand_ins(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
     )
     assert imported.exit_code == 0, imported.output
-    quick = ["--epochs", "3", "--points", "256", "--batch-size", "3", "--image-size", "96", "--device", "cpu"]
+    quick = [
+        "--epochs",
+        "3",
+        "--min-steps",
+        "0",
+        "--points",
+        "256",
+        "--batch-size",
+        "3",
+        "--image-size",
+        "96",
+        "--device",
+        "cpu",
+    ]
     distilled = runner.invoke(
         app, ["distill", "--shapes", str(root / "office"), "--out", str(root / "run"), *quick]
     )

@@ -14,7 +14,20 @@ from partdistill.formats import read_shape
 from partdistill.palette import part_colors
 
 runner = CliRunner()
-QUICK = ["--epochs", "2", "--points", "256", "--batch-size", "4", "--image-size", "96", "--device", "cpu"]
+QUICK = [
+    "--epochs",
+    "2",
+    "--min-steps",
+    "0",
+    "--points",
+    "256",
+    "--batch-size",
+    "4",
+    "--image-size",
+    "96",
+    "--device",
+    "cpu",
+]
 
 
 @pytest.fixture(scope="module")
