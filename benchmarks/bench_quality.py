@@ -8,10 +8,11 @@ boxes, the default; `--boxes part` for one box per part, the first box model).
 Rows: the real sample (../shared/data/shapenetpart_sample: 16 categories, 3 shapes each, 4
 tables, mostly cut to ~240 points; `pd import` of it, point renders) per seed; and procedural
 collections of each size, category and seed (mesh renders). Columns: direct lifting of the units;
-the student forward only; the student with backward distillation (pd distill's defaults); and
-the final labels `pd distill --mode tta` writes: the default student's probabilities weighed by
-the lifted units (`predict.weigh_by_units`). Seeds set the teacher's noise, the shapes (procedural)
-and the student's initialisation.
+the student forward only; the student with backward distillation on the same schedule (allowed
+however small the collection); and the final labels `pd distill --mode tta` writes with its
+defaults (forward only where the collection cannot take --switch-min-steps steps in the epochs
+asked for, with backward distillation otherwise). Seeds set the teacher's noise, the shapes
+(procedural) and the student's initialisation.
 
     .venv/bin/python benchmarks/bench_quality.py [--sample-seeds 0,1,2] [--categories chair,table,airplane]
         [--sizes 8,16,48] [--seeds 0,1] [--points 1024] [--min-steps 300] [--skip-sample] [--skip-procedural]
@@ -20,6 +21,7 @@ and the student's initialisation.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +31,7 @@ import numpy as np
 from partdistill.distill.cameras import partslip_cameras
 from partdistill.distill.data import Item
 from partdistill.distill.knowledge import lift, vote
-from partdistill.distill.predict import TrainedStudent, weigh_by_units
+from partdistill.distill.predict import TrainedStudent
 from partdistill.distill.render import MeshRenderer, PointRenderer
 from partdistill.distill.teachers import NOISE_PRESETS, SimulatedTeacher
 from partdistill.distill.train import MIN_STEPS, Distillation, DistillConfig
@@ -72,35 +74,38 @@ def procedural_items(name: str, size: int, seed: int, points: int, per_instance:
     return items
 
 
+def distil(items: list[Item], config: DistillConfig) -> list[np.ndarray]:
+    """The labels a run of `config` gives the shapes it was distilled on."""
+    run = Distillation(config, items, tempfile.mkdtemp())
+    run.start(resume=False)
+    for _ in run.run():
+        pass
+    run.finish()
+    trained = TrainedStudent.load(run.run_dir)
+    return [trained.labels(item.shape) for item in items]
+
+
 def scores(items: list[Item], category: str, seed: int, points: int, min_steps: int) -> dict[str, float]:
     """mIoU of every column on `items` (distilled on and scored on the same shapes)."""
     parts = len(items[0].knowledge.part_names)
 
     def miou(labels: list[np.ndarray]) -> float:
-        return float(
-            np.mean(
-                [shapenetpart_shape_iou(x, i.shape.labels, parts) for x, i in zip(labels, items, strict=True)]
-            )
-        )
+        pairs = zip(labels, items, strict=True)
+        return float(np.mean([shapenetpart_shape_iou(x, i.shape.labels, parts) for x, i in pairs]))
 
-    result = {"lifting": miou([vote(item.knowledge) for item in items])}
-    for backward in (False, True):
-        config = DistillConfig(
-            category=category, backward=backward, seed=seed, n_points=points, min_steps=min_steps, mode="tta"
-        )
-        run = Distillation(config, items, tempfile.mkdtemp())
-        run.start(resume=False)
-        for _ in run.run():
-            pass
-        run.finish()
-        trained = TrainedStudent.load(run.run_dir)
-        probabilities = [trained.probabilities(item.shape) for item in items]
-        result["+backward" if backward else "forward"] = miou([p.argmax(-1) for p in probabilities])
-        if backward:
-            result["final"] = miou(
-                [weigh_by_units(p, i.knowledge) for p, i in zip(probabilities, items, strict=True)]
-            )
-    return result
+    default = DistillConfig(category=category, seed=seed, n_points=points, min_steps=min_steps, mode="tta")
+    forward = distil(items, dataclasses.replace(default, backward=False))
+    # Backward distillation on the same schedule, allowed however small the collection (pd's
+    # default keeps collections that cannot take its steps in the epochs asked for forward only).
+    planned = Distillation(default, items, tempfile.mkdtemp())
+    backward = distil(items, dataclasses.replace(default, epochs=planned.epochs, min_steps=0))
+    forward_only = bool(planned.forward_only_reason)
+    return {
+        "lifting": miou([vote(item.knowledge) for item in items]),
+        "forward": miou(forward),
+        "+backward": miou(backward),
+        "final": miou(forward if forward_only else backward),
+    }
 
 
 def row(label: str, values: dict[str, float], seconds: float) -> str:

@@ -603,10 +603,7 @@ def _distill_into(run_dir: Path, config: DistillConfig, items: list[Item], resum
     console.print(f"Student: {weights}  (log.txt, curve.png, config.json beside it)")
     labelled = label_distilled(run_dir, config, items, device)
     if labelled:
-        console.print(
-            f"Labels of the {labelled} distilled shapes: {run_dir / 'predictions'}/<id>.npy"
-            " (the student's probabilities weighed by each shape's lifted units)"
-        )
+        console.print(f"Labels of the {labelled} distilled shapes: {run_dir / 'predictions'}/<id>.npy")
 
 
 def _teach_with_progress(

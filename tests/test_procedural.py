@@ -177,5 +177,7 @@ def test_laptop_screens_face_the_user_and_hanging_lamps_hang() -> None:
 
 
 def test_a_category_without_a_recipe_is_refused() -> None:
-    with pytest.raises(PdError, match=r"not 'partnete/kettle'.*it makes airplane, bag"):
+    with pytest.raises(
+        PdError, match=r"covers only its 16 ShapeNetPart categories \(airplane, bag.*not 'partnete/kettle'"
+    ):
         ProceduralGenerator().generate(Request(find_category("partnete/kettle"), None, 0))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,14 +34,21 @@ RAY = str(Path(sys.executable).with_name("ray"))
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A local Ray cluster of 2 CPUs; yields its address."""
     folder = tmp_path_factory.mktemp("ray")
-    port = "6390"
-    env = {**os.environ, "RAY_TMPDIR": str(folder)}
+    with socket.socket() as probe:  # a free port: never a cluster another run left behind
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    # The cluster's files live in the test's own folder, and every driver looks for them there; a
+    # localhost cluster for tests needs no authentication token (Ray may have left one in ~/.ray).
+    saved = {name: os.environ.get(name) for name in ("RAY_TMPDIR", "RAY_AUTH_MODE")}
+    os.environ.update(RAY_TMPDIR=str(folder), RAY_AUTH_MODE="disabled")
+    env = dict(os.environ)
     started = subprocess.run(
         [RAY, "start", "--head", "--num-cpus", "2", "--port", port, "--node-ip-address", "127.0.0.1",
          "--include-dashboard", "false", "--temp-dir", str(folder), "--disable-usage-stats"],
         env=env, capture_output=True, text=True,
     )  # fmt: skip
     if started.returncode != 0:
+        _restore(saved)
         pytest.skip(f"could not start a local Ray cluster: {started.stderr.strip()[-300:]}")
     address = f"127.0.0.1:{port}"
     ray.init(address=address, log_to_driver=False)
@@ -49,6 +57,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         ray.shutdown()
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
+        _restore(saved)
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _pd(*args: str, address: str | None = None) -> subprocess.CompletedProcess:

@@ -128,17 +128,14 @@ def gather(sources: list[Source]) -> list[Item]:
 
 
 def label_distilled(run_dir: Path, config: DistillConfig, items: list[Item], device: str) -> int:
-    """In TTA mode, label the very shapes distilled on (predictions/<id>.npy): the student's
-    probabilities weighed by the shape's own lifted units (`predict.weigh_by_units`); returns how
-    many shapes were labelled."""
+    """In TTA mode, label the very shapes distilled on (predictions/<id>.npy); returns how many."""
     if config.mode != "tta":
         return 0
-    from partdistill.distill.predict import TrainedStudent, save_labels, weigh_by_units
+    from partdistill.distill.predict import TrainedStudent, save_labels
 
     trained = TrainedStudent.load(run_dir, device)
     for item in items:
-        labels = weigh_by_units(trained.probabilities(item.shape), item.knowledge)
-        save_labels(labels, run_dir / "predictions", item.id)
+        save_labels(trained.labels(item.shape), run_dir / "predictions", item.id)
     return len(items)
 
 

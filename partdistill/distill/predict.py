@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from partdistill.distill.data import predict_logits
-from partdistill.distill.knowledge import Knowledge
 from partdistill.distill.students import build_student
 from partdistill.distill.train import STUDENT_CONFIG, STUDENT_WEIGHTS
 from partdistill.errors import PdError
@@ -95,22 +94,6 @@ class TrainedStudent:
         rng = np.random.default_rng(seed)
         logits = predict_logits(self.model, shape, self.n_points, rng)
         return logits.argmax(axis=-1).astype(np.int64)
-
-
-def weigh_by_units(probabilities: np.ndarray, knowledge: Knowledge) -> np.ndarray:
-    """[N] int64 labels of a shape the student was distilled on (test-time alignment): each point's
-    part maximises the student's probability times the share of the point's lifted vote the part
-    has (the confidence-weighted units covering it); a point no unit covers keeps the student's
-    part. Where the teacher is unanimous the student can only agree; where it hesitates or errs
-    alone, the student's view across all shapes decides.
-    """
-    votes = np.zeros_like(probabilities, dtype=np.float64)
-    units = knowledge.unit_of_entry()
-    np.add.at(votes, (knowledge.indices, knowledge.parts[units]), knowledge.entry_scores())
-    total = votes.sum(axis=1, keepdims=True)
-    covered = total[:, 0] > 0
-    combined = np.where(covered[:, None], probabilities * votes / np.maximum(total, 1e-12), probabilities)
-    return combined.argmax(axis=1).astype(np.int64)
 
 
 def output_names(inputs: list[Path]) -> list[str]:

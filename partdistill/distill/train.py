@@ -306,7 +306,16 @@ class Distillation:
     def forward_only_reason(self) -> str:
         """Why backward distillation cannot start in this run although it is on ("" if it can)."""
         config = self.config
-        if not config.backward or self.first_switch_epoch < self.epochs:
+        if not config.backward:
+            return ""
+        if self.steps_per_epoch * config.epochs < config.switch_min_steps:
+            return (
+                f"backward distillation needs {config.switch_min_steps} optimisation steps within the"
+                f" {config.epochs} epochs asked for, and {len(self.items)} shapes in batches of"
+                f" {config.batch_size} make {self.steps_per_epoch * config.epochs}: this run distils"
+                " forward only (on collections this small it was measured to cost points)"
+            )
+        if self.first_switch_epoch < self.epochs:
             return ""
         return (
             f"backward distillation waits for {config.switch_not_before:.0%} of the epochs and"
@@ -447,7 +456,7 @@ class Distillation:
             self.state.losses.append(float(np.mean(losses)))
             self.state.fits.append(self._fit())
             switched, waiting_for = False, ()
-            switch_ahead = self.first_switch_epoch < self.epochs and epoch < self.epochs
+            switch_ahead = not self.forward_only_reason and epoch < self.epochs
             if config.backward and self.rescored is None and switch_ahead:
                 self.model.eval()
                 self.average.update(

@@ -154,7 +154,20 @@ class SimulatedTeacher:
         pieces, count = label(region, structure=np.ones((3, 3), dtype=bool))
         size = region.shape[0]
         cells = np.clip(np.floor(points).astype(np.int64), 0, size - 1)
-        owner = pieces[cells[:, 1], cells[:, 0]]  # points sit on their own pixels, or beside them
+        owner = pieces[cells[:, 1], cells[:, 0]]  # the piece a point's own pixel belongs to
+        lost = np.flatnonzero(owner == 0)  # points whose own pixel another part's point won
+        if len(lost) and count:
+            # Such a point goes to the piece whose pixels' bounding box lies nearest it.
+            from scipy.ndimage import find_objects
+
+            boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in find_objects(pieces)])
+            gap_x = np.maximum(
+                boxes[None, :, 0] - points[lost, None, 0], points[lost, None, 0] - boxes[None, :, 2]
+            )
+            gap_y = np.maximum(
+                boxes[None, :, 1] - points[lost, None, 1], points[lost, None, 1] - boxes[None, :, 3]
+            )
+            owner[lost] = 1 + np.argmin(np.maximum(gap_x, 0) ** 2 + np.maximum(gap_y, 0) ** 2, axis=1)
         return [(pieces == piece, points[owner == piece]) for piece in range(1, count + 1)]
 
     def _prediction(
