@@ -165,11 +165,11 @@ def page_html(entries: Sequence[Entry], title: str) -> str:
         "yaxis": {"visible": False},
         "zaxis": {"visible": False},
         "aspectmode": "data",
-        "camera": {"eye": {"x": 1.3, "y": 1.3, "z": 0.8}},
+        "camera": {"eye": {"x": 1.6, "y": 1.6, "z": 1.0}},
     }
     figure.update_scenes(**scene)
     figure.update_layout(
-        title={"text": _title(title, entries[0]), "x": 0.01},
+        title={"text": _title(title, entries[0]), "x": 0.01, "y": 0.98, "yref": "container", "yanchor": "top"},
         height=720,
         margin={"l": 0, "r": 0, "t": 120, "b": 0},
         legend={"title": {"text": "parts"}, "itemsizing": "constant"},
