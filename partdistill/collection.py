@@ -263,8 +263,7 @@ class Collection:
         if new_category or not (self.root / MANIFEST).is_file():
             self.compact()  # the manifest exists from the first shape on, and names every user category
             return record
-        with (self.root / LOG).open("a") as log:
-            log.write(json.dumps(record.to_dict()) + "\n")
+        _append_line(self.root / LOG, json.dumps(record.to_dict()))
         return record
 
     def _record_category(self, name: str | None) -> bool:
@@ -301,6 +300,21 @@ def _record(entry: object, source: str) -> ShapeRecord:
         return ShapeRecord.from_dict(entry)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise PdError(f"{source} is malformed (missing or bad {error}).") from error
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append `line` to a log, first cutting off a last line a killed writer left unfinished (appended
+    to, it would join the new record on one line that no reader could parse)."""
+    with path.open("ab") as log:
+        end = log.tell()
+        if end:
+            with path.open("rb") as reader:
+                reader.seek(max(0, end - 1))
+                torn = reader.read(1) != b"\n"
+            if torn:
+                complete = path.read_bytes().rfind(b"\n") + 1
+                log.truncate(complete)
+        log.write(line.encode() + b"\n")
 
 
 def _log_entries(path: Path) -> list[object]:

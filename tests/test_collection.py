@@ -112,6 +112,20 @@ def test_a_log_line_cut_short_by_a_kill_is_ignored(tmp_path: Path, two_part_shap
     assert [r.id for r in Collection.open(tmp_path)] == ["s0", "s1"]
 
 
+def test_a_resumed_writer_appends_after_a_line_cut_short(tmp_path: Path, two_part_shape: Shape) -> None:
+    collection = Collection.create(tmp_path)
+    collection.add("s0", two_part_shape)
+    collection.add("s1", two_part_shape)
+    with (tmp_path / LOG).open("a") as log:
+        log.write('{"id": "s2", "fi')  # the writer was killed mid-line
+    resumed = Collection.open(tmp_path)
+    resumed.add("s2", two_part_shape)
+    resumed.add("s3", two_part_shape)
+    assert [r.id for r in Collection.open(tmp_path)] == ["s0", "s1", "s2", "s3"]
+    resumed.compact()
+    assert [r.id for r in Collection.open(tmp_path)] == ["s0", "s1", "s2", "s3"]
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
