@@ -15,6 +15,7 @@ so), which keeps a page of many large shapes responsive.
 from __future__ import annotations
 
 import html
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +170,13 @@ def page_html(entries: Sequence[Entry], title: str) -> str:
     }
     figure.update_scenes(**scene)
     figure.update_layout(
-        title={"text": _title(title, entries[0]), "x": 0.01, "y": 0.98, "yref": "container", "yanchor": "top"},
+        title={
+            "text": _title(title, entries[0]),
+            "x": 0.01,
+            "y": 0.98,
+            "yref": "container",
+            "yanchor": "top",
+        },
         height=720,
         margin={"l": 0, "r": 0, "t": 120, "b": 0},
         legend={"title": {"text": "parts"}, "itemsizing": "constant"},
@@ -221,6 +228,15 @@ COMPARISON = "view-shapes.npz"  # what pd eval keeps of its worst shapes, for it
 def page_for(path: Path, limit: int = 30, budget: int = BUDGET) -> Page:
     """The page for a shape file, a collection, a knowledge folder, a `pd predict` output folder or
     a `pd eval` report folder; at most `limit` shapes (menus of shapes) and `budget` points each."""
+    from partdistill.errors import PdError
+
+    page = _page_for(path, limit, budget)
+    if not page.entries:
+        raise PdError(f"{path} has no shapes to show yet.")
+    return page
+
+
+def _page_for(path: Path, limit: int, budget: int) -> Page:
     from partdistill.errors import PdError
     from partdistill.formats import READABLE_SUFFIXES, read_shape
 
@@ -302,14 +318,22 @@ def _predictions_page(folder: Path, limit: int, budget: int) -> Page:
 
 def _comparison_page(path: Path, limit: int, budget: int) -> Page:
     """A pd eval report's worst shapes, ground truth beside each method, worst first."""
-    with np.load(path, allow_pickle=False) as data:
-        methods = [str(m) for m in data["methods"]]
-        rows = []
-        for i, shape_id in enumerate(data["ids"][:limit]):
-            predictions = {m: data[f"s{i}_{k}"] for k, m in enumerate(methods)}
-            names = tuple(str(p) for p in data[f"s{i}_parts"])
-            score = float(data["scores"][i])
-            rows.append((str(shape_id), data[f"s{i}_points"], data[f"s{i}_truth"], predictions, score, names))
+    from partdistill.errors import PdError
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            methods = [str(m) for m in data["methods"]]
+            rows = []
+            for i, shape_id in enumerate(data["ids"][:limit]):
+                predictions = {m: data[f"s{i}_{k}"] for k, m in enumerate(methods)}
+                names = tuple(str(p) for p in data[f"s{i}_parts"])
+                score = float(data["scores"][i])
+                points, truth = data[f"s{i}_points"], data[f"s{i}_truth"]
+                if any(len(labels) != len(points) for labels in (truth, *predictions.values())):
+                    raise ValueError(f"the labels of {shape_id} do not match its points")
+                rows.append((str(shape_id), points, truth, predictions, score, names))
+    except (KeyError, ValueError, IndexError, EOFError, zipfile.BadZipFile) as error:
+        raise PdError(f"{path} is not what pd eval keeps for its page ({error}).") from error
     return Page(_comparison_entries(rows, budget), f"worst shapes of {path.parent.name}")
 
 

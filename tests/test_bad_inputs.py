@@ -561,6 +561,32 @@ CASES = [
     ),
     Case("distill-out-is-file", then(taught, a_file("run")), DISTILL, r"/run\b"),
     Case(
+        "distill-categories-of-other-shapes",
+        taught,
+        with_options(DISTILL, "--categories", "table"),
+        r"holds chair shapes, not table",
+    ),
+    Case(
+        "distill-categories-one-out",
+        taught,
+        with_options(DISTILL, "--categories", "chair,table"),
+        r"--out needs '\{category\}'",
+    ),
+    Case("distill-categories-twice", taught, with_options(DISTILL, "--categories", "chair,chair"), r"chair"),
+    Case("distill-categories-none", taught, with_options(DISTILL, "--categories", " , "), r"--categories"),
+    Case(
+        "distill-categories-and-category",
+        taught,
+        with_options(DISTILL, "--categories", "chair", "--category", "chair"),
+        r"--categories",
+    ),
+    Case(
+        "distill-categories-unknown",
+        taught,
+        with_options(DISTILL, "--categories", "chair,teapott"),
+        r"teapott",
+    ),
+    Case(
         "distill-m2ae-no-checkpoint",
         taught,
         with_options(DISTILL, "--student", "point-m2ae"),
@@ -722,6 +748,16 @@ CASES = [
         ("import", "--dataset", "shapenetpart", "--root", "{d}/snp", "--out", "{d}/coll"),
         r"abc\.txt",
     ),
+    Case("view-missing", nothing, ("view", "{d}/nope"), r"nope.*does not exist"),
+    Case("view-not-a-shape-file", garbage("notes.txt", b"hello\n"), ("view", "{d}/notes.txt"), r"notes\.txt"),
+    Case("view-corrupt-ply", garbage("scan.ply"), ("view", "{d}/scan.ply"), r"scan\.ply"),
+    Case(
+        "view-empty-collection",
+        garbage("empty/manifest.json", b'{"format": "partdistill.collection", "version": 1, "shapes": []}'),
+        ("view", "{d}/empty"),
+        r"empty has no shapes to show",
+    ),
+    Case("view-corrupt-eval-page", garbage("report/view-shapes.npz"), ("view", "{d}/report"), r"view-shapes"),
 ]
 
 
