@@ -496,7 +496,9 @@ def distill(
         device=scale.device if scale is not None else resolve_device(device),
     )
     if categories is not None:
-        _distill_categories(job, categories, scale)
+        if category is not None or parts is not None:
+            raise PdError("Give either --category (with --parts) or --categories, not both.")
+        _distill_categories(job, categories, scale, force_category)
         return
     planned = job.plan()
     for source in planned.sources:  # a category that contradicts a collection's own needs --force-category
@@ -533,20 +535,35 @@ def _sources_table(planned: Planned, items: list[Item]) -> Table:
     return table
 
 
-def _distill_categories(job: DistillJob, names: str, scale: RayOptions | None) -> None:
-    """One run per category ("{category}" in the paths stands for its name), on Ray or in turn."""
-    from partdistill.prompts import find_category, shapenetpart_categories
+def _distill_categories(job: DistillJob, names: str, scale: RayOptions | None, force: bool) -> None:
+    """One run per category ("{category}" in the paths stands for its name), on Ray or in turn.
+    Categories are catalogue names or category files; each run's collections must be of its
+    category (unless `force`), and several runs need "{category}" in --out to stay apart."""
+    from partdistill.prompts import shapenetpart_categories
+    from partdistill.prompts.user import resolve_category
     from partdistill.scale import run_on_ray
 
     chosen = (
         list(shapenetpart_categories())
         if names.strip() == "all"
-        else [find_category(name.strip()) for name in names.split(",")]
+        else [resolve_category(name.strip()) for name in names.split(",") if name.strip()]
     )
+    if not chosen:
+        raise PdError("--categories names no category: give a comma-separated list, or 'all'.")
+    repeated = sorted({c.name for c in chosen if sum(other.name == c.name for other in chosen) > 1})
+    if repeated:
+        raise PdError(f"--categories names {', '.join(repeated)} more than once.")
+    if len(chosen) > 1 and job.out is not None and "{category}" not in str(job.out):
+        raise PdError(
+            "--out needs '{category}' in it with several categories, or every run lands in one folder."
+        )
     template = {"out": str(job.out or Path("runs") / f"{{category}}-{job.training['student']}")}
     jobs = [job.for_category(c, template) for c in chosen]
-    for planned_job in jobs:  # every category's sources exist before any runs
-        planned_job.plan()
+    for planned_job in jobs:  # every category's sources exist and fit it before any runs
+        planned = planned_job.plan()
+        for source in planned.sources:
+            if source.collection is not None:
+                _collection_category(source.collection, planned.category.key, force)
     table = Table(title=f"{len(jobs)} categor{'y' if len(jobs) == 1 else 'ies'}", show_header=True)
     for column in ("category", "run", "epochs", "last loss", "backward from"):
         table.add_column(column)

@@ -228,3 +228,29 @@ def test_categories_command_lists_and_shows(tmp_path: Path) -> None:
     assert listed.exit_code == 0 and "partnete/kettle" in listed.stdout and "airplane" in listed.stdout
     shown = runner.invoke(app, ["categories", "show", str(_file(tmp_path, "teapot.toml", TEAPOT))])
     assert shown.exit_code == 0 and "pot body" in shown.stdout and "text-to-3D prompts" in shown.stdout
+
+
+def test_several_categories_in_turn_from_names_and_files(stand_ins: Path, tmp_path: Path) -> None:
+    named = tmp_path / "by-name"  # "{category}" in --shapes finds each category's collection
+    named.mkdir()
+    (named / "office-chair").symlink_to(stand_ins / "office")
+    (named / "chair").symlink_to(stand_ins / "chairs")
+    category_file = _file(tmp_path, "office-chair.toml", OFFICE_CHAIR)
+    quick = ["--epochs", "1", "--min-steps", "0", "--points", "128", "--image-size", "64", "--device", "cpu"]
+    result = runner.invoke(
+        app,
+        [
+            "distill",
+            "--categories",
+            f"{category_file},chair",
+            "--shapes",
+            str(named / "{category}"),
+            "--out",
+            str(tmp_path / "runs" / "{category}"),
+            *quick,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("office-chair", "chair"):
+        student = json.loads((tmp_path / "runs" / name / "student.json").read_text())
+        assert student["category"] == name
