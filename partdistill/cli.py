@@ -619,8 +619,13 @@ def _distill_into(run_dir: Path, config: DistillConfig, items: list[Item], resum
     weights = run.finish()
     console.print(f"Student: {weights}  (log.txt, curve.png, config.json beside it)")
     labelled = label_distilled(run_dir, config, items, device)
-    if labelled:
-        console.print(f"Labels of the {labelled} distilled shapes: {run_dir / 'predictions'}/<id>.npy")
+    if labelled is not None:
+        console.print(
+            f"The student's labels of the {labelled.shapes} distilled shapes: "
+            f"{run_dir / 'predictions'}/<id>.npy; direct lifting of the teacher's units, for comparison: "
+            f"{run_dir / 'lifted'}/<id>.npy. They agree on {100 * labelled.agreement:.1f}% of the "
+            "points the units cover."
+        )
 
 
 def _teach_with_progress(

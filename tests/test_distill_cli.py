@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from partdistill.cli import app
 from partdistill.collection import Collection
+from partdistill.distill.knowledge import vote
 from partdistill.distill.partdistill_h5 import write_partdistill_h5
 from partdistill.distill.predict import TrainedStudent
 from partdistill.distill.teach import KnowledgeStore
@@ -95,6 +96,14 @@ def test_tta_mode_labels_the_distilled_shapes(knives: Path, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     labels = np.load(tmp_path / "predictions" / "knife-00001.npy")
     assert labels.shape == (800,) and set(labels.tolist()) <= {0, 1}
+    lifted = np.load(tmp_path / "lifted" / "knife-00001.npy")
+    knowledge = KnowledgeStore(knives / "knowledge" / "simulated-noisy-box").load("knife-00001")
+    np.testing.assert_array_equal(lifted, vote(knowledge))
+    same = covered = 0
+    for path in (tmp_path / "lifted").iterdir():
+        lift, student = np.load(path), np.load(tmp_path / "predictions" / path.name)
+        same, covered = same + np.sum((student == lift) & (lift >= 0)), covered + np.sum(lift >= 0)
+    assert f"agree on {100 * same / covered:.1f}% of the" in " ".join(result.stdout.split())
 
 
 def test_distill_from_partdistill_h5_files(knives: Path, tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from partdistill.distill.data import Item
 from partdistill.distill.sources import Source, plan_sources
 from partdistill.distill.teach import TeachConfig, build_config_teacher, teach
@@ -127,16 +129,33 @@ def gather(sources: list[Source]) -> list[Item]:
     return items
 
 
-def label_distilled(run_dir: Path, config: DistillConfig, items: list[Item], device: str) -> int:
-    """In TTA mode, label the very shapes distilled on (predictions/<id>.npy); returns how many."""
+@dataclass(frozen=True)
+class Labelled:
+    """What TTA mode wrote: how many shapes, and on what share of the points the teacher's units
+    cover the student agrees with direct lifting of them (how far distillation moved the labels)."""
+
+    shapes: int
+    agreement: float
+
+
+def label_distilled(run_dir: Path, config: DistillConfig, items: list[Item], device: str) -> Labelled | None:
+    """In TTA mode, label the very shapes distilled on: the student's labels in predictions/<id>.npy
+    and, beside them, direct lifting of the same units in lifted/<id>.npy (-1 where no unit covers
+    a point). None outside TTA mode."""
     if config.mode != "tta":
-        return 0
+        return None
+    from partdistill.distill.knowledge import vote
     from partdistill.distill.predict import TrainedStudent, save_labels
 
     trained = TrainedStudent.load(run_dir, device)
+    same = covered = 0
     for item in items:
-        save_labels(trained.labels(item.shape), run_dir / "predictions", item.id)
-    return len(items)
+        student, lifted = trained.labels(item.shape), vote(item.knowledge)
+        save_labels(student, run_dir / "predictions", item.id)
+        save_labels(lifted, run_dir / "lifted", item.id)
+        same += int(np.sum((student == lifted) & (lifted >= 0)))
+        covered += int(np.sum(lifted >= 0))
+    return Labelled(len(items), same / covered if covered else float("nan"))
 
 
 def parse_weights(text: str | None) -> tuple[float, ...] | None:
