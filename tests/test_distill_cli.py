@@ -76,7 +76,8 @@ def test_resume_of_a_finished_run_adds_nothing(knives: Path, run: Path) -> None:
 def test_a_run_too_short_for_backward_distillation_says_so(knives: Path, run: Path) -> None:
     # 4 shapes in batches of 2 for 2 epochs: 4 optimisation steps, far from the 144 it waits for.
     result = runner.invoke(app, ["distill", "--shapes", str(knives), "--out", str(run), "--resume", *QUICK])
-    assert "make 4 steps in 2 epochs: this run distils forward only" in " ".join(result.stdout.split())
+    said = " ".join(result.stdout.split())
+    assert "4 shapes in batches of 2 make 4: this run distils forward only" in said
     assert json.loads((run / "student.json").read_text())["backward_from_epoch"] is None
 
 
