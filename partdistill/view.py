@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -276,12 +277,19 @@ def _collection_page(root: Path, limit: int, budget: int) -> Page:
 def _knowledge_page(store_root: Path, limit: int, budget: int) -> Page:
     from partdistill.collection import Collection
     from partdistill.distill.teach import KnowledgeStore
+    from partdistill.errors import PdError
 
     collection, store = Collection.open(store_root.parent.parent), KnowledgeStore(store_root)
     entries: list[Entry] = []
     shown = [record for record in collection.ok_records if store.has(record.id)][:limit]
     for record in shown:
-        entries += knowledge_entries(record.id, collection.load(record), store.load(record.id), budget)
+        shape, knowledge = collection.load(record), store.load(record.id)
+        if knowledge.n_points != shape.n_points:
+            raise PdError(
+                f"{store_root}: the units of {record.id} are for {knowledge.n_points} points, "
+                f"its shape has {shape.n_points}."
+            )
+        entries += knowledge_entries(record.id, shape, knowledge, budget)
     return Page(entries, f"knowledge {store_root.name} of {collection.root.name}")
 
 
@@ -298,6 +306,8 @@ def _predictions_page(folder: Path, limit: int, budget: int) -> Page:
         record = read_json(folder / f"{name}.json", "a pd predict result")
         try:
             labels, part_names = np.asarray(record["labels"], dtype=np.int64), tuple(record["part_names"])
+            if labels.ndim != 1:
+                raise ValueError(f"labels of shape {labels.shape}, not one per point")
         except (KeyError, TypeError, ValueError) as error:
             raise PdError(f"{folder / name}.json is not a pd predict result ({error}).") from error
         predicted = read_shape(folder / f"{name}.ply")
@@ -313,7 +323,7 @@ def _predictions_page(folder: Path, limit: int, budget: int) -> Page:
                 truth = original.labels
                 score = shapenetpart_shape_iou(labels, truth, len(part_names))
         rows.append((name, predicted.points, truth, {"prediction": labels}, score, part_names))
-    return Page(_comparison_entries(rows, budget), f"predictions in {folder}")
+    return Page(_comparison_entries(rows, budget, folder), f"predictions in {folder}")
 
 
 def _comparison_page(path: Path, limit: int, budget: int) -> Page:
@@ -329,17 +339,22 @@ def _comparison_page(path: Path, limit: int, budget: int) -> Page:
                 names = tuple(str(p) for p in data[f"s{i}_parts"])
                 score = float(data["scores"][i])
                 points, truth = data[f"s{i}_points"], data[f"s{i}_truth"]
-                if any(len(labels) != len(points) for labels in (truth, *predictions.values())):
-                    raise ValueError(f"the labels of {shape_id} do not match its points")
                 rows.append((str(shape_id), points, truth, predictions, score, names))
-    except (KeyError, ValueError, IndexError, EOFError, zipfile.BadZipFile) as error:
+    except (KeyError, ValueError, TypeError, IndexError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise PdError(f"{path} is not what pd eval keeps for its page ({error}).") from error
-    return Page(_comparison_entries(rows, budget), f"worst shapes of {path.parent.name}")
+    return Page(_comparison_entries(rows, budget, path), f"worst shapes of {path.parent.name}")
 
 
-def _comparison_entries(rows: list[tuple], budget: int) -> list[Entry]:
+def _comparison_entries(rows: list[tuple], budget: int, source: Path) -> list[Entry]:
     """Entries of (id, points, truth or None, {method: labels}, shape mIoU or None, part names),
-    worst first."""
+    worst first; one PdError naming `source` where a row's labels do not fit its points."""
+    from partdistill.errors import PdError
+
+    for shape_id, points, truth, predictions, _, part_names in rows:
+        try:
+            _check_row(points, [] if truth is None else [truth], list(predictions.values()), len(part_names))
+        except ValueError as error:
+            raise PdError(f"{source}: the labels of {shape_id} do not fit its points ({error}).") from error
     rows = sorted(rows, key=lambda row: (row[4] is None, row[4] if row[4] is not None else 0.0))
     entries = []
     for shape_id, points, truth, predictions, score, part_names in rows:
@@ -352,6 +367,21 @@ def _comparison_entries(rows: list[tuple], budget: int) -> list[Entry]:
         label = shape_id if score is None else f"{shape_id}  (mIoU {100 * score:.1f})"
         entries.append(Entry(label, tuple(panels), part_names, note))
     return entries
+
+
+def _check_row(points: np.ndarray, truths: list, predictions: list, n_parts: int) -> None:
+    """ValueError unless `points` is [N,3] numbers and every labelling is [N] integers in [-1, n_parts)."""
+    points = np.asarray(points)
+    if points.ndim != 2 or points.shape[1] != 3 or not np.issubdtype(points.dtype, np.number):
+        raise ValueError(f"points of shape {points.shape}, not [N,3]")
+    for labels in (*truths, *predictions):
+        labels = np.asarray(labels)
+        if labels.shape != (len(points),) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(
+                f"labels of shape {labels.shape} and type {labels.dtype} for {len(points)} points"
+            )
+        if len(labels) and not -1 <= labels.min() <= labels.max() < n_parts:
+            raise ValueError(f"labels outside -1..{n_parts - 1}")
 
 
 def save_comparison(path: Path, rows: list[tuple]) -> None:

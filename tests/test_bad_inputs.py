@@ -342,6 +342,18 @@ def predictions(d: Path, table: dict[str, object]) -> None:
     (d / "predictions.json").write_text(json.dumps(table))
 
 
+def predicted(labels: object) -> Setup:
+    """A pd predict output folder at preds/ for one chair, its labels in chair-00000.json replaced."""
+
+    def write(d: Path, assets: Assets) -> None:
+        trained(d, assets)
+        invoke_ok(("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT), d)
+        record = json.loads((d / "preds" / "chair-00000.json").read_text())
+        (d / "preds" / "chair-00000.json").write_text(json.dumps({**record, "labels": labels}))
+
+    return write
+
+
 def predicting(table: dict[str, object]) -> Setup:
     """The tiny ShapeNetPart release with predictions.json replaced by `table`."""
 
@@ -758,6 +770,15 @@ CASES = [
         r"empty has no shapes to show",
     ),
     Case("view-corrupt-eval-page", garbage("report/view-shapes.npz"), ("view", "{d}/report"), r"view-shapes"),
+    Case(
+        "view-corrupt-units",
+        then(taught, garbage(f"{KNOWLEDGE}/units/chair-00000.npz", b"PK\x03\x04garbage")),
+        ("view", f"{{d}}/{KNOWLEDGE}"),
+        r"chair-00000\.npz",
+    ),
+    Case("view-predictions-too-few-labels", predicted([0, 1]), ("view", "{d}/preds"), r"chair-00000"),
+    Case("view-predictions-unknown-part", predicted([9] * 300), ("view", "{d}/preds"), r"chair-00000"),
+    Case("view-predictions-scalar-labels", predicted(3), ("view", "{d}/preds"), r"chair-00000"),
 ]
 
 

@@ -10,6 +10,8 @@ which for a 2,048-point shape with 120 units and 4 parts is 250x larger).
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -253,5 +255,5 @@ def load_knowledge(path: str | Path) -> Knowledge:
                 indices=data["indices"],
                 point_scores=data.get("point_scores"),
             )
-    except (OSError, KeyError, ValueError) as error:
+    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise PdError(f"{path} is not a readable knowledge file ({error}).") from error
