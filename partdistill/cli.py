@@ -552,7 +552,9 @@ def _distill_categories(job: DistillJob, names: str, scale: RayOptions | None, f
         raise PdError("--categories names no category: give a comma-separated list, or 'all'.")
     repeated = sorted({c.name for c in chosen if sum(other.name == c.name for other in chosen) > 1})
     if repeated:
-        raise PdError(f"--categories names {', '.join(repeated)} more than once.")
+        raise PdError(
+            f"--categories names {', '.join(repeated)} more than once (runs are told apart by category name)."
+        )
     if len(chosen) > 1 and job.out is not None and "{category}" not in str(job.out):
         raise PdError(
             "--out needs '{category}' in it with several categories, or every run lands in one folder."
@@ -620,11 +622,15 @@ def _distill_into(run_dir: Path, config: DistillConfig, items: list[Item], resum
     console.print(f"Student: {weights}  (log.txt, curve.png, config.json beside it)")
     labelled = label_distilled(run_dir, config, items, device)
     if labelled is not None:
+        agreement = (
+            "No unit covers any point."
+            if labelled.agreement is None
+            else f"They agree on {100 * labelled.agreement:.1f}% of the points the units cover."
+        )
         console.print(
-            f"The student's labels of the {labelled.shapes} distilled shapes: "
-            f"{run_dir / 'predictions'}/<id>.npy; direct lifting of the teacher's units, for comparison: "
-            f"{run_dir / 'lifted'}/<id>.npy. They agree on {100 * labelled.agreement:.1f}% of the "
-            "points the units cover."
+            f"The student's labels of the {labelled.shapes} shapes: {run_dir / 'predictions'}/<id>.npy; "
+            f"direct lifting of the teacher's units, for comparison: {run_dir / 'lifted'}/<id>.npy. "
+            + agreement
         )
 
 

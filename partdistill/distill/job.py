@@ -18,7 +18,7 @@ from partdistill.distill.teach import TeachConfig, build_config_teacher, teach
 from partdistill.distill.train import Distillation, DistillConfig
 from partdistill.errors import PdError
 from partdistill.files import OutputFolder
-from partdistill.prompts import Category
+from partdistill.prompts import Category, register_category
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,8 @@ class DistillJob:
 
     def __call__(self) -> Finished:
         """Run the whole job quietly: teach what is missing, distil, label (TTA); resumable."""
+        if self.category is not None:  # a user category travels with the job to a Ray worker
+            register_category(self.category)
         planned = self.plan()
         for source in planned.sources:
             if source.teach is not None:
@@ -132,10 +134,11 @@ def gather(sources: list[Source]) -> list[Item]:
 @dataclass(frozen=True)
 class Labelled:
     """What TTA mode wrote: how many shapes, and on what share of the points the teacher's units
-    cover the student agrees with direct lifting of them (how far distillation moved the labels)."""
+    cover the student agrees with direct lifting of them (how far distillation moved the labels;
+    None where no unit covers any point)."""
 
     shapes: int
-    agreement: float
+    agreement: float | None
 
 
 def label_distilled(run_dir: Path, config: DistillConfig, items: list[Item], device: str) -> Labelled | None:
@@ -155,7 +158,7 @@ def label_distilled(run_dir: Path, config: DistillConfig, items: list[Item], dev
         save_labels(lifted, run_dir / "lifted", item.id)
         same += int(np.sum((student == lifted) & (lifted >= 0)))
         covered += int(np.sum(lifted >= 0))
-    return Labelled(len(items), same / covered if covered else float("nan"))
+    return Labelled(len(items), same / covered if covered else None)
 
 
 def parse_weights(text: str | None) -> tuple[float, ...] | None:
