@@ -16,7 +16,7 @@ takes the train and test sets from ShapeNetPart (pd import) and generates with S
 
 Every command is printed as it runs, so the recipe can be rerun by hand; the table comes last.
 
-    .venv/bin/python benchmarks/bench_generated.py [--category chair] [--shapes 48] [--test 16]
+    .venv/bin/python benchmarks/bench_generated.py [--category chair] [--shapes 32] [--test 16]
         [--epochs 25] [--out generated-experiment]
 """
 
@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--category", default="chair")
     parser.add_argument(
-        "--shapes", type=int, default=48, help="Shapes in the train set and in the generated set."
+        "--shapes", type=int, default=32, help="Shapes in the train set and in the generated set."
     )
     parser.add_argument("--test", type=int, default=16, help="Test shapes (offline).")
     parser.add_argument("--epochs", type=int, default=25)
