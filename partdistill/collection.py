@@ -305,15 +305,13 @@ def _record(entry: object, source: str) -> ShapeRecord:
 def _append_line(path: Path, line: str) -> None:
     """Append `line` to a log, first cutting off a last line a killed writer left unfinished (appended
     to, it would join the new record on one line that no reader could parse)."""
-    with path.open("ab") as log:
-        end = log.tell()
+    with path.open("a+b") as log:  # writes go to the end whatever the position; reads from it
+        end = log.seek(0, 2)
         if end:
-            with path.open("rb") as reader:
-                reader.seek(max(0, end - 1))
-                torn = reader.read(1) != b"\n"
-            if torn:
-                complete = path.read_bytes().rfind(b"\n") + 1
-                log.truncate(complete)
+            log.seek(end - 1)
+            if log.read(1) != b"\n":
+                log.seek(0)
+                log.truncate(log.read().rfind(b"\n") + 1)
         log.write(line.encode() + b"\n")
 
 

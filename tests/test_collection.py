@@ -103,21 +103,22 @@ def test_adding_appends_to_a_log_that_compaction_folds_in(tmp_path: Path, two_pa
     assert [r["id"] for r in json.loads((tmp_path / MANIFEST).read_text())["shapes"]] == ["s0", "s1", "s2"]
 
 
+def _killed_while_adding_s2(root: Path, shape: Shape) -> None:
+    """A collection of s0 and s1 whose writer was killed halfway through the log line of s2."""
+    collection = Collection.create(root)
+    collection.add("s0", shape)
+    collection.add("s1", shape)
+    with (root / LOG).open("a") as log:
+        log.write('{"id": "s2", "fi')
+
+
 def test_a_log_line_cut_short_by_a_kill_is_ignored(tmp_path: Path, two_part_shape: Shape) -> None:
-    collection = Collection.create(tmp_path)
-    collection.add("s0", two_part_shape)
-    collection.add("s1", two_part_shape)
-    with (tmp_path / LOG).open("a") as log:
-        log.write('{"id": "s2", "fi')  # the writer was killed mid-line
+    _killed_while_adding_s2(tmp_path, two_part_shape)
     assert [r.id for r in Collection.open(tmp_path)] == ["s0", "s1"]
 
 
 def test_a_resumed_writer_appends_after_a_line_cut_short(tmp_path: Path, two_part_shape: Shape) -> None:
-    collection = Collection.create(tmp_path)
-    collection.add("s0", two_part_shape)
-    collection.add("s1", two_part_shape)
-    with (tmp_path / LOG).open("a") as log:
-        log.write('{"id": "s2", "fi')  # the writer was killed mid-line
+    _killed_while_adding_s2(tmp_path, two_part_shape)
     resumed = Collection.open(tmp_path)
     resumed.add("s2", two_part_shape)
     resumed.add("s3", two_part_shape)
