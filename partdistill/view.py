@@ -277,18 +277,13 @@ def _collection_page(root: Path, limit: int, budget: int) -> Page:
 def _knowledge_page(store_root: Path, limit: int, budget: int) -> Page:
     from partdistill.collection import Collection
     from partdistill.distill.teach import KnowledgeStore
-    from partdistill.errors import PdError
 
     collection, store = Collection.open(store_root.parent.parent), KnowledgeStore(store_root)
     entries: list[Entry] = []
     shown = [record for record in collection.ok_records if store.has(record.id)][:limit]
     for record in shown:
         shape, knowledge = collection.load(record), store.load(record.id)
-        if knowledge.n_points != shape.n_points:
-            raise PdError(
-                f"{store_root}: the units of {record.id} are for {knowledge.n_points} points, "
-                f"its shape has {shape.n_points}."
-            )
+        knowledge.require_points(shape.n_points, record.id)
         entries += knowledge_entries(record.id, shape, knowledge, budget)
     return Page(entries, f"knowledge {store_root.name} of {collection.root.name}")
 

@@ -16,6 +16,7 @@ the input it is about.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -244,6 +245,16 @@ def half_taught(d: Path, assets: Assets) -> None:
     """The taught collection at shapes/ with the units of its last shape missing (a killed `pd teach`)."""
     taught(d, assets)
     (d / KNOWLEDGE / "units" / "chair-00002.npz").unlink()
+
+
+def units_of_another_size(d: Path, assets: Assets) -> None:
+    """The taught collection at shapes/ with its first shape's units made for 10 more points."""
+    from partdistill.distill.knowledge import load_knowledge, save_knowledge
+
+    taught(d, assets)
+    path = d / KNOWLEDGE / "units" / "chair-00000.npz"
+    knowledge = load_knowledge(path)
+    save_knowledge(dataclasses.replace(knowledge, n_points=knowledge.n_points + 10), path)
 
 
 def resumable_run(d: Path, assets: Assets) -> None:
@@ -552,6 +563,7 @@ CASES = [
         with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
         r"preprocess\.h5",
     ),
+    Case("distill-units-of-another-size", units_of_another_size, DISTILL, r"chair-00000.*310 points.*300"),
     Case("distill-knowledge-missing", taught, with_options(DISTILL, "--knowledge", "{d}/nope"), r"nope"),
     Case(
         "distill-resume-corrupt-config",
@@ -775,6 +787,12 @@ CASES = [
         then(taught, garbage(f"{KNOWLEDGE}/units/chair-00000.npz", b"PK\x03\x04garbage")),
         ("view", f"{{d}}/{KNOWLEDGE}"),
         r"chair-00000\.npz",
+    ),
+    Case(
+        "view-units-of-another-size",
+        units_of_another_size,
+        ("view", f"{{d}}/{KNOWLEDGE}"),
+        r"chair-00000.*310 points.*300",
     ),
     Case("view-predictions-too-few-labels", predicted([0, 1]), ("view", "{d}/preds"), r"chair-00000"),
     Case("view-predictions-unknown-part", predicted([9] * 300), ("view", "{d}/preds"), r"chair-00000"),

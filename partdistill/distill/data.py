@@ -38,6 +38,9 @@ class Item:
     knowledge: Knowledge
     source: int = 0
 
+    def __post_init__(self) -> None:
+        self.knowledge.require_points(self.shape.n_points, self.id)
+
 
 def save_item_arrays(path: Path, items: Sequence[Item], arrays: dict[str, np.ndarray]) -> None:
     """Write one array per item (`arrays` by item id) to an .npz, atomically, in `items`' order."""

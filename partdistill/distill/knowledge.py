@@ -67,6 +67,14 @@ class Knowledge:
         if u and (self.parts.min() < 0 or self.parts.max() >= len(self.part_names)):
             raise ValueError("unit parts refer to parts that do not exist")
 
+    def require_points(self, n_points: int, shape_id: str) -> None:
+        """Refuse (PdError) units made for a shape of another size than shape `shape_id`'s `n_points`."""
+        if self.n_points != n_points:
+            raise PdError(
+                f"The units of {shape_id} are for {self.n_points} points, but the shape has {n_points}: "
+                "they were made for another version of it; run `pd teach` again."
+            )
+
     @classmethod
     def from_units(
         cls,

@@ -106,8 +106,7 @@ def write_partdistill_h5(path: str | Path, shape: Shape, knowledge: Knowledge, c
     """Write `shape` and its units in PartDistill's layout, atomically."""
     import h5py
 
-    if knowledge.n_points != shape.n_points:
-        raise PdError(f"the knowledge covers {knowledge.n_points} points but the shape has {shape.n_points}")
+    knowledge.require_points(shape.n_points, str(path))
     n, parts = shape.n_points, len(category.parts)
     views = np.maximum(knowledge.views, 0)
     n_view = int(views.max()) + 1 if knowledge.n_units else 1

@@ -143,11 +143,7 @@ class LiftingPredictor:
 
     def predict(self, item: EvalShape, index: np.ndarray) -> np.ndarray:
         units = self.knowledge[item.id]
-        if units.n_points != item.shape.n_points:
-            raise PdError(
-                f"The knowledge of {item.id} covers {units.n_points} points, "
-                f"but the shape has {item.shape.n_points}."
-            )
+        units.require_points(item.shape.n_points, item.id)
         return vote(units)[index]
 
 
