@@ -12,10 +12,14 @@ the student forward only; the student with backward distillation on the same sch
 however small the collection); and the final labels `pd distill --mode tta` writes with its
 defaults (forward only where the collection cannot take --switch-min-steps steps in the epochs
 asked for, with backward distillation otherwise). Seeds set the teacher's noise, the shapes
-(procedural) and the student's initialisation.
+(procedural) and the student's initialisation. With `--companions K`, the sample's rows gain a
+column: the forward-only student distilled on each category's sample shapes together with K
+procedural shapes of the category taught by the same teacher (label-free: `pd synth` then `pd
+teach`), scored on the sample shapes only.
 
     .venv/bin/python benchmarks/bench_quality.py [--sample-seeds 0,1,2] [--categories chair,table,airplane]
         [--sizes 8,16,48] [--seeds 0,1] [--points 1024] [--min-steps 300] [--skip-sample] [--skip-procedural]
+        [--sample-points 2048] [--companions 0]
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from partdistill.threads import cpu_threads
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "shapenetpart_sample"
 COLUMNS = ("lifting", "forward", "+backward", "final")
+COMPANIONS = "companions"
 
 
 def sample_items(seed: int, per_instance: bool) -> dict[str, list[Item]]:
@@ -85,8 +90,11 @@ def distil(items: list[Item], config: DistillConfig) -> list[np.ndarray]:
     return [trained.labels(item.shape) for item in items]
 
 
-def scores(items: list[Item], category: str, seed: int, points: int, min_steps: int) -> dict[str, float]:
-    """mIoU of every column on `items` (distilled on and scored on the same shapes)."""
+def scores(
+    items: list[Item], category: str, seed: int, points: int, min_steps: int, companions: list[Item] = ()
+) -> dict[str, float]:
+    """mIoU of every column on `items` (distilled on and scored on the same shapes), and of the
+    forward student distilled on `items` with `companions` where there are any."""
     parts = len(items[0].knowledge.part_names)
 
     def miou(labels: list[np.ndarray]) -> float:
@@ -100,16 +108,20 @@ def scores(items: list[Item], category: str, seed: int, points: int, min_steps: 
     planned = Distillation(default, items, tempfile.mkdtemp())
     backward = distil(items, dataclasses.replace(default, epochs=planned.epochs, min_steps=0))
     forward_only = bool(planned.forward_only_reason)
-    return {
+    values = {
         "lifting": miou([vote(item.knowledge) for item in items]),
         "forward": miou(forward),
         "+backward": miou(backward),
         "final": miou(forward if forward_only else backward),
     }
+    if companions:
+        together = distil([*items, *companions], dataclasses.replace(default, backward=False))
+        values[COMPANIONS] = miou(together[: len(items)])
+    return values
 
 
 def row(label: str, values: dict[str, float], seconds: float) -> str:
-    return f"{label:<34}" + "".join(f"{100 * values[c]:>11.1f}" for c in COLUMNS) + f"{seconds:>7.0f}s"
+    return f"{label:<34}" + "".join(f"{100 * v:>11.1f}" for v in values.values()) + f"{seconds:>7.0f}s"
 
 
 def main() -> None:
@@ -123,21 +135,33 @@ def main() -> None:
     parser.add_argument("--boxes", default="instance", choices=["instance", "part"])
     parser.add_argument("--skip-sample", action="store_true")
     parser.add_argument("--skip-procedural", action="store_true")
+    parser.add_argument("--sample-points", type=int, default=2048, help="Points per sample shape per step.")
+    parser.add_argument(
+        "--companions", type=int, default=0, help="Procedural shapes added to each sample category's run."
+    )
     args = parser.parse_args()
     per_instance = args.boxes == "instance"
     print(
         f"TTA, noisy simulated boxes ({args.boxes}), pointnet student, min steps {args.min_steps}; mIoU (%)\n"
     )
-    print(f"{'setting':<34}" + "".join(f"{c:>11}" for c in COLUMNS))
+    columns = (*COLUMNS, COMPANIONS) if args.companions and not args.skip_sample else COLUMNS
+    print(f"{'setting':<34}" + "".join(f"{c:>11}" for c in columns))
     with cpu_threads(1):
         if not args.skip_sample and SAMPLE.is_dir():
             for seed in (int(s) for s in args.sample_seeds.split(",")):
                 start = time.perf_counter()
                 per_category = [
-                    scores(items, find_category(name).key, seed, 2048, args.min_steps)
+                    scores(
+                        items,
+                        find_category(name).key,
+                        seed,
+                        args.sample_points,
+                        args.min_steps,
+                        procedural_items(name, args.companions, 100 + seed, 256, per_instance),
+                    )
                     for name, items in sample_items(seed, per_instance).items()
                 ]
-                mean = {c: float(np.mean([s[c] for s in per_category])) for c in COLUMNS}
+                mean = {c: float(np.mean([s[c] for s in per_category])) for c in per_category[0]}
                 print(
                     row(f"real sample, 16 categories, seed {seed}", mean, time.perf_counter() - start),
                     flush=True,

@@ -6,7 +6,8 @@ how small its knowledge is.
    independent numpy z-buffers written from PyTorch3D's rule, measured in the same run: the
    tests' reference (every candidate pixel in a window, sorted by pixel and depth), and one
    vectorised as pd is (its own splat window, float32 NDC test, `np.minimum.at` on depth, then the
-   nearest point's index). Neither draws images; pd's figure includes them.
+   nearest point's index). Neither draws images; pd's figure includes them. Beside them, pd's
+   scatter-min passes alone, to show how much of its time is the coverage arithmetic around them.
 2. Splat coverage: the share of a shape's silhouette (its mesh ray-cast) that point splats cover,
    at 2,048 / 10,000 / 100,000 points, with the radius the renderer chooses from the cloud's
    density and with PartSLIP's 0.005.
@@ -108,6 +109,29 @@ def sorted_zbuffer(shape: Shape, cameras: Cameras, radius: float) -> np.ndarray:
     )
 
 
+def scatter_floor(shape: Shape, cameras: Cameras, radius: float) -> float:
+    """CPU seconds of pd's scatter-min passes alone (one per splat offset and view, no coverage
+    test, no images): what the rest of pd's time is spent around."""
+    shape = normalize(shape)
+    size = cameras.image_size
+    screen, depth = cameras.project(shape.points)
+    offsets = render.splat_offsets(radius * size / 2)
+    reach = int(np.abs(offsets).max())
+    ids = torch.arange(shape.n_points, dtype=torch.int64)
+    seconds = 0.0
+    for k in range(len(cameras)):
+        key = (torch.from_numpy(depth[k]).view(torch.int32).long() << 32) | ids
+        cell = torch.from_numpy(np.clip(np.floor(screen[k]).astype(np.int64), reach, size - 1 - reach))
+        own = cell[:, 1] * size + cell[:, 0]
+        slots = [own + (dy * size + dx) for dx, dy in offsets.tolist()]
+        keys = torch.full((size * size,), torch.iinfo(torch.int64).max)
+        start = time.process_time()
+        for slot in slots:
+            keys.scatter_reduce_(0, slot, key, reduce="amin")
+        seconds += time.process_time() - start
+    return seconds
+
+
 def cpu_seconds(run: Callable[[], object], repeats: int = 3) -> float:
     """The smallest CPU time (this process, all threads) of `run` over `repeats`."""
     best = np.inf
@@ -162,6 +186,9 @@ def point_renderer(shapes: list[Shape], cameras: Cameras) -> None:
             baseline = numpy_zbuffer(shape, cameras, PARTSLIP_RADIUS)
             rows.setdefault("numpy, vectorised (minimum.at), 1 thread", []).append(
                 cpu_seconds(lambda: numpy_zbuffer(shape, cameras, PARTSLIP_RADIUS), repeats=1)  # noqa: B023
+            )
+            rows.setdefault("  pd's scatter-min passes alone, 1 thread", []).append(
+                scatter_floor(shape, cameras, PARTSLIP_RADIUS)
             )
             rows.setdefault("baseline: numpy, sorted candidates, 1 thread", []).append(
                 cpu_seconds(lambda: sorted_zbuffer(shape, cameras, PARTSLIP_RADIUS), repeats=1)  # noqa: B023
