@@ -28,6 +28,7 @@ import argparse
 import dataclasses
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,7 @@ def distil(items: list[Item], config: DistillConfig) -> list[np.ndarray]:
 
 
 def scores(
-    items: list[Item], category: str, seed: int, points: int, min_steps: int, companions: list[Item] = ()
+    items: list[Item], category: str, seed: int, points: int, min_steps: int, companions: Sequence[Item] = ()
 ) -> dict[str, float]:
     """mIoU of every column on `items` (distilled on and scored on the same shapes), and of the
     forward student distilled on `items` with `companions` where there are any."""
