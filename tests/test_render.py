@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import trimesh
 from reference_renderers import pytorch3d_rule_zbuffer, trimesh_mesh_maps
 
@@ -174,3 +175,25 @@ def test_mesh_renderer_matches_the_trimesh_ray_queries(tmp_path) -> None:
         faces, visible = trimesh_mesh_maps(shape, cameras)
         assert (views.pixel_index == faces).mean() >= 0.9999
         assert (views.visible == visible).mean() >= 0.9999
+
+
+def test_both_z_buffers_follow_the_rule_at_the_edges() -> None:
+    # The compiled CPU loop and the torch passes a GPU runs are one rule: on screen positions that
+    # hit pixel borders exactly, leave the image, lie behind znear, and tie in depth, both give the
+    # reference's map pixel for pixel.
+    from partdistill.distill.zbuffer import nearest_points_cpu, nearest_points_torch
+
+    size, radius, znear = 64, np.float32(0.0625), 0.01  # a radius of exactly 2 pixels
+    rng = np.random.default_rng(0)
+    screen = rng.uniform(-4, size + 4, (2, 600, 2)).astype(np.float32)
+    on_grid = rng.choice(np.float32([0.0, 0.5]), (2, 200, 2))  # on pixel borders and centres
+    screen[:, :200] = np.floor(screen[:, :200]) + on_grid
+    depth = rng.choice(np.float32([0.0, 0.01, 0.5, 1.0, 1.5]), (2, 600))  # ties, at and behind znear
+    cpu = nearest_points_cpu(screen, depth, size, radius, znear)
+    gpu_code = nearest_points_torch(screen, depth, size, radius, znear, torch.device("cpu"))
+    for k in range(2):
+        ndc = screen[k] * np.float32(2.0 / size) - np.float32(1.0)
+        reference = pytorch3d_rule_zbuffer(ndc, depth[k], size, float(radius), znear)
+        np.testing.assert_array_equal(cpu[k].reshape(-1), reference)
+        np.testing.assert_array_equal(gpu_code[k].reshape(-1), reference)
+    assert (cpu >= 0).mean() > 0.3

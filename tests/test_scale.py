@@ -101,15 +101,19 @@ def test_synth_and_teach_on_ray_give_the_same_bytes_as_one_process(cluster: str,
 
 def test_a_killed_driver_resumes_without_making_a_shape_twice(cluster: str, tmp_path: Path) -> None:
     synth = [PD, "synth", "--category", "table", "--n", "40", "--points", "400", "--out", str(tmp_path / "t")]
-    driver = subprocess.Popen([*synth, "--ray", "--workers", "2"], env={**os.environ, "RAY_ADDRESS": cluster},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    errors = tmp_path / "driver.err"
+    with errors.open("w") as stderr:
+        environment = {**os.environ, "RAY_ADDRESS": cluster}
+        driver = subprocess.Popen(
+            [*synth, "--ray", "--workers", "2"], env=environment, stdout=subprocess.DEVNULL, stderr=stderr
+        )
     log = tmp_path / "t" / "manifest.log"
     deadline = time.time() + 600  # Ray starts slowly on a busy machine; the loop ends at 5 shapes
     while time.time() < deadline and (not log.exists() or log.read_text().count("\n") < 5):
         time.sleep(0.2)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    assert log.exists(), "the driver made no shape in 10 minutes"
+    assert log.exists(), f"the driver made no shape in 10 minutes: {errors.read_text()[-2000:]}"
     made = len(Collection.open(tmp_path / "t"))
     assert 5 <= made < 40, "the driver was meant to die midway"
     resumed = _pd(*synth[1:], "--ray", "--workers", "2", address=cluster)

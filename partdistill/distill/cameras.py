@@ -86,12 +86,20 @@ class Cameras:
         return (points[None, :, :] - eyes[:, None, :]) @ rotations.transpose(0, 2, 1)
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Pixel coordinates [K,N,2] (x = column, y = row) and depth [K,N] of world points [N,3]."""
-        camera = self.to_camera(np.asarray(points, dtype=np.float64))
-        depth = camera[..., 2]
-        safe = np.where(depth > self.znear, depth, np.inf)
-        pixels = self.focal * camera[..., :2] / safe[..., None] + self.image_size / 2
-        return pixels.astype(np.float32), depth.astype(np.float32)
+        """Pixel coordinates [K,N,2] (x = column, y = row) and depth [K,N] of world points [N,3].
+
+        `to_camera`, then the perspective division, in float64 rounded once to float32; points no
+        farther than znear land on the image centre (their depth says they are not drawn).
+        """
+        from partdistill.distill import kernels
+
+        points = np.ascontiguousarray(points, dtype=np.float64)
+        screen = np.empty((len(self), len(points), 2), dtype=np.float32)
+        depth = np.empty((len(self), len(points)), dtype=np.float32)
+        kernels.project()(
+            points, self.eyes(), self.rotations(), self.focal, self.image_size / 2, self.znear, screen, depth
+        )
+        return screen, depth
 
     def ray_directions(self) -> np.ndarray:
         """[H*W,3] unit directions, in camera coordinates, through every pixel centre (row-major).

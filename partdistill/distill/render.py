@@ -4,8 +4,8 @@ Two renderers share one output record, `Views`:
 
 - `PointRenderer` splats every point as a disc of `radius` (in normalised device units, with
   PyTorch3D's point rasteriser's coverage rule; PartSLIP used 0.005, the default adapts it to the
-  cloud's density) and keeps, per pixel, the nearest point: a z-buffer computed in one vectorised
-  scatter-min per view, on the CPU or a GPU.
+  cloud's density) and keeps, per pixel, the nearest point (`zbuffer`: a compiled loop on the CPU,
+  torch scatter-min passes on a GPU).
 - `MeshRenderer` casts a ray through every pixel centre against the shape's mesh (Embree, in
   float32), so Shap-E meshes and procedural shapes are seen as closed surfaces. A point counts as
   visible when nothing on the mesh lies in front of it at its pixel.
@@ -23,7 +23,9 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
+from partdistill.distill import kernels
 from partdistill.distill.cameras import Cameras
+from partdistill.distill.zbuffer import nearest_points_cpu, nearest_points_torch
 from partdistill.errors import PdError
 from partdistill.shapes import Shape, normalize
 from partdistill.threads import cpu_threads
@@ -80,33 +82,17 @@ class Renderer(Protocol):
 
 
 def _shade(colors: np.ndarray | None, normals: np.ndarray | None, toward_camera: np.ndarray) -> np.ndarray:
-    """[M,3] float RGB: the albedo (own colour, or grey) lit by a headlight.
-
-    With normals, brightness follows |cos| between normal and view ray (two-sided, so flipped
-    normals still read as lit); without, a flat albedo.
-    """
-    albedo = np.full((len(toward_camera), 3), GREY) if colors is None else colors
-    if normals is None:
-        return albedo
-    length = np.linalg.norm(normals, axis=1) + 1e-12
-    cosine = np.abs(np.einsum("md,md->m", normals, toward_camera)) / length
-    return albedo * (0.35 + 0.65 * cosine)[:, None]
-
-
-def splat_offsets(radius_px: float) -> np.ndarray:
-    """[S,2] integer (dx, dy) offsets from the pixel holding a point to every pixel its splat can cover.
-
-    A point lies somewhere in its own pixel, so the centre of the pixel dx columns away is at least
-    max(|dx| - 0.5, 0) pixels from it; offsets whose nearest possible centre is not within the
-    radius can never be covered and are left out.
-    """
-    reach = int(np.ceil(radius_px + 0.5))
-    span = np.arange(-reach, reach + 1)
-    nearest = np.maximum(np.abs(span) - 0.5, 0.0)
-    dx, dy = np.meshgrid(span, span, indexing="xy")
-    near_x, near_y = np.meshgrid(nearest, nearest, indexing="xy")
-    keep = near_x**2 + near_y**2 < radius_px**2
-    return np.stack([dx[keep], dy[keep]], axis=1)
+    """[M,3] uint8 RGB: the albedo (own colour, or grey) lit by a headlight (`kernels.shade`)."""
+    rgb = np.empty((len(toward_camera), 3), dtype=np.uint8)
+    none = np.empty((0, 3), dtype=np.float32)
+    kernels.shade()(
+        none if colors is None else np.asarray(colors, dtype=np.float32),
+        none if normals is None else np.asarray(normals, dtype=np.float32),
+        np.asarray(toward_camera, dtype=np.float32),
+        GREY,
+        rgb,
+    )
+    return rgb
 
 
 PARTSLIP_RADIUS = 0.005  # PartSLIP's splat radius, chosen for PartNetE's dense clouds
@@ -138,18 +124,15 @@ def density_radius(points: np.ndarray, cameras: Cameras, sample: int = 2048) -> 
 
 
 class PointRenderer:
-    """Z-buffered disc splatting of point clouds with PyTorch3D's point rasteriser's coverage rule.
-
-    A pixel is covered by a point when the squared distance, in normalised device coordinates (the
-    image spans [-1, 1]), between the pixel's centre and the point's projection is strictly below
-    the squared radius; among the points covering a pixel the nearest (smallest depth, then lowest
-    index) owns it, as `points_per_pixel=1`. Points closer than the cameras' znear are not drawn.
+    """Z-buffered disc splatting of point clouds with PyTorch3D's point rasteriser's coverage rule
+    (`partdistill.distill.zbuffer`: a pixel shows the nearest point whose disc covers its centre).
 
     Args:
         radius: splat radius in normalised device units; None chooses one from each cloud's
             density (`density_radius`); PartSLIP used 0.005 (`PARTSLIP_RADIUS`), which suits
             clouds of ~100k points but leaves a 2,048-point cloud mostly gaps.
-        device: where the z-buffer is computed ("cpu", "cuda", ...).
+        device: where the z-buffer is computed: "cpu" runs the compiled loop, any other torch
+            device ("cuda", ...) the scatter-min passes.
     """
 
     def __init__(self, radius: float | None = None, device: str | torch.device = "cpu") -> None:
@@ -170,54 +153,12 @@ class PointRenderer:
         shape = normalize(shape)
         screen, depth = cameras.project(shape.points)
         radius = np.float32(self.radius_for(shape, cameras))
-        size = cameras.image_size
-        pixel_index = np.empty((len(cameras), size, size), dtype=np.int32)
-        for k in range(len(cameras)):
-            nearest = self._nearest_points(screen[k], depth[k], cameras, radius)
-            pixel_index[k] = nearest.to(torch.int32).cpu().numpy().reshape(size, size)
+        size, znear = cameras.image_size, cameras.znear
+        if self.device.type == "cpu":
+            pixel_index = nearest_points_cpu(screen, depth, size, radius, znear)
+        else:
+            pixel_index = nearest_points_torch(screen, depth, size, radius, znear, self.device)
         return self._draw(shape, cameras, pixel_index, screen, depth)
-
-    def _nearest_points(
-        self, screen: np.ndarray, depth: np.ndarray, cameras: Cameras, radius: np.float32
-    ) -> torch.Tensor:
-        """[H*W] int64 the nearest point covering each pixel of one view, -1 where none does.
-
-        Every splat offset is one pass over the points (cache-sized arrays), and the squared
-        distances along x and y are computed once per column and row offset and shared. A
-        candidate off the image, or of a point nearer than znear, gets an infinite distance.
-        """
-        size, device = cameras.image_size, self.device
-        trash = size * size  # uncovered candidates are scattered here
-        empty = torch.iinfo(torch.int64).max
-        xy = torch.from_numpy(screen).to(device)
-        z = torch.from_numpy(depth).to(device)
-        far = torch.tensor(float("inf"), device=device)
-        front = z > cameras.znear
-        cell = torch.floor(xy).long()
-
-        def squared_gaps(axis: int, steps: np.ndarray) -> dict[int, torch.Tensor]:
-            # PyTorch3D's rule in its float32 normalised device coordinates: pixel i's centre is at
-            # -1 + (2i + 1) / S, and the point's coordinate is 2 x / S - 1.
-            ndc = xy[:, axis] * (2.0 / size) - 1.0
-            gaps = {}
-            for step in steps.tolist():
-                pixel = cell[:, axis] + step
-                gap = ndc - ((2 * pixel + 1).float() / size - 1.0)
-                gaps[step] = torch.where((pixel >= 0) & (pixel < size) & front, gap * gap, far)
-            return gaps
-
-        offsets = splat_offsets(float(radius) * size / 2)
-        across, down = squared_gaps(0, np.unique(offsets[:, 0])), squared_gaps(1, np.unique(offsets[:, 1]))
-        own = cell[:, 1] * size + cell[:, 0]
-        # Nearest point per pixel: a scatter-min of (depth, point id) packed in one int64. The bits
-        # of a positive float32 order as the float does, so depth ties go to the lower id.
-        key = (z.view(torch.int32).long() << 32) | torch.arange(len(z), dtype=torch.int64, device=device)
-        keys = torch.full((trash + 1,), empty, dtype=torch.int64, device=device)
-        for dx, dy in offsets.tolist():
-            covered = across[dx] + down[dy] < radius * radius
-            keys.scatter_reduce_(0, torch.where(covered, own + (dy * size + dx), trash), key, reduce="amin")
-        keys = keys[:trash]
-        return torch.where(keys != empty, keys & 0xFFFFFFFF, -1)
 
     @staticmethod
     def _draw(
@@ -231,19 +172,18 @@ class PointRenderer:
         n = shape.n_points
         eyes = cameras.eyes().astype(np.float32)
         images = np.empty((*pixel_index.shape, 3), dtype=np.uint8)
-        visible = np.zeros((len(cameras), n + 1), dtype=bool)
+        visible = np.empty((len(cameras), n), dtype=bool)
+        palette = np.empty((n + 1, 3), dtype=np.uint8)
+        palette[-1] = BACKGROUND
         for k in range(len(cameras)):
-            visible[k, pixel_index[k]] = True  # -1 marks the extra last column
-            seen = np.flatnonzero(visible[k, :n])
-            toward = eyes[k] - shape.points[seen]
-            toward /= np.linalg.norm(toward, axis=1, keepdims=True)
+            nearest = pixel_index[k].reshape(-1)
+            kernels.seen()(nearest, visible[k])
+            seen = np.flatnonzero(visible[k])
             colors = None if shape.colors is None else shape.colors[seen]
             normals = None if shape.normals is None else shape.normals[seen]
-            palette = np.empty((n + 1, 3), dtype=np.uint8)
-            palette[-1] = BACKGROUND
-            palette[seen] = np.round(255 * np.clip(_shade(colors, normals, toward), 0, 1))
-            np.take(palette, pixel_index[k], axis=0, out=images[k])  # -1 takes the last: background
-        return Views(images, pixel_index, "point", screen, depth, visible[:, :n].copy(), cameras)
+            palette[seen] = _shade(colors, normals, eyes[k] - shape.points[seen])
+            kernels.paint()(nearest, palette, images[k].reshape(-1, 3))
+        return Views(images, pixel_index, "point", screen, depth, visible, cameras)
 
 
 class MeshRenderer:
@@ -315,12 +255,10 @@ class MeshRenderer:
             front = zbuffer[cell[:, 0] * size + cell[:, 1]]
             visible[k] = inside & (depth[k] <= front * (1 + self.tolerance))
             seen = face_map[hit]
-            toward = -directions[hit]
-            toward /= np.linalg.norm(toward, axis=1, keepdims=True)
-            shaded = _shade(None if colors is None else colors[seen], normals[seen], toward)
+            shaded = _shade(None if colors is None else colors[seen], normals[seen], -directions[hit])
             image = images[k].reshape(-1, 3)
             image[:] = BACKGROUND
-            image[hit] = np.round(255 * np.clip(shaded, 0, 1))
+            image[hit] = shaded
         return Views(
             images, pixel_index.reshape(len(cameras), size, size), "face", screen, depth, visible, cameras
         )

@@ -1,0 +1,151 @@
+"""The renderers' per-point and per-pixel loops on the CPU, compiled with numba.
+
+Each is a loop that numpy can only express as a chain of full-size temporaries: on 10 views of
+100k points at 800 px the vectorised forms spent most of their time allocating and filling those
+(benchmarks/bench_teach.py). The projection and the z-buffer give what the numpy and torch forms
+they replaced gave, bit for bit (the torch z-buffer still runs on GPUs; tests/test_render.py holds
+both to an independent reference). The shading computes in float64 where the numpy form mixed in
+float32, which moved one colour value in a million by one level.
+
+Kernels are compiled on first use (or loaded from numba's on-disk cache), so that importing a
+renderer does not import numba. They run on one thread, as the renderers' thread policy asks.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+EMPTY = -1  # a pixel that shows no point
+
+
+@cache
+def _numba():
+    import numba
+
+    return numba.njit(cache=True, nogil=True, boundscheck=False)
+
+
+@cache
+def project():
+    """project(points [N,3] f64, eyes [K,3] f64, rotations [K,3,3] f64, focal, half_size, znear,
+    screen out [K,N,2] f32, depth out [K,N] f32): `Cameras.project`'s pinhole projection."""
+
+    @_numba()
+    def kernel(points, eyes, rotations, focal, half_size, znear, screen, depth):  # pragma: no cover
+        # The same float64 operations in the same order as (points - eye) @ rotation.T, then the
+        # perspective division, each result rounded to float32 once.
+        for k in range(eyes.shape[0]):
+            r = rotations[k]
+            for i in range(points.shape[0]):
+                d0, d1, d2 = points[i, 0] - eyes[k, 0], points[i, 1] - eyes[k, 1], points[i, 2] - eyes[k, 2]
+                x = d0 * r[0, 0] + d1 * r[0, 1] + d2 * r[0, 2]
+                y = d0 * r[1, 0] + d1 * r[1, 1] + d2 * r[1, 2]
+                z = d0 * r[2, 0] + d1 * r[2, 1] + d2 * r[2, 2]
+                safe = z if z > znear else np.inf
+                screen[k, i, 0] = focal * x / safe + half_size
+                screen[k, i, 1] = focal * y / safe + half_size
+                depth[k, i] = z
+
+    return kernel
+
+
+@cache
+def nearest_points():
+    """nearest_points(screen [N,2] f32, depth [N] f32, size, radius f32, znear f32, reach, nearest
+    out [H*W] int32, zbuffer scratch [H*W] f32): one view of the z-buffer
+    (`partdistill.distill.zbuffer` states the rule), testing every pixel within `reach` pixels of
+    each point's own."""
+
+    @_numba()
+    def kernel(screen, depth, size, radius, znear, reach, nearest, zbuffer):  # pragma: no cover
+        # Every constant is float32 and every operation rounds to float32, as PyTorch3D's float32
+        # NDC arithmetic does; a float64 intermediate would change which borderline pixels a
+        # splat covers.
+        one = np.float32(1.0)
+        scale = np.float32(2.0 / size)
+        squared_radius = np.float32(radius * radius)
+        centre = np.empty(size, np.float32)
+        for p in range(size):
+            centre[p] = np.float32(np.float32(2 * p + 1) / np.float32(size)) - one
+        across = np.empty(2 * reach + 1, np.float32)  # squared x gaps to the columns in reach
+        nearest[:] = EMPTY
+        zbuffer[:] = np.float32(np.inf)
+        for i in range(depth.shape[0]):
+            z = depth[i]
+            if not z > znear:
+                continue
+            x, y = screen[i, 0], screen[i, 1]
+            column, row = np.int64(np.floor(x)), np.int64(np.floor(y))
+            x_ndc, y_ndc = np.float32(x * scale) - one, np.float32(y * scale) - one
+            first, last = max(column - reach, 0), min(column + reach, size - 1)
+            for c in range(first, last + 1):
+                gap = x_ndc - centre[c]
+                across[c - first] = gap * gap
+            for r in range(max(row - reach, 0), min(row + reach, size - 1) + 1):
+                gap = y_ndc - centre[r]
+                down = gap * gap
+                if not down < squared_radius:
+                    continue
+                for c in range(first, last + 1):
+                    # Points come in index order, so a strictly nearer test leaves depth ties to
+                    # the lower index.
+                    if across[c - first] + down < squared_radius and z < zbuffer[r * size + c]:
+                        zbuffer[r * size + c] = z
+                        nearest[r * size + c] = i
+
+    return kernel
+
+
+@cache
+def paint():
+    """paint(nearest [H*W] int32, palette [N+1,3] uint8, image out [H*W,3] uint8): the image of one
+    view, each pixel its point's palette entry and the background (index -1, the last) elsewhere."""
+
+    @_numba()
+    def kernel(nearest, palette, image):  # pragma: no cover
+        for pixel in range(nearest.shape[0]):
+            colour = nearest[pixel]  # -1, the background, is the palette's last entry
+            image[pixel, 0] = palette[colour, 0]
+            image[pixel, 1] = palette[colour, 1]
+            image[pixel, 2] = palette[colour, 2]
+
+    return kernel
+
+
+@cache
+def seen():
+    """seen(nearest [H*W] int32, visible out [N] bool): marks the points some pixel shows."""
+
+    @_numba()
+    def kernel(nearest, visible):  # pragma: no cover
+        visible[:] = False
+        for pixel in range(nearest.shape[0]):
+            if nearest[pixel] >= 0:
+                visible[nearest[pixel]] = True
+
+    return kernel
+
+
+@cache
+def shade():
+    """shade(colors [M,3] f32, normals [M,3] f32, toward [M,3] f32, grey, rgb out [M,3] uint8): the
+    albedo (`colors`, or `grey` where `colors` has no rows) lit by a headlight, brightness
+    0.35 + 0.65 |cos| between the normal and `toward` (any length; two-sided, so flipped normals
+    still read as lit); a flat albedo where `normals` has no rows."""
+
+    @_numba()
+    def kernel(colors, normals, toward, grey, rgb):  # pragma: no cover
+        for m in range(toward.shape[0]):
+            light = 1.0
+            if normals.shape[0]:
+                n0, n1, n2 = normals[m, 0], normals[m, 1], normals[m, 2]
+                t0, t1, t2 = toward[m, 0], toward[m, 1], toward[m, 2]
+                lengths = np.sqrt(n0 * n0 + n1 * n1 + n2 * n2) * np.sqrt(t0 * t0 + t1 * t1 + t2 * t2)
+                light = 0.35 + 0.65 * abs(n0 * t0 + n1 * t1 + n2 * t2) / (lengths + 1e-12)
+            for channel in range(3):
+                albedo = colors[m, channel] if colors.shape[0] else grey
+                rgb[m, channel] = np.uint8(np.round(255.0 * min(max(albedo * light, 0.0), 1.0)))
+
+    return kernel
