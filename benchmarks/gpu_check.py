@@ -122,11 +122,16 @@ def main() -> None:
         shape = collection.load(collection.ok_records[0])
         renderer = PointRenderer(device=device)
         views = renderer.render(shape, partslip_cameras(800))
+        on_cpu = PointRenderer().render(shape, partslip_cameras(800))  # the compiled CPU loop
+        differ = int((views.pixel_index != on_cpu.pixel_index).sum())
+        if differ:
+            raise RuntimeError(f"{differ} pixels differ between the {device} z-buffer and the CPU one")
         state["shape"], state["views"] = (
             shape,
             PointRenderer(device=device).render(shape, partslip_cameras(224)),
         )
-        return f"10 views at 800 px, radius {renderer.radius_for(shape, views.cameras):.4f}"
+        radius = renderer.radius_for(shape, views.cameras)
+        return f"10 views at 800 px, radius {radius:.4f}, the same pixel maps as the CPU's"
 
     def real_teacher(name: str) -> Callable[[], str]:
         def run() -> str:
