@@ -197,3 +197,22 @@ def test_both_z_buffers_follow_the_rule_at_the_edges() -> None:
         np.testing.assert_array_equal(cpu[k].reshape(-1), reference)
         np.testing.assert_array_equal(gpu_code[k].reshape(-1), reference)
     assert (cpu >= 0).mean() > 0.3
+
+
+def test_the_renderer_runs_where_numba_cannot_cache(monkeypatch) -> None:
+    # A read-only install and home leave numba no folder for its cache: the kernels compile for
+    # the process instead of failing.
+    from numba.core import caching
+
+    from partdistill.distill import kernels
+
+    makers = (kernels.project, kernels.nearest_points, kernels.paint, kernels.seen, kernels.shade)
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+    for make in makers:
+        make.cache_clear()
+    try:
+        views = PointRenderer(0.05).render(_cube(), _front(32))
+    finally:
+        for make in makers:
+            make.cache_clear()
+    assert (views.pixel_index >= 0).any()

@@ -20,11 +20,15 @@ import numpy as np
 EMPTY = -1  # a pixel that shows no point
 
 
-@cache
-def _numba():
+def _compiled(function):
+    """`function` compiled by numba, cached on disk where numba finds a writable folder (beside this
+    file, or the user's cache); compiled afresh in each process where it finds none."""
     import numba
 
-    return numba.njit(cache=True, nogil=True, boundscheck=False)
+    try:
+        return numba.njit(cache=True, nogil=True, boundscheck=False)(function)
+    except RuntimeError:  # numba's "no locator available": a read-only install and home
+        return numba.njit(nogil=True, boundscheck=False)(function)
 
 
 @cache
@@ -32,7 +36,7 @@ def project():
     """project(points [N,3] f64, eyes [K,3] f64, rotations [K,3,3] f64, focal, half_size, znear,
     screen out [K,N,2] f32, depth out [K,N] f32): `Cameras.project`'s pinhole projection."""
 
-    @_numba()
+    @_compiled
     def kernel(points, eyes, rotations, focal, half_size, znear, screen, depth):  # pragma: no cover
         # The same float64 operations in the same order as (points - eye) @ rotation.T, then the
         # perspective division, each result rounded to float32 once.
@@ -58,7 +62,7 @@ def nearest_points():
     (`partdistill.distill.zbuffer` states the rule), testing every pixel within `reach` pixels of
     each point's own."""
 
-    @_numba()
+    @_compiled
     def kernel(screen, depth, size, radius, znear, reach, nearest, zbuffer):  # pragma: no cover
         # Every constant is float32 and every operation rounds to float32, as PyTorch3D's float32
         # NDC arithmetic does; a float64 intermediate would change which borderline pixels a
@@ -103,7 +107,7 @@ def paint():
     """paint(nearest [H*W] int32, palette [N+1,3] uint8, image out [H*W,3] uint8): the image of one
     view, each pixel its point's palette entry and the background (index -1, the last) elsewhere."""
 
-    @_numba()
+    @_compiled
     def kernel(nearest, palette, image):  # pragma: no cover
         for pixel in range(nearest.shape[0]):
             colour = nearest[pixel]  # -1, the background, is the palette's last entry
@@ -118,7 +122,7 @@ def paint():
 def seen():
     """seen(nearest [H*W] int32, visible out [N] bool): marks the points some pixel shows."""
 
-    @_numba()
+    @_compiled
     def kernel(nearest, visible):  # pragma: no cover
         visible[:] = False
         for pixel in range(nearest.shape[0]):
@@ -135,7 +139,7 @@ def shade():
     0.35 + 0.65 |cos| between the normal and `toward` (any length; two-sided, so flipped normals
     still read as lit); a flat albedo where `normals` has no rows."""
 
-    @_numba()
+    @_compiled
     def kernel(colors, normals, toward, grey, rgb):  # pragma: no cover
         for m in range(toward.shape[0]):
             light = 1.0
