@@ -12,14 +12,15 @@ the student forward only; the student with backward distillation on the same sch
 however small the collection); and the final labels `pd distill --mode tta` writes with its
 defaults (forward only where the collection cannot take --switch-min-steps steps in the epochs
 asked for, with backward distillation otherwise). Seeds set the teacher's noise, the shapes
-(procedural) and the student's initialisation. With `--companions K`, the sample's rows gain a
-column: the forward-only student distilled on each category's sample shapes together with K
-procedural shapes of the category taught by the same teacher (label-free: `pd synth` then `pd
-teach`), scored on the sample shapes only.
+(procedural) and the student's initialisation. `--shape-points 240 --renders points` makes the
+procedural shapes as sparse as the sample's and teaches them from point renders, as the sample is
+taught. With `--companions K`, the sample's rows gain a column: the forward-only student distilled
+on each category's sample shapes together with K procedural shapes of the category taught by the
+same teacher (label-free: `pd synth` then `pd teach`), scored on the sample shapes only.
 
     .venv/bin/python benchmarks/bench_quality.py [--sample-seeds 0,1,2] [--categories chair,table,airplane]
         [--sizes 8,16,48] [--seeds 0,1] [--points 1024] [--min-steps 300] [--skip-sample] [--skip-procedural]
-        [--sample-points 2048] [--companions 0]
+        [--sample-points 2048] [--companions 0] [--shape-points 0] [--renders mesh]
 """
 
 from __future__ import annotations
@@ -66,14 +67,26 @@ def sample_items(seed: int, per_instance: bool) -> dict[str, list[Item]]:
     return items
 
 
-def procedural_items(name: str, size: int, seed: int, points: int, per_instance: bool) -> list[Item]:
+def procedural_items(
+    name: str,
+    size: int,
+    seed: int,
+    points: int,
+    per_instance: bool,
+    shape_points: int = 0,
+    renders: str = "mesh",
+) -> list[Item]:
+    """`size` procedural shapes of `name` with `shape_points` points (0: twice `points`), taught by
+    the noisy teacher from mesh renders at 400 px or, as the sample is, point renders at 800 px."""
     category = find_category(name)
-    generator, cameras = ProceduralGenerator(n_points=2 * points), partslip_cameras(400)
+    generator = ProceduralGenerator(n_points=shape_points or 2 * points)
+    cameras = partslip_cameras(400 if renders == "mesh" else 800)
+    renderer = MeshRenderer() if renders == "mesh" else PointRenderer()
     teacher = SimulatedTeacher("box", NOISE_PRESETS["noisy"], seed=seed, per_instance=per_instance)
     items = []
     for i in range(size):
         shape = generator.generate(Request(category, None, item_seed(seed, i)))
-        views = MeshRenderer().render(shape, cameras)
+        views = renderer.render(shape, cameras)
         items.append(
             Item(str(i), shape, lift(views, teacher.predict(views, category, shape), category.part_names))
         )
@@ -140,6 +153,12 @@ def main() -> None:
     parser.add_argument(
         "--companions", type=int, default=0, help="Procedural shapes added to each sample category's run."
     )
+    parser.add_argument(
+        "--shape-points", type=int, default=0, help="Points per procedural shape (0: twice --points)."
+    )
+    parser.add_argument(
+        "--renders", default="mesh", choices=["mesh", "points"], help="How procedural shapes are taught."
+    )
     args = parser.parse_args()
     per_instance = args.boxes == "instance"
     print(
@@ -172,7 +191,9 @@ def main() -> None:
                 for name in args.categories.split(","):
                     for seed in (int(s) for s in args.seeds.split(",")):
                         start = time.perf_counter()
-                        items = procedural_items(name, size, seed, args.points, per_instance)
+                        items = procedural_items(
+                            name, size, seed, args.points, per_instance, args.shape_points, args.renders
+                        )
                         values = scores(items, name, seed, args.points, args.min_steps)
                         print(
                             row(
