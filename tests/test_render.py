@@ -216,3 +216,17 @@ def test_the_renderer_runs_where_numba_cannot_cache(monkeypatch) -> None:
         for make in makers:
             make.cache_clear()
     assert (views.pixel_index >= 0).any()
+
+
+def test_a_radius_too_small_for_float32_draws_nothing() -> None:
+    views = PointRenderer(radius=1e-46).render(_cube(), _front(32))
+    assert (views.pixel_index == -1).all() and not views.visible.any()
+
+
+def test_points_far_off_the_image_or_nan_on_it_draw_nothing() -> None:
+    from partdistill.distill.zbuffer import nearest_points_cpu
+
+    screen = np.float32([[[1e20, 5], [5, -1e20], [np.nan, 5], [-3e38, np.inf], [2.5e9, 2.5e9]]])
+    depth = np.ones((1, 5), dtype=np.float32)
+    cpu = nearest_points_cpu(screen, depth, 8, np.float32(0.5), 0.01)
+    assert (cpu == -1).all()

@@ -81,6 +81,8 @@ def nearest_points():
             if not z > znear:
                 continue
             x, y = screen[i, 0], screen[i, 1]
+            if not (abs(x) < 2.0**31 and abs(y) < 2.0**31):  # far off the image, or NaN: nothing to
+                continue  # cover, and no integer pixel to convert it to
             column, row = np.int64(np.floor(x)), np.int64(np.floor(y))
             x_ndc, y_ndc = np.float32(x * scale) - one, np.float32(y * scale) - one
             first, last = max(column - reach, 0), min(column + reach, size - 1)

@@ -49,7 +49,8 @@ def nearest_points_cpu(
     `screen` [K,N,2] float32 pixel coordinates, `depth` [K,N] float32, `radius` in normalised
     device units. A compiled loop over the points, on one thread.
     """
-    reach = int(np.abs(splat_offsets(float(radius) * size / 2)).max())
+    offsets = splat_offsets(float(radius) * size / 2)
+    reach = int(np.abs(offsets).max()) if len(offsets) else 0  # none: a radius that is 0 in float32
     nearest = np.empty((len(screen), size * size), dtype=np.int32)
     zbuffer = np.empty(size * size, dtype=np.float32)
     kernel = kernels.nearest_points()
