@@ -80,16 +80,12 @@ class Cameras:
         down = np.cross(forward, right)
         return np.stack([right, down, forward], axis=1)
 
-    def to_camera(self, points: np.ndarray) -> np.ndarray:
-        """[K,N,3] camera coordinates (x right, y down, z forward) of world points [N,3]."""
-        eyes, rotations = self.eyes(), self.rotations()
-        return (points[None, :, :] - eyes[:, None, :]) @ rotations.transpose(0, 2, 1)
-
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel coordinates [K,N,2] (x = column, y = row) and depth [K,N] of world points [N,3].
 
-        `to_camera`, then the perspective division, in float64 rounded once to float32; points no
-        farther than znear land on the image centre (their depth says they are not drawn).
+        Camera coordinates (x right, y down, z forward: `rotations` applied to the point minus the
+        eye), then the perspective division, in float64 rounded once to float32; points no farther
+        than znear land on the image centre (their depth says they are not drawn).
         """
         from partdistill.distill import kernels
 

@@ -22,7 +22,7 @@ import torch
 
 from partdistill.distill import kernels
 
-EMPTY = np.iinfo(np.int64).max  # the torch z-buffer's "no point yet"
+NO_KEY = np.iinfo(np.int64).max  # the torch z-buffer's "no point yet" (above every packed key)
 
 
 def splat_offsets(radius_px: float) -> np.ndarray:
@@ -99,9 +99,9 @@ def _torch_view(
     across, down = squared_gaps(0), squared_gaps(1)
     own = cell[:, 1] * size + cell[:, 0]
     key = (z.view(torch.int32).long() << 32) | torch.arange(len(z), dtype=torch.int64, device=z.device)
-    keys = torch.full((trash + 1,), EMPTY, dtype=torch.int64, device=z.device)
+    keys = torch.full((trash + 1,), NO_KEY, dtype=torch.int64, device=z.device)
     for dx, dy in offsets.tolist():
         covered = across[dx] + down[dy] < radius * radius
         keys.scatter_reduce_(0, torch.where(covered, own + (dy * size + dx), trash), key, reduce="amin")
     keys = keys[:trash]
-    return torch.where(keys != EMPTY, keys & 0xFFFFFFFF, -1)
+    return torch.where(keys != NO_KEY, keys & 0xFFFFFFFF, -1)
