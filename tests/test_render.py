@@ -177,13 +177,18 @@ def test_mesh_renderer_matches_the_trimesh_ray_queries(tmp_path) -> None:
         assert (views.visible == visible).mean() >= 0.9999
 
 
-def test_both_z_buffers_follow_the_rule_at_the_edges() -> None:
+@pytest.mark.parametrize(
+    "size, radius_px",
+    [(64, 2.0), (98, 0.5), (151, 1.5)],  # radii of whole and half pixels; 2/98 and 2/151 are inexact
+)
+def test_both_z_buffers_follow_the_rule_at_the_edges(size: int, radius_px: float) -> None:
     # The compiled CPU loop and the torch passes a GPU runs are one rule: on screen positions that
     # hit pixel borders exactly, leave the image, lie behind znear, and tie in depth, both give the
-    # reference's map pixel for pixel.
+    # reference's map pixel for pixel. A centre exactly one radius from a point is outside in exact
+    # arithmetic, but float32 can round it inside: both must then test it, as the reference does.
     from partdistill.distill.zbuffer import nearest_points_cpu, nearest_points_torch
 
-    size, radius, znear = 64, np.float32(0.0625), 0.01  # a radius of exactly 2 pixels
+    radius, znear = np.float32(2 * radius_px / size), 0.01
     rng = np.random.default_rng(0)
     screen = rng.uniform(-4, size + 4, (2, 600, 2)).astype(np.float32)
     on_grid = rng.choice(np.float32([0.0, 0.5]), (2, 200, 2))  # on pixel borders and centres
@@ -196,7 +201,7 @@ def test_both_z_buffers_follow_the_rule_at_the_edges() -> None:
         reference = pytorch3d_rule_zbuffer(ndc, depth[k], size, float(radius), znear)
         np.testing.assert_array_equal(cpu[k].reshape(-1), reference)
         np.testing.assert_array_equal(gpu_code[k].reshape(-1), reference)
-    assert (cpu >= 0).mean() > 0.3
+    assert all(len(np.unique(view[view >= 0])) > 200 for view in cpu)  # most of the 600 points drawn
 
 
 def test_the_renderer_runs_where_numba_cannot_cache(monkeypatch) -> None:

@@ -30,14 +30,15 @@ def splat_offsets(radius_px: float) -> np.ndarray:
 
     A point lies somewhere in its own pixel, so the centre of the pixel dx columns away is at least
     max(|dx| - 0.5, 0) pixels from it; offsets whose nearest possible centre is not within the
-    radius can never be covered and are left out.
+    radius (plus `kernels.MARGIN_PX`, as the float32 test can pass a centre exactly at the radius)
+    can never be covered and are left out.
     """
-    reach = int(np.ceil(radius_px + 0.5))
+    reach = int(np.ceil(radius_px + kernels.MARGIN_PX + 0.5))
     span = np.arange(-reach, reach + 1)
     nearest = np.maximum(np.abs(span) - 0.5, 0.0)
     dx, dy = np.meshgrid(span, span, indexing="xy")
     near_x, near_y = np.meshgrid(nearest, nearest, indexing="xy")
-    keep = near_x**2 + near_y**2 < radius_px**2
+    keep = near_x**2 + near_y**2 < (radius_px + kernels.MARGIN_PX) ** 2
     return np.stack([dx[keep], dy[keep]], axis=1)
 
 
@@ -49,13 +50,11 @@ def nearest_points_cpu(
     `screen` [K,N,2] float32 pixel coordinates, `depth` [K,N] float32, `radius` in normalised
     device units. A compiled loop over the points, on one thread.
     """
-    offsets = splat_offsets(float(radius) * size / 2)
-    reach = int(np.abs(offsets).max()) if len(offsets) else 0  # none: a radius that is 0 in float32
     nearest = np.empty((len(screen), size * size), dtype=np.int32)
     zbuffer = np.empty(size * size, dtype=np.float32)
     kernel = kernels.nearest_points()
     for k in range(len(screen)):
-        kernel(screen[k], depth[k], size, np.float32(radius), np.float32(znear), reach, nearest[k], zbuffer)
+        kernel(screen[k], depth[k], size, np.float32(radius), np.float32(znear), nearest[k], zbuffer)
     return nearest.reshape(len(screen), size, size)
 
 
