@@ -59,7 +59,7 @@ from partdistill.distill.teachers.vlm import (
 )
 from partdistill.distill.zbuffer import nearest_points_torch
 from partdistill.prompts import find_category
-from partdistill.shapes import Shape, normalize, subsample
+from partdistill.shapes import Shape, normalize_points, subsample
 from partdistill.synth.base import Request
 from partdistill.synth.procedural import ProceduralGenerator
 from partdistill.threads import cpu_threads
@@ -69,9 +69,8 @@ CHAIR = find_category("chair")
 
 def numpy_zbuffer(shape: Shape, cameras: Cameras, radius: float) -> np.ndarray:
     """[K,H,W] nearest point per pixel by PyTorch3D's rule, the straightforward numpy way."""
-    shape = normalize(shape)
     size = cameras.image_size
-    screen, depth = cameras.project(shape.points)
+    screen, depth = cameras.project(normalize_points(shape.points))
     reach = int(np.ceil(radius * size / 2))
     f32 = np.float32
     out = np.full((len(cameras), size * size), -1, dtype=np.int64)
@@ -102,9 +101,8 @@ def numpy_zbuffer(shape: Shape, cameras: Cameras, radius: float) -> np.ndarray:
 
 def sorted_zbuffer(shape: Shape, cameras: Cameras, radius: float) -> np.ndarray:
     """[K,H*W] the tests' reference z-buffer (tests/reference_renderers.py) on every view."""
-    shape = normalize(shape)
     size = cameras.image_size
-    screen, depth = cameras.project(shape.points)
+    screen, depth = cameras.project(normalize_points(shape.points))
     ndc = screen.astype(np.float32) * np.float32(2.0 / size) - np.float32(1.0)
     return np.stack(
         [pytorch3d_rule_zbuffer(ndc[k], depth[k], size, radius, cameras.znear) for k in range(len(cameras))]
@@ -114,8 +112,7 @@ def sorted_zbuffer(shape: Shape, cameras: Cameras, radius: float) -> np.ndarray:
 def torch_zbuffer(shape: Shape, cameras: Cameras, radius: float) -> np.ndarray:
     """[K,H,W] the z-buffer pd computes on a GPU (torch scatter-min passes), run on the CPU: what
     the compiled CPU loop replaced there. Maps only, no images."""
-    shape = normalize(shape)
-    screen, depth = cameras.project(shape.points)
+    screen, depth = cameras.project(normalize_points(shape.points))
     return nearest_points_torch(
         screen, depth, cameras.image_size, np.float32(radius), cameras.znear, torch.device("cpu")
     )
@@ -200,7 +197,7 @@ def coverage(shapes: list[Shape], cameras: Cameras) -> None:
         for shape, truth in zip(shapes, silhouettes, strict=True):
             cloud = subsample(shape, n, np.random.default_rng(n))
             renderer = PointRenderer()
-            radii.append(renderer.radius_for(normalize(cloud), cameras))
+            radii.append(renderer.radius_for(normalize_points(cloud.points), cameras))
             drawn = renderer.render(cloud, cameras).pixel_index >= 0
             covered.append((drawn & truth).sum() / truth.sum())
             grown.append((drawn & ~truth).sum() / truth.sum())

@@ -46,6 +46,7 @@ from partdistill.distill.train import Distillation, DistillConfig
 from partdistill.eval.datasets import LabelledCollection
 from partdistill.eval.evaluate import EvalResult, StudentPredictor, evaluate
 from partdistill.prompts import find_category
+from partdistill.shapes import normalize_points
 from partdistill.synth import SynthConfig, build_generator, prepare, synthesize
 from partdistill.synth.base import Request
 from partdistill.synth.shap_e import ShapEGenerator
@@ -130,7 +131,7 @@ def main() -> None:
             shape,
             PointRenderer(device=device).render(shape, partslip_cameras(224)),
         )
-        radius = renderer.radius_for(shape, views.cameras)
+        radius = renderer.radius_for(normalize_points(shape.points), views.cameras)
         return f"10 views at 800 px, radius {radius:.4f}, the same pixel maps as the CPU's"
 
     def real_teacher(name: str) -> Callable[[], str]:

@@ -187,17 +187,22 @@ def normalization(points: np.ndarray, center: Centre = "mean") -> tuple[np.ndarr
     return offset, scale
 
 
+def normalize_points(points: np.ndarray, center: Centre = "mean") -> np.ndarray:
+    """[N,3] float32 `points` centred and scaled into the unit sphere, as `normalize` moves a shape's."""
+    return _moved(points, *normalization(points, center))
+
+
 def normalize(shape: Shape, center: Centre = "mean") -> Shape:
     """The shape centred and scaled into the unit sphere (its mesh moved with it)."""
     offset, scale = normalization(shape.points, center)
-
-    def move(coords: np.ndarray) -> np.ndarray:
-        return ((coords - offset) / scale).astype(np.float32)
-
     mesh = shape.mesh
     if mesh is not None:
-        mesh = dataclasses.replace(mesh, vertices=move(mesh.vertices))
-    return shape.replace(points=move(shape.points), mesh=mesh)
+        mesh = dataclasses.replace(mesh, vertices=_moved(mesh.vertices, offset, scale))
+    return shape.replace(points=_moved(shape.points, offset, scale), mesh=mesh)
+
+
+def _moved(coords: np.ndarray, offset: np.ndarray, scale: float) -> np.ndarray:
+    return ((coords - offset) / scale).astype(np.float32)
 
 
 SampleMethod = Literal["random", "fps"]

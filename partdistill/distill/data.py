@@ -18,7 +18,7 @@ import torch
 
 from partdistill.distill.knowledge import Knowledge
 from partdistill.files import atomic_path
-from partdistill.shapes import Shape, normalization, sample_indices
+from partdistill.shapes import Shape, normalize_points, sample_indices
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,6 @@ class Sample:
     knowledge: Knowledge
 
 
-def normalize_points(points: np.ndarray) -> np.ndarray:
-    """Bounding-box centre to the origin, farthest point on the unit sphere (the student's frame)."""
-    offset, scale = normalization(points, "bbox")
-    return ((points - offset) / scale).astype(np.float32)
-
-
 def augment(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The reference augmentation of one cloud [n, 3]."""
     scale = rng.uniform(0.9, 1.1, size=3)
@@ -86,7 +80,7 @@ def augment(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def make_sample(item: Item, n_points: int, rng: np.random.Generator, augmented: bool) -> Sample:
     """A random `n_points` subsample of `item` with its units (repeats only when the shape is smaller)."""
     index = sample_indices(item.shape.points, n_points, rng)
-    points = normalize_points(item.shape.points[index])
+    points = normalize_points(item.shape.points[index], "bbox")
     if augmented:
         points = augment(points, rng)
     return Sample(points=points, index=index, knowledge=item.knowledge.restricted(index))
@@ -134,7 +128,7 @@ def predict_logits(
     back to the host.
     """
     device = next(model.parameters(), torch.empty(0)).device
-    points = normalize_points(shape.points)
+    points = normalize_points(shape.points, "bbox")
     order = rng.permutation(shape.n_points)
     chunks = [order[i : i + n_points] for i in range(0, len(order), n_points)]
     if len(chunks[-1]) < n_points:

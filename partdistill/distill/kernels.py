@@ -145,18 +145,22 @@ def seen():
 
 @cache
 def shade():
-    """shade(colors [M,3] f32, normals [M,3] f32, toward [M,3] f32, grey, rgb out [M,3] uint8): the
-    albedo (`colors`, or `grey` where `colors` has no rows) lit by a headlight, brightness
-    0.35 + 0.65 |cos| between the normal and `toward` (any length; two-sided, so flipped normals
-    still read as lit); a flat albedo where `normals` has no rows."""
+    """shade(colors [M,3] f32, normals [M,3] f32, points [M,3] f32, eye [3] f32, drawn [M] bool, grey,
+    rgb out [M,3] uint8): each drawn row's albedo (`colors`, or `grey` where `colors` has no rows)
+    lit by a headlight at `eye`, brightness 0.35 + 0.65 |cos| between the normal and the way from
+    the point to the eye (two-sided, so flipped normals still read as lit); a flat albedo where
+    `normals` has no rows. Rows that are not drawn are left as they were; every row is drawn
+    where `drawn` has no rows."""
 
     @_compiled
-    def kernel(colors, normals, toward, grey, rgb):  # pragma: no cover
-        for m in range(toward.shape[0]):
+    def kernel(colors, normals, points, eye, drawn, grey, rgb):  # pragma: no cover
+        for m in range(points.shape[0]):
+            if drawn.shape[0] and not drawn[m]:
+                continue
             light = 1.0
             if normals.shape[0]:
                 n0, n1, n2 = normals[m, 0], normals[m, 1], normals[m, 2]
-                t0, t1, t2 = toward[m, 0], toward[m, 1], toward[m, 2]
+                t0, t1, t2 = eye[0] - points[m, 0], eye[1] - points[m, 1], eye[2] - points[m, 2]
                 lengths = np.sqrt(n0 * n0 + n1 * n1 + n2 * n2) * np.sqrt(t0 * t0 + t1 * t1 + t2 * t2)
                 light = 0.35 + 0.65 * abs(n0 * t0 + n1 * t1 + n2 * t2) / (lengths + 1e-12)
             for channel in range(3):

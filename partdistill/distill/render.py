@@ -27,7 +27,7 @@ from partdistill.distill import kernels
 from partdistill.distill.cameras import Cameras
 from partdistill.distill.zbuffer import nearest_points_cpu, nearest_points_torch
 from partdistill.errors import PdError
-from partdistill.shapes import Shape, normalize
+from partdistill.shapes import Shape, normalize, normalize_points
 from partdistill.threads import cpu_threads
 
 BACKGROUND = np.array([255, 255, 255], dtype=np.uint8)
@@ -81,14 +81,24 @@ class Renderer(Protocol):
     def render(self, shape: Shape, cameras: Cameras) -> Views: ...
 
 
-def _shade(colors: np.ndarray | None, normals: np.ndarray | None, toward_camera: np.ndarray) -> np.ndarray:
-    """[M,3] uint8 RGB: the albedo (own colour, or grey) lit by a headlight (`kernels.shade`)."""
-    rgb = np.empty((len(toward_camera), 3), dtype=np.uint8)
+def _shade(
+    colors: np.ndarray | None,
+    normals: np.ndarray | None,
+    points: np.ndarray,
+    eye: np.ndarray,
+    drawn: np.ndarray | None = None,
+    rgb: np.ndarray | None = None,
+) -> np.ndarray:
+    """[M,3] uint8 RGB of `points` [M,3]: their albedo (own colour, or grey) lit by a headlight at
+    `eye` (`kernels.shade`), into `rgb` if given; only the rows where `drawn` [M] is set, if given."""
+    rgb = np.empty((len(points), 3), dtype=np.uint8) if rgb is None else rgb
     none = np.empty((0, 3), dtype=np.float32)
     kernels.shade()(
         none if colors is None else np.asarray(colors, dtype=np.float32),
         none if normals is None else np.asarray(normals, dtype=np.float32),
-        np.asarray(toward_camera, dtype=np.float32),
+        np.asarray(points, dtype=np.float32),
+        np.asarray(eye, dtype=np.float32),
+        np.empty(0, dtype=bool) if drawn is None else drawn,
         GREY,
         rgb,
     )
@@ -141,33 +151,39 @@ class PointRenderer:
         self.radius = radius
         self.device = torch.device(device)
 
-    def radius_for(self, shape: Shape, cameras: Cameras) -> float:
-        """The radius this renderer uses for `shape` (already normalised to the unit sphere)."""
-        return self.radius if self.radius is not None else density_radius(shape.points, cameras)
+    def radius_for(self, points: np.ndarray, cameras: Cameras) -> float:
+        """The radius this renderer uses for `points` [N,3] (already normalised to the unit sphere)."""
+        return self.radius if self.radius is not None else density_radius(points, cameras)
 
     def render(self, shape: Shape, cameras: Cameras) -> Views:
         with cpu_threads(RENDER_THREADS if self.device.type == "cpu" else None):
             return self._render(shape, cameras)
 
     def _render(self, shape: Shape, cameras: Cameras) -> Views:
-        shape = normalize(shape)
-        screen, depth = cameras.project(shape.points)
-        radius = np.float32(self.radius_for(shape, cameras))
+        points = normalize_points(shape.points)
+        screen, depth = cameras.project(points)
+        radius = np.float32(self.radius_for(points, cameras))
         size, znear = cameras.image_size, cameras.znear
         if self.device.type == "cpu":
             pixel_index = nearest_points_cpu(screen, depth, size, radius, znear)
         else:
             pixel_index = nearest_points_torch(screen, depth, size, radius, znear, self.device)
-        return self._draw(shape, cameras, pixel_index, screen, depth)
+        return self._draw(shape, points, cameras, pixel_index, screen, depth)
 
     @staticmethod
     def _draw(
-        shape: Shape, cameras: Cameras, pixel_index: np.ndarray, screen: np.ndarray, depth: np.ndarray
+        shape: Shape,
+        points: np.ndarray,
+        cameras: Cameras,
+        pixel_index: np.ndarray,
+        screen: np.ndarray,
+        depth: np.ndarray,
     ) -> Views:
-        """The views' images and visibility from their pixel -> point maps.
+        """The views' images and visibility from their pixel -> point maps (`points`: the shape's,
+        normalised).
 
-        Each point's shade is computed once per view, in a palette whose last entry (index -1) is
-        the background, and the image is the palette looked up by the pixel map.
+        Each seen point's shade is computed once per view, in a palette whose last entry (index -1)
+        is the background, and the image is the palette looked up by the pixel map.
         """
         n = shape.n_points
         eyes = cameras.eyes().astype(np.float32)
@@ -178,10 +194,7 @@ class PointRenderer:
         for k in range(len(cameras)):
             nearest = pixel_index[k].reshape(-1)
             kernels.seen()(nearest, visible[k])
-            seen = np.flatnonzero(visible[k])
-            colors = None if shape.colors is None else shape.colors[seen]
-            normals = None if shape.normals is None else shape.normals[seen]
-            palette[seen] = _shade(colors, normals, eyes[k] - shape.points[seen])
+            _shade(shape.colors, shape.normals, points, eyes[k], visible[k], palette[:n])
             kernels.paint()(nearest, palette, images[k].reshape(-1, 3))
         return Views(images, pixel_index, "point", screen, depth, visible, cameras)
 
@@ -255,7 +268,10 @@ class MeshRenderer:
             front = zbuffer[cell[:, 0] * size + cell[:, 1]]
             visible[k] = inside & (depth[k] <= front * (1 + self.tolerance))
             seen = face_map[hit]
-            shaded = _shade(None if colors is None else colors[seen], normals[seen], -directions[hit])
+            # Each hit as seen from an eye at the origin, along its ray: the headlight shines back
+            # along the ray.
+            face_colors = None if colors is None else colors[seen]
+            shaded = _shade(face_colors, normals[seen], directions[hit], np.zeros(3))
             image = images[k].reshape(-1, 3)
             image[:] = BACKGROUND
             image[hit] = shaded
