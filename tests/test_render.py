@@ -42,6 +42,12 @@ def test_partslip_rig() -> None:
     )
 
 
+def test_cameras_refuse_a_znear_that_is_not_positive() -> None:
+    for znear in (0.0, -0.5, float("nan")):
+        with pytest.raises(ValueError, match="znear must be positive"):
+            Cameras(np.zeros(1), np.zeros(1), znear=znear)
+
+
 def test_a_point_in_front_hides_a_point_behind() -> None:
     shape = Shape(points=np.array([[0.0, 0.0, 0.5], [0.0, 0.0, -0.5]]))  # both on the camera's axis
     views = PointRenderer(radius=0.02).render(shape, _front())

@@ -39,7 +39,8 @@ class Cameras:
         distance: distance from the origin (shapes are normalised to the unit sphere).
         fov: vertical (= horizontal) field of view in degrees.
         image_size: image width and height in pixels.
-        znear: points closer than this to the camera are not drawn.
+        znear: points closer than this to the camera are not drawn; positive (the GPU z-buffer
+            orders depths by their float bits, which holds for positive depths only).
     """
 
     elevation: np.ndarray
@@ -54,6 +55,8 @@ class Cameras:
         object.__setattr__(self, "azimuth", np.asarray(self.azimuth, dtype=np.float64).reshape(-1))
         if self.elevation.shape != self.azimuth.shape:
             raise ValueError("elevation and azimuth need one value per camera")
+        if not self.znear > 0:
+            raise ValueError(f"znear must be positive, not {self.znear}")
 
     def __len__(self) -> int:
         return len(self.elevation)
