@@ -16,11 +16,13 @@ asked for, with backward distillation otherwise). Seeds set the teacher's noise,
 procedural shapes as sparse as the sample's and teaches them from point renders, as the sample is
 taught. With `--companions K`, the sample's rows gain a column: the forward-only student distilled
 on each category's sample shapes together with K procedural shapes of the category taught by the
-same teacher (label-free: `pd synth` then `pd teach`), scored on the sample shapes only.
+same teacher (label-free: `pd synth` then `pd teach`), scored on the sample shapes only. With
+`--perfect-units`, the sample's rows gain the ceiling: the forward-only student distilled on
+perfect units (one per ground-truth part of each shape, score 1) instead of the teacher's.
 
     .venv/bin/python benchmarks/bench_quality.py [--sample-seeds 0,1,2] [--categories chair,table,airplane]
         [--sizes 8,16,48] [--seeds 0,1] [--points 1024] [--min-steps 300] [--skip-sample] [--skip-procedural]
-        [--sample-points 2048] [--companions 0] [--shape-points 0] [--renders mesh]
+        [--sample-points 2048] [--companions 0] [--perfect-units] [--shape-points 0] [--renders mesh]
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 
 from partdistill.distill.cameras import partslip_cameras
 from partdistill.distill.data import Item
-from partdistill.distill.knowledge import lift, vote
+from partdistill.distill.knowledge import Knowledge, lift, vote
 from partdistill.distill.predict import TrainedStudent
 from partdistill.distill.render import MeshRenderer, PointRenderer
 from partdistill.distill.teachers import NOISE_PRESETS, SimulatedTeacher
@@ -52,6 +54,7 @@ from partdistill.threads import cpu_threads
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "shapenetpart_sample"
 COLUMNS = ("lifting", "forward", "+backward", "final")
 COMPANIONS = "companions"
+PERFECT = "perfect"  # the student on perfect units
 
 
 def sample_items(seed: int, per_instance: bool) -> dict[str, list[Item]]:
@@ -104,11 +107,27 @@ def distil(items: list[Item], config: DistillConfig) -> list[np.ndarray]:
     return [trained.labels(item.shape) for item in items]
 
 
+def perfect_units(item: Item) -> Item:
+    """`item` with the ground truth as its knowledge: one unit per part present, score 1."""
+    labels, names = item.shape.labels, item.knowledge.part_names
+    present = [p for p in range(len(names)) if (labels == p).any()]
+    members = [np.flatnonzero(labels == p) for p in present]
+    knowledge = Knowledge.from_units(item.shape.n_points, names, members, present, [1.0] * len(present))
+    return Item(item.id, item.shape, knowledge)
+
+
 def scores(
-    items: list[Item], category: str, seed: int, points: int, min_steps: int, companions: Sequence[Item] = ()
+    items: list[Item],
+    category: str,
+    seed: int,
+    points: int,
+    min_steps: int,
+    companions: Sequence[Item] = (),
+    perfect: bool = False,
 ) -> dict[str, float]:
-    """mIoU of every column on `items` (distilled on and scored on the same shapes), and of the
-    forward student distilled on `items` with `companions` where there are any."""
+    """mIoU of every column on `items` (distilled on and scored on the same shapes); of the forward
+    student distilled on `items` with `companions` where there are any; and of the forward
+    student distilled on the items' perfect units if `perfect`."""
     parts = len(items[0].knowledge.part_names)
 
     def miou(labels: list[np.ndarray]) -> float:
@@ -116,7 +135,8 @@ def scores(
         return float(np.mean([shapenetpart_shape_iou(x, i.shape.labels, parts) for x, i in pairs]))
 
     default = DistillConfig(category=category, seed=seed, n_points=points, min_steps=min_steps, mode="tta")
-    forward = distil(items, dataclasses.replace(default, backward=False))
+    forward_config = dataclasses.replace(default, backward=False)
+    forward = distil(items, forward_config)
     # Backward distillation on the same schedule, allowed however small the collection (pd's
     # default keeps collections that cannot take its steps in the epochs asked for forward only).
     planned = Distillation(default, items, tempfile.mkdtemp())
@@ -129,8 +149,10 @@ def scores(
         "final": miou(forward if forward_only else backward),
     }
     if companions:
-        together = distil([*items, *companions], dataclasses.replace(default, backward=False))
+        together = distil([*items, *companions], forward_config)
         values[COMPANIONS] = miou(together[: len(items)])
+    if perfect:
+        values[PERFECT] = miou(distil([perfect_units(item) for item in items], forward_config))
     return values
 
 
@@ -154,6 +176,11 @@ def main() -> None:
         "--companions", type=int, default=0, help="Procedural shapes added to each sample category's run."
     )
     parser.add_argument(
+        "--perfect-units",
+        action="store_true",
+        help="Sample rows: also the student distilled on the ground-truth parts (a ceiling).",
+    )
+    parser.add_argument(
         "--shape-points", type=int, default=0, help="Points per procedural shape (0: twice --points)."
     )
     parser.add_argument(
@@ -164,7 +191,8 @@ def main() -> None:
     print(
         f"TTA, noisy simulated boxes ({args.boxes}), pointnet student, min steps {args.min_steps}; mIoU (%)\n"
     )
-    columns = (*COLUMNS, COMPANIONS) if args.companions and not args.skip_sample else COLUMNS
+    extra = [COMPANIONS] * bool(args.companions) + [PERFECT] * args.perfect_units
+    columns = (*COLUMNS, *extra) if not args.skip_sample else COLUMNS
     print(f"{'setting':<34}" + "".join(f"{c:>11}" for c in columns))
     with cpu_threads(1):
         if not args.skip_sample and SAMPLE.is_dir():
@@ -178,6 +206,7 @@ def main() -> None:
                         args.sample_points,
                         args.min_steps,
                         procedural_items(name, args.companions, 100 + seed, 256, per_instance),
+                        args.perfect_units,
                     )
                     for name, items in sample_items(seed, per_instance).items()
                 ]
