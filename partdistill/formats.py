@@ -43,7 +43,6 @@ def read_shape(
     n_points: int = DEFAULT_MESH_POINTS,
     seed: int = 0,
     part_names: tuple[str, ...] = (),
-    category: str | None = None,
 ) -> Shape:
     """Read a shape file of any supported kind.
 
@@ -52,7 +51,6 @@ def read_shape(
         n_points: how many points to sample from a mesh (point clouds keep all their points).
         seed: the seed of that sampling.
         part_names: names for the labels of a PLY whose header does not name them.
-        category: the category to record when the file does not say.
     """
     path = Path(path)
     if not path.is_file():
@@ -61,9 +59,9 @@ def read_shape(
     if suffix == SHAPE_SUFFIX:
         return read_npz(path)
     if suffix == ".ply":
-        return read_ply(path, n_points=n_points, seed=seed, part_names=part_names, category=category)
+        return read_ply(path, n_points=n_points, seed=seed, part_names=part_names)
     if suffix in MESH_SUFFIXES:
-        return read_mesh(path, n_points=n_points, seed=seed, category=category)
+        return read_mesh(path, n_points=n_points, seed=seed)
     raise PdError(
         f"{path} has an unsupported suffix '{path.suffix}': use one of {', '.join(READABLE_SUFFIXES)}."
     )

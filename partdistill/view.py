@@ -157,7 +157,7 @@ def page_html(entries: Sequence[Entry], title: str) -> str:
             "method": "update",
             "args": [
                 {"visible": [o == e for o in owner]},
-                {"title.text": _title(title, entry), **_panel_titles(figure, entry)},
+                {"title.text": _title(title, entry), **_panel_titles(entry)},
             ],
         }
         for e, entry in enumerate(entries)
@@ -201,7 +201,7 @@ def _title(title: str, entry: Entry) -> str:
     return f"{html.escape(title)}: {html.escape(entry.label)}{note}"
 
 
-def _panel_titles(figure: object, entry: Entry) -> dict[str, str]:
+def _panel_titles(entry: Entry) -> dict[str, str]:
     """Layout updates that caption each panel for `entry` (make_subplots put the captions in annotations)."""
     return {f"annotations[{p}].text": html.escape(panel.title) for p, panel in enumerate(entry.panels)}
 

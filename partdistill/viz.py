@@ -16,6 +16,9 @@ from partdistill.files import atomic_path
 from partdistill.palette import part_color, part_colors
 from partdistill.shapes import Shape, normalize
 
+ELEVATION, AZIMUTH = 20.0, 35.0  # the three-quarter view, in degrees
+MAX_POINTS = 6000  # points drawn per panel at most (a random subset of bigger shapes)
+
 
 @dataclass(frozen=True)
 class Panel:
@@ -58,9 +61,6 @@ def save_panels(
     columns: int = 4,
     part_names: Sequence[str] = (),
     title: str | None = None,
-    elevation: float = 20.0,
-    azimuth: float = 35.0,
-    max_points: int = 6000,
 ) -> None:
     """Draw `panels` in a grid and save a PNG, atomically; `part_names` adds a colour legend."""
     import matplotlib
@@ -78,13 +78,13 @@ def save_panels(
     for axis, panel in zip(axes.flat, panels, strict=False):
         shape = normalize(panel.shape)
         keep = np.arange(shape.n_points)
-        if shape.n_points > max_points:
-            keep = np.sort(rng.choice(shape.n_points, max_points, replace=False))
-        screen, depth = _view(shape.points[keep], elevation, azimuth)
+        if shape.n_points > MAX_POINTS:
+            keep = np.sort(rng.choice(shape.n_points, MAX_POINTS, replace=False))
+        screen, depth = _view(shape.points[keep], ELEVATION, AZIMUTH)
         order = np.argsort(depth)  # far first; the camera looks down -z
         colors = _colors(panel)[keep]
-        if shape.normals is not None:  # light from the viewer's upper left
-            _, lit = _view(shape.normals[keep], elevation, azimuth)
+        if shape.normals is not None:  # a headlight: brightest where the surface faces the viewer
+            _, lit = _view(shape.normals[keep], ELEVATION, AZIMUTH)
             norms = np.linalg.norm(shape.normals[keep], axis=1) + 1e-9
             colors = colors * (0.55 + 0.45 * np.abs(lit / norms))[:, None]
         axis.scatter(screen[order, 0], screen[order, 1], c=colors[order], s=2.0, linewidths=0)

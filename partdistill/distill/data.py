@@ -97,9 +97,9 @@ def batches(count: int, batch_size: int, rng: np.random.Generator) -> list[np.nd
 def shared_batches(
     sources: np.ndarray, weights: Sequence[float], batch_size: int, rng: np.random.Generator
 ) -> list[np.ndarray]:
-    """An epoch of as many full batches as `batches` makes, whose item slots go to the sources in
-    the shares `weights` gives them (largest remainders for the rounding); a source draws its
-    items in a random order, starting over when it has given all of them.
+    """An epoch of as many full batches of `batch_size` as the items fill, whose item slots go to
+    the sources in the shares `weights` gives them (largest remainders for the rounding); a source
+    draws its items in a random order, starting over when it has given all of them.
 
     sources: [items] int, the source of each item; weights: one per source.
     """

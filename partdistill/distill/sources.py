@@ -104,7 +104,7 @@ def plan_sources(
                 consumed.add(folder)
                 break
         else:
-            sources.append(_default_source(collection, named, default_teach))
+            sources.append(_default_source(collection, default_teach))
     for folder, items in h5_sources:
         if folder not in consumed:
             sources.append(Source(str(folder), h5_items=items))
@@ -133,7 +133,7 @@ def _one_category(collections: list[Collection], h5_sources: list[tuple[Path, li
     return find_category(names.pop())
 
 
-def _default_source(collection: Collection, category: Category, teach: TeachConfig) -> Source:
+def _default_source(collection: Collection, teach: TeachConfig) -> Source:
     """A collection with the knowledge `teach` names (made first when it is missing or partial)."""
     store = KnowledgeStore(knowledge_dir(collection, teach.default_name()))
     earlier = store.config()

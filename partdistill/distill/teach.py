@@ -18,7 +18,7 @@ import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
 from partdistill.distill.cameras import Cameras, partslip_cameras
-from partdistill.distill.knowledge import Knowledge, lift, load_knowledge, save_knowledge, vote
+from partdistill.distill.knowledge import WHOLE_OBJECT, Knowledge, lift, load_knowledge, save_knowledge, vote
 from partdistill.distill.render import MeshRenderer, PointRenderer, Renderer, Views
 from partdistill.distill.sheets import contact_sheet
 from partdistill.distill.teachers import GLIP_NMS, Prediction, Teacher
@@ -61,7 +61,7 @@ class TeachConfig:
     renderer: str = "auto"
     image_size: int = 800
     point_radius: float | None = None
-    whole_object: float = 0.98
+    whole_object: float = WHOLE_OBJECT
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -55,9 +55,9 @@ def _load(loader: Any, model_id: str, what: str) -> Any:
         ) from error
 
 
-def _clip(box: np.ndarray, size: int) -> np.ndarray:
-    """A detector's (x1, y1, x2, y2) box kept inside the image."""
-    return np.clip(box, 0, size).astype(np.float32)
+def _inside_image(boxes: np.ndarray, size: int) -> np.ndarray:
+    """[..., 4] (x1, y1, x2, y2) boxes in pixels, kept inside the image."""
+    return np.clip(boxes, 0, size).astype(np.float32)
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
@@ -76,7 +76,7 @@ def _corners(boxes: torch.Tensor, size: int) -> np.ndarray:
     """[..., 4] (cx, cy, w, h) in [0, 1] -> (x1, y1, x2, y2) pixels, kept inside the image."""
     cx, cy, w, h = boxes.unbind(-1)
     corners = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1) * size
-    return np.clip(corners.float().cpu().numpy(), 0, size).astype(np.float32)
+    return _inside_image(corners.float().cpu().numpy(), size)
 
 
 class GroundingDinoTeacher:
@@ -217,7 +217,9 @@ class Owlv2Teacher:
                     result["boxes"].numpy(),
                     strict=True,
                 ):
-                    predictions.append(Prediction(view=k, part=int(part), score=score, box=_clip(box, size)))
+                    predictions.append(
+                        Prediction(view=k, part=int(part), score=score, box=_inside_image(box, size))
+                    )
         return suppress_duplicates(predictions, self.nms)
 
 
