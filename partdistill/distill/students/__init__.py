@@ -15,19 +15,19 @@ from torch import nn
 from partdistill.errors import PdError
 
 
-def _edgeconv(n_parts: int, checkpoint: Path | None, restoring: bool) -> nn.Module:
+def _edgeconv(n_parts: int, checkpoint: Path | None) -> nn.Module:
     from partdistill.distill.students.compact import EdgeConvStudent
 
     return EdgeConvStudent(n_parts)
 
 
-def _pointnet(n_parts: int, checkpoint: Path | None, restoring: bool) -> nn.Module:
+def _pointnet(n_parts: int, checkpoint: Path | None) -> nn.Module:
     from partdistill.distill.students.compact import PointNetStudent
 
     return PointNetStudent(n_parts)
 
 
-def _point_m2ae(n_parts: int, checkpoint: Path | None, restoring: bool) -> nn.Module:
+def _point_m2ae(n_parts: int, checkpoint: Path | None) -> nn.Module:
     from partdistill.distill.students.m2ae import PointM2AEStudent
 
     if checkpoint is not None:
@@ -37,7 +37,7 @@ def _point_m2ae(n_parts: int, checkpoint: Path | None, restoring: bool) -> nn.Mo
 
 NEEDS_CHECKPOINT = {"point-m2ae"}  # students whose encoder is frozen pretrained weights
 
-STUDENTS: dict[str, Callable[[int, Path | None, bool], nn.Module]] = {
+STUDENTS: dict[str, Callable[[int, Path | None], nn.Module]] = {
     "edgeconv": _edgeconv,
     "pointnet": _pointnet,
     "point-m2ae": _point_m2ae,
@@ -45,9 +45,15 @@ STUDENTS: dict[str, Callable[[int, Path | None, bool], nn.Module]] = {
 
 
 def check_student(name: str, checkpoint: str | Path | None, restoring: bool = False) -> None:
-    """Refuse an unknown student, or the pretrained one without its checkpoint, before any work starts."""
+    """Refuse an unknown student, the pretrained one without its checkpoint, or a checkpoint for a
+    student trained from scratch, before any work starts."""
     if name not in STUDENTS:
         raise PdError(f"Unknown student '{name}': use one of {', '.join(STUDENTS)}.")
+    if name not in NEEDS_CHECKPOINT and checkpoint is not None:
+        raise PdError(
+            f"The {name} student trains from scratch and would ignore --checkpoint; "
+            f"pre-training checkpoints are for {', '.join(sorted(NEEDS_CHECKPOINT))}."
+        )
     if name in NEEDS_CHECKPOINT and checkpoint is None and not restoring:
         raise PdError(
             f"The {name} student needs Point-M2AE's pre-training checkpoint (--checkpoint pre-train.pth): "
@@ -64,7 +70,7 @@ def build_student(
     `restoring` says a trained run's weights will be loaded right after, so none are needed.
     """
     check_student(name, checkpoint, restoring)
-    return STUDENTS[name](n_parts, None if checkpoint is None else Path(checkpoint), restoring)
+    return STUDENTS[name](n_parts, None if checkpoint is None else Path(checkpoint))
 
 
 def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
