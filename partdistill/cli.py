@@ -312,8 +312,9 @@ def teach(
         Query, typer.Option(help="Ask for a part by its words, or as '<part> of a <category>'.")
     ] = Query.part,
     nms: Annotated[
-        float, typer.Option(help="Detectors: IoU above which boxes of one part in a view are merged.")
-    ] = 0.6,
+        float | None,
+        typer.Option(help="Detectors: IoU above which boxes of one part in a view are merged (GLIP's 0.6)."),
+    ] = None,
     noise: Annotated[NoiseName, typer.Option(help="Simulated teacher: how often it errs.")] = NoiseName.noisy,
     kind: Annotated[
         KindName, typer.Option(help="Simulated teacher: box or mask predictions.")
@@ -340,8 +341,10 @@ def teach(
     """Render every shape, ask a 2D teacher where each part is, and lift its answers to 3D units."""
     from partdistill.collection import Collection
     from partdistill.distill.teach import KnowledgeStore, TeachConfig, build_config_teacher, knowledge_dir
+    from partdistill.distill.teachers import GLIP_NMS, refuse_ignored
     from partdistill.info import resolve_device
 
+    refuse_ignored(teacher.value, threshold=threshold, nms=nms)
     collection = Collection.open(shapes)
     found = _collection_category(collection, category, force_category, parts)
     config = TeachConfig(
@@ -349,7 +352,7 @@ def teach(
         model_id=model_id,
         threshold=threshold,
         query=query.value,
-        nms=nms,
+        nms=GLIP_NMS if nms is None else nms,
         noise=noise.value,
         kind=kind.value,
         renderer=renderer.value,

@@ -78,6 +78,21 @@ TEACHERS: dict[str, Callable[[str | None, float | None, str, dict[str, Any]], Te
 }
 
 
+THRESHOLDED = ("grounding-dino", "owlv2", "clipseg")  # the teachers with a score threshold
+DETECTORS = ("grounding-dino", "owlv2")  # the teachers whose boxes go through NMS
+
+
+def refuse_ignored(name: str, *, threshold: float | None, nms: float | None) -> None:
+    """Refuse (PdError) a threshold or NMS IoU asked of teacher `name` when it has none, instead of
+    recording a setting that changed nothing."""
+    if threshold is not None and name not in THRESHOLDED:
+        raise PdError(
+            f"The {name} teacher has no score threshold: --threshold is for {', '.join(THRESHOLDED)}."
+        )
+    if nms is not None and name not in DETECTORS:
+        raise PdError(f"The {name} teacher draws no boxes to suppress: --nms is for {', '.join(DETECTORS)}.")
+
+
 def build_teacher(
     name: str,
     *,
@@ -98,13 +113,16 @@ def build_teacher(
 
 
 __all__ = [
+    "DETECTORS",
     "GLIP_NMS",
     "NOISE_PRESETS",
     "TEACHERS",
+    "THRESHOLDED",
     "Noise",
     "Prediction",
     "SimulatedTeacher",
     "Teacher",
     "build_teacher",
+    "refuse_ignored",
     "suppress_duplicates",
 ]
