@@ -15,10 +15,12 @@ import partdistill.distill.train as train_module
 from partdistill.cli import app
 from partdistill.collection import Collection
 from partdistill.distill.data import Item, shared_batches
+from partdistill.distill.knowledge import Knowledge
 from partdistill.distill.partdistill_h5 import write_partdistill_h5
 from partdistill.distill.sources import items_from_store
 from partdistill.distill.teach import KnowledgeStore
 from partdistill.distill.train import BatchReport, Distillation, DistillConfig
+from partdistill.errors import PdError
 from partdistill.prompts import find_category
 
 runner = CliRunner()
@@ -173,6 +175,24 @@ def test_two_sources_resume_after_a_kill_to_the_same_weights(
     list(resumed.run())
     for key, value in whole.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_a_weighted_source_without_units_is_one_sentence(
+    two_collections: tuple[Path, Path], tmp_path: Path
+) -> None:
+    first, second = (
+        items_from_store(
+            Collection.open(folder), KnowledgeStore(folder / "knowledge" / "simulated-noisy-box")
+        )
+        for folder in two_collections
+    )
+    nothing = [Knowledge.from_units(i.shape.n_points, i.knowledge.part_names, [], [], []) for i in second]
+    bare = [Item(i.id, i.shape, k, source=1) for i, k in zip(second, nothing, strict=True)]
+    config = DistillConfig(
+        category="chair", min_steps=0, epochs=1, n_points=64, sources=("a", "b"), weights=(1.0, 1.0)
+    )
+    with pytest.raises(PdError, match="None of the shapes of b has a knowledge unit"):
+        Distillation(config, [*first, *bare], tmp_path / "run")
 
 
 def test_weights_must_match_the_sources(two_collections: tuple[Path, Path], tmp_path: Path) -> None:

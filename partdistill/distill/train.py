@@ -254,6 +254,15 @@ class Distillation:
             raise PdError(
                 "None of the shapes has a knowledge unit to learn from; check the teacher's output."
             )
+        if config.weights is not None:
+            names = config.sources or tuple(f"source {k + 1}" for k in range(len(config.weights)))
+            kept = {item.source for item in self.items}
+            empty = [name for k, name in enumerate(names) if k not in kept]
+            if empty:
+                raise PdError(
+                    f"None of the shapes of {empty[0]} has a knowledge unit to learn from, so it cannot "
+                    "take its share of --weights; check its teacher's output or leave it out."
+                )
         self.run_dir = Path(run_dir)
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
