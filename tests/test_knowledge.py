@@ -138,6 +138,24 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert units.nbytes < units.dense().nbytes
 
 
+@pytest.mark.parametrize("score", [float("nan"), float("inf"), -0.5, 1e30])
+def test_scores_that_are_not_confidences_are_refused(tmp_path: Path, score: float) -> None:
+    with pytest.raises(ValueError, match="confidences from 0 to 1"):
+        Knowledge.from_units(3, PARTS, [np.array([0, 1])], [0], [score])
+    units = _units()
+    np.savez(
+        tmp_path / "k.npz",
+        **{**dict(np.load(_saved(units, tmp_path))), "scores": np.array([score, 0.4, 0.6])},
+    )
+    with pytest.raises(PdError, match=r"not a readable knowledge file.*confidences"):
+        load_knowledge(tmp_path / "k.npz")
+
+
+def _saved(units: Knowledge, folder: Path) -> Path:
+    save_knowledge(units, folder / "good.npz")
+    return folder / "good.npz"
+
+
 def _write_reference_h5(path: Path, gt_offset: int) -> None:
     """A file in the exact layout of PartDistill's preprocess.h5 (4 points, 3 boxes of 4 parts, 2 views)."""
     conf = np.zeros((4, 3, 4), dtype=np.float32)

@@ -66,6 +66,9 @@ class Knowledge:
             raise ValueError("unit indices refer to points that do not exist")
         if u and (self.parts.min() < 0 or self.parts.max() >= len(self.part_names)):
             raise ValueError("unit parts refer to parts that do not exist")
+        for name, values in (("scores", self.scores), ("point_scores", self.point_scores)):
+            if values is not None and not ((values >= 0) & (values <= 1)).all():  # NaN fails both
+                raise ValueError(f"unit {name} must be confidences from 0 to 1")
 
     def require_points(self, n_points: int, shape_id: str) -> None:
         """Refuse (PdError) units made for a shape of another size than shape `shape_id`'s `n_points`."""
