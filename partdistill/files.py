@@ -3,7 +3,8 @@ inside their folder, and one writer per output folder.
 
 - `atomic_path` / `write_json` / `write_bytes`: a reader never sees a half-written file and a
   killed run loses nothing; written files get the mode the user's umask gives a new file.
-- `read_json`: a missing, unreadable or malformed JSON file becomes one `PdError` naming it.
+- `read_json`: a missing, unreadable or malformed JSON file becomes one `PdError` naming it;
+  `read_h5_numbers` does the same for an HDF5 dataset that is not a modest array of numbers.
 - `inside`: a path built from data (a manifest's file, a shape id) that stays in its folder.
 - `OutputFolder`: an exclusive lock on a command's output folder, so two `pd synth` on the same
   `--out` cannot both write; a folder the command created and left empty is removed on failure.
@@ -22,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import numpy as np
 
 from partdistill.errors import PdError
 
@@ -78,11 +81,27 @@ def read_json(path: str | os.PathLike[str], what: str, kind: type = dict) -> Any
         data = json.loads(path.read_text())
     except FileNotFoundError as error:
         raise PdError(f"{path} is missing: expected {what}.") from error
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
         raise PdError(f"{path} is not readable JSON ({error}): expected {what}.") from error
     if not isinstance(data, kind):
         raise PdError(f"{path} holds a JSON {type(data).__name__}, not {what}.")
     return data
+
+
+def read_h5_numbers(group: Any, key: str, source: str, max_values: int) -> np.ndarray:
+    """Dataset `key` of an open h5py file or group, read only once it is known to be an array of
+    at most `max_values` numbers (a hostile file can declare terabytes in a few kilobytes, or hold
+    strings); else one PdError naming `source`. A KeyError still means the key is missing."""
+    import h5py
+
+    dataset = group[key]
+    if not isinstance(dataset, h5py.Dataset) or dataset.ndim == 0 or dataset.dtype.kind not in "biuf":
+        raise PdError(f"{source}: '{key}' is not an array of numbers.")
+    if dataset.size > max_values:
+        raise PdError(
+            f"{source}: '{key}' declares {dataset.size:,} values, more than the {max_values:,} it may hold."
+        )
+    return dataset[()]
 
 
 def remove_stale_temporaries(folder: Path) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from partdistill.errors import PdError
 from partdistill.files import atomic_path, write_bytes
 from partdistill.palette import part_colors
-from partdistill.shapes import Mesh, Provenance, Shape
+from partdistill.shapes import MAX_POINTS, Mesh, Provenance, Shape
 
 if TYPE_CHECKING:
     import trimesh
@@ -31,6 +31,8 @@ MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".off", ".stl")
 POINT_SUFFIXES = (".ply", SHAPE_SUFFIX)
 READABLE_SUFFIXES = POINT_SUFFIXES + MESH_SUFFIXES
 DEFAULT_MESH_POINTS = 10_000
+MAX_FACES = 50_000_000  # faces a mesh file may declare (a detailed scan holds a few million)
+_PLY_HEADER_BYTES = 1 << 16  # how much of a PLY file is searched for its element counts
 # Per-point label properties understood in foreign PLY files, most specific first.
 LABEL_PROPERTIES = ("label", "part", "part_id", "semantic_seg")
 _FORMAT = "partdistill.shape"
@@ -168,6 +170,7 @@ def read_ply(
     from plyfile import PlyData, PlyParseError
 
     path = Path(path)
+    _check_ply_counts(path)
     try:
         ply = PlyData.read(str(path))
         names = [element.name for element in ply.elements]
@@ -252,6 +255,22 @@ def write_ply(shape: Shape, path: str | Path, *, color_by: str = "auto") -> None
     )
     with atomic_path(path) as tmp:
         ply.write(str(tmp))
+
+
+def _check_ply_counts(path: Path) -> None:
+    """Refuse (PdError) a PLY whose header declares more vertices than MAX_POINTS or more faces than
+    MAX_FACES before plyfile allocates room for them (a few bytes of header can ask for terabytes)."""
+    with path.open("rb") as handle:
+        header = handle.read(_PLY_HEADER_BYTES).split(b"end_header", 1)[0]
+    for line in header.splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == b"element" and words[2].lstrip(b"-").isdigit():
+            name, count = words[1].decode("ascii", "replace"), int(words[2])
+            limit = {"vertex": MAX_POINTS, "face": MAX_FACES}.get(name)
+            if limit is not None and count > limit:
+                raise PdError(
+                    f"{path} declares {count:,} {name} elements, more than the {limit:,} a shape may hold."
+                )
 
 
 def _ply_meta(comments: list[str]) -> dict:

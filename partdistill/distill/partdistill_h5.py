@@ -24,11 +24,13 @@ import numpy as np
 
 from partdistill.distill.knowledge import Knowledge
 from partdistill.errors import PdError
-from partdistill.files import atomic_path
+from partdistill.files import atomic_path, read_h5_numbers
 from partdistill.prompts import Category, find_category
-from partdistill.shapes import Provenance, Shape
+from partdistill.shapes import MAX_POINTS, Provenance, Shape
 
 FILE_NAME = "preprocess.h5"
+MAX_UNITS = 100_000  # units one file may declare (PartSLIP's 10 views give a few hundred)
+MAX_VALUES = 2**28  # conf_bbox entries at most: 1 GiB of float32
 
 
 def category_from_path(path: Path) -> Category:
@@ -55,13 +57,18 @@ def read_partdistill_h5(path: str | Path, category: Category | None = None) -> t
     category = category or category_from_path(path)
     try:
         with h5py.File(path, "r") as data:
-            xyz = np.asarray(data["xyz"], dtype=np.float32)
-            cls_bbox = np.asarray(data["cls_bbox"]).reshape(-1).astype(np.int64)
-            conf_bbox = np.asarray(data["conf_bbox"], dtype=np.float32)
-            gt = np.asarray(data["gt_semantic_seg"]).reshape(-1) if "gt_semantic_seg" in data else None
+            source = str(path)
+            xyz = read_h5_numbers(data, "xyz", source, 3 * MAX_POINTS).astype(np.float32)
+            cls_bbox = read_h5_numbers(data, "cls_bbox", source, MAX_UNITS).reshape(-1).astype(np.int64)
+            conf_bbox = read_h5_numbers(data, "conf_bbox", source, MAX_VALUES).astype(np.float32)
+            gt = None
+            if "gt_semantic_seg" in data:
+                gt = read_h5_numbers(data, "gt_semantic_seg", source, MAX_POINTS).reshape(-1)
     except (OSError, KeyError) as error:
         raise PdError(f"{path} is not a readable PartDistill preprocess.h5 ({error}).") from error
     n, parts = len(xyz), len(category.parts)
+    if n == 0:
+        raise PdError(f"{path}: xyz holds no points.")
     if conf_bbox.ndim != 3 or conf_bbox.shape[:2] != (n, len(cls_bbox)) or conf_bbox.shape[2] > parts:
         raise PdError(
             f"{path}: conf_bbox has shape {list(conf_bbox.shape)}, "

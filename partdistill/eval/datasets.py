@@ -27,10 +27,12 @@ import numpy as np
 from partdistill.collection import Collection, ShapeRecord
 from partdistill.errors import PdError
 from partdistill.eval.safe_pickle import load_npy
-from partdistill.files import check_id, read_json
+from partdistill.files import check_id, read_h5_numbers, read_json
 from partdistill.formats import read_ply
 from partdistill.prompts import Category, find_category, partnete_categories, shapenetpart_categories
 from partdistill.shapes import Provenance, Shape
+
+MAX_VALUES = 2**28  # per HDF5 array: 1 GiB of float32, 20x PointNet's largest ShapeNetPart file
 
 
 @dataclass(frozen=True)
@@ -187,11 +189,15 @@ class ShapeNetPartHDF5:
 
         try:
             with h5py.File(path, "r") as data:
-                return [data[key][:] for key in keys]
+                arrays = [read_h5_numbers(data, key, str(path), MAX_VALUES) for key in keys]
         except (OSError, KeyError) as error:
             raise PdError(
                 f"{path} is not a ShapeNetPart HDF5 file with data, label and pid ({error})."
             ) from error
+        if len({len(array) for array in arrays}) > 1:
+            rows = ", ".join(f"{key} {len(array)}" for key, array in zip(keys, arrays, strict=True))
+            raise PdError(f"{path}: its arrays hold different numbers of shapes ({rows}).")
+        return arrays
 
     def _categories(self, path: Path, kinds: np.ndarray) -> list[Category]:
         """The category of each row of `path` from its `label` column (0-15, alphabetical order)."""
@@ -397,12 +403,16 @@ def import_files(
     )
     if not paths:
         raise PdError(f"{folder} holds no shape files ({', '.join(READABLE_SUFFIXES)}).")
+    ids = [check_id(path.stem, str(path)) for path in paths]
+    twice = sorted({shape_id for shape_id in ids if ids.count(shape_id) > 1})
+    if twice:
+        raise PdError(f"{folder} holds more than one file named {twice[0]} (ids come from file names).")
     shapes = [as_category(read_shape(path, n_points=n_points, seed=seed), category) for path in paths]
     collection = Collection.create(out)
     try:
-        for path, shape in zip(paths, shapes, strict=True):
-            collection.add(check_id(path.stem, str(path)), shape)
-            yield path.stem
+        for shape_id, shape in zip(ids, shapes, strict=True):
+            collection.add(shape_id, shape)
+            yield shape_id
     finally:
         collection.compact()
 
