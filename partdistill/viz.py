@@ -91,15 +91,21 @@ def save_panels(
         axis.set_aspect("equal")
         axis.set_xlim(-1.05, 1.05)
         axis.set_ylim(-1.05, 1.05)
-        axis.set_title(panel.title, fontsize=8)
+        axis.set_title(_printable(panel.title), fontsize=8)
     if part_names:
-        handles = [Patch(color=part_color(i), label=name) for i, name in enumerate(part_names)]
+        handles = [Patch(color=part_color(i), label=_printable(name)) for i, name in enumerate(part_names)]
         figure.legend(
             handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False
         )
     if title:
-        figure.suptitle(title, fontsize=10)
+        figure.suptitle(_printable(title), fontsize=10)
     figure.tight_layout(rect=(0, 0.05 if part_names else 0, 1, 1))
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=100)
     plt.close(figure)
+
+
+def _printable(text: str) -> str:
+    """`text` as matplotlib can draw it: a file name's undecodable bytes (lone surrogates) are
+    shown as escapes such as \\udcff instead of failing the whole figure."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

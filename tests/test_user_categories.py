@@ -87,6 +87,12 @@ def test_bad_category_files_are_one_sentence(tmp_path: Path, text: str, message:
         resolve_category(str(_file(tmp_path, "bad.toml", text)))
 
 
+def test_a_category_file_with_a_lone_surrogate_is_one_sentence(tmp_path: Path) -> None:
+    text = '{"name": "teapot", "parts": ["l\\udcffd", "body"]}'  # JSON escapes that decode to no text
+    with pytest.raises(PdError, match="not valid Unicode"):
+        resolve_category(str(_file(tmp_path, "bad.json", text)))
+
+
 def test_two_different_categories_under_one_name_are_refused() -> None:
     resolve_category("lantern", "frame,glass")
     with pytest.raises(PdError, match="Two different categories are called 'lantern'"):

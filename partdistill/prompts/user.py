@@ -73,6 +73,10 @@ def user_category(data: dict, source: str) -> Category:
     unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise PdError(f"{source}: unknown keys {unknown}; a category has {sorted(_KEYS)}.")
+    try:
+        json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise PdError(f"{source}: holds text that is not valid Unicode ({error.reason}).") from error
     name = str(data.get("name", "")).strip().lower()
     if not _NAME.fullmatch(name):
         raise PdError(

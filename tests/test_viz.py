@@ -1,0 +1,19 @@
+"""Pictures for people: `partdistill.viz`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from partdistill.shapes import Shape
+from partdistill.viz import Panel, save_panels
+
+
+def test_a_file_name_that_is_not_text_still_gets_its_picture(tmp_path: Path) -> None:
+    name = os.fsdecode(b"bad\xffname")  # how Python hands over an undecodable file name
+    shape = Shape(points=np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32))
+    save_panels([Panel(shape, title=name)], tmp_path / "out.png", part_names=("a", name), title=name)
+    assert Image.open(tmp_path / "out.png").size[0] > 0
