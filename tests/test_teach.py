@@ -59,6 +59,15 @@ def test_teach_resumes_and_refuses_changed_settings(tables: Path) -> None:
     assert changed.exit_code == 1 and "noise was 'noisy', now 'clean'" in changed.stderr
 
 
+def test_a_run_that_wrote_no_units_takes_new_settings(tables: Path) -> None:
+    root = tables / "knowledge" / "failed"
+    root.mkdir(parents=True)
+    (root / "teach_config.json").write_text(json.dumps({"teacher": "simulated", "image_size": 100000}))
+    result = _teach(tables, "--sheets", "0", "--name", "failed", "--noise", "clean")
+    assert result.exit_code == 0, result.output
+    assert json.loads((root / "teach_config.json").read_text())["noise"] == "clean"
+
+
 def test_mask_kind_and_mesh_renderer(tables: Path) -> None:
     result = _teach(tables, "--kind", "mask", "--noise", "clean", "--renderer", "mesh", "--sheets", "0")
     assert result.exit_code == 0, result.output

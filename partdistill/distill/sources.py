@@ -137,7 +137,7 @@ def _default_source(collection: Collection, teach: TeachConfig) -> Source:
     """A collection with the knowledge `teach` names (made first when it is missing or partial)."""
     store = KnowledgeStore(knowledge_dir(collection, teach.default_name()))
     earlier = store.config()
-    if earlier is not None:  # complete (or resume) that knowledge with the settings it was made with
+    if earlier is not None and store.holds_units():  # continue it with the settings it was made with
         teach = teach_config_from(earlier, store.root)
     missing = any(not store.has(record.id) for record in collection.ok_records)
     return Source(str(store.root), collection, store, teach=teach if missing else None)

@@ -29,6 +29,7 @@ from partdistill.prompts import QUERIES, Category
 from partdistill.shapes import Shape
 
 CONFIG_FILE = "teach_config.json"
+MAX_IMAGE_SIZE = 4096  # five times PartSLIP's 800 px; ten views of it are already 168 M pixels
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ class TeachConfig:
         if self.threshold is not None:
             check_number(self.threshold, "--threshold", at_least=0, at_most=1)
         check_number(self.nms, "--nms", above=0, at_most=1)
-        check_number(self.image_size, "--image-size", at_least=32)
+        check_number(self.image_size, "--image-size", at_least=32, at_most=MAX_IMAGE_SIZE)
+        check_number(self.seed, "--seed", at_least=0)
         if self.point_radius is not None:
             check_number(self.point_radius, "--point-radius", above=0, at_most=1)
         check_number(self.whole_object, "whole_object", above=0, at_most=1)
@@ -117,6 +119,10 @@ class KnowledgeStore:
 
     def has(self, shape_id: str) -> bool:
         return self.units_path(shape_id).is_file()
+
+    def holds_units(self) -> bool:
+        """Whether any shape's units were written (a run that failed before its first has none)."""
+        return any((self.root / "units").rglob("*.npz"))
 
     def load(self, shape_id: str) -> Knowledge:
         if not self.has(shape_id):
@@ -235,7 +241,7 @@ def begin_teaching(
     remove_stale_temporaries(store.root)
     earlier = store.config()
     ours = dataclasses.asdict(config) | {"category": category.key, "catalogue": category.to_record()}
-    if earlier is not None and earlier != ours:
+    if earlier is not None and earlier != ours and store.holds_units():
         changed = sorted(k for k in ours if earlier.get(k) != ours[k])
         details = ", ".join(f"{k} was {earlier.get(k)!r}, now {ours[k]!r}" for k in changed)
         raise PdError(
