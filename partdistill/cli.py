@@ -30,6 +30,7 @@ from rich.text import Text
 
 from partdistill.errors import PdError, check_number
 from partdistill.files import OutputFolder, remove_stale_temporaries
+from partdistill.shapes import MAX_POINTS
 
 if TYPE_CHECKING:
     from partdistill.collection import Collection
@@ -148,7 +149,7 @@ def synth(
     out: Annotated[
         Path | None, typer.Option(help="Collection folder (default: shapes/<category>-<generator>).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the whole run; same seed, same shapes.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the whole run; same seed, same shapes.")] = 0,
     points: Annotated[
         int, typer.Option(min=1, help="Points sampled per shape (Point-E always makes 4,096).")
     ] = 10_000,
@@ -328,7 +329,7 @@ def teach(
         ),
     ] = None,
     sheets: Annotated[int, typer.Option(help="Contact sheets to draw (-1: all, 0: none).")] = -1,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated teacher.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated teacher.")] = 0,
     device: Device = "auto",
     force_category: ForceCategory = False,
     parts: Parts = None,
@@ -442,7 +443,7 @@ def distill(
             " reference: the student at the trigger."
         ),
     ] = Switch.guarded,
-    seed: Annotated[int, typer.Option(help="Seed of initialisation, sampling and augmentation.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of initialisation, sampling and augmentation.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/<category>-<student>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run in --out.")] = False,
     device: Device = "auto",
@@ -675,7 +676,7 @@ def predict(
         "predictions"
     ),
     points: Annotated[int, typer.Option(min=1, help="Points sampled from meshes.")] = 10_000,
-    seed: Annotated[int, typer.Option(help="Seed of mesh sampling and chunking.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of mesh sampling and chunking.")] = 0,
     device: Device = "auto",
     force_category: ForceCategory = False,
     page: Annotated[
@@ -689,6 +690,7 @@ def predict(
     from partdistill.info import resolve_device
     from partdistill.prompts import find_category
 
+    check_number(points, "--points", at_least=1, at_most=MAX_POINTS)
     trained = TrainedStudent.load(run, resolve_device(device))
     shapes = [
         read_shape(path, n_points=points, seed=seed) for path in inputs
@@ -764,7 +766,7 @@ def evaluate(
     ] = ("2048"),
     out: Annotated[Path | None, typer.Option(help="Report folder (default: eval-<dataset>).")] = None,
     gallery: Annotated[int, typer.Option(min=0, help="Shapes drawn in gallery.png.")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of the point subsets.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the point subsets.")] = 0,
     device: Device = "auto",
     page: Annotated[
         bool,
@@ -787,21 +789,15 @@ def evaluate(
 
     if (run is None) == (predictions is None):
         raise PdError("Give either --run (a trained student) or --predictions (labels made elsewhere).")
-    if points != "all" and (not points.isdigit() or int(points) < 1):
+    if points != "all" and (not points.isdigit() or not 1 <= int(points) <= MAX_POINTS):
         raise PdError(
-            f"--points must be a positive number (the reference protocol: 2048) or all, not '{points}'."
+            f"--points must be a number from 1 to {MAX_POINTS:,} (the reference protocol: 2048) or all, "
+            f"not '{points}'."
         )
     data = open_dataset(dataset.value, root, split)
-    chosen = (
-        [
-            find_category(
-                f"{dataset.value}/{c.strip()}" if dataset is not DatasetName.collection else c.strip()
-            )
-            for c in categories.split(",")
-        ]
-        if categories
-        else None
-    )
+    names = [c.strip() for c in (categories or "").split(",") if c.strip()]
+    prefix = "" if dataset is DatasetName.collection else f"{dataset.value}/"
+    chosen = [find_category(prefix + name) for name in names] or None
     predictors = []
     if run is not None:
         from partdistill.distill.predict import TrainedStudent
@@ -919,7 +915,7 @@ def import_(
         str | None, typer.Option(help="Comma-separated categories (files: exactly one, or a category file).")
     ] = None,
     points: Annotated[int, typer.Option(min=1, help="Points sampled from mesh files.")] = 10_000,
-    seed: Annotated[int, typer.Option(help="Seed of mesh sampling.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of mesh sampling.")] = 0,
     parts: Parts = None,
 ) -> None:
     """Make a collection from a benchmark split or a folder of shape files, for pd teach and pd distill."""
@@ -928,16 +924,21 @@ def import_(
     from partdistill.prompts import find_category
     from partdistill.prompts.user import resolve_category
 
-    check_number(points, "--points", at_least=1)
+    check_number(points, "--points", at_least=1, at_most=MAX_POINTS)
     if dataset == "files":
         if not categories or ("," in categories and parts is None):
             raise PdError("Importing files needs the one category they show: --categories chair.")
         category = resolve_category(categories, parts)
     elif dataset in ("shapenetpart", "partnete"):
-        chosen = (
-            [find_category(f"{dataset}/{c.strip()}") for c in categories.split(",")] if categories else None
-        )
+        names = [c.strip() for c in (categories or "").split(",") if c.strip()]
+        chosen = [find_category(f"{dataset}/{name}") for name in names] or None
         data = open_dataset(dataset, root, split)
+        total = len(data.ids(chosen))
+        if not total:
+            raise PdError(
+                f"The {split} split in {root} holds no shapes"
+                + (f" of {', '.join(names)}." if names else ".")
+            )
     else:
         raise PdError(f"Unknown dataset '{dataset}': use shapenetpart, partnete or files.")
     with OutputFolder(out), progress_bar() as bar:
@@ -946,10 +947,10 @@ def import_(
             ids = import_files(root, category, out, points, seed)
             total = None
         else:
-            checking = bar.add_task(f"checking {root}", total=len(data.ids(chosen)))
+            checking = bar.add_task(f"checking {root}", total=total)
             for _ in data.shapes(chosen):  # every shape readable before any is written
                 bar.advance(checking)
-            ids, total = import_shapes(data, chosen, out), len(data.ids(chosen))
+            ids = import_shapes(data, chosen, out)
         task = bar.add_task(f"importing into {out}", total=total)
         for _ in ids:
             bar.advance(task)
@@ -979,6 +980,10 @@ def view(
 
     page = page_for(path, limit=limit, budget=points)
     target = out or (path / "view.html" if path.is_dir() else path.with_suffix(".html"))
+    if target.is_dir():
+        raise PdError(
+            f"{target} is a folder: give --out the page's file name, such as {target / 'view.html'}."
+        )
     write_page(target, page)
     console.print(f"Wrote {target} ({len(page.entries)} menu entries): open it in a web browser.")
 

@@ -18,6 +18,8 @@ import numpy as np
 
 from partdistill.errors import PdError
 
+MAX_POINTS = 10_000_000  # the most points an option or a file header may ask a shape to hold
+
 
 class ShapeError(PdError):
     """A shape's arrays are inconsistent or hold values no stage can use."""

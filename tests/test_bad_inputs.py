@@ -25,6 +25,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -301,10 +302,14 @@ def no_point_e(d: Path, assets: Assets) -> None:
 
 
 def ply(
-    relative: str, rows: list[str], properties: tuple[str, ...] = ("float x", "float y", "float z")
+    relative: str,
+    rows: list[str],
+    properties: tuple[str, ...] = ("float x", "float y", "float z"),
+    declared: int | None = None,
 ) -> Setup:
-    """An ASCII PLY point cloud with `rows` as its vertex lines."""
-    header = ["ply", "format ascii 1.0", f"element vertex {len(rows)}"]
+    """An ASCII PLY point cloud with `rows` as its vertex lines, whose header declares `declared`
+    vertices (default: as many as there are rows)."""
+    header = ["ply", "format ascii 1.0", f"element vertex {len(rows) if declared is None else declared}"]
     header += [f"property {p}" for p in properties]
     return garbage(relative, ("\n".join([*header, "end_header", *rows]) + "\n").encode())
 
@@ -393,6 +398,62 @@ def snp_hdf5(category: int = 99, part: int = 0) -> Setup:
     return write
 
 
+H5 = "h5/03001627/abc/extracted/preprocess.h5"
+
+
+def knowledge_h5(**replace: object) -> Setup:
+    """A PartDistill preprocess.h5 at H5 (8 points of a chair, two units), with the datasets named
+    in `replace` given those values instead; a callable value makes its dataset itself."""
+
+    def write(d: Path, assets: Assets) -> None:
+        import h5py
+
+        conf = np.zeros((8, 2, 4), dtype=np.float32)
+        conf[:4, 0, 0] = conf[4:, 1, 1] = 0.8
+        arrays = {
+            "xyz": np.random.default_rng(3).uniform(-0.5, 0.5, (8, 3)).astype(np.float32),
+            "cls_bbox": np.array([[0, 1]]),
+            "conf_bbox": conf,
+            "gt_semantic_seg": np.array([12] * 4 + [13] * 4),
+        }
+        path = d / H5
+        path.parent.mkdir(parents=True)
+        with h5py.File(path, "w") as data:
+            for key, value in {**arrays, **replace}.items():
+                if callable(value):
+                    value(data, key)
+                else:
+                    data[key] = value
+
+    return write
+
+
+def declared_huge(data: Any, key: str) -> None:
+    """A dataset of 10^11 rows that takes a few kilobytes on disk."""
+    data.create_dataset(key, shape=(10**11, 3), dtype="f4", chunks=(1024, 3), compression="gzip")
+
+
+def h5_release(**replace: object) -> Setup:
+    """PointNet's HDF5 release at hdf5_data/ with one chair, its datasets replaced as `knowledge_h5`'s."""
+
+    def write(d: Path, assets: Assets) -> None:
+        import h5py
+
+        root = d / "hdf5_data"
+        root.mkdir()
+        arrays = {
+            "data": np.random.default_rng(2).uniform(-0.5, 0.5, (1, 2048, 3)).astype(np.float32),
+            "label": np.array([[4]], dtype=np.uint8),
+            "pid": np.full((1, 2048), 12, dtype=np.uint8),
+        }
+        with h5py.File(root / "ply_data_test0.h5", "w") as data:
+            for key, value in {**arrays, **replace}.items():
+                data[key] = value
+        predictions(d, {"ply_data_test0/0": [12] * 2048})
+
+    return write
+
+
 class Touch:
     """A pickle payload: loading it runs `touch marker`, as a malicious label.npy would."""
 
@@ -453,6 +514,14 @@ CASES = [
     Case("synth-unknown-category", nothing, with_options(SYNTH, "--category", "spaceship"), r"spaceship"),
     Case("synth-n-0", nothing, with_options(SYNTH, "--n", "0"), r"--n\b"),
     Case("synth-points-0", nothing, with_options(SYNTH, "--points", "0"), r"--points"),
+    Case("synth-seed-negative", nothing, with_options(SYNTH, "--seed", "-1"), r"--seed"),
+    Case("synth-n-huge", nothing, with_options(SYNTH, "--n", "99999999999999999999"), r"--n must be at most"),
+    Case(
+        "synth-points-huge",
+        nothing,
+        with_options(SYNTH, "--points", "2000000000"),
+        r"--points must be at most",
+    ),
     Case("synth-out-is-file", a_file("out"), SYNTH, r"/out\b"),
     Case("synth-out-read-only", read_only_parent, with_options(SYNTH, "--out", "{d}/ro/out"), r"/ro\b"),
     Case(
@@ -583,6 +652,35 @@ CASES = [
     Case("distill-epochs-0", taught, with_options(DISTILL, "--epochs", "0"), r"--epochs"),
     Case("distill-batch-size-0", taught, with_options(DISTILL, "--batch-size", "0"), r"--batch-size"),
     Case("distill-points-0", taught, with_options(DISTILL, "--points", "0"), r"--points"),
+    Case("distill-seed-negative", taught, with_options(DISTILL, "--seed", "-1"), r"--seed"),
+    Case(
+        "distill-h5-no-points",
+        knowledge_h5(
+            xyz=np.zeros((0, 3), np.float32),
+            conf_bbox=np.zeros((0, 2, 4), np.float32),
+            gt_semantic_seg=np.zeros(0, int),
+        ),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"xyz holds no points",
+    ),
+    Case(
+        "distill-h5-text-labels",
+        knowledge_h5(gt_semantic_seg=np.array([b"12"] * 8)),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"gt_semantic_seg' is not an array of numbers",
+    ),
+    Case(
+        "distill-h5-declares-terabytes",
+        knowledge_h5(xyz=declared_huge),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"'xyz' declares 300,000,000,000 values",
+    ),
+    Case(
+        "distill-h5-infinite-confidence",
+        knowledge_h5(conf_bbox=np.full((8, 2, 4), np.inf, np.float32)),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"confidences from 0 to 1",
+    ),
     Case(
         "distill-corrupt-h5",
         garbage("h5/03001627/abc/extracted/preprocess.h5"),
@@ -651,6 +749,12 @@ CASES = [
     Case("distill-cuda-no-gpu", no_gpu(taught), with_options(DISTILL, "--device", "cuda"), r"(?i)cuda|gpu"),
     # pd predict
     Case("predict-input-missing", trained, ("predict", "{d}/nope.ply", *PREDICT), r"nope\.ply"),
+    Case(
+        "predict-ply-declares-a-trillion-points",
+        then(trained, ply("big.ply", ["0 0 0", "1 1 1"], declared=10**12)),
+        ("predict", "{d}/big.ply", *PREDICT),
+        r"declares 1,000,000,000,000 vertex elements",
+    ),
     Case(
         "predict-corrupt-ply",
         then(trained, garbage("bad.ply")),
@@ -759,6 +863,19 @@ CASES = [
     ),
     Case("eval-points-0", snp_root(), with_options(EVAL_FILES, "--points", "0"), r"--points"),
     Case("eval-points-foo", snp_root(), with_options(EVAL_FILES, "--points", "foo"), r"--points"),
+    Case("eval-points-huge", snp_root(), with_options(EVAL_FILES, "--points", "99999999999"), r"--points"),
+    Case(
+        "eval-hdf5-rows-disagree",
+        h5_release(label=np.array([[4], [4]], dtype=np.uint8)),
+        with_options(EVAL_FILES, "--root", "{d}/hdf5_data"),
+        r"different numbers of shapes \(data 1, label 2, pid 1\)",
+    ),
+    Case(
+        "eval-hdf5-scalar-data",
+        h5_release(data=np.float32(1.0)),
+        with_options(EVAL_FILES, "--root", "{d}/hdf5_data"),
+        r"'data' is not an array of numbers",
+    ),
     Case("eval-neither-run-nor-predictions", snp_root(), EVAL, r"--run.*--predictions"),
     Case(
         "eval-unknown-category",
@@ -793,12 +910,40 @@ CASES = [
         check=marker_untouched,
     ),
     Case(
+        "import-files-bad-name-writes-nothing",
+        then(
+            ply("files/a.ply", ["0 0 0", "1 0 0", "0 1 0"]),
+            ply("files/z z.ply", ["0 0 0", "1 0 0", "0 1 0"]),
+        ),
+        ("import", "--dataset", "files", "--categories", "chair", "--root", "{d}/files", "--out", "{d}/coll"),
+        r"z z",
+    ),
+    Case(
+        "import-empty-split",
+        then(snp_root(), garbage("snp/train_test_split/shuffled_val_file_list.json", b"[]")),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/snp", "--split", "val", "--out", "{d}/coll"),
+        r"val split .* holds no shapes",
+    ),
+    Case(
+        "teach-manifest-nested-too-deep",
+        then(shapes, garbage("shapes/manifest.json", b"[" * 100_000 + b"]" * 100_000)),
+        TEACH,
+        r"manifest\.json",
+        out=TEACH_OUT,
+    ),
+    Case(
         "import-snp-empty-shape-file",
         snp_root(shape_text=""),
         ("import", "--dataset", "shapenetpart", "--root", "{d}/snp", "--out", "{d}/coll"),
         r"abc\.txt",
     ),
     Case("view-missing", nothing, ("view", "{d}/nope"), r"nope.*does not exist"),
+    Case(
+        "view-out-is-a-folder",
+        then(ply("scan.ply", ["0 0 0", "1 0 0", "0 1 0"]), garbage("pages/keep.txt", b"mine\n")),
+        ("view", "{d}/scan.ply", "--out", "{d}/pages"),
+        r"pages is a folder: give --out the page's file name",
+    ),
     Case("view-not-a-shape-file", garbage("notes.txt", b"hello\n"), ("view", "{d}/notes.txt"), r"notes\.txt"),
     Case("view-corrupt-ply", garbage("scan.ply"), ("view", "{d}/scan.ply"), r"scan\.ply"),
     Case(

@@ -67,6 +67,7 @@ from partdistill.errors import PdError, check_number
 from partdistill.eval.metrics import shapenetpart_shape_iou
 from partdistill.files import atomic_path, read_json, write_json
 from partdistill.prompts import find_category
+from partdistill.shapes import MAX_POINTS
 
 # The optimisation steps a run takes at least (DistillConfig.min_steps). With 25 epochs, a few
 # shapes made 25 steps, far too few to fit them: on the real ShapeNetPart sample (TTA, 3 shapes a
@@ -141,7 +142,8 @@ class DistillConfig:
         check_number(self.epochs, "--epochs", at_least=1)
         check_number(self.min_steps, "--min-steps", at_least=0)
         check_number(self.batch_size, "--batch-size", at_least=1)
-        check_number(self.n_points, "--points", at_least=16)
+        check_number(self.n_points, "--points", at_least=16, at_most=MAX_POINTS)
+        check_number(self.seed, "--seed", at_least=0)
         check_number(self.lr, "--lr", above=0, at_most=10)
         check_number(self.lr_floor, "lr_floor", above=0, at_most=1)
         check_number(self.switch_not_before, "switch_not_before", at_least=0, at_most=1)

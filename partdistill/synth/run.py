@@ -19,10 +19,11 @@ from partdistill.collection import Collection, ShapeRecord
 from partdistill.errors import PdError, check_number
 from partdistill.files import read_json, write_json
 from partdistill.prompts import Category, find_category, text_prompt
-from partdistill.shapes import Provenance, Shape
+from partdistill.shapes import MAX_POINTS, Provenance, Shape
 from partdistill.synth.base import Generator, Request
 
 CONFIG_FILE = "synth_config.json"
+MAX_SHAPES = 1_000_000  # the most shapes one collection may be asked for
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,9 @@ class SynthConfig:
     quality_filter: bool = True
 
     def __post_init__(self) -> None:
-        check_number(self.n, "--n", at_least=1)
-        check_number(self.n_points, "--points", at_least=1)
+        check_number(self.n, "--n", at_least=1, at_most=MAX_SHAPES)
+        check_number(self.n_points, "--points", at_least=1, at_most=MAX_POINTS)
+        check_number(self.seed, "--seed", at_least=0)
         check_number(self.grid_size, "--grid-size", at_least=8)
         check_number(self.steps, "--steps", at_least=1)
         check_number(self.guidance, "--guidance", at_least=0)
