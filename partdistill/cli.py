@@ -28,7 +28,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from partdistill.errors import PdError, check_number
+from partdistill.errors import MAX_SEED, PdError, check_number
 from partdistill.files import OutputFolder, remove_stale_temporaries
 from partdistill.shapes import MAX_POINTS
 
@@ -53,6 +53,7 @@ app = typer.Typer(
 )
 # Sentences with paths stay on one line; no console markup, so brackets in messages print as they are.
 console = Console(soft_wrap=True, markup=False)
+MAX_IMAGE_SIZE = 4096  # five times PartSLIP's 800 px; ten views of it are already 168 M pixels
 errors = Console(stderr=True, soft_wrap=True, markup=False)
 
 P = ParamSpec("P")
@@ -114,6 +115,11 @@ GpusPerWorker = Annotated[
 ]
 
 
+def _listed(text: str | None) -> list[str]:
+    """The names of a comma-separated option ("chair, table,"), empty ones left out."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
 def _ray_line(scale: RayOptions) -> str:
     each = f"{scale.cpus_per_worker:g} CPU and {scale.gpus_per_worker:g} GPU"
     return f"On Ray: {scale.workers} workers, {each} each."
@@ -149,7 +155,9 @@ def synth(
     out: Annotated[
         Path | None, typer.Option(help="Collection folder (default: shapes/<category>-<generator>).")
     ] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the whole run; same seed, same shapes.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the whole run; same seed, same shapes.")
+    ] = 0,
     points: Annotated[
         int, typer.Option(min=1, help="Points sampled per shape (Point-E always makes 4,096).")
     ] = 10_000,
@@ -321,7 +329,7 @@ def teach(
         KindName, typer.Option(help="Simulated teacher: box or mask predictions.")
     ] = KindName.box,
     renderer: Annotated[RendererName, typer.Option(help="How views are drawn.")] = RendererName.auto,
-    image_size: Annotated[int, typer.Option(min=32, help="Render size in pixels.")] = 800,
+    image_size: Annotated[int, typer.Option(min=32, max=MAX_IMAGE_SIZE, help="Render size in pixels.")] = 800,
     point_radius: Annotated[
         float | None,
         typer.Option(
@@ -329,7 +337,7 @@ def teach(
         ),
     ] = None,
     sheets: Annotated[int, typer.Option(help="Contact sheets to draw (-1: all, 0: none).")] = -1,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated teacher.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the simulated teacher.")] = 0,
     device: Device = "auto",
     force_category: ForceCategory = False,
     parts: Parts = None,
@@ -419,7 +427,9 @@ def distill(
     ),
     noise: Annotated[NoiseName, typer.Option(help="Simulated teacher: how often it errs.")] = NoiseName.noisy,
     kind: Annotated[KindName, typer.Option(help="Simulated teacher: box or mask.")] = KindName.box,
-    image_size: Annotated[int, typer.Option(min=32, help="Render size when teaching.")] = 800,
+    image_size: Annotated[
+        int, typer.Option(min=32, max=MAX_IMAGE_SIZE, help="Render size when teaching.")
+    ] = 800,
     student: Annotated[StudentName, typer.Option(help="The 3D student.")] = StudentName.pointnet,
     checkpoint: Annotated[
         Path | None, typer.Option(help="Point-M2AE pre-training weights (point-m2ae).")
@@ -443,7 +453,9 @@ def distill(
             " reference: the student at the trigger."
         ),
     ] = Switch.guarded,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of initialisation, sampling and augmentation.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of initialisation, sampling and augmentation.")
+    ] = 0,
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/<category>-<student>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run in --out.")] = False,
     device: Device = "auto",
@@ -550,7 +562,7 @@ def _distill_categories(job: DistillJob, names: str, scale: RayOptions | None, f
     chosen = (
         list(shapenetpart_categories())
         if names.strip() == "all"
-        else [resolve_category(name.strip()) for name in names.split(",") if name.strip()]
+        else [resolve_category(name) for name in _listed(names)]
     )
     if not chosen:
         raise PdError("--categories names no category: give a comma-separated list, or 'all'.")
@@ -676,7 +688,7 @@ def predict(
         "predictions"
     ),
     points: Annotated[int, typer.Option(min=1, help="Points sampled from meshes.")] = 10_000,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of mesh sampling and chunking.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of mesh sampling and chunking.")] = 0,
     device: Device = "auto",
     force_category: ForceCategory = False,
     page: Annotated[
@@ -766,7 +778,7 @@ def evaluate(
     ] = ("2048"),
     out: Annotated[Path | None, typer.Option(help="Report folder (default: eval-<dataset>).")] = None,
     gallery: Annotated[int, typer.Option(min=0, help="Shapes drawn in gallery.png.")] = 8,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the point subsets.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the point subsets.")] = 0,
     device: Device = "auto",
     page: Annotated[
         bool,
@@ -795,7 +807,7 @@ def evaluate(
             f"not '{points}'."
         )
     data = open_dataset(dataset.value, root, split)
-    names = [c.strip() for c in (categories or "").split(",") if c.strip()]
+    names = _listed(categories)
     prefix = "" if dataset is DatasetName.collection else f"{dataset.value}/"
     chosen = [find_category(prefix + name) for name in names] or None
     predictors = []
@@ -915,7 +927,7 @@ def import_(
         str | None, typer.Option(help="Comma-separated categories (files: exactly one, or a category file).")
     ] = None,
     points: Annotated[int, typer.Option(min=1, help="Points sampled from mesh files.")] = 10_000,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of mesh sampling.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of mesh sampling.")] = 0,
     parts: Parts = None,
 ) -> None:
     """Make a collection from a benchmark split or a folder of shape files, for pd teach and pd distill."""
@@ -930,7 +942,7 @@ def import_(
             raise PdError("Importing files needs the one category they show: --categories chair.")
         category = resolve_category(categories, parts)
     elif dataset in ("shapenetpart", "partnete"):
-        names = [c.strip() for c in (categories or "").split(",") if c.strip()]
+        names = _listed(categories)
         chosen = [find_category(f"{dataset}/{name}") for name in names] or None
         data = open_dataset(dataset, root, split)
         total = len(data.ids(chosen))

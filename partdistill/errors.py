@@ -6,6 +6,8 @@ what to do. The CLI prints that sentence and exits non-zero; every other excepti
 keeps its traceback.
 """
 
+MAX_SEED = 2**63 - 1  # torch.manual_seed takes a signed 64-bit seed
+
 
 class PdError(Exception):
     """A problem with the user's input or environment, explained in one sentence."""
@@ -28,7 +30,8 @@ def check_number(
     """
     import math
 
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))  # ints of any size
+    if isinstance(value, bool) or not finite:
         raise PdError(f"{option} must be a finite number, not {value}.")
     if above is not None and not value > above:
         raise PdError(f"{option} must be above {above}, not {value}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -193,6 +194,27 @@ def test_a_weighted_source_without_units_is_one_sentence(
     )
     with pytest.raises(PdError, match="None of the shapes of b has a knowledge unit"):
         Distillation(config, [*first, *bare], tmp_path / "run")
+
+
+def test_stored_teach_settings_are_trusted_only_with_units(
+    two_collections: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Finished knowledge is used as it was made, whatever today's option bounds; a folder whose run
+    failed before its first unit is taught again with the settings asked for."""
+    train, _ = two_collections
+    finished, failed = tmp_path / "finished", tmp_path / "failed"
+    shutil.copytree(train, finished)
+    shutil.copytree(train, failed)
+    config = finished / "knowledge" / "simulated-noisy-box" / "teach_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "image_size": 5000}))
+    result = runner.invoke(app, ["distill", "--shapes", str(finished), "--out", str(tmp_path / "a"), *QUICK])
+    assert result.exit_code == 0, result.output
+    store = failed / "knowledge" / "simulated-noisy-box"
+    shutil.rmtree(store / "units")
+    (store / "teach_config.json").write_text(json.dumps({"teacher": "simulated", "image_size": 5000}))
+    result = runner.invoke(app, ["distill", "--shapes", str(failed), "--out", str(tmp_path / "b"), *QUICK])
+    assert result.exit_code == 0, result.output
+    assert json.loads((store / "teach_config.json").read_text())["image_size"] == 96
 
 
 def test_weights_must_match_the_sources(two_collections: tuple[Path, Path], tmp_path: Path) -> None:

@@ -24,12 +24,18 @@ from partdistill.distill.sheets import contact_sheet
 from partdistill.distill.teachers import GLIP_NMS, Prediction, Teacher
 from partdistill.errors import PdError, check_number
 from partdistill.eval.metrics import shapenetpart_shape_iou
-from partdistill.files import check_id, read_json, remove_stale_temporaries, write_bytes, write_json
+from partdistill.files import (
+    TEMPORARY,
+    check_id,
+    read_json,
+    remove_stale_temporaries,
+    write_bytes,
+    write_json,
+)
 from partdistill.prompts import QUERIES, Category
 from partdistill.shapes import Shape
 
 CONFIG_FILE = "teach_config.json"
-MAX_IMAGE_SIZE = 4096  # five times PartSLIP's 800 px; ten views of it are already 168 M pixels
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,7 @@ class TeachConfig:
         if self.threshold is not None:
             check_number(self.threshold, "--threshold", at_least=0, at_most=1)
         check_number(self.nms, "--nms", above=0, at_most=1)
-        check_number(self.image_size, "--image-size", at_least=32, at_most=MAX_IMAGE_SIZE)
-        check_number(self.seed, "--seed", at_least=0)
+        check_number(self.image_size, "--image-size", at_least=32)
         if self.point_radius is not None:
             check_number(self.point_radius, "--point-radius", above=0, at_most=1)
         check_number(self.whole_object, "whole_object", above=0, at_most=1)
@@ -122,7 +127,7 @@ class KnowledgeStore:
 
     def holds_units(self) -> bool:
         """Whether any shape's units were written (a run that failed before its first has none)."""
-        return any((self.root / "units").rglob("*.npz"))
+        return any(TEMPORARY not in path.name for path in (self.root / "units").rglob("*.npz"))
 
     def load(self, shape_id: str) -> Knowledge:
         if not self.has(shape_id):

@@ -63,7 +63,7 @@ from partdistill.distill.losses import Trigger, UnitPairs, distillation_loss, re
 from partdistill.distill.optim import Adam
 from partdistill.distill.snapshot import PredictionAverage
 from partdistill.distill.students import build_student, trainable_parameters
-from partdistill.errors import PdError, check_number
+from partdistill.errors import MAX_SEED, PdError, check_number
 from partdistill.eval.metrics import shapenetpart_shape_iou
 from partdistill.files import atomic_path, read_json, write_json
 from partdistill.prompts import find_category
@@ -143,7 +143,7 @@ class DistillConfig:
         check_number(self.min_steps, "--min-steps", at_least=0)
         check_number(self.batch_size, "--batch-size", at_least=1)
         check_number(self.n_points, "--points", at_least=16, at_most=MAX_POINTS)
-        check_number(self.seed, "--seed", at_least=0)
+        check_number(self.seed, "--seed", at_least=0, at_most=MAX_SEED)
         check_number(self.lr, "--lr", above=0, at_most=10)
         check_number(self.lr_floor, "lr_floor", above=0, at_most=1)
         check_number(self.switch_not_before, "switch_not_before", at_least=0, at_most=1)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
-from partdistill.errors import PdError, check_number
+from partdistill.errors import MAX_SEED, PdError, check_number
 from partdistill.files import read_json, write_json
 from partdistill.prompts import Category, find_category, text_prompt
 from partdistill.shapes import MAX_POINTS, Provenance, Shape
@@ -57,7 +57,7 @@ class SynthConfig:
     def __post_init__(self) -> None:
         check_number(self.n, "--n", at_least=1, at_most=MAX_SHAPES)
         check_number(self.n_points, "--points", at_least=1, at_most=MAX_POINTS)
-        check_number(self.seed, "--seed", at_least=0)
+        check_number(self.seed, "--seed", at_least=0, at_most=MAX_SEED)
         check_number(self.grid_size, "--grid-size", at_least=8)
         check_number(self.steps, "--steps", at_least=1)
         check_number(self.guidance, "--guidance", at_least=0)
