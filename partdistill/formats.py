@@ -31,8 +31,8 @@ MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".off", ".stl")
 POINT_SUFFIXES = (".ply", SHAPE_SUFFIX)
 READABLE_SUFFIXES = POINT_SUFFIXES + MESH_SUFFIXES
 DEFAULT_MESH_POINTS = 10_000
-MAX_FACES = 50_000_000  # faces a mesh file may declare (a detailed scan holds a few million)
-_PLY_HEADER_BYTES = 1 << 16  # how much of a PLY file is searched for its element counts
+MAX_FACES = 50_000_000  # faces (or other elements) a PLY may declare; a detailed scan has a few million
+_PLY_HEADER_BYTES = 1 << 20  # where a PLY header must have ended (one holds a few hundred bytes)
 # Per-point label properties understood in foreign PLY files, most specific first.
 LABEL_PROPERTIES = ("label", "part", "part_id", "semantic_seg")
 _FORMAT = "partdistill.shape"
@@ -120,7 +120,7 @@ def read_npz(path: str | Path) -> Shape:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, MemoryError) as error:  # headers can lie
         raise PdError(f"{path} is not a readable partdistill shape file ({_reason(error)}).") from error
     try:
         meta = json.loads(arrays.pop("meta").tobytes().decode())
@@ -258,19 +258,30 @@ def write_ply(shape: Shape, path: str | Path, *, color_by: str = "auto") -> None
 
 
 def _check_ply_counts(path: Path) -> None:
-    """Refuse (PdError) a PLY whose header declares more vertices than MAX_POINTS or more faces than
-    MAX_FACES before plyfile allocates room for them (a few bytes of header can ask for terabytes)."""
+    """Refuse (PdError) a PLY whose header declares more vertices than MAX_POINTS, or more of any
+    other element than MAX_FACES, before plyfile allocates room for them (a few bytes of header can
+    ask for terabytes); a header that does not end within _PLY_HEADER_BYTES is refused too."""
     with path.open("rb") as handle:
-        header = handle.read(_PLY_HEADER_BYTES).split(b"end_header", 1)[0]
-    for line in header.splitlines():
-        words = line.split()
-        if len(words) == 3 and words[0] == b"element" and words[2].lstrip(b"-").isdigit():
-            name, count = words[1].decode("ascii", "replace"), int(words[2])
-            limit = {"vertex": MAX_POINTS, "face": MAX_FACES}.get(name)
-            if limit is not None and count > limit:
+        if handle.readline(8).strip() != b"ply":
+            return  # not a PLY: plyfile says so
+        while handle.tell() < _PLY_HEADER_BYTES:
+            line = handle.readline(_PLY_HEADER_BYTES)
+            if not line or line.strip() == b"end_header":
+                return
+            words = line.split()
+            if len(words) != 3 or words[0] != b"element":
+                continue
+            try:
+                count = int(words[2])
+            except ValueError:
+                continue  # plyfile explains a malformed count
+            name = words[1].decode("ascii", "replace")
+            limit = MAX_POINTS if name == "vertex" else MAX_FACES
+            if count > limit:
                 raise PdError(
                     f"{path} declares {count:,} {name} elements, more than the {limit:,} a shape may hold."
                 )
+    raise PdError(f"{path}: its PLY header does not end within its first {_PLY_HEADER_BYTES:,} bytes.")
 
 
 def _ply_meta(comments: list[str]) -> dict:

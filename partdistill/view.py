@@ -335,7 +335,16 @@ def _comparison_page(path: Path, limit: int, budget: int) -> Page:
                 score = float(data["scores"][i])
                 points, truth = data[f"s{i}_points"], data[f"s{i}_truth"]
                 rows.append((str(shape_id), points, truth, predictions, score, names))
-    except (KeyError, ValueError, TypeError, IndexError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+    except (
+        KeyError,
+        ValueError,
+        TypeError,
+        IndexError,
+        EOFError,
+        MemoryError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as error:
         raise PdError(f"{path} is not what pd eval keeps for its page ({error}).") from error
     return Page(_comparison_entries(rows, budget, path), f"worst shapes of {path.parent.name}")
 

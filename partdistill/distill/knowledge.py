@@ -266,5 +266,14 @@ def load_knowledge(path: str | Path) -> Knowledge:
                 indices=data["indices"],
                 point_scores=data.get("point_scores"),
             )
-    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+    except (
+        OSError,
+        KeyError,
+        ValueError,
+        TypeError,
+        EOFError,
+        MemoryError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as error:
         raise PdError(f"{path} is not a readable knowledge file ({error}).") from error

@@ -17,6 +17,7 @@ no part), and `truth` keeps the dataset's own ids for reports.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -404,7 +405,7 @@ def import_files(
     if not paths:
         raise PdError(f"{folder} holds no shape files ({', '.join(READABLE_SUFFIXES)}).")
     ids = [check_id(path.stem, str(path)) for path in paths]
-    twice = sorted({shape_id for shape_id in ids if ids.count(shape_id) > 1})
+    twice = sorted(shape_id for shape_id, count in Counter(ids).items() if count > 1)
     if twice:
         raise PdError(f"{folder} holds more than one file named {twice[0]} (ids come from file names).")
     shapes = [as_category(read_shape(path, n_points=n_points, seed=seed), category) for path in paths]

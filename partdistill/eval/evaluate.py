@@ -90,7 +90,7 @@ class FilePredictions:
             raise PdError(f"{self.path} has no prediction for {shape_id} (expected {file}).")
         try:
             values = np.load(file, allow_pickle=False)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, MemoryError) as error:
             raise PdError(f"{file} is not a readable .npy array of labels ({error}).") from error
         return _labels(values, str(file))
 

@@ -79,7 +79,15 @@ def load_npy(path: Path) -> object:
         raise PdError(
             f"{path} asks to run {error} while being read; a numpy data file never does, so it was not read."
         ) from error
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError, TypeError, AttributeError) as error:
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        MemoryError,
+        pickle.UnpicklingError,
+        TypeError,
+        AttributeError,
+    ) as error:
         raise PdError(f"{path} is not a readable numpy file ({type(error).__name__}: {error}).") from error
     if isinstance(value, np.ndarray) and value.dtype.hasobject and value.shape == ():
         return value.item()
