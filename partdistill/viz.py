@@ -17,7 +17,7 @@ from partdistill.palette import part_color, part_colors
 from partdistill.shapes import Shape, normalize
 
 ELEVATION, AZIMUTH = 20.0, 35.0  # the three-quarter view, in degrees
-MAX_POINTS = 6000  # points drawn per panel at most (a random subset of bigger shapes)
+PANEL_POINTS = 6000  # points drawn per panel at most (a random subset of bigger shapes)
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ def save_panels(
     for axis, panel in zip(axes.flat, panels, strict=False):
         shape = normalize(panel.shape)
         keep = np.arange(shape.n_points)
-        if shape.n_points > MAX_POINTS:
-            keep = np.sort(rng.choice(shape.n_points, MAX_POINTS, replace=False))
+        if shape.n_points > PANEL_POINTS:
+            keep = np.sort(rng.choice(shape.n_points, PANEL_POINTS, replace=False))
         screen, depth = _view(shape.points[keep], ELEVATION, AZIMUTH)
         order = np.argsort(depth)  # far first; the camera looks down -z
         colors = _colors(panel)[keep]

@@ -10,6 +10,7 @@ clip            masks, open_clip dense features (ViT-B-16, openai)
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from partdistill.distill.teachers.base import GLIP_NMS, Prediction, Teacher, suppress_duplicates
@@ -69,28 +70,42 @@ def _clip(model_id: str | None, threshold: float | None, device: str, options: d
     )
 
 
-TEACHERS: dict[str, Callable[[str | None, float | None, str, dict[str, Any]], Teacher]] = {
-    "simulated": _simulated,
-    "grounding-dino": _grounding_dino,
-    "owlv2": _owlv2,
-    "clipseg": _clipseg,
-    "clip": _clip,
+@dataclass(frozen=True)
+class TeacherKind:
+    """How to build one teacher, and which of `pd teach`'s shared options it takes.
+
+    Attributes:
+        build: (model_id, threshold, device, options) -> the teacher.
+        threshold: it keeps predictions above a score threshold (--threshold).
+        nms: it draws boxes that non-maximum suppression merges (--nms).
+    """
+
+    build: Callable[[str | None, float | None, str, dict[str, Any]], Teacher]
+    threshold: bool = False
+    nms: bool = False
+
+
+TEACHERS: dict[str, TeacherKind] = {
+    "simulated": TeacherKind(_simulated),
+    "grounding-dino": TeacherKind(_grounding_dino, threshold=True, nms=True),
+    "owlv2": TeacherKind(_owlv2, threshold=True, nms=True),
+    "clipseg": TeacherKind(_clipseg, threshold=True),
+    "clip": TeacherKind(_clip),
 }
-
-
-THRESHOLDED = ("grounding-dino", "owlv2", "clipseg")  # the teachers with a score threshold
-DETECTORS = ("grounding-dino", "owlv2")  # the teachers whose boxes go through NMS
 
 
 def refuse_ignored(name: str, *, threshold: float | None, nms: float | None) -> None:
     """Refuse (PdError) a threshold or NMS IoU asked of teacher `name` when it has none, instead of
     recording a setting that changed nothing."""
-    if threshold is not None and name not in THRESHOLDED:
-        raise PdError(
-            f"The {name} teacher has no score threshold: --threshold is for {', '.join(THRESHOLDED)}."
-        )
-    if nms is not None and name not in DETECTORS:
-        raise PdError(f"The {name} teacher draws no boxes to suppress: --nms is for {', '.join(DETECTORS)}.")
+    kind = TEACHERS.get(name)
+    if kind is None:
+        return  # build_teacher names the teachers there are
+    if threshold is not None and not kind.threshold:
+        takers = ", ".join(n for n, k in TEACHERS.items() if k.threshold)
+        raise PdError(f"The {name} teacher has no score threshold: --threshold is for {takers}.")
+    if nms is not None and not kind.nms:
+        takers = ", ".join(n for n, k in TEACHERS.items() if k.nms)
+        raise PdError(f"The {name} teacher draws no boxes to suppress: --nms is for {takers}.")
 
 
 def build_teacher(
@@ -109,19 +124,18 @@ def build_teacher(
     """
     if name not in TEACHERS:
         raise PdError(f"Unknown teacher '{name}': use one of {', '.join(TEACHERS)}.")
-    return TEACHERS[name](model_id, threshold, device, options)
+    return TEACHERS[name].build(model_id, threshold, device, options)
 
 
 __all__ = [
-    "DETECTORS",
     "GLIP_NMS",
     "NOISE_PRESETS",
     "TEACHERS",
-    "THRESHOLDED",
     "Noise",
     "Prediction",
     "SimulatedTeacher",
     "Teacher",
+    "TeacherKind",
     "build_teacher",
     "refuse_ignored",
     "suppress_duplicates",
