@@ -454,6 +454,23 @@ def h5_release(**replace: object) -> Setup:
     return write
 
 
+def npz_declaring_terabytes(relative: str) -> Setup:
+    """A partdistill shape file whose points array's header declares 10^12 x 3 floats."""
+
+    def write(d: Path, assets: Assets) -> None:
+        import io
+        import zipfile
+
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 3)}
+        )
+        with zipfile.ZipFile(d / relative, "w") as out:
+            out.writestr("points.npy", header.getvalue() + bytes(120))
+
+    return write
+
+
 class Touch:
     """A pickle payload: loading it runs `touch marker`, as a malicious label.npy would."""
 
@@ -516,6 +533,7 @@ CASES = [
     Case("synth-points-0", nothing, with_options(SYNTH, "--points", "0"), r"--points"),
     Case("synth-seed-negative", nothing, with_options(SYNTH, "--seed", "-1"), r"--seed"),
     Case("synth-n-huge", nothing, with_options(SYNTH, "--n", "99999999999999999999"), r"--n must be at most"),
+    Case("synth-n-beyond-floats", nothing, with_options(SYNTH, "--n", "9" * 401), r"--n must be at most"),
     Case(
         "synth-points-huge",
         nothing,
@@ -653,6 +671,7 @@ CASES = [
     Case("distill-batch-size-0", taught, with_options(DISTILL, "--batch-size", "0"), r"--batch-size"),
     Case("distill-points-0", taught, with_options(DISTILL, "--points", "0"), r"--points"),
     Case("distill-seed-negative", taught, with_options(DISTILL, "--seed", "-1"), r"--seed"),
+    Case("distill-seed-over-64-bits", taught, with_options(DISTILL, "--seed", "9" * 20), r"--seed"),
     Case(
         "distill-h5-no-points",
         knowledge_h5(
@@ -938,6 +957,23 @@ CASES = [
         r"abc\.txt",
     ),
     Case("view-missing", nothing, ("view", "{d}/nope"), r"nope.*does not exist"),
+    Case(
+        "view-npz-declares-terabytes",
+        npz_declaring_terabytes("huge.npz"),
+        ("view", "{d}/huge.npz", "--out", "{d}/page.html"),
+        r"huge\.npz is not a readable partdistill shape file \(Unable to allocate",
+    ),
+    Case(
+        "view-ply-edges-declared-by-the-trillion",
+        garbage(
+            "edges.ply",
+            b"ply\nformat ascii 1.0\ncomment pushed down\nelement vertex 1\nproperty float x\n"
+            b"property float y\nproperty float z\nelement edge +1000000000000\nproperty int vertex1\n"
+            b"end_header\n0 0 0\n",
+        ),
+        ("view", "{d}/edges.ply", "--out", "{d}/page.html"),
+        r"declares 1,000,000,000,000 edge elements",
+    ),
     Case(
         "view-out-is-a-folder",
         then(ply("scan.ply", ["0 0 0", "1 0 0", "0 1 0"]), garbage("pages/keep.txt", b"mine\n")),
