@@ -696,7 +696,13 @@ def predict(
     ] = True,
 ) -> None:
     """Label shapes with a trained student: part-coloured PLY, per-point JSON and a PNG per input."""
-    from partdistill.distill.predict import TrainedStudent, output_names, write_prediction
+    from partdistill.distill.predict import (
+        INPUTS_FILE,
+        TrainedStudent,
+        check_outputs,
+        output_names,
+        write_prediction,
+    )
     from partdistill.files import write_json
     from partdistill.formats import read_shape
     from partdistill.info import resolve_device
@@ -715,6 +721,7 @@ def predict(
                 "pass --force-category to label it anyway."
             )
     names = output_names(inputs)
+    check_outputs(out, names)
     table = Table(title=f"{trained.category} parts by {run}", show_header=True)
     table.add_column("input")
     table.add_column("written as")
@@ -728,7 +735,7 @@ def predict(
             counts = np.bincount(labels, minlength=len(trained.part_names))
             table.add_row(str(path), name, *(f"{100 * c / len(labels):.0f}%" for c in counts))
             bar.advance(task)
-        write_json(out / "inputs.json", {name: str(path) for name, path in zip(names, inputs, strict=True)})
+        write_json(out / INPUTS_FILE, {name: str(path) for name, path in zip(names, inputs, strict=True)})
         if page:
             from partdistill.view import page_for, write_page
 
@@ -819,6 +826,11 @@ def evaluate(
         target = [c for c in data.categories() if c.key == trained.category]
         if not target:
             raise PdError(f"The run segments '{trained.category}', which {root} does not hold.")
+        if chosen is not None and target[0] not in chosen:
+            raise PdError(
+                f"The run segments '{trained.category}', not {', '.join(names)}: leave --categories out "
+                "or give the run's category."
+            )
         unmatched = [p for p, i in zip(trained.part_names, student.mapping(target[0]), strict=True) if i < 0]
         if unmatched:
             console.print(
@@ -996,6 +1008,8 @@ def view(
         raise PdError(
             f"{target} is a folder: give --out the page's file name, such as {target / 'view.html'}."
         )
+    if target.exists() and target.suffix.lower() != ".html":
+        raise PdError(f"{target} exists and is not a web page; give --out a new .html file name.")
     write_page(target, page)
     console.print(f"Wrote {target} ({len(page.entries)} menu entries): open it in a web browser.")
 

@@ -193,7 +193,10 @@ def page_html(entries: Sequence[Entry], title: str) -> str:
             }
         ],
     )
-    return figure.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+    # A fixed div id: plotly draws a random one, and the same inputs should give the same page.
+    return figure.to_html(
+        include_plotlyjs=True, full_html=True, config={"displaylogo": False}, div_id="pd-view"
+    )
 
 
 def _title(title: str, entry: Entry) -> str:

@@ -454,6 +454,16 @@ def h5_release(**replace: object) -> Setup:
     return write
 
 
+def student_record(**change: object) -> Setup:
+    """The trained run's student.json with the fields in `change` replaced."""
+
+    def write(d: Path, assets: Assets) -> None:
+        path = d / "run" / "student.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+
+    return write
+
+
 def npz_declaring_terabytes(relative: str) -> Setup:
     """A partdistill shape file whose points array's header declares 10^12 x 3 floats."""
 
@@ -775,6 +785,36 @@ CASES = [
         r"declares 1,000,000,000,000 vertex elements",
     ),
     Case(
+        "predict-run-record-asks-for-a-trillion-points",
+        then(trained, student_record(n_points=10**12)),
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"student\.json is not a complete student record",
+    ),
+    Case(
+        "predict-run-record-catalogue-not-a-table",
+        then(trained, student_record(catalogue=5)),
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"student\.json is not a complete student record",
+    ),
+    Case(
+        "predict-over-its-own-input",
+        then(trained, ply("scans/foo.ply", ["0 0 0", "1 0 0", "0 1 0"])),
+        ("predict", "{d}/scans/foo.ply", *with_options(PREDICT, "--out", "{d}/scans")),
+        r"foo\.ply exists and pd predict did not write it",
+    ),
+    Case(
+        "predict-into-its-run",
+        then(trained, ply("student.ply", ["0 0 0", "1 0 0", "0 1 0"])),
+        ("predict", "{d}/student.ply", *with_options(PREDICT, "--out", "{d}/run")),
+        r"student\.json exists and pd predict did not write it",
+    ),
+    Case(
+        "predict-input-named-inputs",
+        then(trained, ply("inputs.ply", ["0 0 0", "1 0 0", "0 1 0"])),
+        ("predict", "{d}/inputs.ply", *PREDICT),
+        r"would collide with inputs\.json",
+    ),
+    Case(
         "predict-corrupt-ply",
         then(trained, garbage("bad.ply")),
         ("predict", "{d}/bad.ply", *PREDICT),
@@ -881,6 +921,12 @@ CASES = [
         r"nope\.json",
     ),
     Case("eval-points-0", snp_root(), with_options(EVAL_FILES, "--points", "0"), r"--points"),
+    Case(
+        "eval-run-of-another-category",
+        then(trained, snp_root()),
+        (*EVAL, "--run", "{d}/run", "--categories", "airplane"),
+        r"The run segments .*chair.*, not airplane",
+    ),
     Case("eval-points-foo", snp_root(), with_options(EVAL_FILES, "--points", "foo"), r"--points"),
     Case("eval-points-huge", snp_root(), with_options(EVAL_FILES, "--points", "99999999999"), r"--points"),
     Case(
@@ -973,6 +1019,12 @@ CASES = [
         ),
         ("view", "{d}/edges.ply", "--out", "{d}/page.html"),
         r"declares 1,000,000,000,000 edge elements",
+    ),
+    Case(
+        "view-out-is-a-shape",
+        ply("scan.ply", ["0 0 0", "1 0 0", "0 1 0"]),
+        ("view", "{d}/scan.ply", "--out", "{d}/scan.ply"),
+        r"scan\.ply exists and is not a web page",
     ),
     Case(
         "view-out-is-a-folder",

@@ -75,6 +75,11 @@ def test_a_shape_file(chairs: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     _check(tmp_path / "one.html", tmp_path, _parts(chairs))
+    first = (tmp_path / "one.html").read_bytes()
+    runner.invoke(
+        app, ["view", str(chairs / "c" / "shapes" / "chair-00000.npz"), "--out", str(tmp_path / "one.html")]
+    )
+    assert (tmp_path / "one.html").read_bytes() == first  # same inputs, same page
 
 
 def test_a_collection_with_a_shape_picker(chairs: Path, tmp_path: Path) -> None:

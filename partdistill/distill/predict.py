@@ -20,8 +20,11 @@ from partdistill.errors import PdError
 from partdistill.files import atomic_path, check_id, read_json, write_json
 from partdistill.formats import write_ply
 from partdistill.prompts import Category, register_category
-from partdistill.shapes import Shape
+from partdistill.shapes import MAX_POINTS, Shape
 from partdistill.viz import Panel, save_panels
+
+OUTPUT_SUFFIXES = (".ply", ".json", ".png")  # what pd predict writes per input
+INPUTS_FILE = "inputs.json"  # where pd predict maps its output names to its inputs
 
 
 @dataclass
@@ -62,7 +65,9 @@ class TrainedStudent:
             part_names = tuple(str(name) for name in config["part_names"])
             model = build_student(str(config["student"]), len(part_names), restoring=True)
             category, n_points = str(config["category"]), int(config["n_points"])
-        except (KeyError, TypeError, ValueError) as error:
+            if not 1 <= n_points <= MAX_POINTS:
+                raise ValueError(f"n_points {n_points}")
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise PdError(
                 f"{config_path} is not a complete student record (missing or bad {error})."
             ) from error
@@ -114,6 +119,22 @@ def output_names(inputs: list[Path]) -> list[str]:
     return names
 
 
+def check_outputs(out: Path, names: list[str]) -> None:
+    """Refuse (PdError) to write `<name>.ply/.json/.png` over a file in `out` that no earlier
+    `pd predict` wrote there (the user's own shapes, a run's or a collection's records): only the
+    names its INPUTS_FILE lists are its own. The name of INPUTS_FILE itself is taken."""
+    taken = Path(INPUTS_FILE).stem
+    if taken in names:
+        raise PdError(f"An input named {taken}.* would collide with {INPUTS_FILE}; rename it.")
+    listed = out / INPUTS_FILE
+    earlier = read_json(listed, "the inputs of an earlier pd predict") if listed.is_file() else {}
+    for name in names:
+        for suffix in OUTPUT_SUFFIXES:
+            path = out / f"{name}{suffix}"
+            if path.exists() and name not in earlier:
+                raise PdError(f"{path} exists and pd predict did not write it; choose another --out.")
+
+
 def save_labels(labels: np.ndarray, folder: Path, shape_id: str) -> Path:
     """Write one shape's labels as `<folder>/<id>.npy` (a "/" in the id becomes a sub-folder), atomically."""
     path = folder / f"{check_id(shape_id, 'the shape to label')}.npy"
@@ -146,7 +167,7 @@ def write_prediction(
     """Write `<name>.ply`, `<name>.json` and `<name>.png` into `out` for the shape read from
     `source`; returns their paths."""
     labelled = shape.replace(labels=labels, part_names=student.part_names, category=student.category)
-    paths = [out / f"{name}.ply", out / f"{name}.json", out / f"{name}.png"]
+    paths = [out / f"{name}{suffix}" for suffix in OUTPUT_SUFFIXES]
     write_ply(labelled, paths[0], color_by="parts")
     record: dict[str, object] = {
         "input": str(source),
