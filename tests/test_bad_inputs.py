@@ -380,19 +380,24 @@ def predicting(table: dict[str, object]) -> Setup:
     return write
 
 
-def snp_hdf5(category: int = 99, part: int = 0) -> Setup:
+def snp_hdf5(category: int = 99, part: int = 0, **replace: object) -> Setup:
     """PointNet's HDF5 release at hdf5_data/ with one shape of category label `category` (0..15; 4 is
-    the chair) whose points all have global part id `part`, and predictions.json with that part."""
+    the chair) whose points all have global part id `part`, and predictions.json with that part;
+    the datasets named in `replace` (data, label, pid) are given those values instead."""
 
     def write(d: Path, assets: Assets) -> None:
         import h5py
 
         root = d / "hdf5_data"
         root.mkdir()
+        arrays = {
+            "data": np.random.default_rng(2).uniform(-0.5, 0.5, (1, 2048, 3)).astype(np.float32),
+            "label": np.array([[category]], dtype=np.uint8),
+            "pid": np.full((1, 2048), part, dtype=np.uint8),
+        }
         with h5py.File(root / "ply_data_test0.h5", "w") as data:
-            data["data"] = np.random.default_rng(2).uniform(-0.5, 0.5, (1, 2048, 3)).astype(np.float32)
-            data["label"] = np.array([[category]], dtype=np.uint8)
-            data["pid"] = np.full((1, 2048), part, dtype=np.uint8)
+            for key, value in {**arrays, **replace}.items():
+                data[key] = value
         predictions(d, {"ply_data_test0/0": [part] * 2048})
 
     return write
@@ -431,27 +436,6 @@ def knowledge_h5(**replace: object) -> Setup:
 def declared_huge(data: Any, key: str) -> None:
     """A dataset of 10^11 rows that takes a few kilobytes on disk."""
     data.create_dataset(key, shape=(10**11, 3), dtype="f4", chunks=(1024, 3), compression="gzip")
-
-
-def h5_release(**replace: object) -> Setup:
-    """PointNet's HDF5 release at hdf5_data/ with one chair, its datasets replaced as `knowledge_h5`'s."""
-
-    def write(d: Path, assets: Assets) -> None:
-        import h5py
-
-        root = d / "hdf5_data"
-        root.mkdir()
-        arrays = {
-            "data": np.random.default_rng(2).uniform(-0.5, 0.5, (1, 2048, 3)).astype(np.float32),
-            "label": np.array([[4]], dtype=np.uint8),
-            "pid": np.full((1, 2048), 12, dtype=np.uint8),
-        }
-        with h5py.File(root / "ply_data_test0.h5", "w") as data:
-            for key, value in {**arrays, **replace}.items():
-                data[key] = value
-        predictions(d, {"ply_data_test0/0": [12] * 2048})
-
-    return write
 
 
 def student_record(**change: object) -> Setup:
@@ -931,13 +915,13 @@ CASES = [
     Case("eval-points-huge", snp_root(), with_options(EVAL_FILES, "--points", "99999999999"), r"--points"),
     Case(
         "eval-hdf5-rows-disagree",
-        h5_release(label=np.array([[4], [4]], dtype=np.uint8)),
+        snp_hdf5(category=4, part=12, label=np.array([[4], [4]], dtype=np.uint8)),
         with_options(EVAL_FILES, "--root", "{d}/hdf5_data"),
         r"different numbers of shapes \(data 1, label 2, pid 1\)",
     ),
     Case(
         "eval-hdf5-scalar-data",
-        h5_release(data=np.float32(1.0)),
+        snp_hdf5(category=4, part=12, data=np.float32(1.0)),
         with_options(EVAL_FILES, "--root", "{d}/hdf5_data"),
         r"'data' is not an array of numbers",
     ),
