@@ -30,6 +30,7 @@ from partdistill.errors import PdError
 
 TEMPORARY = ".tmp-"  # marks the temporary files of `atomic_path`
 OWNER = ".pd-owner"  # the pid of the process holding an output folder
+MAX_H5_VALUES = 2**28  # values one HDF5 array may hold: 1 GiB of float32, 20x ShapeNetPart's largest file
 
 
 def _creation_mode() -> int:

@@ -24,13 +24,12 @@ import numpy as np
 
 from partdistill.distill.knowledge import Knowledge
 from partdistill.errors import PdError
-from partdistill.files import atomic_path, read_h5_numbers
+from partdistill.files import MAX_H5_VALUES, atomic_path, read_h5_numbers
 from partdistill.prompts import Category, find_category
 from partdistill.shapes import MAX_POINTS, Provenance, Shape
 
 FILE_NAME = "preprocess.h5"
 MAX_UNITS = 100_000  # units one file may declare (PartSLIP's 10 views give a few hundred)
-MAX_VALUES = 2**28  # conf_bbox entries at most: 1 GiB of float32
 
 
 def category_from_path(path: Path) -> Category:
@@ -60,7 +59,7 @@ def read_partdistill_h5(path: str | Path, category: Category | None = None) -> t
             source = str(path)
             xyz = read_h5_numbers(data, "xyz", source, 3 * MAX_POINTS).astype(np.float32)
             cls_bbox = read_h5_numbers(data, "cls_bbox", source, MAX_UNITS).reshape(-1).astype(np.int64)
-            conf_bbox = read_h5_numbers(data, "conf_bbox", source, MAX_VALUES).astype(np.float32)
+            conf_bbox = read_h5_numbers(data, "conf_bbox", source, MAX_H5_VALUES).astype(np.float32)
             gt = None
             if "gt_semantic_seg" in data:
                 gt = read_h5_numbers(data, "gt_semantic_seg", source, MAX_POINTS).reshape(-1)

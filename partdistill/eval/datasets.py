@@ -28,12 +28,10 @@ import numpy as np
 from partdistill.collection import Collection, ShapeRecord
 from partdistill.errors import PdError
 from partdistill.eval.safe_pickle import load_npy
-from partdistill.files import check_id, read_h5_numbers, read_json
+from partdistill.files import MAX_H5_VALUES, check_id, read_h5_numbers, read_json
 from partdistill.formats import read_ply
 from partdistill.prompts import Category, find_category, partnete_categories, shapenetpart_categories
 from partdistill.shapes import Provenance, Shape
-
-MAX_VALUES = 2**28  # per HDF5 array: 1 GiB of float32, 20x PointNet's largest ShapeNetPart file
 
 
 @dataclass(frozen=True)
@@ -190,7 +188,7 @@ class ShapeNetPartHDF5:
 
         try:
             with h5py.File(path, "r") as data:
-                arrays = [read_h5_numbers(data, key, str(path), MAX_VALUES) for key in keys]
+                arrays = [read_h5_numbers(data, key, str(path), MAX_H5_VALUES) for key in keys]
         except (OSError, KeyError) as error:
             raise PdError(
                 f"{path} is not a ShapeNetPart HDF5 file with data, label and pid ({error})."
