@@ -241,6 +241,27 @@ class TrainState:
     switch_epoch: int | None = None
     log: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        """Refuse a state no run wrote (a damaged or edited state.json) with a ValueError: every
+        epoch run appends one loss, one fit and one log line."""
+
+        def number(value: object) -> bool:
+            return isinstance(value, int | float) and not isinstance(value, bool)
+
+        def whole(value: object) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if not (
+            whole(self.epoch)
+            and (self.switch_epoch is None or whole(self.switch_epoch))
+            and all(isinstance(values, list) for values in (self.losses, self.fits, self.log))
+            and len(self.losses) == len(self.fits) == len(self.log) == self.epoch
+            and all(number(v) for v in self.losses)
+            and all(v is None or number(v) for v in self.fits)
+            and all(isinstance(line, str) for line in self.log)
+        ):
+            raise ValueError("the training state is not one a run wrote")
+
 
 class Distillation:
     """A resumable distillation run over `items` in `run_dir`."""
