@@ -22,6 +22,7 @@ shapes already recorded; a lost worker's task is retried on another (Ray's max_t
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ class RayOptions:
         check_number(self.workers, "--workers", at_least=1)
         check_number(self.cpus_per_worker, "--cpus-per-worker", above=0)
         check_number(self.gpus_per_worker, "--gpus-per-worker", at_least=0)
+        if not self.address.strip():
+            raise PdError("--ray-address is empty: give the cluster's host:port, or leave it out.")
 
     @property
     def device(self) -> str:
@@ -83,7 +86,7 @@ def connect(options: RayOptions) -> Any:
     try:
         if address is None:
             ray.init(
-                num_cpus=max(1, int(options.workers * options.cpus_per_worker)),
+                num_cpus=max(1, math.ceil(options.workers * options.cpus_per_worker)),
                 include_dashboard=False,
                 log_to_driver=False,
             )
@@ -93,7 +96,24 @@ def connect(options: RayOptions) -> Any:
         raise PdError(
             f"Could not reach the Ray cluster at {address or 'a new local cluster'} ({error})."
         ) from error
+    _check_fits(ray, options, f"the Ray cluster at {address}" if address else "the new local Ray cluster")
     return ray
+
+
+def _check_fits(ray: Any, options: RayOptions, where: str) -> None:
+    """Refuse workers that no node of the cluster can hold: Ray would queue them forever, silently."""
+    nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
+    for kind, need, option in (
+        ("CPU", options.cpus_per_worker, "--cpus-per-worker"),
+        ("GPU", options.gpus_per_worker, "--gpus-per-worker"),
+    ):
+        have = max((float(node.get(kind, 0.0)) for node in nodes), default=0.0)
+        if need > have:
+            ray.shutdown()
+            raise PdError(
+                f"Each worker asks for {need:g} {kind} ({option}), but the largest node of {where} "
+                f"has {have:g}, so no worker could ever start; ask for less, or use bigger nodes."
+            )
 
 
 def _actors(ray: Any, worker: type, options: RayOptions, *args: Any) -> Any:

@@ -109,13 +109,16 @@ def test_a_killed_driver_resumes_without_making_a_shape_twice(cluster: str, tmp_
         )
     log = tmp_path / "t" / "manifest.log"
     deadline = time.time() + 600  # Ray starts slowly on a busy machine; the loop ends at 5 shapes
-    while time.time() < deadline and (not log.exists() or log.read_text().count("\n") < 5):
+    # Until 5 shapes are recorded, or the driver ends by itself (then say how, not wait out the deadline).
+    recorded = lambda: log.read_text().count("\n") if log.exists() else 0  # noqa: E731
+    while time.time() < deadline and driver.poll() is None and recorded() < 5:
         time.sleep(0.2)
+    ended = driver.poll()
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    assert log.exists(), f"the driver made no shape in 10 minutes: {errors.read_text()[-2000:]}"
+    assert log.exists(), f"the driver made no shape (exit code {ended}): {errors.read_text()[-2000:]}"
     made = len(Collection.open(tmp_path / "t"))
-    assert 5 <= made < 40, "the driver was meant to die midway"
+    assert 5 <= made < 40, f"the driver was meant to die midway (it made {made}; exit code {ended})"
     resumed = _pd(*synth[1:], "--ray", "--workers", "2", address=cluster)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{made} of 40 shapes are already there" in resumed.stdout
@@ -176,6 +179,21 @@ def test_jobs_run_as_tasks_with_their_resources(cluster: str) -> None:
 
     jobs = [job(c) for c in ("chair", "table", "lamp")]
     assert sorted(run_on_ray(jobs, RayOptions(workers=2))) == ["chair", "lamp", "table"]
+
+
+@pytest.mark.parametrize("asked", [("--gpus-per-worker", "1"), ("--cpus-per-worker", "3")])
+def test_workers_bigger_than_the_cluster_are_refused(
+    cluster: str, tmp_path: Path, asked: tuple[str, str]
+) -> None:
+    """Ray would queue them forever without a word; the 2-CPU test cluster has no GPU."""
+    if float(ray.cluster_resources().get("GPU", 0)) >= 1:
+        pytest.skip("this cluster has a GPU")
+    out = tmp_path / "out"
+    synth = ["synth", "--category", "chair", "--n", "2", "--out", str(out)]
+    done = _pd(*synth, "--ray", *asked, address=cluster)
+    assert done.returncode == 1
+    assert f"({asked[0]})" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()
 
 
 def test_without_ray_nothing_imports_it(tmp_path: Path) -> None:
