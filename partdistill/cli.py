@@ -131,7 +131,12 @@ def _ray_options(use: bool, address: str | None, workers: int, cpus: float, gpus
 
     if not use and address is None:
         return None
-    return RayOptions(address=address or "auto", workers=workers, cpus_per_worker=cpus, gpus_per_worker=gpus)
+    return RayOptions(
+        address="auto" if address is None else address,
+        workers=workers,
+        cpus_per_worker=cpus,
+        gpus_per_worker=gpus,
+    )
 
 
 Parts = Annotated[
@@ -369,7 +374,7 @@ def teach(
         point_radius=point_radius,
         seed=seed,
     )
-    store = KnowledgeStore(knowledge_dir(collection, name or config.default_name()))
+    store = KnowledgeStore(knowledge_dir(collection, config.default_name() if name is None else name))
     scale = _ray_options(ray, ray_address, workers, cpus_per_worker, gpus_per_worker)
     model = build_config_teacher(config, resolve_device(device)) if scale is None else None
     with OutputFolder(store.root):
@@ -428,8 +433,14 @@ def distill(
     noise: Annotated[NoiseName, typer.Option(help="Simulated teacher: how often it errs.")] = NoiseName.noisy,
     kind: Annotated[KindName, typer.Option(help="Simulated teacher: box or mask.")] = KindName.box,
     image_size: Annotated[
-        int, typer.Option(min=32, max=MAX_IMAGE_SIZE, help="Render size when teaching.")
-    ] = 800,
+        int | None,
+        typer.Option(
+            min=32,
+            max=MAX_IMAGE_SIZE,
+            help="Render size when teaching (default: the knowledge's, or 800); knowledge made at"
+            " another size is refused.",
+        ),
+    ] = None,
     student: Annotated[StudentName, typer.Option(help="The 3D student.")] = StudentName.pointnet,
     checkpoint: Annotated[
         Path | None, typer.Option(help="Point-M2AE pre-training weights (point-m2ae).")
@@ -491,8 +502,13 @@ def distill(
         knowledge=tuple(knowledge or ()),
         category=resolve_category(category, parts) if category and categories is None else None,
         teach=TeachConfig(
-            teacher=teacher.value, noise=noise.value, kind=kind.value, image_size=image_size, seed=seed
+            teacher=teacher.value,
+            noise=noise.value,
+            kind=kind.value,
+            image_size=TeachConfig.image_size if image_size is None else image_size,
+            seed=seed,
         ),
+        pinned=() if image_size is None else ("image_size",),
         training=dict(
             student=student.value,
             mode=mode.value,

@@ -267,15 +267,19 @@ def resumable_run(d: Path, assets: Assets) -> None:
     path.write_text(json.dumps(config, indent=2))
 
 
-def corrupt_states(d: Path, assets: Assets) -> None:
-    """Every state.json in the resumable run's checkpoint (checkpoint/state.json if none) made unreadable."""
-    resumable_run(d, assets)
-    states = sorted((d / "run" / "checkpoint").rglob("state.json")) or [
-        d / "run" / "checkpoint" / "state.json"
-    ]
-    for path in states:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("{epoch: 1")
+def corrupt_states(text: str) -> Setup:
+    """Every state.json of the resumable run's checkpoint (checkpoint/state.json if none) set to `text`."""
+
+    def setup(d: Path, assets: Assets) -> None:
+        resumable_run(d, assets)
+        states = sorted((d / "run" / "checkpoint").rglob("state.json")) or [
+            d / "run" / "checkpoint" / "state.json"
+        ]
+        for path in states:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+
+    return setup
 
 
 def a_file(relative: str) -> Setup:
@@ -634,6 +638,7 @@ CASES = [
         r"clip teacher draws no boxes",
         out=TEACH_OUT,
     ),
+    Case("teach-name-empty", shapes, with_options(TEACH, "--name", ""), r"knowledge name ''", out=TEACH_OUT),
     Case(
         "teach-image-size-8", shapes, with_options(TEACH, "--image-size", "8"), r"--image-size", out=TEACH_OUT
     ),
@@ -710,9 +715,33 @@ CASES = [
     ),
     Case(
         "distill-resume-corrupt-state",
-        corrupt_states,
+        corrupt_states("{epoch: 1"),
         with_options(DISTILL, "--resume"),
         r"state\.json",
+    ),
+    Case(
+        "distill-resume-state-of-wrong-types",
+        corrupt_states('{"epoch": 1, "losses": "abc", "fits": [null], "switch_epoch": null, "log": ["x"]}'),
+        with_options(DISTILL, "--resume"),
+        r"checkpoint in .* is damaged",
+    ),
+    Case(
+        "distill-image-size-not-the-knowledge's",
+        taught,
+        with_options(without(DISTILL, "--knowledge"), "--image-size", "128"),
+        r"made with --image-size 64, not 128",
+    ),
+    Case(
+        "distill-image-size-not-the-given-knowledge's",
+        taught,
+        with_options(DISTILL, "--image-size", "128"),
+        r"made with --image-size 64, not 128",
+    ),
+    Case(
+        "distill-ray-address-empty",
+        taught,
+        with_options(DISTILL, "--ray-address", ""),
+        r"--ray-address is empty",
     ),
     Case(
         "distill-category-contradicts",

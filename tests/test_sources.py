@@ -207,7 +207,11 @@ def test_stored_teach_settings_are_trusted_only_with_units(
     shutil.copytree(train, failed)
     config = finished / "knowledge" / "simulated-noisy-box" / "teach_config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "image_size": 5000}))
-    result = runner.invoke(app, ["distill", "--shapes", str(finished), "--out", str(tmp_path / "a"), *QUICK])
+    at = QUICK.index("--image-size")
+    unsized = QUICK[:at] + QUICK[at + 2 :]  # --image-size 96 would refuse knowledge made at 5000
+    result = runner.invoke(
+        app, ["distill", "--shapes", str(finished), "--out", str(tmp_path / "a"), *unsized]
+    )
     assert result.exit_code == 0, result.output
     store = failed / "knowledge" / "simulated-noisy-box"
     shutil.rmtree(store / "units")

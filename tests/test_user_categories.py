@@ -242,7 +242,7 @@ def test_several_categories_in_turn_from_names_and_files(stand_ins: Path, tmp_pa
     (named / "office-chair").symlink_to(stand_ins / "office")
     (named / "chair").symlink_to(stand_ins / "chairs")
     category_file = _file(tmp_path, "office-chair.toml", OFFICE_CHAIR)
-    quick = ["--epochs", "1", "--min-steps", "0", "--points", "128", "--image-size", "64", "--device", "cpu"]
+    quick = ["--epochs", "1", "--min-steps", "0", "--points", "128", "--image-size", "96", "--device", "cpu"]
     result = runner.invoke(
         app,
         [

@@ -57,6 +57,8 @@ class DistillJob:
         shapes, knowledge: the --shapes and --knowledge folders.
         category: the category the user named, or None for the one the shapes share.
         teach: how knowledge is made for a collection that has none.
+        pinned: the `teach` settings the user chose explicitly: a collection's knowledge made
+            with other values of them is refused rather than silently used.
         training: DistillConfig fields (all but category and sources).
         out: the run folder, or None for runs/<category>-<student>.
         resume: continue the run in `out`.
@@ -67,13 +69,16 @@ class DistillJob:
     knowledge: tuple[Path, ...]
     category: Category | None
     teach: TeachConfig
+    pinned: tuple[str, ...] = ()
     training: dict[str, Any] = field(default_factory=dict)
     out: Path | None = None
     resume: bool = False
     device: str = "cpu"
 
     def plan(self) -> Planned:
-        found, sources = plan_sources(list(self.shapes), list(self.knowledge), self.category, self.teach)
+        found, sources = plan_sources(
+            list(self.shapes), list(self.knowledge), self.category, self.teach, self.pinned
+        )
         config = DistillConfig(
             category=found.key, sources=tuple(source.label for source in sources), **self.training
         )

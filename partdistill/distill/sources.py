@@ -66,11 +66,16 @@ class Source:
 
 
 def plan_sources(
-    shapes: list[Path], knowledge: list[Path], category: Category | None, default_teach: TeachConfig
+    shapes: list[Path],
+    knowledge: list[Path],
+    category: Category | None,
+    default_teach: TeachConfig,
+    pinned: tuple[str, ...] = (),
 ) -> tuple[Category, list[Source]]:
     """The category and the sources of `pd distill --shapes ... --knowledge ...` (see the module
     docstring); `category` is the one the user named, if any (checked against the collections by
-    the caller). `default_teach` is how knowledge is made for a collection that has none."""
+    the caller). `default_teach` is how knowledge is made for a collection that has none; a
+    collection's knowledge made with other values of its `pinned` settings is refused."""
     collections = {path: Collection.open(path) for path in shapes}
     stores: dict[Path, KnowledgeStore] = {}  # collection path -> its --knowledge folder
     h5_folders = []
@@ -84,6 +89,7 @@ def plan_sources(
                 collections[owner] = _collection_of_store(owner, path)
                 match = owner
             stores[match] = KnowledgeStore(path)
+            _check_pinned(stores[match], default_teach, pinned)
         else:
             h5_folders.append(path)
     h5_sources: list[tuple[Path, list[Item]]] = []
@@ -104,7 +110,7 @@ def plan_sources(
                 consumed.add(folder)
                 break
         else:
-            sources.append(_default_source(collection, default_teach))
+            sources.append(_default_source(collection, default_teach, pinned))
     for folder, items in h5_sources:
         if folder not in consumed:
             sources.append(Source(str(folder), h5_items=items))
@@ -133,14 +139,32 @@ def _one_category(collections: list[Collection], h5_sources: list[tuple[Path, li
     return find_category(names.pop())
 
 
-def _default_source(collection: Collection, teach: TeachConfig) -> Source:
-    """A collection with the knowledge `teach` names (made first when it is missing or partial)."""
+def _default_source(collection: Collection, teach: TeachConfig, pinned: tuple[str, ...]) -> Source:
+    """A collection with the knowledge `teach` names (made first when it is missing or partial),
+    refused where that knowledge was made with other values of the `pinned` settings."""
     store = KnowledgeStore(knowledge_dir(collection, teach.default_name()))
     earlier = store.config()
     if earlier is not None and store.holds_units():  # continue it with the settings it was made with
+        _check_pinned(store, teach, pinned)
         teach = teach_config_from(earlier, store.root)
     missing = any(not store.has(record.id) for record in collection.ok_records)
     return Source(str(store.root), collection, store, teach=teach if missing else None)
+
+
+def _check_pinned(store: KnowledgeStore, asked: TeachConfig, pinned: tuple[str, ...]) -> None:
+    """Refuse `store` if its knowledge was made with other values of the `pinned` settings."""
+    earlier = store.config()
+    if earlier is None or not store.holds_units():
+        return
+    made = teach_config_from(earlier, store.root)
+    for setting in pinned:
+        if getattr(made, setting) != getattr(asked, setting):
+            option = "--" + setting.replace("_", "-")
+            raise PdError(
+                f"{store.root} holds knowledge made with {option} {getattr(made, setting)}, not "
+                f"{getattr(asked, setting)}; leave {option} out to use it, or teach again with "
+                "`pd teach --name <another>` and distil with --knowledge."
+            )
 
 
 def items_from_store(collection: Collection, store: KnowledgeStore) -> list[Item]:

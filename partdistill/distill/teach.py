@@ -172,7 +172,7 @@ def build_config_teacher(config: TeachConfig, device: str = "cpu") -> Teacher:
 
 def knowledge_dir(collection: Collection, name: str) -> Path:
     """Where the knowledge called `name` of `collection` is kept (`name`: one safe file name)."""
-    if "/" in name:
+    if not name or "/" in name:
         raise PdError(f"The knowledge name {name!r} must be one folder name, without '/'.")
     return collection.root / "knowledge" / check_id(name, "--name")
 
