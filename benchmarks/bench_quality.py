@@ -9,9 +9,11 @@ Rows: the real sample (../shared/data/shapenetpart_sample: 16 categories, 3 shap
 tables, mostly cut to ~240 points; `pd import` of it, point renders) per seed; and procedural
 collections of each size, category and seed (mesh renders). Columns: direct lifting of the units;
 the student forward only; the student with backward distillation on the same schedule (allowed
-however small the collection); and the final labels `pd distill --mode tta` writes with its
-defaults (forward only where the collection cannot take --switch-min-steps steps in the epochs
-asked for, with backward distillation otherwise). Seeds set the teacher's noise, the shapes
+however small the collection); the final labels `pd distill --mode tta` hands over with its
+defaults (with backward distillation where the collection can take --switch-min-steps steps in
+the epochs asked for; otherwise the forward student or direct lifting, whichever agreed better
+with held-out teacher views, `partdistill.distill.choose`); and on what share of the row's runs
+that check handed over lifting. Seeds set the teacher's noise, the shapes
 (procedural) and the student's initialisation. `--shape-points 240 --renders points` makes the
 procedural shapes as sparse as the sample's and teaches them from point renders, as the sample is
 taught. With `--companions K`, the sample's rows gain a column: the forward-only student distilled
@@ -23,6 +25,7 @@ perfect units (one per ground-truth part of each shape, score 1) instead of the 
     .venv/bin/python benchmarks/bench_quality.py [--sample-seeds 0,1,2] [--categories chair,table,airplane]
         [--sizes 8,16,48] [--seeds 0,1] [--points 1024] [--min-steps 300] [--skip-sample] [--skip-procedural]
         [--sample-points 2048] [--companions 0] [--perfect-units] [--shape-points 0] [--renders mesh]
+        [--skip-backward]
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.distill.cameras import partslip_cameras
+from partdistill.distill.choose import compare, lifted_labels, split_views
 from partdistill.distill.data import Item
 from partdistill.distill.knowledge import Knowledge, lift, vote
 from partdistill.distill.predict import TrainedStudent
@@ -52,7 +56,8 @@ from partdistill.synth.run import item_seed
 from partdistill.threads import cpu_threads
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "shapenetpart_sample"
-COLUMNS = ("lifting", "forward", "+backward", "final")
+LIFTING_HANDED = "% lifting"  # share of the row's runs whose held-out check handed over lifting
+COLUMNS = ("lifting", "forward", "+backward", "final", LIFTING_HANDED)
 COMPANIONS = "companions"
 PERFECT = "perfect"  # the student on perfect units
 
@@ -124,6 +129,7 @@ def scores(
     min_steps: int,
     companions: Sequence[Item] = (),
     perfect: bool = False,
+    with_backward: bool = True,
 ) -> dict[str, float]:
     """mIoU of every column on `items` (distilled on and scored on the same shapes); of the forward
     student distilled on `items` with `companions` where there are any; and of the forward
@@ -140,13 +146,27 @@ def scores(
     # Backward distillation on the same schedule, allowed however small the collection (pd's
     # default keeps collections that cannot take its steps in the epochs asked for forward only).
     planned = Distillation(default, items, tempfile.mkdtemp())
-    backward = distil(items, dataclasses.replace(default, epochs=planned.epochs, min_steps=0))
-    forward_only = bool(planned.forward_only_reason)
+    backward = (
+        distil(items, dataclasses.replace(default, epochs=planned.epochs, min_steps=0))
+        if with_backward
+        else None
+    )
+    if planned.forward_only:  # pd hands over the forward student or lifting, checked
+        twin = distil([Item(i.id, i.shape, split_views(i.knowledge)[0]) for i in items], default)
+        choice = compare(items, twin)
+        final = forward
+        if choice.labels == "lifting":
+            final = [
+                lifted_labels(item.knowledge, labels) for item, labels in zip(items, forward, strict=True)
+            ]
+    else:
+        choice, final = None, backward if backward is not None else distil(items, default)
     values = {
         "lifting": miou([vote(item.knowledge) for item in items]),
         "forward": miou(forward),
-        "+backward": miou(backward),
-        "final": miou(forward if forward_only else backward),
+        "+backward": float("nan") if backward is None else miou(backward),
+        "final": miou(final),
+        LIFTING_HANDED: float(choice is not None and choice.labels == "lifting"),
     }
     if companions:
         together = distil([*items, *companions], forward_config)
@@ -186,6 +206,11 @@ def main() -> None:
     parser.add_argument(
         "--renders", default="mesh", choices=["mesh", "points"], help="How procedural shapes are taught."
     )
+    parser.add_argument(
+        "--skip-backward",
+        action="store_true",
+        help="Leave the +backward column out (nan): forward-only rows' final labels do not use it.",
+    )
     args = parser.parse_args()
     per_instance = args.boxes == "instance"
     print(
@@ -207,6 +232,7 @@ def main() -> None:
                         args.min_steps,
                         procedural_items(name, args.companions, 100 + seed, 256, per_instance),
                         args.perfect_units,
+                        not args.skip_backward,
                     )
                     for name, items in sample_items(seed, per_instance).items()
                 ]
@@ -223,7 +249,14 @@ def main() -> None:
                         items = procedural_items(
                             name, size, seed, args.points, per_instance, args.shape_points, args.renders
                         )
-                        values = scores(items, name, seed, args.points, args.min_steps)
+                        values = scores(
+                            items,
+                            name,
+                            seed,
+                            args.points,
+                            args.min_steps,
+                            with_backward=not args.skip_backward,
+                        )
                         print(
                             row(
                                 f"procedural {name}, {size} shapes, seed {seed}",

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from partdistill.distill.job import DistillJob, Planned
     from partdistill.distill.teach import KnowledgeStore, TeachConfig, TeachSummary
     from partdistill.distill.teachers import Teacher
-    from partdistill.distill.train import DistillConfig
+    from partdistill.distill.train import Distillation, DistillConfig
     from partdistill.eval.evaluate import EvalResult
     from partdistill.prompts import Category
     from partdistill.scale import RayOptions
@@ -599,7 +599,7 @@ def _distill_categories(job: DistillJob, names: str, scale: RayOptions | None, f
             if source.collection is not None:
                 _collection_category(source.collection, planned.category.key, force)
     table = Table(title=f"{len(jobs)} categor{'y' if len(jobs) == 1 else 'ies'}", show_header=True)
-    for column in ("category", "run", "epochs", "last loss", "backward from"):
+    for column in ("category", "run", "epochs", "last loss", "backward from", "labels handed over"):
         table.add_column(column)
     if scale is not None:
         console.print(_ray_line(scale))
@@ -616,13 +616,15 @@ def _distill_categories(job: DistillJob, names: str, scale: RayOptions | None, f
                 str(done.epochs),
                 f"{done.loss:.4f}",
                 str(done.switch_epoch or "-"),
+                done.handed_over or "-",
             )
     console.print(table)
 
 
 def _distill_into(run_dir: Path, config: DistillConfig, items: list[Item], resume: bool, device: str) -> None:
     """The training loop of `pd distill` with its progress, then, in TTA mode, the labels."""
-    from partdistill.distill.job import label_distilled
+    from partdistill.distill.choose import CHOICE_FILE
+    from partdistill.distill.job import choose_labels, label_distilled
     from partdistill.distill.train import BatchReport, Distillation
 
     run = Distillation(config, items, run_dir, device=device)
@@ -652,18 +654,37 @@ def _distill_into(run_dir: Path, config: DistillConfig, items: list[Item], resum
             bar.console.print(line)
     weights = run.finish()
     console.print(f"Student: {weights}  (log.txt, curve.png, config.json beside it)")
-    labelled = label_distilled(run_dir, config, items, device)
-    if labelled is not None:
-        agreement = (
-            "No unit covers any point."
-            if labelled.agreement is None
-            else f"They agree on {100 * labelled.agreement:.1f}% of the points the units cover."
-        )
-        console.print(
-            f"The student's labels of the {labelled.shapes} shapes: {run_dir / 'predictions'}/<id>.npy; "
-            f"direct lifting of the teacher's units, for comparison: {run_dir / 'lifted'}/<id>.npy. "
-            + agreement
-        )
+    if config.mode != "tta":
+        return
+    choice = choose_labels(run, _check_with_progress)
+    labelled = label_distilled(run, items, choice)
+    agreement = (
+        "no unit covers any point"
+        if labelled.agreement is None
+        else f"they agree on {100 * labelled.agreement:.1f}% of the points the units cover"
+    )
+    handed = "the student's" if choice.labels == "student" else "direct lifting of the units"
+    console.print(
+        f"Labels of the {labelled.shapes} shapes: {run_dir / 'predictions'}/<id>.npy, {handed} "
+        f"({choice.reason}). Beside them: the student's in student/, direct lifting's in lifted/ "
+        f"({agreement}); the choice in {CHOICE_FILE}."
+    )
+
+
+def _check_with_progress(twin: Distillation) -> None:
+    """Train the held-out check's twin run with a progress bar, and finish it."""
+    from partdistill.distill.train import BatchReport
+
+    console.print(
+        f"Held-out check: distilling a twin on the even views' units into {twin.run_dir}, to compare "
+        "the student with direct lifting on the odd views."
+    )
+    with progress_bar() as bar:
+        task = bar.add_task("held-out check", total=twin.epochs)
+        for report in twin.run():
+            if not isinstance(report, BatchReport):
+                bar.update(task, completed=report.epoch)
+    twin.finish()
 
 
 def _teach_with_progress(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -95,16 +96,56 @@ def test_tta_mode_labels_the_distilled_shapes(knives: Path, tmp_path: Path) -> N
         app, ["distill", "--shapes", str(knives), "--out", str(tmp_path), "--mode", "tta", *QUICK]
     )
     assert result.exit_code == 0, result.output
-    labels = np.load(tmp_path / "predictions" / "knife-00001.npy")
-    assert labels.shape == (800,) and set(labels.tolist()) <= {0, 1}
+    said = " ".join(result.stdout.split())
+    student = np.load(tmp_path / "student" / "knife-00001.npy")
+    assert student.shape == (800,) and set(student.tolist()) <= {0, 1}
     lifted = np.load(tmp_path / "lifted" / "knife-00001.npy")
     knowledge = KnowledgeStore(knives / "knowledge" / "simulated-noisy-box").load("knife-00001")
     np.testing.assert_array_equal(lifted, vote(knowledge))
+    # 4 shapes are too few for backward distillation: a twin on the even views decided what to hand over.
+    choice = json.loads((tmp_path / "choice.json").read_text())
+    assert (tmp_path / "held-out-check" / "student.safetensors").is_file()
+    assert f"student {100 * choice['student']:.1f}, lifting {100 * choice['lifting']:.1f}" in said
     same = covered = 0
     for path in (tmp_path / "lifted").iterdir():
-        lift, student = np.load(path), np.load(tmp_path / "predictions" / path.name)
-        same, covered = same + np.sum((student == lift) & (lift >= 0)), covered + np.sum(lift >= 0)
-    assert f"agree on {100 * same / covered:.1f}% of the" in " ".join(result.stdout.split())
+        lift, mine = np.load(path), np.load(tmp_path / "student" / path.name)
+        handed = np.load(tmp_path / "predictions" / path.name)
+        expected = mine if choice["labels"] == "student" else np.where(lift >= 0, lift, mine)
+        np.testing.assert_array_equal(handed, expected)
+        same, covered = same + np.sum((mine == lift) & (lift >= 0)), covered + np.sum(lift >= 0)
+    assert f"agree on {100 * same / covered:.1f}% of the" in said
+
+
+def test_a_tta_run_killed_in_its_held_out_check_resumes_to_the_same_labels(
+    knives: Path, tmp_path: Path
+) -> None:
+    argv = ["distill", "--shapes", str(knives), "--out", str(tmp_path), "--mode", "tta", *QUICK]
+    assert runner.invoke(app, argv).exit_code == 0
+    choice = (tmp_path / "choice.json").read_text()
+    handed = {p.name: np.load(p) for p in (tmp_path / "predictions").iterdir()}
+    # Killed after the twin's last epoch, before its weights and the labels were written.
+    (tmp_path / "held-out-check" / "student.safetensors").unlink()
+    (tmp_path / "choice.json").unlink()
+    shutil.rmtree(tmp_path / "predictions")
+    result = runner.invoke(app, [*argv, "--resume"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "choice.json").read_text() == choice
+    for name, labels in handed.items():
+        np.testing.assert_array_equal(np.load(tmp_path / "predictions" / name), labels)
+
+
+def test_a_job_per_category_makes_the_same_tta_choice_and_reports_it(knives: Path, tmp_path: Path) -> None:
+    """The quiet path (one job per category, as Ray workers run it) labels as `pd distill` does."""
+    alone, per_category = tmp_path / "alone", tmp_path / "per-category"
+    for out, extra in ((alone, []), (per_category, ["--categories", "knife"])):
+        argv = ["distill", "--shapes", str(knives), "--out", str(out), "--mode", "tta", *QUICK, *extra]
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 0, result.output
+    choice = json.loads((alone / "choice.json").read_text())
+    assert json.loads((per_category / "choice.json").read_text()) == choice
+    assert f"│ {choice['labels']}" in result.stdout  # the table's "labels handed over" column
+    for path in (alone / "predictions").iterdir():
+        np.testing.assert_array_equal(np.load(path), np.load(per_category / "predictions" / path.name))
 
 
 def test_distill_from_partdistill_h5_files(knives: Path, tmp_path: Path) -> None:

@@ -6,18 +6,22 @@ progress display) or, called as a function, quietly in a Ray worker (`partdistil
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from partdistill.distill.choose import CHOICE_FILE, Choice, compare, twin
 from partdistill.distill.data import Item
+from partdistill.distill.knowledge import vote
+from partdistill.distill.predict import TrainedStudent, save_labels
 from partdistill.distill.sources import Source, plan_sources
 from partdistill.distill.teach import TeachConfig, build_config_teacher, teach
 from partdistill.distill.train import Distillation, DistillConfig
 from partdistill.errors import PdError
-from partdistill.files import OutputFolder
+from partdistill.files import OutputFolder, write_json
 from partdistill.prompts import Category, register_category
 
 
@@ -40,13 +44,15 @@ class Planned:
 
 @dataclass(frozen=True)
 class Finished:
-    """What a job did: its category, run folder, epochs, last loss, backward switch (or None)."""
+    """What a job did: its category, run folder, epochs, last loss, backward switch (or None), and
+    in TTA mode which labels it handed over ("student" or "lifting"; None outside TTA mode)."""
 
     category: str
     run_dir: Path
     epochs: int
     loss: float
     switch_epoch: int | None
+    handed_over: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,9 +113,13 @@ class DistillJob:
             for _ in run.run():
                 pass
             run.finish()
-            label_distilled(planned.run_dir, planned.config, items, self.device)
+            handed_over = None
+            if planned.config.mode == "tta":
+                handed_over = label_distilled(run, items, choose_labels(run, _train_quietly)).choice.labels
         loss = run.state.losses[-1] if run.state.losses else float("nan")
-        return Finished(planned.category.key, planned.run_dir, run.state.epoch, loss, run.state.switch_epoch)
+        return Finished(
+            planned.category.key, planned.run_dir, run.state.epoch, loss, run.state.switch_epoch, handed_over
+        )
 
     def for_category(self, category: Category, template: dict[str, str]) -> DistillJob:
         """This job for one of several categories: "{category}" in its paths becomes the name."""
@@ -138,32 +148,60 @@ def gather(sources: list[Source]) -> list[Item]:
 
 @dataclass(frozen=True)
 class Labelled:
-    """What TTA mode wrote: how many shapes, and on what share of the points the teacher's units
-    cover the student agrees with direct lifting of them (how far distillation moved the labels;
-    None where no unit covers any point)."""
+    """What TTA mode wrote.
+
+    Attributes:
+        shapes: how many shapes it labelled.
+        choice: which labels it handed over in predictions/, and why.
+        agreement: on what share of the points the teacher's units cover the student agrees with
+            direct lifting of them (how far distillation moved the labels); None where no unit
+            covers any point.
+    """
 
     shapes: int
+    choice: Choice
     agreement: float | None
 
 
-def label_distilled(run_dir: Path, config: DistillConfig, items: list[Item], device: str) -> Labelled | None:
-    """In TTA mode, label the very shapes distilled on: the student's labels in predictions/<id>.npy
-    and, beside them, direct lifting of the same units in lifted/<id>.npy (-1 where no unit covers
-    a point). None outside TTA mode."""
-    if config.mode != "tta":
-        return None
-    from partdistill.distill.knowledge import vote
-    from partdistill.distill.predict import TrainedStudent, save_labels
+def choose_labels(run: Distillation, follow: Callable[[Distillation], None]) -> Choice:
+    """Which labels TTA mode hands over (`partdistill.distill.choose`); `follow` trains the twin
+    run to its end, quietly or with progress, and finishes it."""
+    if not run.forward_only:
+        return Choice(
+            "student", reason="it could distil backward; the held-out check is for forward-only runs"
+        )
+    checked = twin(run)
+    if checked is None:
+        return Choice(
+            "student", reason="unchecked: its units cannot be split into views to learn from and hold out"
+        )
+    follow(checked)
+    trained = TrainedStudent.load(checked.run_dir, run.device)
+    return compare(run.items, [trained.labels(item.shape) for item in run.items])
 
-    trained = TrainedStudent.load(run_dir, device)
+
+def _train_quietly(run: Distillation) -> None:
+    for _ in run.run():
+        pass
+    run.finish()
+
+
+def label_distilled(run: Distillation, items: list[Item], choice: Choice) -> Labelled:
+    """Label the very shapes distilled on (TTA mode). In the run folder: predictions/<id>.npy, the
+    labels handed over (`choice`); student/<id>.npy, the student's; lifted/<id>.npy, direct lifting
+    of the units (-1 where no unit covers a point); choice.json, the choice and its figures."""
+    trained = TrainedStudent.load(run.run_dir, run.device)
     same = covered = 0
     for item in items:
         student, lifted = trained.labels(item.shape), vote(item.knowledge)
-        save_labels(student, run_dir / "predictions", item.id)
-        save_labels(lifted, run_dir / "lifted", item.id)
+        handed = student if choice.labels == "student" else np.where(lifted >= 0, lifted, student)
+        save_labels(handed, run.run_dir / "predictions", item.id)
+        save_labels(student, run.run_dir / "student", item.id)
+        save_labels(lifted, run.run_dir / "lifted", item.id)
         same += int(np.sum((student == lifted) & (lifted >= 0)))
         covered += int(np.sum(lifted >= 0))
-    return Labelled(len(items), same / covered if covered else None)
+    write_json(run.run_dir / CHOICE_FILE, dataclasses.asdict(choice))
+    return Labelled(len(items), choice, same / covered if covered else None)
 
 
 def parse_weights(text: str | None) -> tuple[float, ...] | None:

@@ -156,6 +156,22 @@ class Knowledge:
             point_scores=None if self.point_scores is None else self.point_scores[source[sort]],
         )
 
+    def subset(self, keep: np.ndarray) -> Knowledge:
+        """The units where `keep` [U] bool is true, with their points and confidences."""
+        keep = np.asarray(keep, dtype=bool)
+        entries = keep[self.unit_of_entry()]
+        sizes = np.diff(self.offsets)[keep]
+        return Knowledge(
+            n_points=self.n_points,
+            part_names=self.part_names,
+            parts=self.parts[keep],
+            scores=self.scores[keep],
+            views=self.views[keep],
+            offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            indices=self.indices[entries],
+            point_scores=None if self.point_scores is None else self.point_scores[entries],
+        )
+
     def dense(self) -> np.ndarray:
         """[n_points, U, C] float32 in PartDistill's `conf_bbox` layout.
 

@@ -335,6 +335,12 @@ class Distillation:
         return max(1, by_share, by_steps)
 
     @property
+    def forward_only(self) -> bool:
+        """Whether this run distils forward only: told to (--no-backward), or unable to start
+        backward distillation in its epochs (`forward_only_reason`)."""
+        return not self.config.backward or bool(self.forward_only_reason)
+
+    @property
     def forward_only_reason(self) -> str:
         """Why backward distillation cannot start in this run although it is on ("" if it can)."""
         config = self.config

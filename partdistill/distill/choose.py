@@ -1,0 +1,113 @@
+"""Which labels `pd distill --mode tta` hands over: the student's, or direct lifting of the units.
+
+The student is distilled to do better than lifting its teacher's units, and on the procedural
+collections measured it does, by far; on three partial shapes per category (the README's real
+sample) it lands a little below. Without labels, the two are compared on teacher views neither
+has seen: a twin of the run, with the same settings, is distilled on the units of the even views
+only; those units are lifted too; and both are scored on the units of the odd views by
+`held_out_agreement`, lifting as it is (a point no even-view unit covers has no label, so it
+counts against it: lifting must explain the held-out views on its own). The student's labels are
+handed over if its twin scored higher, else direct lifting of all the units, with the student's
+label where no unit covers a point (better than none, for a user who needs every point labelled).
+
+The check costs a second distillation, so it runs only where the run distils forward only
+(`Distillation.forward_only`: collections too small for backward distillation, the regime where
+the student was measured below lifting, or --no-backward); after backward distillation the student
+is handed over unchecked. Units of unknown view (imported knowledge) cannot be held out by view,
+and are not checked either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from partdistill.distill.data import Item
+from partdistill.distill.knowledge import Knowledge, vote
+from partdistill.distill.train import Distillation
+from partdistill.errors import PdError
+
+CHECK_DIR = "held-out-check"  # the twin's run folder, inside the run's
+CHOICE_FILE = "choice.json"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What TTA mode hands over, and why.
+
+    Attributes:
+        labels: "student" or "lifting".
+        student, lifting: held-out agreement of the twin student and of lifting the twin's units,
+            in [0, 1]; None where the check did not run.
+        reason: why, in a few words.
+    """
+
+    labels: str
+    student: float | None = None
+    lifting: float | None = None
+    reason: str = ""
+
+
+def split_views(knowledge: Knowledge) -> tuple[Knowledge, Knowledge]:
+    """The units of the even views (to learn from) and of the odd views (held out); units of
+    unknown view are in neither."""
+    known = knowledge.views >= 0
+    odd = known & (knowledge.views % 2 == 1)
+    return knowledge.subset(known & ~odd), knowledge.subset(odd)
+
+
+def held_out_agreement(labels: np.ndarray, held: Knowledge) -> float:
+    """How far `labels` [n_points] give held-out units their part: the mean over units of the share
+    of a unit's points labelled its part, weighted by the units' scores. NaN without a unit of
+    some point and some score."""
+    sizes = np.diff(held.offsets)
+    weights = held.scores * (sizes > 0)
+    if weights.sum() <= 0:
+        return float("nan")
+    units = held.unit_of_entry()
+    right = np.bincount(units, weights=labels[held.indices] == held.parts[units], minlength=held.n_units)
+    return float(np.sum(weights * right / np.maximum(sizes, 1)) / weights.sum())
+
+
+def lifted_labels(knowledge: Knowledge, student: np.ndarray) -> np.ndarray:
+    """Direct lifting of `knowledge`, with the `student`'s label where no unit covers a point."""
+    lifted = vote(knowledge)
+    return np.where(lifted >= 0, lifted, student)
+
+
+def twin(run: Distillation) -> Distillation | None:
+    """The run's twin on its items' even-view units, in its check folder and resumed where it
+    stopped; None where there is nothing to hold out or nothing to learn from (no held-out unit,
+    or no even-view unit for the run or for a source with a share of its batches)."""
+    halves = [split_views(item.knowledge) for item in run.items]
+    if not any(held.n_units for _, held in halves):
+        return None
+    items = [
+        Item(item.id, item.shape, even, item.source)
+        for item, (even, _) in zip(run.items, halves, strict=True)
+    ]
+    try:
+        checked = Distillation(run.config, items, run.run_dir / CHECK_DIR, device=run.device)
+    except PdError:  # no even-view unit at all, or none for a source with a share of the batches
+        return None
+    checked.start(resume=(checked.run_dir / "config.json").exists())
+    return checked
+
+
+def compare(items: list[Item], twin_labels: list[np.ndarray]) -> Choice:
+    """The choice, from each item's labels by the twin (distilled on the even views' units)."""
+    student, lifting = [], []
+    for item, labels in zip(items, twin_labels, strict=True):
+        even, odd = split_views(item.knowledge)
+        student.append(held_out_agreement(labels, odd))
+        lifting.append(held_out_agreement(vote(even), odd))
+    if np.isnan(student).all():
+        return Choice("student", reason="no held-out unit to score the two on")
+    on_student, on_lifting = float(np.nanmean(student)), float(np.nanmean(lifting))
+    figures = f"student {100 * on_student:.1f}, lifting {100 * on_lifting:.1f}"
+    if on_student > on_lifting:
+        return Choice("student", on_student, on_lifting, f"it agreed better with held-out views: {figures}")
+    return Choice(
+        "lifting", on_student, on_lifting, f"it agreed at least as well with held-out views: {figures}"
+    )
