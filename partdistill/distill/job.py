@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from partdistill.distill.choose import CHOICE_FILE, Choice, compare, twin
+from partdistill.distill.choose import CHOICE_FILE, Choice, compare, lifted_labels, twin
 from partdistill.distill.data import Item
 from partdistill.distill.knowledge import vote
 from partdistill.distill.predict import TrainedStudent, save_labels
@@ -194,7 +194,7 @@ def label_distilled(run: Distillation, items: list[Item], choice: Choice) -> Lab
     same = covered = 0
     for item in items:
         student, lifted = trained.labels(item.shape), vote(item.knowledge)
-        handed = student if choice.labels == "student" else np.where(lifted >= 0, lifted, student)
+        handed = student if choice.labels == "student" else lifted_labels(item.knowledge, student)
         save_labels(handed, run.run_dir / "predictions", item.id)
         save_labels(student, run.run_dir / "student", item.id)
         save_labels(lifted, run.run_dir / "lifted", item.id)
