@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.distill.cameras import partslip_cameras
-from partdistill.distill.choose import compare, lifted_labels, split_views
+from partdistill.distill.choose import compare, filled, split_views
 from partdistill.distill.data import Item
 from partdistill.distill.knowledge import Knowledge, lift, vote
 from partdistill.distill.predict import TrainedStudent
@@ -157,7 +157,7 @@ def scores(
         final = forward
         if choice.labels == "lifting":
             final = [
-                lifted_labels(item.knowledge, labels) for item, labels in zip(items, forward, strict=True)
+                filled(vote(item.knowledge), labels) for item, labels in zip(items, forward, strict=True)
             ]
     else:
         choice, final = None, backward if backward is not None else distil(items, default)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from partdistill.distill.choose import compare, held_out_agreement, lifted_labels, split_views
+from partdistill.distill.choose import compare, filled, held_out_agreement, split_views
 from partdistill.distill.data import Item
-from partdistill.distill.knowledge import Knowledge
+from partdistill.distill.knowledge import Knowledge, vote
 from partdistill.shapes import Shape
 
 PARTS = ("a", "b")
@@ -50,7 +50,7 @@ def test_held_out_agreement_is_each_units_share_weighted_by_score() -> None:
 
 def test_lifting_takes_the_students_label_where_no_unit_covers_a_point() -> None:
     knowledge = units(3, [[0, 1]], [1], [0])
-    assert lifted_labels(knowledge, np.array([0, 0, 0])).tolist() == [1, 1, 0]
+    assert filled(vote(knowledge), np.array([0, 0, 0])).tolist() == [1, 1, 0]
 
 
 def _item(knowledge: Knowledge) -> Item:

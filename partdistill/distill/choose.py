@@ -70,9 +70,9 @@ def held_out_agreement(labels: np.ndarray, held: Knowledge) -> float:
     return float(np.sum(weights * right / np.maximum(sizes, 1)) / weights.sum())
 
 
-def lifted_labels(knowledge: Knowledge, student: np.ndarray) -> np.ndarray:
-    """Direct lifting of `knowledge`, with the `student`'s label where no unit covers a point."""
-    lifted = vote(knowledge)
+def filled(lifted: np.ndarray, student: np.ndarray) -> np.ndarray:
+    """Direct lifting's labels `lifted` (`knowledge.vote`), with the `student`'s label where no
+    unit covers a point."""
     return np.where(lifted >= 0, lifted, student)
 
 

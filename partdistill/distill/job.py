@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from partdistill.distill.choose import CHOICE_FILE, Choice, compare, lifted_labels, twin
+from partdistill.distill.choose import CHOICE_FILE, Choice, compare, filled, twin
 from partdistill.distill.data import Item
 from partdistill.distill.knowledge import vote
 from partdistill.distill.predict import TrainedStudent, save_labels
@@ -110,9 +110,7 @@ class DistillJob:
             run = Distillation(planned.config, items, planned.run_dir, device=self.device)
             resume = self.resume or (planned.run_dir / "config.json").exists()  # a retried task goes on
             run.start(resume)
-            for _ in run.run():
-                pass
-            run.finish()
+            _train_quietly(run)
             handed_over = None
             if planned.config.mode == "tta":
                 handed_over = label_distilled(run, items, choose_labels(run, _train_quietly)).choice.labels
@@ -194,7 +192,7 @@ def label_distilled(run: Distillation, items: list[Item], choice: Choice) -> Lab
     same = covered = 0
     for item in items:
         student, lifted = trained.labels(item.shape), vote(item.knowledge)
-        handed = student if choice.labels == "student" else lifted_labels(item.knowledge, student)
+        handed = student if choice.labels == "student" else filled(lifted, student)
         save_labels(handed, run.run_dir / "predictions", item.id)
         save_labels(student, run.run_dir / "student", item.id)
         save_labels(lifted, run.run_dir / "lifted", item.id)

@@ -89,7 +89,7 @@ def plan_sources(
                 collections[owner] = _collection_of_store(owner, path)
                 match = owner
             stores[match] = KnowledgeStore(path)
-            _check_pinned(stores[match], default_teach, pinned)
+            _check_pinned(stores[match], _made_with(stores[match]), default_teach, pinned)
         else:
             h5_folders.append(path)
     h5_sources: list[tuple[Path, list[Item]]] = []
@@ -143,20 +143,29 @@ def _default_source(collection: Collection, teach: TeachConfig, pinned: tuple[st
     """A collection with the knowledge `teach` names (made first when it is missing or partial),
     refused where that knowledge was made with other values of the `pinned` settings."""
     store = KnowledgeStore(knowledge_dir(collection, teach.default_name()))
-    earlier = store.config()
-    if earlier is not None and store.holds_units():  # continue it with the settings it was made with
-        _check_pinned(store, teach, pinned)
-        teach = teach_config_from(earlier, store.root)
+    made = _made_with(store)
+    if made is not None:  # continue it with the settings it was made with
+        _check_pinned(store, made, teach, pinned)
+        teach = made
     missing = any(not store.has(record.id) for record in collection.ok_records)
     return Source(str(store.root), collection, store, teach=teach if missing else None)
 
 
-def _check_pinned(store: KnowledgeStore, asked: TeachConfig, pinned: tuple[str, ...]) -> None:
-    """Refuse `store` if its knowledge was made with other values of the `pinned` settings."""
+def _made_with(store: KnowledgeStore) -> TeachConfig | None:
+    """The settings `store`'s units were made with; None before its first unit (a folder whose
+    run failed before any takes new settings)."""
     earlier = store.config()
     if earlier is None or not store.holds_units():
+        return None
+    return teach_config_from(earlier, store.root)
+
+
+def _check_pinned(
+    store: KnowledgeStore, made: TeachConfig | None, asked: TeachConfig, pinned: tuple[str, ...]
+) -> None:
+    """Refuse `store` if its knowledge was `made` with other values of the `pinned` settings."""
+    if made is None:
         return
-    made = teach_config_from(earlier, store.root)
     for setting in pinned:
         if getattr(made, setting) != getattr(asked, setting):
             option = "--" + setting.replace("_", "-")
