@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from partdistill.eval.metrics import partnete_category_miou, shapenetpart_miou, shapenetpart_shape_iou
+from partdistill.metrics import partnete_category_miou, shapenetpart_miou, shapenetpart_shape_iou
 from partdistill.prompts import shapenetpart_categories
 
 TEST_COUNTS = {

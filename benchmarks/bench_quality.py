@@ -39,20 +39,20 @@ from pathlib import Path
 
 import numpy as np
 
-from partdistill.distill.cameras import partslip_cameras
+from partdistill.datasets.readers import open_dataset
 from partdistill.distill.choose import compare, filled, split_views
 from partdistill.distill.data import Item
-from partdistill.distill.knowledge import Knowledge, lift, vote
-from partdistill.distill.predict import TrainedStudent
-from partdistill.distill.render import MeshRenderer, PointRenderer
-from partdistill.distill.teachers import NOISE_PRESETS, SimulatedTeacher
 from partdistill.distill.train import MIN_STEPS, Distillation, DistillConfig
-from partdistill.eval.datasets import open_dataset
-from partdistill.eval.metrics import shapenetpart_shape_iou
+from partdistill.knowledge.units import Knowledge, lift, vote
+from partdistill.metrics import shapenetpart_shape_iou
+from partdistill.predict import TrainedStudent
 from partdistill.prompts import find_category
+from partdistill.render.cameras import partslip_cameras
+from partdistill.render.renderers import MeshRenderer, PointRenderer
 from partdistill.synth.base import Request
 from partdistill.synth.procedural import ProceduralGenerator
 from partdistill.synth.run import item_seed
+from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
 from partdistill.threads import cpu_threads
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "shapenetpart_sample"

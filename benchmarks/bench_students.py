@@ -25,9 +25,9 @@ import time
 import numpy as np
 import torch
 
-from partdistill.distill.knowledge import Knowledge
 from partdistill.distill.losses import UnitPairs, distillation_loss
 from partdistill.distill.students import STUDENTS, build_student, trainable_parameters
+from partdistill.knowledge.units import Knowledge
 
 
 def measure(name: str, steps: int, batch: int, points: int) -> dict[str, float]:

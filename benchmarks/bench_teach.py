@@ -47,21 +47,21 @@ from reference_renderers import pytorch3d_rule_zbuffer, trimesh_mesh_maps
 from tiny_models import tiny_clipseg, tiny_grounding_dino, tiny_open_clip, tiny_owlv2
 
 from partdistill.distill import render
-from partdistill.distill.cameras import Cameras, partslip_cameras
-from partdistill.distill.knowledge import lift
-from partdistill.distill.render import PARTSLIP_RADIUS, MeshRenderer, PointRenderer
-from partdistill.distill.teachers import NOISE_PRESETS, SimulatedTeacher
-from partdistill.distill.teachers.vlm import (
+from partdistill.knowledge.units import lift
+from partdistill.prompts import find_category
+from partdistill.render.cameras import Cameras, partslip_cameras
+from partdistill.render.renderers import PARTSLIP_RADIUS, MeshRenderer, PointRenderer
+from partdistill.render.zbuffer import nearest_points_torch
+from partdistill.shapes import Shape, normalize_points, subsample
+from partdistill.synth.base import Request
+from partdistill.synth.procedural import ProceduralGenerator
+from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
+from partdistill.teach.teachers.vlm import (
     ClipDenseTeacher,
     ClipSegTeacher,
     GroundingDinoTeacher,
     Owlv2Teacher,
 )
-from partdistill.distill.zbuffer import nearest_points_torch
-from partdistill.prompts import find_category
-from partdistill.shapes import Shape, normalize_points, subsample
-from partdistill.synth.base import Request
-from partdistill.synth.procedural import ProceduralGenerator
 from partdistill.threads import cpu_threads
 
 CHAIR = find_category("chair")

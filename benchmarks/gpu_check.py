@@ -33,23 +33,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_teach import TEACHERS, teacher_throughput
 from tiny_models import tiny_shap_e_pipeline
 
-from partdistill.distill.cameras import partslip_cameras
+from partdistill.datasets.readers import LabelledCollection
 from partdistill.distill.data import Item
-from partdistill.distill.knowledge import lift
-from partdistill.distill.predict import TrainedStudent
-from partdistill.distill.render import PointRenderer
 from partdistill.distill.sources import items_from_store
 from partdistill.distill.students.m2ae import PointM2AEStudent
-from partdistill.distill.teach import KnowledgeStore, TeachConfig, teach
-from partdistill.distill.teachers import NOISE_PRESETS, SimulatedTeacher
 from partdistill.distill.train import Distillation, DistillConfig
-from partdistill.eval.datasets import LabelledCollection
 from partdistill.eval.evaluate import EvalResult, StudentPredictor, evaluate
+from partdistill.knowledge.units import lift
+from partdistill.predict import TrainedStudent
 from partdistill.prompts import find_category
+from partdistill.render.cameras import partslip_cameras
+from partdistill.render.renderers import PointRenderer
 from partdistill.shapes import normalize_points
 from partdistill.synth import SynthConfig, build_generator, prepare, synthesize
 from partdistill.synth.base import Request
 from partdistill.synth.shap_e import ShapEGenerator
+from partdistill.teach.run import KnowledgeStore, TeachConfig, teach
+from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
 
 CHAIR = find_category("chair")
 

@@ -204,7 +204,7 @@ class TeachWorker:
     """A Ray actor that builds its teacher once and teaches the shapes it is sent."""
 
     def __init__(self, config: Any, catalogue: dict, options: RayOptions):
-        from partdistill.distill.teach import build_config_teacher
+        from partdistill.teach.run import build_config_teacher
         from partdistill.threads import cpu_threads
 
         self.category = register_category(Category.from_record(catalogue))
@@ -213,7 +213,7 @@ class TeachWorker:
             self.teacher = build_config_teacher(config, options.device)
 
     def teach(self, job: tuple[str, Any, bool]) -> Any:
-        from partdistill.distill.teach import teach_one
+        from partdistill.teach.run import teach_one
         from partdistill.threads import cpu_threads
 
         shape_id, shape, sheet = job
@@ -226,7 +226,7 @@ def teach_on_ray(
 ) -> Iterator[Any]:
     """`distill.teach.teach` with the shapes taught by Ray workers, one teacher per worker; the
     driver sends each shape and writes the units and sheets that come back."""
-    from partdistill.distill.teach import TeachResult, begin_teaching, keep, sheets_to_draw
+    from partdistill.teach.run import TeachResult, begin_teaching, keep, sheets_to_draw
 
     ray = connect(options)
     todo = begin_teaching(collection, category, config.teacher == "simulated", config, store)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from partdistill.distill.knowledge import Knowledge, vote
 from partdistill.files import write_bytes
+from partdistill.knowledge.units import Knowledge, vote
 from partdistill.palette import part_colors
 from partdistill.shapes import Shape
 
@@ -279,7 +279,7 @@ def _collection_page(root: Path, limit: int, budget: int) -> Page:
 
 def _knowledge_page(store_root: Path, limit: int, budget: int) -> Page:
     from partdistill.collection import Collection
-    from partdistill.distill.teach import KnowledgeStore
+    from partdistill.teach.run import KnowledgeStore
 
     collection, store = Collection.open(store_root.parent.parent), KnowledgeStore(store_root)
     entries: list[Entry] = []
@@ -294,9 +294,9 @@ def _knowledge_page(store_root: Path, limit: int, budget: int) -> Page:
 def _predictions_page(folder: Path, limit: int, budget: int) -> Page:
     """A pd predict folder: each input's prediction, beside its own labels where it has them."""
     from partdistill.errors import PdError
-    from partdistill.eval.metrics import shapenetpart_shape_iou
     from partdistill.files import read_json
     from partdistill.formats import read_shape
+    from partdistill.metrics import shapenetpart_shape_iou
 
     inputs = read_json(folder / "inputs.json", "the inputs of a pd predict run")
     rows = []

@@ -1,6 +1,6 @@
 """Independent reference renderers, for tests and benchmarks to hold partdistill's renderers against.
 
-Written apart from `partdistill.distill.render`, sharing none of its code:
+Written apart from `partdistill.render.renderers`, sharing none of its code:
 
 - `pytorch3d_rule_zbuffer`: PyTorch3D's naive CPU point rasteriser's rule, straightforwardly in numpy.
 - `trimesh_mesh_maps`: the mesh renderer as it first was, through trimesh's ray queries
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from partdistill.distill.cameras import Cameras
+from partdistill.render.cameras import Cameras
 from partdistill.shapes import Shape, normalize
 
 

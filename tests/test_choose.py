@@ -7,7 +7,7 @@ import pytest
 
 from partdistill.distill.choose import compare, filled, held_out_agreement, split_views
 from partdistill.distill.data import Item
-from partdistill.distill.knowledge import Knowledge, vote
+from partdistill.knowledge.units import Knowledge, vote
 from partdistill.shapes import Shape
 
 PARTS = ("a", "b")

@@ -19,26 +19,26 @@ from devices import META, host_reads, on_device
 from tiny_models import tiny_clipseg, tiny_grounding_dino, tiny_open_clip, tiny_owlv2
 
 from partdistill.collection import Collection
-from partdistill.distill.cameras import Cameras, partslip_cameras
+from partdistill.datasets.readers import LabelledCollection
 from partdistill.distill.data import Item
-from partdistill.distill.knowledge import lift
 from partdistill.distill.losses import UnitPairs, distillation_loss
-from partdistill.distill.predict import TrainedStudent
-from partdistill.distill.render import MeshRenderer, PointRenderer
 from partdistill.distill.students.m2ae import PointM2AEStudent, farthest_points
-from partdistill.distill.teachers import NOISE_PRESETS, SimulatedTeacher
-from partdistill.distill.teachers.vlm import (
+from partdistill.distill.train import Distillation, DistillConfig
+from partdistill.eval.evaluate import EvalResult, StudentPredictor, evaluate
+from partdistill.knowledge.units import lift
+from partdistill.predict import TrainedStudent
+from partdistill.prompts import find_category
+from partdistill.render.cameras import Cameras, partslip_cameras
+from partdistill.render.renderers import MeshRenderer, PointRenderer
+from partdistill.synth.base import Request
+from partdistill.synth.procedural import ProceduralGenerator
+from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
+from partdistill.teach.teachers.vlm import (
     ClipDenseTeacher,
     ClipSegTeacher,
     GroundingDinoTeacher,
     Owlv2Teacher,
 )
-from partdistill.distill.train import Distillation, DistillConfig
-from partdistill.eval.datasets import LabelledCollection
-from partdistill.eval.evaluate import EvalResult, StudentPredictor, evaluate
-from partdistill.prompts import find_category
-from partdistill.synth.base import Request
-from partdistill.synth.procedural import ProceduralGenerator
 
 TABLE = find_category("table")
 CHAIR = find_category("chair")

@@ -13,13 +13,13 @@ from typer.testing import CliRunner
 
 from partdistill.cli import app
 from partdistill.collection import Collection
-from partdistill.distill.knowledge import vote
-from partdistill.distill.partdistill_h5 import write_partdistill_h5
-from partdistill.distill.predict import TrainedStudent
-from partdistill.distill.teach import KnowledgeStore
 from partdistill.distill.train import REFERENCE_SWITCH
 from partdistill.formats import read_shape, write_ply
+from partdistill.knowledge.h5 import write_partdistill_h5
+from partdistill.knowledge.units import vote
+from partdistill.predict import TrainedStudent
 from partdistill.prompts import find_category
+from partdistill.teach.run import KnowledgeStore
 
 runner = CliRunner()
 QUICK = [

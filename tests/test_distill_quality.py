@@ -22,17 +22,17 @@ import tempfile
 import numpy as np
 import pytest
 
-from partdistill.distill.cameras import partslip_cameras
 from partdistill.distill.data import Item, predict_logits
-from partdistill.distill.knowledge import lift, vote
-from partdistill.distill.render import MeshRenderer
-from partdistill.distill.teachers import NOISE_PRESETS, SimulatedTeacher
 from partdistill.distill.train import Distillation, DistillConfig, EpochReport
-from partdistill.eval.metrics import shapenetpart_shape_iou
+from partdistill.knowledge.units import lift, vote
+from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.prompts import find_category
+from partdistill.render.cameras import partslip_cameras
+from partdistill.render.renderers import MeshRenderer
 from partdistill.synth.base import Request
 from partdistill.synth.procedural import ProceduralGenerator
 from partdistill.synth.run import item_seed
+from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
 
 CHAIR = find_category("chair")
 SEED = 0

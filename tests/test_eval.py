@@ -11,9 +11,9 @@ import pytest
 from plyfile import PlyData, PlyElement
 from shared_data import shared
 
+from partdistill.datasets.readers import open_dataset
 from partdistill.errors import PdError
-from partdistill.eval.datasets import open_dataset
-from partdistill.eval.metrics import (
+from partdistill.metrics import (
     part_ious,
     partnete_category_miou,
     shapenetpart_miou,

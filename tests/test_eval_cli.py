@@ -14,9 +14,9 @@ from test_eval import _naive_shape_iou
 from typer.testing import CliRunner
 
 from partdistill.cli import app
-from partdistill.distill.predict import TrainedStudent
-from partdistill.eval.datasets import open_dataset
+from partdistill.datasets.readers import open_dataset
 from partdistill.eval.evaluate import point_subset
+from partdistill.predict import TrainedStudent
 from partdistill.prompts import find_category, shapenetpart_categories
 
 runner = CliRunner()

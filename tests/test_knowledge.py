@@ -8,14 +8,14 @@ import h5py
 import numpy as np
 import pytest
 
-from partdistill.distill.cameras import Cameras
-from partdistill.distill.knowledge import Knowledge, lift, load_knowledge, save_knowledge, vote
-from partdistill.distill.partdistill_h5 import find_h5_files, read_partdistill_h5, write_partdistill_h5
-from partdistill.distill.render import PointRenderer, Views
-from partdistill.distill.teachers import Prediction
 from partdistill.errors import PdError
+from partdistill.knowledge.h5 import find_h5_files, read_partdistill_h5, write_partdistill_h5
+from partdistill.knowledge.units import Knowledge, lift, load_knowledge, save_knowledge, vote
 from partdistill.prompts import find_category
+from partdistill.render.cameras import Cameras
+from partdistill.render.renderers import PointRenderer, Views
 from partdistill.shapes import Shape
+from partdistill.teach.teachers import Prediction
 
 PARTS = ("a", "b", "c")
 

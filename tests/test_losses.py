@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from partdistill.distill.knowledge import Knowledge
 from partdistill.distill.losses import Trigger, UnitPairs, class_weights, distillation_loss, rescore
+from partdistill.knowledge.units import Knowledge
 
 PARTS = ("a", "b")
 

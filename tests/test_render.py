@@ -8,9 +8,9 @@ import torch
 import trimesh
 from reference_renderers import pytorch3d_rule_zbuffer, trimesh_mesh_maps
 
-from partdistill.distill.cameras import Cameras, partslip_cameras
-from partdistill.distill.render import MeshRenderer, PointRenderer
 from partdistill.formats import shape_from_mesh
+from partdistill.render.cameras import Cameras, partslip_cameras
+from partdistill.render.renderers import MeshRenderer, PointRenderer
 from partdistill.shapes import Provenance, Shape
 
 
@@ -192,7 +192,7 @@ def test_both_z_buffers_follow_the_rule_at_the_edges(size: int, radius_px: float
     # hit pixel borders exactly, leave the image, lie behind znear, and tie in depth, both give the
     # reference's map pixel for pixel. A centre exactly one radius from a point is outside in exact
     # arithmetic, but float32 can round it inside: both must then test it, as the reference does.
-    from partdistill.distill.zbuffer import nearest_points_cpu, nearest_points_torch
+    from partdistill.render.zbuffer import nearest_points_cpu, nearest_points_torch
 
     radius, znear = np.float32(2 * radius_px / size), 0.01
     rng = np.random.default_rng(0)
@@ -215,7 +215,7 @@ def test_the_renderer_runs_where_numba_cannot_cache(monkeypatch) -> None:
     # the process instead of failing.
     from numba.core import caching
 
-    from partdistill.distill import kernels
+    from partdistill.render import kernels
 
     makers = (kernels.project, kernels.nearest_points, kernels.paint, kernels.seen, kernels.shade)
     monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
@@ -235,7 +235,7 @@ def test_a_radius_too_small_for_float32_draws_nothing() -> None:
 
 
 def test_points_far_off_the_image_or_nan_on_it_draw_nothing() -> None:
-    from partdistill.distill.zbuffer import nearest_points_cpu
+    from partdistill.render.zbuffer import nearest_points_cpu
 
     screen = np.float32([[[1e20, 5], [5, -1e20], [np.nan, 5], [-3e38, np.inf], [2.5e9, 2.5e9]]])
     depth = np.ones((1, 5), dtype=np.float32)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from partdistill.datasets.safe_pickle import load_npy
 from partdistill.errors import PdError
-from partdistill.eval.safe_pickle import load_npy
 
 LABELS = {"semantic_seg": np.array([0, 2, -1, 1]), "instance_seg": np.array([0, 1, -1, 0])}
 

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from partdistill.distill.data import Item, load_item_arrays, save_item_arrays
-from partdistill.distill.knowledge import Knowledge
 from partdistill.distill.snapshot import PredictionAverage
+from partdistill.knowledge.units import Knowledge
 from partdistill.shapes import Shape
 
 PARTS = ["a", "b"]

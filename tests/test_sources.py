@@ -16,13 +16,13 @@ import partdistill.distill.train as train_module
 from partdistill.cli import app
 from partdistill.collection import Collection
 from partdistill.distill.data import Item, shared_batches
-from partdistill.distill.knowledge import Knowledge
-from partdistill.distill.partdistill_h5 import write_partdistill_h5
 from partdistill.distill.sources import items_from_store
-from partdistill.distill.teach import KnowledgeStore
 from partdistill.distill.train import BatchReport, Distillation, DistillConfig
 from partdistill.errors import PdError
+from partdistill.knowledge.h5 import write_partdistill_h5
+from partdistill.knowledge.units import Knowledge
 from partdistill.prompts import find_category
+from partdistill.teach.run import KnowledgeStore
 
 runner = CliRunner()
 QUICK = [

@@ -9,27 +9,27 @@ import pytest
 import torch
 from tiny_models import tiny_clipseg, tiny_grounding_dino, tiny_open_clip, tiny_owlv2
 
-from partdistill.distill.cameras import Cameras, partslip_cameras
-from partdistill.distill.knowledge import lift, vote
-from partdistill.distill.render import MeshRenderer, PointRenderer, Views
-from partdistill.distill.teachers import (
+from partdistill.errors import PdError
+from partdistill.knowledge.units import lift, vote
+from partdistill.prompts import find_category
+from partdistill.render.cameras import Cameras, partslip_cameras
+from partdistill.render.renderers import MeshRenderer, PointRenderer, Views
+from partdistill.shapes import Shape
+from partdistill.synth.base import Request
+from partdistill.synth.procedural import ProceduralGenerator
+from partdistill.teach.teachers import (
     Noise,
     Prediction,
     SimulatedTeacher,
     build_teacher,
     suppress_duplicates,
 )
-from partdistill.distill.teachers.vlm import (
+from partdistill.teach.teachers.vlm import (
     ClipDenseTeacher,
     ClipSegTeacher,
     GroundingDinoTeacher,
     Owlv2Teacher,
 )
-from partdistill.errors import PdError
-from partdistill.prompts import find_category
-from partdistill.shapes import Shape
-from partdistill.synth.base import Request
-from partdistill.synth.procedural import ProceduralGenerator
 
 CHAIR = find_category("chair")
 

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from partdistill.distill.cameras import partslip_cameras
 from partdistill.distill.data import Item, batches, make_sample
-from partdistill.distill.knowledge import Knowledge, lift
-from partdistill.distill.render import MeshRenderer
-from partdistill.distill.teachers import NOISE_PRESETS, SimulatedTeacher
 from partdistill.distill.train import BatchReport, Distillation, DistillConfig, EpochReport
 from partdistill.errors import PdError
+from partdistill.knowledge.units import Knowledge, lift
 from partdistill.prompts import find_category
+from partdistill.render.cameras import partslip_cameras
+from partdistill.render.renderers import MeshRenderer
 from partdistill.synth.base import Request
 from partdistill.synth.procedural import ProceduralGenerator
+from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
 
 TABLE = find_category("table")
 

@@ -14,14 +14,14 @@ from typer.testing import CliRunner
 
 from partdistill.cli import app
 from partdistill.collection import Collection
-from partdistill.distill.teach import KnowledgeStore, TeachConfig, teach
-from partdistill.distill.teachers.vlm import Owlv2Teacher
 from partdistill.errors import PdError
 from partdistill.formats import read_shape, write_ply
 from partdistill.prompts import find_category, prompt_space, text_prompt
 from partdistill.prompts.user import load_category_file, resolve_category
 from partdistill.synth import SynthConfig, prepare, synthesize
 from partdistill.synth.shap_e import ShapEGenerator
+from partdistill.teach.run import KnowledgeStore, TeachConfig, teach
+from partdistill.teach.teachers.vlm import Owlv2Teacher
 
 runner = CliRunner()
 

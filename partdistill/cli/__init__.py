@@ -36,12 +36,12 @@ if TYPE_CHECKING:
     from partdistill.collection import Collection
     from partdistill.distill.data import Item
     from partdistill.distill.job import DistillJob, Planned
-    from partdistill.distill.teach import KnowledgeStore, TeachConfig, TeachSummary
-    from partdistill.distill.teachers import Teacher
     from partdistill.distill.train import Distillation, DistillConfig
     from partdistill.eval.evaluate import EvalResult
     from partdistill.prompts import Category
     from partdistill.scale import RayOptions
+    from partdistill.teach.run import KnowledgeStore, TeachConfig, TeachSummary
+    from partdistill.teach.teachers import Teacher
 
 app = typer.Typer(
     name="pd",
@@ -354,9 +354,9 @@ def teach(
 ) -> None:
     """Render every shape, ask a 2D teacher where each part is, and lift its answers to 3D units."""
     from partdistill.collection import Collection
-    from partdistill.distill.teach import KnowledgeStore, TeachConfig, build_config_teacher, knowledge_dir
-    from partdistill.distill.teachers import GLIP_NMS, refuse_ignored
     from partdistill.info import resolve_device
+    from partdistill.teach.run import KnowledgeStore, TeachConfig, build_config_teacher, knowledge_dir
+    from partdistill.teach.teachers import GLIP_NMS, refuse_ignored
 
     refuse_ignored(teacher.value, threshold=threshold, nms=nms)
     collection = Collection.open(shapes)
@@ -488,10 +488,10 @@ def distill(
     """Train a 3D student on a teacher's knowledge units (forward, then backward distillation)."""
     from partdistill.distill.job import DistillJob, gather, parse_weights
     from partdistill.distill.students import check_student
-    from partdistill.distill.teach import TeachConfig, build_config_teacher
     from partdistill.distill.train import REFERENCE_SWITCH
     from partdistill.info import resolve_device
     from partdistill.prompts.user import resolve_category
+    from partdistill.teach.run import TeachConfig, build_config_teacher
 
     check_student(student.value, checkpoint)
     scale = _ray_options(ray, ray_address, workers, cpus_per_worker, gpus_per_worker)
@@ -697,7 +697,7 @@ def _teach_with_progress(
     scale: RayOptions | None = None,
 ) -> TeachSummary:
     """Teach the collection (in this process with `teacher`, or on Ray), counting shapes done."""
-    from partdistill.distill.teach import TeachSummary, teach
+    from partdistill.teach.run import TeachSummary, teach
 
     summary = TeachSummary()
     todo = sum(1 for record in collection.ok_records if not store.has(record.id))
@@ -733,16 +733,16 @@ def predict(
     ] = True,
 ) -> None:
     """Label shapes with a trained student: part-coloured PLY, per-point JSON and a PNG per input."""
-    from partdistill.distill.predict import (
+    from partdistill.files import write_json
+    from partdistill.formats import read_shape
+    from partdistill.info import resolve_device
+    from partdistill.predict import (
         INPUTS_FILE,
         TrainedStudent,
         check_outputs,
         output_names,
         write_prediction,
     )
-    from partdistill.files import write_json
-    from partdistill.formats import read_shape
-    from partdistill.info import resolve_device
     from partdistill.prompts import find_category
 
     check_number(points, "--points", at_least=1, at_most=MAX_POINTS)
@@ -830,7 +830,7 @@ def evaluate(
     ] = True,
 ) -> None:
     """Score a trained student (or predictions made elsewhere) with the benchmark's own protocol."""
-    from partdistill.eval.datasets import open_dataset
+    from partdistill.datasets.readers import open_dataset
     from partdistill.eval.evaluate import (
         EvalResult,
         FilePredictions,
@@ -856,7 +856,7 @@ def evaluate(
     chosen = [find_category(prefix + name) for name in names] or None
     predictors = []
     if run is not None:
-        from partdistill.distill.predict import TrainedStudent
+        from partdistill.predict import TrainedStudent
 
         trained = TrainedStudent.load(run, resolve_device(device))
         student = StudentPredictor(trained)
@@ -981,7 +981,7 @@ def import_(
 ) -> None:
     """Make a collection from a benchmark split or a folder of shape files, for pd teach and pd distill."""
     from partdistill.collection import Collection
-    from partdistill.eval.datasets import import_files, import_shapes, open_dataset
+    from partdistill.datasets.readers import import_files, import_shapes, open_dataset
     from partdistill.prompts import find_category
     from partdistill.prompts.user import resolve_category
 

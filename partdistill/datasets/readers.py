@@ -26,8 +26,8 @@ from typing import Protocol
 import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
+from partdistill.datasets.safe_pickle import load_npy
 from partdistill.errors import PdError
-from partdistill.eval.safe_pickle import load_npy
 from partdistill.files import MAX_H5_VALUES, check_id, read_h5_numbers, read_json
 from partdistill.formats import read_ply
 from partdistill.prompts import Category, find_category, partnete_categories, shapenetpart_categories

@@ -1,1 +1,1 @@
-"""The distillation stages: rendering, 2D teachers, knowledge units, and the 3D student."""
+"""Distillation: the 3D students, their losses and training loop, their data sources, and TTA's hand-over."""

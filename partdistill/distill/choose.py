@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from partdistill.distill.data import Item
-from partdistill.distill.knowledge import Knowledge, vote
 from partdistill.distill.train import Distillation
 from partdistill.errors import PdError
+from partdistill.knowledge.units import Knowledge, vote
 
 CHECK_DIR = "held-out-check"  # the twin's run folder, inside the run's
 CHOICE_FILE = "choice.json"

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from partdistill.distill.knowledge import Knowledge
 from partdistill.files import atomic_path
+from partdistill.knowledge.units import Knowledge
 from partdistill.shapes import Shape, normalize_points, sample_indices
 
 

@@ -15,14 +15,14 @@ import numpy as np
 
 from partdistill.distill.choose import CHOICE_FILE, Choice, compare, filled, twin
 from partdistill.distill.data import Item
-from partdistill.distill.knowledge import vote
-from partdistill.distill.predict import TrainedStudent, save_labels
 from partdistill.distill.sources import Source, plan_sources
-from partdistill.distill.teach import TeachConfig, build_config_teacher, teach
 from partdistill.distill.train import Distillation, DistillConfig
 from partdistill.errors import PdError
 from partdistill.files import OutputFolder, write_json
+from partdistill.knowledge.units import vote
+from partdistill.predict import TrainedStudent, save_labels
 from partdistill.prompts import Category, register_category
+from partdistill.teach.run import TeachConfig, build_config_teacher, teach
 
 
 @dataclass(frozen=True)

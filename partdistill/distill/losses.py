@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from partdistill.distill.knowledge import Knowledge
+from partdistill.knowledge.units import Knowledge
 
 
 @dataclass(frozen=True)

@@ -17,21 +17,21 @@ from pathlib import Path
 
 from partdistill.collection import Collection
 from partdistill.distill.data import Item
-from partdistill.distill.partdistill_h5 import (
+from partdistill.errors import PdError
+from partdistill.knowledge.h5 import (
     category_from_path,
     find_h5_files,
     read_partdistill_h5,
     shape_id_from_path,
 )
-from partdistill.distill.teach import (
+from partdistill.prompts import Category, find_category
+from partdistill.teach.run import (
     CONFIG_FILE,
     KnowledgeStore,
     TeachConfig,
     knowledge_dir,
     teach_config_from,
 )
-from partdistill.errors import PdError
-from partdistill.prompts import Category, find_category
 
 
 def is_knowledge_store(path: Path) -> bool:

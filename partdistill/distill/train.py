@@ -64,8 +64,8 @@ from partdistill.distill.optim import Adam
 from partdistill.distill.snapshot import PredictionAverage
 from partdistill.distill.students import build_student, trainable_parameters
 from partdistill.errors import MAX_SEED, PdError, check_number
-from partdistill.eval.metrics import shapenetpart_shape_iou
 from partdistill.files import atomic_path, read_json, write_json
+from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.prompts import find_category
 from partdistill.shapes import MAX_POINTS
 

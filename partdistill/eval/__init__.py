@@ -1,1 +1,1 @@
-"""Benchmark readers, the benchmarks' own metrics, and reports."""
+"""Scoring predictions with each benchmark's own protocol, and the reports."""

@@ -21,11 +21,11 @@ from typing import Protocol
 
 import numpy as np
 
-from partdistill.distill.knowledge import Knowledge, vote
+from partdistill.datasets.readers import Dataset, EvalShape
 from partdistill.errors import PdError
-from partdistill.eval.datasets import Dataset, EvalShape
-from partdistill.eval.metrics import partnete_category_miou, shapenetpart_miou, shapenetpart_shape_iou
 from partdistill.files import read_json
+from partdistill.knowledge.units import Knowledge, vote
+from partdistill.metrics import partnete_category_miou, shapenetpart_miou, shapenetpart_shape_iou
 from partdistill.prompts import Category
 from partdistill.shapes import sample_indices
 
@@ -43,7 +43,7 @@ class StudentPredictor:
 
     name = "student"
 
-    def __init__(self, trained: object) -> None:  # a partdistill.distill.predict.TrainedStudent
+    def __init__(self, trained: object) -> None:  # a partdistill.predict.TrainedStudent
         self.trained = trained
 
     def mapping(self, category: Category) -> np.ndarray:
@@ -162,9 +162,9 @@ def lifting_from(
     knowledge: str | Path, dataset: Dataset, categories: list[Category] | None
 ) -> LiftingPredictor:
     """The direct-lifting baseline from a `pd teach` folder or PartDistill h5 files of the test shapes."""
-    from partdistill.distill.partdistill_h5 import find_h5_files, read_partdistill_h5, shape_id_from_path
     from partdistill.distill.sources import is_knowledge_store
-    from partdistill.distill.teach import KnowledgeStore
+    from partdistill.knowledge.h5 import find_h5_files, read_partdistill_h5, shape_id_from_path
+    from partdistill.teach.run import KnowledgeStore
 
     knowledge = Path(knowledge)
     ids = dataset.ids(categories)

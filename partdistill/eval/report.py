@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.eval.evaluate import EvalResult
-from partdistill.eval.metrics import shapenetpart_shape_iou
 from partdistill.files import write_bytes, write_json
+from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.viz import Panel, save_panels
 
 

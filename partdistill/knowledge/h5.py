@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from partdistill.distill.knowledge import Knowledge
 from partdistill.errors import PdError
 from partdistill.files import MAX_H5_VALUES, atomic_path, read_h5_numbers
+from partdistill.knowledge.units import Knowledge
 from partdistill.prompts import Category, find_category
 from partdistill.shapes import MAX_POINTS, Provenance, Shape
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from partdistill.distill.render import Views
-from partdistill.distill.teachers.base import Prediction
 from partdistill.errors import PdError
 from partdistill.files import atomic_path
+from partdistill.render.renderers import Views
+from partdistill.teach.teachers.base import Prediction
 
 WHOLE_OBJECT = 0.98  # PartSLIP ignores a box holding >= 98% of the shape's projected points
 

@@ -90,7 +90,7 @@ class Cameras:
         eye), then the perspective division, in float64 rounded once to float32; points no farther
         than znear land on the image centre (their depth says they are not drawn).
         """
-        from partdistill.distill import kernels
+        from partdistill.render import kernels
 
         points = np.ascontiguousarray(points, dtype=np.float64)
         screen = np.empty((len(self), len(points), 2), dtype=np.float32)

@@ -66,7 +66,7 @@ MARGIN_PX = 0.01
 def nearest_points():
     """nearest_points(screen [N,2] f32, depth [N] f32, size, radius f32, znear f32, nearest out
     [H*W] int32, zbuffer scratch [H*W] f32): one view of the z-buffer
-    (`partdistill.distill.zbuffer` states the rule), testing only the pixels whose centres lie
+    (`partdistill.render.zbuffer` states the rule), testing only the pixels whose centres lie
     within the radius (plus `MARGIN_PX`) of each point, row by row."""
 
     @_compiled

@@ -23,10 +23,10 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from partdistill.distill import kernels
-from partdistill.distill.cameras import Cameras
-from partdistill.distill.zbuffer import nearest_points_cpu, nearest_points_torch
 from partdistill.errors import PdError
+from partdistill.render import kernels
+from partdistill.render.cameras import Cameras
+from partdistill.render.zbuffer import nearest_points_cpu, nearest_points_torch
 from partdistill.shapes import Shape, normalize, normalize_points
 from partdistill.threads import cpu_threads
 
@@ -135,7 +135,7 @@ def density_radius(points: np.ndarray, cameras: Cameras, sample: int = 2048) -> 
 
 class PointRenderer:
     """Z-buffered disc splatting of point clouds with PyTorch3D's point rasteriser's coverage rule
-    (`partdistill.distill.zbuffer`: a pixel shows the nearest point whose disc covers its centre).
+    (`partdistill.render.zbuffer`: a pixel shows the nearest point whose disc covers its centre).
 
     Args:
         radius: splat radius in normalised device units; None chooses one from each cloud's

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from partdistill.distill import kernels
+from partdistill.render import kernels
 
 NO_KEY = np.iinfo(np.int64).max  # the torch z-buffer's "no point yet" (above every packed key)
 

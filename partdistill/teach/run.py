@@ -17,13 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
-from partdistill.distill.cameras import Cameras, partslip_cameras
-from partdistill.distill.knowledge import WHOLE_OBJECT, Knowledge, lift, load_knowledge, save_knowledge, vote
-from partdistill.distill.render import MeshRenderer, PointRenderer, Renderer, Views
-from partdistill.distill.sheets import contact_sheet
-from partdistill.distill.teachers import GLIP_NMS, Prediction, Teacher
 from partdistill.errors import PdError, check_number
-from partdistill.eval.metrics import shapenetpart_shape_iou
 from partdistill.files import (
     TEMPORARY,
     check_id,
@@ -32,8 +26,14 @@ from partdistill.files import (
     write_bytes,
     write_json,
 )
+from partdistill.knowledge.units import WHOLE_OBJECT, Knowledge, lift, load_knowledge, save_knowledge, vote
+from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.prompts import QUERIES, Category
+from partdistill.render.cameras import Cameras, partslip_cameras
+from partdistill.render.renderers import MeshRenderer, PointRenderer, Renderer, Views
 from partdistill.shapes import Shape
+from partdistill.teach.sheets import contact_sheet
+from partdistill.teach.teachers import GLIP_NMS, Prediction, Teacher
 
 CONFIG_FILE = "teach_config.json"
 
@@ -43,7 +43,7 @@ class TeachConfig:
     """How knowledge is made (written beside it).
 
     Attributes:
-        teacher: a name in `partdistill.distill.teachers.TEACHERS`.
+        teacher: a name in `partdistill.teach.teachers.TEACHERS`.
         model_id: the teacher's weights (None = its default).
         threshold: the teacher's score threshold (None = its default).
         query: how a real teacher is asked for a part: "part" (its words) or "part-of-category".
@@ -155,7 +155,7 @@ def teach_config_from(saved: dict, root: Path) -> TeachConfig:
 
 def build_config_teacher(config: TeachConfig, device: str = "cpu") -> Teacher:
     """The teacher `config` describes, with its weights loaded on `device`."""
-    from partdistill.distill.teachers import build_teacher
+    from partdistill.teach.teachers import build_teacher
 
     return build_teacher(
         config.teacher,

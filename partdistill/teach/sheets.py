@@ -7,9 +7,9 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from partdistill.distill.render import Views
-from partdistill.distill.teachers.base import Prediction
 from partdistill.palette import part_colors
+from partdistill.render.renderers import Views
+from partdistill.teach.teachers.base import Prediction
 
 TILE = 256
 COLUMNS = 5

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from partdistill.distill.teachers.base import GLIP_NMS, Prediction, Teacher, suppress_duplicates
-from partdistill.distill.teachers.simulated import NOISE_PRESETS, Noise, SimulatedTeacher
 from partdistill.errors import PdError
+from partdistill.teach.teachers.base import GLIP_NMS, Prediction, Teacher, suppress_duplicates
+from partdistill.teach.teachers.simulated import NOISE_PRESETS, Noise, SimulatedTeacher
 
 
 def _simulated(
@@ -36,7 +36,7 @@ def _settings(threshold: float | None, options: dict[str, Any], *names: str) -> 
 def _grounding_dino(
     model_id: str | None, threshold: float | None, device: str, options: dict[str, Any]
 ) -> Teacher:
-    from partdistill.distill.teachers.vlm import GROUNDING_DINO, GroundingDinoTeacher
+    from partdistill.teach.teachers.vlm import GROUNDING_DINO, GroundingDinoTeacher
 
     return GroundingDinoTeacher.from_pretrained(
         model_id or GROUNDING_DINO, device=device, **_settings(threshold, options, "nms", "query")
@@ -44,7 +44,7 @@ def _grounding_dino(
 
 
 def _owlv2(model_id: str | None, threshold: float | None, device: str, options: dict[str, Any]) -> Teacher:
-    from partdistill.distill.teachers.vlm import OWLV2, Owlv2Teacher
+    from partdistill.teach.teachers.vlm import OWLV2, Owlv2Teacher
 
     return Owlv2Teacher.from_pretrained(
         model_id or OWLV2, device=device, **_settings(threshold, options, "nms", "query")
@@ -52,7 +52,7 @@ def _owlv2(model_id: str | None, threshold: float | None, device: str, options: 
 
 
 def _clipseg(model_id: str | None, threshold: float | None, device: str, options: dict[str, Any]) -> Teacher:
-    from partdistill.distill.teachers.vlm import CLIPSEG, ClipSegTeacher
+    from partdistill.teach.teachers.vlm import CLIPSEG, ClipSegTeacher
 
     return ClipSegTeacher.from_pretrained(
         model_id or CLIPSEG, device=device, **_settings(threshold, options, "query")
@@ -60,7 +60,7 @@ def _clipseg(model_id: str | None, threshold: float | None, device: str, options
 
 
 def _clip(model_id: str | None, threshold: float | None, device: str, options: dict[str, Any]) -> Teacher:
-    from partdistill.distill.teachers.vlm import CLIP, ClipDenseTeacher
+    from partdistill.teach.teachers.vlm import CLIP, ClipDenseTeacher
 
     arch, pretrained = (
         model_id.split(":", 1) if model_id and ":" in model_id else (model_id or CLIP[0], CLIP[1])

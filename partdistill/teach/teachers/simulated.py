@@ -32,11 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from partdistill.distill.render import Views
-from partdistill.distill.teachers.base import Prediction
 from partdistill.errors import PdError
 from partdistill.prompts import Category
+from partdistill.render.renderers import Views
 from partdistill.shapes import Shape
+from partdistill.teach.teachers.base import Prediction
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from partdistill.distill.render import Views
-from partdistill.distill.teachers.base import GLIP_NMS, Prediction, suppress_duplicates
 from partdistill.errors import PdError
 from partdistill.prompts import Category, part_prompt
+from partdistill.render.renderers import Views
 from partdistill.shapes import Shape
+from partdistill.teach.teachers.base import GLIP_NMS, Prediction, suppress_duplicates
 
 GROUNDING_DINO = "IDEA-Research/grounding-dino-base"
 OWLV2 = "google/owlv2-base-patch16-ensemble"

@@ -1,0 +1,1 @@
+"""Benchmark readers (ShapeNetPart, PartNetE, labelled collections) and `pd import`."""
