@@ -27,7 +27,7 @@ import numpy as np
 
 from partdistill.distill.data import Item, predict_logits
 from partdistill.distill.train import Distillation, DistillConfig, EpochReport
-from partdistill.knowledge.units import lift, vote
+from partdistill.knowledge.units import vote
 from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.prompts import find_category
 from partdistill.render.cameras import partslip_cameras
@@ -35,6 +35,7 @@ from partdistill.render.renderers import MeshRenderer
 from partdistill.synth.base import Request
 from partdistill.synth.procedural import ProceduralGenerator
 from partdistill.synth.run import item_seed
+from partdistill.teach.lift import lift
 from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
 
 

@@ -43,15 +43,16 @@ from partdistill.datasets.readers import open_dataset
 from partdistill.distill.choose import compare, filled, split_views
 from partdistill.distill.data import Item
 from partdistill.distill.train import MIN_STEPS, Distillation, DistillConfig
-from partdistill.knowledge.units import Knowledge, lift, vote
+from partdistill.distill.trained import TrainedStudent
+from partdistill.knowledge.units import Knowledge, vote
 from partdistill.metrics import shapenetpart_shape_iou
-from partdistill.predict import TrainedStudent
 from partdistill.prompts import find_category
 from partdistill.render.cameras import partslip_cameras
 from partdistill.render.renderers import MeshRenderer, PointRenderer
 from partdistill.synth.base import Request
 from partdistill.synth.procedural import ProceduralGenerator
 from partdistill.synth.run import item_seed
+from partdistill.teach.lift import lift
 from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
 from partdistill.threads import cpu_threads
 

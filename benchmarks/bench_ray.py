@@ -22,10 +22,12 @@ from pathlib import Path
 import ray
 
 from partdistill.collection import Collection
+from partdistill.knowledge.store import KnowledgeStore
 from partdistill.prompts import find_category
 from partdistill.scale import RayOptions, synthesize_on_ray, teach_on_ray
 from partdistill.synth import SynthConfig, build_generator, prepare, synthesize
-from partdistill.teach.run import KnowledgeStore, TeachConfig, build_config_teacher, teach
+from partdistill.teach.config import TeachConfig, build_config_teacher
+from partdistill.teach.run import teach
 from partdistill.threads import cpu_threads
 
 CHAIR = find_category("chair")

@@ -47,7 +47,6 @@ from reference_renderers import pytorch3d_rule_zbuffer, trimesh_mesh_maps
 from tiny_models import tiny_clipseg, tiny_grounding_dino, tiny_open_clip, tiny_owlv2
 
 from partdistill.distill import render
-from partdistill.knowledge.units import lift
 from partdistill.prompts import find_category
 from partdistill.render.cameras import Cameras, partslip_cameras
 from partdistill.render.renderers import PARTSLIP_RADIUS, MeshRenderer, PointRenderer
@@ -55,6 +54,7 @@ from partdistill.render.zbuffer import nearest_points_torch
 from partdistill.shapes import Shape, normalize_points, subsample
 from partdistill.synth.base import Request
 from partdistill.synth.procedural import ProceduralGenerator
+from partdistill.teach.lift import lift
 from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
 from partdistill.teach.teachers.vlm import (
     ClipDenseTeacher,

@@ -38,9 +38,9 @@ from partdistill.distill.data import Item
 from partdistill.distill.sources import items_from_store
 from partdistill.distill.students.m2ae import PointM2AEStudent
 from partdistill.distill.train import Distillation, DistillConfig
+from partdistill.distill.trained import TrainedStudent
 from partdistill.eval.evaluate import EvalResult, StudentPredictor, evaluate
-from partdistill.knowledge.units import lift
-from partdistill.predict import TrainedStudent
+from partdistill.knowledge.store import KnowledgeStore
 from partdistill.prompts import find_category
 from partdistill.render.cameras import partslip_cameras
 from partdistill.render.renderers import PointRenderer
@@ -48,7 +48,9 @@ from partdistill.shapes import normalize_points
 from partdistill.synth import SynthConfig, build_generator, prepare, synthesize
 from partdistill.synth.base import Request
 from partdistill.synth.shap_e import ShapEGenerator
-from partdistill.teach.run import KnowledgeStore, TeachConfig, teach
+from partdistill.teach.config import TeachConfig
+from partdistill.teach.lift import lift
+from partdistill.teach.run import teach
 from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
 
 CHAIR = find_category("chair")

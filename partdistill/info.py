@@ -9,6 +9,8 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
+from partdistill.devices import resolve_device
+
 CORE_PACKAGES = (
     "torch",
     "numpy",
@@ -98,32 +100,3 @@ def caches() -> list[Row]:
             "TORCH_HOME",
         ),
     ]
-
-
-def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' if available, else 'mps' if available, else 'cpu'; another name is checked:
-    an unknown device, or one this machine does not have, is one PdError."""
-    import torch
-
-    from partdistill.errors import PdError
-
-    mps = getattr(torch.backends, "mps", None)
-    has_mps = mps is not None and mps.is_available()
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
-    try:
-        chosen = torch.device(device)
-    except (RuntimeError, ValueError) as error:
-        raise PdError(f"Unknown device '{device}': use cpu, cuda, cuda:N, mps or auto.") from error
-    if chosen.type == "cuda":
-        if not torch.cuda.is_available():
-            raise PdError(
-                f"--device {device}: this machine has no CUDA GPU that PyTorch can use (see `pd info`)."
-            )
-        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
-            raise PdError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPU(s).")
-    elif chosen.type == "mps" and not has_mps:
-        raise PdError(f"--device {device}: this machine has no Apple GPU that PyTorch can use.")
-    elif chosen.type not in ("cpu", "cuda", "mps"):
-        raise PdError(f"Unknown device '{device}': use cpu, cuda, cuda:N, mps or auto.")
-    return device

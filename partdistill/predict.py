@@ -1,4 +1,4 @@
-"""Using a trained student: load a run, label shapes, and write what users look at.
+"""`pd predict`'s outputs: a trained student's labels of the user's shape files, written for people.
 
 `pd predict` writes, per input file: `<name>.ply` (points coloured by part, labels kept in a
 `label` property), `<name>.json` (one label per input point in input order, as the run's part
@@ -7,98 +7,19 @@ ids, with the part names; for meshes also one label per face) and `<name>.png` (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from partdistill.distill.data import predict_logits
-from partdistill.distill.students import build_student
-from partdistill.distill.train import STUDENT_CONFIG, STUDENT_WEIGHTS
+from partdistill.distill.trained import TrainedStudent
 from partdistill.errors import PdError
-from partdistill.files import atomic_path, check_id, read_json, write_json
+from partdistill.files import read_json, write_json
 from partdistill.formats import write_ply
-from partdistill.prompts import Category, register_category
-from partdistill.shapes import MAX_POINTS, Shape
+from partdistill.shapes import Shape
 from partdistill.viz import Panel, save_panels
 
 OUTPUT_SUFFIXES = (".ply", ".json", ".png")  # what pd predict writes per input
 INPUTS_FILE = "inputs.json"  # where pd predict maps its output names to its inputs
-
-
-@dataclass
-class TrainedStudent:
-    """A student restored from a run folder.
-
-    Attributes:
-        model: the network, in eval mode.
-        student: its name in the registry.
-        category: the category it segments.
-        part_names: what its outputs mean, in order.
-        n_points: the cloud size it was trained on (prediction uses chunks of it).
-        run: the run folder.
-    """
-
-    model: torch.nn.Module
-    student: str
-    category: str
-    part_names: tuple[str, ...]
-    n_points: int
-    run: Path
-
-    @classmethod
-    def load(cls, run: str | Path, device: str = "cpu") -> TrainedStudent:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        run = Path(run)
-        config_path, weights = run / STUDENT_CONFIG, run / STUDENT_WEIGHTS
-        if not config_path.is_file() or not weights.is_file():
-            raise PdError(
-                f"{run} holds no trained student ({STUDENT_CONFIG} and {STUDENT_WEIGHTS}); run `pd distill`."
-            )
-        config = read_json(config_path, "the record of a trained student")
-        try:
-            if "catalogue" in config:  # the run brings its category along, user categories included
-                register_category(Category.from_record(config["catalogue"]))
-            part_names = tuple(str(name) for name in config["part_names"])
-            model = build_student(str(config["student"]), len(part_names), restoring=True)
-            category, n_points = str(config["category"]), int(config["n_points"])
-            if not 1 <= n_points <= MAX_POINTS:
-                raise ValueError(f"n_points {n_points}")
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise PdError(
-                f"{config_path} is not a complete student record (missing or bad {error})."
-            ) from error
-        try:
-            model.load_state_dict(load_file(weights))
-        except (SafetensorError, RuntimeError, OSError) as error:
-            raise PdError(
-                f"{weights} does not hold the weights of this {config['student']} student "
-                f"({type(error).__name__}); distil it again."
-            ) from error
-        return cls(
-            model=model.to(device).eval(),
-            student=str(config["student"]),
-            category=category,
-            part_names=part_names,
-            n_points=n_points,
-            run=run,
-        )
-
-    def probabilities(self, shape: Shape, seed: int = 0) -> np.ndarray:
-        """[N, C] float32 the student's part probabilities for every point of `shape`."""
-        logits = predict_logits(self.model, shape, self.n_points, np.random.default_rng(seed))
-        logits -= logits.max(axis=-1, keepdims=True)
-        weights = np.exp(logits)
-        return weights / weights.sum(axis=-1, keepdims=True)
-
-    def labels(self, shape: Shape, seed: int = 0) -> np.ndarray:
-        """[N] int64 part of every point of `shape`."""
-        rng = np.random.default_rng(seed)
-        logits = predict_logits(self.model, shape, self.n_points, rng)
-        return logits.argmax(axis=-1).astype(np.int64)
 
 
 def output_names(inputs: list[Path]) -> list[str]:
@@ -133,14 +54,6 @@ def check_outputs(out: Path, names: list[str]) -> None:
             path = out / f"{name}{suffix}"
             if path.exists() and name not in earlier:
                 raise PdError(f"{path} exists and pd predict did not write it; choose another --out.")
-
-
-def save_labels(labels: np.ndarray, folder: Path, shape_id: str) -> Path:
-    """Write one shape's labels as `<folder>/<id>.npy` (a "/" in the id becomes a sub-folder), atomically."""
-    path = folder / f"{check_id(shape_id, 'the shape to label')}.npy"
-    with atomic_path(path) as tmp:
-        np.save(tmp, labels)
-    return path
 
 
 def face_labels(shape: Shape, labels: np.ndarray) -> np.ndarray:

@@ -204,7 +204,7 @@ class TeachWorker:
     """A Ray actor that builds its teacher once and teaches the shapes it is sent."""
 
     def __init__(self, config: Any, catalogue: dict, options: RayOptions):
-        from partdistill.teach.run import build_config_teacher
+        from partdistill.teach.config import build_config_teacher
         from partdistill.threads import cpu_threads
 
         self.category = register_category(Category.from_record(catalogue))

@@ -279,9 +279,10 @@ def _collection_page(root: Path, limit: int, budget: int) -> Page:
 
 def _knowledge_page(store_root: Path, limit: int, budget: int) -> Page:
     from partdistill.collection import Collection
-    from partdistill.teach.run import KnowledgeStore
+    from partdistill.knowledge.store import KnowledgeStore
 
-    collection, store = Collection.open(store_root.parent.parent), KnowledgeStore(store_root)
+    store = KnowledgeStore(store_root)
+    collection = Collection.open(store.collection_root)
     entries: list[Entry] = []
     shown = [record for record in collection.ok_records if store.has(record.id)][:limit]
     for record in shown:

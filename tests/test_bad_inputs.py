@@ -250,7 +250,7 @@ def half_taught(d: Path, assets: Assets) -> None:
 
 def units_of_another_size(d: Path, assets: Assets) -> None:
     """The taught collection at shapes/ with its first shape's units made for 10 more points."""
-    from partdistill.knowledge.units import load_knowledge, save_knowledge
+    from partdistill.knowledge.store import load_knowledge, save_knowledge
 
     taught(d, assets)
     path = d / KNOWLEDGE / "units" / "chair-00000.npz"

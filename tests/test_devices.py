@@ -24,14 +24,14 @@ from partdistill.distill.data import Item
 from partdistill.distill.losses import UnitPairs, distillation_loss
 from partdistill.distill.students.m2ae import PointM2AEStudent, farthest_points
 from partdistill.distill.train import Distillation, DistillConfig
+from partdistill.distill.trained import TrainedStudent
 from partdistill.eval.evaluate import EvalResult, StudentPredictor, evaluate
-from partdistill.knowledge.units import lift
-from partdistill.predict import TrainedStudent
 from partdistill.prompts import find_category
 from partdistill.render.cameras import Cameras, partslip_cameras
 from partdistill.render.renderers import MeshRenderer, PointRenderer
 from partdistill.synth.base import Request
 from partdistill.synth.procedural import ProceduralGenerator
+from partdistill.teach.lift import lift
 from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
 from partdistill.teach.teachers.vlm import (
     ClipDenseTeacher,

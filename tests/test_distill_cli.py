@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 from partdistill.cli import app
 from partdistill.collection import Collection
 from partdistill.distill.train import REFERENCE_SWITCH
+from partdistill.distill.trained import TrainedStudent
 from partdistill.formats import read_shape, write_ply
 from partdistill.knowledge.h5 import write_partdistill_h5
+from partdistill.knowledge.store import KnowledgeStore
 from partdistill.knowledge.units import vote
-from partdistill.predict import TrainedStudent
 from partdistill.prompts import find_category
-from partdistill.teach.run import KnowledgeStore
 
 runner = CliRunner()
 QUICK = [

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from partdistill.cli import app
 from partdistill.datasets.readers import open_dataset
+from partdistill.distill.trained import TrainedStudent
 from partdistill.eval.evaluate import point_subset
-from partdistill.predict import TrainedStudent
 from partdistill.prompts import find_category, shapenetpart_categories
 
 runner = CliRunner()

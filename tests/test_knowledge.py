@@ -10,11 +10,14 @@ import pytest
 
 from partdistill.errors import PdError
 from partdistill.knowledge.h5 import find_h5_files, read_partdistill_h5, write_partdistill_h5
-from partdistill.knowledge.units import Knowledge, lift, load_knowledge, save_knowledge, vote
+from partdistill.knowledge.store import load_knowledge, save_knowledge
+from partdistill.knowledge.units import Knowledge, vote
 from partdistill.prompts import find_category
 from partdistill.render.cameras import Cameras
-from partdistill.render.renderers import PointRenderer, Views
+from partdistill.render.renderers import PointRenderer
+from partdistill.render.views import Views
 from partdistill.shapes import Shape
+from partdistill.teach.lift import lift
 from partdistill.teach.teachers import Prediction
 
 PARTS = ("a", "b", "c")

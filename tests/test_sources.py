@@ -20,9 +20,9 @@ from partdistill.distill.sources import items_from_store
 from partdistill.distill.train import BatchReport, Distillation, DistillConfig
 from partdistill.errors import PdError
 from partdistill.knowledge.h5 import write_partdistill_h5
+from partdistill.knowledge.store import KnowledgeStore
 from partdistill.knowledge.units import Knowledge
 from partdistill.prompts import find_category
-from partdistill.teach.run import KnowledgeStore
 
 runner = CliRunner()
 QUICK = [

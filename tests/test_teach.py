@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from partdistill.cli import app
 from partdistill.collection import Collection
+from partdistill.knowledge.store import KnowledgeStore
 from partdistill.shapes import Provenance, Shape
-from partdistill.teach.run import KnowledgeStore
 
 runner = CliRunner()
 

@@ -10,13 +10,15 @@ import torch
 from tiny_models import tiny_clipseg, tiny_grounding_dino, tiny_open_clip, tiny_owlv2
 
 from partdistill.errors import PdError
-from partdistill.knowledge.units import lift, vote
+from partdistill.knowledge.units import vote
 from partdistill.prompts import find_category
 from partdistill.render.cameras import Cameras, partslip_cameras
-from partdistill.render.renderers import MeshRenderer, PointRenderer, Views
+from partdistill.render.renderers import MeshRenderer, PointRenderer
+from partdistill.render.views import Views
 from partdistill.shapes import Shape
 from partdistill.synth.base import Request
 from partdistill.synth.procedural import ProceduralGenerator
+from partdistill.teach.lift import lift
 from partdistill.teach.teachers import (
     Noise,
     Prediction,

@@ -12,12 +12,13 @@ import torch
 from partdistill.distill.data import Item, batches, make_sample
 from partdistill.distill.train import BatchReport, Distillation, DistillConfig, EpochReport
 from partdistill.errors import PdError
-from partdistill.knowledge.units import Knowledge, lift
+from partdistill.knowledge.units import Knowledge
 from partdistill.prompts import find_category
 from partdistill.render.cameras import partslip_cameras
 from partdistill.render.renderers import MeshRenderer
 from partdistill.synth.base import Request
 from partdistill.synth.procedural import ProceduralGenerator
+from partdistill.teach.lift import lift
 from partdistill.teach.teachers import NOISE_PRESETS, SimulatedTeacher
 
 TABLE = find_category("table")

@@ -16,11 +16,13 @@ from partdistill.cli import app
 from partdistill.collection import Collection
 from partdistill.errors import PdError
 from partdistill.formats import read_shape, write_ply
+from partdistill.knowledge.store import KnowledgeStore
 from partdistill.prompts import find_category, prompt_space, text_prompt
 from partdistill.prompts.user import load_category_file, resolve_category
 from partdistill.synth import SynthConfig, prepare, synthesize
 from partdistill.synth.shap_e import ShapEGenerator
-from partdistill.teach.run import KnowledgeStore, TeachConfig, teach
+from partdistill.teach.config import TeachConfig
+from partdistill.teach.run import teach
 from partdistill.teach.teachers.vlm import Owlv2Teacher
 
 runner = CliRunner()

@@ -38,9 +38,11 @@ if TYPE_CHECKING:
     from partdistill.distill.job import DistillJob, Planned
     from partdistill.distill.train import Distillation, DistillConfig
     from partdistill.eval.evaluate import EvalResult
+    from partdistill.knowledge.store import KnowledgeStore
     from partdistill.prompts import Category
     from partdistill.scale import RayOptions
-    from partdistill.teach.run import KnowledgeStore, TeachConfig, TeachSummary
+    from partdistill.teach.config import TeachConfig
+    from partdistill.teach.run import TeachSummary
     from partdistill.teach.teachers import Teacher
 
 app = typer.Typer(
@@ -182,7 +184,7 @@ def synth(
     gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     """Make a collection of shapes of one category (resumable: re-run the same command to continue)."""
-    from partdistill.info import resolve_device
+    from partdistill.devices import resolve_device
     from partdistill.prompts.user import resolve_category
     from partdistill.synth import SynthConfig, build_generator, prepare, synthesize
 
@@ -354,8 +356,9 @@ def teach(
 ) -> None:
     """Render every shape, ask a 2D teacher where each part is, and lift its answers to 3D units."""
     from partdistill.collection import Collection
-    from partdistill.info import resolve_device
-    from partdistill.teach.run import KnowledgeStore, TeachConfig, build_config_teacher, knowledge_dir
+    from partdistill.devices import resolve_device
+    from partdistill.knowledge.store import KnowledgeStore
+    from partdistill.teach.config import TeachConfig, build_config_teacher
     from partdistill.teach.teachers import GLIP_NMS, refuse_ignored
 
     refuse_ignored(teacher.value, threshold=threshold, nms=nms)
@@ -374,7 +377,7 @@ def teach(
         point_radius=point_radius,
         seed=seed,
     )
-    store = KnowledgeStore(knowledge_dir(collection, config.default_name() if name is None else name))
+    store = KnowledgeStore.named(collection.root, config.default_name() if name is None else name)
     scale = _ray_options(ray, ray_address, workers, cpus_per_worker, gpus_per_worker)
     model = build_config_teacher(config, resolve_device(device)) if scale is None else None
     with OutputFolder(store.root):
@@ -486,12 +489,12 @@ def distill(
     gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     """Train a 3D student on a teacher's knowledge units (forward, then backward distillation)."""
+    from partdistill.devices import resolve_device
     from partdistill.distill.job import DistillJob, gather, parse_weights
     from partdistill.distill.students import check_student
     from partdistill.distill.train import REFERENCE_SWITCH
-    from partdistill.info import resolve_device
     from partdistill.prompts.user import resolve_category
-    from partdistill.teach.run import TeachConfig, build_config_teacher
+    from partdistill.teach.config import TeachConfig, build_config_teacher
 
     check_student(student.value, checkpoint)
     scale = _ray_options(ray, ray_address, workers, cpus_per_worker, gpus_per_worker)
@@ -733,16 +736,11 @@ def predict(
     ] = True,
 ) -> None:
     """Label shapes with a trained student: part-coloured PLY, per-point JSON and a PNG per input."""
+    from partdistill.devices import resolve_device
+    from partdistill.distill.trained import TrainedStudent
     from partdistill.files import write_json
     from partdistill.formats import read_shape
-    from partdistill.info import resolve_device
-    from partdistill.predict import (
-        INPUTS_FILE,
-        TrainedStudent,
-        check_outputs,
-        output_names,
-        write_prediction,
-    )
+    from partdistill.predict import INPUTS_FILE, check_outputs, output_names, write_prediction
     from partdistill.prompts import find_category
 
     check_number(points, "--points", at_least=1, at_most=MAX_POINTS)
@@ -831,6 +829,7 @@ def evaluate(
 ) -> None:
     """Score a trained student (or predictions made elsewhere) with the benchmark's own protocol."""
     from partdistill.datasets.readers import open_dataset
+    from partdistill.devices import resolve_device
     from partdistill.eval.evaluate import (
         EvalResult,
         FilePredictions,
@@ -840,7 +839,6 @@ def evaluate(
         lifting_from,
     )
     from partdistill.eval.report import published, write_reports
-    from partdistill.info import resolve_device
     from partdistill.prompts import find_category
 
     if (run is None) == (predictions is None):
@@ -856,7 +854,7 @@ def evaluate(
     chosen = [find_category(prefix + name) for name in names] or None
     predictors = []
     if run is not None:
-        from partdistill.predict import TrainedStudent
+        from partdistill.distill.trained import TrainedStudent
 
         trained = TrainedStudent.load(run, resolve_device(device))
         student = StudentPredictor(trained)
@@ -981,7 +979,8 @@ def import_(
 ) -> None:
     """Make a collection from a benchmark split or a folder of shape files, for pd teach and pd distill."""
     from partdistill.collection import Collection
-    from partdistill.datasets.readers import import_files, import_shapes, open_dataset
+    from partdistill.datasets.importing import import_files, import_shapes
+    from partdistill.datasets.readers import open_dataset
     from partdistill.prompts import find_category
     from partdistill.prompts.user import resolve_category
 
@@ -1126,6 +1125,3 @@ def info() -> None:
 def main() -> None:
     app()
 
-
-if __name__ == "__main__":
-    main()

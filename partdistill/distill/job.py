@@ -17,12 +17,13 @@ from partdistill.distill.choose import CHOICE_FILE, Choice, compare, filled, twi
 from partdistill.distill.data import Item
 from partdistill.distill.sources import Source, plan_sources
 from partdistill.distill.train import Distillation, DistillConfig
+from partdistill.distill.trained import TrainedStudent, save_labels
 from partdistill.errors import PdError
 from partdistill.files import OutputFolder, write_json
 from partdistill.knowledge.units import vote
-from partdistill.predict import TrainedStudent, save_labels
 from partdistill.prompts import Category, register_category
-from partdistill.teach.run import TeachConfig, build_config_teacher, teach
+from partdistill.teach.config import TeachConfig, build_config_teacher
+from partdistill.teach.run import teach
 
 
 @dataclass(frozen=True)

@@ -24,19 +24,9 @@ from partdistill.knowledge.h5 import (
     read_partdistill_h5,
     shape_id_from_path,
 )
+from partdistill.knowledge.store import KnowledgeStore
 from partdistill.prompts import Category, find_category
-from partdistill.teach.run import (
-    CONFIG_FILE,
-    KnowledgeStore,
-    TeachConfig,
-    knowledge_dir,
-    teach_config_from,
-)
-
-
-def is_knowledge_store(path: Path) -> bool:
-    """Whether `path` is a knowledge folder written by `pd teach` (rather than a tree of h5 files)."""
-    return (path / CONFIG_FILE).is_file()
+from partdistill.teach.config import TeachConfig, teach_config_from
 
 
 @dataclass
@@ -82,7 +72,7 @@ def plan_sources(
     for path in knowledge:
         if not path.is_dir() and not path.is_file():
             raise PdError(f"{path} does not exist: expected a pd teach folder or PartDistill h5 files.")
-        if is_knowledge_store(path):
+        if KnowledgeStore.is_store(path):
             owner = path.parent.parent
             match = next((s for s in collections if s.resolve() == owner.resolve()), None)
             if match is None:
@@ -142,7 +132,7 @@ def _one_category(collections: list[Collection], h5_sources: list[tuple[Path, li
 def _default_source(collection: Collection, teach: TeachConfig, pinned: tuple[str, ...]) -> Source:
     """A collection with the knowledge `teach` names (made first when it is missing or partial),
     refused where that knowledge was made with other values of the `pinned` settings."""
-    store = KnowledgeStore(knowledge_dir(collection, teach.default_name()))
+    store = KnowledgeStore.named(collection.root, teach.default_name())
     made = _made_with(store)
     if made is not None:  # continue it with the settings it was made with
         _check_pinned(store, made, teach, pinned)
@@ -154,7 +144,7 @@ def _default_source(collection: Collection, teach: TeachConfig, pinned: tuple[st
 def _made_with(store: KnowledgeStore) -> TeachConfig | None:
     """The settings `store`'s units were made with; None before its first unit (a folder whose
     run failed before any takes new settings)."""
-    earlier = store.config()
+    earlier = store.settings()
     if earlier is None or not store.holds_units():
         return None
     return teach_config_from(earlier, store.root)

@@ -149,26 +149,25 @@ class LiftingPredictor:
 
 def default_knowledge(dataset: Dataset) -> Path | None:
     """For a collection with exactly one `pd teach` folder, that folder; otherwise None."""
-    from partdistill.distill.sources import is_knowledge_store
+    from partdistill.knowledge.store import KnowledgeStore
 
     root = getattr(getattr(dataset, "collection", None), "root", None)
     if root is None:
         return None
-    stores = [p for p in sorted((root / "knowledge").glob("*")) if is_knowledge_store(p)]
-    return stores[0] if len(stores) == 1 else None
+    stores = KnowledgeStore.of_collection(root)
+    return stores[0].root if len(stores) == 1 else None
 
 
 def lifting_from(
     knowledge: str | Path, dataset: Dataset, categories: list[Category] | None
 ) -> LiftingPredictor:
     """The direct-lifting baseline from a `pd teach` folder or PartDistill h5 files of the test shapes."""
-    from partdistill.distill.sources import is_knowledge_store
     from partdistill.knowledge.h5 import find_h5_files, read_partdistill_h5, shape_id_from_path
-    from partdistill.teach.run import KnowledgeStore
+    from partdistill.knowledge.store import KnowledgeStore
 
     knowledge = Path(knowledge)
     ids = dataset.ids(categories)
-    if is_knowledge_store(knowledge):
+    if KnowledgeStore.is_store(knowledge):
         store = KnowledgeStore(knowledge)
         units = {shape_id: store.load(shape_id) for shape_id in ids if store.has(shape_id)}
     else:

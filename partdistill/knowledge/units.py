@@ -1,28 +1,18 @@
 """Knowledge units: 2D teacher predictions lifted onto a shape's 3D points, stored sparsely.
 
-A unit is (the points one 2D prediction covers, its part, its score). A point belongs to a box
-or mask prediction of view k when it is visible in view k and its pixel falls inside the box or
-mask -- PartSLIP's rule (details in `lift`). A shape's units are kept as one CSR-style
-index list (PartDistill's reference code keeps a dense [points, units, parts] array per shape,
-which for a 2,048-point shape with 120 units and 4 parts is 250x larger).
+A unit is (the points one 2D prediction covers, its part, its score); `partdistill.teach.lift`
+makes them from a teacher's boxes and masks. A shape's units are kept as one CSR-style index list
+(PartDistill's reference code keeps a dense [points, units, parts] array per shape, which for a
+2,048-point shape with 120 units and 4 parts is 250x larger).
 """
 
 from __future__ import annotations
 
-import json
-import zipfile
-import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from partdistill.errors import PdError
-from partdistill.files import atomic_path
-from partdistill.render.renderers import Views
-from partdistill.teach.teachers.base import Prediction
-
-WHOLE_OBJECT = 0.98  # PartSLIP ignores a box holding >= 98% of the shape's projected points
 
 
 @dataclass(frozen=True)
@@ -193,50 +183,6 @@ def _concat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
     return (np.concatenate(arrays) if arrays else np.zeros(0)).astype(dtype)
 
 
-# --- lifting ------------------------------------------------------------------------------------
-
-
-def lift(
-    views: Views,
-    predictions: list[Prediction],
-    part_names: tuple[str, ...],
-    whole_object: float = WHOLE_OBJECT,
-) -> Knowledge:
-    """Lift 2D predictions to knowledge units over the shape's points.
-
-    Box: the visible points whose projection lies strictly inside it (PartSLIP); a box holding the
-    projections of at least `whole_object` of the shape's points, visible or not, is dropped as a
-    whole-object box (PartSLIP's bbox2seg divides by all projected points). Mask: the
-    visible points whose pixel is in it -- for point renders, the pixels a point won in the
-    z-buffer; for mesh renders, the pixel its projection falls in. Predictions that cover no
-    visible point make no unit.
-    """
-    members, parts, scores, unit_views = [], [], [], []
-    pixels = views.pixels() if views.pixel_kind == "face" else None
-    for prediction in predictions:
-        k = prediction.view
-        if prediction.box is not None:
-            x1, y1, x2, y2 = prediction.box
-            x, y = views.screen[k, :, 0], views.screen[k, :, 1]
-            in_box = (x > x1) & (x < x2) & (y > y1) & (y < y2)
-            if in_box.mean() >= whole_object:  # of all the shape's points, seen or hidden (PartSLIP)
-                continue
-            inside = np.flatnonzero(in_box & views.visible[k])
-        elif pixels is None:  # point render: the points owning a mask pixel
-            owners = views.pixel_index[k][prediction.mask]
-            inside = np.unique(owners[owners >= 0])
-        else:
-            seen = np.flatnonzero(views.visible[k])
-            inside = seen[prediction.mask[pixels[k, seen, 0], pixels[k, seen, 1]]]
-        if len(inside) == 0:
-            continue
-        members.append(inside)
-        parts.append(prediction.part)
-        scores.append(prediction.score)
-        unit_views.append(k)
-    return Knowledge.from_units(views.screen.shape[1], part_names, members, parts, scores, unit_views)
-
-
 def vote(knowledge: Knowledge) -> np.ndarray:
     """Direct 2D-to-3D transfer: each point takes the part with the largest summed unit score over
     the units covering it; -1 where no unit covers it. [n_points] int64.
@@ -249,47 +195,8 @@ def vote(knowledge: Knowledge) -> np.ndarray:
     return labels
 
 
-# --- storage ------------------------------------------------------------------------------------
-
-
-def save_knowledge(knowledge: Knowledge, path: str | Path) -> None:
-    """Write one shape's units as an .npz, atomically."""
-    with atomic_path(path) as tmp, tmp.open("wb") as handle:
-        np.savez(
-            handle,
-            part_names=np.frombuffer(json.dumps(list(knowledge.part_names)).encode(), dtype=np.uint8),
-            n_points=np.array(knowledge.n_points),
-            parts=knowledge.parts,
-            scores=knowledge.scores,
-            views=knowledge.views,
-            offsets=knowledge.offsets,
-            indices=knowledge.indices,
-            **({} if knowledge.point_scores is None else {"point_scores": knowledge.point_scores}),
-        )
-
-
-def load_knowledge(path: str | Path) -> Knowledge:
-    """Read units written by `save_knowledge`."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return Knowledge(
-                n_points=int(data["n_points"]),
-                part_names=tuple(json.loads(data["part_names"].tobytes().decode())),
-                parts=data["parts"],
-                scores=data["scores"],
-                views=data["views"],
-                offsets=data["offsets"],
-                indices=data["indices"],
-                point_scores=data.get("point_scores"),
-            )
-    except (
-        OSError,
-        KeyError,
-        ValueError,
-        TypeError,
-        EOFError,
-        MemoryError,
-        zipfile.BadZipFile,
-        zlib.error,
-    ) as error:
-        raise PdError(f"{path} is not a readable knowledge file ({error}).") from error
+def coverage(knowledge: Knowledge) -> float:
+    """Share of the shape's points covered by at least one unit."""
+    if knowledge.n_points == 0:
+        return 0.0
+    return float(len(np.unique(knowledge.indices)) / knowledge.n_points)

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from partdistill.palette import part_colors
-from partdistill.render.renderers import Views
+from partdistill.render.views import Views
 from partdistill.teach.teachers.base import Prediction
 
 TILE = 256

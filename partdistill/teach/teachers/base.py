@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from partdistill.prompts import Category
-from partdistill.render.renderers import Views
+from partdistill.render.views import Views
 from partdistill.shapes import Shape
 
 

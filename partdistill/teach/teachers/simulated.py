@@ -34,7 +34,7 @@ import numpy as np
 
 from partdistill.errors import PdError
 from partdistill.prompts import Category
-from partdistill.render.renderers import Views
+from partdistill.render.views import Views
 from partdistill.shapes import Shape
 from partdistill.teach.teachers.base import Prediction
 

@@ -31,7 +31,7 @@ from PIL import Image
 
 from partdistill.errors import PdError
 from partdistill.prompts import Category, part_prompt
-from partdistill.render.renderers import Views
+from partdistill.render.views import Views
 from partdistill.shapes import Shape
 from partdistill.teach.teachers.base import GLIP_NMS, Prediction, suppress_duplicates
 

@@ -1,0 +1,5 @@
+"""`python -m partdistill.cli`: the same as the `pd` command."""
+
+from partdistill.cli import main
+
+main()
