@@ -51,8 +51,8 @@ gpu-check: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/gpu_check.py --device cuda
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check partdistill tests benchmarks
-	$(BIN)/ruff format --check partdistill tests benchmarks
+	$(BIN)/ruff check partdistill tests benchmarks examples
+	$(BIN)/ruff format --check partdistill tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.files import check_id, inside, read_json, write_json
 from partdistill.formats import SHAPE_SUFFIX, read_npz, write_npz
 from partdistill.prompts import Category, find_category, register_category
@@ -200,6 +200,25 @@ class Collection:
     def ok_records(self) -> list[ShapeRecord]:
         """The records of shapes that exist (failed generations left out)."""
         return [record for record in self if record.ok]
+
+    def category_for(self, asked: Category | None = None, force: bool = False) -> Category:
+        """The category to treat the shapes as: `asked`, or the one every shape shares. A category
+        that contradicts the shapes' own is refused unless `force` (`force_category`)."""
+        names = {record.category for record in self.ok_records}
+        own = find_category(next(iter(names))) if len(names) == 1 and None not in names else None
+        if asked is None:
+            if own is None:
+                raise PdError(
+                    f"{self.root} holds shapes of {len(names)} categories; "
+                    f"say which with {option('category')}."
+                )
+            return own
+        if own is not None and asked != own and not force:
+            raise PdError(
+                f"{self.root} holds {own.key} shapes, not {asked.key}; pass {option('force_category')} to "
+                f"treat them as {asked.key} anyway."
+            )
+        return asked
 
     def part_coverage(self) -> list[PartCoverage]:
         """For each category and part of the labelled shapes: how many shapes have it, its mean share."""

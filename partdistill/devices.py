@@ -1,8 +1,8 @@
-"""Which torch device a command runs on: `--device auto` resolved, a named one checked."""
+"""Which torch device a command runs on: "auto" resolved, a named one checked."""
 
 from __future__ import annotations
 
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 
 
 def resolve_device(device: str) -> str:
@@ -21,12 +21,15 @@ def resolve_device(device: str) -> str:
     if chosen.type == "cuda":
         if not torch.cuda.is_available():
             raise PdError(
-                f"--device {device}: this machine has no CUDA GPU that PyTorch can use (see `pd info`)."
+                f"{option('device')} {device}: this machine has no CUDA GPU that PyTorch can use "
+                "(see `pd info`)."
             )
         if chosen.index is not None and chosen.index >= torch.cuda.device_count():
-            raise PdError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPU(s).")
+            raise PdError(
+                f"{option('device')} {device}: this machine has {torch.cuda.device_count()} CUDA GPU(s)."
+            )
     elif chosen.type == "mps" and not has_mps:
-        raise PdError(f"--device {device}: this machine has no Apple GPU that PyTorch can use.")
+        raise PdError(f"{option('device')} {device}: this machine has no Apple GPU that PyTorch can use.")
     elif chosen.type not in ("cpu", "cuda", "mps"):
         raise PdError(f"Unknown device '{device}': use cpu, cuda, cuda:N, mps or auto.")
     return device

@@ -7,19 +7,72 @@ ids, with the part names; for meshes also one label per face) and `<name>.png` (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from partdistill.distill.trained import TrainedStudent
-from partdistill.errors import PdError
+from partdistill.errors import MAX_SEED, PdError, check_number, option
 from partdistill.files import read_json, write_json
-from partdistill.formats import write_ply
-from partdistill.shapes import Shape
+from partdistill.formats import read_shape, write_ply
+from partdistill.progress import Progress, tracked
+from partdistill.prompts import find_category, same_category
+from partdistill.shapes import MAX_POINTS, Shape
 from partdistill.viz import Panel, save_panels
 
 OUTPUT_SUFFIXES = (".ply", ".json", ".png")  # what pd predict writes per input
 INPUTS_FILE = "inputs.json"  # where pd predict maps its output names to its inputs
+
+
+@dataclass(frozen=True)
+class Predicted:
+    """One input labelled.
+
+    Attributes:
+        input: the file read.
+        name: the name its outputs were written under (`<name>.ply`, `.json`, `.png`).
+        labels: [N] int64 the part of each of its points (for a mesh: of the points sampled on it).
+    """
+
+    input: Path
+    name: str
+    labels: np.ndarray
+
+
+def label_files(
+    inputs: list[Path],
+    trained: TrainedStudent,
+    out: Path,
+    points: int,
+    seed: int,
+    force_category: bool,
+    progress: Progress,
+) -> list[Predicted]:
+    """Label every input with `trained` and write its outputs into `out` (with INPUTS_FILE). Every
+    input is read, and every output name checked, before anything is written; an input of another
+    category than the student's is refused unless `force_category`."""
+    check_number(points, "points", at_least=1, at_most=MAX_POINTS)
+    check_number(seed, "seed", at_least=0, at_most=MAX_SEED)
+    shapes = [read_shape(path, n_points=points, seed=seed) for path in inputs]
+    segments = find_category(trained.category)  # registered by the run's own record
+    for path, shape in zip(inputs, shapes, strict=True):
+        if shape.category and not same_category(shape.category, segments) and not force_category:
+            raise PdError(
+                f"{path} is a {shape.category} and the run segments {trained.category}; "
+                f"pass {option('force_category')} to label it anyway."
+            )
+    names = output_names(inputs)
+    check_outputs(out, names)
+    done = []
+    with tracked(progress, "labelling", len(shapes)) as bar:
+        for path, shape, name in zip(inputs, shapes, names, strict=True):
+            labels = trained.labels(shape, seed=seed)
+            write_prediction(shape, labels, trained, out, name, path)
+            done.append(Predicted(path, name, labels))
+            bar.advance()
+    write_json(out / INPUTS_FILE, {name: str(path) for name, path in zip(names, inputs, strict=True)})
+    return done
 
 
 def output_names(inputs: list[Path]) -> list[str]:

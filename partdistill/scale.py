@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from partdistill.collection import Collection, ShapeRecord
-from partdistill.errors import MissingDependencyError, PdError
+from partdistill.errors import MissingDependencyError, PdError, option
 from partdistill.prompts import Category, register_category
 from partdistill.synth.base import Generator
 
@@ -57,15 +57,19 @@ class RayOptions:
     def __post_init__(self) -> None:
         from partdistill.errors import check_number
 
-        check_number(self.workers, "--workers", at_least=1)
-        check_number(self.cpus_per_worker, "--cpus-per-worker", above=0)
-        check_number(self.gpus_per_worker, "--gpus-per-worker", at_least=0)
+        check_number(self.workers, "workers", at_least=1)
+        check_number(self.cpus_per_worker, "cpus_per_worker", above=0)
+        check_number(self.gpus_per_worker, "gpus_per_worker", at_least=0)
         if not self.address.strip():
-            raise PdError("--ray-address is empty: give the cluster's host:port, or leave it out.")
+            raise PdError(f"{option('ray_address')} is empty: give the cluster's host:port, or leave it out.")
 
     @property
     def device(self) -> str:
         return "cuda" if self.gpus_per_worker > 0 else "cpu"
+
+    def describe(self) -> str:
+        each = f"{self.cpus_per_worker:g} CPU and {self.gpus_per_worker:g} GPU"
+        return f"On Ray: {self.workers} workers, {each} each."
 
     @property
     def threads(self) -> int:
@@ -77,7 +81,7 @@ def connect(options: RayOptions) -> Any:
     try:
         import ray
     except ImportError as error:
-        raise MissingDependencyError("ray", "--ray", INSTALL) from error
+        raise MissingDependencyError("ray", option("ray"), INSTALL) from error
     if ray.is_initialized():
         return ray
     address = options.address
@@ -103,15 +107,15 @@ def connect(options: RayOptions) -> Any:
 def _check_fits(ray: Any, options: RayOptions, where: str) -> None:
     """Refuse workers that no node of the cluster can hold: Ray would queue them forever, silently."""
     nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
-    for kind, need, option in (
-        ("CPU", options.cpus_per_worker, "--cpus-per-worker"),
-        ("GPU", options.gpus_per_worker, "--gpus-per-worker"),
+    for kind, need, setting in (
+        ("CPU", options.cpus_per_worker, option("cpus_per_worker")),
+        ("GPU", options.gpus_per_worker, option("gpus_per_worker")),
     ):
         have = max((float(node.get(kind, 0.0)) for node in nodes), default=0.0)
         if need > have:
             ray.shutdown()
             raise PdError(
-                f"Each worker asks for {need:g} {kind} ({option}), but the largest node of {where} "
+                f"Each worker asks for {need:g} {kind} ({setting}), but the largest node of {where} "
                 f"has {have:g}, so no worker could ever start; ask for less, or use bigger nodes."
             )
 

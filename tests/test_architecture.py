@@ -16,8 +16,8 @@ PACKAGE = Path(partdistill.__file__).parent
 
 # Lowest first. A unit is a top-level module or subpackage of partdistill.
 LAYERS: list[set[str]] = [
-    {"errors", "palette", "progress"},
-    {"files", "shapes", "threads", "devices", "metrics", "records"},
+    {"errors", "palette"},
+    {"files", "shapes", "threads", "devices", "metrics", "records", "progress"},
     {"prompts", "formats", "viz"},
     {"collection"},
     {"render", "knowledge", "synth", "datasets"},

@@ -20,10 +20,11 @@ from tiny_models import tiny_clipseg, tiny_grounding_dino, tiny_open_clip, tiny_
 
 from partdistill.collection import Collection
 from partdistill.datasets.readers import LabelledCollection
+from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import Item
 from partdistill.distill.losses import UnitPairs, distillation_loss
 from partdistill.distill.students.m2ae import PointM2AEStudent, farthest_points
-from partdistill.distill.train import Distillation, DistillConfig
+from partdistill.distill.train import Distillation
 from partdistill.distill.trained import TrainedStudent
 from partdistill.eval.evaluate import EvalResult, StudentPredictor, evaluate
 from partdistill.prompts import find_category

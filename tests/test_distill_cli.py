@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from partdistill.cli import app
 from partdistill.collection import Collection
-from partdistill.distill.train import REFERENCE_SWITCH
+from partdistill.distill.config import REFERENCE_SWITCH
 from partdistill.distill.trained import TrainedStudent
 from partdistill.formats import read_shape, write_ply
 from partdistill.knowledge.h5 import write_partdistill_h5

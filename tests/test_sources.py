@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 import partdistill.distill.train as train_module
 from partdistill.cli import app
 from partdistill.collection import Collection
+from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import Item, shared_batches
 from partdistill.distill.sources import items_from_store
-from partdistill.distill.train import BatchReport, Distillation, DistillConfig
+from partdistill.distill.train import BatchReport, Distillation
 from partdistill.errors import PdError
 from partdistill.knowledge.h5 import write_partdistill_h5
 from partdistill.knowledge.store import KnowledgeStore

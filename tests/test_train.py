@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import Item, batches, make_sample
-from partdistill.distill.train import BatchReport, Distillation, DistillConfig, EpochReport
+from partdistill.distill.train import BatchReport, Distillation, EpochReport
 from partdistill.errors import PdError
 from partdistill.knowledge.units import Knowledge
 from partdistill.prompts import find_category

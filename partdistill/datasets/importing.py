@@ -15,6 +15,8 @@ from partdistill.files import check_id
 from partdistill.prompts import Category
 from partdistill.shapes import Shape
 
+SOURCES = ("shapenetpart", "partnete", "files")  # what pd import makes collections from
+
 
 def import_shapes(dataset: Dataset, categories: list[Category] | None, out: str | Path) -> Iterator[str]:
     """Copy a benchmark's shapes into a collection at `out` under their dataset ids; yields each id.

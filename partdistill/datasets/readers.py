@@ -350,6 +350,9 @@ class LabelledCollection:
             yield EvalShape(record.id, find_category(record.category), self.collection.load(record))
 
 
+DATASETS = ("shapenetpart", "partnete", "collection")  # what open_dataset reads
+
+
 def open_dataset(kind: str, root: str | Path, split: str = "test") -> Dataset:
     """The reader for `kind` ("shapenetpart", "partnete" or "collection") at `root`.
 

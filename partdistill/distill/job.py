@@ -1,12 +1,12 @@
 """One `pd distill` run as a value: where its shapes and knowledge come from, how it trains, where it
-writes. The command line builds one per category; a job runs in this process (with the command's
-progress display) or, called as a function, quietly in a Ray worker (`partdistill.scale`).
+writes. `DistillJob.run` is the whole flow (teach what has no knowledge yet, distil, and in TTA mode
+label the shapes), reporting to a `Progress`: the command line shows it as bars and notes, a
+Python caller may watch or not, and a Ray worker runs the same flow quietly (`partdistill.scale`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,15 +14,18 @@ from typing import Any
 import numpy as np
 
 from partdistill.distill.choose import CHOICE_FILE, Choice, compare, filled, twin
+from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import Item
 from partdistill.distill.sources import Source, plan_sources
-from partdistill.distill.train import Distillation, DistillConfig
+from partdistill.distill.train import STUDENT_WEIGHTS, BatchReport, Distillation, refuse_taken
 from partdistill.distill.trained import TrainedStudent, save_labels
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.files import OutputFolder, write_json
 from partdistill.knowledge.units import vote
+from partdistill.progress import QUIET, Progress, tracked
 from partdistill.prompts import Category, register_category
 from partdistill.teach.config import TeachConfig, build_config_teacher
+from partdistill.teach.run import follow as follow_teaching
 from partdistill.teach.run import teach
 
 
@@ -70,6 +73,7 @@ class DistillJob:
         out: the run folder, or None for runs/<category>-<student>.
         resume: continue the run in `out`.
         device: where the student trains.
+        force_category: distil the shapes as `category` even where their own category is another.
     """
 
     shapes: tuple[Path, ...]
@@ -81,46 +85,80 @@ class DistillJob:
     out: Path | None = None
     resume: bool = False
     device: str = "cpu"
+    force_category: bool = False
 
     def plan(self) -> Planned:
+        """The category, sources and settings of the run; a category that contradicts a
+        collection's own is refused here, before anything is written (unless `force_category`)."""
         found, sources = plan_sources(
             list(self.shapes), list(self.knowledge), self.category, self.teach, self.pinned
         )
+        named = found if self.category is not None else None
+        for source in sources:
+            if source.collection is not None:
+                source.collection.category_for(named, self.force_category)
         config = DistillConfig(
             category=found.key, sources=tuple(source.label for source in sources), **self.training
         )
         run_dir = self.out or Path("runs") / f"{found.name}-{config.student}"
         return Planned(found, sources, config, run_dir)
 
-    def __call__(self) -> Finished:
-        """Run the whole job quietly: teach what is missing, distil, label (TTA); resumable."""
+    def run(self, progress: Progress = QUIET) -> Finished:
+        """Teach what has no knowledge yet, distil, and in TTA mode label the shapes; `resume`
+        continues a killed run from its last checkpoint."""
         if self.category is not None:  # a user category travels with the job to a Ray worker
             register_category(self.category)
         planned = self.plan()
         for source in planned.sources:
             if source.teach is not None:
                 assert source.collection is not None and source.store is not None
+                progress.note(
+                    f"No complete knowledge in {source.store.root} yet: running the teacher stage first."
+                )
                 teacher = build_config_teacher(source.teach, self.device)
                 with OutputFolder(source.store.root):
-                    for _ in teach(
+                    results = teach(
                         source.collection, planned.category, teacher, source.teach, source.store, sheets=8
-                    ):
-                        pass
+                    )
+                    follow_teaching(
+                        results,
+                        source.collection,
+                        source.store,
+                        f"teaching {planned.category.name}",
+                        progress,
+                    )
         items = gather(planned.sources)
+        for line in source_lines(planned, items):
+            progress.note(line)
         with OutputFolder(planned.run_dir):
             run = Distillation(planned.config, items, planned.run_dir, device=self.device)
-            resume = self.resume or (planned.run_dir / "config.json").exists()  # a retried task goes on
-            run.start(resume)
-            _train_quietly(run)
+            run.start(self.resume)
+            if run.state.epoch:
+                progress.note(f"Resuming {run.run_dir} after epoch {run.state.epoch} of {run.epochs}.")
+            progress.note(run.plan_note)
+            follow(run, progress, f"distilling {planned.category.name}")
+            progress.note(
+                f"Student: {run.run_dir / STUDENT_WEIGHTS}  (log.txt, curve.png, config.json beside it)"
+            )
             handed_over = None
             if planned.config.mode == "tta":
-                handed_over = label_distilled(run, items, choose_labels(run, _train_quietly)).choice.labels
+                labelled = label_distilled(run, items, choose_labels(run, progress))
+                progress.note(labelled.summary(run.run_dir))
+                handed_over = labelled.choice.labels
         loss = run.state.losses[-1] if run.state.losses else float("nan")
         return Finished(
             planned.category.key, planned.run_dir, run.state.epoch, loss, run.state.switch_epoch, handed_over
         )
 
-    def for_category(self, category: Category, template: dict[str, str]) -> DistillJob:
+    def __call__(self) -> Finished:
+        """The whole job, quietly (how a Ray worker runs it)."""
+        return self.run()
+
+    def check_folder(self, planned: Planned) -> None:
+        """Refuse a run folder that holds a run already, unless the job resumes it."""
+        refuse_taken(planned.run_dir, self.resume)
+
+    def for_category(self, category: Category, template: str) -> DistillJob:
         """This job for one of several categories: "{category}" in its paths becomes the name."""
 
         def fill(path: Path) -> Path:
@@ -131,8 +169,35 @@ class DistillJob:
             shapes=tuple(fill(p) for p in self.shapes),
             knowledge=tuple(fill(p) for p in self.knowledge),
             category=category,
-            out=fill(Path(template["out"])),
+            out=fill(Path(template)),
         )
+
+
+def source_lines(planned: Planned, items: list[Item]) -> list[str]:
+    """A line per source (its shapes and share of the batches) where a run has several."""
+    if len(planned.sources) < 2:
+        return []
+    sizes = [sum(item.source == k for item in items) for k in range(len(planned.sources))]
+    given = planned.config.weights or tuple(float(size) for size in sizes)
+    return [
+        f"Source {k + 1}: {source.label}, {size} shapes, {given[k] / sum(given):.0%} of the batches."
+        for k, (source, size) in enumerate(zip(planned.sources, sizes, strict=True))
+    ]
+
+
+def follow(run: Distillation, progress: Progress, name: str) -> None:
+    """Train `run` to its last epoch with one bar over its optimisation steps (the epoch and loss
+    beside it), a note when backward distillation starts or waits, then finish it."""
+    steps = run.steps_per_epoch
+    waited = False
+    with tracked(progress, name, (run.epochs - run.state.epoch) * steps) as bar:
+        for report in run.run():
+            if isinstance(report, BatchReport):
+                bar.advance(status=f"epoch {report.epoch}/{run.epochs}  loss {report.loss:.3f}")
+            elif report.switched or (report.waiting_for and not waited):
+                waited = waited or bool(report.waiting_for)
+                progress.note(f"Epoch {report.epoch}: {report.backward_note}.")
+    run.finish()
 
 
 def gather(sources: list[Source]) -> list[Item]:
@@ -161,10 +226,24 @@ class Labelled:
     choice: Choice
     agreement: float | None
 
+    def summary(self, run_dir: Path) -> str:
+        """What was written, whose labels were handed over and why, in a sentence."""
+        agreement = (
+            "no unit covers any point"
+            if self.agreement is None
+            else f"they agree on {100 * self.agreement:.1f}% of the points the units cover"
+        )
+        handed = "the student's" if self.choice.labels == "student" else "direct lifting of the units"
+        return (
+            f"Labels of the {self.shapes} shapes: {run_dir / 'predictions'}/<id>.npy, {handed} "
+            f"({self.choice.reason}). Beside them: the student's in student/, direct lifting's in lifted/ "
+            f"({agreement}); the choice in {CHOICE_FILE}."
+        )
 
-def choose_labels(run: Distillation, follow: Callable[[Distillation], None]) -> Choice:
-    """Which labels TTA mode hands over (`partdistill.distill.choose`); `follow` trains the twin
-    run to its end, quietly or with progress, and finishes it."""
+
+def choose_labels(run: Distillation, progress: Progress = QUIET) -> Choice:
+    """Which labels TTA mode hands over (`partdistill.distill.choose`); the twin of the held-out
+    check trains with its own bar."""
     if not run.forward_only:
         return Choice(
             "student", reason="it could distil backward; the held-out check is for forward-only runs"
@@ -174,15 +253,13 @@ def choose_labels(run: Distillation, follow: Callable[[Distillation], None]) -> 
         return Choice(
             "student", reason="unchecked: its units cannot be split into views to learn from and hold out"
         )
-    follow(checked)
+    progress.note(
+        f"Held-out check: distilling a twin on the even views' units into {checked.run_dir}, to compare "
+        "the student with direct lifting on the odd views."
+    )
+    follow(checked, progress, "held-out check")
     trained = TrainedStudent.load(checked.run_dir, run.device)
     return compare(run.items, [trained.labels(item.shape) for item in run.items])
-
-
-def _train_quietly(run: Distillation) -> None:
-    for _ in run.run():
-        pass
-    run.finish()
 
 
 def label_distilled(run: Distillation, items: list[Item], choice: Choice) -> Labelled:
@@ -204,10 +281,10 @@ def label_distilled(run: Distillation, items: list[Item], choice: Choice) -> Lab
 
 
 def parse_weights(text: str | None) -> tuple[float, ...] | None:
-    """--weights "1,3" as numbers (None stays None)."""
+    """Source weights written "1,3", as numbers (None stays None)."""
     if text is None:
         return None
     try:
         return tuple(float(w) for w in text.split(","))
     except ValueError as error:
-        raise PdError(f"--weights must be numbers separated by commas, not '{text}'.") from error
+        raise PdError(f"{option('weights')} must be numbers separated by commas, not '{text}'.") from error

@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import (
     Item,
     batches,
@@ -63,117 +64,17 @@ from partdistill.distill.losses import Trigger, UnitPairs, distillation_loss, re
 from partdistill.distill.optim import Adam
 from partdistill.distill.snapshot import PredictionAverage
 from partdistill.distill.students import build_student, trainable_parameters
-from partdistill.errors import MAX_SEED, PdError, check_number
+from partdistill.errors import PdError, option
 from partdistill.files import atomic_path, read_json, write_json
 from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.prompts import find_category
-from partdistill.shapes import MAX_POINTS
 
-# The optimisation steps a run takes at least (DistillConfig.min_steps). With 25 epochs, a few
-# shapes made 25 steps, far too few to fit them: on the real ShapeNetPart sample (TTA, 3 shapes a
-# category) the student reached 41.7 class mIoU at 25 steps, 66.5 at 200 and 72.0 at 600 (direct
-# lifting: 72.4); README. 300 steps leave collections of 192 shapes and more at 25 epochs, as
-# the backward-distillation study measured them.
-MIN_STEPS = 300
 STUDENT_WEIGHTS = "student.safetensors"
 # The display-only fit to the training shapes' labels is measured on a fixed random subset of this
 # many labelled shapes (the same every epoch): on all of them it took a fifth of each epoch.
 FIT_SHAPES = 16
 STUDENT_CONFIG = "student.json"
 CURRENT = "current.json"  # in checkpoint/: names the folder of the last complete epoch
-
-
-@dataclass(frozen=True)
-class DistillConfig:
-    """Everything that decides a distillation run (written to config.json and checked on --resume).
-
-    Attributes:
-        category: catalogue name of the category.
-        student: a name in `partdistill.distill.students.STUDENTS`.
-        mode: "pre" (distil on a collection, apply to others) or "tta" (distil on the shapes to label).
-        epochs: epochs in all (the reference README uses 25), or more where `min_steps` asks.
-        min_steps: optimisation steps a run takes at least: a collection too small for that many in
-            `epochs` epochs trains for more epochs (0: exactly `epochs`).
-        batch_size: clouds per batch.
-        n_points: points per cloud.
-        lr: initial learning rate; it decays by a cosine to lr * lr_floor.
-        lr_floor: the final learning rate as a fraction of lr.
-        backward: whether backward distillation may start (off = forward only).
-        trigger_window, trigger_delta: the moving-average trigger (reference: 5, 0.01).
-        switch_not_before: backward distillation starts no earlier than the end of epoch
-            int(epochs * switch_not_before); 0 leaves it to the trigger, as the reference.
-        switch_min_steps: nor before the student has taken this many optimisation steps; 0 leaves
-            it to the trigger, as the reference.
-        snapshot_decay: weight of the past in the running average of the student's predictions
-            that the units are re-scored by; 0 uses the student at the switch alone.
-        silent: the switch waits while some part's units would re-score below this on average
-            (the student does not predict that part yet); 0 switches at the trigger, as the reference.
-        augment: the reference augmentation on training clouds.
-        seed: seed of initialisation, sampling and augmentation.
-        checkpoint: pre-training weights for the student's encoder (point-m2ae), if any.
-        sources: where the shapes and their knowledge came from, one entry per source (recorded).
-        weights: each source's share of the training batches, one per source; None: their sizes
-            (every shape equally often).
-    """
-
-    category: str
-    student: str = "pointnet"
-    mode: str = "pre"
-    epochs: int = 25
-    min_steps: int = MIN_STEPS
-    batch_size: int = 16
-    n_points: int = 2048
-    lr: float = 3e-3
-    lr_floor: float = 0.01
-    backward: bool = True
-    trigger_window: int = 5
-    trigger_delta: float = 0.01
-    switch_not_before: float = 0.5
-    switch_min_steps: int = 144
-    snapshot_decay: float = 0.7
-    silent: float = 0.05
-    augment: bool = True
-    seed: int = 0
-    checkpoint: str | None = None
-    sources: tuple[str, ...] = ()
-    weights: tuple[float, ...] | None = None
-
-    def __post_init__(self) -> None:
-        check_number(self.epochs, "--epochs", at_least=1)
-        check_number(self.min_steps, "--min-steps", at_least=0)
-        check_number(self.batch_size, "--batch-size", at_least=1)
-        check_number(self.n_points, "--points", at_least=16, at_most=MAX_POINTS)
-        check_number(self.seed, "--seed", at_least=0, at_most=MAX_SEED)
-        check_number(self.lr, "--lr", above=0, at_most=10)
-        check_number(self.lr_floor, "lr_floor", above=0, at_most=1)
-        check_number(self.switch_not_before, "switch_not_before", at_least=0, at_most=1)
-        check_number(self.snapshot_decay, "snapshot_decay", at_least=0, at_most=1)
-        if self.mode not in ("pre", "tta"):
-            raise PdError(f"Unknown mode '{self.mode}': use pre or tta.")
-        if self.weights is not None:
-            for weight in self.weights:
-                check_number(weight, "--weights", above=0)
-            if self.sources and len(self.weights) != len(self.sources):
-                raise PdError(
-                    f"--weights gives {len(self.weights)} shares for {len(self.sources)} sources; "
-                    "give one per source."
-                )
-
-    def lr_at(self, epoch: int, epochs: int | None = None) -> float:
-        """Learning rate of 1-based `epoch` of `epochs` (default: `self.epochs`): CosineAnnealingLR
-        with T_max = epochs, stepped per epoch."""
-        floor = self.lr * self.lr_floor
-        return floor + (self.lr - floor) * (1 + math.cos(math.pi * (epoch - 1) / (epochs or self.epochs))) / 2
-
-
-REFERENCE_SWITCH: dict[str, float] = {
-    "switch_not_before": 0.0,
-    "switch_min_steps": 0,
-    "snapshot_decay": 0.0,
-    "silent": 0.0,
-}
-"""DistillConfig settings that switch as the reference code does: at the trigger, re-scoring by the
-student of that epoch (measured in the README to lose 8-13 points on 192 procedural chairs)."""
 
 
 @dataclass(frozen=True)
@@ -263,6 +164,15 @@ class TrainState:
             raise ValueError("the training state is not one a run wrote")
 
 
+def refuse_taken(run_dir: Path, resume: bool) -> None:
+    """Refuse a run folder that holds a run already, unless it is to be resumed."""
+    if not resume and (run_dir / "config.json").exists():
+        raise PdError(
+            f"{run_dir} already holds a run; pass {option('resume')} to continue it, "
+            f"or use another {option('out')}."
+        )
+
+
 class Distillation:
     """A resumable distillation run over `items` in `run_dir`."""
 
@@ -284,7 +194,7 @@ class Distillation:
             if empty:
                 raise PdError(
                     f"None of the shapes of {empty[0]} has a knowledge unit to learn from, so it cannot "
-                    "take its share of --weights; check its teacher's output or leave it out."
+                    f"take its share of {option('weights')}; check its teacher's output or leave it out."
                 )
         self.run_dir = Path(run_dir)
         with torch.random.fork_rng():
@@ -315,15 +225,40 @@ class Distillation:
         return max(self.config.epochs, math.ceil(self.config.min_steps / self.steps_per_epoch))
 
     @property
-    def budget_reason(self) -> str:
-        """Why the run trains more epochs than configured ("" when it does not)."""
-        if self.epochs == self.config.epochs:
-            return ""
-        size = min(self.config.batch_size, len(self.items))
+    def plan_note(self) -> str:
+        """How the run trains, in two sentences: its optimisation steps (per epoch, in all, and why
+        there are more epochs than configured), and whether it distils backward and why not."""
+        n, size, per_epoch, config = (
+            len(self.items),
+            min(self.config.batch_size, len(self.items)),
+            self.steps_per_epoch,
+            self.config,
+        )
+        left_out = n - per_epoch * size
+        sitting = (
+            f" (each epoch the last {left_out} of the shuffled shapes sit out: the last partial batch is"
+            " dropped, as the reference does)"
+            if left_out
+            else ""
+        )
+        epochs = f"{self.epochs} epochs"
+        if self.epochs != config.epochs:
+            epochs += (
+                f" rather than the {config.epochs} asked for, to take at least {config.min_steps}"
+                f" ({option('min_steps')})"
+            )
+        steps = (
+            f"{n} shapes in batches of {size} make {per_epoch} optimisation step(s) per epoch{sitting};"
+            f" training {epochs}: {per_epoch * self.epochs} steps."
+        )
+        if not config.backward:
+            return f"{steps} Forward distillation only ({option('no_backward')})."
+        if self.forward_only_reason:
+            reason = self.forward_only_reason
+            return f"{steps} {reason[0].upper()}{reason[1:]}."
         return (
-            f"{len(self.items)} shapes in batches of {size} make {self.steps_per_epoch} optimisation"
-            f" step(s) an epoch: training {self.epochs} epochs rather than {self.config.epochs}, to take"
-            f" at least {self.config.min_steps} steps (--min-steps)"
+            f"{steps} Backward distillation may start after epoch {self.first_switch_epoch}, once the loss"
+            " flattens and the student predicts every part the units name."
         )
 
     @property
@@ -346,20 +281,21 @@ class Distillation:
         config = self.config
         if not config.backward:
             return ""
+        shapes = f"{len(self.items)} shapes in batches of {min(config.batch_size, len(self.items))}"
         if self.steps_per_epoch * config.epochs < config.switch_min_steps:
             return (
                 f"backward distillation needs {config.switch_min_steps} optimisation steps within the"
-                f" {config.epochs} epochs asked for, and {len(self.items)} shapes in batches of"
-                f" {config.batch_size} make {self.steps_per_epoch * config.epochs}: this run distils"
-                " forward only (on collections this small it was measured to cost points)"
+                f" {config.epochs} epochs asked for, and {shapes} make"
+                f" {self.steps_per_epoch * config.epochs}: this run distils forward only (on collections"
+                " this small it was measured to cost points)"
             )
         if self.first_switch_epoch < self.epochs:
             return ""
         return (
             f"backward distillation waits for {config.switch_not_before:.0%} of the epochs and"
-            f" {config.switch_min_steps} optimisation steps, and {len(self.items)} shapes in batches"
-            f" of {config.batch_size} make {self.steps_per_epoch * self.epochs} steps in"
-            f" {self.epochs} epochs: this run distils forward only"
+            f" {config.switch_min_steps} optimisation steps, and {shapes} make"
+            f" {self.steps_per_epoch * self.epochs} steps in {self.epochs} epochs: this run distils"
+            " forward only"
         )
 
     # --- checkpoints ----------------------------------------------------------------------------
@@ -385,11 +321,8 @@ class Distillation:
         # Through JSON and back, as the file will be read: tuples become lists.
         record = json.loads(json.dumps(dataclasses.asdict(self.config) | {"data": self._data_record()}))
         config_path = self.run_dir / "config.json"
+        refuse_taken(self.run_dir, resume)
         if config_path.exists():
-            if not resume:
-                raise PdError(
-                    f"{self.run_dir} already holds a run; pass --resume to continue it, or use another --out."
-                )
             earlier = read_json(config_path, "the settings of a pd distill run")
             if earlier != record:
                 changed = sorted(k for k in record if earlier.get(k) != record[k])

@@ -77,12 +77,16 @@ class TrainedStudent:
             run=run,
         )
 
-    def probabilities(self, shape: Shape, seed: int = 0) -> np.ndarray:
-        """[N, C] float32 the student's part probabilities for every point of `shape`."""
-        logits = predict_logits(self.model, shape, self.n_points, np.random.default_rng(seed))
-        logits -= logits.max(axis=-1, keepdims=True)
-        weights = np.exp(logits)
-        return weights / weights.sum(axis=-1, keepdims=True)
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """What its labels mean: label i is part `parts[i]`."""
+        return self.part_names
+
+    def predict(self, points: np.ndarray | Shape, seed: int = 0) -> np.ndarray:
+        """[N] int64 part of each point: `points` a float array [N, 3] in the frame the student
+        learnt (+y up), or a `Shape`; `parts` names the labels."""
+        shape = points if isinstance(points, Shape) else Shape(points=points)
+        return self.labels(shape, seed)
 
     def labels(self, shape: Shape, seed: int = 0) -> np.ndarray:
         """[N] int64 part of every point of `shape`."""

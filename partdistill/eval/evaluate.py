@@ -22,12 +22,12 @@ from typing import Protocol
 import numpy as np
 
 from partdistill.datasets.readers import Dataset, EvalShape
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.files import read_json
 from partdistill.knowledge.units import Knowledge, vote
 from partdistill.metrics import partnete_category_miou, shapenetpart_miou, shapenetpart_shape_iou
 from partdistill.prompts import Category
-from partdistill.shapes import sample_indices
+from partdistill.shapes import MAX_POINTS, sample_indices
 
 
 class Predictor(Protocol):
@@ -147,6 +147,27 @@ class LiftingPredictor:
         return vote(units)[index]
 
 
+def student_categories(
+    dataset: Dataset, root: Path, student: StudentPredictor, chosen: list[Category] | None
+) -> tuple[list[Category], list[str]]:
+    """The dataset category a trained student is scored on (its own), and the student's parts that
+    have no namesake there; a dataset (at `root`) without the category, or `chosen` categories that
+    leave it out, are refused."""
+    segments = student.trained.category
+    target = [c for c in dataset.categories() if c.key == segments]
+    if not target:
+        raise PdError(f"The run segments '{segments}', which {root} does not hold.")
+    if chosen is not None and target[0] not in chosen:
+        names = ", ".join(c.name for c in chosen)
+        raise PdError(
+            f"The run segments '{segments}', not {names}: leave {option('categories')} out or give the "
+            "run's category."
+        )
+    matched = student.mapping(target[0])
+    unmatched = [part for part, index in zip(student.trained.part_names, matched, strict=True) if index < 0]
+    return target, unmatched
+
+
 def default_knowledge(dataset: Dataset) -> Path | None:
     """For a collection with exactly one `pd teach` folder, that folder; otherwise None."""
     from partdistill.knowledge.store import KnowledgeStore
@@ -211,6 +232,20 @@ class EvalResult:
     part_ious: dict[str, dict[str, list[float]]]
     examples: list[tuple[str, object, dict[str, np.ndarray]]]
     worst: list[tuple] = field(default_factory=list)
+
+
+def parse_points(points: int | str) -> int | None:
+    """How many points of each shape are scored: a number (the reference protocol: 2048), or None
+    for "all"."""
+    if points == "all":
+        return None
+    text = str(points)
+    if not text.isdigit() or not 1 <= int(text) <= MAX_POINTS:
+        raise PdError(
+            f"{option('points')} must be a number from 1 to {MAX_POINTS:,} (the reference protocol: 2048) "
+            f"or all, not '{points}'."
+        )
+    return int(text)
 
 
 def point_subset(item: EvalShape, points: int | None, seed: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from partdistill.prompts.catalog import (
     part_prompt,
     partnete_categories,
     register_category,
+    same_category,
     shapenetpart_categories,
     teacher_prompt,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "partnete_categories",
     "prompt_space",
     "register_category",
+    "same_category",
     "shapenetpart_categories",
     "teacher_prompt",
     "text_prompt",

@@ -259,3 +259,12 @@ def teacher_prompt(category: Category) -> str:
     return fix_articles(
         template.format(parts=", ".join(p.teacher for p in category.parts), category=category.noun)
     )
+
+
+def same_category(name: str, category: Category) -> bool:
+    """Whether a category name found in a file means `category` (a name no catalogue knows, such
+    as another user's category, is compared as written)."""
+    try:
+        return find_category(name) == category
+    except PdError:
+        return name.strip().lower() == category.key

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
-from partdistill.errors import MAX_SEED, PdError, check_number
+from partdistill.errors import MAX_SEED, PdError, check_number, option
 from partdistill.files import read_json, write_json
 from partdistill.prompts import Category, find_category, text_prompt
 from partdistill.shapes import MAX_POINTS, Provenance, Shape
@@ -55,12 +55,12 @@ class SynthConfig:
     quality_filter: bool = True
 
     def __post_init__(self) -> None:
-        check_number(self.n, "--n", at_least=1, at_most=MAX_SHAPES)
-        check_number(self.n_points, "--points", at_least=1, at_most=MAX_POINTS)
-        check_number(self.seed, "--seed", at_least=0, at_most=MAX_SEED)
-        check_number(self.grid_size, "--grid-size", at_least=8)
-        check_number(self.steps, "--steps", at_least=1)
-        check_number(self.guidance, "--guidance", at_least=0)
+        check_number(self.n, "n", at_least=1, at_most=MAX_SHAPES)
+        check_number(self.n_points, "points", at_least=1, at_most=MAX_POINTS)
+        check_number(self.seed, "seed", at_least=0, at_most=MAX_SEED)
+        check_number(self.grid_size, "grid_size", at_least=8)
+        check_number(self.steps, "steps", at_least=1)
+        check_number(self.guidance, "guidance", at_least=0)
 
     def identity(self) -> dict[str, object]:
         """The settings two runs must share to write into the same collection (all but n)."""
@@ -106,10 +106,10 @@ def prepare(config: SynthConfig, out: str | Path) -> tuple[Collection, list[int]
             details = ", ".join(f"{k} was {earlier.get(k)!r}, now {ours[k]!r}" for k in changed)
             raise PdError(
                 f"{out} holds a collection made with other settings ({details}); "
-                "use the same settings to resume it, or choose another --out."
+                f"use the same settings to resume it, or choose another {option('out')}."
             )
     elif len(collection):
-        raise PdError(f"{out} already holds shapes but no {CONFIG_FILE}; choose another --out.")
+        raise PdError(f"{out} already holds shapes but no {CONFIG_FILE}; choose another {option('out')}.")
     todo = [i for i in range(config.n) if shape_id(category, i) not in collection]
     return collection, todo
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from partdistill.errors import PdError, check_number
+from partdistill.errors import MAX_SEED, PdError, check_number, option
 from partdistill.knowledge.store import CONFIG_FILE
 from partdistill.prompts import QUERIES
 from partdistill.teach.lift import WHOLE_OBJECT
 from partdistill.teach.teachers import GLIP_NMS, Teacher
+
+KINDS = ("box", "mask")  # what the simulated teacher draws
+RENDERERS = ("auto", "points", "mesh")  # auto: the mesh renderer for shapes with a mesh
+MAX_IMAGE_SIZE = 4096  # five times PartSLIP's 800 px; ten views of it are already 168 M pixels
 
 
 @dataclass(frozen=True)
@@ -47,19 +51,20 @@ class TeachConfig:
 
     def __post_init__(self) -> None:
         if self.threshold is not None:
-            check_number(self.threshold, "--threshold", at_least=0, at_most=1)
-        check_number(self.nms, "--nms", above=0, at_most=1)
-        check_number(self.image_size, "--image-size", at_least=32)
+            check_number(self.threshold, "threshold", at_least=0, at_most=1)
+        check_number(self.nms, "nms", above=0, at_most=1)
+        check_number(self.image_size, "image_size", at_least=32, at_most=MAX_IMAGE_SIZE)
         if self.point_radius is not None:
-            check_number(self.point_radius, "--point-radius", above=0, at_most=1)
+            check_number(self.point_radius, "point_radius", above=0, at_most=1)
         check_number(self.whole_object, "whole_object", above=0, at_most=1)
-        for value, option, known in (
-            (self.query, "--query", QUERIES),
-            (self.kind, "--kind", ("box", "mask")),
-            (self.renderer, "--renderer", ("auto", "points", "mesh")),
+        check_number(self.seed, "seed", at_least=0, at_most=MAX_SEED)
+        for value, setting, known in (
+            (self.query, "query", QUERIES),
+            (self.kind, "kind", KINDS),
+            (self.renderer, "renderer", RENDERERS),
         ):
             if value not in known:
-                raise PdError(f"Unknown {option} '{value}': use one of {', '.join(known)}.")
+                raise PdError(f"Unknown {option(setting)} '{value}': use one of {', '.join(known)}.")
 
     def default_name(self) -> str:
         if self.teacher == "simulated":
@@ -74,7 +79,7 @@ def teach_config_from(saved: dict, root: Path) -> TeachConfig:
     except TypeError as error:
         raise PdError(
             f"{root / CONFIG_FILE} was written by another version of partdistill ({error}); "
-            "teach again into another --name."
+            f"teach again into another {option('name')}."
         ) from error
 
 

@@ -7,17 +7,18 @@ the run is resumable: shapes whose units exist are skipped.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.files import remove_stale_temporaries
 from partdistill.knowledge.store import KnowledgeStore
 from partdistill.knowledge.units import Knowledge, coverage, vote
 from partdistill.metrics import shapenetpart_shape_iou
+from partdistill.progress import Progress, tracked
 from partdistill.prompts import Category
 from partdistill.render.cameras import Cameras, partslip_cameras
 from partdistill.render.renderers import MeshRenderer, PointRenderer
@@ -52,7 +53,8 @@ def make_renderer(config: TeachConfig, shape: Shape) -> Renderer:
     if use_mesh:
         if shape.mesh is None:
             raise PdError(
-                "--renderer mesh needs shapes with meshes; these are point clouds (use --renderer points)."
+                f"{option('renderer')} mesh needs shapes with meshes; these are point clouds "
+                f"(use {option('renderer')} points)."
             )
         return MeshRenderer()
     return PointRenderer(radius=config.point_radius)
@@ -119,7 +121,8 @@ def begin_teaching(
         changed = sorted(k for k in ours if earlier.get(k) != ours[k])
         details = ", ".join(f"{k} was {earlier.get(k)!r}, now {ours[k]!r}" for k in changed)
         raise PdError(
-            f"{store.root} holds knowledge made with other settings ({details}); choose another --name."
+            f"{store.root} holds knowledge made with other settings ({details}); "
+            f"choose another {option('name')}."
         )
     store.write_settings(ours)
     return todo
@@ -165,14 +168,23 @@ class TeachSummary:
     """Running totals of a teacher run, for the report at its end.
 
     Attributes:
+        store: where the units went.
+        skipped: shapes that had their units already (a resumed run).
         units: units per shape taught.
         coverage: share of points covered per shape.
         lifting_iou: per labelled shape, the ShapeNetPart-protocol IoU of direct lifting (`vote`).
     """
 
+    store: KnowledgeStore
+    skipped: int = 0
     units: list[int] = dataclasses.field(default_factory=list)
     coverage: list[float] = dataclasses.field(default_factory=list)
     lifting_iou: list[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def lifting(self) -> float | None:
+        """Mean direct-lifting mIoU (0-100) over the labelled shapes taught, or None without any."""
+        return 100 * float(np.mean(self.lifting_iou)) if self.lifting_iou else None
 
     def add(self, result: TeachResult) -> None:
         self.units.append(result.knowledge.n_units)
@@ -180,3 +192,26 @@ class TeachSummary:
         if result.truth is not None:
             parts = len(result.knowledge.part_names)
             self.lifting_iou.append(shapenetpart_shape_iou(vote(result.knowledge), result.truth, parts))
+
+
+def follow(
+    results: Iterable[TeachResult],
+    collection: Collection,
+    store: KnowledgeStore,
+    name: str,
+    progress: Progress,
+) -> TeachSummary:
+    """Consume a teacher run's `results` (from `teach`, or from Ray workers) with a bar named `name`,
+    and sum them up; the direct-lifting figure of labelled shapes is reported as a note."""
+    todo = sum(1 for record in collection.ok_records if not store.has(record.id))
+    summary = TeachSummary(store, skipped=len(collection.ok_records) - todo)
+    with tracked(progress, name, todo) as bar:
+        for result in results:
+            summary.add(result)
+            bar.advance()
+    if summary.lifting is not None:
+        progress.note(
+            f"Direct lifting of the units scores {summary.lifting:.1f} mIoU on the {len(summary.lifting_iou)}"
+            " labelled shapes taught (the baseline a student has to beat)."
+        )
+    return summary

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from torch import nn
+from partdistill.errors import PdError, option
 
-from partdistill.errors import PdError
+if TYPE_CHECKING:  # the registry is read by the command line, which need not load torch for it
+    from torch import nn
 
 
 def _edgeconv(n_parts: int, checkpoint: Path | None) -> nn.Module:
@@ -48,16 +50,17 @@ def check_student(name: str, checkpoint: str | Path | None, restoring: bool = Fa
     """Refuse an unknown student, the pretrained one without its checkpoint, or a checkpoint for a
     student trained from scratch, before any work starts."""
     if name not in STUDENTS:
-        raise PdError(f"Unknown student '{name}': use one of {', '.join(STUDENTS)}.")
+        raise PdError(f"Unknown student '{name}' ({option('student')}): use one of {', '.join(STUDENTS)}.")
     if name not in NEEDS_CHECKPOINT and checkpoint is not None:
         raise PdError(
-            f"The {name} student trains from scratch and would ignore --checkpoint; "
+            f"The {name} student trains from scratch and would ignore {option('checkpoint')}; "
             f"pre-training checkpoints are for {', '.join(sorted(NEEDS_CHECKPOINT))}."
         )
     if name in NEEDS_CHECKPOINT and checkpoint is None and not restoring:
         raise PdError(
-            f"The {name} student needs Point-M2AE's pre-training checkpoint (--checkpoint pre-train.pth): "
-            "without it its frozen encoder would be random. Use --student pointnet to train from scratch."
+            f"The {name} student needs Point-M2AE's pre-training checkpoint ({option('checkpoint')} "
+            "pre-train.pth): without it its frozen encoder would be random. Use the pointnet student "
+            "to train from scratch."
         )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.formats import shape_from_mesh
 from partdistill.prompts import Category
 from partdistill.shapes import Provenance, Shape
@@ -51,8 +51,8 @@ def recipe_for(category: Category) -> Recipe:
     if recipe is None:
         raise PdError(
             f"The procedural generator covers only its {len(RECIPES)} ShapeNetPart categories "
-            f"({', '.join(sorted(RECIPES))}), not '{category.key}': use --generator shap-e or point-e, "
-            "or bring your own shapes with `pd import --dataset files`."
+            f"({', '.join(sorted(RECIPES))}), not '{category.key}': use the {option('generator')} shap-e "
+            "or point-e, or bring your own shapes with `pd import --dataset files`."
         )
     return recipe
 

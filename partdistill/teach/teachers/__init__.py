@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.teach.teachers.base import GLIP_NMS, Prediction, Teacher, suppress_duplicates
 from partdistill.teach.teachers.simulated import NOISE_PRESETS, Noise, SimulatedTeacher
 
@@ -23,7 +23,9 @@ def _simulated(
 ) -> Teacher:
     noise = options.get("noise", "noisy")
     if noise not in NOISE_PRESETS:
-        raise PdError(f"Unknown noise preset '{noise}': use one of {', '.join(NOISE_PRESETS)}.")
+        raise PdError(
+            f"Unknown noise preset '{noise}' ({option('noise')}): use one of {', '.join(NOISE_PRESETS)}."
+        )
     return SimulatedTeacher(options.get("kind", "box"), NOISE_PRESETS[noise], options.get("seed", 0))
 
 
@@ -102,10 +104,10 @@ def refuse_ignored(name: str, *, threshold: float | None, nms: float | None) -> 
         return  # build_teacher names the teachers there are
     if threshold is not None and not kind.threshold:
         takers = ", ".join(n for n, k in TEACHERS.items() if k.threshold)
-        raise PdError(f"The {name} teacher has no score threshold: --threshold is for {takers}.")
+        raise PdError(f"The {name} teacher has no score threshold: {option('threshold')} is for {takers}.")
     if nms is not None and not kind.nms:
         takers = ", ".join(n for n, k in TEACHERS.items() if k.nms)
-        raise PdError(f"The {name} teacher draws no boxes to suppress: --nms is for {takers}.")
+        raise PdError(f"The {name} teacher draws no boxes to suppress: {option('nms')} is for {takers}.")
 
 
 def build_teacher(
@@ -123,7 +125,7 @@ def build_teacher(
     `model_id` is an open_clip "architecture:pretrained-tag" pair (default ViT-B-16:openai).
     """
     if name not in TEACHERS:
-        raise PdError(f"Unknown teacher '{name}': use one of {', '.join(TEACHERS)}.")
+        raise PdError(f"Unknown teacher '{name}' ({option('teacher')}): use one of {', '.join(TEACHERS)}.")
     return TEACHERS[name].build(model_id, threshold, device, options)
 
 

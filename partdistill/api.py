@@ -1,0 +1,637 @@
+"""partdistill from Python: the calls the `pd` command makes, one per command.
+
+    import partdistill.api as ptd
+
+    chairs = ptd.synth("chair", n=8, out="shapes/chair")      # a Collection of 8 procedural chairs
+    ptd.teach(chairs)                                          # knowledge from the simulated teacher
+    run = ptd.distill(chairs, out="runs/chair", epochs=2)      # a trained student
+    labels = run.predict(points)                               # points [N, 3] -> labels [N]; run.parts
+    run = ptd.load_run("runs/chair")                           # the same student, later
+    report = ptd.evaluate("collection", "shapes/held-out", run="runs/chair")
+
+Keyword arguments are named as the command line's flags (`--image-size` is `image_size=`), take
+the same values and defaults, and are checked by the same rules; a bad value is a `PdError` naming
+the keyword. Each call reports its progress to `progress=` (a `partdistill.progress.Progress`;
+nothing is shown by default), and the command line passes one that draws bars: both run this code.
+`device="auto"` picks CUDA, then Apple's MPS, then the CPU. `ray=` takes a
+`partdistill.scale.RayOptions` to spread synth, teach and per-category distill over a Ray cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from partdistill.collection import Collection
+from partdistill.devices import resolve_device
+from partdistill.errors import MAX_SEED, PdError, check_number, option
+from partdistill.files import OutputFolder, remove_stale_temporaries
+from partdistill.progress import QUIET, Progress, tracked
+from partdistill.prompts import Category
+
+if TYPE_CHECKING:
+    from partdistill.distill.job import DistillJob, Finished
+    from partdistill.distill.trained import TrainedStudent
+    from partdistill.eval.evaluate import EvalResult
+    from partdistill.predict import Predicted
+    from partdistill.scale import RayOptions
+    from partdistill.teach.run import TeachSummary
+
+PathLike = str | Path
+
+
+def _category(category: str | Category | None, parts: str | Sequence[str] | None) -> Category | None:
+    """The category named (a catalogue name, a category file, or a new name with its parts)."""
+    from partdistill.prompts.user import resolve_category
+
+    if category is None or isinstance(category, Category):
+        if parts is not None:
+            raise PdError(f"{option('parts')} needs a new category name in {option('category')}.")
+        return category
+    return resolve_category(category, parts if parts is None or isinstance(parts, str) else ",".join(parts))
+
+
+def _paths(values: PathLike | Collection | Iterable[PathLike | Collection] | None) -> tuple[Path, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str | Path | Collection):
+        values = [values]
+    return tuple(value.root if isinstance(value, Collection) else Path(value) for value in values)
+
+
+# --- pd synth ---------------------------------------------------------------------------------------
+
+
+def synth(
+    category: str | Category,
+    *,
+    n: int = 100,
+    out: PathLike | None = None,
+    generator: str = "procedural",
+    seed: int = 0,
+    points: int = 10_000,
+    device: str = "auto",
+    model_id: str | None = None,
+    grid_size: int = 128,
+    steps: int = 64,
+    guidance: float = 15.0,
+    quality_filter: bool = True,
+    parts: str | Sequence[str] | None = None,
+    ray: RayOptions | None = None,
+    progress: Progress = QUIET,
+) -> Collection:
+    """Make (or resume, or extend) a collection of `n` shapes of `category`; returns it.
+
+    `out` defaults to shapes/<category>-<generator>. Shape i depends on (settings, seed, i) only,
+    so the same call gives the same bytes, and a killed call resumes where it stopped.
+    """
+    from partdistill.synth import SynthConfig, build_generator, prepare, synthesize
+
+    chosen = _category(category, parts)
+    assert chosen is not None
+    config = SynthConfig(
+        category=chosen.key,
+        n=n,
+        generator=generator,
+        seed=seed,
+        n_points=points,
+        model_id=model_id,
+        grid_size=grid_size,
+        steps=steps,
+        guidance=guidance,
+        quality_filter=quality_filter,
+    )
+    out = Path(out) if out is not None else Path("shapes") / f"{chosen.key}-{generator}"
+    run_device = resolve_device(device) if ray is None else ray.device
+    with OutputFolder(out):
+        remove_stale_temporaries(out)
+        collection, todo = prepare(config, out)
+        if not todo:
+            progress.note(f"{out} already holds all {n} shapes.")
+            return collection
+        if len(todo) < n:
+            progress.note(f"Resuming {out}: {n - len(todo)} of {n} shapes are already there.")
+        if ray is None:
+            records = synthesize(config, build_generator(config, run_device), collection, todo)
+        else:
+            from partdistill.scale import synthesize_on_ray
+
+            progress.note(ray.describe())
+            records = synthesize_on_ray(config, collection, todo, ray)
+        start = time.perf_counter()
+        with tracked(progress, f"{chosen.name} ({generator})", len(todo)) as bar:
+            for record in records:
+                bar.advance()
+                if not record.ok:
+                    progress.note(f"{record.id} failed: {record.error}")
+        elapsed = time.perf_counter() - start
+        progress.note(f"Made {len(todo)} shapes in {elapsed:.1f} s ({len(todo) / elapsed:.2f} shapes/s).")
+    return collection
+
+
+# --- pd teach ---------------------------------------------------------------------------------------
+
+
+def teach(
+    shapes: PathLike | Collection,
+    *,
+    category: str | Category | None = None,
+    teacher: str = "simulated",
+    name: str | None = None,
+    model_id: str | None = None,
+    threshold: float | None = None,
+    query: str = "part",
+    nms: float | None = None,
+    noise: str = "noisy",
+    kind: str = "box",
+    renderer: str = "auto",
+    image_size: int = 800,
+    point_radius: float | None = None,
+    sheets: int = -1,
+    seed: int = 0,
+    device: str = "auto",
+    force_category: bool = False,
+    parts: str | Sequence[str] | None = None,
+    ray: RayOptions | None = None,
+    progress: Progress = QUIET,
+) -> TeachSummary:
+    """Render every shape of a collection, ask a 2D teacher where each part is, lift the answers
+    to knowledge units in `<shapes>/knowledge/<name>/` (resumable); returns the run's summary.
+
+    `name` defaults to the teacher's (`simulated-<noise>-<kind>` for the simulated teacher);
+    `sheets` is how many contact sheets to draw (-1: all).
+    """
+    from partdistill.knowledge.store import KnowledgeStore
+    from partdistill.teach.config import TeachConfig, build_config_teacher
+    from partdistill.teach.run import follow
+    from partdistill.teach.run import teach as teach_shapes
+    from partdistill.teach.teachers import GLIP_NMS, refuse_ignored
+
+    refuse_ignored(teacher, threshold=threshold, nms=nms)
+    collection = shapes if isinstance(shapes, Collection) else Collection.open(shapes)
+    found = collection.category_for(_category(category, parts), force_category)
+    config = TeachConfig(
+        teacher=teacher,
+        model_id=model_id,
+        threshold=threshold,
+        query=query,
+        nms=GLIP_NMS if nms is None else nms,
+        noise=noise,
+        kind=kind,
+        renderer=renderer,
+        image_size=image_size,
+        point_radius=point_radius,
+        seed=seed,
+    )
+    store = KnowledgeStore.named(collection.root, config.default_name() if name is None else name)
+    model = build_config_teacher(config, resolve_device(device)) if ray is None else None
+    with OutputFolder(store.root):
+        if ray is None:
+            assert model is not None
+            results = teach_shapes(collection, found, model, config, store, sheets=sheets)
+        else:
+            from partdistill.scale import teach_on_ray
+
+            progress.note(ray.describe())
+            results = teach_on_ray(collection, found, config, store, ray, sheets=sheets)
+        return follow(
+            results, collection, store, f"teaching {found.name} ({config.default_name()})", progress
+        )
+
+
+# --- pd distill -------------------------------------------------------------------------------------
+
+
+def distill(
+    shapes: PathLike | Collection | Iterable[PathLike | Collection] | None = None,
+    *,
+    out: PathLike | None = None,
+    category: str | Category | None = None,
+    knowledge: PathLike | Iterable[PathLike] | None = None,
+    weights: str | Sequence[float] | None = None,
+    teacher: str = "simulated",
+    noise: str = "noisy",
+    kind: str = "box",
+    image_size: int | None = None,
+    student: str = "pointnet",
+    checkpoint: PathLike | None = None,
+    mode: str = "pre",
+    epochs: int = 25,
+    min_steps: int = 300,
+    batch_size: int = 16,
+    points: int = 2048,
+    lr: float = 3e-3,
+    backward: bool = True,
+    switch: str = "guarded",
+    seed: int = 0,
+    resume: bool = False,
+    device: str = "auto",
+    force_category: bool = False,
+    parts: str | Sequence[str] | None = None,
+    progress: Progress = QUIET,
+) -> TrainedStudent:
+    """Distil a 3D student from the knowledge of one or more collections (`shapes`, taught first
+    where they have no knowledge yet) and knowledge folders (`knowledge`: pd teach folders or
+    PartDistill h5 files), into the run folder `out` (default runs/<category>-<student>); returns
+    the trained student. In TTA mode (`mode="tta"`) it also labels the very shapes distilled on,
+    in `<out>/predictions/`. `resume=True` continues a killed run.
+    """
+    from partdistill.distill.trained import TrainedStudent
+
+    job = _job(
+        shapes, knowledge, _category(category, parts), weights, teacher, noise, kind, image_size, student,
+        checkpoint, mode, epochs, min_steps, batch_size, points, lr, backward, switch, seed, out, resume,
+        resolve_device(device), force_category,
+    )  # fmt: skip
+    finished = job.run(progress)
+    return TrainedStudent.load(finished.run_dir, job.device)
+
+
+def distill_categories(
+    categories: str | Sequence[str | Category],
+    shapes: PathLike | Iterable[PathLike] | None = None,
+    *,
+    out: PathLike | None = None,
+    knowledge: PathLike | Iterable[PathLike] | None = None,
+    weights: str | Sequence[float] | None = None,
+    teacher: str = "simulated",
+    noise: str = "noisy",
+    kind: str = "box",
+    image_size: int | None = None,
+    student: str = "pointnet",
+    checkpoint: PathLike | None = None,
+    mode: str = "pre",
+    epochs: int = 25,
+    min_steps: int = 300,
+    batch_size: int = 16,
+    points: int = 2048,
+    lr: float = 3e-3,
+    backward: bool = True,
+    switch: str = "guarded",
+    seed: int = 0,
+    resume: bool = False,
+    device: str = "auto",
+    force_category: bool = False,
+    ray: RayOptions | None = None,
+    progress: Progress = QUIET,
+) -> list[Finished]:
+    """One `distill` run per category (a list, "chair,table", or "all" for ShapeNetPart's 16), in
+    turn or on Ray; "{category}" in `shapes`, `knowledge` and `out` stands for each one's name.
+    Every run's sources are checked, and no run folder may hold a run (unless `resume`), before the
+    first one starts. Returns what each run did, in the order they finished."""
+    import dataclasses
+
+    from partdistill.prompts import shapenetpart_categories
+
+    if isinstance(categories, str) and categories.strip() == "all":
+        chosen = list(shapenetpart_categories())
+    else:
+        names = [c.strip() for c in categories.split(",")] if isinstance(categories, str) else categories
+        chosen = [c if isinstance(c, Category) else _category(c, None) for c in names if c]
+    if not chosen:
+        raise PdError(f"{option('categories')} names no category: give a comma-separated list, or 'all'.")
+    repeated = sorted({c.name for c in chosen if sum(other.name == c.name for other in chosen) > 1})
+    if repeated:
+        raise PdError(
+            f"{option('categories')} names {', '.join(repeated)} more than once (runs are told apart by "
+            "category name)."
+        )
+    if len(chosen) > 1 and out is not None and "{category}" not in str(out):
+        raise PdError(
+            f"{option('out')} needs '{{category}}' in it with several categories, or every run lands in "
+            "one folder."
+        )
+    job = _job(
+        shapes, knowledge, None, weights, teacher, noise, kind, image_size, student, checkpoint, mode,
+        epochs, min_steps, batch_size, points, lr, backward, switch, seed, out, resume,
+        ray.device if ray is not None else resolve_device(device), force_category,
+    )  # fmt: skip
+    template = str(out if out is not None else Path("runs") / f"{{category}}-{student}")
+    jobs = [job.for_category(c, template) for c in chosen]
+    for each in jobs:  # every category's sources exist and fit it, and its folder is free, first
+        each.check_folder(each.plan())
+    if ray is None:
+        return [each.run(progress) for each in jobs]
+    from partdistill.scale import run_on_ray
+
+    progress.note(ray.describe())
+    finished = []
+    with tracked(progress, "categories", len(jobs)) as bar:
+        # A task retried after a lost worker finds its own run begun: it resumes it.
+        for done in run_on_ray([dataclasses.replace(each, resume=True) for each in jobs], ray):
+            finished.append(done)
+            bar.advance()
+    return finished
+
+
+def _job(
+    shapes: Any, knowledge: Any, category: Category | None, weights: Any, teacher: str, noise: str,
+    kind: str, image_size: int | None, student: str, checkpoint: Any, mode: str, epochs: int,
+    min_steps: int, batch_size: int, points: int, lr: float, backward: bool, switch: str, seed: int,
+    out: Any, resume: bool, device: str, force_category: bool,
+) -> DistillJob:  # fmt: skip
+    """The `DistillJob` the keyword arguments of `distill` describe."""
+    from partdistill.distill.config import SWITCHES
+    from partdistill.distill.job import DistillJob, parse_weights
+    from partdistill.distill.students import check_student
+    from partdistill.teach.config import TeachConfig
+
+    check_student(student, checkpoint)
+    if switch not in SWITCHES:
+        raise PdError(f"Unknown {option('switch')} '{switch}': use one of {', '.join(SWITCHES)}.")
+    return DistillJob(
+        shapes=_paths(shapes),
+        knowledge=_paths(knowledge),
+        category=category,
+        teach=TeachConfig(
+            teacher=teacher,
+            noise=noise,
+            kind=kind,
+            image_size=TeachConfig.image_size if image_size is None else image_size,
+            seed=seed,
+        ),
+        pinned=() if image_size is None else ("image_size",),
+        training=dict(
+            student=student,
+            mode=mode,
+            epochs=epochs,
+            min_steps=min_steps,
+            batch_size=batch_size,
+            n_points=points,
+            lr=lr,
+            backward=backward,
+            seed=seed,
+            **SWITCHES[switch],
+            checkpoint=None if checkpoint is None else str(checkpoint),
+            weights=parse_weights(weights) if weights is None or isinstance(weights, str) else tuple(weights),
+        ),
+        out=None if out is None else Path(out),
+        resume=resume,
+        device=device,
+        force_category=force_category,
+    )
+
+
+def load_run(run: PathLike, device: str = "auto") -> TrainedStudent:
+    """The student a `distill` run folder holds, ready to `predict`."""
+    from partdistill.distill.trained import TrainedStudent
+
+    return TrainedStudent.load(run, resolve_device(device))
+
+
+# --- pd predict -------------------------------------------------------------------------------------
+
+
+def predict(
+    inputs: PathLike | Iterable[PathLike],
+    *,
+    run: PathLike | TrainedStudent,
+    out: PathLike = "predictions",
+    points: int = 10_000,
+    seed: int = 0,
+    device: str = "auto",
+    force_category: bool = False,
+    view: bool = True,
+    progress: Progress = QUIET,
+) -> list[Predicted]:
+    """Label shape files (PLY/OBJ/GLB/GLTF/OFF/STL or .npz) with a trained student: per input
+    `<name>.ply`, `.json` and `.png` in `out`, with `inputs.json` and (with `view`) `view.html`.
+    Meshes are sampled to `points` points. Returns each input's labels."""
+    from partdistill.distill.trained import TrainedStudent
+    from partdistill.predict import label_files
+
+    trained = run if isinstance(run, TrainedStudent) else TrainedStudent.load(run, resolve_device(device))
+    out = Path(out)
+    with OutputFolder(out):
+        predicted = label_files(list(_paths(inputs)), trained, out, points, seed, force_category, progress)
+        if view:
+            from partdistill.view import page_for, write_page
+
+            write_page(out / "view.html", page_for(out))
+    return predicted
+
+
+# --- pd eval ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What `evaluate` scored and wrote.
+
+    Attributes:
+        result: the scores (per method and category) and the shapes kept for pictures.
+        reports: the files written (report.json, report.csv, gallery.png, view.html).
+        published: the benchmark's published numbers, per method and category (empty for a
+            collection of one's own).
+    """
+
+    result: EvalResult
+    reports: list[Path]
+    published: dict[str, dict[str, float]]
+
+
+def evaluate(
+    dataset: str,
+    root: PathLike,
+    *,
+    run: PathLike | TrainedStudent | None = None,
+    predictions: PathLike | None = None,
+    knowledge: PathLike | None = None,
+    split: str = "test",
+    categories: str | Sequence[str] | None = None,
+    points: int | str = 2048,
+    out: PathLike | None = None,
+    gallery: int = 8,
+    seed: int = 0,
+    device: str = "auto",
+    view: bool = True,
+    progress: Progress = QUIET,
+) -> Evaluation:
+    """Score a trained student (`run`) or predictions made elsewhere (`predictions`) on a benchmark
+    split ("shapenetpart", "partnete") or a labelled collection ("collection"), with the
+    benchmark's own protocol; direct lifting of `knowledge` of the same shapes is scored beside.
+    `points`: 2048 (one fixed subset per shape, the reference protocol) or "all". Reports go to
+    `out` (default eval-<dataset>)."""
+    from partdistill.datasets.readers import open_dataset
+    from partdistill.distill.trained import TrainedStudent
+    from partdistill.eval.evaluate import (
+        EvalResult,
+        FilePredictions,
+        StudentPredictor,
+        default_knowledge,
+        lifting_from,
+        parse_points,
+        student_categories,
+    )
+    from partdistill.eval.evaluate import (
+        evaluate as score,
+    )
+    from partdistill.eval.report import published, write_reports
+    from partdistill.prompts import find_category
+
+    if (run is None) == (predictions is None):
+        raise PdError(
+            f"Give either {option('run')} (a trained student) or {option('predictions')} "
+            "(labels made elsewhere)."
+        )
+    subset = parse_points(points)
+    check_number(gallery, "gallery", at_least=0)
+    check_number(seed, "seed", at_least=0, at_most=MAX_SEED)
+    root = Path(root)
+    data = open_dataset(dataset, root, split)
+    names = (
+        [c.strip() for c in categories.split(",")] if isinstance(categories, str) else list(categories or [])
+    )
+    prefix = "" if dataset == "collection" else f"{dataset}/"
+    chosen = [find_category(prefix + name) for name in names if name] or None
+    predictors: list[Any] = []
+    files = None
+    if run is not None:
+        trained = run if isinstance(run, TrainedStudent) else TrainedStudent.load(run, resolve_device(device))
+        student = StudentPredictor(trained)
+        chosen, unmatched = student_categories(data, root, student, chosen)
+        if unmatched:
+            progress.note(f"Note: the student's parts {unmatched} have no namesake here.")
+        predictors.append(student)
+    else:
+        files = FilePredictions(predictions, dataset)
+        predictors.append(files)
+    knowledge = Path(knowledge) if knowledge is not None else default_knowledge(data)
+    if knowledge is not None:
+        progress.note(f"Direct lifting from {knowledge} is scored beside.")
+        predictors.append(lifting_from(knowledge, data, chosen))
+    result: EvalResult | None = None
+    with tracked(progress, "scoring", len(data.ids(chosen))) as bar:
+        for step in score(data, predictors, categories=chosen, points=subset, seed=seed, examples=gallery):
+            if isinstance(step, EvalResult):
+                result = step
+            else:
+                bar.advance()
+    assert result is not None
+    settings: dict[str, object] = {
+        "dataset": dataset,
+        "root": str(root),
+        "split": split,
+        "points": str(points),
+        "seed": seed,
+        "run": None if run is None else str(trained.run),
+        "predictions": None if predictions is None else str(predictions),
+        "knowledge": None if knowledge is None else str(knowledge),
+    }
+    if files is not None and files.outside:
+        example = next(iter(files.outside))
+        progress.note(
+            f"Note: {sum(files.outside.values())} labels in {len(files.outside)} shapes are not parts of "
+            f"their shape's category (e.g. {example}); they count as wrong."
+        )
+        settings["labels outside their category"] = files.outside
+    out = Path(out) if out is not None else Path(f"eval-{dataset}")
+    with OutputFolder(out):
+        reports = write_reports(result, out, settings)
+        if view and result.worst:
+            from partdistill.view import COMPARISON, page_for, save_comparison, write_page
+
+            save_comparison(out / COMPARISON, result.worst)
+            reports.append(write_page(out / "view.html", page_for(out)))
+    # Published numbers are the benchmark's; a collection of one's own shapes has none.
+    return Evaluation(result, reports, {} if dataset == "collection" else published(result.protocol))
+
+
+# --- pd import --------------------------------------------------------------------------------------
+
+
+def import_shapes(
+    dataset: str,
+    root: PathLike,
+    *,
+    out: PathLike,
+    split: str = "test",
+    categories: str | None = None,
+    points: int = 10_000,
+    seed: int = 0,
+    parts: str | Sequence[str] | None = None,
+    progress: Progress = QUIET,
+) -> Collection:
+    """A collection at `out` from a benchmark split ("shapenetpart", "partnete": shapes keep their
+    dataset ids and labels) or a folder of shape files ("files": one category, named in
+    `categories`, a category file, or a new name with `parts`). Every input is read before anything
+    is written; returns the collection."""
+    from partdistill.datasets.importing import SOURCES, import_files
+    from partdistill.datasets.importing import import_shapes as copy_shapes
+    from partdistill.datasets.readers import open_dataset
+    from partdistill.prompts import find_category
+    from partdistill.shapes import MAX_POINTS
+
+    check_number(points, "points", at_least=1, at_most=MAX_POINTS)
+    check_number(seed, "seed", at_least=0, at_most=MAX_SEED)
+    root, out = Path(root), Path(out)
+    if dataset == "files":
+        if not categories or ("," in categories and parts is None):
+            raise PdError(f"Importing files needs the one category they show: {option('categories')} chair.")
+        category = _category(categories, parts)
+        assert category is not None
+    elif dataset in SOURCES:
+        names = [name.strip() for name in (categories or "").split(",") if name.strip()]
+        chosen = [find_category(f"{dataset}/{name}") for name in names] or None
+        data = open_dataset(dataset, root, split)
+        total = len(data.ids(chosen))
+        if not total:
+            raise PdError(
+                f"The {split} split in {root} holds no shapes"
+                + (f" of {', '.join(names)}." if names else ".")
+            )
+    else:
+        raise PdError(f"Unknown dataset '{dataset}': use one of {', '.join(SOURCES)}.")
+    with OutputFolder(out):
+        remove_stale_temporaries(out)
+        if dataset == "files":
+            ids = import_files(root, category, out, points, seed)
+            count = None
+        else:
+            with tracked(progress, f"checking {root}", total) as bar:
+                for _ in data.shapes(chosen):  # every shape readable before any is written
+                    bar.advance()
+            ids = copy_shapes(data, chosen, out)
+            count = total
+        with tracked(progress, f"importing into {out}", count) as bar:
+            for _ in ids:
+                bar.advance()
+    return Collection.open(out)
+
+
+# --- pd view ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewed:
+    """A page `view` wrote: its file and how many entries its menu has."""
+
+    path: Path
+    entries: int
+
+
+def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points: int = 20_000) -> Viewed:
+    """Write an interactive 3D page (one HTML file that opens offline) of a shape file, a
+    collection, a knowledge folder, a pd predict folder, a run or a pd eval report, at `out`
+    (default: view.html in the folder, or beside the file); at most `limit` shapes and `points`
+    points per shape."""
+    from partdistill.view import page_for, write_page
+
+    check_number(limit, "limit", at_least=1)
+    check_number(points, "points", at_least=100)
+    path = Path(path)
+    page = page_for(path, limit=limit, budget=points)
+    target = (
+        Path(out) if out is not None else (path / "view.html" if path.is_dir() else path.with_suffix(".html"))
+    )
+    if target.is_dir():
+        raise PdError(
+            f"{target} is a folder: give {option('out')} the page's file name, "
+            f"such as {target / 'view.html'}."
+        )
+    if target.exists() and target.suffix.lower() != ".html":
+        raise PdError(f"{target} exists and is not a web page; give {option('out')} a new .html file name.")
+    return Viewed(write_page(target, page), len(page.entries))

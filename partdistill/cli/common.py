@@ -1,0 +1,153 @@
+"""What every command shares: the options several commands take, the progress the library reports
+drawn as rich bars, and errors turned into one sentence and an exit code."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from partdistill.errors import PdError, named
+
+if TYPE_CHECKING:
+    from partdistill.scale import RayOptions
+
+# Sentences with paths stay on one line; no console markup, so brackets in messages print as they are.
+console = Console(soft_wrap=True, markup=False)
+errors = Console(stderr=True, soft_wrap=True, markup=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def flag(setting: str) -> str:
+    """The command line's flag for a library setting: `image_size` is `--image-size`."""
+    return "--" + setting.replace("_", "-")
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn a `PdError` (its settings named as flags), or a file the system would not let the
+    command read or write, into one sentence on stderr and exit code 1; Ctrl-C into one sentence
+    and exit code 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except PdError as error:
+            message = error.render(flag)
+        except OSError as error:  # a disk or permission problem, not a bug: say which file
+            where = f"{error.filename}: " if error.filename else ""
+            message = f"{where}{error.strerror or error} (nothing was left half-written)."
+        except KeyboardInterrupt:
+            errors.print("Stopped. Run the same command again to continue where it stopped.")
+            raise typer.Exit(code=130) from None
+        errors.print(Text("Error: ", style="bold red") + Text(message), highlight=False)
+        raise typer.Exit(code=1) from None
+
+    return wrapper
+
+
+class _Bar:
+    """One rich task, as the library's `progress.Task`."""
+
+    def __init__(self, bars: Progress, task: TaskID, name: str) -> None:
+        self.bars, self.task, self.name = bars, task, name
+
+    def advance(self, steps: int = 1, status: str = "") -> None:
+        description = f"{self.name}  {status}" if status else self.name
+        self.bars.update(self.task, advance=steps, description=description)
+
+    def close(self) -> None:
+        self.bars.stop_task(self.task)
+
+
+class RichProgress:
+    """The library's `Progress` on the terminal: a bar per task (with its status and ETA), notes
+    printed above the bars. Use it as a context manager around the library call."""
+
+    def __init__(self) -> None:
+        self.bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+
+    def __enter__(self) -> RichProgress:
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bars.stop()
+
+    def note(self, text: str) -> None:
+        self.bars.console.print(named(text, flag))
+
+    def task(self, name: str, total: int | None) -> _Bar:
+        return _Bar(self.bars, self.bars.add_task(name, total=total), name)
+
+
+def one_of(values: Iterable[str]) -> Any:
+    """The type of an option that takes one of `values` (Typer lists them as its choices): the
+    allowed values come from the library's own registry of them."""
+    return Literal[tuple(values)]
+
+
+def listed(text: str | None) -> list[str]:
+    """The names of a comma-separated option ("chair, table,"), empty ones left out."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:1, mps, or auto (the best available).")]
+UseRay = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="Run on a Ray cluster: the one in $RAY_ADDRESS (or --ray-address), else a new local one.",
+    ),
+]
+RayAddress = Annotated[str | None, typer.Option(help="The Ray cluster to join, host:port (implies --ray).")]
+Workers = Annotated[int, typer.Option(help="Ray workers (one model each).")]
+CpusPerWorker = Annotated[float, typer.Option(help="CPUs each Ray worker reserves (and its threads).")]
+GpusPerWorker = Annotated[
+    float, typer.Option(help="GPUs each Ray worker reserves; with any, workers use CUDA.")
+]
+Parts = Annotated[
+    str | None,
+    typer.Option(
+        help='A new category: its parts in label order, e.g. --category teapot --parts "lid,spout,body".'
+    ),
+]
+ForceCategory = Annotated[
+    bool, typer.Option(help="Use --category even where the shapes' own category is another.")
+]
+
+
+def ray_options(use: bool, address: str | None, workers: int, cpus: float, gpus: float) -> RayOptions | None:
+    """The Ray settings of a command, or None to run in this process (Ray is not imported then)."""
+    if not use and address is None:
+        return None
+    from partdistill.scale import RayOptions
+
+    return RayOptions(
+        address="auto" if address is None else address,
+        workers=workers,
+        cpus_per_worker=cpus,
+        gpus_per_worker=gpus,
+    )

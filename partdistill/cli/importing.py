@@ -1,0 +1,53 @@
+"""`pd import`: a benchmark split or a folder of shape files, as a collection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from partdistill.cli.common import RichProgress, console, one_of, reports_errors
+from partdistill.cli.synth import collection_table
+from partdistill.datasets.importing import SOURCES
+
+Sources = one_of(SOURCES)
+
+
+@reports_errors
+def import_(
+    out: Annotated[Path, typer.Option(help="The collection to create (or extend).")],
+    dataset: Annotated[
+        Sources, typer.Option(help="shapenetpart, partnete, or files (a folder of PLY/OBJ/GLB/OFF/STL/.npz).")
+    ],
+    root: Annotated[Path, typer.Option(help="The dataset folder, or the folder of files.")],
+    split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
+    categories: Annotated[
+        str | None, typer.Option(help="Comma-separated categories (files: exactly one, or a category file).")
+    ] = None,
+    points: Annotated[int, typer.Option(help="Points sampled from mesh files.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed of mesh sampling.")] = 0,
+    parts: Annotated[
+        str | None,
+        typer.Option(
+            help="With files of a new category: its parts in label order, e.g. --categories teapot"
+            ' --parts "lid,spout,body".'
+        ),
+    ] = None,
+) -> None:
+    """Make a collection from a benchmark split or a folder of shape files, for pd teach and pd distill."""
+    from partdistill import api
+
+    with RichProgress() as progress:
+        collection = api.import_shapes(
+            dataset,
+            root,
+            out=out,
+            split=split,
+            categories=categories,
+            points=points,
+            seed=seed,
+            parts=parts,
+            progress=progress,
+        )
+    console.print(collection_table(collection))
