@@ -1,9 +1,9 @@
 """How many CPU threads a process's numeric libraries use.
 
 PyTorch and the BLAS under numpy and scipy each start a pool with one thread per core. A process
-that shares the machine with others (Ray workers, a second `pd teach`) gains nothing from them:
-measured in benchmarks/bench_teach.py, two threads made the point renderer slower than one under
-a second busy process, and idle BLAS threads spinning between calls cost a third of its CPU time.
+that shares the machine with others (Ray workers, a second `pd teach`) gains nothing from them: a
+second thread slowed the point renderer beside a busy process, and idle BLAS threads spinning
+between calls cost CPU time (benchmarks/bench_teach.py measures it; docs/benchmarks.md).
 """
 
 from __future__ import annotations

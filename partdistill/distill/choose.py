@@ -1,8 +1,8 @@
 """Which labels `pd distill --mode tta` hands over: the student's, or direct lifting of the units.
 
 The student is distilled to do better than lifting its teacher's units, and on the procedural
-collections measured it does, by far; on three partial shapes per category (the README's real
-sample) it lands a little below. Without labels, the two are compared on teacher views neither
+collections measured it does, by far; on three partial shapes per category (the real sample of
+docs/quality.md) it lands a little below. Without labels, the two are compared on teacher views neither
 has seen: a twin of the run, with the same settings, is distilled on the units of the even views
 only; those units are lifted too; and both are scored on the units of the odd views by
 `held_out_agreement`, lifting as it is (a point no even-view unit covers has no label, so it

@@ -1,10 +1,9 @@
 """Adam, computed as torch.optim.Adam computes it, without importing torch.optim.
 
-torch.optim's optimizers import torch._dynamo the first time they are used: about 1.1 s on the
-project's 2-core machine, a third of `pd distill`'s fixed cost, for a compiler a distillation run
-never uses. This is the same update as torch's single-tensor Adam without weight decay or
-amsgrad (the path torch takes for CPU parameters), and the tests hold it to torch.optim.Adam bit
-for bit.
+torch.optim's optimizers import torch._dynamo the first time they are used: a second or so on a
+small machine, much of `pd distill`'s fixed cost, for a compiler a distillation run never uses.
+This is the same update as torch's single-tensor Adam without weight decay or amsgrad (the path
+torch takes for CPU parameters), and the tests hold it to torch.optim.Adam bit for bit.
 """
 
 from __future__ import annotations

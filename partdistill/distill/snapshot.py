@@ -5,9 +5,7 @@ labels to pick a checkpoint, this keeps an exponential moving average of the stu
 part probabilities on every training shape, updated after each forward epoch, and backward
 distillation freezes its argmax once. A student still learning swings from epoch to epoch; the
 average is steadier, and the re-scores inherit fewer of one epoch's mistakes, which backward
-distillation would otherwise lock in (measured in the README: on 192 procedural chairs, re-scoring
-by the student at epoch 12 ended 6 points below forward-only; by the average, backward
-distillation beat forward-only on four seeds of five).
+distillation would otherwise lock in (docs/backward-distillation.md measures both).
 """
 
 from __future__ import annotations

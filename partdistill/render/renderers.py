@@ -29,9 +29,9 @@ from partdistill.shapes import Shape, normalize, normalize_points
 from partdistill.threads import cpu_threads
 
 BACKGROUND = np.array([255, 255, 255], dtype=np.uint8)
-# Renderers run their CPU work on one thread: on the 2-core machine a second torch / BLAS thread
-# doubled the point renderer's CPU time for the same wall time idle, and made it 3x slower beside
-# a second busy process (benchmarks/bench_teach.py).
+# Renderers run their CPU work on one thread: a second torch / BLAS thread cost CPU time for the
+# same wall time on an idle machine, and slowed the renderer beside a busy process
+# (benchmarks/bench_teach.py; docs/benchmarks.md).
 RENDER_THREADS = 1
 GREY = 0.78  # albedo of uncoloured shapes: light grey on white, like the paper's renders
 

@@ -11,7 +11,7 @@ Two implementations of that one rule, equal pixel for pixel (tests/test_render.p
 - `nearest_points_cpu`, a compiled loop over the points (`kernels.nearest_points`). On the CPU, a
   vectorised pass per splat offset spends most of its time on the arithmetic around its scatter
   (benchmarks/bench_teach.py), and no library rasterises points fast on a CPU: PyTorch3D's CPU
-  rasteriser was 70-120x slower than this module's first, vectorised version.
+  rasteriser was far slower than even this module's first, vectorised version (docs/benchmarks.md).
 - `nearest_points_torch`, one scatter-min per splat offset on any torch device (a GPU).
 """
 

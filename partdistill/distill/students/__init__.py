@@ -1,7 +1,7 @@
 """3D students: points [B, N, 3] -> part logits [B, N, C]; `build_student` makes one by name.
 
 pointnet     compact PointNet-style network, trained from scratch (the CPU default)
-edgeconv     compact DGCNN-style network, trained from scratch; 5x slower on a CPU
+edgeconv     compact DGCNN-style network, trained from scratch; several times slower on a CPU
 point-m2ae   the paper's student: frozen Point-M2AE encoder + MLP head (needs its checkpoint)
 """
 

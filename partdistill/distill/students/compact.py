@@ -6,10 +6,9 @@
   points (built once per cloud rather than per layer, which keeps it cheap on a CPU), plus the same
   global feature. Local geometry lets it separate parts that a global descriptor mixes up.
 
-Both map points [B, N, 3] to logits [B, N, C]. benchmarks/bench_students.py measures them. Measured
-on procedural chairs with the noisy simulated teacher (48 shapes, 20 epochs, seed 0), the PointNet
-student reached 74.8 held-out mIoU where EdgeConv reached 68.6, at a fifth of the time per step
-(0.30 s against 1.40 s for 16 x 2,048 points on 2 cores): PointNet is the CPU default.
+Both map points [B, N, 3] to logits [B, N, C]. benchmarks/bench_students.py measures their speed;
+on procedural chairs the PointNet student distilled better at a fraction of EdgeConv's time per
+step (docs/benchmarks.md, docs/quality.md), so it is the CPU default.
 """
 
 from __future__ import annotations
