@@ -25,8 +25,9 @@ import time
 
 import numpy as np
 
+from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import Item, predict_logits
-from partdistill.distill.train import Distillation, DistillConfig, EpochReport
+from partdistill.distill.train import Distillation, EpochReport
 from partdistill.knowledge.units import vote
 from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.prompts import find_category

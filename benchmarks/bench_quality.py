@@ -41,8 +41,9 @@ import numpy as np
 
 from partdistill.datasets.readers import open_dataset
 from partdistill.distill.choose import compare, filled, split_views
+from partdistill.distill.config import MIN_STEPS, DistillConfig
 from partdistill.distill.data import Item
-from partdistill.distill.train import MIN_STEPS, Distillation, DistillConfig
+from partdistill.distill.train import Distillation
 from partdistill.distill.trained import TrainedStudent
 from partdistill.knowledge.units import Knowledge, vote
 from partdistill.metrics import shapenetpart_shape_iou

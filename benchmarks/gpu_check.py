@@ -34,10 +34,11 @@ from bench_teach import TEACHERS, teacher_throughput
 from tiny_models import tiny_shap_e_pipeline
 
 from partdistill.datasets.readers import LabelledCollection
+from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import Item
 from partdistill.distill.sources import items_from_store
 from partdistill.distill.students.m2ae import PointM2AEStudent
-from partdistill.distill.train import Distillation, DistillConfig
+from partdistill.distill.train import Distillation
 from partdistill.distill.trained import TrainedStudent
 from partdistill.eval.evaluate import EvalResult, StudentPredictor, evaluate
 from partdistill.knowledge.store import KnowledgeStore

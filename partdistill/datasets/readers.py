@@ -265,7 +265,6 @@ class PartNetE:
                     raise PdError(
                         f"{meta_path} lists other parts for {title} than PartNetE's published table."
                     )
-        self.by_title = known
 
     def categories(self) -> list[Category]:
         present = {p.name for p in self.folder.iterdir() if p.is_dir()}
