@@ -186,6 +186,7 @@ def teach(
         point_radius=point_radius,
         seed=seed,
     )
+    config.check_new()  # before the teacher's weights are loaded
     store = KnowledgeStore.named(collection.root, config.default_name() if name is None else name)
     model = build_config_teacher(config, resolve_device(device)) if ray is None else None
     with OutputFolder(store.root):

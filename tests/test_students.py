@@ -117,7 +117,7 @@ def test_point_m2ae_without_a_checkpoint_does_not_pretend() -> None:
 
 
 def test_a_student_trained_from_scratch_refuses_a_checkpoint(tmp_path: Path) -> None:
-    with pytest.raises(PdError, match="trains from scratch and would ignore --checkpoint"):
+    with pytest.raises(PdError, match="trains from scratch and would ignore `checkpoint`"):
         build_student("pointnet", 4, tmp_path / "pre-train.pth")
 
 

@@ -190,7 +190,7 @@ def test_a_run_folder_is_not_overwritten_and_resume_checks_settings(
     items: list[Item], tmp_path: Path
 ) -> None:
     Distillation(_config(epochs=1), items, tmp_path).start(resume=False)
-    with pytest.raises(PdError, match="already holds a run; pass --resume"):
+    with pytest.raises(PdError, match="already holds a run; pass `resume`"):
         Distillation(_config(epochs=1), items, tmp_path).start(resume=False)
     with pytest.raises(PdError, match=r"other settings \(epochs\)"):
         Distillation(_config(epochs=9), items, tmp_path).start(resume=True)

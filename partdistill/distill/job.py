@@ -174,13 +174,13 @@ class DistillJob:
 
 
 def source_lines(planned: Planned, items: list[Item]) -> list[str]:
-    """A line per source (its shapes and share of the batches) where a run has several."""
+    """Where a run has several sources: a line for each (its shapes and share of the batches)."""
     if len(planned.sources) < 2:
         return []
     sizes = [sum(item.source == k for item in items) for k in range(len(planned.sources))]
     given = planned.config.weights or tuple(float(size) for size in sizes)
-    return [
-        f"Source {k + 1}: {source.label}, {size} shapes, {given[k] / sum(given):.0%} of the batches."
+    return [f"The batches come from {len(planned.sources)} sources:"] + [
+        f"  {k + 1}. {source.label}: {size} shapes, {given[k] / sum(given):.0%} of the batches"
         for k, (source, size) in enumerate(zip(planned.sources, sizes, strict=True))
     ]
 

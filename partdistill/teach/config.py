@@ -53,7 +53,7 @@ class TeachConfig:
         if self.threshold is not None:
             check_number(self.threshold, "threshold", at_least=0, at_most=1)
         check_number(self.nms, "nms", above=0, at_most=1)
-        check_number(self.image_size, "image_size", at_least=32, at_most=MAX_IMAGE_SIZE)
+        check_number(self.image_size, "image_size", at_least=32)
         if self.point_radius is not None:
             check_number(self.point_radius, "point_radius", above=0, at_most=1)
         check_number(self.whole_object, "whole_object", above=0, at_most=1)
@@ -65,6 +65,11 @@ class TeachConfig:
         ):
             if value not in known:
                 raise PdError(f"Unknown {option(setting)} '{value}': use one of {', '.join(known)}.")
+
+    def check_new(self) -> None:
+        """Refuse settings that new work may not ask for (images past `MAX_IMAGE_SIZE`); knowledge
+        finished earlier with them is still read as it was made."""
+        check_number(self.image_size, "image_size", at_most=MAX_IMAGE_SIZE)
 
     def default_name(self) -> str:
         if self.teacher == "simulated":

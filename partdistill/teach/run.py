@@ -106,6 +106,7 @@ def begin_teaching(
 ) -> list[ShapeRecord]:
     """Check that the knowledge in `store` can be made or continued with `config`, write its
     settings, and return the records of the shapes still to teach (every one of them readable)."""
+    config.check_new()
     if needs_labels and any(not record.part_counts for record in collection.ok_records):
         raise PdError(
             f"The simulated teacher reads ground-truth part labels, and {collection.root} holds "
