@@ -99,3 +99,22 @@ def test_error_messages_print_brackets_verbatim(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "points must have shape [N,3], not [5, 2]" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["synth", "import"])
+def test_synth_and_import_leave_files_named_like_temporaries_alone(tmp_path: Path, command: str) -> None:
+    draft = tmp_path / "u" / "docs" / "deep" / ".draft.tmp-2024.txt"
+    draft.parent.mkdir(parents=True)
+    draft.write_text("the user's draft")
+    if command == "synth":
+        args = ["synth", "--category", "chair", "--n", "2", "--points", "300"]
+    else:
+        (tmp_path / "in").mkdir()
+        (tmp_path / "in" / "a.ply").write_text(
+            "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+            "end_header\n0 0 0\n1 0 0\n0 1 0\n"
+        )
+        args = ["import", "--dataset", "files", "--root", str(tmp_path / "in"), "--categories", "chair"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "u")])
+    assert result.exit_code == 0, result.output
+    assert draft.read_text() == "the user's draft"

@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from partdistill.errors import MAX_SEED, PdError, check_number
-from partdistill.files import OutputFolder, remove_stale_temporaries
+from partdistill.files import OutputFolder
 from partdistill.shapes import MAX_POINTS
 
 if TYPE_CHECKING:
@@ -205,7 +205,6 @@ def synth(
     scale = _ray_options(ray, ray_address, workers, cpus_per_worker, gpus_per_worker)
     run_device = resolve_device(device) if scale is None else scale.device
     with OutputFolder(out):
-        remove_stale_temporaries(out)
         collection, todo = prepare(config, out)
         if todo:
             if len(todo) < n:
@@ -1002,7 +1001,6 @@ def import_(
     else:
         raise PdError(f"Unknown dataset '{dataset}': use shapenetpart, partnete or files.")
     with OutputFolder(out), progress_bar() as bar:
-        remove_stale_temporaries(out)
         if dataset == "files":
             ids = import_files(root, category, out, points, seed)
             total = None
@@ -1124,4 +1122,3 @@ def info() -> None:
 
 def main() -> None:
     app()
-
