@@ -520,6 +520,33 @@ def nothing_escaped(d: Path) -> None:
     assert not escaped.exists(), f"files written outside the collection: {sorted(escaped.rglob('*'))}"
 
 
+def linked_out(relative: str, setup: Setup = shapes, *, move: bool = False) -> Setup:
+    """`setup`, then `relative` made a link to outside/, a folder beside the handed one that holds a
+    file named like a temporary; with `move`, what was at `relative` is moved to outside/ first
+    (the handed folder looks whole, but part of it lies elsewhere)."""
+
+    def write(d: Path, assets: Assets) -> None:
+        setup(d, assets)
+        link, outside = d / relative, d / "outside"
+        if move:
+            shutil.move(link, outside)
+        else:
+            outside.mkdir()
+        (outside / ".x.tmp-y").write_text("not pd's\n")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(outside, target_is_directory=True)
+
+    return write
+
+
+def log_linked_out(d: Path, assets: Assets) -> None:
+    """The chair collection at shapes/ whose manifest.log is a link to outside/notes.txt."""
+    shapes(d, assets)
+    (d / "outside").mkdir()
+    (d / "outside" / "notes.txt").write_text("")
+    (d / "shapes" / "manifest.log").symlink_to(d / "outside" / "notes.txt")
+
+
 # --- the cases --------------------------------------------------------------------------------------
 
 TEACH_OUT = "shapes/knowledge"
@@ -1069,6 +1096,45 @@ CASES = [
     Case("view-predictions-too-few-labels", predicted([0, 1]), ("view", "{d}/preds"), r"chair-00000"),
     Case("view-predictions-unknown-part", predicted([9] * 300), ("view", "{d}/preds"), r"chair-00000"),
     Case("view-predictions-scalar-labels", predicted(3), ("view", "{d}/preds"), r"chair-00000"),
+    # --- issue 24: paths and outputs ---
+    Case(
+        "teach-knowledge-folder-is-a-link-out",
+        linked_out(KNOWLEDGE),
+        TEACH,
+        r"simulated-noisy-box leads outside .*/shapes",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-knowledge-of-the-collection-is-a-link-out",
+        linked_out("shapes/knowledge"),
+        TEACH,
+        r"shapes/knowledge/simulated-noisy-box leads outside .*/shapes",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "distill-teaching-into-a-knowledge-link-out",
+        linked_out("shapes/knowledge"),
+        without(DISTILL, "--knowledge"),
+        r"shapes/knowledge/simulated-noisy-box leads outside .*/shapes",
+    ),
+    Case(
+        "import-shapes-folder-is-a-link-out",
+        linked_out("coll/shapes", snp_root()),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/snp", "--out", "{d}/coll"),
+        r"coll/shapes/03001627/abc\.npz leads outside",
+    ),
+    Case(
+        "synth-manifest-log-is-a-link-out",
+        log_linked_out,
+        with_options(SYNTH, "--n", "4", "--out", "{d}/shapes"),
+        r"manifest\.log leads outside",
+    ),
+    Case(
+        "view-units-folder-is-a-link-out",
+        linked_out(f"{KNOWLEDGE}/units", taught, move=True),
+        ("view", f"{{d}}/{KNOWLEDGE}", "--out", "{d}/page.html"),
+        r"units/chair-00000\.npz leads outside",
+    ),
 ]
 
 

@@ -379,7 +379,7 @@ def teach(
     store = KnowledgeStore.named(collection.root, config.default_name() if name is None else name)
     scale = _ray_options(ray, ray_address, workers, cpus_per_worker, gpus_per_worker)
     model = build_config_teacher(config, resolve_device(device)) if scale is None else None
-    with OutputFolder(store.root):
+    with OutputFolder(store.root, within=collection.root):
         summary = _teach_with_progress(collection, found, model, config, store, sheets, scale)
     table = Table(title=str(store.root), show_header=False)
     table.add_column()
@@ -547,7 +547,7 @@ def distill(
                 f"No complete knowledge in {source.store.root} yet: running the teacher stage first."
             )
             model = build_config_teacher(source.teach, job.device)
-            with OutputFolder(source.store.root):
+            with OutputFolder(source.store.root, within=source.collection.root):
                 _teach_with_progress(
                     source.collection, planned.category, model, source.teach, source.store, sheets=8
                 )

@@ -101,7 +101,7 @@ class DistillJob:
             if source.teach is not None:
                 assert source.collection is not None and source.store is not None
                 teacher = build_config_teacher(source.teach, self.device)
-                with OutputFolder(source.store.root):
+                with OutputFolder(source.store.root, within=source.collection.root):
                     for _ in teach(
                         source.collection, planned.category, teacher, source.teach, source.store, sheets=8
                     ):
