@@ -547,6 +547,24 @@ def log_linked_out(d: Path, assets: Assets) -> None:
     (d / "shapes" / "manifest.log").symlink_to(d / "outside" / "notes.txt")
 
 
+def checkpoint_named_outside(d: Path, assets: Assets) -> None:
+    """The resumable run, its checkpoint/current.json naming ../../outside/epoch-0007, a copy of its
+    own checkpoint outside the run."""
+    resumable_run(d, assets)
+    [own] = (d / "run" / "checkpoint").glob("epoch-*")
+    shutil.copytree(own, d / "outside" / "epoch-0007")
+    current = {"epoch": 1, "folder": "../../outside/epoch-0007"}
+    (d / "run" / "checkpoint" / "current.json").write_text(json.dumps(current))
+
+
+def student_linked_out(d: Path, assets: Assets) -> None:
+    """The trained run whose student.safetensors is a link to a copy outside the run."""
+    trained(d, assets)
+    (d / "outside").mkdir()
+    shutil.move(d / "run" / "student.safetensors", d / "outside" / "weights.safetensors")
+    (d / "run" / "student.safetensors").symlink_to(d / "outside" / "weights.safetensors")
+
+
 # --- the cases --------------------------------------------------------------------------------------
 
 TEACH_OUT = "shapes/knowledge"
@@ -1134,6 +1152,24 @@ CASES = [
         linked_out(f"{KNOWLEDGE}/units", taught, move=True),
         ("view", f"{{d}}/{KNOWLEDGE}", "--out", "{d}/page.html"),
         r"units/chair-00000\.npz leads outside",
+    ),
+    Case(
+        "distill-resume-checkpoint-named-outside",
+        checkpoint_named_outside,
+        with_options(DISTILL, "--resume"),
+        r"current\.json names '\.\./\.\./outside/epoch-0007', not a checkpoint folder of this run",
+    ),
+    Case(
+        "distill-resume-checkpoint-folder-is-a-link-out",
+        linked_out("run/checkpoint", resumable_run, move=True),
+        with_options(DISTILL, "--resume"),
+        r"run/checkpoint leads outside .*/run",
+    ),
+    Case(
+        "predict-run-weights-are-a-link-out",
+        student_linked_out,
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"student\.safetensors leads outside .*/run",
     ),
 ]
 

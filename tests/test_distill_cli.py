@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -146,6 +149,39 @@ def test_a_job_per_category_makes_the_same_tta_choice_and_reports_it(knives: Pat
     assert f"│ {choice['labels']}" in result.stdout  # the table's "labels handed over" column
     for path in (alone / "predictions").iterdir():
         np.testing.assert_array_equal(np.load(path), np.load(per_category / "predictions" / path.name))
+
+
+def test_a_full_disk_during_distill_is_one_sentence_and_leaves_no_broken_checkpoint(
+    knives: Path, run: Path, tmp_path: Path
+) -> None:
+    """Files above 64 KiB cannot be written (RLIMIT_FSIZE, with SIGXFSZ ignored so that writes fail
+    with EFBIG as on a full disk): config.json fits, the first checkpoint's weights do not."""
+    limit = 64 * 1024
+    script = (
+        "import resource, signal, sys\n"
+        "from partdistill.cli import app\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "app(sys.argv[1:])\n"
+    )
+    out = tmp_path / "run"
+    argv = ["distill", "--shapes", str(knives), "--out", str(out), "--device", "cpu", *QUICK]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    message = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(message) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "Cannot write the checkpoint of epoch 1" in message[0] and "File too large" in message[0]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json"]  # whole, for --resume; no checkpoint/
+    resumed = runner.invoke(app, [*argv, "--resume"])  # with room again, the run goes on
+    assert resumed.exit_code == 0, resumed.output
+    assert TrainedStudent.load(out).part_names == ("blade", "handle")
 
 
 def test_distill_from_partdistill_h5_files(knives: Path, tmp_path: Path) -> None:
