@@ -2,7 +2,10 @@
 
 `pd predict` writes, per input file: `<name>.ply` (points coloured by part, labels kept in a
 `label` property), `<name>.json` (one label per input point in input order, as the run's part
-ids, with the part names; for meshes also one label per face) and `<name>.png` (a picture).
+ids, with the part names; for meshes also one label per face; the input's own labels where it has
+them under the run's part names) and `<name>.png` (a picture); then `inputs.json` (each name's
+input) and `view.html`. It writes only files that are new in the output folder or that an earlier
+pd predict wrote there (`files.CommandFiles`).
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import numpy as np
 
 from partdistill.distill.trained import TrainedStudent
 from partdistill.errors import PdError
-from partdistill.files import read_json, write_json
+from partdistill.files import CommandFiles, inside, write_json
 from partdistill.formats import write_ply
 from partdistill.shapes import Shape
 from partdistill.viz import Panel, save_panels
 
 OUTPUT_SUFFIXES = (".ply", ".json", ".png")  # what pd predict writes per input
 INPUTS_FILE = "inputs.json"  # where pd predict maps its output names to its inputs
+PAGE = "view.html"  # the interactive page of the predictions
 
 
 def output_names(inputs: list[Path]) -> list[str]:
@@ -40,20 +44,19 @@ def output_names(inputs: list[Path]) -> list[str]:
     return names
 
 
-def check_outputs(out: Path, names: list[str]) -> None:
-    """Refuse (PdError) to write `<name>.ply/.json/.png` over a file in `out` that no earlier
-    `pd predict` wrote there (the user's own shapes, a run's or a collection's records): only the
-    names its INPUTS_FILE lists are its own. The name of INPUTS_FILE itself is taken."""
+def check_names(names: list[str]) -> None:
+    """Refuse (PdError) an output name that would collide with INPUTS_FILE."""
     taken = Path(INPUTS_FILE).stem
     if taken in names:
         raise PdError(f"An input named {taken}.* would collide with {INPUTS_FILE}; rename it.")
-    listed = out / INPUTS_FILE
-    earlier = read_json(listed, "the inputs of an earlier pd predict") if listed.is_file() else {}
-    for name in names:
-        for suffix in OUTPUT_SUFFIXES:
-            path = out / f"{name}{suffix}"
-            if path.exists() and name not in earlier:
-                raise PdError(f"{path} exists and pd predict did not write it; choose another --out.")
+
+
+def claim_outputs(out: Path, names: list[str], page: bool) -> None:
+    """Make the files pd predict writes for inputs called `names` (and the page, if `page`) its own
+    in `out`: refused (PdError) where one exists that no earlier pd predict wrote, such as the
+    user's own shapes or page, or a run's records. Call it holding the folder's `OutputFolder`."""
+    files = [f"{name}{suffix}" for name in names for suffix in OUTPUT_SUFFIXES]
+    CommandFiles(out, "pd predict").claim([*files, INPUTS_FILE, *([PAGE] if page else [])])
 
 
 def face_labels(shape: Shape, labels: np.ndarray) -> np.ndarray:
@@ -80,7 +83,7 @@ def write_prediction(
     """Write `<name>.ply`, `<name>.json` and `<name>.png` into `out` for the shape read from
     `source`; returns their paths."""
     labelled = shape.replace(labels=labels, part_names=student.part_names, category=student.category)
-    paths = [out / f"{name}{suffix}" for suffix in OUTPUT_SUFFIXES]
+    paths = [inside(out, f"{name}{suffix}") for suffix in OUTPUT_SUFFIXES]
     write_ply(labelled, paths[0], color_by="parts")
     record: dict[str, object] = {
         "input": str(source),
@@ -90,6 +93,8 @@ def write_prediction(
         "n_points": int(shape.n_points),
         "labels": labels.tolist(),
     }
+    if shape.labels is not None and shape.part_names == student.part_names:
+        record["input_labels"] = shape.labels.tolist()  # what pd view shows as the truth
     if shape.mesh is not None and shape.point_faces is not None:
         record["face_labels"] = face_labels(shape, labels).tolist()
         record["note"] = (

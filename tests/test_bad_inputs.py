@@ -565,6 +565,17 @@ def student_linked_out(d: Path, assets: Assets) -> None:
     (d / "run" / "student.safetensors").symlink_to(d / "outside" / "weights.safetensors")
 
 
+def predictions_named_outside(d: Path, assets: Assets) -> None:
+    """A pd predict folder at preds/ whose inputs.json names ../private/pred/chair-1, a copy of its
+    own result in a folder beside it."""
+    trained(d, assets)
+    invoke_ok(("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT), d)
+    (d / "private" / "pred").mkdir(parents=True)
+    for suffix in (".json", ".ply"):
+        shutil.copy(d / "preds" / f"chair-00000{suffix}", d / "private" / "pred" / f"chair-1{suffix}")
+    (d / "preds" / "inputs.json").write_text(json.dumps({"../private/pred/chair-1": "x.ply"}))
+
+
 # --- the cases --------------------------------------------------------------------------------------
 
 TEACH_OUT = "shapes/knowledge"
@@ -1170,6 +1181,36 @@ CASES = [
         student_linked_out,
         ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
         r"student\.safetensors leads outside .*/run",
+    ),
+    Case(
+        "view-predictions-named-outside",
+        predictions_named_outside,
+        ("view", "{d}/preds", "--out", "{d}/page.html"),
+        r"inputs\.json points outside .*/preds: '\.\./private/pred/chair-1\.json'",
+    ),
+    Case(
+        "predict-over-the-users-page",
+        then(trained, garbage("preds/view.html", b"<p>my own page</p>\n")),
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"view\.html exists and pd predict did not write it",
+    ),
+    Case(
+        "predict-over-the-users-inputs-json",
+        then(trained, garbage("preds/inputs.json", b'{"chair-00000": "my notes"}\n')),
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"inputs\.json exists and pd predict did not write it",
+    ),
+    Case(
+        "eval-over-the-users-report-csv",
+        then(snp_root(), garbage("report/report.csv", b"my own,numbers\n")),
+        EVAL_FILES,
+        r"report\.csv exists and pd eval did not write it",
+    ),
+    Case(
+        "eval-over-the-users-report-json",
+        then(snp_root(), garbage("report/report.json", b'{"mine": true}\n')),
+        EVAL_FILES,
+        r"report\.json exists and pd eval did not write it",
     ),
 ]
 

@@ -291,3 +291,26 @@ def test_predict_refuses_a_shape_of_another_category_unless_told(run: Path, tmp_
     assert result.exit_code == 1 and "is a chair and the run segments knife" in result.stderr
     forced = [chair, "--run", str(run), "--out", str(tmp_path / "out"), "--force-category"]
     assert runner.invoke(app, ["predict", *forced]).exit_code == 0
+
+
+def test_predict_keeps_the_inputs_labels_and_its_page_reads_nothing_else(
+    run: Path, knives: Path, tmp_path: Path
+) -> None:
+    from partdistill.view import page_for
+
+    (tmp_path / "in").mkdir()
+    shutil.copy(knives / "shapes" / "knife-00000.npz", tmp_path / "in" / "knife.npz")
+    out = tmp_path / "out"
+    argv = ["predict", str(tmp_path / "in" / "knife.npz"), "--run", str(run), "--out", str(out)]
+    assert runner.invoke(app, argv).exit_code == 0
+    truth = read_shape(knives / "shapes" / "knife-00000.npz").labels
+    assert json.loads((out / "knife.json").read_text())["input_labels"] == truth.tolist()
+    # The input is gone and inputs.json now names another labelled knife: the page's truth is
+    # still the one pd predict kept; the file inputs.json names is not read.
+    (tmp_path / "in" / "knife.npz").unlink()
+    (out / "inputs.json").write_text(json.dumps({"knife": str(knives / "shapes" / "knife-00001.npz")}))
+    [entry] = page_for(out).entries
+    assert [panel.title for panel in entry.panels] == ["ground truth", "prediction"]
+    np.testing.assert_array_equal(entry.panels[0].labels, truth)
+    again = ["predict", str(knives / "shapes" / "knife-00000.npz"), "--run", str(run), "--out", str(out)]
+    assert runner.invoke(app, again).exit_code == 0  # its own files, replaced

@@ -737,9 +737,16 @@ def predict(
     """Label shapes with a trained student: part-coloured PLY, per-point JSON and a PNG per input."""
     from partdistill.devices import resolve_device
     from partdistill.distill.trained import TrainedStudent
-    from partdistill.files import write_json
+    from partdistill.files import inside, write_json
     from partdistill.formats import read_shape
-    from partdistill.predict import INPUTS_FILE, check_outputs, output_names, write_prediction
+    from partdistill.predict import (
+        INPUTS_FILE,
+        PAGE,
+        check_names,
+        claim_outputs,
+        output_names,
+        write_prediction,
+    )
     from partdistill.prompts import find_category
 
     check_number(points, "--points", at_least=1, at_most=MAX_POINTS)
@@ -755,13 +762,14 @@ def predict(
                 "pass --force-category to label it anyway."
             )
     names = output_names(inputs)
-    check_outputs(out, names)
+    check_names(names)
     table = Table(title=f"{trained.category} parts by {run}", show_header=True)
     table.add_column("input")
     table.add_column("written as")
     for name in trained.part_names:
         table.add_column(name, justify="right")
     with OutputFolder(out), progress_bar() as bar:
+        claim_outputs(out, names, page)
         task = bar.add_task("labelling", total=len(shapes))
         for path, shape, name in zip(inputs, shapes, names, strict=True):
             labels = trained.labels(shape, seed=seed)
@@ -769,11 +777,12 @@ def predict(
             counts = np.bincount(labels, minlength=len(trained.part_names))
             table.add_row(str(path), name, *(f"{100 * c / len(labels):.0f}%" for c in counts))
             bar.advance(task)
-        write_json(out / INPUTS_FILE, {name: str(path) for name, path in zip(names, inputs, strict=True)})
+        listed = {name: str(path) for name, path in zip(names, inputs, strict=True)}
+        write_json(inside(out, INPUTS_FILE), listed)
         if page:
             from partdistill.view import page_for, write_page
 
-            write_page(out / "view.html", page_for(out))
+            write_page(inside(out, PAGE), page_for(out))
     console.print(table)
     console.print(
         f"Wrote <name>.ply, <name>.json and <name>.png for each input into {out} (names: inputs.json)"
@@ -837,7 +846,8 @@ def evaluate(
         evaluate,
         lifting_from,
     )
-    from partdistill.eval.report import published, write_reports
+    from partdistill.eval.report import published, report_files, write_reports
+    from partdistill.files import CommandFiles, inside
     from partdistill.prompts import find_category
 
     if (run is None) == (predictions is None):
@@ -915,13 +925,17 @@ def evaluate(
         )
         settings["labels outside their category"] = files.outside
     out = out or Path(f"eval-{dataset.value}")
-    with OutputFolder(out):
-        paths = write_reports(result, out, settings)
-        if page and result.worst:
-            from partdistill.view import COMPARISON, page_for, save_comparison, write_page
+    from partdistill.view import COMPARISON, page_for, save_comparison, write_page
 
-            save_comparison(out / COMPARISON, result.worst)
-            paths.append(write_page(out / "view.html", page_for(out)))
+    paged = page and bool(result.worst)
+    with OutputFolder(out):
+        CommandFiles(out, "pd eval").claim(
+            [*report_files(result), *([COMPARISON, "view.html"] if paged else [])]
+        )
+        paths = write_reports(result, out, settings)
+        if paged:
+            save_comparison(inside(out, COMPARISON), result.worst)
+            paths.append(write_page(inside(out, "view.html"), page_for(out)))
     # Published numbers are the benchmark's; a collection of one's own shapes has none.
     reference = {} if dataset is DatasetName.collection else published(result.protocol)
     console.print(_score_table(result, reference))
