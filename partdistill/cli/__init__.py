@@ -34,6 +34,7 @@ from partdistill.shapes import MAX_POINTS
 
 if TYPE_CHECKING:
     from partdistill.collection import Collection
+    from partdistill.datasets.importing import Imported
     from partdistill.distill.data import Item
     from partdistill.distill.job import DistillJob, Planned
     from partdistill.distill.train import Distillation, DistillConfig
@@ -989,6 +990,14 @@ def import_(
     points: Annotated[int, typer.Option(min=1, help="Points sampled from mesh files.")] = 10_000,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of mesh sampling.")] = 0,
     parts: Parts = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="A different shape under an id the collection already uses replaces that shape (its "
+            "knowledge units are deleted); without it, the imported shape gets a new id.",
+        ),
+    ] = False,
 ) -> None:
     """Make a collection from a benchmark split or a folder of shape files, for pd teach and pd distill."""
     from partdistill.collection import Collection
@@ -1014,19 +1023,62 @@ def import_(
             )
     else:
         raise PdError(f"Unknown dataset '{dataset}': use shapenetpart, partnete or files.")
+    forget = _forget_units(out) if replace else None
+    done: list[Imported] = []
     with OutputFolder(out), progress_bar() as bar:
         if dataset == "files":
-            ids = import_files(root, category, out, points, seed)
+            results = import_files(root, category, out, points, seed, forget)
             total = None
         else:
             checking = bar.add_task(f"checking {root}", total=total)
             for _ in data.shapes(chosen):  # every shape readable before any is written
                 bar.advance(checking)
-            ids = import_shapes(data, chosen, out)
+            results = import_shapes(data, chosen, out, forget)
         task = bar.add_task(f"importing into {out}", total=total)
-        for _ in ids:
+        for imported in results:
+            done.append(imported)
             bar.advance(task)
     console.print(_collection_table(Collection.open(out), out))
+    _say_what_import_changed(done, out)
+
+
+def _forget_units(root: Path) -> Callable[[str], None]:
+    """What `pd import --replace` does before a shape of the collection at `root` is replaced:
+    delete its units and sheets in each of the collection's knowledge folders, which were made
+    from the shape being replaced."""
+    from partdistill.knowledge.store import KnowledgeStore
+
+    def forget(shape_id: str) -> None:
+        for store in KnowledgeStore.of_collection(root):
+            store.forget(shape_id)
+
+    return forget
+
+
+def _say_what_import_changed(done: list[Imported], out: Path) -> None:
+    """Name the shapes this import gave new ids, or replaced, in the collection at `out`."""
+    renamed = [i for i in done if i.added and i.renamed]
+    replaced = [i.id for i in done if i.replaced]
+    if renamed:
+        shown = ", ".join(f"{i.source_id} as {i.id}" for i in renamed[:5])
+        more = f" and {len(renamed) - 5} more" if len(renamed) > 5 else ""
+        console.print(
+            Text("Note: ", style="yellow")
+            + Text(
+                f"{len(renamed)} imported shapes are not the shapes {out} holds under their ids, and were "
+                f"added under new ids: {shown}{more}; pass --replace to replace those shapes instead."
+            )
+        )
+    if replaced:
+        more = f" and {len(replaced) - 5} more" if len(replaced) > 5 else ""
+        console.print(
+            Text("Note: ", style="yellow")
+            + Text(
+                f"Replaced {len(replaced)} shapes of {out} by imported shapes of the same ids "
+                f"({', '.join(replaced[:5])}{more}) and deleted their knowledge units; pd teach makes "
+                "them again."
+            )
+        )
 
 
 @app.command()

@@ -92,6 +92,12 @@ class KnowledgeStore:
             write_bytes(self.sheet_path(shape_id), sheet)
         save_knowledge(knowledge, self.units_path(shape_id))
 
+    def forget(self, shape_id: str) -> None:
+        """Delete one shape's units and contact sheet (units first: they mark the shape done), as
+        when the shape they were made from is replaced."""
+        self.units_path(shape_id).unlink(missing_ok=True)
+        self.sheet_path(shape_id).unlink(missing_ok=True)
+
     def settings(self) -> dict | None:
         """The settings the knowledge was made with, as `teach_config.json` records them (None before any)."""
         path = inside(self.root, CONFIG_FILE)
