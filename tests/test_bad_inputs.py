@@ -576,6 +576,16 @@ def predictions_named_outside(d: Path, assets: Assets) -> None:
     (d / "preds" / "inputs.json").write_text(json.dumps({"../private/pred/chair-1": "x.ply"}))
 
 
+def prediction_file_linked_out(d: Path, assets: Assets) -> None:
+    """The tiny ShapeNetPart release, and a folder pred/ of .npy predictions whose one file is a
+    link to a file outside it."""
+    snp_root()(d, assets)
+    (d / "outside").mkdir()
+    np.save(d / "outside" / "labels.npy", np.array(SNP_LABELS))
+    (d / "pred" / "03001627").mkdir(parents=True)
+    (d / "pred" / "03001627" / "abc.npy").symlink_to(d / "outside" / "labels.npy")
+
+
 # --- the cases --------------------------------------------------------------------------------------
 
 TEACH_OUT = "shapes/knowledge"
@@ -1211,6 +1221,12 @@ CASES = [
         then(snp_root(), garbage("report/report.json", b'{"mine": true}\n')),
         EVAL_FILES,
         r"report\.json exists and pd eval did not write it",
+    ),
+    Case(
+        "eval-prediction-file-is-a-link-out",
+        prediction_file_linked_out,
+        with_options(EVAL_FILES, "--predictions", "{d}/pred"),
+        r"pred/03001627/abc\.npy leads outside .*/pred",
     ),
 ]
 
