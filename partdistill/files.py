@@ -243,10 +243,10 @@ class CommandFiles:
     """The files one command writes into an output folder it may share with the user's own files.
 
     A command writes a file there only if the file is new or an earlier run of the same command
-    wrote it: `claim` refuses, before anything is written, a name that exists and is not the
-    command's, and records the names it grants in `.pd-written.json` (before the files are
-    written, so a run killed in between can still replace them when run again). Claim while
-    holding the folder's `OutputFolder` lock.
+    wrote it: `check` refuses a name that exists and is not the command's, and `claim` also
+    records the names it grants in `.pd-written.json` (before the files are written, so a run
+    killed in between can still replace them when run again). Claim while holding the folder's
+    `OutputFolder` lock.
     """
 
     def __init__(self, folder: str | os.PathLike[str], command: str) -> None:
@@ -262,17 +262,24 @@ class CommandFiles:
             raise PdError(f"{path} is not a record of the files pd commands wrote into this folder.")
         return record
 
-    def claim(self, names: list[str]) -> list[Path]:
-        """The paths of `names` (file names) in the folder, now this command's to write; one
-        PdError naming the first that exists and was not written by this command."""
-        record = self._record()
-        own = set(record.get(self.command, []))
+    def check(self, names: list[str]) -> list[Path]:
+        """The paths of `names` (file names) in the folder; one PdError naming the first that
+        exists and was not written by this command. Writes nothing: a command checks before its
+        long work, and claims when it writes."""
+        own = set(self._record().get(self.command, []))
         paths = []
         for name in names:
             path = inside(self.folder, name)
             if (path.exists() or path.is_symlink()) and name not in own:
                 raise PdError(f"{path} exists and {self.command} did not write it; choose another --out.")
             paths.append(path)
+        return paths
+
+    def claim(self, names: list[str]) -> list[Path]:
+        """`check(names)`, then record them as this command's, before any is written."""
+        paths = self.check(names)
+        record = self._record()
+        own = set(record.get(self.command, []))
         if not own.issuperset(names):
             record[self.command] = sorted(own.union(names))
             write_json(inside(self.folder, WRITTEN), record)

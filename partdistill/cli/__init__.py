@@ -850,6 +850,7 @@ def evaluate(
     from partdistill.eval.report import published, report_files, write_reports
     from partdistill.files import CommandFiles, inside
     from partdistill.prompts import find_category
+    from partdistill.view import COMPARISON, page_for, save_comparison, write_page
 
     if (run is None) == (predictions is None):
         raise PdError("Give either --run (a trained student) or --predictions (labels made elsewhere).")
@@ -858,6 +859,10 @@ def evaluate(
             f"--points must be a number from 1 to {MAX_POINTS:,} (the reference protocol: 2048) or all, "
             f"not '{points}'."
         )
+    out = out or Path(f"eval-{dataset.value}")
+    report = CommandFiles(out, "pd eval")
+    planned = [*report_files(gallery > 0), *([COMPARISON, "view.html"] if page else [])]
+    report.check(planned)  # before the scoring, which can take long
     data = open_dataset(dataset.value, root, split)
     names = _listed(categories)
     prefix = "" if dataset is DatasetName.collection else f"{dataset.value}/"
@@ -925,16 +930,10 @@ def evaluate(
             )
         )
         settings["labels outside their category"] = files.outside
-    out = out or Path(f"eval-{dataset.value}")
-    from partdistill.view import COMPARISON, page_for, save_comparison, write_page
-
-    paged = page and bool(result.worst)
     with OutputFolder(out):
-        CommandFiles(out, "pd eval").claim(
-            [*report_files(result), *([COMPARISON, "view.html"] if paged else [])]
-        )
+        report.claim(planned)
         paths = write_reports(result, out, settings)
-        if paged:
+        if page and result.worst:
             save_comparison(inside(out, COMPARISON), result.worst)
             paths.append(write_page(inside(out, "view.html"), page_for(out)))
     # Published numbers are the benchmark's; a collection of one's own shapes has none.

@@ -70,15 +70,15 @@ def report_record(result: EvalResult, settings: dict[str, object]) -> dict[str, 
     }
 
 
-def report_files(result: EvalResult) -> list[str]:
-    """The files `write_reports` writes for `result`: report.json, report.csv, and gallery.png
-    where there are shapes to draw in it (--gallery 0 asks for none)."""
-    return ["report.json", "report.csv", *(["gallery.png"] if result.examples else [])]
+def report_files(gallery: bool) -> list[str]:
+    """The files `write_reports` writes: report.json, report.csv, and with shapes to draw in it
+    (`gallery`; --gallery 0 asks for none) gallery.png."""
+    return ["report.json", "report.csv", *(["gallery.png"] if gallery else [])]
 
 
 def write_reports(result: EvalResult, out: Path, settings: dict[str, object]) -> list[Path]:
-    """Write `report_files(result)` into `out`; returns their paths."""
-    paths = [inside(out, name) for name in report_files(result)]
+    """Write `report_files` into `out` (gallery.png where `result` keeps examples); returns their paths."""
+    paths = [inside(out, name) for name in report_files(bool(result.examples))]
     write_json(paths[0], report_record(result, settings))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
