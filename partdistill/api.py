@@ -20,7 +20,7 @@ nothing is shown by default), and the command line passes one that draws bars: b
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from partdistill.collection import Collection
 from partdistill.devices import resolve_device
 from partdistill.errors import MAX_SEED, PdError, check_number, option
-from partdistill.files import OutputFolder, remove_stale_temporaries
+from partdistill.files import PAGE, OutputFolder, inside
 from partdistill.progress import QUIET, Progress, tracked
 from partdistill.prompts import Category
 
@@ -107,7 +107,6 @@ def synth(
     out = Path(out) if out is not None else Path("shapes") / f"{chosen.key}-{generator}"
     run_device = resolve_device(device) if ray is None else ray.device
     with OutputFolder(out):
-        remove_stale_temporaries(out)
         collection, todo = prepare(config, out)
         if not todo:
             progress.note(f"{out} already holds all {n} shapes.")
@@ -189,7 +188,7 @@ def teach(
     config.check_new()  # before the teacher's weights are loaded
     store = KnowledgeStore.named(collection.root, config.default_name() if name is None else name)
     model = build_config_teacher(config, resolve_device(device)) if ray is None else None
-    with OutputFolder(store.root):
+    with OutputFolder(store.root, within=collection.root):
         if ray is None:
             assert model is not None
             results = teach_shapes(collection, found, model, config, store, sheets=sheets)
@@ -407,11 +406,13 @@ def predict(
     trained = run if isinstance(run, TrainedStudent) else TrainedStudent.load(run, resolve_device(device))
     out = Path(out)
     with OutputFolder(out):
-        predicted = label_files(list(_paths(inputs)), trained, out, points, seed, force_category, progress)
+        predicted = label_files(
+            list(_paths(inputs)), trained, out, points, seed, force_category, view, progress
+        )
         if view:
             from partdistill.view import page_for, write_page
 
-            write_page(out / "view.html", page_for(out))
+            write_page(inside(out, PAGE), page_for(out))
     return predicted
 
 
@@ -470,8 +471,10 @@ def evaluate(
     from partdistill.eval.evaluate import (
         evaluate as score,
     )
-    from partdistill.eval.report import published, write_reports
+    from partdistill.eval.report import published, report_files, write_reports
+    from partdistill.files import CommandFiles
     from partdistill.prompts import find_category
+    from partdistill.view import COMPARISON, page_for, save_comparison, write_page
 
     if (run is None) == (predictions is None):
         raise PdError(
@@ -481,6 +484,10 @@ def evaluate(
     subset = parse_points(points)
     check_number(gallery, "gallery", at_least=0)
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED)
+    out = Path(out) if out is not None else Path(f"eval-{dataset}")
+    report = CommandFiles(out, "pd eval")
+    planned = [*report_files(gallery > 0), *([COMPARISON, PAGE] if view else [])]
+    report.check(planned)  # before the scoring, which can take long
     root = Path(root)
     data = open_dataset(dataset, root, split)
     names = (
@@ -529,14 +536,12 @@ def evaluate(
             f"their shape's category (e.g. {example}); they count as wrong."
         )
         settings["labels outside their category"] = files.outside
-    out = Path(out) if out is not None else Path(f"eval-{dataset}")
     with OutputFolder(out):
+        report.claim(planned)
         reports = write_reports(result, out, settings)
         if view and result.worst:
-            from partdistill.view import COMPARISON, page_for, save_comparison, write_page
-
-            save_comparison(out / COMPARISON, result.worst)
-            reports.append(write_page(out / "view.html", page_for(out)))
+            save_comparison(inside(out, COMPARISON), result.worst)
+            reports.append(write_page(inside(out, PAGE), page_for(out)))
     # Published numbers are the benchmark's; a collection of one's own shapes has none.
     return Evaluation(result, reports, {} if dataset == "collection" else published(result.protocol))
 
@@ -554,13 +559,16 @@ def import_shapes(
     points: int = 10_000,
     seed: int = 0,
     parts: str | Sequence[str] | None = None,
+    replace: bool = False,
     progress: Progress = QUIET,
 ) -> Collection:
     """A collection at `out` from a benchmark split ("shapenetpart", "partnete": shapes keep their
     dataset ids and labels) or a folder of shape files ("files": one category, named in
     `categories`, a category file, or a new name with `parts`). Every input is read before anything
-    is written; returns the collection."""
-    from partdistill.datasets.importing import SOURCES, import_files
+    is written. Into an existing collection, a shape it holds already is skipped (a resume), and a
+    different shape under an id it uses gets a new id, or with `replace` replaces that shape and
+    its knowledge units are deleted. Returns the collection."""
+    from partdistill.datasets.importing import SOURCES, import_files, what_changed
     from partdistill.datasets.importing import import_shapes as copy_shapes
     from partdistill.datasets.readers import open_dataset
     from partdistill.prompts import find_category
@@ -586,21 +594,38 @@ def import_shapes(
             )
     else:
         raise PdError(f"Unknown dataset '{dataset}': use one of {', '.join(SOURCES)}.")
+    forget = _forget_units(out) if replace else None
+    done = []
     with OutputFolder(out):
-        remove_stale_temporaries(out)
         if dataset == "files":
-            ids = import_files(root, category, out, points, seed)
+            results = import_files(root, category, out, points, seed, forget)
             count = None
         else:
             with tracked(progress, f"checking {root}", total) as bar:
                 for _ in data.shapes(chosen):  # every shape readable before any is written
                     bar.advance()
-            ids = copy_shapes(data, chosen, out)
+            results = copy_shapes(data, chosen, out, forget)
             count = total
         with tracked(progress, f"importing into {out}", count) as bar:
-            for _ in ids:
+            for imported in results:
+                done.append(imported)
                 bar.advance()
+    for line in what_changed(done, out):
+        progress.note(line)
     return Collection.open(out)
+
+
+def _forget_units(root: Path) -> Callable[[str], None]:
+    """What importing with `replace` does before a shape of the collection at `root` is replaced:
+    delete its units and sheets in each of the collection's knowledge folders (made from the shape
+    being replaced)."""
+    from partdistill.knowledge.store import KnowledgeStore
+
+    def forget(shape_id: str) -> None:
+        for store in KnowledgeStore.of_collection(root):
+            store.forget(shape_id)
+
+    return forget
 
 
 # --- pd view ----------------------------------------------------------------------------------------
@@ -625,13 +650,10 @@ def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points
     check_number(points, "points", at_least=100)
     path = Path(path)
     page = page_for(path, limit=limit, budget=points)
-    target = (
-        Path(out) if out is not None else (path / "view.html" if path.is_dir() else path.with_suffix(".html"))
-    )
+    target = Path(out) if out is not None else (path / PAGE if path.is_dir() else path.with_suffix(".html"))
     if target.is_dir():
         raise PdError(
-            f"{target} is a folder: give {option('out')} the page's file name, "
-            f"such as {target / 'view.html'}."
+            f"{target} is a folder: give {option('out')} the page's file name, such as {target / PAGE}."
         )
     if target.exists() and target.suffix.lower() != ".html":
         raise PdError(f"{target} exists and is not a web page; give {option('out')} a new .html file name.")

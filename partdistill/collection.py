@@ -12,8 +12,9 @@ collection; `compact` folds the log into manifest.json (atomically, then drops t
 `pd synth` and `pd import` do when they finish. A killed writer leaves the collection as it was
 after its last complete shape: a half-written last line of the log is ignored.
 
-Manifests are data a user may be handed: shape ids must be safe file names and shape files must
-lie inside the collection (`partdistill.files.check_id`, `inside`), or the collection is refused.
+Manifests are data a user may be handed: shape ids must be safe file names, and every path read or
+written in the collection (its shape files, manifest and log) must stay inside its folder once links
+are followed (`partdistill.files.check_id`, `inside`), or the collection is refused.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ class Collection:
         root = Path(root)
         if not root.is_dir():
             raise PdError(f"{root} is not a folder: expected a shape collection (a folder with {MANIFEST}).")
-        manifest = root / MANIFEST
+        manifest = inside(root, MANIFEST)
         if not manifest.is_file():
             raise PdError(
                 f"{root} is not a shape collection: it has no {MANIFEST} (make one with `pd synth`)."
@@ -171,8 +172,9 @@ class Collection:
                     f"{manifest}: the definition of category '{name}' is malformed ({error})."
                 ) from error
         collection = cls(root, records, user)
-        for position, entry in enumerate(_log_entries(root / LOG)):
-            record = _record(entry, f"{root / LOG}: line {position + 1}")
+        log = inside(root, LOG)
+        for position, entry in enumerate(_log_entries(log)):
+            record = _record(entry, f"{log}: line {position + 1}")
             collection._records[record.id] = record
         for record in collection:
             check_id(record.id, str(manifest))
@@ -195,6 +197,11 @@ class Collection:
 
     def __getitem__(self, shape_id: str) -> ShapeRecord:
         return self._records[shape_id]
+
+    def path(self, relative: str, source: str | None = None) -> Path:
+        """`relative` in the collection's folder, refused if a link or '..' leads it out
+        (`source`: the record it was read from)."""
+        return inside(self.root, relative, source)
 
     @property
     def ok_records(self) -> list[ShapeRecord]:
@@ -243,7 +250,7 @@ class Collection:
         record = self._records[record] if isinstance(record, str) else record
         if record.file is None:
             raise PdError(f"Shape {record.id} has no file: its generation failed ({record.error}).")
-        return read_npz(inside(self.root, record.file, str(self.root / MANIFEST)))
+        return read_npz(self.path(record.file, str(self.root / MANIFEST)))
 
     def shapes(self) -> Iterator[tuple[ShapeRecord, Shape]]:
         """Every shape that exists, with its record."""
@@ -253,7 +260,7 @@ class Collection:
     def add(self, shape_id: str, shape: Shape) -> ShapeRecord:
         """Write `shape` under `shape_id` and record it (replacing an earlier record of that id)."""
         file = f"{SHAPES_DIR}/{check_id(shape_id, 'the shape to add')}{SHAPE_SUFFIX}"
-        write_npz(shape, self.root / file)
+        write_npz(shape, self.path(file))
         record = ShapeRecord(
             id=shape_id,
             file=file,
@@ -282,7 +289,7 @@ class Collection:
         if new_category or not (self.root / MANIFEST).is_file():
             self.compact()  # the manifest exists from the first shape on, and names every user category
             return record
-        _append_line(self.root / LOG, json.dumps(record.to_dict()))
+        _append_line(self.path(LOG), json.dumps(record.to_dict()))
         return record
 
     def _record_category(self, name: str | None) -> bool:
@@ -297,7 +304,10 @@ class Collection:
 
     def compact(self, sort: bool = False) -> None:
         """Fold manifest.log into manifest.json (atomically, then the log goes); with `sort`, the
-        records in the order of their ids (shapes made in parallel arrive in any order)."""
+        records in the order of their ids (shapes made in parallel arrive in any order). A
+        collection nothing was ever added to is left without a manifest."""
+        if not self._records and not self.path(MANIFEST).exists():
+            return
         if sort:
             self._records = dict(sorted(self._records.items()))
         data: dict[str, object] = {
@@ -307,8 +317,8 @@ class Collection:
         }
         if self._categories:
             data["categories"] = self._categories
-        write_json(self.root / MANIFEST, data)
-        (self.root / LOG).unlink(missing_ok=True)
+        write_json(self.path(MANIFEST), data)
+        self.path(LOG).unlink(missing_ok=True)
 
 
 def _record(entry: object, source: str) -> ShapeRecord:

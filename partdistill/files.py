@@ -5,9 +5,16 @@ inside their folder, and one writer per output folder.
   killed run loses nothing; written files get the mode the user's umask gives a new file.
 - `read_json`: a missing, unreadable or malformed JSON file becomes one `PdError` naming it;
   `read_h5_numbers` does the same for an HDF5 dataset that is not a modest array of numbers.
-- `inside`: a path built from data (a manifest's file, a shape id) that stays in its folder.
+- `inside`: every path read or written inside a folder a command is handed (a collection, a
+  knowledge folder, a run, a prediction or report folder), refused if it leads out of it.
 - `OutputFolder`: an exclusive lock on a command's output folder, so two `pd synth` on the same
   `--out` cannot both write; a folder the command created and left empty is removed on failure.
+- `CommandFiles`: the files a command writes into a folder it shares with the user; it replaces
+  only files an earlier run of the same command wrote there.
+
+Nothing here deletes a file it did not make: `atomic_path` removes its own temporary file on any
+failure, and a temporary left by a killed process (a hidden `.<name>.tmp-*` file) is never read
+as data.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 
 TEMPORARY = ".tmp-"  # marks the temporary files of `atomic_path`
 OWNER = ".pd-owner"  # the pid of the process holding an output folder
@@ -105,16 +112,6 @@ def read_h5_numbers(group: Any, key: str, source: str, max_values: int) -> np.nd
     return dataset[()]
 
 
-def remove_stale_temporaries(folder: Path) -> None:
-    """Delete what killed writers left of their temporary files under `folder`.
-
-    Only call it while holding the folder's `OutputFolder` lock: then no temporary file is in use.
-    """
-    if folder.is_dir():
-        for path in folder.rglob(f".*{TEMPORARY}*"):
-            path.unlink(missing_ok=True)
-
-
 _SAFE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -133,11 +130,29 @@ def check_id(shape_id: object, source: str) -> str:
     return shape_id
 
 
-def inside(root: Path, relative: str, source: str) -> Path:
-    """`root / relative`, refused (one PdError naming `source`) if it leads out of `root`."""
+def inside(root: str | os.PathLike[str], relative: str | os.PathLike[str], source: str | None = None) -> Path:
+    """`root / relative`, refused with one PdError if, resolved with every link in it followed, it
+    leads out of `root`.
+
+    Every path a command reads or writes inside a folder it is handed (a collection, a knowledge
+    folder, a run, a prediction or report folder) is built here, the folder's fixed file names as
+    much as names taken from its records: any file or sub-folder of a handed folder may be a link
+    planted to send reads, writes or deletions elsewhere. `root` itself may be a link (the user
+    named it). `source`, the record `relative` was read from, is named in the message if given.
+    """
+    root = Path(root)
     path = root / relative
-    if Path(relative).is_absolute() or not path.resolve().is_relative_to(root.resolve()):
-        raise PdError(f"{source} points outside {root}: {relative!r}.")
+    try:
+        leaves = Path(relative).is_absolute() or not path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError) as error:  # a loop of links
+        raise PdError(f"{path} cannot be resolved ({error}).") from error
+    if leaves and source is not None:
+        raise PdError(f"{source} points outside {root}: {str(relative)!r}.")
+    if leaves:
+        raise PdError(
+            f"{path} leads outside {root} (a link or '..' in it points elsewhere); "
+            "pd reads and writes only inside the folders it is given."
+        )
     return path
 
 
@@ -149,10 +164,14 @@ class OutputFolder:
     leaves it held and no lock file is left behind; the holder's pid sits in `.pd-owner` while it
     runs, for that sentence. If the command fails and the folder did not exist before, the folder
     is removed again when nothing else was written into it.
+
+    `within`: the handed folder the output folder lies in (a collection, for its knowledge
+    folder), which it must not leave through a link; None for a folder the user named.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], within: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path)
+        self.within = None if within is None else Path(within)
         self._created = False
         self._fd: int | None = None
 
@@ -163,6 +182,8 @@ class OutputFolder:
     def __enter__(self) -> OutputFolder:
         import fcntl
 
+        if self.within is not None:
+            inside(self.within, self.path.relative_to(self.within))
         if self.path.exists() and not self.path.is_dir():
             raise PdError(f"{self.path} is a file; the output needs a folder there.")
         self._created = not self.path.exists()
@@ -178,20 +199,27 @@ class OutputFolder:
             os.close(self._fd)
             if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise
-            try:
-                owner = self._owner.read_text().strip()
-            except OSError:
-                owner = "unknown"
             raise PdError(
-                f"{self.path} is being written by another pd process (pid {owner}); "
+                f"{self.path} is being written by another pd process (pid {self._holder()}); "
                 "wait for it to finish or choose another folder."
             ) from error
         try:
-            self._owner.write_text(str(os.getpid()))
+            # Replaced, not opened: a link planted under that name is never written through.
+            write_bytes(self._owner, str(os.getpid()).encode())
         except OSError as error:
             self.__exit__(type(error), error, None)
             raise PdError(f"Cannot write into {self.path}: {error.strerror or error}.") from error
         return self
+
+    def _holder(self) -> str:
+        """The pid in `.pd-owner`, or "unknown" (a link or anything but a number is not read out)."""
+        try:
+            if not self._owner.is_symlink():
+                text = self._owner.read_text(errors="replace").strip()
+                return text if text.isdecimal() else "unknown"
+        except OSError:
+            pass
+        return "unknown"
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
@@ -206,3 +234,56 @@ class OutputFolder:
     def _remove_if_empty(self) -> None:
         if self._created and self.path.is_dir() and not any(self.path.iterdir()):
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+WRITTEN = ".pd-written.json"  # in an output folder: the files each command wrote there
+PAGE = "view.html"  # the interactive 3D page, in every output folder that has one (pd view)
+
+
+class CommandFiles:
+    """The files one command writes into an output folder it may share with the user's own files.
+
+    A command writes a file there only if the file is new or an earlier run of the same command
+    wrote it: `check` refuses a name that exists and is not the command's, and `claim` also
+    records the names it grants in `.pd-written.json` (before the files are written, so a run
+    killed in between can still replace them when run again). Claim while holding the folder's
+    `OutputFolder` lock.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], command: str) -> None:
+        self.folder = Path(folder)
+        self.command = command
+
+    def _record(self) -> dict[str, list[str]]:
+        path = inside(self.folder, WRITTEN)
+        if not path.exists():
+            return {}
+        record = read_json(path, "the files pd commands wrote into this folder")
+        if not all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in record.values()):
+            raise PdError(f"{path} is not a record of the files pd commands wrote into this folder.")
+        return record
+
+    def check(self, names: list[str]) -> list[Path]:
+        """The paths of `names` (file names) in the folder; one PdError naming the first that
+        exists and was not written by this command. Writes nothing: a command checks before its
+        long work, and claims when it writes."""
+        own = set(self._record().get(self.command, []))
+        paths = []
+        for name in names:
+            path = inside(self.folder, name)
+            if (path.exists() or path.is_symlink()) and name not in own:
+                raise PdError(
+                    f"{path} exists and {self.command} did not write it; choose another {option('out')}."
+                )
+            paths.append(path)
+        return paths
+
+    def claim(self, names: list[str]) -> list[Path]:
+        """`check(names)`, then record them as this command's, before any is written."""
+        paths = self.check(names)
+        record = self._record()
+        own = set(record.get(self.command, []))
+        if not own.issuperset(names):
+            record[self.command] = sorted(own.union(names))
+            write_json(inside(self.folder, WRITTEN), record)
+        return paths

@@ -2,7 +2,10 @@
 
 `pd predict` writes, per input file: `<name>.ply` (points coloured by part, labels kept in a
 `label` property), `<name>.json` (one label per input point in input order, as the run's part
-ids, with the part names; for meshes also one label per face) and `<name>.png` (a picture).
+ids, with the part names; for meshes also one label per face; the input's own labels where it has
+them under the run's part names) and `<name>.png` (a picture); then `inputs.json` (each name's
+input) and `view.html`. It writes only files that are new in the output folder or that an earlier
+pd predict wrote there (`files.CommandFiles`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 
 from partdistill.distill.trained import TrainedStudent
 from partdistill.errors import MAX_SEED, PdError, check_number, option
-from partdistill.files import read_json, write_json
+from partdistill.files import PAGE, CommandFiles, inside, write_json
 from partdistill.formats import read_shape, write_ply
 from partdistill.progress import Progress, tracked
 from partdistill.prompts import find_category, same_category
@@ -47,11 +50,13 @@ def label_files(
     points: int,
     seed: int,
     force_category: bool,
+    page: bool,
     progress: Progress,
 ) -> list[Predicted]:
-    """Label every input with `trained` and write its outputs into `out` (with INPUTS_FILE). Every
-    input is read, and every output name checked, before anything is written; an input of another
-    category than the student's is refused unless `force_category`."""
+    """Label every input with `trained` and write its outputs into `out` (with INPUTS_FILE; the
+    page, if `page`, is the caller's to write). Every input is read, and every output checked
+    (`claim_outputs`), before anything is written; an input of another category than the student's
+    is refused unless `force_category`. Call it holding `out`'s `OutputFolder`."""
     check_number(points, "points", at_least=1, at_most=MAX_POINTS)
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED)
     shapes = [read_shape(path, n_points=points, seed=seed) for path in inputs]
@@ -63,7 +68,8 @@ def label_files(
                 f"pass {option('force_category')} to label it anyway."
             )
     names = output_names(inputs)
-    check_outputs(out, names)
+    check_names(names)
+    claim_outputs(out, names, page)
     done = []
     with tracked(progress, "labelling", len(shapes)) as bar:
         for path, shape, name in zip(inputs, shapes, names, strict=True):
@@ -71,7 +77,7 @@ def label_files(
             write_prediction(shape, labels, trained, out, name, path)
             done.append(Predicted(path, name, labels))
             bar.advance()
-    write_json(out / INPUTS_FILE, {name: str(path) for name, path in zip(names, inputs, strict=True)})
+    write_json(inside(out, INPUTS_FILE), {name: str(path) for name, path in zip(names, inputs, strict=True)})
     return done
 
 
@@ -93,20 +99,19 @@ def output_names(inputs: list[Path]) -> list[str]:
     return names
 
 
-def check_outputs(out: Path, names: list[str]) -> None:
-    """Refuse (PdError) to write `<name>.ply/.json/.png` over a file in `out` that no earlier
-    `pd predict` wrote there (the user's own shapes, a run's or a collection's records): only the
-    names its INPUTS_FILE lists are its own. The name of INPUTS_FILE itself is taken."""
+def check_names(names: list[str]) -> None:
+    """Refuse (PdError) an output name that would collide with INPUTS_FILE."""
     taken = Path(INPUTS_FILE).stem
     if taken in names:
         raise PdError(f"An input named {taken}.* would collide with {INPUTS_FILE}; rename it.")
-    listed = out / INPUTS_FILE
-    earlier = read_json(listed, "the inputs of an earlier pd predict") if listed.is_file() else {}
-    for name in names:
-        for suffix in OUTPUT_SUFFIXES:
-            path = out / f"{name}{suffix}"
-            if path.exists() and name not in earlier:
-                raise PdError(f"{path} exists and pd predict did not write it; choose another --out.")
+
+
+def claim_outputs(out: Path, names: list[str], page: bool) -> None:
+    """Make the files pd predict writes for inputs called `names` (and the page, if `page`) its own
+    in `out`: refused (PdError) where one exists that no earlier pd predict wrote, such as the
+    user's own shapes or page, or a run's records. Call it holding the folder's `OutputFolder`."""
+    files = [f"{name}{suffix}" for name in names for suffix in OUTPUT_SUFFIXES]
+    CommandFiles(out, "pd predict").claim([*files, INPUTS_FILE, *([PAGE] if page else [])])
 
 
 def face_labels(shape: Shape, labels: np.ndarray) -> np.ndarray:
@@ -133,7 +138,7 @@ def write_prediction(
     """Write `<name>.ply`, `<name>.json` and `<name>.png` into `out` for the shape read from
     `source`; returns their paths."""
     labelled = shape.replace(labels=labels, part_names=student.part_names, category=student.category)
-    paths = [out / f"{name}{suffix}" for suffix in OUTPUT_SUFFIXES]
+    paths = [inside(out, f"{name}{suffix}") for suffix in OUTPUT_SUFFIXES]
     write_ply(labelled, paths[0], color_by="parts")
     record: dict[str, object] = {
         "input": str(source),
@@ -143,6 +148,8 @@ def write_prediction(
         "n_points": int(shape.n_points),
         "labels": labels.tolist(),
     }
+    if shape.labels is not None and shape.part_names == student.part_names:
+        record["input_labels"] = shape.labels.tolist()  # what pd view shows as the truth
     if shape.mesh is not None and shape.point_faces is not None:
         record["face_labels"] = face_labels(shape, labels).tolist()
         record["note"] = (

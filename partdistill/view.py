@@ -252,7 +252,9 @@ def _page_for(path: Path, limit: int, budget: int) -> Page:
     if not path.is_dir():
         raise PdError(f"{path} does not exist.")
     if (path / COMPARISON).is_file():
-        return _comparison_page(path / COMPARISON, limit, budget)
+        from partdistill.files import inside
+
+        return _comparison_page(inside(path, COMPARISON), limit, budget)
     if (path / "inputs.json").is_file():
         return _predictions_page(path, limit, budget)
     if (path / "teach_config.json").is_file():
@@ -293,34 +295,31 @@ def _knowledge_page(store_root: Path, limit: int, budget: int) -> Page:
 
 
 def _predictions_page(folder: Path, limit: int, budget: int) -> Page:
-    """A pd predict folder: each input's prediction, beside its own labels where it has them."""
+    """A pd predict folder: each input's prediction, beside its own labels where pd predict kept
+    them. Only files inside `folder` are read, never the inputs that inputs.json names."""
     from partdistill.errors import PdError
-    from partdistill.files import read_json
+    from partdistill.files import inside, read_json
     from partdistill.formats import read_shape
     from partdistill.metrics import shapenetpart_shape_iou
+    from partdistill.predict import INPUTS_FILE
 
-    inputs = read_json(folder / "inputs.json", "the inputs of a pd predict run")
+    listing = inside(folder, INPUTS_FILE)
+    inputs = read_json(listing, "the inputs of a pd predict run")
     rows = []
     for name in list(inputs)[:limit]:
-        record = read_json(folder / f"{name}.json", "a pd predict result")
+        result = inside(folder, f"{name}.json", str(listing))
+        record = read_json(result, "a pd predict result")
+        predicted = read_shape(inside(folder, f"{name}.ply", str(listing)))
         try:
             labels, part_names = np.asarray(record["labels"], dtype=np.int64), tuple(record["part_names"])
             if labels.ndim != 1:
                 raise ValueError(f"labels of shape {labels.shape}, not one per point")
-        except (KeyError, TypeError, ValueError) as error:
-            raise PdError(f"{folder / name}.json is not a pd predict result ({error}).") from error
-        predicted = read_shape(folder / f"{name}.ply")
-        truth, score = None, None
-        source = Path(str(inputs[name]))
-        if source.is_file():
-            original = read_shape(source)
-            if (
-                original.labels is not None
-                and original.part_names == part_names
-                and original.n_points == len(labels)
-            ):
-                truth = original.labels
-                score = shapenetpart_shape_iou(labels, truth, len(part_names))
+            truth = record.get("input_labels")
+            truth = None if truth is None else np.asarray(truth, dtype=np.int64)
+            _check_row(predicted.points, [] if truth is None else [truth], [labels], len(part_names))
+        except (KeyError, TypeError, ValueError, OverflowError) as error:
+            raise PdError(f"{result} is not a pd predict result ({error}).") from error
+        score = None if truth is None else shapenetpart_shape_iou(labels, truth, len(part_names))
         rows.append((name, predicted.points, truth, {"prediction": labels}, score, part_names))
     return Page(_comparison_entries(rows, budget, folder), f"predictions in {folder}")
 

@@ -520,6 +520,72 @@ def nothing_escaped(d: Path) -> None:
     assert not escaped.exists(), f"files written outside the collection: {sorted(escaped.rglob('*'))}"
 
 
+def linked_out(relative: str, setup: Setup = shapes, *, move: bool = False) -> Setup:
+    """`setup`, then `relative` made a link to outside/, a folder beside the handed one that holds a
+    file named like a temporary; with `move`, what was at `relative` is moved to outside/ first
+    (the handed folder looks whole, but part of it lies elsewhere)."""
+
+    def write(d: Path, assets: Assets) -> None:
+        setup(d, assets)
+        link, outside = d / relative, d / "outside"
+        if move:
+            shutil.move(link, outside)
+        else:
+            outside.mkdir()
+        (outside / ".x.tmp-y").write_text("not pd's\n")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(outside, target_is_directory=True)
+
+    return write
+
+
+def log_linked_out(d: Path, assets: Assets) -> None:
+    """The chair collection at shapes/ whose manifest.log is a link to outside/notes.txt."""
+    shapes(d, assets)
+    (d / "outside").mkdir()
+    (d / "outside" / "notes.txt").write_text("")
+    (d / "shapes" / "manifest.log").symlink_to(d / "outside" / "notes.txt")
+
+
+def checkpoint_named_outside(d: Path, assets: Assets) -> None:
+    """The resumable run, its checkpoint/current.json naming ../../outside/epoch-0007, a copy of its
+    own checkpoint outside the run."""
+    resumable_run(d, assets)
+    [own] = (d / "run" / "checkpoint").glob("epoch-*")
+    shutil.copytree(own, d / "outside" / "epoch-0007")
+    current = {"epoch": 1, "folder": "../../outside/epoch-0007"}
+    (d / "run" / "checkpoint" / "current.json").write_text(json.dumps(current))
+
+
+def student_linked_out(d: Path, assets: Assets) -> None:
+    """The trained run whose student.safetensors is a link to a copy outside the run."""
+    trained(d, assets)
+    (d / "outside").mkdir()
+    shutil.move(d / "run" / "student.safetensors", d / "outside" / "weights.safetensors")
+    (d / "run" / "student.safetensors").symlink_to(d / "outside" / "weights.safetensors")
+
+
+def predictions_named_outside(d: Path, assets: Assets) -> None:
+    """A pd predict folder at preds/ whose inputs.json names ../private/pred/chair-1, a copy of its
+    own result in a folder beside it."""
+    trained(d, assets)
+    invoke_ok(("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT), d)
+    (d / "private" / "pred").mkdir(parents=True)
+    for suffix in (".json", ".ply"):
+        shutil.copy(d / "preds" / f"chair-00000{suffix}", d / "private" / "pred" / f"chair-1{suffix}")
+    (d / "preds" / "inputs.json").write_text(json.dumps({"../private/pred/chair-1": "x.ply"}))
+
+
+def prediction_file_linked_out(d: Path, assets: Assets) -> None:
+    """The tiny ShapeNetPart release, and a folder pred/ of .npy predictions whose one file is a
+    link to a file outside it."""
+    snp_root()(d, assets)
+    (d / "outside").mkdir()
+    np.save(d / "outside" / "labels.npy", np.array(SNP_LABELS))
+    (d / "pred" / "03001627").mkdir(parents=True)
+    (d / "pred" / "03001627" / "abc.npy").symlink_to(d / "outside" / "labels.npy")
+
+
 # --- the cases --------------------------------------------------------------------------------------
 
 TEACH_OUT = "shapes/knowledge"
@@ -1069,6 +1135,99 @@ CASES = [
     Case("view-predictions-too-few-labels", predicted([0, 1]), ("view", "{d}/preds"), r"chair-00000"),
     Case("view-predictions-unknown-part", predicted([9] * 300), ("view", "{d}/preds"), r"chair-00000"),
     Case("view-predictions-scalar-labels", predicted(3), ("view", "{d}/preds"), r"chair-00000"),
+    # --- issue 24: paths and outputs ---
+    Case(
+        "teach-knowledge-folder-is-a-link-out",
+        linked_out(KNOWLEDGE),
+        TEACH,
+        r"simulated-noisy-box leads outside .*/shapes",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-knowledge-of-the-collection-is-a-link-out",
+        linked_out("shapes/knowledge"),
+        TEACH,
+        r"shapes/knowledge/simulated-noisy-box leads outside .*/shapes",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "distill-teaching-into-a-knowledge-link-out",
+        linked_out("shapes/knowledge"),
+        without(DISTILL, "--knowledge"),
+        r"shapes/knowledge/simulated-noisy-box leads outside .*/shapes",
+    ),
+    Case(
+        "import-shapes-folder-is-a-link-out",
+        linked_out("coll/shapes", snp_root()),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/snp", "--out", "{d}/coll"),
+        r"coll/shapes/03001627/abc\.npz leads outside",
+    ),
+    Case(
+        "synth-manifest-log-is-a-link-out",
+        log_linked_out,
+        with_options(SYNTH, "--n", "4", "--out", "{d}/shapes"),
+        r"manifest\.log leads outside",
+    ),
+    Case(
+        "view-units-folder-is-a-link-out",
+        linked_out(f"{KNOWLEDGE}/units", taught, move=True),
+        ("view", f"{{d}}/{KNOWLEDGE}", "--out", "{d}/page.html"),
+        r"units/chair-00000\.npz leads outside",
+    ),
+    Case(
+        "distill-resume-checkpoint-named-outside",
+        checkpoint_named_outside,
+        with_options(DISTILL, "--resume"),
+        r"current\.json names '\.\./\.\./outside/epoch-0007', not a checkpoint folder of this run",
+    ),
+    Case(
+        "distill-resume-checkpoint-folder-is-a-link-out",
+        linked_out("run/checkpoint", resumable_run, move=True),
+        with_options(DISTILL, "--resume"),
+        r"run/checkpoint leads outside .*/run",
+    ),
+    Case(
+        "predict-run-weights-are-a-link-out",
+        student_linked_out,
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"student\.safetensors leads outside .*/run",
+    ),
+    Case(
+        "view-predictions-named-outside",
+        predictions_named_outside,
+        ("view", "{d}/preds", "--out", "{d}/page.html"),
+        r"inputs\.json points outside .*/preds: '\.\./private/pred/chair-1\.json'",
+    ),
+    Case(
+        "predict-over-the-users-page",
+        then(trained, garbage("preds/view.html", b"<p>my own page</p>\n")),
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"view\.html exists and pd predict did not write it",
+    ),
+    Case(
+        "predict-over-the-users-inputs-json",
+        then(trained, garbage("preds/inputs.json", b'{"chair-00000": "my notes"}\n')),
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"inputs\.json exists and pd predict did not write it",
+    ),
+    Case(
+        "eval-over-the-users-report-csv",
+        then(snp_root(), garbage("report/report.csv", b"my own,numbers\n")),
+        EVAL_FILES,
+        r"report\.csv exists and pd eval did not write it",
+    ),
+    Case(
+        "eval-over-the-users-report-json",
+        then(snp_root(), garbage("report/report.json", b'{"mine": true}\n')),
+        EVAL_FILES,
+        r"report\.json exists and pd eval did not write it",
+    ),
+    Case(
+        "eval-prediction-file-is-a-link-out",
+        prediction_file_linked_out,
+        with_options(EVAL_FILES, "--predictions", "{d}/pred"),
+        r"pred/03001627/abc\.npy leads outside .*/pred",
+    ),
 ]
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 import partdistill.synth
 from partdistill.cli import app
 from partdistill.collection import Collection
+from partdistill.formats import read_npz
 from partdistill.synth import SynthConfig
 
 runner = CliRunner()
@@ -99,3 +102,77 @@ def test_error_messages_print_brackets_verbatim(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "points must have shape [N,3], not [5, 2]" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["synth", "import"])
+def test_synth_and_import_leave_files_named_like_temporaries_alone(tmp_path: Path, command: str) -> None:
+    draft = tmp_path / "u" / "docs" / "deep" / ".draft.tmp-2024.txt"
+    draft.parent.mkdir(parents=True)
+    draft.write_text("the user's draft")
+    if command == "synth":
+        args = ["synth", "--category", "chair", "--n", "2", "--points", "300"]
+    else:
+        (tmp_path / "in").mkdir()
+        (tmp_path / "in" / "a.ply").write_text(
+            "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+            "end_header\n0 0 0\n1 0 0\n0 1 0\n"
+        )
+        args = ["import", "--dataset", "files", "--root", str(tmp_path / "in"), "--categories", "chair"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "u")])
+    assert result.exit_code == 0, result.output
+    assert draft.read_text() == "the user's draft"
+
+
+@pytest.fixture
+def taught_chairs(tmp_path: Path) -> Path:
+    """Two procedural chairs with simulated knowledge, and in/ a folder of two shape files named
+    like them: in/chair-00001.npz is the collection's own chair-00001, in/chair-00000.npz another
+    chair."""
+    coll = tmp_path / "coll"
+    synth = ["synth", "--category", "chair", "--n", "2", "--points", "300"]
+    assert runner.invoke(app, [*synth, "--out", str(coll)]).exit_code == 0
+    assert runner.invoke(app, [*synth, "--seed", "5", "--out", str(tmp_path / "other")]).exit_code == 0
+    teach = ["teach", "--shapes", str(coll), "--image-size", "64", "--sheets", "-1", "--device", "cpu"]
+    assert runner.invoke(app, teach).exit_code == 0
+    (tmp_path / "in").mkdir()
+    shutil.copy(tmp_path / "other" / "shapes" / "chair-00000.npz", tmp_path / "in" / "chair-00000.npz")
+    shutil.copy(coll / "shapes" / "chair-00001.npz", tmp_path / "in" / "chair-00001.npz")
+    return coll
+
+
+def test_import_onto_a_collection_gives_a_different_shape_a_new_id(
+    taught_chairs: Path, tmp_path: Path
+) -> None:
+    coll = taught_chairs
+    before = {path.name: path.read_bytes() for path in (coll / "shapes").iterdir()}
+    units = coll / "knowledge" / "simulated-noisy-box" / "units"
+    units_before = {path.name: path.read_bytes() for path in units.iterdir()}
+    argv = ["import", "--dataset", "files", "--categories", "chair", "--root", str(tmp_path / "in")]
+    result = runner.invoke(app, [*argv, "--out", str(coll)])
+    assert result.exit_code == 0, result.output
+    assert "chair-00000 as chair-00000-2" in " ".join(result.stdout.split())
+    collection = Collection.open(coll)
+    assert sorted(r.id for r in collection) == ["chair-00000", "chair-00000-2", "chair-00001"]
+    assert {p.name: p.read_bytes() for p in (coll / "shapes").iterdir() if p.name in before} == before
+    np.testing.assert_array_equal(
+        collection.load("chair-00000-2").points, read_npz(tmp_path / "in" / "chair-00000.npz").points
+    )
+    assert {path.name: path.read_bytes() for path in units.iterdir()} == units_before
+    again = runner.invoke(app, [*argv, "--out", str(coll)])  # the same import again: nothing new
+    assert again.exit_code == 0 and "new ids" not in again.stdout and len(Collection.open(coll)) == 3
+
+
+def test_import_replace_replaces_the_shape_and_deletes_its_units(taught_chairs: Path, tmp_path: Path) -> None:
+    coll = taught_chairs
+    store = coll / "knowledge" / "simulated-noisy-box"
+    argv = ["import", "--dataset", "files", "--categories", "chair", "--root", str(tmp_path / "in")]
+    result = runner.invoke(app, [*argv, "--out", str(coll), "--replace"])
+    assert result.exit_code == 0, result.output
+    assert "Replaced 1 shapes" in result.stdout and "(chair-00000)" in result.stdout
+    collection = Collection.open(coll)
+    assert sorted(r.id for r in collection) == ["chair-00000", "chair-00001"]
+    np.testing.assert_array_equal(
+        collection.load("chair-00000").points, read_npz(tmp_path / "in" / "chair-00000.npz").points
+    )
+    assert sorted(p.name for p in (store / "units").iterdir()) == ["chair-00001.npz"]
+    assert sorted(p.name for p in (store / "sheets").iterdir()) == ["chair-00001.png"]

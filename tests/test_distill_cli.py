@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +151,39 @@ def test_a_job_per_category_makes_the_same_tta_choice_and_reports_it(knives: Pat
         np.testing.assert_array_equal(np.load(path), np.load(per_category / "predictions" / path.name))
 
 
+def test_a_full_disk_during_distill_is_one_sentence_and_leaves_no_broken_checkpoint(
+    knives: Path, run: Path, tmp_path: Path
+) -> None:
+    """Files above 64 KiB cannot be written (RLIMIT_FSIZE, with SIGXFSZ ignored so that writes fail
+    with EFBIG as on a full disk): config.json fits, the first checkpoint's weights do not."""
+    limit = 64 * 1024
+    script = (
+        "import resource, signal, sys\n"
+        "from partdistill.cli import app\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "app(sys.argv[1:])\n"
+    )
+    out = tmp_path / "run"
+    argv = ["distill", "--shapes", str(knives), "--out", str(out), "--device", "cpu", *QUICK]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    message = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(message) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "Cannot write the checkpoint of epoch 1" in message[0] and "File too large" in message[0]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json"]  # whole, for --resume; no checkpoint/
+    resumed = runner.invoke(app, [*argv, "--resume"])  # with room again, the run goes on
+    assert resumed.exit_code == 0, resumed.output
+    assert TrainedStudent.load(out).part_names == ("blade", "handle")
+
+
 def test_distill_from_partdistill_h5_files(knives: Path, tmp_path: Path) -> None:
     knife = find_category("knife")
     collection, store = Collection.open(knives), KnowledgeStore(knives / "knowledge" / "simulated-noisy-box")
@@ -255,3 +291,26 @@ def test_predict_refuses_a_shape_of_another_category_unless_told(run: Path, tmp_
     assert result.exit_code == 1 and "is a chair and the run segments knife" in result.stderr
     forced = [chair, "--run", str(run), "--out", str(tmp_path / "out"), "--force-category"]
     assert runner.invoke(app, ["predict", *forced]).exit_code == 0
+
+
+def test_predict_keeps_the_inputs_labels_and_its_page_reads_nothing_else(
+    run: Path, knives: Path, tmp_path: Path
+) -> None:
+    from partdistill.view import page_for
+
+    (tmp_path / "in").mkdir()
+    shutil.copy(knives / "shapes" / "knife-00000.npz", tmp_path / "in" / "knife.npz")
+    out = tmp_path / "out"
+    argv = ["predict", str(tmp_path / "in" / "knife.npz"), "--run", str(run), "--out", str(out)]
+    assert runner.invoke(app, argv).exit_code == 0
+    truth = read_shape(knives / "shapes" / "knife-00000.npz").labels
+    assert json.loads((out / "knife.json").read_text())["input_labels"] == truth.tolist()
+    # The input is gone and inputs.json now names another labelled knife: the page's truth is
+    # still the one pd predict kept; the file inputs.json names is not read.
+    (tmp_path / "in" / "knife.npz").unlink()
+    (out / "inputs.json").write_text(json.dumps({"knife": str(knives / "shapes" / "knife-00001.npz")}))
+    [entry] = page_for(out).entries
+    assert [panel.title for panel in entry.panels] == ["ground truth", "prediction"]
+    np.testing.assert_array_equal(entry.panels[0].labels, truth)
+    again = ["predict", str(knives / "shapes" / "knife-00000.npz"), "--run", str(run), "--out", str(out)]
+    assert runner.invoke(app, again).exit_code == 0  # its own files, replaced

@@ -65,6 +65,30 @@ def test_perfect_predictions_score_100_and_every_report_is_written(sample: Path,
     assert (tmp_path / "report" / "gallery.png").stat().st_size > 0
 
 
+def test_gallery_0_draws_none_and_a_second_eval_replaces_its_own_reports(
+    sample: Path, tmp_path: Path
+) -> None:
+    mugs = [find_category("mug")]
+    truth = {
+        item.id: _global(item, item.shape.labels)
+        for item in open_dataset("shapenetpart", sample).shapes(mugs)
+    }
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    argv = ["eval", "--dataset", "shapenetpart", "--root", str(sample), "--categories", "mug"]
+    argv += ["--predictions", str(tmp_path / "truth.json"), "--out", str(tmp_path / "r")]
+    result = runner.invoke(app, [*argv, "--gallery", "0"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "r").iterdir() if not p.name.startswith(".")) == [
+        "report.csv",
+        "report.json",
+        "view-shapes.npz",
+        "view.html",
+    ]
+    again = runner.invoke(app, argv)  # into the same folder: pd eval's own files are replaced
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "r" / "gallery.png").stat().st_size > 0
+
+
 def test_folder_of_npy_predictions_matches_an_independent_computation(sample: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     expected: dict[str, list[float]] = {}

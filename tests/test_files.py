@@ -1,4 +1,4 @@
-"""Files the commands write: modes, locks, leftovers."""
+"""Files the commands write: modes, locks, leftovers, links out of a folder, files of the user's."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from partdistill.errors import PdError
-from partdistill.files import OutputFolder, atomic_path, remove_stale_temporaries, write_json
+from partdistill.files import CommandFiles, OutputFolder, atomic_path, inside, write_json
 
 
 def test_written_files_get_the_mode_the_umask_gives(tmp_path: Path) -> None:
@@ -60,10 +60,65 @@ def test_a_folder_a_failed_command_created_is_removed_if_empty(tmp_path: Path) -
     assert (tmp_path / "old").is_dir()  # it was there before: kept
 
 
-def test_temporaries_a_killed_writer_left_are_removed(tmp_path: Path) -> None:
-    with atomic_path(tmp_path / "sheets" / "a.png") as tmp:
-        tmp.write_bytes(b"")
-        left = tmp.with_name(tmp.name + "-copy")
-        left.write_bytes(b"")  # stands for the temporary of a process killed mid-write
-    remove_stale_temporaries(tmp_path)
-    assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == ["a.png"]
+def test_a_failed_write_removes_its_own_temporary_and_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / ".draft.tmp-2024.txt").write_text("the user's")  # named like a temporary, but not ours
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "a.png") as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".draft.tmp-2024.txt"]
+
+
+def test_inside_follows_links_and_refuses_those_that_lead_out(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (root / "out").symlink_to(outside)
+    (root / "in").symlink_to(root / "sub")
+    assert inside(root, "sub/a.npz") == root / "sub" / "a.npz"
+    assert inside(root, "in/a.npz") == root / "in" / "a.npz"  # a link that stays inside is fine
+    for relative in ("out", "out/a.npz", "out/new/a.npz", "../outside/a.npz", str(outside / "a.npz")):
+        with pytest.raises(PdError, match="leads outside"):
+            inside(root, relative)
+    linked_root = tmp_path / "named"
+    linked_root.symlink_to(root)  # the folder the user names may itself be a link
+    assert inside(linked_root, "sub/a.npz") == linked_root / "sub" / "a.npz"
+    (root / "loop").symlink_to(root / "loop")
+    with pytest.raises(PdError, match="cannot be resolved"):
+        inside(root, "loop/a.npz")
+
+
+def test_an_output_folder_within_a_handed_one_may_not_be_a_link_out(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "coll" / "knowledge").mkdir(parents=True)
+    (tmp_path / "coll" / "knowledge" / "k").symlink_to(outside)
+    with (
+        pytest.raises(PdError, match="leads outside"),
+        OutputFolder(tmp_path / "coll" / "knowledge" / "k", tmp_path / "coll"),
+    ):
+        pass
+    assert list(outside.iterdir()) == []
+
+
+def test_the_owner_file_is_replaced_not_written_through_a_link(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("keep me")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ".pd-owner").symlink_to(secret)
+    with OutputFolder(tmp_path / "out"):
+        pass
+    assert secret.read_text() == "keep me"
+
+
+def test_a_command_replaces_only_the_files_it_wrote(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "view.html").write_text("the user's page")
+    files = CommandFiles(tmp_path / "d", "pd eval")
+    with pytest.raises(PdError, match=r"view\.html exists and pd eval did not write it"):
+        files.claim(["report.json", "view.html"])
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["view.html"]  # nothing recorded
+    report = files.claim(["report.json"])[0]
+    report.write_text("{}")
+    assert CommandFiles(tmp_path / "d", "pd eval").claim(["report.json"]) == [report]  # its own again
+    with pytest.raises(PdError, match=r"report\.json exists and pd predict did not write it"):
+        CommandFiles(tmp_path / "d", "pd predict").claim(["report.json"])

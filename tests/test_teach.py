@@ -59,6 +59,22 @@ def test_teach_resumes_and_refuses_changed_settings(tables: Path) -> None:
     assert changed.exit_code == 1 and "noise was 'noisy', now 'clean'" in changed.stderr
 
 
+def test_temporaries_a_killed_run_left_are_not_taken_for_units_and_not_deleted(tables: Path) -> None:
+    root = tables / "knowledge" / "killed"
+    (root / "units").mkdir(parents=True)
+    (root / "sheets").mkdir()
+    (root / "teach_config.json").write_text(json.dumps({"teacher": "simulated", "image_size": 100000}))
+    left = [root / "units" / ".table-00000.tmp-k9x.npz", root / "sheets" / ".table-00000.tmp-k9x.png"]
+    for path in left:
+        path.write_bytes(b"half a file")  # what `kill -9` in the middle of a write leaves
+    store = KnowledgeStore(root)
+    assert not store.holds_units() and store.sheet_count() == 0 and not store.has("table-00000")
+    result = _teach(tables, "--sheets", "1", "--name", "killed", "--noise", "clean")
+    assert result.exit_code == 0, result.output
+    assert store.has("table-00000") and store.sheet_count() == 1
+    assert all(path.read_bytes() == b"half a file" for path in left)  # not this run's to delete
+
+
 def test_a_run_that_wrote_no_units_takes_new_settings(tables: Path) -> None:
     root = tables / "knowledge" / "failed"
     root.mkdir(parents=True)

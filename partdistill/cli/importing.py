@@ -34,6 +34,14 @@ def import_(
             ' --parts "lid,spout,body".'
         ),
     ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="A different shape under an id the collection already uses replaces that shape (its "
+            "knowledge units are deleted); without it, the imported shape gets a new id.",
+        ),
+    ] = False,
 ) -> None:
     """Make a collection from a benchmark split or a folder of shape files, for pd teach and pd distill."""
     from partdistill import api
@@ -48,6 +56,7 @@ def import_(
             points=points,
             seed=seed,
             parts=parts,
+            replace=replace,
             progress=progress,
         )
     console.print(collection_table(collection))

@@ -1,43 +1,83 @@
-"""`pd import`: a benchmark split or a folder of the user's shape files, as a collection."""
+"""`pd import`: a benchmark split or a folder of the user's shape files, as a collection.
+
+Importing into an existing collection never changes a shape it holds behind the user's back: a
+shape already there under its id (the same points, labels, parts and mesh) is skipped, so an
+interrupted import resumes; a different shape whose id the collection already uses is imported
+under a new id (`<id>-2`, `<id>-3`, ...), or, where the caller asks, replaces that shape once
+`forget` has dropped what was made from the old one (its knowledge units).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 
 import numpy as np
 
 from partdistill.collection import Collection
 from partdistill.datasets.readers import Dataset
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.files import check_id
 from partdistill.prompts import Category
 from partdistill.shapes import Shape
 
 SOURCES = ("shapenetpart", "partnete", "files")  # what pd import makes collections from
+Forget = Callable[[str], None]  # drops what was made from the shape of an id that is replaced
 
 
-def import_shapes(dataset: Dataset, categories: list[Category] | None, out: str | Path) -> Iterator[str]:
-    """Copy a benchmark's shapes into a collection at `out` under their dataset ids; yields each id.
+@dataclass(frozen=True)
+class Imported:
+    """What importing one shape did.
+
+    Attributes:
+        source_id: its id in the dataset, or its file name.
+        id: its id in the collection: `source_id`, or a new one where the collection used that id
+            for a different shape.
+        added: False where the collection already held it (a resumed import).
+        replaced: whether it replaced a different shape of the same id.
+    """
+
+    source_id: str
+    id: str
+    added: bool = True
+    replaced: bool = False
+
+    @property
+    def renamed(self) -> bool:
+        return self.id != self.source_id
+
+
+def import_shapes(
+    dataset: Dataset, categories: list[Category] | None, out: str | Path, forget: Forget | None = None
+) -> Iterator[Imported]:
+    """Copy a benchmark's shapes into a collection at `out` under their dataset ids; yields what
+    became of each (see the module docstring; `forget`: replace rather than rename).
 
     The labels come along for evaluation and display; no stage of partdistill trains on them.
-    Shapes already in the collection are skipped, so an interrupted import resumes.
     """
     collection = Collection.create(out)
+    incoming = set(dataset.ids(categories))
     try:
         for item in dataset.shapes(categories):
-            if item.id not in collection:
-                collection.add(item.id, item.shape.replace(category=item.category.key))
-            yield item.id
+            yield place(collection, item.id, item.shape.replace(category=item.category.key), incoming, forget)
     finally:
         collection.compact()
 
 
 def import_files(
-    folder: str | Path, category: Category, out: str | Path, n_points: int, seed: int
-) -> Iterator[str]:
-    """Read every shape file in `folder` (PLY, meshes, .npz) into a collection at `out`; yields each id.
+    folder: str | Path,
+    category: Category,
+    out: str | Path,
+    n_points: int,
+    seed: int,
+    forget: Forget | None = None,
+) -> Iterator[Imported]:
+    """Read every shape file in `folder` (PLY, meshes, .npz) into a collection at `out`; yields what
+    became of each (see the module docstring; `forget`: replace rather than rename).
 
     All files are read before anything is written, so one unreadable file changes nothing.
     """
@@ -59,10 +99,52 @@ def import_files(
     collection = Collection.create(out)
     try:
         for shape_id, shape in zip(ids, shapes, strict=True):
-            collection.add(shape_id, shape)
-            yield shape_id
+            yield place(collection, shape_id, shape, set(ids), forget)
     finally:
         collection.compact()
+
+
+def place(
+    collection: Collection, shape_id: str, shape: Shape, incoming: set[str], forget: Forget | None
+) -> Imported:
+    """Put `shape` into `collection` under `shape_id`, unless it is already there. A different shape
+    of that id is replaced (after `forget(shape_id)`) where `forget` is given; else `shape` takes
+    the first of `<id>-2`, `<id>-3`, ... that is free or already holds it, passing over the ids
+    this import brings itself (`incoming`)."""
+    if shape_id not in collection:
+        collection.add(shape_id, shape)
+        return Imported(shape_id, shape_id)
+    if _holds(collection, shape_id, shape):
+        return Imported(shape_id, shape_id, added=False)
+    if forget is not None:
+        forget(shape_id)
+        collection.add(shape_id, shape)
+        return Imported(shape_id, shape_id, replaced=True)
+    candidates = (f"{shape_id}-{number}" for number in count(2))
+    new_id = next(
+        i for i in candidates if i not in incoming and (i not in collection or _holds(collection, i, shape))
+    )
+    if new_id in collection:
+        return Imported(shape_id, new_id, added=False)
+    collection.add(new_id, shape)
+    return Imported(shape_id, new_id)
+
+
+def _holds(collection: Collection, shape_id: str, shape: Shape) -> bool:
+    """Whether the collection's shape `shape_id` is `shape`: the same points, labels, parts,
+    category and mesh, wherever each was read from."""
+    record = collection[shape_id]
+    return record.ok and _same(collection.load(record).replace(provenance=shape.provenance), shape)
+
+
+def _same(a: object, b: object) -> bool:
+    """Whether two values of a shape's fields are equal: arrays by shape and values, records
+    (a mesh) field by field."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)
+    if dataclasses.is_dataclass(a) and type(a) is type(b):
+        return all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    return a == b
 
 
 def as_category(shape: Shape, category: Category) -> Shape:
@@ -77,3 +159,26 @@ def as_category(shape: Shape, category: Category) -> Shape:
     if (labels < 0).all():
         return shape.replace(labels=None, part_names=(), category=category.key)
     return shape.replace(labels=labels, part_names=category.part_names, category=category.key)
+
+
+def what_changed(done: list[Imported], out: Path) -> list[str]:
+    """Sentences naming the shapes an import gave new ids, or replaced, in the collection at `out`
+    (none where it only added shapes under their own ids, or resumed)."""
+    lines = []
+    renamed = [i for i in done if i.added and i.renamed]
+    replaced = [i.id for i in done if i.replaced]
+    if renamed:
+        shown = ", ".join(f"{i.source_id} as {i.id}" for i in renamed[:5])
+        more = f" and {len(renamed) - 5} more" if len(renamed) > 5 else ""
+        lines.append(
+            f"{len(renamed)} imported shapes are not the shapes {out} holds under their ids, and "
+            f"were added under new ids: {shown}{more}; pass {option('replace')} to replace those shapes "
+            "instead."
+        )
+    if replaced:
+        more = f" and {len(replaced) - 5} more" if len(replaced) > 5 else ""
+        lines.append(
+            f"Replaced {len(replaced)} shapes of {out} by imported shapes of the same ids "
+            f"({', '.join(replaced[:5])}{more}) and deleted their knowledge units; pd teach makes them again."
+        )
+    return lines

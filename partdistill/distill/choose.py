@@ -26,6 +26,7 @@ import numpy as np
 from partdistill.distill.data import Item
 from partdistill.distill.train import Distillation
 from partdistill.errors import PdError
+from partdistill.files import inside
 from partdistill.knowledge.units import Knowledge, vote
 
 CHECK_DIR = "held-out-check"  # the twin's run folder, inside the run's
@@ -88,10 +89,10 @@ def twin(run: Distillation) -> Distillation | None:
         for item, (even, _) in zip(run.items, halves, strict=True)
     ]
     try:
-        checked = Distillation(run.config, items, run.run_dir / CHECK_DIR, device=run.device)
+        checked = Distillation(run.config, items, inside(run.run_dir, CHECK_DIR), device=run.device)
     except PdError:  # no even-view unit at all, or none for a source with a share of the batches
         return None
-    checked.start(resume=(checked.run_dir / "config.json").exists())
+    checked.start(resume=inside(checked.run_dir, "config.json").exists())
     return checked
 
 

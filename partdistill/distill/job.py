@@ -20,7 +20,7 @@ from partdistill.distill.sources import Source, plan_sources
 from partdistill.distill.train import STUDENT_WEIGHTS, BatchReport, Distillation, refuse_taken
 from partdistill.distill.trained import TrainedStudent, save_labels
 from partdistill.errors import PdError, option
-from partdistill.files import OutputFolder, write_json
+from partdistill.files import OutputFolder, inside, write_json
 from partdistill.knowledge.units import vote
 from partdistill.progress import QUIET, Progress, tracked
 from partdistill.prompts import Category, register_category
@@ -116,7 +116,7 @@ class DistillJob:
                     f"No complete knowledge in {source.store.root} yet: running the teacher stage first."
                 )
                 teacher = build_config_teacher(source.teach, self.device)
-                with OutputFolder(source.store.root):
+                with OutputFolder(source.store.root, within=source.collection.root):
                     results = teach(
                         source.collection, planned.category, teacher, source.teach, source.store, sheets=8
                     )
@@ -271,12 +271,12 @@ def label_distilled(run: Distillation, items: list[Item], choice: Choice) -> Lab
     for item in items:
         student, lifted = trained.labels(item.shape), vote(item.knowledge)
         handed = student if choice.labels == "student" else filled(lifted, student)
-        save_labels(handed, run.run_dir / "predictions", item.id)
-        save_labels(student, run.run_dir / "student", item.id)
-        save_labels(lifted, run.run_dir / "lifted", item.id)
+        save_labels(handed, run.run_dir, "predictions", item.id)
+        save_labels(student, run.run_dir, "student", item.id)
+        save_labels(lifted, run.run_dir, "lifted", item.id)
         same += int(np.sum((student == lifted) & (lifted >= 0)))
         covered += int(np.sum(lifted >= 0))
-    write_json(run.run_dir / CHOICE_FILE, dataclasses.asdict(choice))
+    write_json(inside(run.run_dir, CHOICE_FILE), dataclasses.asdict(choice))
     return Labelled(len(items), choice, same / covered if covered else None)
 
 

@@ -25,7 +25,9 @@ README; `REFERENCE_SWITCH` turns them off: the reference's trigger and the stude
 The final student is the last epoch's.
 
 Every epoch's randomness comes from (seed, epoch), and a checkpoint is written after each epoch,
-so a run killed at any point and resumed ends with the same weights as an uninterrupted one.
+so a run killed at any point and resumed ends with the same weights as an uninterrupted one. A
+checkpoint that cannot be written in full (a full disk) is removed and the run stops with one
+sentence; every path in the run folder stays inside it once links are followed (`files.inside`).
 
 Run folder:
     config.json                      the DistillConfig and the data it saw
@@ -38,6 +40,7 @@ Run folder:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -65,7 +68,7 @@ from partdistill.distill.optim import Adam
 from partdistill.distill.snapshot import PredictionAverage
 from partdistill.distill.students import build_student, trainable_parameters
 from partdistill.errors import PdError, option
-from partdistill.files import atomic_path, read_json, write_json
+from partdistill.files import atomic_path, inside, read_json, write_json
 from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.prompts import find_category
 
@@ -74,7 +77,22 @@ STUDENT_WEIGHTS = "student.safetensors"
 # many labelled shapes (the same every epoch): on all of them it took a fifth of each epoch.
 FIT_SHAPES = 16
 STUDENT_CONFIG = "student.json"
+CHECKPOINT_DIR = "checkpoint"
 CURRENT = "current.json"  # in checkpoint/: names the folder of the last complete epoch
+EPOCH_DIR = re.compile(r"epoch-\d{4,}")  # checkpoint/epoch-0007: everything of epoch 7
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Write `tensors` as a safetensors file, atomically; a write that fails (a full disk) raises
+    an OSError naming `path`, as any other file write does."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    try:
+        with atomic_path(path) as tmp:
+            save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, tmp)
+    except SafetensorError as error:  # how safetensors reports a failed write
+        raise OSError(None, str(error).removeprefix("Error while serializing: "), str(path)) from error
 
 
 @dataclass(frozen=True)
@@ -166,7 +184,7 @@ class TrainState:
 
 def refuse_taken(run_dir: Path, resume: bool) -> None:
     """Refuse a run folder that holds a run already, unless it is to be resumed."""
-    if not resume and (run_dir / "config.json").exists():
+    if not resume and inside(run_dir, "config.json").exists():
         raise PdError(
             f"{run_dir} already holds a run; pass {option('resume')} to continue it, "
             f"or use another {option('out')}."
@@ -305,9 +323,13 @@ class Distillation:
     # epoch's folder is written in full before current.json is replaced (atomically) and the older
     # folder removed, so a run killed between any two writes resumes from one whole epoch.
 
+    def _path(self, relative: str) -> Path:
+        """`relative` in the run folder; refused if a link or '..' leads it out."""
+        return inside(self.run_dir, relative)
+
     @property
     def _checkpoint(self) -> Path:
-        return self.run_dir / "checkpoint"
+        return self._path(CHECKPOINT_DIR)
 
     def _data_record(self) -> dict:
         return {
@@ -320,7 +342,7 @@ class Distillation:
         """Write config.json, or with `resume` check it and load the last checkpoint."""
         # Through JSON and back, as the file will be read: tuples become lists.
         record = json.loads(json.dumps(dataclasses.asdict(self.config) | {"data": self._data_record()}))
-        config_path = self.run_dir / "config.json"
+        config_path = self._path("config.json")
         refuse_taken(self.run_dir, resume)
         if config_path.exists():
             earlier = read_json(config_path, "the settings of a pd distill run")
@@ -335,25 +357,35 @@ class Distillation:
             write_json(config_path, record)
 
     def _save_checkpoint(self) -> None:
-        from safetensors.torch import save_file
-
-        folder = self._checkpoint / f"epoch-{self.state.epoch:04d}"
+        """Write this epoch's checkpoint folder, then name it in current.json and drop the older
+        one; a checkpoint that cannot be written in full is removed, with one PdError."""
+        folder = self._path(f"{CHECKPOINT_DIR}/epoch-{self.state.epoch:04d}")
         if folder.exists():
             shutil.rmtree(folder)  # what a killed run began for this epoch; never the current one
-        folder.mkdir(parents=True)
-        save_file(
-            {k: v.contiguous().cpu() for k, v in self.model.state_dict().items()},
-            folder / "model.safetensors",
-        )
-        tensors = self.optimizer.state_tensors()
-        save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, folder / "optimizer.safetensors")
+        try:
+            folder.mkdir(parents=True)
+            self._write_checkpoint(folder)
+            write_json(self._checkpoint / CURRENT, {"epoch": self.state.epoch, "folder": folder.name})
+        except OSError as error:
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self._checkpoint.rmdir()  # only if no earlier checkpoint is in it
+            where = f"{Path(error.filename).name}: " if error.filename else ""
+            raise PdError(
+                f"Cannot write the checkpoint of epoch {self.state.epoch} into {folder} "
+                f"({where}{error.strerror or error}); free some space and continue with --resume."
+            ) from error
+        self._remove_other_checkpoints(keep=folder.name)
+
+    def _write_checkpoint(self, folder: Path) -> None:
+        """Everything of this epoch into the new, empty `folder`."""
+        save_tensors(self.model.state_dict(), folder / "model.safetensors")
+        save_tensors(self.optimizer.state_tensors(), folder / "optimizer.safetensors")
         if self.rescored is not None:
             save_item_arrays(folder / "rescore.npz", self.items, self.rescored)
         elif self.average.probabilities:
             save_item_arrays(folder / "average.npz", self.items, self.average.probabilities)
         write_json(folder / "state.json", dataclasses.asdict(self.state))
-        write_json(self._checkpoint / CURRENT, {"epoch": self.state.epoch, "folder": folder.name})
-        self._remove_other_checkpoints(keep=folder.name)
 
     def _remove_other_checkpoints(self, keep: str | None) -> None:
         for stale in self._checkpoint.glob("epoch-*"):
@@ -368,29 +400,36 @@ class Distillation:
         if not pointer.exists():
             self._remove_other_checkpoints(keep=None)
             return  # killed before the first epoch ended: start from the beginning
-        current = read_json(pointer, "the name of the run's last complete checkpoint")
-        folder = self._checkpoint / str(current.get("folder"))
-        if not re.fullmatch(r"epoch-\d+", folder.name) or not folder.is_dir():
-            raise PdError(
-                f"{pointer} names no checkpoint folder of this run; start again with another --out."
-            )
+        folder = self._current_folder(pointer)
         self._remove_other_checkpoints(keep=folder.name)
-        state = read_json(folder / "state.json", "the state of a pd distill checkpoint")
+        state = read_json(inside(folder, "state.json"), "the state of a pd distill checkpoint")
         try:
             self.state = TrainState(**state)
             # Read on the host: load_state_dict copies into the parameters on their device, and the
             # optimizer moves its moments to its parameters' device.
-            self.model.load_state_dict(load_file(folder / "model.safetensors"))
-            self.optimizer.load_state_tensors(load_file(folder / "optimizer.safetensors"))
+            self.model.load_state_dict(load_file(inside(folder, "model.safetensors")))
+            self.optimizer.load_state_tensors(load_file(inside(folder, "optimizer.safetensors")))
             if self.state.switch_epoch is not None:
-                self.rescored = load_item_arrays(folder / "rescore.npz", self.items)
-            elif (folder / "average.npz").exists():
-                self.average.probabilities = load_item_arrays(folder / "average.npz", self.items)
+                self.rescored = load_item_arrays(inside(folder, "rescore.npz"), self.items)
+            elif inside(folder, "average.npz").exists():
+                self.average.probabilities = load_item_arrays(inside(folder, "average.npz"), self.items)
         except (TypeError, KeyError, ValueError, RuntimeError, OSError, SafetensorError) as error:
             raise PdError(
                 f"The checkpoint in {folder} is damaged ({type(error).__name__}); "
                 "start again with another --out."
             ) from error
+
+    def _current_folder(self, pointer: Path) -> Path:
+        """The checkpoint folder `pointer` (checkpoint/current.json) names: a folder epoch-NNNN
+        directly in checkpoint/, nowhere else; else one PdError."""
+        name = read_json(pointer, "the name of the run's last complete checkpoint").get("folder")
+        if isinstance(name, str) and EPOCH_DIR.fullmatch(name):
+            folder = self._path(f"{CHECKPOINT_DIR}/{name}")
+            if folder.is_dir():
+                return folder
+        raise PdError(
+            f"{pointer} names {name!r}, not a checkpoint folder of this run; start again with another --out."
+        )
 
     # --- training ---------------------------------------------------------------------------------
 
@@ -486,21 +525,18 @@ class Distillation:
 
     def _write_log(self) -> None:
         """log.txt: one line per epoch done, rewritten from the state (so it matches the checkpoint)."""
-        with atomic_path(self.run_dir / "log.txt") as tmp:
+        with atomic_path(self._path("log.txt")) as tmp:
             tmp.write_text("".join(self.state.log))
 
     # --- the result -------------------------------------------------------------------------------
 
     def finish(self) -> Path:
         """Write the final student, its rebuild record and the training curve; returns the weights' path."""
-        from safetensors.torch import save_file
-
         self._write_log()
-        weights = self.run_dir / STUDENT_WEIGHTS
-        with atomic_path(weights) as tmp:
-            save_file({k: v.contiguous().cpu() for k, v in self.model.state_dict().items()}, tmp)
+        weights = self._path(STUDENT_WEIGHTS)
+        save_tensors(self.model.state_dict(), weights)
         write_json(
-            self.run_dir / STUDENT_CONFIG,
+            self._path(STUDENT_CONFIG),
             {
                 "student": self.config.student,
                 "category": self.config.category,
@@ -548,6 +584,6 @@ class Distillation:
             twin.legend(loc="upper right", fontsize=7)
         axis.legend(loc="upper left", fontsize=7)
         figure.tight_layout()
-        with atomic_path(self.run_dir / "curve.png") as tmp:
+        with atomic_path(self._path("curve.png")) as tmp:
             figure.savefig(tmp, dpi=100)
         plt.close(figure)

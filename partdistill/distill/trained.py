@@ -12,7 +12,7 @@ from partdistill.distill.data import predict_logits
 from partdistill.distill.students import build_student
 from partdistill.distill.train import STUDENT_CONFIG, STUDENT_WEIGHTS
 from partdistill.errors import PdError
-from partdistill.files import atomic_path, check_id, read_json
+from partdistill.files import atomic_path, check_id, inside, read_json
 from partdistill.prompts import Category, register_category
 from partdistill.shapes import MAX_POINTS, Shape
 
@@ -43,7 +43,7 @@ class TrainedStudent:
         from safetensors.torch import load_file
 
         run = Path(run)
-        config_path, weights = run / STUDENT_CONFIG, run / STUDENT_WEIGHTS
+        config_path, weights = inside(run, STUDENT_CONFIG), inside(run, STUDENT_WEIGHTS)
         if not config_path.is_file() or not weights.is_file():
             raise PdError(
                 f"{run} holds no trained student ({STUDENT_CONFIG} and {STUDENT_WEIGHTS}); run `pd distill`."
@@ -95,9 +95,10 @@ class TrainedStudent:
         return logits.argmax(axis=-1).astype(np.int64)
 
 
-def save_labels(labels: np.ndarray, folder: Path, shape_id: str) -> Path:
-    """Write one shape's labels as `<folder>/<id>.npy` (a "/" in the id becomes a sub-folder), atomically."""
-    path = folder / f"{check_id(shape_id, 'the shape to label')}.npy"
+def save_labels(labels: np.ndarray, run: Path, kind: str, shape_id: str) -> Path:
+    """Write one shape's labels as `<run>/<kind>/<id>.npy` (a "/" in the id becomes a sub-folder),
+    atomically; refused if a link leads the path out of the run folder."""
+    path = inside(run, f"{kind}/{check_id(shape_id, 'the shape to label')}.npy")
     with atomic_path(path) as tmp:
         np.save(tmp, labels)
     return path

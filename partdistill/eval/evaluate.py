@@ -23,7 +23,7 @@ import numpy as np
 
 from partdistill.datasets.readers import Dataset, EvalShape
 from partdistill.errors import PdError, option
-from partdistill.files import read_json
+from partdistill.files import inside, read_json
 from partdistill.knowledge.units import Knowledge, vote
 from partdistill.metrics import partnete_category_miou, shapenetpart_miou, shapenetpart_shape_iou
 from partdistill.prompts import Category
@@ -85,7 +85,7 @@ class FilePredictions:
             if shape_id not in self.table:
                 raise PdError(f"{self.path} has no prediction for {shape_id}.")
             return _labels(self.table[shape_id], f"{self.path}: the prediction for {shape_id}")
-        file = self.path / f"{shape_id}.npy"
+        file = inside(self.path, f"{shape_id}.npy")
         if not file.is_file():
             raise PdError(f"{self.path} has no prediction for {shape_id} (expected {file}).")
         try:

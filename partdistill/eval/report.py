@@ -1,4 +1,8 @@
-"""Evaluation reports: JSON and CSV files, published numbers to compare with, and a picture gallery."""
+"""Evaluation reports: JSON and CSV files, published numbers to compare with, and a picture gallery.
+
+A report folder may hold the user's own files too: pd eval claims the files it writes
+(`report_files`, `files.CommandFiles`) and replaces only those an earlier pd eval wrote.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.eval.evaluate import EvalResult
-from partdistill.files import write_bytes, write_json
+from partdistill.files import inside, write_bytes, write_json
 from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.viz import Panel, save_panels
 
@@ -66,9 +70,15 @@ def report_record(result: EvalResult, settings: dict[str, object]) -> dict[str, 
     }
 
 
+def report_files(gallery: bool) -> list[str]:
+    """The files `write_reports` writes: report.json, report.csv, and with shapes to draw in it
+    (`gallery`; --gallery 0 asks for none) gallery.png."""
+    return ["report.json", "report.csv", *(["gallery.png"] if gallery else [])]
+
+
 def write_reports(result: EvalResult, out: Path, settings: dict[str, object]) -> list[Path]:
-    """Write report.json, report.csv and gallery.png into `out`; returns their paths."""
-    paths = [out / "report.json", out / "report.csv", out / "gallery.png"]
+    """Write `report_files` into `out` (gallery.png where `result` keeps examples); returns their paths."""
+    paths = [inside(out, name) for name in report_files(bool(result.examples))]
     write_json(paths[0], report_record(result, settings))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -94,7 +104,8 @@ def write_reports(result: EvalResult, out: Path, settings: dict[str, object]) ->
             ]
         )
     write_bytes(paths[1], buffer.getvalue().encode())
-    _gallery(result, paths[2])
+    if result.examples:
+        _gallery(result, paths[2])
     return paths
 
 

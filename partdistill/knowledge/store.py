@@ -4,7 +4,10 @@
     <collection>/knowledge/<name>/units/<id>.npz      one shape's knowledge units
     <collection>/knowledge/<name>/sheets/<id>.png     its views with the teacher's predictions drawn
 
-This module owns that layout; every other module asks a `KnowledgeStore` for its paths.
+This module owns that layout; every other module asks a `KnowledgeStore` for its paths. Each one
+stays inside its folder once links are followed (`partdistill.files.inside`): a knowledge folder,
+or the `knowledge/` folder of a collection, that is a link to elsewhere is refused, so nothing is
+read, written or deleted outside the collection.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.errors import PdError
-from partdistill.files import TEMPORARY, atomic_path, check_id, read_json, write_bytes, write_json
+from partdistill.files import TEMPORARY, atomic_path, check_id, inside, read_json, write_bytes, write_json
 from partdistill.knowledge.units import Knowledge
 
 KNOWLEDGE_DIR = "knowledge"  # inside a collection
@@ -38,7 +41,7 @@ class KnowledgeStore:
         file name)."""
         if not name or "/" in name:
             raise PdError(f"The knowledge name {name!r} must be one folder name, without '/'.")
-        return cls(collection_root / KNOWLEDGE_DIR / check_id(name, "--name"))
+        return cls(inside(collection_root, f"{KNOWLEDGE_DIR}/{check_id(name, '--name')}"))
 
     @staticmethod
     def is_store(path: Path) -> bool:
@@ -48,8 +51,10 @@ class KnowledgeStore:
     @classmethod
     def of_collection(cls, collection_root: Path) -> list[KnowledgeStore]:
         """The knowledge folders of the collection at `collection_root`, by name."""
-        folder = collection_root / KNOWLEDGE_DIR
-        return [cls(path) for path in sorted(folder.glob("*")) if cls.is_store(path)]
+        folder = inside(collection_root, KNOWLEDGE_DIR)
+        return [
+            cls.named(collection_root, path.name) for path in sorted(folder.glob("*")) if cls.is_store(path)
+        ]
 
     @property
     def collection_root(self) -> Path:
@@ -57,21 +62,21 @@ class KnowledgeStore:
         return self.root.parent.parent
 
     def units_path(self, shape_id: str) -> Path:
-        return self.root / UNITS_DIR / f"{check_id(shape_id, str(self.root))}.npz"
+        return inside(self.root, f"{UNITS_DIR}/{check_id(shape_id, str(self.root))}.npz")
 
     def sheet_path(self, shape_id: str) -> Path:
-        return self.root / SHEETS_DIR / f"{check_id(shape_id, str(self.root))}.png"
+        return inside(self.root, f"{SHEETS_DIR}/{check_id(shape_id, str(self.root))}.png")
 
     def has(self, shape_id: str) -> bool:
         return self.units_path(shape_id).is_file()
 
     def holds_units(self) -> bool:
         """Whether any shape's units were written (a run that failed before its first has none)."""
-        return any(TEMPORARY not in path.name for path in (self.root / UNITS_DIR).rglob("*.npz"))
+        return any(TEMPORARY not in path.name for path in inside(self.root, UNITS_DIR).rglob("*.npz"))
 
     def sheet_count(self) -> int:
         """How many contact sheets are drawn."""
-        return sum(1 for path in (self.root / SHEETS_DIR).rglob("*.png") if TEMPORARY not in path.name)
+        return sum(1 for path in inside(self.root, SHEETS_DIR).rglob("*.png") if TEMPORARY not in path.name)
 
     def load(self, shape_id: str) -> Knowledge:
         if not self.has(shape_id):
@@ -87,13 +92,19 @@ class KnowledgeStore:
             write_bytes(self.sheet_path(shape_id), sheet)
         save_knowledge(knowledge, self.units_path(shape_id))
 
+    def forget(self, shape_id: str) -> None:
+        """Delete one shape's units and contact sheet (units first: they mark the shape done), as
+        when the shape they were made from is replaced."""
+        self.units_path(shape_id).unlink(missing_ok=True)
+        self.sheet_path(shape_id).unlink(missing_ok=True)
+
     def settings(self) -> dict | None:
         """The settings the knowledge was made with, as `teach_config.json` records them (None before any)."""
-        path = self.root / CONFIG_FILE
+        path = inside(self.root, CONFIG_FILE)
         return read_json(path, "the settings of a pd teach run") if path.exists() else None
 
     def write_settings(self, record: dict) -> None:
-        write_json(self.root / CONFIG_FILE, record)
+        write_json(inside(self.root, CONFIG_FILE), record)
 
 
 def save_knowledge(knowledge: Knowledge, path: str | Path) -> None:

@@ -97,7 +97,7 @@ def prepare(config: SynthConfig, out: str | Path) -> tuple[Collection, list[int]
     out = Path(out)
     category = find_category(config.category)
     collection = Collection.create(out)
-    config_path = out / CONFIG_FILE
+    config_path = collection.path(CONFIG_FILE)
     if config_path.exists():
         earlier = read_json(config_path, "the settings of the run that made this collection")
         ours = config.identity() | {"category": category.name, "catalogue": category.to_record()}
@@ -160,7 +160,7 @@ def start_run(config: SynthConfig, collection: Collection) -> None:
     """Write the run's settings beside the collection (before its first shape)."""
     category = find_category(config.category)
     record = dataclasses.asdict(config) | {"category": category.name, "catalogue": category.to_record()}
-    write_json(collection.root / CONFIG_FILE, record)
+    write_json(collection.path(CONFIG_FILE), record)
 
 
 def synthesize(

@@ -14,7 +14,6 @@ import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
 from partdistill.errors import PdError, option
-from partdistill.files import remove_stale_temporaries
 from partdistill.knowledge.store import KnowledgeStore
 from partdistill.knowledge.units import Knowledge, coverage, vote
 from partdistill.metrics import shapenetpart_shape_iou
@@ -115,7 +114,6 @@ def begin_teaching(
     todo = [record for record in collection.ok_records if not store.has(record.id)]
     for record in todo:  # every shape readable before anything is written
         collection.load(record)
-    remove_stale_temporaries(store.root)
     earlier = store.settings()
     ours = dataclasses.asdict(config) | {"category": category.key, "catalogue": category.to_record()}
     if earlier is not None and earlier != ours and store.holds_units():
