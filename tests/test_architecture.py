@@ -17,7 +17,8 @@ PACKAGE = Path(partdistill.__file__).parent
 # Lowest first. A unit is a top-level module or subpackage of partdistill.
 LAYERS: list[set[str]] = [
     {"errors", "palette", "progress"},
-    {"files", "shapes", "threads", "devices", "metrics", "records"},
+    {"records"},
+    {"files", "shapes", "threads", "devices", "metrics"},
     {"prompts", "formats", "viz"},
     {"collection"},
     {"render", "knowledge", "synth", "datasets"},
