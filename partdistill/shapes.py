@@ -289,8 +289,13 @@ def real_numbers(array: object, what: str) -> np.ndarray:
     except ValueError as error:  # ragged nested lists
         raise ShapeError(f"{what} must be an array of numbers ({error})") from error
     if values.dtype.kind not in "iuf":
-        raise ShapeError(f"{what} must be real numbers, not {_KINDS.get(values.dtype.kind, values.dtype)}")
+        raise ShapeError(f"{what} must be real numbers, not {dtype_words(values.dtype)}")
     return values
+
+
+def dtype_words(dtype: np.dtype) -> str:
+    """What values of `dtype` are, in words ("complex numbers", "text"), for messages."""
+    return _KINDS.get(dtype.kind, f"{dtype} values")
 
 
 def whole_numbers(array: object, what: str) -> np.ndarray:

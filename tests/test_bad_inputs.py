@@ -305,15 +305,20 @@ def no_point_e(d: Path, assets: Assets) -> None:
     pytest.skip("point_e is installed here")
 
 
+XYZ = ("float x", "float y", "float z")
+
+
 def ply(
     relative: str,
     rows: list[str],
-    properties: tuple[str, ...] = ("float x", "float y", "float z"),
+    properties: tuple[str, ...] = XYZ,
     declared: int | None = None,
+    comments: tuple[str, ...] = (),
 ) -> Setup:
     """An ASCII PLY point cloud with `rows` as its vertex lines, whose header declares `declared`
-    vertices (default: as many as there are rows)."""
-    header = ["ply", "format ascii 1.0", f"element vertex {len(rows) if declared is None else declared}"]
+    vertices (default: as many as there are rows) and holds `comments`."""
+    header = ["ply", "format ascii 1.0", *(f"comment {c}" for c in comments)]
+    header.append(f"element vertex {len(rows) if declared is None else declared}")
     header += [f"property {p}" for p in properties]
     return garbage(relative, ("\n".join([*header, "end_header", *rows]) + "\n").encode())
 
@@ -452,8 +457,8 @@ def student_record(**change: object) -> Setup:
     return write
 
 
-def npz_declaring_terabytes(relative: str) -> Setup:
-    """A partdistill shape file whose points array's header declares 10^12 x 3 floats."""
+def npz_declaring(relative: str, rows: int) -> Setup:
+    """A partdistill shape file whose points array's header declares `rows` x 3 floats (and holds 10)."""
 
     def write(d: Path, assets: Assets) -> None:
         import io
@@ -461,12 +466,39 @@ def npz_declaring_terabytes(relative: str) -> Setup:
 
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(
-            header, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 3)}
+            header, {"descr": "<f4", "fortran_order": False, "shape": (rows, 3)}
         )
         with zipfile.ZipFile(d / relative, "w") as out:
             out.writestr("points.npy", header.getvalue() + bytes(120))
 
     return write
+
+
+def shape_npz(relative: str, meta: dict[str, object] | None = None, **arrays: np.ndarray) -> Setup:
+    """A partdistill shape file of three points with the metadata fields in `meta` and the arrays in
+    `arrays` replaced or added (written with np.savez: nothing is checked on the way out)."""
+
+    def write(d: Path, assets: Assets) -> None:
+        import io
+
+        fields = {"format": "partdistill.shape", "version": 1, **(meta or {})}
+        buffer = io.BytesIO()
+        contents = {"points": np.eye(3, dtype=np.float32), **arrays}
+        np.savez(buffer, meta=np.frombuffer(json.dumps(fields).encode(), np.uint8), **contents)
+        garbage(relative, buffer.getvalue())(d, assets)
+
+    return write
+
+
+def labelled_ply(relative: str, meta: dict[str, object]) -> Setup:
+    """A PLY of three points labelled 0, 1, 1 whose partdistill comment holds `meta`."""
+    rows = ["0 0 0 0", "1 0 0 1", "0 1 0 1"]
+    return ply(relative, rows, (*XYZ, "int label"), comments=(f"partdistill {json.dumps(meta)}",))
+
+
+def view(name: str) -> tuple[str, ...]:
+    """`pd view` of the case folder's file `name`, writing page.html."""
+    return ("view", f"{{d}}/{name}", "--out", "{d}/page.html")
 
 
 class Touch:
@@ -1018,9 +1050,9 @@ CASES = [
     Case("view-missing", nothing, ("view", "{d}/nope"), r"nope.*does not exist"),
     Case(
         "view-npz-declares-terabytes",
-        npz_declaring_terabytes("huge.npz"),
+        npz_declaring("huge.npz", 10**12),
         ("view", "{d}/huge.npz", "--out", "{d}/page.html"),
-        r"huge\.npz is not a readable partdistill shape file \(Unable to allocate",
+        r"huge\.npz: its points array declares 1,000,000,000,000 rows, more than the 10,000,000",
     ),
     Case(
         "view-ply-edges-declared-by-the-trillion",
@@ -1069,6 +1101,103 @@ CASES = [
     Case("view-predictions-too-few-labels", predicted([0, 1]), ("view", "{d}/preds"), r"chair-00000"),
     Case("view-predictions-unknown-part", predicted([9] * 300), ("view", "{d}/preds"), r"chair-00000"),
     Case("view-predictions-scalar-labels", predicted(3), ("view", "{d}/preds"), r"chair-00000"),
+    # --- issue 24: shape files and category files ---
+    Case(
+        "view-ply-label-ten-million",
+        ply("labels.ply", ["0 0 0 0", "1 0 0 10000000", "0 1 0 1"], (*XYZ, "int label")),
+        view("labels.ply"),
+        r"labels\.ply: its 'label' property holds labels from 0 to 10,000,000; a label is a part from 0",
+    ),
+    Case(
+        "view-ply-label-uint-four-billion",
+        ply("labels.ply", ["0 0 0 0", "1 0 0 4000000000", "0 1 0 1"], (*XYZ, "uint label")),
+        view("labels.ply"),
+        r"holds labels from 0 to 4,000,000,000",
+    ),
+    Case(
+        "view-ply-label-nan",
+        ply("labels.ply", ["0 0 0 0", "1 0 0 nan", "0 1 0 1"], (*XYZ, "float label")),
+        view("labels.ply"),
+        r"labels\.ply: its 'label' property must be whole numbers",
+    ),
+    Case(
+        "view-ply-label-list",
+        ply("labels.ply", ["0 0 0 1 0", "1 0 0 1 1", "0 1 0 2 1 1"], (*XYZ, "list uchar int label")),
+        view("labels.ply"),
+        r"labels\.ply: its vertex property 'label' is a list",
+    ),
+    Case(
+        "view-ply-z-list",
+        ply("z.ply", ["0 0 1 0", "1 0 1 0", "0 1 1 0"], ("float x", "float y", "list uchar float z")),
+        view("z.ply"),
+        r"z\.ply: its vertex property 'z' is a list",
+    ),
+    Case(
+        "view-ply-meta-part-names-numbers",
+        labelled_ply("meta.ply", {"part_names": [1, 2]}),
+        view("meta.ply"),
+        r"meta\.ply: its partdistill comment: 'part_names' must be a list of at most 256 non-empty texts",
+    ),
+    Case(
+        "view-ply-meta-part-names-repeat",
+        labelled_ply("meta.ply", {"part_names": ["leg", "leg"]}),
+        view("meta.ply"),
+        r"'part_names' must be a list of distinct texts",
+    ),
+    Case(
+        "view-ply-meta-category-number",
+        labelled_ply("meta.ply", {"category": 123}),
+        view("meta.ply"),
+        r"meta\.ply: its partdistill comment: 'category' must be a non-empty text",
+    ),
+    Case(
+        "view-ply-meta-provenance-text",
+        labelled_ply("meta.ply", {"provenance": "x"}),
+        view("meta.ply"),
+        r"'provenance' is not a provenance record \(a JSON object\): it holds a text",
+    ),
+    Case(
+        "view-npz-fifty-million-points",
+        npz_declaring("big.npz", 50_000_000),
+        view("big.npz"),
+        r"big\.npz: its points array declares 50,000,000 rows, more than the 10,000,000",
+    ),
+    Case(
+        "view-npz-meta-part-names-text",
+        shape_npz("s.npz", {"part_names": "ab"}, labels=np.array([0, 1, 1])),
+        view("s.npz"),
+        r"s\.npz: its metadata: 'part_names' must be a list",
+    ),
+    Case(
+        "view-npz-meta-provenance-list",
+        shape_npz("s.npz", {"provenance": [1]}),
+        view("s.npz"),
+        r"'provenance' is not a provenance record",
+    ),
+    Case(
+        "view-npz-meta-category-number",
+        shape_npz("s.npz", {"category": 5}),
+        view("s.npz"),
+        r"s\.npz: its metadata: 'category' must be a non-empty text",
+    ),
+    Case(
+        "view-npz-fractional-mesh-faces",
+        shape_npz("s.npz", mesh_vertices=np.eye(3), mesh_faces=np.array([[0, 1, 1.5]])),
+        view("s.npz"),
+        r"s\.npz: mesh faces must be whole numbers",
+    ),
+    Case(
+        "view-npz-complex-points",
+        shape_npz("s.npz", points=np.eye(3) + 1j),
+        view("s.npz"),
+        r"s\.npz: its points array holds complex numbers, not real numbers",
+    ),
+    Case(
+        "view-npz-text-points",
+        shape_npz("s.npz", points=np.array([["1", "2", "3"]] * 3)),
+        view("s.npz"),
+        r"s\.npz: its points array holds text, not real numbers",
+    ),
 ]
 
 

@@ -13,7 +13,7 @@ from plyfile import PlyData, PlyElement
 
 from partdistill.errors import PdError
 from partdistill.formats import read_npz, read_ply, read_shape, shape_from_mesh, write_npz, write_ply
-from partdistill.shapes import Mesh, Provenance, Shape
+from partdistill.shapes import MAX_POINTS, Mesh, Provenance, Shape
 
 
 def _assert_same(a: Shape, b: Shape) -> None:
@@ -230,3 +230,35 @@ def test_mesh_record_survives_npz_without_colours(tmp_path: Path) -> None:
     back = read_npz(tmp_path / "m.npz")
     assert back.mesh.vertex_colors is None and back.mesh.face_labels is None
     np.testing.assert_array_equal(back.mesh.faces, [[0, 1, 2]])
+
+
+def test_npz_with_one_point_too_many_is_refused_before_it_is_loaded(tmp_path: Path) -> None:
+    """A real file of MAX_POINTS + 1 zero points: a few hundred kilobytes once compressed."""
+    import tracemalloc
+
+    rows = MAX_POINTS + 1
+    path = tmp_path / "many.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "meta.npy", _npy(np.frombuffer(b'{"format": "partdistill.shape", "version": 1}', np.uint8))
+        )
+        with archive.open("points.npy", "w") as handle:
+            np.lib.format.write_array_header_1_0(
+                handle, {"descr": "<f4", "fortran_order": False, "shape": (rows, 3)}
+            )
+            zeros = bytes(1 << 20)
+            for start in range(0, rows * 12, len(zeros)):
+                handle.write(zeros[: rows * 12 - start])
+    tracemalloc.start()
+    try:
+        with pytest.raises(PdError, match=r"points array declares 10,000,001 rows, more than the 10,000,000"):
+            read_shape(path)
+        assert tracemalloc.get_traced_memory()[1] < 10 << 20  # nothing near the 120 MB of points
+    finally:
+        tracemalloc.stop()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array)
+    return buffer.getvalue()
