@@ -11,6 +11,7 @@ Every reader turns a bad file into one `PdError` sentence that names the file.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import zipfile
 import zlib
@@ -454,6 +455,42 @@ def _ply_meta(comments: list[str], path: Path) -> _Meta:
 # --- meshes ---------------------------------------------------------------------------------------
 
 
+def _check_off_counts(path: Path) -> None:
+    """Refuse (PdError) an OFF file that holds fewer vertices or faces than its header declares, a
+    face line shorter than its own count, or counts past MAX_POINTS vertices or MAX_FACES faces:
+    trimesh reads what is there and would quietly drop the rest. Comments (#) and blank lines are
+    skipped as trimesh skips them; a header trimesh cannot read is left for it to explain."""
+    with path.open("rb") as handle:
+        lines = (words for words in (line.split(b"#", 1)[0].split() for line in handle) if words)
+        header = next(lines, [b""])
+        if not header[0].upper().endswith(b"OFF"):
+            return
+        counts = header[1:] or next(lines, [])
+        try:
+            n_vertices, n_faces = int(counts[0]), int(counts[1])
+        except (IndexError, ValueError):
+            return
+        if not (0 <= n_vertices <= MAX_POINTS and 0 <= n_faces <= MAX_FACES):
+            raise PdError(
+                f"{path} declares {n_vertices:,} vertices and {n_faces:,} faces; a shape's mesh may have "
+                f"0 to {MAX_POINTS:,} and 0 to {MAX_FACES:,}."
+            )
+        held_vertices = sum(1 for _ in itertools.islice(lines, n_vertices))
+        held_faces = 0
+        for words in itertools.islice(lines, n_faces):
+            corners = int(words[0]) if words[0].isdigit() else 0  # trimesh explains a malformed count
+            if len(words) < 1 + corners:
+                raise PdError(
+                    f"{path}: face {held_faces + 1} lists fewer than the {corners} vertices it declares."
+                )
+            held_faces += 1
+    if held_vertices < n_vertices or held_faces < n_faces:
+        raise PdError(
+            f"{path} declares {n_vertices:,} vertices and {n_faces:,} faces but holds {held_vertices:,} "
+            f"and {held_faces:,}: it is cut short."
+        )
+
+
 def read_mesh(
     path: str | Path, *, n_points: int = DEFAULT_MESH_POINTS, seed: int = 0, category: str | None = None
 ) -> Shape:
@@ -461,12 +498,19 @@ def read_mesh(
     import trimesh
 
     path = Path(path)
+    if path.suffix.lower() == ".off":
+        _check_off_counts(path)
     try:
         loaded = trimesh.load(str(path), force="mesh", process=False)
     except Exception as error:  # trimesh raises many kinds for malformed files
         raise PdError(f"{path} is not a readable mesh ({_reason(error)}).") from error
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise PdError(f"{path} holds no triangles to sample points from.")
+    if len(loaded.vertices) > MAX_POINTS or len(loaded.faces) > MAX_FACES:
+        raise PdError(
+            f"{path} holds {len(loaded.vertices):,} vertices and {len(loaded.faces):,} triangles, more than "
+            f"the {MAX_POINTS:,} and {MAX_FACES:,} a shape's mesh may have."
+        )
     try:
         return shape_from_mesh(
             loaded,
@@ -530,14 +574,34 @@ def _vertex_colors(mesh: trimesh.Trimesh) -> np.ndarray | None:
     """[V,3] float RGB of a mesh with vertex colours or a texture (sampled at the vertices), else None."""
     kind = mesh.visual.kind
     if kind == "texture":
-        try:
-            visual = mesh.visual.to_color()
-        except Exception:  # a texture trimesh cannot sample: keep the shape, lose its colour
-            return None
-        return np.asarray(visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
-    if kind == "vertex":
-        return np.asarray(mesh.visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
-    return None
+        rgba = _texture_colors(mesh)
+    elif kind == "vertex":
+        rgba = np.asarray(mesh.visual.vertex_colors)
+    else:
+        return None
+    return None if rgba is None else rgba[:, :3].astype(np.float32) / 255.0
+
+
+def _texture_colors(mesh: trimesh.Trimesh) -> np.ndarray | None:
+    """[V,4] RGBA of a textured mesh: its texture image sampled at the vertices' UV coordinates; the
+    material's flat colour where there is no image to sample (an MTL naming a file a download lacks)
+    or no UVs; None where the material has no colour either.
+
+    trimesh's `to_color` gives None, or one colour, for a material without an image, and the colour
+    visual it builds from that fails later with a TypeError, so the material is asked directly.
+    """
+    material, n = mesh.visual.material, len(mesh.vertices)
+    try:
+        rgba = material.to_color(mesh.visual.uv)
+    except Exception:  # an image trimesh cannot sample: the flat colour instead
+        rgba = None
+    rgba = None if rgba is None else np.asarray(rgba)
+    if rgba is not None and rgba.ndim == 2 and rgba.shape[0] == n and rgba.shape[1] >= 3:
+        return rgba
+    flat = getattr(material, "main_color", None)
+    if flat is None or np.size(flat) < 3:
+        return None
+    return np.tile(np.asarray(flat).reshape(-1)[:4], (n, 1))
 
 
 def _reason(error: BaseException) -> str:

@@ -1198,6 +1198,18 @@ CASES = [
         view("s.npz"),
         r"s\.npz: its points array holds text, not real numbers",
     ),
+    Case(
+        "view-off-declares-two-faces-holds-one",
+        garbage("two.off", b"OFF\n3 2 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n"),
+        view("two.off"),
+        r"two\.off declares 3 vertices and 2 faces but holds 3 and 1: it is cut short",
+    ),
+    Case(
+        "import-off-face-shorter-than-its-count",
+        garbage("files/quad.off", b"OFF\n4 1 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n4 0 1 2\n"),
+        ("import", "--dataset", "files", "--categories", "chair", "--root", "{d}/files", "--out", "{d}/coll"),
+        r"quad\.off: face 1 lists fewer than the 4 vertices it declares",
+    ),
 ]
 
 

@@ -127,6 +127,27 @@ def test_meshes_are_sampled_area_weighted_and_seeded(tmp_path: Path, suffix: str
         assert red[shape.points[:, 0] > 0.99].min() > 0.95 and red[shape.points[:, 0] < -0.99].max() < 0.05
 
 
+TEXTURED_TRIANGLE = (
+    "mtllib m.mtl\nusemtl paint\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nf 1/1 2/2 3/3\n"
+)
+
+
+@pytest.mark.parametrize(("texture", "rgb"), [(True, [0.0, 0.6, 0.2]), (False, [0.8, 0.2, 0.2])])
+def test_an_obj_takes_its_texture_or_without_the_image_its_material_colour(
+    tmp_path: Path, texture: bool, rgb: list[float]
+) -> None:
+    """Downloads often lack the image an MTL names: the mesh keeps the material's flat colour."""
+    from PIL import Image
+
+    (tmp_path / "tri.obj").write_text(TEXTURED_TRIANGLE)
+    (tmp_path / "m.mtl").write_text("newmtl paint\nKd 0.8 0.2 0.2\nmap_Kd paint.png\n")
+    if texture:
+        Image.new("RGB", (2, 2), (0, 153, 51)).save(tmp_path / "paint.png")
+    shape = read_shape(tmp_path / "tri.obj", n_points=50)
+    assert shape.n_points == 50 and shape.mesh is not None
+    np.testing.assert_allclose(shape.colors, np.tile(rgb, (50, 1)), atol=1e-6)
+
+
 def test_labels_follow_faces_when_sampling(tmp_path: Path) -> None:
     box = trimesh.creation.box()
     face_labels = (box.triangles_center[:, 1] > 0).astype(np.int64)  # top half of the faces is part 1
@@ -262,3 +283,23 @@ def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, array)
     return buffer.getvalue()
+
+
+def test_pd_import_and_view_take_an_obj_without_its_texture(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from partdistill.cli import app
+    from partdistill.collection import Collection
+
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "tri.obj").write_text(TEXTURED_TRIANGLE)
+    (tmp_path / "files" / "m.mtl").write_text("newmtl paint\nKd 0.8 0.2 0.2\nmap_Kd paint.png\n")
+    runner = CliRunner()
+    files, coll = str(tmp_path / "files"), str(tmp_path / "coll")
+    imported = runner.invoke(
+        app, ["import", "--dataset", "files", "--categories", "chair", "--root", files, "--out", coll]
+    )
+    assert imported.exit_code == 0, imported.output
+    assert Collection.open(coll).load("tri").colors[0] == pytest.approx([0.8, 0.2, 0.2])
+    viewed = runner.invoke(app, ["view", f"{files}/tri.obj", "--out", str(tmp_path / "page.html")])
+    assert viewed.exit_code == 0 and (tmp_path / "page.html").is_file(), viewed.output
