@@ -496,6 +496,11 @@ def labelled_ply(relative: str, meta: dict[str, object]) -> Setup:
     return ply(relative, rows, (*XYZ, "int label"), comments=(f"partdistill {json.dumps(meta)}",))
 
 
+def category_file(relative: str, definition: object) -> Setup:
+    """A JSON category file holding `definition`."""
+    return garbage(relative, json.dumps(definition).encode())
+
+
 def view(name: str) -> tuple[str, ...]:
     """`pd view` of the case folder's file `name`, writing page.html."""
     return ("view", f"{{d}}/{name}", "--out", "{d}/page.html")
@@ -1209,6 +1214,78 @@ CASES = [
         garbage("files/quad.off", b"OFF\n4 1 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n4 0 1 2\n"),
         ("import", "--dataset", "files", "--categories", "chair", "--root", "{d}/files", "--out", "{d}/coll"),
         r"quad\.off: face 1 lists fewer than the 4 vertices it declares",
+    ),
+    Case(
+        "categories-show-100k-parts",
+        category_file("many.json", {"name": "many", "parts": [f"p{i}" for i in range(100_000)]}),
+        ("categories", "show", "{d}/many.json"),
+        r"many\.json: 'parts' must be a list of 1 to 256 entries",
+    ),
+    Case(
+        "synth-parts-300",
+        nothing,
+        with_options(SYNTH, "--category", "vase", "--parts", ",".join(f"p{i}" for i in range(300))),
+        r"--parts: 'parts' must be a list of 1 to 256 entries",
+    ),
+    Case(
+        "categories-show-template-asks-for-100-MB",
+        garbage(
+            "vase.toml", b'name = "vase"\nparts = ["a"]\n[prompts]\ntemplates = ["a {noun:>100000000}"]\n'
+        ),
+        ("categories", "show", "{d}/vase.toml"),
+        r"vase\.toml: 'prompts': the template 'a \{noun:>100000000\}' may use only .* each bare",
+    ),
+    Case(
+        "categories-show-template-attribute",
+        category_file(
+            "vase.json",
+            {"name": "vase", "parts": ["a"], "prompts": {"templates": ["{noun.__class__.__mro__}"]}},
+        ),
+        ("categories", "show", "{d}/vase.json"),
+        r"vase\.json: 'prompts': the template '\{noun\.__class__\.__mro__\}' may use only",
+    ),
+    Case(
+        "categories-show-too-many-prompts",
+        category_file(
+            "vase.json",
+            {
+                "name": "vase",
+                "parts": ["a"],
+                "prompts": {f: [f"{f}{i}" for i in range(100)] for f in ("styles", "materials", "features")},
+            },
+        ),
+        ("categories", "show", "{d}/vase.json"),
+        r"vase\.json: its prompt words make 1,030,000 text-to-3D prompts, more than the 25,000",
+    ),
+    Case(
+        "categories-show-nested-50k-deep",
+        garbage("deep.json", b'{"name": "vase", "parts": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
+        ("categories", "show", "{d}/deep.json"),
+        r"deep\.json is not a readable category file",
+    ),
+    Case(
+        "categories-show-file-of-two-megabytes",
+        garbage("vase.toml", b'name = "vase"\nparts = ["a"]\n' + b"# padding\n" * 200_000),
+        ("categories", "show", "{d}/vase.toml"),
+        r"vase\.toml holds 2,000,028 bytes; a category file holds at most 1,048,576",
+    ),
+    Case(
+        "categories-show-name-a-number",
+        category_file("vase.json", {"name": 123, "parts": ["a"]}),
+        ("categories", "show", "{d}/vase.json"),
+        r"vase\.json: 'name' must be a non-empty text of at most 100 characters, not 123",
+    ),
+    Case(
+        "categories-show-noun-a-list",
+        category_file("vase.json", {"name": "vase", "noun": ["a"], "parts": ["a"]}),
+        ("categories", "show", "{d}/vase.json"),
+        r"vase\.json: 'noun' must be a non-empty text",
+    ),
+    Case(
+        "categories-show-teacher-a-number",
+        category_file("vase.json", {"name": "vase", "parts": [{"name": "neck", "teacher": 5}]}),
+        ("categories", "show", "{d}/vase.json"),
+        r"vase\.json: part 1: 'teacher' must be a non-empty text",
     ),
 ]
 
