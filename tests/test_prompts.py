@@ -134,6 +134,26 @@ def test_a_template_fills_only_bare_slots(template: str) -> None:
     assert template_slots("{feature}: a {noun} of {{braces}} {style} {noun}") == ("noun", "style", "feature")
 
 
+def test_prompts_are_the_ones_earlier_releases_made() -> None:
+    """Filling each template only for the slots it uses keeps the prompts and their order, so a
+    collection made before keeps growing with the same prompts."""
+    chair = find_category("chair")
+    teapot = Category(
+        "teapot", "teapot", "user", None, "teapot", (Part("lid", "lid"), Part("spout", "spout"))
+    )
+    assert len(prompt_space(chair)) == 2112 and len(prompt_space(teapot)) == 864
+    assert [text_prompt(chair, i, 0) for i in range(3)] == [
+        "a 3D model of a lounge wooden chair",
+        "an antique armchair on a swivel base",
+        "a rocking fabric armchair with a tall back",
+    ]
+    assert [text_prompt(teapot, i, 0) for i in range(3)] == [
+        "an industrial metal teapot with a lid",
+        "a 3D model of a classic red teapot",
+        "a minimalist wooden teapot with a lid",
+    ]
+
+
 def test_prompts_past_the_bound_are_refused_before_they_are_made() -> None:
     words = PromptWords(
         styles=tuple(f"s{i}" for i in range(100)), materials=tuple(f"m{i}" for i in range(100))
