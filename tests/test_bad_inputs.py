@@ -474,17 +474,17 @@ def npz_declaring(relative: str, rows: int) -> Setup:
     return write
 
 
-def shape_npz(relative: str, meta: dict[str, object] | None = None, **arrays: np.ndarray) -> Setup:
-    """A partdistill shape file of three points with the metadata fields in `meta` and the arrays in
-    `arrays` replaced or added (written with np.savez: nothing is checked on the way out)."""
+def shape_npz(relative: str, fields: dict[str, object] | None = None, **arrays: np.ndarray) -> Setup:
+    """A partdistill shape file of three points with the metadata fields in `fields` and the arrays in
+    `arrays` replaced or added ("meta" replaces the metadata's bytes; np.savez checks nothing)."""
 
     def write(d: Path, assets: Assets) -> None:
         import io
 
-        fields = {"format": "partdistill.shape", "version": 1, **(meta or {})}
+        meta = json.dumps({"format": "partdistill.shape", "version": 1, **(fields or {})}).encode()
+        contents = {"meta": np.frombuffer(meta, np.uint8), "points": np.eye(3, dtype=np.float32), **arrays}
         buffer = io.BytesIO()
-        contents = {"points": np.eye(3, dtype=np.float32), **arrays}
-        np.savez(buffer, meta=np.frombuffer(json.dumps(fields).encode(), np.uint8), **contents)
+        np.savez(buffer, **contents)
         garbage(relative, buffer.getvalue())(d, assets)
 
     return write
@@ -1202,6 +1202,20 @@ CASES = [
         shape_npz("s.npz", points=np.array([["1", "2", "3"]] * 3)),
         view("s.npz"),
         r"s\.npz: its points array holds text, not real numbers",
+    ),
+    Case(
+        "view-npz-meta-nested-too-deep",
+        shape_npz("s.npz", meta=np.frombuffer(b"[" * 50_000 + b"]" * 50_000, np.uint8)),
+        view("s.npz"),
+        r"s\.npz is not a readable partdistill shape file \(its metadata is not JSON\)",
+    ),
+    Case(
+        "view-ply-comment-nested-too-deep",
+        ply(
+            "deep.ply", ["0 0 0", "1 0 0", "0 1 0"], comments=("partdistill " + "[" * 50_000 + "]" * 50_000,)
+        ),
+        view("deep.ply"),
+        r"deep\.ply: its partdistill comment is not JSON",
     ),
     Case(
         "view-off-declares-two-faces-holds-one",
