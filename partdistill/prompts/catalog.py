@@ -167,7 +167,7 @@ class Category:
             parts=read_parts(fields, source),
             words=PromptWords() if words is None else PromptWords.read(words),
         )
-        return checked(category, source)
+        return checked_category(category, source)
 
 
 def read_parts(fields: Fields, source: str) -> tuple[Part, ...]:
@@ -188,7 +188,7 @@ def category_name(name: str, source: str) -> str:
     return name
 
 
-def checked(category: Category, source: str) -> Category:
+def checked_category(category: Category, source: str) -> Category:
     """`category` once its part names are distinct, its texts valid Unicode (JSON escapes can hold
     lone surrogates) and its prompts at most MAX_PROMPTS; else a PdError naming `source`."""
     names = category.part_names

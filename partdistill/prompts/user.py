@@ -34,7 +34,7 @@ from partdistill.prompts.catalog import (
     Category,
     PromptWords,
     category_name,
-    checked,
+    checked_category,
     find_category,
     read_parts,
     register_category,
@@ -97,7 +97,7 @@ def user_category(data: object, source: str) -> Category:
         parts=read_parts(fields, source),
         words=PromptWords() if prompts is None else PromptWords.read(prompts),
     )
-    return checked(category, source)
+    return checked_category(category, source)
 
 
 def _toml():
