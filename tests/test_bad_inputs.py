@@ -844,7 +844,7 @@ CASES = [
         "predict-run-record-catalogue-not-a-table",
         then(trained, student_record(catalogue=5)),
         ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
-        r"student\.json is not a complete student record",
+        r"student\.json: 'catalogue' is not a category record",
     ),
     Case(
         "predict-over-its-own-input",
