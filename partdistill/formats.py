@@ -230,7 +230,7 @@ def _check_array(name: str, shape: tuple[int, ...], dtype: np.dtype, path: Path)
     expected = (1,) if width is None else (2,)
     if (len(shape),) != expected or (width is not None and shape[1] != width):
         wanted = "[N]" if width is None else f"[N,{width}]"
-        raise PdError(f"{path}: its {name} array has shape {list(shape)}, not {wanted}.")
+        raise PdError(f"{path}: {name} must have shape {wanted}, not {list(shape)}.")
     if shape[0] > max_rows:
         raise PdError(
             f"{path}: its {name} array declares {shape[0]:,} rows, more than the {max_rows:,} "
