@@ -166,7 +166,7 @@ class Collection:
             raise PdError(f"{manifest}: 'categories' is not a table of category definitions.")
         for name, record in user.items():
             try:
-                register_category(Category.from_record(record))
+                register_category(Category.from_record(record, f"{manifest}: category '{name}'"))
             except (KeyError, TypeError, ValueError, AttributeError) as error:
                 raise PdError(
                     f"{manifest}: the definition of category '{name}' is malformed ({error})."

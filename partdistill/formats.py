@@ -11,8 +11,11 @@ Every reader turns a bad file into one `PdError` sentence that names the file.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +24,17 @@ import numpy as np
 from partdistill.errors import PdError
 from partdistill.files import atomic_path, write_bytes
 from partdistill.palette import part_colors
-from partdistill.shapes import MAX_POINTS, Mesh, Provenance, Shape
+from partdistill.records import Fields
+from partdistill.shapes import (
+    MAX_PARTS,
+    MAX_POINTS,
+    Mesh,
+    Provenance,
+    Shape,
+    ShapeError,
+    dtype_words,
+    whole_numbers,
+)
 
 if TYPE_CHECKING:
     import trimesh
@@ -37,6 +50,21 @@ _PLY_HEADER_BYTES = 1 << 20  # where a PLY header must have ended (one holds a f
 LABEL_PROPERTIES = ("label", "part", "part_id", "semantic_seg")
 _FORMAT = "partdistill.shape"
 _VERSION = 1
+_MAX_META_BYTES = 1 << 20  # a shape file's JSON metadata; part names and provenance take a few KB
+# The arrays a shape file may hold: the most rows each may declare, and its width (None: one value
+# per row). A compressed file of a few kilobytes can declare gigabytes, so headers are read first.
+_ARRAYS: dict[str, tuple[int, int | None]] = {
+    "meta": (_MAX_META_BYTES, None),
+    "points": (MAX_POINTS, 3),
+    "normals": (MAX_POINTS, 3),
+    "colors": (MAX_POINTS, 3),
+    "labels": (MAX_POINTS, None),
+    "point_faces": (MAX_POINTS, None),
+    "mesh_vertices": (MAX_POINTS, 3),
+    "mesh_faces": (MAX_FACES, 3),
+    "mesh_face_labels": (MAX_FACES, None),
+    "mesh_vertex_colors": (MAX_POINTS, 3),
+}
 
 
 def read_shape(
@@ -113,44 +141,152 @@ def write_npz(shape: Shape, path: str | Path) -> None:
 
 
 def read_npz(path: str | Path) -> Shape:
-    """Read a shape written by `write_npz`."""
+    """Read a shape written by `write_npz`.
+
+    Every array's header is checked (its kind of numbers, its width, at most MAX_POINTS rows or
+    MAX_FACES faces) before any array is loaded, and the metadata is read field by field.
+    """
     path = Path(path)
     if not zipfile.is_zipfile(path):
         raise PdError(f"{path} is not a readable partdistill shape file (it is not a zip archive).")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, MemoryError) as error:  # headers can lie
+        with zipfile.ZipFile(path) as archive:
+            members = {_array_name(info, path): info for info in archive.infolist()}
+            for name, info in members.items():
+                with archive.open(info) as handle:
+                    _check_array(name, *_array_header(handle), path)
+            arrays = {name: _read_array(archive, info) for name, info in members.items()}
+    except _ZIP_ERRORS as error:
         raise PdError(f"{path} is not a readable partdistill shape file ({_reason(error)}).") from error
+    meta = _npz_meta(arrays.pop("meta", None), path)
     try:
-        meta = json.loads(arrays.pop("meta").tobytes().decode())
-        if meta.get("format") != _FORMAT:
-            raise ValueError("its metadata does not name the partdistill shape format")
-        if meta.get("version") != _VERSION:
-            raise ValueError(f"it is format version {meta.get('version')}, this partdistill reads {_VERSION}")
         mesh = None
-        if "mesh_vertices" in arrays:
+        if "mesh_vertices" in arrays or "mesh_faces" in arrays:
+            if "mesh_vertices" not in arrays or "mesh_faces" not in arrays:
+                raise ShapeError("its mesh needs both mesh_vertices and mesh_faces")
             mesh = Mesh(
                 vertices=arrays["mesh_vertices"],
                 faces=arrays["mesh_faces"],
                 face_labels=arrays.get("mesh_face_labels"),
                 vertex_colors=arrays.get("mesh_vertex_colors"),
             )
+        if "points" not in arrays:
+            raise ShapeError("it holds no points array")
         return Shape(
             points=arrays["points"],
             normals=arrays.get("normals"),
             colors=arrays.get("colors"),
             labels=arrays.get("labels"),
-            part_names=tuple(meta.get("part_names", ())),
-            category=meta.get("category"),
+            part_names=meta.part_names,
+            category=meta.category,
             mesh=mesh,
             point_faces=arrays.get("point_faces"),
-            provenance=Provenance.from_dict(meta.get("provenance", {"generator": "unknown"})),
+            provenance=meta.provenance or Provenance("unknown"),
         )
-    except PdError as error:
+    except ShapeError as error:
         raise PdError(f"{path}: {error}") from error
-    except (KeyError, ValueError, UnicodeDecodeError) as error:
-        raise PdError(f"{path} is not a readable partdistill shape file ({_reason(error)}).") from error
+
+
+# What a damaged archive raises: zipfile's BadZipFile, RuntimeError for an encrypted member,
+# NotImplementedError for an unknown compression, zlib.error for a corrupt stream; numpy ValueError.
+_ZIP_ERRORS = (
+    OSError,
+    ValueError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    zlib.error,
+    zipfile.BadZipFile,
+)
+
+
+def _array_name(info: zipfile.ZipInfo, path: Path) -> str:
+    """The array a zip member holds ("points" for points.npy); a member the format lacks is refused."""
+    name = info.filename.removesuffix(".npy")
+    if name not in _ARRAYS or not info.filename.endswith(".npy"):
+        raise PdError(f"{path} is not a partdistill shape file: it holds '{info.filename}'.")
+    return name
+
+
+def _array_header(handle: io.BufferedIOBase) -> tuple[tuple[int, ...], np.dtype]:
+    """The (shape, dtype) an .npy stream's header declares, read without reading the array."""
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:
+        raise ValueError(f"an array is in .npy format version {version[0]}.{version[1]}")
+    return shape, dtype
+
+
+def _check_array(name: str, shape: tuple[int, ...], dtype: np.dtype, path: Path) -> None:
+    """Refuse (PdError) an array of the wrong kind of values or width, or of more rows than allowed."""
+    max_rows, width = _ARRAYS[name]
+    if name == "meta" and dtype != np.uint8:
+        raise PdError(f"{path}: its meta array holds {dtype_words(dtype)}, not the bytes of a JSON text.")
+    if dtype.kind not in "iuf":  # object arrays are pickles: never loaded
+        raise PdError(f"{path}: its {name} array holds {dtype_words(dtype)}, not real numbers.")
+    expected = (1,) if width is None else (2,)
+    if (len(shape),) != expected or (width is not None and shape[1] != width):
+        wanted = "[N]" if width is None else f"[N,{width}]"
+        raise PdError(f"{path}: {name} must have shape {wanted}, not {list(shape)}.")
+    if shape[0] > max_rows:
+        raise PdError(
+            f"{path}: its {name} array declares {shape[0]:,} rows, more than the {max_rows:,} "
+            "a shape file may hold."
+        )
+
+
+def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    with archive.open(info) as handle:
+        return np.lib.format.read_array(handle, allow_pickle=False)
+
+
+@dataclass(frozen=True)
+class _Meta:
+    """What a shape file says besides its arrays (the npz metadata, a PLY's partdistill comment)."""
+
+    category: str | None = None
+    part_names: tuple[str, ...] = ()
+    provenance: Provenance | None = None
+
+
+_META_KEYS = frozenset({"category", "part_names", "provenance"})
+
+
+def _read_meta(fields: Fields) -> _Meta:
+    """The metadata fields, typed: a category name, at most MAX_PARTS distinct part names, a provenance."""
+    provenance = None
+    if "provenance" in fields:
+        provenance = Provenance.from_dict(fields.data["provenance"], f"{fields.source}: 'provenance'")
+    return _Meta(
+        category=fields.text("category", None),
+        part_names=fields.texts("part_names", (), max_items=MAX_PARTS, unique=True),
+        provenance=provenance,
+    )
+
+
+def _npz_meta(raw: np.ndarray | None, path: Path) -> _Meta:
+    """The metadata of a shape file: a JSON object naming the format and its version."""
+    if raw is None:
+        raise PdError(f"{path} is not a readable partdistill shape file (it has no metadata).")
+    try:
+        data = json.loads(raw.tobytes().decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise PdError(
+            f"{path} is not a readable partdistill shape file (its metadata is not JSON)."
+        ) from error
+    fields = Fields(data, f"{path}: its metadata", "shape metadata")
+    if fields.data.get("format") != _FORMAT:
+        raise PdError(
+            f"{path} is not a readable partdistill shape file (its metadata does not name the format)."
+        )
+    version = fields.whole("version")
+    if version != _VERSION:
+        raise PdError(f"{path} is shape format version {version}; this partdistill reads {_VERSION}.")
+    fields.only(_META_KEYS | {"format", "version"})
+    return _read_meta(fields)
 
 
 # --- PLY ------------------------------------------------------------------------------------------
@@ -186,7 +322,13 @@ def read_ply(
         raise PdError(f"{path} has no x, y, z vertex properties, so it holds no points.")
     if len(vertex) == 0:
         raise PdError(f"{path} holds no points.")
-    meta = _ply_meta(ply.comments)
+    lists = [name for name in fields if vertex[name].dtype.kind == "O"]  # plyfile: an array per point
+    if lists:
+        raise PdError(
+            f"{path}: its vertex property '{sorted(lists)[0]}' is a list, where partdistill reads "
+            "one number per point."
+        )
+    meta = _ply_meta(ply.comments, path)
 
     def stack(*columns: str) -> np.ndarray | None:
         return np.stack([vertex[c] for c in columns], axis=1) if set(columns) <= fields else None
@@ -196,23 +338,22 @@ def read_ply(
         colors = colors.astype(np.float32)
         if np.issubdtype(vertex["red"].dtype, np.integer) or colors.max() > 1.0:
             colors = colors / 255.0
-    labels = next((np.asarray(vertex[name]) for name in LABEL_PROPERTIES if name in fields), None)
-    names = tuple(meta.get("part_names", ())) or part_names
-    if labels is not None and not names:
-        names = tuple(f"part {i}" for i in range(int(labels.max(initial=-1)) + 1))
+    label_property = next((name for name in LABEL_PROPERTIES if name in fields), None)
     try:
+        labels = None if label_property is None else _ply_labels(vertex[label_property], label_property)
+        names = meta.part_names or part_names
+        if labels is not None and not names:
+            names = tuple(f"part {i}" for i in range(int(labels.max(initial=-1)) + 1))
         return Shape(
             points=stack("x", "y", "z"),  # type: ignore[arg-type]
             normals=stack("nx", "ny", "nz"),
             colors=colors,
             labels=labels,
             part_names=names if labels is not None else (),
-            category=meta.get("category", category),
-            provenance=Provenance.from_dict(meta["provenance"])
-            if "provenance" in meta
-            else Provenance("file", source=str(path)),
+            category=category if meta.category is None else meta.category,
+            provenance=meta.provenance or Provenance("file", source=str(path)),
         )
-    except PdError as error:
+    except ShapeError as error:
         raise PdError(f"{path}: {error}") from error
 
 
@@ -284,17 +425,70 @@ def _check_ply_counts(path: Path) -> None:
     raise PdError(f"{path}: its PLY header does not end within its first {_PLY_HEADER_BYTES:,} bytes.")
 
 
-def _ply_meta(comments: list[str]) -> dict:
+def _ply_labels(values: np.ndarray, name: str) -> np.ndarray:
+    """A label property as int64 labels in -1..MAX_PARTS-1 (-1: no part), else a ShapeError; checked
+    before a name is made for every part up to the largest label."""
+    labels = whole_numbers(values, f"its '{name}' property")
+    if labels.size and (labels.min() < -1 or labels.max() >= MAX_PARTS):
+        raise ShapeError(
+            f"its '{name}' property holds labels from {labels.min():,} to {labels.max():,}; a label is "
+            f"a part from 0 to {MAX_PARTS - 1} (a shape has at most {MAX_PARTS} parts) or -1 for none"
+        )
+    return labels
+
+
+def _ply_meta(comments: list[str], path: Path) -> _Meta:
+    """The metadata `write_ply` keeps in a header comment, read typed (none: empty metadata)."""
     for comment in comments:
         if comment.startswith(_PLY_COMMENT):
+            source = f"{path}: its partdistill comment"
             try:
-                return dict(json.loads(comment[len(_PLY_COMMENT) :]))
-            except (ValueError, TypeError):
-                return {}
-    return {}
+                data = json.loads(comment[len(_PLY_COMMENT) :])
+            except (ValueError, RecursionError) as error:
+                raise PdError(f"{source} is not JSON ({_reason(error)}).") from error
+            fields = Fields(data, source, "shape metadata")
+            fields.only(_META_KEYS)
+            return _read_meta(fields)
+    return _Meta()
 
 
 # --- meshes ---------------------------------------------------------------------------------------
+
+
+def _check_off_counts(path: Path) -> None:
+    """Refuse (PdError) an OFF file that holds fewer vertices or faces than its header declares, a
+    face line shorter than its own count, or counts past MAX_POINTS vertices or MAX_FACES faces:
+    trimesh reads what is there and would quietly drop the rest. Comments (#) and blank lines are
+    skipped as trimesh skips them; a header trimesh cannot read is left for it to explain."""
+    with path.open("rb") as handle:
+        lines = (words for words in (line.split(b"#", 1)[0].split() for line in handle) if words)
+        header = next(lines, [b""])
+        if not header[0].upper().endswith(b"OFF"):
+            return
+        counts = header[1:] or next(lines, [])
+        try:
+            n_vertices, n_faces = int(counts[0]), int(counts[1])
+        except (IndexError, ValueError):
+            return
+        if not (0 <= n_vertices <= MAX_POINTS and 0 <= n_faces <= MAX_FACES):
+            raise PdError(
+                f"{path} declares {n_vertices:,} vertices and {n_faces:,} faces; a shape's mesh may have "
+                f"0 to {MAX_POINTS:,} and 0 to {MAX_FACES:,}."
+            )
+        held_vertices = sum(1 for _ in itertools.islice(lines, n_vertices))
+        held_faces = 0
+        for words in itertools.islice(lines, n_faces):
+            corners = int(words[0]) if words[0].isdigit() else 0  # trimesh explains a malformed count
+            if len(words) < 1 + corners:
+                raise PdError(
+                    f"{path}: face {held_faces + 1} lists fewer than the {corners} vertices it declares."
+                )
+            held_faces += 1
+    if held_vertices < n_vertices or held_faces < n_faces:
+        raise PdError(
+            f"{path} declares {n_vertices:,} vertices and {n_faces:,} faces but holds {held_vertices:,} "
+            f"and {held_faces:,}: it is cut short."
+        )
 
 
 def read_mesh(
@@ -304,12 +498,19 @@ def read_mesh(
     import trimesh
 
     path = Path(path)
+    if path.suffix.lower() == ".off":
+        _check_off_counts(path)
     try:
         loaded = trimesh.load(str(path), force="mesh", process=False)
     except Exception as error:  # trimesh raises many kinds for malformed files
         raise PdError(f"{path} is not a readable mesh ({_reason(error)}).") from error
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise PdError(f"{path} holds no triangles to sample points from.")
+    if len(loaded.vertices) > MAX_POINTS or len(loaded.faces) > MAX_FACES:
+        raise PdError(
+            f"{path} holds {len(loaded.vertices):,} vertices and {len(loaded.faces):,} triangles, more than "
+            f"the {MAX_POINTS:,} and {MAX_FACES:,} a shape's mesh may have."
+        )
     try:
         return shape_from_mesh(
             loaded,
@@ -373,14 +574,34 @@ def _vertex_colors(mesh: trimesh.Trimesh) -> np.ndarray | None:
     """[V,3] float RGB of a mesh with vertex colours or a texture (sampled at the vertices), else None."""
     kind = mesh.visual.kind
     if kind == "texture":
-        try:
-            visual = mesh.visual.to_color()
-        except Exception:  # a texture trimesh cannot sample: keep the shape, lose its colour
-            return None
-        return np.asarray(visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
-    if kind == "vertex":
-        return np.asarray(mesh.visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
-    return None
+        rgba = _texture_colors(mesh)
+    elif kind == "vertex":
+        rgba = np.asarray(mesh.visual.vertex_colors)
+    else:
+        return None
+    return None if rgba is None else rgba[:, :3].astype(np.float32) / 255.0
+
+
+def _texture_colors(mesh: trimesh.Trimesh) -> np.ndarray | None:
+    """[V,4] RGBA of a textured mesh: its texture image sampled at the vertices' UV coordinates; the
+    material's flat colour where there is no image to sample (an MTL naming a file a download lacks)
+    or no UVs; None where the material has no colour either.
+
+    trimesh's `to_color` gives None, or one colour, for a material without an image, and the colour
+    visual it builds from that fails later with a TypeError, so the material is asked directly.
+    """
+    material, n = mesh.visual.material, len(mesh.vertices)
+    try:
+        rgba = material.to_color(mesh.visual.uv)
+    except Exception:  # an image trimesh cannot sample: the flat colour instead
+        rgba = None
+    rgba = None if rgba is None else np.asarray(rgba)
+    if rgba is not None and rgba.ndim == 2 and rgba.shape[0] == n and rgba.shape[1] >= 3:
+        return rgba
+    flat = getattr(material, "main_color", None)
+    if flat is None or np.size(flat) < 3:
+        return None
+    return np.tile(np.asarray(flat).reshape(-1)[:4], (n, 1))
 
 
 def _reason(error: BaseException) -> str:

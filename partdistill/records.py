@@ -153,6 +153,18 @@ class Fields:
             )
         return tuple(value)
 
+    def entries(
+        self, key: str, default: Any = _MISSING, *, min_items: int = 0, max_items: int = MAX_ITEMS
+    ) -> Any:
+        """A list of `min_items` to `max_items` values of any kind, as a tuple, for the caller to
+        read one by one (an object with `Fields`): for lists whose entries may take several forms."""
+        value = self._get(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if not isinstance(value, list) or not min_items <= len(value) <= max_items:
+            raise self._wrong(key, f"a list of {min_items:,} to {max_items:,} entries", value)
+        return tuple(value)
+
     def record(self, key: str, default: Any = _MISSING) -> Any:
         """A nested JSON object, as `Fields` naming this record's source and the key."""
         value = self._get(key, default)

@@ -16,9 +16,14 @@ from typing import Literal
 
 import numpy as np
 
-from partdistill.errors import PdError
+from partdistill.errors import MAX_SEED, PdError
+from partdistill.records import Fields
 
 MAX_POINTS = 10_000_000  # the most points an option or a file header may ask a shape to hold
+# The most parts a shape, a file or a category may declare: ShapeNetPart has at most 6 per
+# category, PartNetE 103 in all; a label or a list of names past it is a broken file, not a shape.
+MAX_PARTS = 256
+_MAX_PROVENANCE_TEXT = 4_096  # a source may be a long path
 
 
 class ShapeError(PdError):
@@ -49,9 +54,23 @@ class Provenance:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Provenance:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
+    def from_dict(cls, data: object, source: str = "a provenance record") -> Provenance:
+        """The provenance `to_dict` wrote; one PdError naming `source` for a field that is unknown,
+        missing or of the wrong type (a seed must be a whole number, the rest texts or absent)."""
+        fields = Fields(data, source, "a provenance record")
+        fields.only({f.name for f in dataclasses.fields(cls)})
+
+        def text(key: str) -> str | None:
+            return fields.text(key, None, max_length=_MAX_PROVENANCE_TEXT)
+
+        return cls(
+            generator=fields.text("generator", max_length=_MAX_PROVENANCE_TEXT),
+            prompt=text("prompt"),
+            seed=fields.whole("seed", None, at_least=0, at_most=MAX_SEED),
+            model_id=text("model_id"),
+            source=text("source"),
+            description=text("description"),
+        )
 
 
 @dataclass(frozen=True)
@@ -72,7 +91,7 @@ class Mesh:
 
     def __post_init__(self) -> None:
         _set(self, "vertices", _coords(self.vertices, "mesh vertices"))
-        faces = np.ascontiguousarray(self.faces, dtype=np.int64)
+        faces = np.ascontiguousarray(whole_numbers(self.faces, "mesh faces"))
         if faces.ndim != 2 or faces.shape[1] != 3:
             raise ShapeError(f"mesh faces must have shape [F,3], not {list(faces.shape)}")
         if faces.size and (faces.min() < 0 or faces.max() >= len(self.vertices)):
@@ -125,7 +144,9 @@ class Shape:
             _set(self, "normals", normals)
         if self.colors is not None:
             _set(self, "colors", _colors(self.colors, n, "colours"))
-        _set(self, "part_names", tuple(self.part_names))
+        _set(self, "part_names", _part_names(self.part_names))
+        if self.category is not None and not isinstance(self.category, str):
+            raise ShapeError(f"the category must be a name, not {self.category!r}")
         if self.labels is not None:
             labels = _per_row(self.labels, n, "labels", np.int64)
             if not self.part_names:
@@ -257,8 +278,54 @@ def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
+_KINDS = {"b": "true/false values", "c": "complex numbers", "O": "objects", "U": "text", "S": "text"}
+
+
+def real_numbers(array: object, what: str) -> np.ndarray:
+    """`array` as a numpy array of real numbers (ints or floats, any precision), else a ShapeError:
+    numpy would turn text into numbers, drop imaginary parts and stumble over objects unasked."""
+    try:
+        values = np.asarray(array)
+    except ValueError as error:  # ragged nested lists
+        raise ShapeError(f"{what} must be an array of numbers ({error})") from error
+    if values.dtype.kind not in "iuf":
+        raise ShapeError(f"{what} must be real numbers, not {dtype_words(values.dtype)}")
+    return values
+
+
+def dtype_words(dtype: np.dtype) -> str:
+    """What values of `dtype` are, in words ("complex numbers", "text"), for messages."""
+    return _KINDS.get(dtype.kind, f"{dtype} values")
+
+
+def whole_numbers(array: object, what: str) -> np.ndarray:
+    """`array` as int64, else a ShapeError: it must hold real numbers that are whole and fit in 64
+    bits (a float 0.5 would be truncated, a uint64 2**64-1 would wrap round to -1)."""
+    values = real_numbers(array, what)
+    if values.dtype.kind == "f":
+        if not (np.isfinite(values).all() and (values == np.round(values)).all()):
+            raise ShapeError(f"{what} must be whole numbers")
+        if values.size and np.abs(values).max() >= 2.0**63:
+            raise ShapeError(f"{what} hold numbers too large for 64 bits")
+    elif values.dtype.kind == "u" and values.size and values.max() > np.iinfo(np.int64).max:
+        raise ShapeError(f"{what} hold numbers too large for 64 bits")
+    return values.astype(np.int64, copy=False)
+
+
+def _part_names(names: object) -> tuple[str, ...]:
+    """`names` as a tuple of at most MAX_PARTS distinct, non-empty texts, else a ShapeError."""
+    names = tuple(names)  # type: ignore[arg-type]
+    if len(names) > MAX_PARTS:
+        raise ShapeError(f"the shape names {len(names):,} parts, more than the {MAX_PARTS} a shape may have")
+    if not all(isinstance(name, str) and name.strip() for name in names):
+        raise ShapeError(f"part names must be non-empty texts, not {list(names)[:5]}")
+    if len(set(names)) < len(names):
+        raise ShapeError(f"the part names repeat: {list(names)[:10]}")
+    return names
+
+
 def _coords(array: np.ndarray, what: str) -> np.ndarray:
-    coords = np.ascontiguousarray(array, dtype=np.float32)
+    coords = np.ascontiguousarray(real_numbers(array, what), dtype=np.float32)
     if coords.ndim != 2 or coords.shape[1] != 3:
         raise ShapeError(f"{what} must have shape [N,3], not {list(coords.shape)}")
     finite = np.isfinite(coords).all(axis=1)
@@ -270,12 +337,8 @@ def _coords(array: np.ndarray, what: str) -> np.ndarray:
 def _per_row(
     array: np.ndarray, n: int, what: str, dtype: type, width: int | None = None, of: str = "points"
 ) -> np.ndarray:
-    values = np.asarray(array)
-    whole = np.issubdtype(values.dtype, np.integer) or (
-        np.isfinite(values).all() and (values == np.round(values)).all()
-    )
-    if np.issubdtype(dtype, np.integer) and not whole:
-        raise ShapeError(f"{what} must be whole numbers")
+    whole = np.issubdtype(dtype, np.integer)
+    values = whole_numbers(array, what) if whole else real_numbers(array, what)
     values = np.ascontiguousarray(values, dtype=dtype)
     expected = (n,) if width is None else (n, width)
     if values.shape != expected:

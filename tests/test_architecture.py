@@ -17,7 +17,8 @@ PACKAGE = Path(partdistill.__file__).parent
 # Lowest first. A unit is a top-level module or subpackage of partdistill.
 LAYERS: list[set[str]] = [
     {"errors", "palette"},
-    {"files", "shapes", "threads", "devices", "metrics", "records", "progress"},
+    {"records"},
+    {"files", "shapes", "threads", "devices", "metrics", "progress"},
     {"prompts", "formats", "viz"},
     {"collection"},
     {"render", "knowledge", "synth", "datasets"},

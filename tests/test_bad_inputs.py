@@ -305,15 +305,20 @@ def no_point_e(d: Path, assets: Assets) -> None:
     pytest.skip("point_e is installed here")
 
 
+XYZ = ("float x", "float y", "float z")
+
+
 def ply(
     relative: str,
     rows: list[str],
-    properties: tuple[str, ...] = ("float x", "float y", "float z"),
+    properties: tuple[str, ...] = XYZ,
     declared: int | None = None,
+    comments: tuple[str, ...] = (),
 ) -> Setup:
     """An ASCII PLY point cloud with `rows` as its vertex lines, whose header declares `declared`
-    vertices (default: as many as there are rows)."""
-    header = ["ply", "format ascii 1.0", f"element vertex {len(rows) if declared is None else declared}"]
+    vertices (default: as many as there are rows) and holds `comments`."""
+    header = ["ply", "format ascii 1.0", *(f"comment {c}" for c in comments)]
+    header.append(f"element vertex {len(rows) if declared is None else declared}")
     header += [f"property {p}" for p in properties]
     return garbage(relative, ("\n".join([*header, "end_header", *rows]) + "\n").encode())
 
@@ -452,8 +457,8 @@ def student_record(**change: object) -> Setup:
     return write
 
 
-def npz_declaring_terabytes(relative: str) -> Setup:
-    """A partdistill shape file whose points array's header declares 10^12 x 3 floats."""
+def npz_declaring(relative: str, rows: int) -> Setup:
+    """A partdistill shape file whose points array's header declares `rows` x 3 floats (and holds 10)."""
 
     def write(d: Path, assets: Assets) -> None:
         import io
@@ -461,12 +466,44 @@ def npz_declaring_terabytes(relative: str) -> Setup:
 
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(
-            header, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 3)}
+            header, {"descr": "<f4", "fortran_order": False, "shape": (rows, 3)}
         )
         with zipfile.ZipFile(d / relative, "w") as out:
             out.writestr("points.npy", header.getvalue() + bytes(120))
 
     return write
+
+
+def shape_npz(relative: str, fields: dict[str, object] | None = None, **arrays: np.ndarray) -> Setup:
+    """A partdistill shape file of three points with the metadata fields in `fields` and the arrays in
+    `arrays` replaced or added ("meta" replaces the metadata's bytes; np.savez checks nothing)."""
+
+    def write(d: Path, assets: Assets) -> None:
+        import io
+
+        meta = json.dumps({"format": "partdistill.shape", "version": 1, **(fields or {})}).encode()
+        contents = {"meta": np.frombuffer(meta, np.uint8), "points": np.eye(3, dtype=np.float32), **arrays}
+        buffer = io.BytesIO()
+        np.savez(buffer, **contents)
+        garbage(relative, buffer.getvalue())(d, assets)
+
+    return write
+
+
+def labelled_ply(relative: str, meta: dict[str, object]) -> Setup:
+    """A PLY of three points labelled 0, 1, 1 whose partdistill comment holds `meta`."""
+    rows = ["0 0 0 0", "1 0 0 1", "0 1 0 1"]
+    return ply(relative, rows, (*XYZ, "int label"), comments=(f"partdistill {json.dumps(meta)}",))
+
+
+def category_file(relative: str, definition: object) -> Setup:
+    """A JSON category file holding `definition`."""
+    return garbage(relative, json.dumps(definition).encode())
+
+
+def view(name: str) -> tuple[str, ...]:
+    """`pd view` of the case folder's file `name`, writing page.html."""
+    return ("view", f"{{d}}/{name}", "--out", "{d}/page.html")
 
 
 class Touch:
@@ -873,7 +910,7 @@ CASES = [
         "predict-run-record-catalogue-not-a-table",
         then(trained, student_record(catalogue=5)),
         ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
-        r"student\.json is not a complete student record",
+        r"student\.json: 'catalogue' is not a category record",
     ),
     Case(
         "predict-over-its-own-input",
@@ -1084,9 +1121,9 @@ CASES = [
     Case("view-missing", nothing, ("view", "{d}/nope"), r"nope.*does not exist"),
     Case(
         "view-npz-declares-terabytes",
-        npz_declaring_terabytes("huge.npz"),
+        npz_declaring("huge.npz", 10**12),
         ("view", "{d}/huge.npz", "--out", "{d}/page.html"),
-        r"huge\.npz is not a readable partdistill shape file \(Unable to allocate",
+        r"huge\.npz: its points array declares 1,000,000,000,000 rows, more than the 10,000,000",
     ),
     Case(
         "view-ply-edges-declared-by-the-trillion",
@@ -1227,6 +1264,201 @@ CASES = [
         prediction_file_linked_out,
         with_options(EVAL_FILES, "--predictions", "{d}/pred"),
         r"pred/03001627/abc\.npy leads outside .*/pred",
+    ),
+    # --- issue 24: shape files and category files ---
+    Case(
+        "view-ply-label-ten-million",
+        ply("labels.ply", ["0 0 0 0", "1 0 0 10000000", "0 1 0 1"], (*XYZ, "int label")),
+        view("labels.ply"),
+        r"labels\.ply: its 'label' property holds labels from 0 to 10,000,000; a label is a part from 0",
+    ),
+    Case(
+        "view-ply-label-uint-four-billion",
+        ply("labels.ply", ["0 0 0 0", "1 0 0 4000000000", "0 1 0 1"], (*XYZ, "uint label")),
+        view("labels.ply"),
+        r"holds labels from 0 to 4,000,000,000",
+    ),
+    Case(
+        "view-ply-label-nan",
+        ply("labels.ply", ["0 0 0 0", "1 0 0 nan", "0 1 0 1"], (*XYZ, "float label")),
+        view("labels.ply"),
+        r"labels\.ply: its 'label' property must be whole numbers",
+    ),
+    Case(
+        "view-ply-label-list",
+        ply("labels.ply", ["0 0 0 1 0", "1 0 0 1 1", "0 1 0 2 1 1"], (*XYZ, "list uchar int label")),
+        view("labels.ply"),
+        r"labels\.ply: its vertex property 'label' is a list",
+    ),
+    Case(
+        "view-ply-z-list",
+        ply("z.ply", ["0 0 1 0", "1 0 1 0", "0 1 1 0"], ("float x", "float y", "list uchar float z")),
+        view("z.ply"),
+        r"z\.ply: its vertex property 'z' is a list",
+    ),
+    Case(
+        "view-ply-meta-part-names-numbers",
+        labelled_ply("meta.ply", {"part_names": [1, 2]}),
+        view("meta.ply"),
+        r"meta\.ply: its partdistill comment: 'part_names' must be a list of at most 256 non-empty texts",
+    ),
+    Case(
+        "view-ply-meta-part-names-repeat",
+        labelled_ply("meta.ply", {"part_names": ["leg", "leg"]}),
+        view("meta.ply"),
+        r"'part_names' must be a list of distinct texts",
+    ),
+    Case(
+        "view-ply-meta-category-number",
+        labelled_ply("meta.ply", {"category": 123}),
+        view("meta.ply"),
+        r"meta\.ply: its partdistill comment: 'category' must be a non-empty text",
+    ),
+    Case(
+        "view-ply-meta-provenance-text",
+        labelled_ply("meta.ply", {"provenance": "x"}),
+        view("meta.ply"),
+        r"'provenance' is not a provenance record \(a JSON object\): it holds a text",
+    ),
+    Case(
+        "view-npz-fifty-million-points",
+        npz_declaring("big.npz", 50_000_000),
+        view("big.npz"),
+        r"big\.npz: its points array declares 50,000,000 rows, more than the 10,000,000",
+    ),
+    Case(
+        "view-npz-meta-part-names-text",
+        shape_npz("s.npz", {"part_names": "ab"}, labels=np.array([0, 1, 1])),
+        view("s.npz"),
+        r"s\.npz: its metadata: 'part_names' must be a list",
+    ),
+    Case(
+        "view-npz-meta-provenance-list",
+        shape_npz("s.npz", {"provenance": [1]}),
+        view("s.npz"),
+        r"'provenance' is not a provenance record",
+    ),
+    Case(
+        "view-npz-meta-category-number",
+        shape_npz("s.npz", {"category": 5}),
+        view("s.npz"),
+        r"s\.npz: its metadata: 'category' must be a non-empty text",
+    ),
+    Case(
+        "view-npz-fractional-mesh-faces",
+        shape_npz("s.npz", mesh_vertices=np.eye(3), mesh_faces=np.array([[0, 1, 1.5]])),
+        view("s.npz"),
+        r"s\.npz: mesh faces must be whole numbers",
+    ),
+    Case(
+        "view-npz-complex-points",
+        shape_npz("s.npz", points=np.eye(3) + 1j),
+        view("s.npz"),
+        r"s\.npz: its points array holds complex numbers, not real numbers",
+    ),
+    Case(
+        "view-npz-text-points",
+        shape_npz("s.npz", points=np.array([["1", "2", "3"]] * 3)),
+        view("s.npz"),
+        r"s\.npz: its points array holds text, not real numbers",
+    ),
+    Case(
+        "view-npz-meta-nested-too-deep",
+        shape_npz("s.npz", meta=np.frombuffer(b"[" * 50_000 + b"]" * 50_000, np.uint8)),
+        view("s.npz"),
+        r"s\.npz is not a readable partdistill shape file \(its metadata is not JSON\)",
+    ),
+    Case(
+        "view-ply-comment-nested-too-deep",
+        ply(
+            "deep.ply", ["0 0 0", "1 0 0", "0 1 0"], comments=("partdistill " + "[" * 50_000 + "]" * 50_000,)
+        ),
+        view("deep.ply"),
+        r"deep\.ply: its partdistill comment is not JSON",
+    ),
+    Case(
+        "view-off-declares-two-faces-holds-one",
+        garbage("two.off", b"OFF\n3 2 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n"),
+        view("two.off"),
+        r"two\.off declares 3 vertices and 2 faces but holds 3 and 1: it is cut short",
+    ),
+    Case(
+        "import-off-face-shorter-than-its-count",
+        garbage("files/quad.off", b"OFF\n4 1 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n4 0 1 2\n"),
+        ("import", "--dataset", "files", "--categories", "chair", "--root", "{d}/files", "--out", "{d}/coll"),
+        r"quad\.off: face 1 lists fewer than the 4 vertices it declares",
+    ),
+    Case(
+        "categories-show-100k-parts",
+        category_file("many.json", {"name": "many", "parts": [f"p{i}" for i in range(100_000)]}),
+        ("categories", "show", "{d}/many.json"),
+        r"many\.json: 'parts' must be a list of 1 to 256 entries",
+    ),
+    Case(
+        "synth-parts-300",
+        nothing,
+        with_options(SYNTH, "--category", "vase", "--parts", ",".join(f"p{i}" for i in range(300))),
+        r"--parts: 'parts' must be a list of 1 to 256 entries",
+    ),
+    Case(
+        "categories-show-template-asks-for-100-MB",
+        garbage(
+            "vase.toml", b'name = "vase"\nparts = ["a"]\n[prompts]\ntemplates = ["a {noun:>100000000}"]\n'
+        ),
+        ("categories", "show", "{d}/vase.toml"),
+        r"vase\.toml: 'prompts': the template 'a \{noun:>100000000\}' may use only .* each bare",
+    ),
+    Case(
+        "categories-show-template-attribute",
+        category_file(
+            "vase.json",
+            {"name": "vase", "parts": ["a"], "prompts": {"templates": ["{noun.__class__.__mro__}"]}},
+        ),
+        ("categories", "show", "{d}/vase.json"),
+        r"vase\.json: 'prompts': the template '\{noun\.__class__\.__mro__\}' may use only",
+    ),
+    Case(
+        "categories-show-too-many-prompts",
+        category_file(
+            "vase.json",
+            {
+                "name": "vase",
+                "parts": ["a"],
+                "prompts": {f: [f"{f}{i}" for i in range(100)] for f in ("styles", "materials", "features")},
+            },
+        ),
+        ("categories", "show", "{d}/vase.json"),
+        r"vase\.json: its prompt words make 1,030,000 text-to-3D prompts, more than the 25,000",
+    ),
+    Case(
+        "categories-show-nested-50k-deep",
+        garbage("deep.json", b'{"name": "vase", "parts": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
+        ("categories", "show", "{d}/deep.json"),
+        r"deep\.json is not a readable category file",
+    ),
+    Case(
+        "categories-show-file-of-two-megabytes",
+        garbage("vase.toml", b'name = "vase"\nparts = ["a"]\n' + b"# padding\n" * 200_000),
+        ("categories", "show", "{d}/vase.toml"),
+        r"vase\.toml holds 2,000,028 bytes; a category file holds at most 1,048,576",
+    ),
+    Case(
+        "categories-show-name-a-number",
+        category_file("vase.json", {"name": 123, "parts": ["a"]}),
+        ("categories", "show", "{d}/vase.json"),
+        r"vase\.json: 'name' must be a non-empty text of at most 100 characters, not 123",
+    ),
+    Case(
+        "categories-show-noun-a-list",
+        category_file("vase.json", {"name": "vase", "noun": ["a"], "parts": ["a"]}),
+        ("categories", "show", "{d}/vase.json"),
+        r"vase\.json: 'noun' must be a non-empty text",
+    ),
+    Case(
+        "categories-show-teacher-a-number",
+        category_file("vase.json", {"name": "vase", "parts": [{"name": "neck", "teacher": 5}]}),
+        ("categories", "show", "{d}/vase.json"),
+        r"vase\.json: part 1: 'teacher' must be a non-empty text",
     ),
 ]
 

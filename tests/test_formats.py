@@ -13,7 +13,7 @@ from plyfile import PlyData, PlyElement
 
 from partdistill.errors import PdError
 from partdistill.formats import read_npz, read_ply, read_shape, shape_from_mesh, write_npz, write_ply
-from partdistill.shapes import Mesh, Provenance, Shape
+from partdistill.shapes import MAX_POINTS, Mesh, Provenance, Shape
 
 
 def _assert_same(a: Shape, b: Shape) -> None:
@@ -127,6 +127,27 @@ def test_meshes_are_sampled_area_weighted_and_seeded(tmp_path: Path, suffix: str
         assert red[shape.points[:, 0] > 0.99].min() > 0.95 and red[shape.points[:, 0] < -0.99].max() < 0.05
 
 
+TEXTURED_TRIANGLE = (
+    "mtllib m.mtl\nusemtl paint\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nf 1/1 2/2 3/3\n"
+)
+
+
+@pytest.mark.parametrize(("texture", "rgb"), [(True, [0.0, 0.6, 0.2]), (False, [0.8, 0.2, 0.2])])
+def test_an_obj_takes_its_texture_or_without_the_image_its_material_colour(
+    tmp_path: Path, texture: bool, rgb: list[float]
+) -> None:
+    """Downloads often lack the image an MTL names: the mesh keeps the material's flat colour."""
+    from PIL import Image
+
+    (tmp_path / "tri.obj").write_text(TEXTURED_TRIANGLE)
+    (tmp_path / "m.mtl").write_text("newmtl paint\nKd 0.8 0.2 0.2\nmap_Kd paint.png\n")
+    if texture:
+        Image.new("RGB", (2, 2), (0, 153, 51)).save(tmp_path / "paint.png")
+    shape = read_shape(tmp_path / "tri.obj", n_points=50)
+    assert shape.n_points == 50 and shape.mesh is not None
+    np.testing.assert_allclose(shape.colors, np.tile(rgb, (50, 1)), atol=1e-6)
+
+
 def test_labels_follow_faces_when_sampling(tmp_path: Path) -> None:
     box = trimesh.creation.box()
     face_labels = (box.triangles_center[:, 1] > 0).astype(np.int64)  # top half of the faces is part 1
@@ -230,3 +251,55 @@ def test_mesh_record_survives_npz_without_colours(tmp_path: Path) -> None:
     back = read_npz(tmp_path / "m.npz")
     assert back.mesh.vertex_colors is None and back.mesh.face_labels is None
     np.testing.assert_array_equal(back.mesh.faces, [[0, 1, 2]])
+
+
+def test_npz_with_one_point_too_many_is_refused_before_it_is_loaded(tmp_path: Path) -> None:
+    """A real file of MAX_POINTS + 1 zero points: a few hundred kilobytes once compressed."""
+    import tracemalloc
+
+    rows = MAX_POINTS + 1
+    path = tmp_path / "many.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "meta.npy", _npy(np.frombuffer(b'{"format": "partdistill.shape", "version": 1}', np.uint8))
+        )
+        with archive.open("points.npy", "w") as handle:
+            np.lib.format.write_array_header_1_0(
+                handle, {"descr": "<f4", "fortran_order": False, "shape": (rows, 3)}
+            )
+            zeros = bytes(1 << 20)
+            for start in range(0, rows * 12, len(zeros)):
+                handle.write(zeros[: rows * 12 - start])
+    tracemalloc.start()
+    try:
+        with pytest.raises(PdError, match=r"points array declares 10,000,001 rows, more than the 10,000,000"):
+            read_shape(path)
+        assert tracemalloc.get_traced_memory()[1] < 10 << 20  # nothing near the 120 MB of points
+    finally:
+        tracemalloc.stop()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array)
+    return buffer.getvalue()
+
+
+def test_pd_import_and_view_take_an_obj_without_its_texture(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from partdistill.cli import app
+    from partdistill.collection import Collection
+
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "tri.obj").write_text(TEXTURED_TRIANGLE)
+    (tmp_path / "files" / "m.mtl").write_text("newmtl paint\nKd 0.8 0.2 0.2\nmap_Kd paint.png\n")
+    runner = CliRunner()
+    files, coll = str(tmp_path / "files"), str(tmp_path / "coll")
+    imported = runner.invoke(
+        app, ["import", "--dataset", "files", "--categories", "chair", "--root", files, "--out", coll]
+    )
+    assert imported.exit_code == 0, imported.output
+    assert Collection.open(coll).load("tri").colors[0] == pytest.approx([0.8, 0.2, 0.2])
+    viewed = runner.invoke(app, ["view", f"{files}/tri.obj", "--out", str(tmp_path / "page.html")])
+    assert viewed.exit_code == 0 and (tmp_path / "page.html").is_file(), viewed.output

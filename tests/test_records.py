@@ -18,6 +18,7 @@ def test_fields_read_what_they_should() -> None:
             "names": ["a", "b"],
             "counts": [1, 2],
             "sub": {"k": "v"},
+            "parts": ["a", {"name": "b"}],
         },
         "m.json",
     )
@@ -25,6 +26,7 @@ def test_fields_read_what_they_should() -> None:
     assert fields.number("x", at_most=1) == 0.5 and fields.flag("on") is True
     assert fields.texts("names", unique=True) == ("a", "b") and fields.wholes("counts") == (1, 2)
     assert fields.record("sub").text("k") == "v"
+    assert fields.entries("parts", min_items=1) == ("a", {"name": "b"})
     assert fields.text("absent", None) is None and fields.wholes("absent", ()) == ()
 
 
@@ -44,6 +46,8 @@ def test_fields_read_what_they_should() -> None:
         ({"x": float("nan")}, lambda f: f.number("x"), r"'x' must be a finite number"),
         ({}, lambda f: f.text("id"), r"m.json has no 'id'"),
         ({"sub": 3}, lambda f: f.record("sub"), r"m.json: 'sub' is not an object"),
+        ({"parts": []}, lambda f: f.entries("parts", min_items=1), r"'parts' must be a list of 1 to 10,000"),
+        ({"parts": "ab"}, lambda f: f.entries("parts"), r"'parts' must be a list of 0 to 10,000 entries"),
         ({"x": 1, "y": 2}, lambda f: f.only({"x"}), r"unknown keys \['y'\]"),
     ],
 )

@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from partdistill.shapes import Mesh, Shape, ShapeError, normalization, normalize, sample_indices, subsample
+from partdistill.errors import PdError
+from partdistill.shapes import (
+    MAX_PARTS,
+    Mesh,
+    Provenance,
+    Shape,
+    ShapeError,
+    normalization,
+    normalize,
+    sample_indices,
+    subsample,
+)
 
 
 def test_shape_coerces_dtypes(two_part_shape: Shape) -> None:
@@ -31,6 +42,26 @@ def test_shape_coerces_dtypes(two_part_shape: Shape) -> None:
         ({"points": np.zeros((4, 3)), "colors": np.full((4, 3), 2.0)}, r"in \[0,1\]"),
         ({"points": np.zeros((4, 3)), "normals": np.zeros((3, 3))}, "3 normals for 4 points"),
         ({"points": np.zeros((4, 3)), "point_faces": np.zeros(4)}, "needs the mesh"),
+        # numpy would read these as numbers without a word
+        ({"points": np.eye(3) + 1j}, "points must be real numbers, not complex numbers"),
+        ({"points": np.array([["1", "2", "3"]])}, "points must be real numbers, not text"),
+        ({"points": np.zeros((3, 3)), "normals": np.full((3, 3), "0")}, "normals must be real numbers"),
+        ({"points": np.zeros((2, 3)), "colors": np.ones((2, 3), bool)}, "not true/false values"),
+        (
+            {"points": np.zeros((2, 3)), "labels": np.array([0, 2**64 - 1], np.uint64), "part_names": ("a",)},
+            "too large for 64 bits",  # not -1 (no part), as a cast would make it
+        ),
+        (
+            {"points": np.zeros((2, 3)), "labels": np.array([0, np.nan]), "part_names": ("a",)},
+            "labels must be whole numbers",
+        ),
+        ({"points": np.zeros((2, 3)), "labels": np.zeros(2), "part_names": ("a", "a")}, "part names repeat"),
+        ({"points": np.zeros((2, 3)), "labels": np.zeros(2), "part_names": (1, 2)}, "non-empty texts"),
+        (
+            {"points": np.zeros((2, 3)), "part_names": [f"p{i}" for i in range(MAX_PARTS + 1)]},
+            f"more than the {MAX_PARTS}",
+        ),
+        ({"points": np.zeros((2, 3)), "category": 123}, "category must be a name"),
     ],
 )
 def test_shape_rejects_bad_arrays(kwargs: dict, message: str) -> None:
@@ -41,6 +72,33 @@ def test_shape_rejects_bad_arrays(kwargs: dict, message: str) -> None:
 def test_mesh_rejects_faces_beyond_vertices() -> None:
     with pytest.raises(ShapeError, match="do not exist"):
         Mesh(vertices=np.zeros((3, 3)), faces=np.array([[0, 1, 3]]))
+
+
+def test_mesh_rejects_fractional_faces() -> None:
+    with pytest.raises(ShapeError, match="mesh faces must be whole numbers"):  # not truncated to [0, 1, 1]
+        Mesh(vertices=np.eye(3), faces=np.array([[0, 1, 1.5]]))
+
+
+def test_provenance_round_trips() -> None:
+    provenance = Provenance("shap-e", prompt="a red chair", seed=7, model_id="openai/shap-e")
+    assert Provenance.from_dict(provenance.to_dict()) == provenance
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("x", r"m\.json: 'provenance' is not a provenance record \(a JSON object\): it holds a text"),
+        ({}, r"'provenance' has no 'generator'"),
+        ({"generator": 5}, r"'generator' must be a non-empty text"),
+        ({"generator": "file", "seed": 1.5}, r"'seed' must be a whole number"),
+        ({"generator": "file", "seed": -1}, r"'seed' must be a whole number from 0"),
+        ({"generator": "file", "prompt": ["a", "b"]}, r"'prompt' must be a non-empty text"),
+        ({"generator": "file", "colour": "red"}, r"unknown keys \['colour'\]"),
+    ],
+)
+def test_provenance_of_the_wrong_types_is_one_sentence(data: object, message: str) -> None:
+    with pytest.raises(PdError, match=message):
+        Provenance.from_dict(data, "m.json: 'provenance'")
 
 
 def test_normalize_mean_and_bbox_centres() -> None:

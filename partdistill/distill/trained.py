@@ -51,7 +51,7 @@ class TrainedStudent:
         config = read_json(config_path, "the record of a trained student")
         try:
             if "catalogue" in config:  # the run brings its category along, user categories included
-                register_category(Category.from_record(config["catalogue"]))
+                register_category(Category.from_record(config["catalogue"], f"{config_path}: 'catalogue'"))
             part_names = tuple(str(name) for name in config["part_names"])
             model = build_student(str(config["student"]), len(part_names), restoring=True)
             category, n_points = str(config["category"]), int(config["n_points"])

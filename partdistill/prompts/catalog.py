@@ -14,15 +14,28 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
+import string
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Literal, cast
 
 from partdistill.errors import PdError
+from partdistill.records import Fields
+from partdistill.shapes import MAX_PARTS
 
 Dataset = Literal["shapenetpart", "partnete", "user"]
+DATASETS: tuple[Dataset, ...] = ("shapenetpart", "partnete", "user")
+SLOTS = ("noun", "style", "material", "feature")  # the fields a prompt template may fill
+# Bounds on a category read from a file or a record: every accepted category shows and makes its
+# prompts in a fraction of a second.
+MAX_PHRASE = 100  # characters in a name, a noun, a part's teacher words or one prompt word
+MAX_TEMPLATE = 200  # characters in one prompt template
+MAX_CHOICES = 100  # templates, or words for one slot
+MAX_PROMPTS = 25_000  # sentences the templates make with every choice of words (before repeats go)
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # a category name: it becomes part of folder names
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,14 @@ class Part:
     name: str
     teacher: str
     global_id: int | None = None
+
+    @classmethod
+    def read(cls, fields: Fields) -> Part:
+        """A part from its record: a name, teacher words (default: the name) and a benchmark id."""
+        fields.only({"name", "teacher", "id"})
+        name = fields.text("name", max_length=MAX_PHRASE).strip()
+        teacher = fields.text("teacher", None, max_length=MAX_PHRASE)
+        return cls(name, name if teacher is None else teacher.strip(), fields.whole("id", None, at_least=0))
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,27 @@ class PromptWords:
     styles: tuple[str, ...] = ()
     materials: tuple[str, ...] = ()
     features: tuple[str, ...] = ()
+
+    @classmethod
+    def read(cls, fields: Fields) -> PromptWords:
+        """The words a record or category file gives: each a list of at most MAX_CHOICES texts
+        (stripped), and templates that fill only the bare slots (see `template_slots`)."""
+        fields.only(set(cls.__dataclass_fields__))
+        words = {
+            key: tuple(
+                text.strip()
+                for text in fields.texts(
+                    key,
+                    (),
+                    max_items=MAX_CHOICES,
+                    max_length=MAX_TEMPLATE if key == "templates" else MAX_PHRASE,
+                )
+            )
+            for key in cls.__dataclass_fields__
+        }
+        for template in words["templates"]:
+            template_slots(template, fields.source)
+        return cls(**words)
 
 
 @dataclass(frozen=True)
@@ -107,18 +149,78 @@ class Category:
         }
 
     @classmethod
-    def from_record(cls, record: dict) -> Category:
-        """The category `to_record` wrote (KeyError, TypeError or ValueError when it is not one)."""
-        words = record.get("words") or {}
-        return cls(
-            name=str(record["name"]),
-            title=str(record["title"]),
-            dataset=record["dataset"],
-            synset=record.get("synset"),
-            noun=str(record["noun"]),
-            parts=tuple(Part(str(p["name"]), str(p["teacher"]), p.get("id")) for p in record["parts"]),
-            words=PromptWords(**{field: tuple(str(w) for w in value) for field, value in words.items()}),
+    def from_record(cls, record: object, source: str = "a category record") -> Category:
+        """The category `to_record` wrote, its fields typed and bounded as a category file's are;
+        one PdError naming `source` (the file and where in it) when it is not one."""
+        fields = Fields(record, source, "a category record")
+        fields.only({"name", "title", "dataset", "synset", "noun", "parts", "words"})
+        dataset = fields.text("dataset")
+        if dataset not in DATASETS:
+            raise PdError(f"{source}: 'dataset' must be one of {', '.join(DATASETS)}, not {dataset!r}.")
+        words = fields.record("words", None)
+        category = cls(
+            name=category_name(fields.text("name", max_length=MAX_PHRASE), source),
+            title=fields.text("title", max_length=MAX_PHRASE),
+            dataset=cast(Dataset, dataset),
+            synset=fields.text("synset", None, max_length=MAX_PHRASE),
+            noun=fields.text("noun", max_length=MAX_PHRASE),
+            parts=read_parts(fields, source),
+            words=PromptWords() if words is None else PromptWords.read(words),
         )
+        return checked_category(category, source)
+
+
+def read_parts(fields: Fields, source: str) -> tuple[Part, ...]:
+    """The 'parts' of a category record or file: 1 to MAX_PARTS parts, each a name or a table."""
+    entries = fields.entries("parts", min_items=1, max_items=MAX_PARTS)
+    return tuple(
+        Part.read(
+            Fields({"name": entry} if isinstance(entry, str) else entry, f"{source}: part {i + 1}", "a part")
+        )
+        for i, entry in enumerate(entries)
+    )
+
+
+def category_name(name: str, source: str) -> str:
+    """`name` if it is a category name (lower-case letters, digits, '-' and '_'), else a PdError."""
+    if not NAME.fullmatch(name):
+        raise PdError(f"{source}: the category name {name!r} must be lower-case letters, digits, '-' or '_'.")
+    return name
+
+
+def checked_category(category: Category, source: str) -> Category:
+    """`category` once its part names are distinct, its texts valid Unicode (JSON escapes can hold
+    lone surrogates) and its prompts at most MAX_PROMPTS; else a PdError naming `source`."""
+    names = category.part_names
+    if len(set(names)) != len(names):
+        raise PdError(f"{source}: the part names repeat: {list(names)[:10]}.")
+    try:
+        json.dumps(category.to_record(), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise PdError(f"{source}: holds text that is not valid Unicode ({error.reason}).") from error
+    check_prompt_count(category, source)
+    return category
+
+
+def template_slots(template: str, source: str = "the built-in prompts") -> tuple[str, ...]:
+    """The slots a prompt template fills, in `SLOTS` order; a PdError naming `source` for anything
+    else `str.format` would do with it: a format spec ({noun:>100000000} asks for 100 MB), a
+    conversion, an attribute or index ({noun.__class__}), another name, or an unmatched brace."""
+    try:
+        fields = [
+            (name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+        ]
+    except ValueError:
+        fields = [("{", None, None)]
+    used = {name for name, _, _ in fields if name is not None}
+    if not used <= set(SLOTS) or any(
+        name is not None and (spec or conversion) for name, spec, conversion in fields
+    ):
+        raise PdError(
+            f"{source}: the template {template!r} may use only {{noun}}, {{style}}, {{material}} and "
+            "{feature}, each bare (no format spec, conversion, attribute or index)."
+        )
+    return tuple(slot for slot in SLOTS if slot in used)
 
 
 def fix_articles(text: str) -> str:
@@ -132,6 +234,62 @@ def _noun(title: str) -> str:
 
 def _read(name: str) -> dict:
     return json.loads(resources.files("partdistill.prompts").joinpath(name).read_text())
+
+
+@cache
+def _vocabulary() -> dict:
+    return _read("text_to_3d.json")
+
+
+def prompt_words(category: Category) -> PromptWords:
+    """The templates and words `prompt_space` makes a category's prompts from: the category's own
+    where it gives them, else ShapeNetPart's words for it, else the generic words with its noun
+    (and a user category's parts as features, "with a spout", so prompts ask for the parts its
+    teacher will look for)."""
+    vocab = _vocabulary()
+    words = vocab["categories"].get(category.name if category.dataset == "shapenetpart" else "", None)
+    if words is None:
+        parts = (
+            [fix_articles(f"with a {part.teacher}") for part in category.parts]
+            if category.dataset == "user"
+            else []
+        )
+        words = {
+            **vocab["generic"],
+            "nouns": [category.noun],
+            "features": vocab["generic"]["features"] + parts,
+        }
+    own = category.words
+    return PromptWords(
+        templates=own.templates or tuple(vocab["templates"]),
+        nouns=own.nouns or tuple(words["nouns"]),
+        styles=own.styles or tuple(words["styles"]),
+        materials=own.materials or tuple(words["materials"]),
+        features=own.features or tuple(words["features"]),
+    )
+
+
+def slot_words(words: PromptWords) -> dict[str, tuple[str, ...]]:
+    """The words for each slot of `SLOTS`."""
+    return {
+        "noun": words.nouns,
+        "style": words.styles,
+        "material": words.materials,
+        "feature": words.features,
+    }
+
+
+def check_prompt_count(category: Category, source: str) -> None:
+    """Refuse (PdError) a category whose templates would make more than MAX_PROMPTS sentences: each
+    template makes one per choice of words for the slots it uses."""
+    words = prompt_words(category)
+    choices = {slot: len(options) for slot, options in slot_words(words).items()}
+    count = sum(math.prod(choices[slot] for slot in template_slots(t, source)) for t in words.templates)
+    if count > MAX_PROMPTS:
+        raise PdError(
+            f"{source}: its prompt words make {count:,} text-to-3D prompts, more than the {MAX_PROMPTS:,} "
+            "a category may have; give fewer templates or words."
+        )
 
 
 @cache
@@ -255,7 +413,7 @@ def part_prompt(category: Category, part: int, query: str = "part-of-category") 
 
 def teacher_prompt(category: Category) -> str:
     """The prompt a 2D teacher gets for the whole category: "back, seat pad, leg, armrest of a chair"."""
-    template = _read("text_to_3d.json")["teacher_prompt"]
+    template = _vocabulary()["teacher_prompt"]
     return fix_articles(
         template.format(parts=", ".join(p.teacher for p in category.parts), category=category.noun)
     )

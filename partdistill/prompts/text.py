@@ -10,55 +10,36 @@ and i, so a collection that grows from 20 to 500 shapes keeps its first 20 promp
 from __future__ import annotations
 
 import itertools
-import json
 from functools import cache
-from importlib import resources
 
 import numpy as np
 
-from partdistill.prompts.catalog import Category, fix_articles
-
-
-@cache
-def _vocabulary() -> dict:
-    return json.loads(resources.files("partdistill.prompts").joinpath("text_to_3d.json").read_text())
+from partdistill.prompts.catalog import (
+    Category,
+    check_prompt_count,
+    fix_articles,
+    prompt_words,
+    slot_words,
+    template_slots,
+)
 
 
 @cache
 def prompt_space(category: Category) -> tuple[str, ...]:
-    """Every distinct prompt the templates can make for `category`, in a fixed order."""
-    vocab = _vocabulary()
-    words = vocab["categories"].get(category.name if category.dataset == "shapenetpart" else "", None)
-    if words is None:
-        # The generic styles and materials; for a user category also its parts as features
-        # ("with a spout"), so that prompts ask for the parts its teacher will look for.
-        parts = (
-            [fix_articles(f"with a {part.teacher}") for part in category.parts]
-            if category.dataset == "user"
-            else []
-        )
-        words = {
-            **vocab["generic"],
-            "nouns": [category.noun],
-            "features": vocab["generic"]["features"] + parts,
-        }
-    own = category.words
-    words = {
-        "nouns": list(own.nouns) or words["nouns"],
-        "styles": list(own.styles) or words["styles"],
-        "materials": list(own.materials) or words["materials"],
-        "features": list(own.features) or words["features"],
-    }
+    """Every distinct prompt the templates can make for `category`, in a fixed order.
+
+    Each template is filled with every choice of words for the slots it uses (a slot it does not
+    use would only repeat its sentences); the count is checked against MAX_PROMPTS first.
+    """
+    check_prompt_count(category, f"The category '{category.key}'")
+    words = prompt_words(category)
+    options = slot_words(words)
     sentences: dict[str, None] = {}
-    for template, noun, style, material, feature in itertools.product(
-        list(own.templates) or vocab["templates"],
-        words["nouns"],
-        words["styles"],
-        words["materials"],
-        words["features"],
-    ):
-        text = template.format(noun=noun, style=style, material=material, feature=feature)
-        sentences[fix_articles(" ".join(text.split()))] = None
+    for template in words.templates:
+        slots = template_slots(template)
+        for chosen in itertools.product(*(options[slot] for slot in slots)):
+            text = template.format(**dict(zip(slots, chosen, strict=True)))
+            sentences[fix_articles(" ".join(text.split()))] = None
     return tuple(sentences)
 
 

@@ -25,15 +25,24 @@ On the command line: `--category teapot --parts "lid,spout,handle,body"`.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 from partdistill.errors import PdError
-from partdistill.prompts.catalog import Category, Part, PromptWords, find_category, register_category
+from partdistill.prompts.catalog import (
+    MAX_PHRASE,
+    Category,
+    PromptWords,
+    category_name,
+    checked_category,
+    find_category,
+    read_parts,
+    register_category,
+)
+from partdistill.records import Fields
 
 FILE_SUFFIXES = (".toml", ".json")
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+MAX_FILE_BYTES = 1 << 20  # a category file; the largest a person would write takes a few kilobytes
 _KEYS = {"name", "noun", "title", "parts", "prompts"}
 
 
@@ -56,81 +65,39 @@ def load_category_file(path: str | Path) -> Category:
     path = Path(path)
     if not path.is_file():
         raise PdError(f"{path} does not exist: expected a category file (.toml or .json).")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise PdError(f"{path} holds {size:,} bytes; a category file holds at most {MAX_FILE_BYTES:,}.")
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(path.read_text())
         else:
             data = _toml().loads(path.read_text())
-    except (UnicodeDecodeError, ValueError) as error:  # tomllib.TOMLDecodeError is a ValueError
-        raise PdError(f"{path} is not a readable category file ({error}).") from error
-    if not isinstance(data, dict):
-        raise PdError(f"{path} does not define a category (expected name, noun and parts).")
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # TOMLDecodeError is a ValueError
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise PdError(f"{path} is not a readable category file ({reason}).") from error
     return user_category(data, str(path))
 
 
-def user_category(data: dict, source: str) -> Category:
-    """A user category from a parsed definition; one PdError naming `source` if it is not one."""
-    unknown = sorted(set(data) - _KEYS)
-    if unknown:
-        raise PdError(f"{source}: unknown keys {unknown}; a category has {sorted(_KEYS)}.")
-    try:
-        json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise PdError(f"{source}: holds text that is not valid Unicode ({error.reason}).") from error
-    name = str(data.get("name", "")).strip().lower()
-    if not _NAME.fullmatch(name):
-        raise PdError(
-            f"{source}: the category name {data.get('name')!r} must be lower-case letters, digits, "
-            "'-' or '_'."
-        )
-    raw_parts = data.get("parts")
-    if not isinstance(raw_parts, list) or not raw_parts:
-        raise PdError(f"{source}: 'parts' must list the category's parts in label order.")
-    parts = []
-    for entry in raw_parts:
-        if isinstance(entry, str):
-            part_name, teacher = entry.strip(), entry.strip()
-        elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
-            part_name = entry["name"].strip()
-            teacher = str(entry.get("teacher", part_name)).strip()
-        else:
-            raise PdError(
-                f"{source}: a part is a name, or a table with a name (and teacher words): {entry!r}."
-            )
-        if not part_name or not teacher:
-            raise PdError(f"{source}: part names and teacher words must not be empty.")
-        parts.append(Part(part_name, teacher))
-    names = [part.name for part in parts]
-    if len(set(names)) != len(names):
-        raise PdError(f"{source}: the part names repeat: {names}.")
-    prompts = data.get("prompts") or {}
-    if not isinstance(prompts, dict) or set(prompts) - set(PromptWords.__dataclass_fields__):
-        raise PdError(
-            f"{source}: 'prompts' may give {sorted(PromptWords.__dataclass_fields__)}, each a list."
-        )
-    words = {}
-    for field, value in prompts.items():
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise PdError(f"{source}: prompts.{field} must be a list of words or sentences.")
-        words[field] = tuple(v.strip() for v in value)
-    for template in words.get("templates", ()):
-        try:
-            template.format(noun="", style="", material="", feature="")
-        except (KeyError, IndexError, ValueError) as error:
-            raise PdError(
-                f"{source}: the template {template!r} may use only "
-                "{noun}, {style}, {material} and {feature}."
-            ) from error
-    noun = str(data.get("noun") or name.replace("_", " ").replace("-", " ")).strip()
-    return Category(
+def user_category(data: object, source: str) -> Category:
+    """A user category from a parsed definition, every field typed and bounded (nothing coerced);
+    one PdError naming `source` if it is not one."""
+    fields = Fields(data, source, "a category definition (name, noun and parts)")
+    fields.only(_KEYS)
+    name = category_name(fields.text("name", max_length=MAX_PHRASE).strip().lower(), source)
+    noun = fields.text("noun", None, max_length=MAX_PHRASE)
+    title = fields.text("title", None, max_length=MAX_PHRASE)
+    prompts = fields.record("prompts", None)
+    category = Category(
         name=name,
-        title=str(data.get("title") or name),
+        title=name if title is None else title.strip(),
         dataset="user",
         synset=None,
-        noun=noun,
-        parts=tuple(parts),
-        words=PromptWords(**words),
+        noun=name.replace("_", " ").replace("-", " ") if noun is None else noun.strip(),
+        parts=read_parts(fields, source),
+        words=PromptWords() if prompts is None else PromptWords.read(prompts),
     )
+    return checked_category(category, source)
 
 
 def _toml():
