@@ -1124,4 +1124,3 @@ def info() -> None:
 
 def main() -> None:
     app()
-
