@@ -387,7 +387,8 @@ def predicting(table: dict[str, object]) -> Setup:
 def snp_hdf5(category: int = 99, part: int = 0, **replace: object) -> Setup:
     """PointNet's HDF5 release at hdf5_data/ with one shape of category label `category` (0..15; 4 is
     the chair) whose points all have global part id `part`, and predictions.json with that part;
-    the datasets named in `replace` (data, label, pid) are given those values instead."""
+    the datasets named in `replace` (data, label, pid) are given those values instead (a callable
+    value makes its dataset itself)."""
 
     def write(d: Path, assets: Assets) -> None:
         import h5py
@@ -401,7 +402,10 @@ def snp_hdf5(category: int = 99, part: int = 0, **replace: object) -> Setup:
         }
         with h5py.File(root / "ply_data_test0.h5", "w") as data:
             for key, value in {**arrays, **replace}.items():
-                data[key] = value
+                if callable(value):
+                    value(data, key)
+                else:
+                    data[key] = value
         predictions(d, {"ply_data_test0/0": [part] * 2048})
 
     return write
@@ -440,6 +444,58 @@ def knowledge_h5(**replace: object) -> Setup:
 def declared_huge(data: Any, key: str) -> None:
     """A dataset of 10^11 rows that takes a few kilobytes on disk."""
     data.create_dataset(key, shape=(10**11, 3), dtype="f4", chunks=(1024, 3), compression="gzip")
+
+
+SECRET = "secret"  # beside an HDF5 file: secret.bin (raw float32) and secret.h5 (dataset "x")
+
+
+def _secret(data: Any, values: np.ndarray) -> Path:
+    """Write `values` as secret.bin and as secret.h5's "x" beside the open HDF5 file `data`; the
+    secret.bin path."""
+    import h5py
+
+    folder = Path(data.filename).parent
+    values.astype("<f4").tofile(folder / f"{SECRET}.bin")
+    with h5py.File(folder / f"{SECRET}.h5", "w") as other:
+        other["x"] = values.astype(np.float32)
+    return folder / f"{SECRET}.bin"
+
+
+def stored_outside(shape: tuple[int, ...]) -> Callable[[Any, str], None]:
+    """A float32 dataset of `shape` whose values are the bytes of another file (external storage)."""
+
+    def make(data: Any, key: str) -> None:
+        values = np.random.default_rng(7).uniform(-0.5, 0.5, shape)
+        secret = _secret(data, values)
+        data.create_dataset(key, shape=shape, dtype="<f4", external=[(str(secret), 0, values.size * 4)])
+
+    return make
+
+
+def linked_outside(shape: tuple[int, ...]) -> Callable[[Any, str], None]:
+    """An external link to another HDF5 file's dataset of `shape`."""
+
+    def make(data: Any, key: str) -> None:
+        import h5py
+
+        _secret(data, np.random.default_rng(7).uniform(-0.5, 0.5, shape))
+        data[key] = h5py.ExternalLink(str(Path(data.filename).parent / f"{SECRET}.h5"), "/x")
+
+    return make
+
+
+def virtual_outside(shape: tuple[int, ...]) -> Callable[[Any, str], None]:
+    """A virtual dataset of `shape` mapping another HDF5 file's dataset."""
+
+    def make(data: Any, key: str) -> None:
+        import h5py
+
+        _secret(data, np.random.default_rng(7).uniform(-0.5, 0.5, shape))
+        layout = h5py.VirtualLayout(shape=shape, dtype="f4")
+        layout[...] = h5py.VirtualSource(str(Path(data.filename).parent / f"{SECRET}.h5"), "x", shape=shape)
+        data.create_virtual_dataset(key, layout)
+
+    return make
 
 
 def student_record(**change: object) -> Setup:
@@ -1069,6 +1125,61 @@ CASES = [
     Case("view-predictions-too-few-labels", predicted([0, 1]), ("view", "{d}/preds"), r"chair-00000"),
     Case("view-predictions-unknown-part", predicted([9] * 300), ("view", "{d}/preds"), r"chair-00000"),
     Case("view-predictions-scalar-labels", predicted(3), ("view", "{d}/preds"), r"chair-00000"),
+    # --- issue 24: HDF5, manifests and units ---
+    Case(
+        "import-hdf5-external-storage",
+        snp_hdf5(category=4, part=12, data=stored_outside((1, 2048, 3))),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/hdf5_data", "--out", "{d}/coll"),
+        r"'data' keeps its values in another file \('.*secret\.bin'\)",
+    ),
+    Case(
+        "import-hdf5-external-link",
+        snp_hdf5(category=4, part=12, data=linked_outside((1, 2048, 3))),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/hdf5_data", "--out", "{d}/coll"),
+        r"'data' is a link to '/x' in '.*secret\.h5'",
+    ),
+    Case(
+        "eval-hdf5-virtual-dataset",
+        snp_hdf5(category=4, part=12, data=virtual_outside((1, 2048, 3))),
+        with_options(EVAL_FILES, "--root", "{d}/hdf5_data"),
+        r"'data' is a virtual dataset",
+    ),
+    Case(
+        "eval-hdf5-fractional-part-ids",
+        snp_hdf5(category=4, part=12, pid=np.full((1, 2048), 12.5)),
+        with_options(EVAL_FILES, "--root", "{d}/hdf5_data"),
+        r"'pid' must hold whole numbers.*, not 12\.5",
+    ),
+    Case(
+        "distill-h5-external-storage",
+        knowledge_h5(xyz=stored_outside((8, 3))),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"'xyz' keeps its values in another file",
+    ),
+    Case(
+        "distill-h5-external-link",
+        knowledge_h5(xyz=linked_outside((8, 3))),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"'xyz' is a link to '/x' in '.*secret\.h5'",
+    ),
+    Case(
+        "distill-h5-fractional-unit-part",
+        knowledge_h5(cls_bbox=np.array([[0, 1.5]])),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"'cls_bbox' must hold whole numbers.*, not 1\.5",
+    ),
+    Case(
+        "distill-h5-fractional-labels",
+        knowledge_h5(gt_semantic_seg=np.array([12.5] * 8)),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"'gt_semantic_seg' must hold whole numbers.*, not 12\.5",
+    ),
+    Case(
+        "distill-h5-no-part-slots",
+        knowledge_h5(conf_bbox=np.zeros((8, 2, 0), np.float32)),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"conf_bbox has shape \[8, 2, 0\], expected \[8, 2, 1 to 4\]",
+    ),
 ]
 
 

@@ -14,6 +14,8 @@ import numpy as np
 
 from partdistill.errors import PdError
 
+MAX_UNITS = 100_000  # units one shape's file may declare (PartSLIP's 10 views give a few hundred)
+
 
 @dataclass(frozen=True)
 class Knowledge:
