@@ -7,6 +7,8 @@ inside their folder, and one writer per output folder.
 - `open_h5` / `read_h5_numbers`: the one way HDF5 files are read. A file that is not HDF5, a
   dataset that is not a modest array of numbers, and anything stored outside the file (external
   storage, external or soft links, virtual datasets) become one `PdError`, before any value is read.
+- `read_npz_array`: one array of an `.npz` a user handed over, its declared shape, kind and size
+  checked from its header before it is loaded.
 - `inside`: a path built from data (a manifest's file, a shape id) that stays in its folder.
 - `OutputFolder`: an exclusive lock on a command's output folder, so two `pd synth` on the same
   `--out` cannot both write; a folder the command created and left empty is removed on failure.
@@ -16,10 +18,12 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -183,6 +187,61 @@ def _whole_numbers(values: np.ndarray, key: str, source: str) -> np.ndarray:
             f"not {values[bad].flat[0].item()!r}."
         )
     return values.astype(np.int64)
+
+
+_KINDS = {"iu": "whole numbers", "f": "floating-point numbers", "u": "bytes"}
+
+
+def read_npz_array(
+    archive: zipfile.ZipFile,
+    name: str,
+    source: str,
+    *,
+    kinds: str,
+    max_values: int,
+    ndim: int = 1,
+    required: bool = True,
+) -> np.ndarray | None:
+    """Member `name` (`name.npy`) of an open `.npz` archive, read only once its header shows an
+    array of `ndim` dimensions, of a dtype kind in `kinds` ("iu": whole numbers, "f": floats, "u":
+    bytes) and of at most `max_values` values; else one PdError naming `source`.
+
+    The header is read first because a hostile file can declare terabytes in a few bytes; whole
+    numbers come back as int64. A missing member is a PdError, or None where not `required`.
+    """
+    member = f"{name}.npy"
+    if member not in archive.NameToInfo:
+        if required:
+            raise PdError(f"{source} has no '{name}'.")
+        return None
+    with archive.open(member) as handle:
+        shape, dtype = _npy_header(handle, name, source)
+    size = math.prod(shape)
+    if len(shape) != ndim or dtype.kind not in kinds or dtype.hasobject:
+        raise PdError(
+            f"{source}: '{name}' must be a {ndim}-D array of {_KINDS.get(kinds, kinds)}, "
+            f"not a {len(shape)}-D array of {dtype}."
+        )
+    if size > max_values:
+        raise PdError(
+            f"{source}: '{name}' declares {size:,} values, more than the {max_values:,} it may hold."
+        )
+    with archive.open(member) as handle:
+        values = np.lib.format.read_array(handle, allow_pickle=False)
+    return _whole_numbers(values, name, source) if kinds == "iu" else values
+
+
+def _npy_header(handle: Any, name: str, source: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an `.npy` stream declares (format 1.0 or 2.0), or one PdError."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        version = np.lib.format.read_magic(handle)
+        if version not in readers:
+            raise ValueError(f"npy format version {version}")
+        shape, _, dtype = readers[version](handle)
+    except (ValueError, SyntaxError) as error:
+        raise PdError(f"{source}: '{name}' is not a readable array ({error}).") from error
+    return shape, dtype
 
 
 def remove_stale_temporaries(folder: Path) -> None:

@@ -508,19 +508,48 @@ def student_record(**change: object) -> Setup:
     return write
 
 
+def npy_declaring(shape: tuple[int, ...], descr: str = "<f4") -> bytes:
+    """An .npy member whose header declares `shape` and that holds 120 bytes of data."""
+    import io
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
+    return header.getvalue() + bytes(120)
+
+
 def npz_declaring_terabytes(relative: str) -> Setup:
     """A partdistill shape file whose points array's header declares 10^12 x 3 floats."""
+
+    def write(d: Path, assets: Assets) -> None:
+        import zipfile
+
+        with zipfile.ZipFile(d / relative, "w") as out:
+            out.writestr("points.npy", npy_declaring((10**12, 3)))
+
+    return write
+
+
+def units_with(**replace: Callable[[np.ndarray], object]) -> Setup:
+    """The taught collection at shapes/ with the arrays named in `replace` of its first shape's
+    units file replaced by what each function makes of the original (bytes: the member's raw .npy
+    bytes)."""
 
     def write(d: Path, assets: Assets) -> None:
         import io
         import zipfile
 
-        header = io.BytesIO()
-        np.lib.format.write_array_header_1_0(
-            header, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 3)}
-        )
-        with zipfile.ZipFile(d / relative, "w") as out:
-            out.writestr("points.npy", header.getvalue() + bytes(120))
+        taught(d, assets)
+        path = d / KNOWLEDGE / "units" / "chair-00000.npz"
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in data.files}
+        with zipfile.ZipFile(path, "w") as out:
+            for name, array in arrays.items():
+                value = replace[name](array) if name in replace else array
+                if not isinstance(value, bytes):
+                    buffer = io.BytesIO()
+                    np.save(buffer, value)
+                    value = buffer.getvalue()
+                out.writestr(f"{name}.npy", value)
 
     return write
 
@@ -1179,6 +1208,42 @@ CASES = [
         knowledge_h5(conf_bbox=np.zeros((8, 2, 0), np.float32)),
         with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
         r"conf_bbox has shape \[8, 2, 0\], expected \[8, 2, 1 to 4\]",
+    ),
+    Case(
+        "distill-units-float-parts",
+        units_with(parts=lambda parts: parts + 0.5),
+        DISTILL,
+        r"chair-00000\.npz: 'parts' must be a 1-D array of whole numbers, not a 1-D array of float64",
+    ),
+    Case(
+        "distill-units-2d-offsets",
+        units_with(offsets=lambda offsets: offsets[:, None]),
+        DISTILL,
+        r"chair-00000\.npz: 'offsets' must be a 1-D array of whole numbers, not a 2-D array of int64",
+    ),
+    Case(
+        "distill-units-float-indices",
+        units_with(indices=lambda indices: indices.astype(np.float32)),
+        DISTILL,
+        r"'indices' must be a 1-D array of whole numbers, not a 1-D array of float32",
+    ),
+    Case(
+        "view-units-2d-parts",
+        units_with(parts=lambda parts: np.stack([parts, parts])),
+        ("view", f"{{d}}/{KNOWLEDGE}"),
+        r"'parts' must be a 1-D array of whole numbers, not a 2-D array",
+    ),
+    Case(
+        "distill-units-declare-terabytes",
+        units_with(indices=lambda indices: npy_declaring((10**12,), "<i4")),
+        DISTILL,
+        r"'indices' declares 1,000,000,000,000 values, more than the 268,435,456",
+    ),
+    Case(
+        "distill-units-fractional-point-count",
+        units_with(n_points=lambda n: np.array(float(n))),
+        DISTILL,
+        r"'n_points' must be a 0-D array of whole numbers",
     ),
 ]
 
