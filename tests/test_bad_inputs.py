@@ -214,6 +214,45 @@ def edit_manifest(change: Callable[[Path, dict], None]) -> Setup:
     return setup
 
 
+def set_field(key: str, value: object) -> Setup:
+    """The collection at shapes/ with its first record's `key` set to `value`."""
+
+    def change(d: Path, record: dict) -> None:
+        record[key] = value
+
+    return edit_manifest(change)
+
+
+def last_shape_unmade(change: Callable[[Path, dict], None]) -> Setup:
+    """The collection at shapes/ as a killed `pd synth` left it before its last shape, with
+    `change` made to its first record: a resumed run has a shape to make."""
+
+    def setup(d: Path, assets: Assets) -> None:
+        edit_manifest(change)(d, assets)
+        path = d / "shapes" / "manifest.json"
+        manifest = json.loads(path.read_text())
+        last = manifest["shapes"].pop()
+        path.write_text(json.dumps(manifest, indent=2))
+        (d / "shapes" / last["file"]).unlink()
+
+    return setup
+
+
+def shorten_part_counts(d: Path, record: dict) -> None:
+    record["part_counts"] = record["part_counts"][:-1]
+
+
+def logged(line: bytes) -> Setup:
+    """The collection at shapes/ with `line` appended to its manifest.log."""
+
+    def setup(d: Path, assets: Assets) -> None:
+        shapes(d, assets)
+        with (d / "shapes" / "manifest.log").open("ab") as log:
+            log.write(line + b"\n")
+
+    return setup
+
+
 def set_id(shape_id: Callable[[Path], str]) -> Setup:
     def change(d: Path, record: dict) -> None:
         record["id"] = shape_id(d)
@@ -1244,6 +1283,66 @@ CASES = [
         units_with(n_points=lambda n: np.array(float(n))),
         DISTILL,
         r"'n_points' must be a 0-D array of whole numbers",
+    ),
+    Case(
+        "teach-manifest-file-a-number",
+        set_field("file", 5),
+        TEACH,
+        r"manifest\.json: shape entry 0: 'file' must be a non-empty text",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-manifest-points-infinite",
+        set_field("n_points", float("inf")),
+        TEACH,
+        r"shape entry 0: 'n_points' must be a whole number from 1 to 10,000,000, not inf",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-manifest-category-a-number",
+        set_field("category", 5),
+        TEACH,
+        r"shape entry 0: 'category' must be a non-empty text",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-manifest-error-false",
+        set_field("error", False),
+        TEACH,
+        r"shape entry 0: 'error' must be a non-empty text .*, not False",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-manifest-log-not-utf8",
+        logged(b'{"id": "chair-00009", "file": "shapes/\xff.npz"}'),
+        TEACH,
+        r"manifest\.log: line 1 is not UTF-8 text",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-manifest-log-provenance-a-list",
+        logged(b'{"id": "chair-00009", "file": null, "error": "x", "n_points": 0, "provenance": []}'),
+        TEACH,
+        r"manifest\.log: line 1: 'provenance' is not an object",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "synth-resumed-points-negative",
+        set_field("n_points", -5),
+        with_options(SYNTH, "--out", "{d}/shapes"),
+        r"shape entry 0: 'n_points' must be a whole number from 1",
+    ),
+    Case(
+        "synth-resumed-part-counts-short",
+        last_shape_unmade(shorten_part_counts),
+        with_options(SYNTH, "--out", "{d}/shapes"),
+        r"shape entry 0: shape chair-00000 has 3 part counts for 4 parts",
+    ),
+    Case(
+        "synth-resumed-part-counts-beyond-points",
+        set_field("part_counts", [300, 300, 0, 0]),
+        with_options(SYNTH, "--out", "{d}/shapes"),
+        r"part counts of shape chair-00000 add up to 600, more than its 300 points",
     ),
 ]
 
