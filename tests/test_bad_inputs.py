@@ -1344,6 +1344,18 @@ CASES = [
         with_options(SYNTH, "--out", "{d}/shapes"),
         r"part counts of shape chair-00000 add up to 600, more than its 300 points",
     ),
+    Case(
+        "distill-min-steps-huge",
+        taught,
+        with_options(DISTILL, "--min-steps", "100000000000"),
+        r"--min-steps must be at most 10000000",
+    ),
+    Case(
+        "distill-epochs-huge",
+        taught,
+        with_options(DISTILL, "--epochs", "100000000000"),
+        r"--epochs must be at most 10000000",
+    ),
 ]
 
 
