@@ -1356,6 +1356,13 @@ CASES = [
         with_options(DISTILL, "--epochs", "100000000000"),
         r"--epochs must be at most 10000000",
     ),
+    Case(
+        "teach-simulated-no-part-of-the-category",
+        shapes,
+        with_options(TEACH, "--category", "airplane", "--force-category"),
+        r"shape chair-00000 has none of airplane's parts \(body, wing, tail, engine\), only back, seat",
+        out=TEACH_OUT,
+    ),
 ]
 
 
