@@ -153,6 +153,17 @@ class Fields:
             )
         return tuple(value)
 
+    def records(self, key: str, default: Any = _MISSING, *, max_items: int = MAX_ITEMS) -> Any:
+        """A list of at most `max_items` JSON objects, each as `Fields` naming its key and position."""
+        value = self._get(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if not isinstance(value, list) or len(value) > max_items:
+            raise self._wrong(key, f"a list of at most {max_items:,} objects", value)
+        return tuple(
+            Fields(item, f"{self.source}: '{key}' entry {i}", "an object") for i, item in enumerate(value)
+        )
+
     def record(self, key: str, default: Any = _MISSING) -> Any:
         """A nested JSON object, as `Fields` naming this record's source and the key."""
         value = self._get(key, default)

@@ -593,6 +593,29 @@ def units_with(**replace: Callable[[np.ndarray], object]) -> Setup:
     return write
 
 
+def names_npy(names: object) -> Callable[[np.ndarray], np.ndarray]:
+    """A `units_with` replacement: part_names stored as the JSON of `names`."""
+    return lambda stored: np.frombuffer(json.dumps(names).encode(), dtype=np.uint8)
+
+
+def taught_as(category: str) -> Setup:
+    """The chair collection at shapes/, taught with `pd teach --category <category> --force-category`
+    (into the same knowledge folder name), and predictions.json with its true labels."""
+
+    def setup(d: Path, assets: Assets) -> None:
+        shapes(d, assets)
+        invoke_ok(with_options(TEACH, "--category", category, "--force-category"), d)
+        collection = Collection.open(d / "shapes")
+        predictions(d, {record.id: shape.labels.tolist() for record, shape in collection.shapes()})
+
+    return setup
+
+
+def distils_as_partnete_chair(d: Path) -> None:
+    """The refused run left nothing that blocks a rerun with the knowledge's own category."""
+    invoke_ok(with_options(DISTILL, "--category", "partnete/Chair", "--force-category"), d)
+
+
 class Touch:
     """A pickle payload: loading it runs `touch marker`, as a malicious label.npy would."""
 
@@ -1362,6 +1385,46 @@ CASES = [
         with_options(TEACH, "--category", "airplane", "--force-category"),
         r"shape chair-00000 has none of airplane's parts \(body, wing, tail, engine\), only back, seat",
         out=TEACH_OUT,
+    ),
+    Case(
+        "distill-units-taught-for-another-category",
+        taught_as("partnete/Chair"),
+        DISTILL,
+        r"simulated-noisy-box holds units of the parts arm, back, leg, seat, wheel, "
+        r"but chair has back, seat, leg, arm",
+        check=distils_as_partnete_chair,
+    ),
+    Case(
+        "eval-lifting-units-of-another-category",
+        taught_as("partnete/Chair"),
+        ("eval", "--dataset", "collection", "--root", "{d}/shapes", "--predictions", "{d}/predictions.json")
+        + ("--out", "{d}/report", "--device", "cpu"),
+        r"simulated-noisy-box \(shape chair-00000\) holds units of the parts arm, back, leg, seat, wheel, "
+        r"but chair has",
+    ),
+    Case(
+        "distill-units-part-names-swapped",
+        units_with(part_names=names_npy(["seat", "back", "leg", "arm"])),
+        DISTILL,
+        r"chair-00000\.npz holds units of the parts seat, back, leg, arm, but chair has back, seat, leg, arm",
+    ),
+    Case(
+        "distill-units-part-names-a-word",
+        units_with(part_names=names_npy("back")),
+        DISTILL,
+        r"chair-00000\.npz: 'part_names' must be a list of at most 10,000 non-empty texts, not 'back'",
+    ),
+    Case(
+        "view-units-part-names-numbers",
+        units_with(part_names=names_npy([1, 2, 3, 4])),
+        ("view", f"{{d}}/{KNOWLEDGE}", "--out", "{d}/page.html"),
+        r"'part_names' must be a list of at most 10,000 non-empty texts, not \[1, 2, 3, 4\]",
+    ),
+    Case(
+        "view-units-part-names-swapped",
+        units_with(part_names=names_npy(["seat", "back", "leg", "arm"])),
+        ("view", f"{{d}}/{KNOWLEDGE}", "--out", "{d}/page.html"),
+        r"chair-00000\.npz holds units of the parts seat, back, leg, arm, but chair has back, seat, leg, arm",
     ),
 ]
 

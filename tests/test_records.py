@@ -18,6 +18,7 @@ def test_fields_read_what_they_should() -> None:
             "names": ["a", "b"],
             "counts": [1, 2],
             "sub": {"k": "v"},
+            "subs": [{"k": "a"}, {"k": "b"}],
         },
         "m.json",
     )
@@ -25,6 +26,7 @@ def test_fields_read_what_they_should() -> None:
     assert fields.number("x", at_most=1) == 0.5 and fields.flag("on") is True
     assert fields.texts("names", unique=True) == ("a", "b") and fields.wholes("counts") == (1, 2)
     assert fields.record("sub").text("k") == "v"
+    assert [sub.text("k") for sub in fields.records("subs")] == ["a", "b"]
     assert fields.text("absent", None) is None and fields.wholes("absent", ()) == ()
 
 
@@ -44,6 +46,8 @@ def test_fields_read_what_they_should() -> None:
         ({"x": float("nan")}, lambda f: f.number("x"), r"'x' must be a finite number"),
         ({}, lambda f: f.text("id"), r"m.json has no 'id'"),
         ({"sub": 3}, lambda f: f.record("sub"), r"m.json: 'sub' is not an object"),
+        ({"subs": {"k": 1}}, lambda f: f.records("subs"), r"'subs' must be a list of at most 10,000 objects"),
+        ({"subs": [{}, 3]}, lambda f: f.records("subs"), r"m.json: 'subs' entry 1 is not an object"),
         ({"x": 1, "y": 2}, lambda f: f.only({"x"}), r"unknown keys \['y'\]"),
     ],
 )

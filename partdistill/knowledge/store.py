@@ -10,6 +10,7 @@ This module owns that layout; every other module asks a `KnowledgeStore` for its
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import zipfile
 import zlib
@@ -87,11 +88,31 @@ class KnowledgeStore:
         return sum(1 for path in (self.root / SHEETS_DIR).rglob("*.png") if TEMPORARY not in path.name)
 
     def load(self, shape_id: str) -> Knowledge:
+        """One shape's units, refused unless their parts are those of the category the folder was
+        taught for (as its teach_config.json records it)."""
         if not self.has(shape_id):
             raise PdError(
                 f"{self.root} has no knowledge for shape {shape_id}; run `pd teach` on its collection."
             )
-        return load_knowledge(self.units_path(shape_id))
+        knowledge = load_knowledge(self.units_path(shape_id))
+        if self.taught_for is not None:
+            category, part_names = self.taught_for
+            knowledge.require_parts(part_names, category, str(self.units_path(shape_id)))
+        return knowledge
+
+    @functools.cached_property
+    def taught_for(self) -> tuple[str, tuple[str, ...]] | None:
+        """The category the units were taught for and its part names, from teach_config.json (None
+        where it records no category)."""
+        settings = self.settings()
+        if settings is None or "catalogue" not in settings:
+            return None
+        fields = Fields(settings, str(self.root / CONFIG_FILE), "the settings of a pd teach run")
+        parts = fields.record("catalogue").records("parts")
+        names = tuple(part.text("name") for part in parts)
+        if len(set(names)) < len(names):
+            raise PdError(f"{self.root / CONFIG_FILE}: its category names a part more than once.")
+        return fields.text("category"), names
 
     def save(self, shape_id: str, knowledge: Knowledge, sheet: bytes | None = None) -> None:
         """Write one shape's contact sheet (PNG bytes, if any) first and its units last: the units

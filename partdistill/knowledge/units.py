@@ -76,6 +76,15 @@ class Knowledge:
                 "they were made for another version of it; run `pd teach` again."
             )
 
+    def require_parts(self, part_names: tuple[str, ...], category: str, source: str) -> None:
+        """Refuse (PdError naming `source`) units whose parts are not `category`'s `part_names`,
+        in the same order: their part indices would mean other parts."""
+        if self.part_names != tuple(part_names):
+            raise PdError(
+                f"{source} holds units of the parts {', '.join(self.part_names)}, but {category} has "
+                f"{', '.join(part_names)}: use them with the category they were taught for, or teach again."
+            )
+
     @classmethod
     def from_units(
         cls,
