@@ -157,7 +157,7 @@ def load_knowledge(path: str | Path) -> Knowledge:
         with zipfile.ZipFile(path) as archive:
             arrays = _read_units(archive, str(path))
         knowledge = Knowledge(**arrays)
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+    except (OSError, EOFError, ValueError, MemoryError, zipfile.BadZipFile, zlib.error) as error:
         raise PdError(f"{path} is not a readable knowledge file ({error}).") from error
     return dataclasses.replace(knowledge, indices=knowledge.indices.astype(np.int32))
 
@@ -189,7 +189,7 @@ def _part_names(encoded: np.ndarray, source: str) -> tuple[str, ...]:
     """The part names a units file stores as the UTF-8 bytes of a JSON list of distinct texts."""
     try:
         names = json.loads(encoded.tobytes().decode())
-    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise PdError(f"{source}: 'part_names' is not a JSON list of names ({error}).") from error
     return Fields({"part_names": names}, source).texts("part_names", unique=True)
 
