@@ -31,7 +31,8 @@ from partdistill.errors import PdError, option
 from partdistill.files import check_id, inside, read_json, write_json
 from partdistill.formats import SHAPE_SUFFIX, read_npz, write_npz
 from partdistill.prompts import Category, find_category, register_category
-from partdistill.shapes import Provenance, Shape
+from partdistill.records import MAX_TEXT, Fields
+from partdistill.shapes import MAX_POINTS, Provenance, Shape
 
 MANIFEST = "manifest.json"
 LOG = "manifest.log"
@@ -83,17 +84,49 @@ class ShapeRecord:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> ShapeRecord:
+    def from_dict(cls, data: object, source: str) -> ShapeRecord:
+        """The record a manifest entry or log line holds, every field checked (type, range, size,
+        and against the others) before the record is built; else one PdError naming `source`."""
+        fields = Fields(data, source, "a shape record")
+        shape_id = check_id(fields.text("id"), source)
+        error = fields.text("error", None)
+        file = fields.text("file", None)
+        if file is None and error is None:
+            raise PdError(
+                f"{source}: shape {shape_id} has no 'file', "
+                "which only a failed shape (one with an 'error') may lack."
+            )
+        n_points = fields.whole("n_points", at_least=0 if error else 1, at_most=MAX_POINTS)
+        part_names = fields.texts("part_names", (), unique=True)
+        part_counts = fields.wholes("part_counts", (), at_least=0)
+        if part_counts and len(part_counts) != len(part_names):
+            raise PdError(
+                f"{source}: shape {shape_id} has {len(part_counts)} part counts for {len(part_names)} parts."
+            )
+        if sum(part_counts) > n_points:
+            raise PdError(
+                f"{source}: the part counts of shape {shape_id} add up to {sum(part_counts):,}, "
+                f"more than its {n_points:,} points."
+            )
         return cls(
-            id=str(data["id"]),
-            file=data["file"],
-            category=data.get("category"),
-            part_names=tuple(data.get("part_names", ())),
-            provenance=Provenance.from_dict(data["provenance"]),
-            n_points=int(data["n_points"]),
-            part_counts=tuple(int(c) for c in data.get("part_counts", ())),
-            error=data.get("error"),
+            id=shape_id,
+            file=file,
+            category=fields.text("category", None),
+            part_names=part_names,
+            provenance=_provenance(fields, source),
+            n_points=n_points,
+            part_counts=part_counts,
+            error=error,
         )
+
+
+def _provenance(fields: Fields, source: str) -> Provenance:
+    """The record's 'provenance' object as a Provenance, or one PdError naming `source`."""
+    record = fields.record("provenance")
+    try:
+        return Provenance.from_dict(record.data)
+    except (PdError, ValueError, TypeError) as error:
+        raise PdError(f"{source}: 'provenance' is not a shape's provenance ({error}).") from error
 
 
 @dataclass(frozen=True)
@@ -155,7 +188,8 @@ class Collection:
         if not isinstance(entries, list):
             raise PdError(f"{manifest}: 'shapes' is not a list of shape records.")
         records = [
-            _record(entry, f"{manifest}: shape entry {position}") for position, entry in enumerate(entries)
+            ShapeRecord.from_dict(entry, f"{manifest}: shape entry {position}")
+            for position, entry in enumerate(entries)
         ]
         counts = Counter(record.id for record in records)
         duplicates = sorted(i for i, n in counts.items() if n > 1)
@@ -174,7 +208,7 @@ class Collection:
         collection = cls(root, records, user)
         log = inside(root, LOG)
         for position, entry in enumerate(_log_entries(log)):
-            record = _record(entry, f"{log}: line {position + 1}")
+            record = ShapeRecord.from_dict(entry, f"{log}: line {position + 1}")
             collection._records[record.id] = record
         for record in collection:
             check_id(record.id, str(manifest))
@@ -279,8 +313,12 @@ class Collection:
     def add_failure(
         self, shape_id: str, category: str | None, provenance: Provenance, error: str
     ) -> ShapeRecord:
-        """Record that `shape_id` could not be made, and why."""
-        record = ShapeRecord(shape_id, None, category, (), provenance, 0, error=error)
+        """Record that `shape_id` could not be made, and why (a reason longer than a record may hold
+        is cut short, so the manifest stays one its reader accepts)."""
+        reason = error.strip() or "unknown error"
+        if len(reason) > MAX_TEXT:
+            reason = reason[: MAX_TEXT - 3] + "..."
+        record = ShapeRecord(shape_id, None, category, (), provenance, 0, error=reason)
         return self._put(record)
 
     def _put(self, record: ShapeRecord) -> ShapeRecord:
@@ -321,16 +359,6 @@ class Collection:
         self.path(LOG).unlink(missing_ok=True)
 
 
-def _record(entry: object, source: str) -> ShapeRecord:
-    """A manifest entry as a record, or one PdError naming `source`."""
-    try:
-        if not isinstance(entry, dict):
-            raise TypeError("not an object")
-        return ShapeRecord.from_dict(entry)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise PdError(f"{source} is malformed (missing or bad {error}).") from error
-
-
 def _append_line(path: Path, line: str) -> None:
     """Append `line` to a log, first cutting off a last line a killed writer left unfinished (appended
     to, it would join the new record on one line that no reader could parse)."""
@@ -348,11 +376,13 @@ def _log_entries(path: Path) -> list[object]:
     """The records appended to a manifest log; a last line cut short by a kill is dropped."""
     if not path.is_file():
         return []
-    lines = path.read_text().split("\n")
+    lines = path.read_bytes().split(b"\n")
     entries = []
     for number, line in enumerate(lines[:-1], start=1):  # complete lines end with a newline
         try:
-            entries.append(json.loads(line))
-        except ValueError as error:
+            entries.append(json.loads(line.decode()))
+        except UnicodeDecodeError as error:
+            raise PdError(f"{path}: line {number} is not UTF-8 text ({error.reason}).") from error
+        except (ValueError, RecursionError) as error:
             raise PdError(f"{path}: line {number} is not a JSON record ({error}).") from error
     return entries

@@ -3,8 +3,12 @@ inside their folder, and one writer per output folder.
 
 - `atomic_path` / `write_json` / `write_bytes`: a reader never sees a half-written file and a
   killed run loses nothing; written files get the mode the user's umask gives a new file.
-- `read_json`: a missing, unreadable or malformed JSON file becomes one `PdError` naming it;
-  `read_h5_numbers` does the same for an HDF5 dataset that is not a modest array of numbers.
+- `read_json`: a missing, unreadable or malformed JSON file becomes one `PdError` naming it.
+- `open_h5` / `read_h5_numbers`: the one way HDF5 files are read. A file that is not HDF5, a
+  dataset that is not a modest array of numbers, and anything stored outside the file (external
+  storage, external or soft links, virtual datasets) become one `PdError`, before any value is read.
+- `read_npz_array`: one array of an `.npz` a user handed over, its declared shape, kind and size
+  checked from its header before it is loaded.
 - `inside`: every path read or written inside a folder a command is handed (a collection, a
   knowledge folder, a run, a prediction or report folder), refused if it leads out of it.
 - `OutputFolder`: an exclusive lock on a command's output folder, so two `pd synth` on the same
@@ -21,10 +25,12 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +43,7 @@ from partdistill.errors import PdError, option
 
 TEMPORARY = ".tmp-"  # marks the temporary files of `atomic_path`
 OWNER = ".pd-owner"  # the pid of the process holding an output folder
+_MAX_WHOLE = 2**53
 MAX_H5_VALUES = 2**28  # values one HDF5 array may hold: 1 GiB of float32, 20x ShapeNetPart's largest file
 
 
@@ -96,20 +103,152 @@ def read_json(path: str | os.PathLike[str], what: str, kind: type = dict) -> Any
     return data
 
 
-def read_h5_numbers(group: Any, key: str, source: str, max_values: int) -> np.ndarray:
-    """Dataset `key` of an open h5py file or group, read only once it is known to be an array of
-    at most `max_values` numbers (a hostile file can declare terabytes in a few kilobytes, or hold
-    strings); else one PdError naming `source`. A KeyError still means the key is missing."""
+@contextmanager
+def open_h5(path: str | os.PathLike[str], what: str) -> Iterator[Any]:
+    """`path` opened read-only as an h5py file; a file that cannot be opened or read (not HDF5,
+    truncated, a damaged chunk) is one PdError saying it is not `what`.
+
+    Read its arrays with `read_h5_numbers`, which reads nothing stored outside the file.
+    """
     import h5py
 
-    dataset = group[key]
-    if not isinstance(dataset, h5py.Dataset) or dataset.ndim == 0 or dataset.dtype.kind not in "biuf":
+    try:
+        with h5py.File(path, "r") as handle:
+            yield handle
+    except OSError as error:
+        raise PdError(f"{path} is not {what} ({error}).") from error
+
+
+def read_h5_numbers(
+    group: Any, key: str, source: str, max_values: int, *, whole: bool = False, required: bool = True
+) -> np.ndarray | None:
+    """Dataset `key` of an open h5py file or group, read only once it is known to be an array of
+    at most `max_values` numbers stored in the file itself; else one PdError naming `source`.
+
+    A hostile file can declare terabytes in a few kilobytes, hold strings, or point at any file on
+    the machine (external storage, an external link, a virtual dataset): all are refused before a
+    value is read. With `whole`, the values must be whole numbers and come back as int64 (12.5 is
+    refused, never truncated). A missing key is a PdError, or None where not `required`.
+    """
+    dataset = _h5_dataset(group, key, source, required)
+    if dataset is None:
+        return None
+    if dataset.ndim == 0 or dataset.dtype.kind not in "biuf":
         raise PdError(f"{source}: '{key}' is not an array of numbers.")
     if dataset.size > max_values:
         raise PdError(
             f"{source}: '{key}' declares {dataset.size:,} values, more than the {max_values:,} it may hold."
         )
-    return dataset[()]
+    values = dataset[()]
+    return _whole_numbers(values, key, source) if whole else values
+
+
+def _h5_dataset(group: Any, key: str, source: str, required: bool) -> Any:
+    """The dataset `key` of `group` if its link and its data both lie inside the file (checked
+    before anything is dereferenced); None where it is missing and not `required`."""
+    import h5py
+
+    link = group.get(key, getlink=True)
+    if link is None:
+        if required:
+            raise PdError(f"{source} has no '{key}'.")
+        return None
+    if not isinstance(link, h5py.HardLink):
+        raise PdError(
+            f"{source}: '{key}' is a link to {_link_target(link)}; only arrays stored in the file are read."
+        )
+    dataset = group[key]
+    if not isinstance(dataset, h5py.Dataset):
+        raise PdError(f"{source}: '{key}' is not an array of numbers.")
+    if dataset.is_virtual:
+        raise PdError(
+            f"{source}: '{key}' is a virtual dataset (its values live in other files); "
+            "only arrays stored in the file are read."
+        )
+    if dataset.external:
+        raise PdError(
+            f"{source}: '{key}' keeps its values in another file ({dataset.external[0][0]!r}); "
+            "only arrays stored in the file are read."
+        )
+    return dataset
+
+
+def _link_target(link: Any) -> str:
+    """Where an HDF5 soft or external link points, for messages."""
+    filename = getattr(link, "filename", None)
+    return f"{link.path!r} in {filename!r}" if filename else repr(getattr(link, "path", link))
+
+
+def _whole_numbers(values: np.ndarray, key: str, source: str) -> np.ndarray:
+    """`values` as int64 if every one is a whole number of at most 2**53 in size (beyond that no
+    count, id or index makes sense, and a float no longer holds every whole number), else one PdError."""
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) > _MAX_WHOLE)
+    elif values.dtype.kind in "iu":
+        bad = (values > _MAX_WHOLE) | (values < -_MAX_WHOLE)
+    else:
+        bad = np.zeros(values.shape, dtype=bool)
+    if bad.any():
+        raise PdError(
+            f"{source}: '{key}' must hold whole numbers of at most 2**53 in size, "
+            f"not {values[bad].flat[0].item()!r}."
+        )
+    return values.astype(np.int64)
+
+
+_KINDS = {"iu": "whole numbers", "f": "floating-point numbers", "u": "bytes"}
+
+
+def read_npz_array(
+    archive: zipfile.ZipFile,
+    name: str,
+    source: str,
+    *,
+    kinds: str,
+    max_values: int,
+    ndim: int = 1,
+    required: bool = True,
+) -> np.ndarray | None:
+    """Member `name` (`name.npy`) of an open `.npz` archive, read only once its header shows an
+    array of `ndim` dimensions, of a dtype kind in `kinds` ("iu": whole numbers, "f": floats, "u":
+    bytes) and of at most `max_values` values; else one PdError naming `source`.
+
+    The header is read first because a hostile file can declare terabytes in a few bytes; whole
+    numbers come back as int64. A missing member is a PdError, or None where not `required`.
+    """
+    member = f"{name}.npy"
+    if member not in archive.NameToInfo:
+        if required:
+            raise PdError(f"{source} has no '{name}'.")
+        return None
+    with archive.open(member) as handle:
+        shape, dtype = _npy_header(handle, name, source)
+    size = math.prod(shape)
+    if len(shape) != ndim or dtype.kind not in kinds or dtype.hasobject:
+        raise PdError(
+            f"{source}: '{name}' must be a {ndim}-D array of {_KINDS.get(kinds, kinds)}, "
+            f"not a {len(shape)}-D array of {dtype}."
+        )
+    if size > max_values:
+        raise PdError(
+            f"{source}: '{name}' declares {size:,} values, more than the {max_values:,} it may hold."
+        )
+    with archive.open(member) as handle:
+        values = np.lib.format.read_array(handle, allow_pickle=False)
+    return _whole_numbers(values, name, source) if kinds == "iu" else values
+
+
+def _npy_header(handle: Any, name: str, source: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an `.npy` stream declares (format 1.0 or 2.0), or one PdError."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        version = np.lib.format.read_magic(handle)
+        if version not in readers:
+            raise ValueError(f"npy format version {version}")
+        shape, _, dtype = readers[version](handle)
+    except (ValueError, SyntaxError) as error:
+        raise PdError(f"{source}: '{name}' is not a readable array ({error}).") from error
+    return shape, dtype
 
 
 _SAFE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

@@ -165,6 +165,15 @@ class Fields:
             raise self._wrong(key, f"a list of {min_items:,} to {max_items:,} entries", value)
         return tuple(value)
 
+    def records(self, key: str, default: Any = _MISSING, *, max_items: int = MAX_ITEMS) -> Any:
+        """A list of at most `max_items` JSON objects, each as `Fields` naming its key and position."""
+        value = self.entries(key, default, max_items=max_items)
+        if value is default and default is not _MISSING:
+            return value
+        return tuple(
+            Fields(item, f"{self.source}: '{key}' entry {i}", "an object") for i, item in enumerate(value)
+        )
+
     def record(self, key: str, default: Any = _MISSING) -> Any:
         """A nested JSON object, as `Fields` naming this record's source and the key."""
         value = self._get(key, default)

@@ -218,11 +218,13 @@ class TeachWorker:
 
     def teach(self, job: tuple[str, Any, bool]) -> Any:
         from partdistill.teach.run import teach_one
+        from partdistill.teach.teachers import labels_in_category
         from partdistill.threads import cpu_threads
 
         shape_id, shape, sheet = job
         with cpu_threads(self.threads):
-            return teach_one(shape_id, shape, self.category, self.teacher, self.config, sheet), shape.labels
+            taught = teach_one(shape_id, shape, self.category, self.teacher, self.config, sheet)
+            return taught, labels_in_category(shape, self.category)
 
 
 def teach_on_ray(

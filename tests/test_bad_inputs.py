@@ -214,6 +214,45 @@ def edit_manifest(change: Callable[[Path, dict], None]) -> Setup:
     return setup
 
 
+def set_field(key: str, value: object) -> Setup:
+    """The collection at shapes/ with its first record's `key` set to `value`."""
+
+    def change(d: Path, record: dict) -> None:
+        record[key] = value
+
+    return edit_manifest(change)
+
+
+def last_shape_unmade(change: Callable[[Path, dict], None]) -> Setup:
+    """The collection at shapes/ as a killed `pd synth` left it before its last shape, with
+    `change` made to its first record: a resumed run has a shape to make."""
+
+    def setup(d: Path, assets: Assets) -> None:
+        edit_manifest(change)(d, assets)
+        path = d / "shapes" / "manifest.json"
+        manifest = json.loads(path.read_text())
+        last = manifest["shapes"].pop()
+        path.write_text(json.dumps(manifest, indent=2))
+        (d / "shapes" / last["file"]).unlink()
+
+    return setup
+
+
+def shorten_part_counts(d: Path, record: dict) -> None:
+    record["part_counts"] = record["part_counts"][:-1]
+
+
+def logged(line: bytes) -> Setup:
+    """The collection at shapes/ with `line` appended to its manifest.log."""
+
+    def setup(d: Path, assets: Assets) -> None:
+        shapes(d, assets)
+        with (d / "shapes" / "manifest.log").open("ab") as log:
+            log.write(line + b"\n")
+
+    return setup
+
+
 def set_id(shape_id: Callable[[Path], str]) -> Setup:
     def change(d: Path, record: dict) -> None:
         record["id"] = shape_id(d)
@@ -392,7 +431,8 @@ def predicting(table: dict[str, object]) -> Setup:
 def snp_hdf5(category: int = 99, part: int = 0, **replace: object) -> Setup:
     """PointNet's HDF5 release at hdf5_data/ with one shape of category label `category` (0..15; 4 is
     the chair) whose points all have global part id `part`, and predictions.json with that part;
-    the datasets named in `replace` (data, label, pid) are given those values instead."""
+    the datasets named in `replace` (data, label, pid) are given those values instead (a callable
+    value makes its dataset itself)."""
 
     def write(d: Path, assets: Assets) -> None:
         import h5py
@@ -406,7 +446,10 @@ def snp_hdf5(category: int = 99, part: int = 0, **replace: object) -> Setup:
         }
         with h5py.File(root / "ply_data_test0.h5", "w") as data:
             for key, value in {**arrays, **replace}.items():
-                data[key] = value
+                if callable(value):
+                    value(data, key)
+                else:
+                    data[key] = value
         predictions(d, {"ply_data_test0/0": [part] * 2048})
 
     return write
@@ -447,6 +490,58 @@ def declared_huge(data: Any, key: str) -> None:
     data.create_dataset(key, shape=(10**11, 3), dtype="f4", chunks=(1024, 3), compression="gzip")
 
 
+SECRET = "secret"  # beside an HDF5 file: secret.bin (raw float32) and secret.h5 (dataset "x")
+
+
+def _secret(data: Any, values: np.ndarray) -> Path:
+    """Write `values` as secret.bin and as secret.h5's "x" beside the open HDF5 file `data`; the
+    secret.bin path."""
+    import h5py
+
+    folder = Path(data.filename).parent
+    values.astype("<f4").tofile(folder / f"{SECRET}.bin")
+    with h5py.File(folder / f"{SECRET}.h5", "w") as other:
+        other["x"] = values.astype(np.float32)
+    return folder / f"{SECRET}.bin"
+
+
+def stored_outside(shape: tuple[int, ...]) -> Callable[[Any, str], None]:
+    """A float32 dataset of `shape` whose values are the bytes of another file (external storage)."""
+
+    def make(data: Any, key: str) -> None:
+        values = np.random.default_rng(7).uniform(-0.5, 0.5, shape)
+        secret = _secret(data, values)
+        data.create_dataset(key, shape=shape, dtype="<f4", external=[(str(secret), 0, values.size * 4)])
+
+    return make
+
+
+def linked_outside(shape: tuple[int, ...]) -> Callable[[Any, str], None]:
+    """An external link to another HDF5 file's dataset of `shape`."""
+
+    def make(data: Any, key: str) -> None:
+        import h5py
+
+        _secret(data, np.random.default_rng(7).uniform(-0.5, 0.5, shape))
+        data[key] = h5py.ExternalLink(str(Path(data.filename).parent / f"{SECRET}.h5"), "/x")
+
+    return make
+
+
+def virtual_outside(shape: tuple[int, ...]) -> Callable[[Any, str], None]:
+    """A virtual dataset of `shape` mapping another HDF5 file's dataset."""
+
+    def make(data: Any, key: str) -> None:
+        import h5py
+
+        _secret(data, np.random.default_rng(7).uniform(-0.5, 0.5, shape))
+        layout = h5py.VirtualLayout(shape=shape, dtype="f4")
+        layout[...] = h5py.VirtualSource(str(Path(data.filename).parent / f"{SECRET}.h5"), "x", shape=shape)
+        data.create_virtual_dataset(key, layout)
+
+    return make
+
+
 def student_record(**change: object) -> Setup:
     """The trained run's student.json with the fields in `change` replaced."""
 
@@ -457,19 +552,48 @@ def student_record(**change: object) -> Setup:
     return write
 
 
+def npy_declaring(shape: tuple[int, ...], descr: str = "<f4") -> bytes:
+    """An .npy member whose header declares `shape` and that holds 120 bytes of data."""
+    import io
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
+    return header.getvalue() + bytes(120)
+
+
 def npz_declaring(relative: str, rows: int) -> Setup:
     """A partdistill shape file whose points array's header declares `rows` x 3 floats (and holds 10)."""
+
+    def write(d: Path, assets: Assets) -> None:
+        import zipfile
+
+        with zipfile.ZipFile(d / relative, "w") as out:
+            out.writestr("points.npy", npy_declaring((rows, 3)))
+
+    return write
+
+
+def units_with(**replace: Callable[[np.ndarray], object]) -> Setup:
+    """The taught collection at shapes/ with the arrays named in `replace` of its first shape's
+    units file replaced by what each function makes of the original (bytes: the member's raw .npy
+    bytes)."""
 
     def write(d: Path, assets: Assets) -> None:
         import io
         import zipfile
 
-        header = io.BytesIO()
-        np.lib.format.write_array_header_1_0(
-            header, {"descr": "<f4", "fortran_order": False, "shape": (rows, 3)}
-        )
-        with zipfile.ZipFile(d / relative, "w") as out:
-            out.writestr("points.npy", header.getvalue() + bytes(120))
+        taught(d, assets)
+        path = d / KNOWLEDGE / "units" / "chair-00000.npz"
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in data.files}
+        with zipfile.ZipFile(path, "w") as out:
+            for name, array in arrays.items():
+                value = replace[name](array) if name in replace else array
+                if not isinstance(value, bytes):
+                    buffer = io.BytesIO()
+                    np.save(buffer, value)
+                    value = buffer.getvalue()
+                out.writestr(f"{name}.npy", value)
 
     return write
 
@@ -504,6 +628,29 @@ def category_file(relative: str, definition: object) -> Setup:
 def view(name: str) -> tuple[str, ...]:
     """`pd view` of the case folder's file `name`, writing page.html."""
     return ("view", f"{{d}}/{name}", "--out", "{d}/page.html")
+
+
+def names_npy(names: object) -> Callable[[np.ndarray], np.ndarray]:
+    """A `units_with` replacement: part_names stored as the JSON of `names`."""
+    return lambda stored: np.frombuffer(json.dumps(names).encode(), dtype=np.uint8)
+
+
+def taught_as(category: str) -> Setup:
+    """The chair collection at shapes/, taught with `pd teach --category <category> --force-category`
+    (into the same knowledge folder name), and predictions.json with its true labels."""
+
+    def setup(d: Path, assets: Assets) -> None:
+        shapes(d, assets)
+        invoke_ok(with_options(TEACH, "--category", category, "--force-category"), d)
+        collection = Collection.open(d / "shapes")
+        predictions(d, {record.id: shape.labels.tolist() for record, shape in collection.shapes()})
+
+    return setup
+
+
+def distils_as_partnete_chair(d: Path) -> None:
+    """The refused run left nothing that blocks a rerun with the knowledge's own category."""
+    invoke_ok(with_options(DISTILL, "--category", "partnete/Chair", "--force-category"), d)
 
 
 class Touch:
@@ -1459,6 +1606,216 @@ CASES = [
         category_file("vase.json", {"name": "vase", "parts": [{"name": "neck", "teacher": 5}]}),
         ("categories", "show", "{d}/vase.json"),
         r"vase\.json: part 1: 'teacher' must be a non-empty text",
+    ),
+    # --- issue 24: HDF5, manifests and units ---
+    Case(
+        "import-hdf5-external-storage",
+        snp_hdf5(category=4, part=12, data=stored_outside((1, 2048, 3))),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/hdf5_data", "--out", "{d}/coll"),
+        r"'data' keeps its values in another file \('.*secret\.bin'\)",
+    ),
+    Case(
+        "import-hdf5-external-link",
+        snp_hdf5(category=4, part=12, data=linked_outside((1, 2048, 3))),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/hdf5_data", "--out", "{d}/coll"),
+        r"'data' is a link to '/x' in '.*secret\.h5'",
+    ),
+    Case(
+        "eval-hdf5-virtual-dataset",
+        snp_hdf5(category=4, part=12, data=virtual_outside((1, 2048, 3))),
+        with_options(EVAL_FILES, "--root", "{d}/hdf5_data"),
+        r"'data' is a virtual dataset",
+    ),
+    Case(
+        "eval-hdf5-fractional-part-ids",
+        snp_hdf5(category=4, part=12, pid=np.full((1, 2048), 12.5)),
+        with_options(EVAL_FILES, "--root", "{d}/hdf5_data"),
+        r"'pid' must hold whole numbers.*, not 12\.5",
+    ),
+    Case(
+        "distill-h5-external-storage",
+        knowledge_h5(xyz=stored_outside((8, 3))),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"'xyz' keeps its values in another file",
+    ),
+    Case(
+        "distill-h5-external-link",
+        knowledge_h5(xyz=linked_outside((8, 3))),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"'xyz' is a link to '/x' in '.*secret\.h5'",
+    ),
+    Case(
+        "distill-h5-fractional-unit-part",
+        knowledge_h5(cls_bbox=np.array([[0, 1.5]])),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"'cls_bbox' must hold whole numbers.*, not 1\.5",
+    ),
+    Case(
+        "distill-h5-fractional-labels",
+        knowledge_h5(gt_semantic_seg=np.array([12.5] * 8)),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"'gt_semantic_seg' must hold whole numbers.*, not 12\.5",
+    ),
+    Case(
+        "distill-h5-no-part-slots",
+        knowledge_h5(conf_bbox=np.zeros((8, 2, 0), np.float32)),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"conf_bbox has shape \[8, 2, 0\], expected \[8, 2, 1 to 4\]",
+    ),
+    Case(
+        "distill-units-float-parts",
+        units_with(parts=lambda parts: parts + 0.5),
+        DISTILL,
+        r"chair-00000\.npz: 'parts' must be a 1-D array of whole numbers, not a 1-D array of float64",
+    ),
+    Case(
+        "distill-units-2d-offsets",
+        units_with(offsets=lambda offsets: offsets[:, None]),
+        DISTILL,
+        r"chair-00000\.npz: 'offsets' must be a 1-D array of whole numbers, not a 2-D array of int64",
+    ),
+    Case(
+        "distill-units-float-indices",
+        units_with(indices=lambda indices: indices.astype(np.float32)),
+        DISTILL,
+        r"'indices' must be a 1-D array of whole numbers, not a 1-D array of float32",
+    ),
+    Case(
+        "view-units-2d-parts",
+        units_with(parts=lambda parts: np.stack([parts, parts])),
+        ("view", f"{{d}}/{KNOWLEDGE}"),
+        r"'parts' must be a 1-D array of whole numbers, not a 2-D array",
+    ),
+    Case(
+        "distill-units-declare-terabytes",
+        units_with(indices=lambda indices: npy_declaring((10**12,), "<i4")),
+        DISTILL,
+        r"'indices' declares 1,000,000,000,000 values, more than the 268,435,456",
+    ),
+    Case(
+        "distill-units-fractional-point-count",
+        units_with(n_points=lambda n: np.array(float(n))),
+        DISTILL,
+        r"'n_points' must be a 0-D array of whole numbers",
+    ),
+    Case(
+        "teach-manifest-file-a-number",
+        set_field("file", 5),
+        TEACH,
+        r"manifest\.json: shape entry 0: 'file' must be a non-empty text",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-manifest-points-infinite",
+        set_field("n_points", float("inf")),
+        TEACH,
+        r"shape entry 0: 'n_points' must be a whole number from 1 to 10,000,000, not inf",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-manifest-category-a-number",
+        set_field("category", 5),
+        TEACH,
+        r"shape entry 0: 'category' must be a non-empty text",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-manifest-error-false",
+        set_field("error", False),
+        TEACH,
+        r"shape entry 0: 'error' must be a non-empty text .*, not False",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-manifest-log-not-utf8",
+        logged(b'{"id": "chair-00009", "file": "shapes/\xff.npz"}'),
+        TEACH,
+        r"manifest\.log: line 1 is not UTF-8 text",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-manifest-log-provenance-a-list",
+        logged(b'{"id": "chair-00009", "file": null, "error": "x", "n_points": 0, "provenance": []}'),
+        TEACH,
+        r"manifest\.log: line 1: 'provenance' is not an object",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "synth-resumed-points-negative",
+        set_field("n_points", -5),
+        with_options(SYNTH, "--out", "{d}/shapes"),
+        r"shape entry 0: 'n_points' must be a whole number from 1",
+    ),
+    Case(
+        "synth-resumed-part-counts-short",
+        last_shape_unmade(shorten_part_counts),
+        with_options(SYNTH, "--out", "{d}/shapes"),
+        r"shape entry 0: shape chair-00000 has 3 part counts for 4 parts",
+    ),
+    Case(
+        "synth-resumed-part-counts-beyond-points",
+        set_field("part_counts", [300, 300, 0, 0]),
+        with_options(SYNTH, "--out", "{d}/shapes"),
+        r"part counts of shape chair-00000 add up to 600, more than its 300 points",
+    ),
+    Case(
+        "distill-min-steps-huge",
+        taught,
+        with_options(DISTILL, "--min-steps", "100000000000"),
+        r"--min-steps must be at most 10000000",
+    ),
+    Case(
+        "distill-epochs-huge",
+        taught,
+        with_options(DISTILL, "--epochs", "100000000000"),
+        r"--epochs must be at most 10000000",
+    ),
+    Case(
+        "teach-simulated-no-part-of-the-category",
+        shapes,
+        with_options(TEACH, "--category", "airplane", "--force-category"),
+        r"shape chair-00000 has none of airplane's parts \(body, wing, tail, engine\), only back, seat",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "distill-units-taught-for-another-category",
+        taught_as("partnete/Chair"),
+        DISTILL,
+        r"simulated-noisy-box holds units of the parts arm, back, leg, seat, wheel, "
+        r"but chair has back, seat, leg, arm",
+        check=distils_as_partnete_chair,
+    ),
+    Case(
+        "eval-lifting-units-of-another-category",
+        taught_as("partnete/Chair"),
+        ("eval", "--dataset", "collection", "--root", "{d}/shapes", "--predictions", "{d}/predictions.json")
+        + ("--out", "{d}/report", "--device", "cpu"),
+        r"simulated-noisy-box \(shape chair-00000\) holds units of the parts arm, back, leg, seat, wheel, "
+        r"but chair has",
+    ),
+    Case(
+        "distill-units-part-names-swapped",
+        units_with(part_names=names_npy(["seat", "back", "leg", "arm"])),
+        DISTILL,
+        r"chair-00000\.npz holds units of the parts seat, back, leg, arm, but chair has back, seat, leg, arm",
+    ),
+    Case(
+        "distill-units-part-names-a-word",
+        units_with(part_names=names_npy("back")),
+        DISTILL,
+        r"chair-00000\.npz: 'part_names' must be a list of at most 10,000 non-empty texts, not 'back'",
+    ),
+    Case(
+        "view-units-part-names-numbers",
+        units_with(part_names=names_npy([1, 2, 3, 4])),
+        ("view", f"{{d}}/{KNOWLEDGE}", "--out", "{d}/page.html"),
+        r"'part_names' must be a list of at most 10,000 non-empty texts, not \[1, 2, 3, 4\]",
+    ),
+    Case(
+        "view-units-part-names-swapped",
+        units_with(part_names=names_npy(["seat", "back", "leg", "arm"])),
+        ("view", f"{{d}}/{KNOWLEDGE}", "--out", "{d}/page.html"),
+        r"chair-00000\.npz holds units of the parts seat, back, leg, arm, but chair has back, seat, leg, arm",
     ),
 ]
 

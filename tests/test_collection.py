@@ -63,7 +63,7 @@ def _manifest(tmp_path: Path, shapes: list[dict]) -> None:
             lambda p: (p / MANIFEST).write_text('{"format": "partdistill.collection", "version": 9}'),
             "version 9",
         ),
-        (lambda p: _manifest(p, [{"id": "a"}]), "entry 0 is malformed"),
+        (lambda p: _manifest(p, [{"id": "a"}]), "entry 0: shape a has no 'file'"),
         (
             lambda p: _manifest(
                 p, [{"id": "a", "file": "shapes/a.npz", "provenance": {"generator": "x"}, "n_points": 3}]

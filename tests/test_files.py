@@ -7,10 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from partdistill.errors import PdError
-from partdistill.files import CommandFiles, OutputFolder, atomic_path, inside, write_json
+from partdistill.files import (
+    CommandFiles,
+    OutputFolder,
+    atomic_path,
+    inside,
+    open_h5,
+    read_h5_numbers,
+    write_json,
+)
 
 
 def test_written_files_get_the_mode_the_umask_gives(tmp_path: Path) -> None:
@@ -122,3 +131,48 @@ def test_a_command_replaces_only_the_files_it_wrote(tmp_path: Path) -> None:
     assert CommandFiles(tmp_path / "d", "pd eval").claim(["report.json"]) == [report]  # its own again
     with pytest.raises(PdError, match=r"report\.json exists and pd predict did not write it"):
         CommandFiles(tmp_path / "d", "pd predict").claim(["report.json"])
+
+
+def test_hdf5_arrays_are_read_only_from_the_file_itself(tmp_path: Path) -> None:
+    import h5py
+
+    secret = tmp_path / "secret.bin"
+    np.arange(6, dtype="<f4").tofile(secret)
+    with h5py.File(tmp_path / "other.h5", "w") as other:
+        other["x"] = np.arange(6.0)
+    with h5py.File(tmp_path / "f.h5", "w") as data:
+        data["plain"] = np.array([1.0, 2.0, 3.0])
+        data["soft"] = h5py.SoftLink("/plain")
+        data["external_link"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/x")
+        data.create_dataset("stored_outside", shape=(6,), dtype="<f4", external=[(str(secret), 0, 24)])
+        layout = h5py.VirtualLayout(shape=(6,), dtype="f8")
+        layout[...] = h5py.VirtualSource(str(tmp_path / "other.h5"), "x", shape=(6,))
+        data.create_virtual_dataset("virtual", layout)
+        data["half"] = np.array([1.0, 2.5])
+        data["huge"] = np.array([2**64 - 1], dtype=np.uint64)
+    with open_h5(tmp_path / "f.h5", "an HDF5 file") as data:
+        whole = read_h5_numbers(data, "plain", "f.h5", 10, whole=True)
+        assert whole.dtype == np.int64 and whole.tolist() == [1, 2, 3]
+        assert read_h5_numbers(data, "absent", "f.h5", 10, required=False) is None
+        for key, message in [
+            ("soft", r"'soft' is a link to '/plain'"),
+            ("external_link", r"'external_link' is a link to '/x' in '.*other\.h5'"),
+            ("stored_outside", r"'stored_outside' keeps its values in another file \('.*secret\.bin'\)"),
+            ("virtual", r"'virtual' is a virtual dataset"),
+            ("absent", r"f\.h5 has no 'absent'"),
+        ]:
+            with pytest.raises(PdError, match=message):
+                read_h5_numbers(data, key, "f.h5", 10)
+        with pytest.raises(PdError, match=r"'half' must hold whole numbers.*, not 2\.5"):
+            read_h5_numbers(data, "half", "f.h5", 10, whole=True)
+        with pytest.raises(
+            PdError,
+            match=r"'huge' must hold whole numbers of at most 2\*\*53 in size, not 18446744073709551615",
+        ):
+            read_h5_numbers(data, "huge", "f.h5", 10, whole=True)
+    (tmp_path / "not.h5").write_text("not hdf5")
+    with (
+        pytest.raises(PdError, match=r"not\.h5 is not an HDF5 file"),
+        open_h5(tmp_path / "not.h5", "an HDF5 file"),
+    ):
+        pass

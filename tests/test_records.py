@@ -19,6 +19,7 @@ def test_fields_read_what_they_should() -> None:
             "counts": [1, 2],
             "sub": {"k": "v"},
             "parts": ["a", {"name": "b"}],
+            "subs": [{"k": "a"}, {"k": "b"}],
         },
         "m.json",
     )
@@ -27,6 +28,7 @@ def test_fields_read_what_they_should() -> None:
     assert fields.texts("names", unique=True) == ("a", "b") and fields.wholes("counts") == (1, 2)
     assert fields.record("sub").text("k") == "v"
     assert fields.entries("parts", min_items=1) == ("a", {"name": "b"})
+    assert [sub.text("k") for sub in fields.records("subs")] == ["a", "b"]
     assert fields.text("absent", None) is None and fields.wholes("absent", ()) == ()
 
 
@@ -48,6 +50,8 @@ def test_fields_read_what_they_should() -> None:
         ({"sub": 3}, lambda f: f.record("sub"), r"m.json: 'sub' is not an object"),
         ({"parts": []}, lambda f: f.entries("parts", min_items=1), r"'parts' must be a list of 1 to 10,000"),
         ({"parts": "ab"}, lambda f: f.entries("parts"), r"'parts' must be a list of 0 to 10,000 entries"),
+        ({"subs": {"k": 1}}, lambda f: f.records("subs"), r"'subs' must be a list of 0 to 10,000 entries"),
+        ({"subs": [{}, 3]}, lambda f: f.records("subs"), r"m.json: 'subs' entry 1 is not an object"),
         ({"x": 1, "y": 2}, lambda f: f.only({"x"}), r"unknown keys \['y'\]"),
     ],
 )

@@ -27,7 +27,7 @@ import numpy as np
 from partdistill.collection import Collection, ShapeRecord
 from partdistill.datasets.safe_pickle import load_npy
 from partdistill.errors import PdError
-from partdistill.files import MAX_H5_VALUES, check_id, read_h5_numbers, read_json
+from partdistill.files import MAX_H5_VALUES, check_id, open_h5, read_h5_numbers, read_json
 from partdistill.formats import read_ply
 from partdistill.prompts import Category, find_category, partnete_categories, shapenetpart_categories
 from partdistill.shapes import Provenance, Shape
@@ -183,15 +183,11 @@ class ShapeNetPartHDF5:
         return list(shapenetpart_categories())
 
     def _read(self, path: Path, keys: tuple[str, ...]) -> list[np.ndarray]:
-        import h5py
-
-        try:
-            with h5py.File(path, "r") as data:
-                arrays = [read_h5_numbers(data, key, str(path), MAX_H5_VALUES) for key in keys]
-        except (OSError, KeyError) as error:
-            raise PdError(
-                f"{path} is not a ShapeNetPart HDF5 file with data, label and pid ({error})."
-            ) from error
+        """The arrays `keys` of one file (label and pid as whole numbers), as many rows each."""
+        with open_h5(path, "a ShapeNetPart HDF5 file with data, label and pid") as data:
+            arrays = [
+                read_h5_numbers(data, key, str(path), MAX_H5_VALUES, whole=key != "data") for key in keys
+            ]
         if len({len(array) for array in arrays}) > 1:
             rows = ", ".join(f"{key} {len(array)}" for key, array in zip(keys, arrays, strict=True))
             raise PdError(f"{path}: its arrays hold different numbers of shapes ({rows}).")
@@ -201,7 +197,7 @@ class ShapeNetPartHDF5:
         """The category of each row of `path` from its `label` column (0-15, alphabetical order)."""
         order = shapenetpart_categories()
         kinds = kinds.reshape(-1)
-        bad = (kinds < 0) | (kinds >= len(order)) | (kinds != np.round(kinds))
+        bad = (kinds < 0) | (kinds >= len(order))
         if bad.any():
             raise PdError(
                 f"{path}: 'label' holds the category number {kinds[bad][0]}, outside 0..{len(order) - 1}."
@@ -230,7 +226,7 @@ class ShapeNetPartHDF5:
                 try:
                     shape = Shape(
                         points=xyz,
-                        labels=pid.astype(np.int64) - first,
+                        labels=pid - first,
                         part_names=category.part_names,
                         category=category.name,
                         provenance=Provenance("shapenetpart-hdf5", source=f"{path}:{row}"),

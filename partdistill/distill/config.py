@@ -12,6 +12,9 @@ from partdistill.shapes import MAX_POINTS
 # shapes made 25 steps, far too few to fit them (docs/quality.md measures it); 300 steps leave
 # collections of 192 shapes and more at 25 epochs, as the backward-distillation study ran them.
 MIN_STEPS = 300
+# The most optimisation steps or epochs a run may be asked for: the reference's 25 epochs of
+# ShapeNetPart's largest category take about 6,000 steps.
+MAX_STEPS = 10_000_000
 MODES = ("pre", "tta")  # distil on a collection and apply elsewhere; distil on the shapes to label
 
 
@@ -71,8 +74,9 @@ class DistillConfig:
     weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        check_number(self.epochs, "epochs", at_least=1)
-        check_number(self.min_steps, "min_steps", at_least=0)
+        check_number(self.epochs, "epochs", at_least=1, at_most=MAX_STEPS)
+        check_number(self.min_steps, "min_steps", at_least=0, at_most=MAX_STEPS)
+        check_number(self.switch_min_steps, "switch_min_steps", at_least=0, at_most=MAX_STEPS)
         check_number(self.batch_size, "batch_size", at_least=1)
         check_number(self.n_points, "points", at_least=16, at_most=MAX_POINTS)
         check_number(self.seed, "seed", at_least=0, at_most=MAX_SEED)

@@ -200,6 +200,9 @@ class Distillation:
         category = find_category(config.category)
         self.config = config
         self.part_names = category.part_names
+        for item in items:  # before anything is written: units of other parts would index past the student's
+            where = config.sources[item.source] if item.source < len(config.sources) else f"shape {item.id}"
+            item.knowledge.require_parts(self.part_names, category.key, where)
         self.items = [item for item in items if item.knowledge.n_units > 0]
         if not self.items:
             raise PdError(

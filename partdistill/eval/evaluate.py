@@ -138,12 +138,14 @@ class LiftingPredictor:
 
     name = "direct lifting"
 
-    def __init__(self, knowledge: dict[str, Knowledge]) -> None:
+    def __init__(self, knowledge: dict[str, Knowledge], source: str = "the knowledge") -> None:
         self.knowledge = knowledge
+        self.source = source
 
     def predict(self, item: EvalShape, index: np.ndarray) -> np.ndarray:
         units = self.knowledge[item.id]
         units.require_points(item.shape.n_points, item.id)
+        units.require_parts(item.category.part_names, item.category.key, f"{self.source} (shape {item.id})")
         return vote(units)[index]
 
 
@@ -198,7 +200,7 @@ def lifting_from(
         raise PdError(
             f"{knowledge} has no knowledge matching {len(missing)} test shapes (e.g. {missing[0]})."
         )
-    return LiftingPredictor(units)
+    return LiftingPredictor(units, str(knowledge))
 
 
 @dataclass

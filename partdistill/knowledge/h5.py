@@ -23,13 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.errors import PdError
-from partdistill.files import MAX_H5_VALUES, atomic_path, read_h5_numbers
-from partdistill.knowledge.units import Knowledge
+from partdistill.files import MAX_H5_VALUES, atomic_path, open_h5, read_h5_numbers
+from partdistill.knowledge.units import MAX_UNITS, Knowledge
 from partdistill.prompts import Category, find_category
 from partdistill.shapes import MAX_POINTS, Provenance, Shape
 
 FILE_NAME = "preprocess.h5"
-MAX_UNITS = 100_000  # units one file may declare (PartSLIP's 10 views give a few hundred)
 
 
 def category_from_path(path: Path) -> Category:
@@ -50,29 +49,25 @@ def shape_id_from_path(path: Path) -> str:
 
 def read_partdistill_h5(path: str | Path, category: Category | None = None) -> tuple[Shape, Knowledge]:
     """The shape (points, and ground-truth labels when present) and the units of one file."""
-    import h5py
-
     path = Path(path)
     category = category or category_from_path(path)
-    try:
-        with h5py.File(path, "r") as data:
-            source = str(path)
-            xyz = read_h5_numbers(data, "xyz", source, 3 * MAX_POINTS).astype(np.float32)
-            cls_bbox = read_h5_numbers(data, "cls_bbox", source, MAX_UNITS).reshape(-1).astype(np.int64)
-            conf_bbox = read_h5_numbers(data, "conf_bbox", source, MAX_H5_VALUES).astype(np.float32)
-            gt = None
-            if "gt_semantic_seg" in data:
-                gt = read_h5_numbers(data, "gt_semantic_seg", source, MAX_POINTS).reshape(-1)
-    except (OSError, KeyError) as error:
-        raise PdError(f"{path} is not a readable PartDistill preprocess.h5 ({error}).") from error
+    source = str(path)
+    with open_h5(path, "a readable PartDistill preprocess.h5") as data:
+        xyz = read_h5_numbers(data, "xyz", source, 3 * MAX_POINTS).astype(np.float32)
+        cls_bbox = read_h5_numbers(data, "cls_bbox", source, MAX_UNITS, whole=True).reshape(-1)
+        conf_bbox = read_h5_numbers(data, "conf_bbox", source, MAX_H5_VALUES).astype(np.float32)
+        gt = read_h5_numbers(data, "gt_semantic_seg", source, MAX_POINTS, whole=True, required=False)
     n, parts = len(xyz), len(category.parts)
     if n == 0:
         raise PdError(f"{path}: xyz holds no points.")
-    if conf_bbox.ndim != 3 or conf_bbox.shape[:2] != (n, len(cls_bbox)) or conf_bbox.shape[2] > parts:
+    slots_ok = conf_bbox.ndim == 3 and 1 <= conf_bbox.shape[2] <= parts  # an empty last axis has no max
+    if not slots_ok or conf_bbox.shape[:2] != (n, len(cls_bbox)):
         raise PdError(
             f"{path}: conf_bbox has shape {list(conf_bbox.shape)}, "
-            f"expected [{n}, {len(cls_bbox)}, <= {parts}]."
+            f"expected [{n}, {len(cls_bbox)}, 1 to {parts}]."
         )
+    if not ((conf_bbox >= 0) & (conf_bbox <= 1)).all():  # NaN fails both
+        raise PdError(f"{path}: conf_bbox must hold confidences from 0 to 1.")
     confidence = conf_bbox.max(axis=2)  # [n, U], the loss's conf_{i,u}
     present = confidence > 0
     members, unit_parts, scores, point_scores = [], [], [], []
@@ -86,7 +81,7 @@ def read_partdistill_h5(path: str | Path, category: Category | None = None) -> t
     labels = None
     if gt is not None:
         first = category.parts[0].global_id or 0
-        labels = gt.astype(np.int64) - first
+        labels = gt.reshape(-1) - first
         if labels.min() < 0 or labels.max() >= parts:
             raise PdError(
                 f"{path}: gt_semantic_seg holds part ids outside "

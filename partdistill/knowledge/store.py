@@ -12,21 +12,36 @@ read, written or deleted outside the collection.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from partdistill.errors import PdError
-from partdistill.files import TEMPORARY, atomic_path, check_id, inside, read_json, write_bytes, write_json
-from partdistill.knowledge.units import Knowledge
+from partdistill.files import (
+    TEMPORARY,
+    atomic_path,
+    check_id,
+    inside,
+    read_json,
+    read_npz_array,
+    write_bytes,
+    write_json,
+)
+from partdistill.knowledge.units import MAX_ENTRIES, MAX_UNITS, Knowledge
+from partdistill.records import Fields
+from partdistill.shapes import MAX_POINTS
 
 KNOWLEDGE_DIR = "knowledge"  # inside a collection
 CONFIG_FILE = "teach_config.json"
 UNITS_DIR = "units"
 SHEETS_DIR = "sheets"
+_MAX_NAMES_BYTES = 1 << 20  # a units file's part names, as JSON
 
 
 class KnowledgeStore:
@@ -79,11 +94,31 @@ class KnowledgeStore:
         return sum(1 for path in inside(self.root, SHEETS_DIR).rglob("*.png") if TEMPORARY not in path.name)
 
     def load(self, shape_id: str) -> Knowledge:
+        """One shape's units, refused unless their parts are those of the category the folder was
+        taught for (as its teach_config.json records it)."""
         if not self.has(shape_id):
             raise PdError(
                 f"{self.root} has no knowledge for shape {shape_id}; run `pd teach` on its collection."
             )
-        return load_knowledge(self.units_path(shape_id))
+        knowledge = load_knowledge(self.units_path(shape_id))
+        if self.taught_for is not None:
+            category, part_names = self.taught_for
+            knowledge.require_parts(part_names, category, str(self.units_path(shape_id)))
+        return knowledge
+
+    @functools.cached_property
+    def taught_for(self) -> tuple[str, tuple[str, ...]] | None:
+        """The category the units were taught for and its part names, from teach_config.json (None
+        where it records no category)."""
+        settings = self.settings()
+        if settings is None or "catalogue" not in settings:
+            return None
+        fields = Fields(settings, str(self.root / CONFIG_FILE), "the settings of a pd teach run")
+        parts = fields.record("catalogue").records("parts")
+        names = tuple(part.text("name") for part in parts)
+        if len(set(names)) < len(names):
+            raise PdError(f"{self.root / CONFIG_FILE}: its category names a part more than once.")
+        return fields.text("category"), names
 
     def save(self, shape_id: str, knowledge: Knowledge, sheet: bytes | None = None) -> None:
         """Write one shape's contact sheet (PNG bytes, if any) first and its units last: the units
@@ -124,27 +159,52 @@ def save_knowledge(knowledge: Knowledge, path: str | Path) -> None:
 
 
 def load_knowledge(path: str | Path) -> Knowledge:
-    """Read units written by `save_knowledge`."""
+    """Read units written by `save_knowledge`, or refuse the file with one PdError naming it.
+
+    A units file may come from anywhere: every array's header is checked (one dimension, whole
+    numbers where they index, a bounded size) before it is read, and their sizes and values
+    against each other before a `Knowledge` is built.
+    """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return Knowledge(
-                n_points=int(data["n_points"]),
-                part_names=tuple(json.loads(data["part_names"].tobytes().decode())),
-                parts=data["parts"],
-                scores=data["scores"],
-                views=data["views"],
-                offsets=data["offsets"],
-                indices=data["indices"],
-                point_scores=data.get("point_scores"),
-            )
-    except (
-        OSError,
-        KeyError,
-        ValueError,
-        TypeError,
-        EOFError,
-        MemoryError,
-        zipfile.BadZipFile,
-        zlib.error,
-    ) as error:
+        with zipfile.ZipFile(path) as archive:
+            arrays = _read_units(archive, str(path))
+        knowledge = Knowledge(**arrays)
+    except (OSError, EOFError, ValueError, MemoryError, zipfile.BadZipFile, zlib.error) as error:
         raise PdError(f"{path} is not a readable knowledge file ({error}).") from error
+    return dataclasses.replace(knowledge, indices=knowledge.indices.astype(np.int32))
+
+
+def _read_units(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
+    """The fields of a `Knowledge` from the arrays of a units file, each checked as it is read."""
+
+    def read(name: str, kinds: str, max_values: int, **options: Any) -> Any:
+        return read_npz_array(archive, name, source, kinds=kinds, max_values=max_values, **options)
+
+    n_points = int(read("n_points", "iu", 1, ndim=0))
+    if not 1 <= n_points <= MAX_POINTS:
+        raise PdError(
+            f"{source}: 'n_points' must be a whole number from 1 to {MAX_POINTS:,}, not {n_points}."
+        )
+    return {
+        "n_points": n_points,
+        "part_names": _part_names(read("part_names", "u", _MAX_NAMES_BYTES), source),
+        "parts": read("parts", "iu", MAX_UNITS),
+        "scores": read("scores", "f", MAX_UNITS).astype(np.float32),
+        "views": read("views", "iu", MAX_UNITS),
+        "offsets": read("offsets", "iu", MAX_UNITS + 1),
+        "indices": read("indices", "iu", MAX_ENTRIES),
+        "point_scores": _float32(read("point_scores", "f", MAX_ENTRIES, required=False)),
+    }
+
+
+def _part_names(encoded: np.ndarray, source: str) -> tuple[str, ...]:
+    """The part names a units file stores as the UTF-8 bytes of a JSON list of distinct texts."""
+    try:
+        names = json.loads(encoded.tobytes().decode())
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise PdError(f"{source}: 'part_names' is not a JSON list of names ({error}).") from error
+    return Fields({"part_names": names}, source).texts("part_names", unique=True)
+
+
+def _float32(values: np.ndarray | None) -> np.ndarray | None:
+    return None if values is None else values.astype(np.float32)

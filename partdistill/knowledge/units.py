@@ -14,6 +14,9 @@ import numpy as np
 
 from partdistill.errors import PdError
 
+MAX_UNITS = 100_000  # units one shape's file may declare (PartSLIP's 10 views give a few hundred)
+MAX_ENTRIES = 2**28  # (unit, point) entries one shape's file may declare: 1 GiB of int32 indices
+
 
 @dataclass(frozen=True)
 class Knowledge:
@@ -45,6 +48,9 @@ class Knowledge:
     point_scores: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        arrays = (self.parts, self.scores, self.views, self.offsets, self.indices, self.point_scores)
+        if any(values is not None and np.ndim(values) != 1 for values in arrays):
+            raise ValueError("unit arrays must be one-dimensional")
         u = len(self.parts)
         if not (len(self.scores) == len(self.views) == u and len(self.offsets) == u + 1):
             raise ValueError("parts, scores, views and offsets disagree on the number of units")
@@ -56,6 +62,8 @@ class Knowledge:
             raise ValueError("unit indices refer to points that do not exist")
         if u and (self.parts.min() < 0 or self.parts.max() >= len(self.part_names)):
             raise ValueError("unit parts refer to parts that do not exist")
+        if u and (self.views.min() < -1 or self.views.max() >= MAX_UNITS):
+            raise ValueError(f"unit views must be -1 (unknown) or view numbers below {MAX_UNITS:,}")
         for name, values in (("scores", self.scores), ("point_scores", self.point_scores)):
             if values is not None and not ((values >= 0) & (values <= 1)).all():  # NaN fails both
                 raise ValueError(f"unit {name} must be confidences from 0 to 1")
@@ -66,6 +74,15 @@ class Knowledge:
             raise PdError(
                 f"The units of {shape_id} are for {self.n_points} points, but the shape has {n_points}: "
                 "they were made for another version of it; run `pd teach` again."
+            )
+
+    def require_parts(self, part_names: tuple[str, ...], category: str, source: str) -> None:
+        """Refuse (PdError naming `source`) units whose parts are not `category`'s `part_names`,
+        in the same order: their part indices would mean other parts."""
+        if self.part_names != tuple(part_names):
+            raise PdError(
+                f"{source} holds units of the parts {', '.join(self.part_names)}, but {category} has "
+                f"{', '.join(part_names)}: use them with the category they were taught for, or teach again."
             )
 
     @classmethod

@@ -26,7 +26,7 @@ from partdistill.shapes import Shape
 from partdistill.teach.config import TeachConfig
 from partdistill.teach.lift import lift
 from partdistill.teach.sheets import contact_sheet
-from partdistill.teach.teachers import Prediction, Teacher
+from partdistill.teach.teachers import Prediction, Teacher, labels_in_category
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class TeachResult:
         record: the shape's manifest record.
         knowledge: its units.
         n_predictions: how many 2D predictions the teacher made.
-        truth: [N] int64 ground-truth labels when the shape has them (for reports only), else None.
+        truth: [N] int64 ground-truth labels as the category's part indices when the shape has
+            labels (for reports only), else None.
     """
 
     record: ShapeRecord
@@ -111,6 +112,13 @@ def begin_teaching(
             f"The simulated teacher reads ground-truth part labels, and {collection.root} holds "
             "unlabelled shapes; use a real teacher (grounding-dino, owlv2, clipseg, clip) for them."
         )
+    strangers = [r for r in collection.ok_records if not set(r.part_names) & set(category.part_names)]
+    if needs_labels and strangers:
+        theirs, ours = ", ".join(strangers[0].part_names), ", ".join(category.part_names)
+        raise PdError(
+            f"The simulated teacher reads part labels by name, and shape {strangers[0].id} has none of "
+            f"{category.key}'s parts ({ours}), only {theirs}."
+        )
     todo = [record for record in collection.ok_records if not store.has(record.id)]
     for record in todo:  # every shape readable before anything is written
         collection.load(record)
@@ -159,7 +167,7 @@ def teach(
         shape = collection.load(record)
         taught = teach_one(record.id, shape, category, teacher, config, record.id in drawn)
         keep(store, taught)
-        yield TeachResult(record, taught.knowledge, taught.n_predictions, shape.labels)
+        yield TeachResult(record, taught.knowledge, taught.n_predictions, labels_in_category(shape, category))
 
 
 @dataclass

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from partdistill.errors import PdError, option
-from partdistill.teach.teachers.base import GLIP_NMS, Prediction, Teacher, suppress_duplicates
+from partdistill.teach.teachers.base import (
+    GLIP_NMS,
+    Prediction,
+    Teacher,
+    labels_in_category,
+    suppress_duplicates,
+)
 from partdistill.teach.teachers.simulated import NOISE_PRESETS, Noise, SimulatedTeacher
 
 
@@ -139,6 +145,7 @@ __all__ = [
     "Teacher",
     "TeacherKind",
     "build_teacher",
+    "labels_in_category",
     "refuse_ignored",
     "suppress_duplicates",
 ]

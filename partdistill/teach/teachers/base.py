@@ -48,6 +48,24 @@ class Teacher(Protocol):
         ...
 
 
+def part_table(part_names: tuple[str, ...], category: Category) -> np.ndarray:
+    """[len(part_names) + 1] int64: for each of a shape's part names, the index of the category's
+    part of that name, -1 where the category has none. Its last entry, -1, takes the label -1 (no
+    part) to itself, so `part_table(shape.part_names, category)[shape.labels]` relabels a shape.
+
+    A shape's labels index its own part names, which need not be the category's or in its order
+    (procedural chairs are back, seat, leg, arm; PartNetE's chair is arm, back, leg, seat, wheel).
+    """
+    index = {name: i for i, name in enumerate(category.part_names)}
+    return np.array([index.get(name, -1) for name in part_names] + [-1], dtype=np.int64)
+
+
+def labels_in_category(shape: Shape, category: Category) -> np.ndarray | None:
+    """The shape's labels as indices of `category`'s parts, matched by name (`part_table`); None
+    for an unlabelled shape."""
+    return None if shape.labels is None else part_table(shape.part_names, category)[shape.labels]
+
+
 GLIP_NMS = 0.6  # GLIP's ATSS post-processor suppresses same-class boxes overlapping by more than this
 
 

@@ -2,7 +2,8 @@
 
 It exists to test and study the distiller: with it, how well a student recovers from a teacher's
 errors can be measured against known labels. It is not zero-shot (it reads the shape's part
-labels) and refuses unlabelled shapes.
+labels) and refuses unlabelled shapes. A shape's parts are the category's by name: a part the
+category lacks is background to it, a category part the shape lacks is never predicted.
 
 What it sees is what the renderer drew: in each view, a part is "visible" where pixels show it
 (the label of the point or mesh face at each pixel). Noise model, drawn independently per view
@@ -36,7 +37,7 @@ from partdistill.errors import PdError
 from partdistill.prompts import Category
 from partdistill.render.views import Views
 from partdistill.shapes import Shape
-from partdistill.teach.teachers.base import Prediction
+from partdistill.teach.teachers.base import Prediction, part_table
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ class SimulatedTeacher:
                 "The simulated teacher reads ground-truth part labels and this shape has none; "
                 "use a real teacher (grounding-dino, owlv2, clipseg, clip) for unlabelled shapes."
             )
-        labels = _pixel_labels(views, shape)
+        table = part_table(shape.part_names, category)  # the shape's labels are matched by part name
+        labels = _pixel_labels(views, shape, table)
+        point_labels = table[shape.labels]
         token = shape.provenance.seed if shape.provenance.seed is not None else shape.n_points
         rng = np.random.default_rng([self.seed, token])
         n_parts = len(category.parts)
@@ -102,7 +105,7 @@ class SimulatedTeacher:
         predictions: list[Prediction] = []
         for k in range(views.n_views):
             seen = views.visible[k]
-            points = [views.screen[k, seen & (shape.labels == p)] for p in range(n_parts)]
+            points = [views.screen[k, seen & (point_labels == p)] for p in range(n_parts)]
             predictions += self._view(k, labels[k], points, names, rng)
         return predictions
 
@@ -213,13 +216,14 @@ class SimulatedTeacher:
         return Prediction(view=k, part=part, score=score, box=box)
 
 
-def _pixel_labels(views: Views, shape: Shape) -> np.ndarray:
-    """[K,H,W] int64 ground-truth part at each pixel (-1 = background or unlabelled)."""
+def _pixel_labels(views: Views, shape: Shape, table: np.ndarray) -> np.ndarray:
+    """[K,H,W] int64 ground-truth part at each pixel as the category's part index (`table` maps
+    the shape's labels to it; -1 = background, unlabelled, or a part the category lacks)."""
     index = views.pixel_index
     if views.pixel_kind == "point":
-        table = shape.labels
+        labels = shape.labels
     else:
         if shape.mesh is None or shape.mesh.face_labels is None:
             raise PdError("the simulated teacher needs per-face labels to read mesh renders")
-        table = shape.mesh.face_labels
-    return np.where(index >= 0, table[np.maximum(index, 0)], -1)
+        labels = shape.mesh.face_labels
+    return np.where(index >= 0, table[labels][np.maximum(index, 0)], -1)
