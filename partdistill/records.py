@@ -43,9 +43,7 @@ class Fields:
         return default
 
     def _wrong(self, key: str, expected: str, value: object) -> PdError:
-        shown = repr(value)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        return PdError(f"{self.source}: '{key}' must be {expected}, not {shown}.")
+        return PdError(f"{self.source}: '{key}' must be {expected}, not {_short(value)}.")
 
     def only(self, known: set[str] | frozenset[str]) -> None:
         """Refuse keys outside `known`."""
@@ -205,3 +203,21 @@ def _kind(value: object) -> str:
     return {dict: "object", list: "list", str: "text", bool: "true/false", type(None): "null"}.get(
         type(value), "number" if isinstance(value, int | float) else type(value).__name__
     )
+
+
+def refuse_other_settings(earlier: dict, ours: dict, made: str, advice: str) -> None:
+    """Refuse (one PdError) to continue work that was made with other settings than `ours`: `made`
+    says what holds it ("runs/x was started"), then which settings differ and how, then `advice`.
+    Settings `earlier` lacks or has beyond `ours` count as different."""
+    changed = sorted(key for key in ours.keys() | earlier.keys() if earlier.get(key) != ours.get(key))
+    if not changed:
+        return
+    details = "; ".join(
+        f"{key} was {_short(earlier.get(key))}, now {_short(ours.get(key))}" for key in changed
+    )
+    raise PdError(f"{made} with other settings ({', '.join(changed)}): {details}; {advice}")
+
+
+def _short(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."

@@ -21,7 +21,7 @@ def cpu_threads(count: int | None) -> Iterator[None]:
     if count < 1:
         from partdistill.errors import PdError
 
-        raise PdError(f"--threads must be at least 1, not {count}.")
+        raise PdError(f"A thread count must be at least 1, not {count}.")
     import torch
     from threadpoolctl import threadpool_limits
 

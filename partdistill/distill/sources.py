@@ -17,7 +17,7 @@ from pathlib import Path
 
 from partdistill.collection import Collection
 from partdistill.distill.data import Item
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.knowledge.h5 import (
     category_from_path,
     find_h5_files,
@@ -106,7 +106,8 @@ def plan_sources(
             sources.append(Source(str(folder), h5_items=items))
     if not sources:
         raise PdError(
-            "Say which shapes to distil on with --shapes (or give --knowledge a folder of h5 files)."
+            f"Say which shapes to distil on with {option('shapes')} (or give {option('knowledge')} a folder "
+            "of h5 files)."
         )
     return named, sources
 
@@ -124,7 +125,8 @@ def _one_category(collections: list[Collection], h5_sources: list[tuple[Path, li
     if len(names) != 1 or None in names:
         shown = ", ".join(sorted(str(n) for n in names))
         raise PdError(
-            f"The shapes to distil on are of {len(names)} categories ({shown}); say which with --category."
+            f"The shapes to distil on are of {len(names)} categories ({shown}); "
+            f"say which with {option('category')}."
         )
     return find_category(names.pop())
 
@@ -158,11 +160,11 @@ def _check_pinned(
         return
     for setting in pinned:
         if getattr(made, setting) != getattr(asked, setting):
-            option = "--" + setting.replace("_", "-")
+            named = option(setting)
             raise PdError(
-                f"{store.root} holds knowledge made with {option} {getattr(made, setting)}, not "
-                f"{getattr(asked, setting)}; leave {option} out to use it, or teach again with "
-                "`pd teach --name <another>` and distil with --knowledge."
+                f"{store.root} holds knowledge made with {named} {getattr(made, setting)}, not "
+                f"{getattr(asked, setting)}; leave {named} out to use it, or teach again with "
+                f"`pd teach --name <another>` and distil with {option('knowledge')}."
             )
 
 
@@ -200,6 +202,7 @@ def items_from_h5(root: str | Path, category: Category | None = None) -> list[It
     names = sorted({item.shape.category for item in items if item.shape.category})
     if len(names) > 1:
         raise PdError(
-            f"{root} holds knowledge of {len(names)} categories ({', '.join(names)}); choose with --category."
+            f"{root} holds knowledge of {len(names)} categories ({', '.join(names)}); "
+            f"choose with {option('category')}."
         )
     return items

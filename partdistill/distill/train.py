@@ -71,6 +71,7 @@ from partdistill.errors import PdError, option
 from partdistill.files import atomic_path, inside, read_json, write_json
 from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.prompts import find_category
+from partdistill.records import refuse_other_settings
 
 STUDENT_WEIGHTS = "student.safetensors"
 # The display-only fit to the training shapes' labels is measured on a fixed random subset of this
@@ -349,12 +350,12 @@ class Distillation:
         refuse_taken(self.run_dir, resume)
         if config_path.exists():
             earlier = read_json(config_path, "the settings of a pd distill run")
-            if earlier != record:
-                changed = sorted(k for k in record if earlier.get(k) != record[k])
-                raise PdError(
-                    f"{self.run_dir} was started with other settings ({', '.join(changed)});"
-                    " cannot resume it; start again with another --out."
-                )
+            refuse_other_settings(
+                earlier,
+                record,
+                f"{self.run_dir} was started",
+                f"cannot resume it; start again with another {option('out')}.",
+            )
             self._load_checkpoint()
         else:
             write_json(config_path, record)
@@ -376,7 +377,7 @@ class Distillation:
             where = f"{Path(error.filename).name}: " if error.filename else ""
             raise PdError(
                 f"Cannot write the checkpoint of epoch {self.state.epoch} into {folder} "
-                f"({where}{error.strerror or error}); free some space and continue with --resume."
+                f"({where}{error.strerror or error}); free some space and continue with {option('resume')}."
             ) from error
         self._remove_other_checkpoints(keep=folder.name)
 
@@ -419,7 +420,7 @@ class Distillation:
         except (TypeError, KeyError, ValueError, RuntimeError, OSError, SafetensorError) as error:
             raise PdError(
                 f"The checkpoint in {folder} is damaged ({type(error).__name__}); "
-                "start again with another --out."
+                f"start again with another {option('out')}."
             ) from error
 
     def _current_folder(self, pointer: Path) -> Path:
@@ -431,7 +432,8 @@ class Distillation:
             if folder.is_dir():
                 return folder
         raise PdError(
-            f"{pointer} names {name!r}, not a checkpoint folder of this run; start again with another --out."
+            f"{pointer} names {name!r}, not a checkpoint folder of this run; start again with another "
+            f"{option('out')}."
         )
 
     # --- training ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.files import (
     TEMPORARY,
     atomic_path,
@@ -56,7 +56,7 @@ class KnowledgeStore:
         file name)."""
         if not name or "/" in name:
             raise PdError(f"The knowledge name {name!r} must be one folder name, without '/'.")
-        return cls(inside(collection_root, f"{KNOWLEDGE_DIR}/{check_id(name, '--name')}"))
+        return cls(inside(collection_root, f"{KNOWLEDGE_DIR}/{check_id(name, option('name'))}"))
 
     @staticmethod
     def is_store(path: Path) -> bool:

@@ -22,7 +22,7 @@ from functools import cache
 from importlib import resources
 from typing import Literal, cast
 
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.records import Fields
 from partdistill.shapes import MAX_PARTS
 
@@ -394,7 +394,7 @@ def find_category(name: str) -> Category:
     hint = f" Did you mean '{close[0]}'?" if close else ""
     raise PdError(
         f"Unknown category '{name}'.{hint} Known categories: {', '.join(known)}; "
-        "or define your own with a category file or --parts (see `pd categories`)."
+        f"or define your own with a category file or {option('parts')} (see `pd categories`)."
     )
 
 

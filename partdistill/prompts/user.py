@@ -28,7 +28,7 @@ import json
 import sys
 from pathlib import Path
 
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.prompts.catalog import (
     MAX_PHRASE,
     Category,
@@ -52,11 +52,11 @@ def resolve_category(spec: str, parts: str | None = None) -> Category:
     path = Path(spec)
     if path.suffix.lower() in FILE_SUFFIXES:
         if parts is not None:
-            raise PdError("Give the parts either in the category file or with --parts, not both.")
+            raise PdError(f"Give the parts either in the category file or with {option('parts')}, not both.")
         return register_category(load_category_file(path))
     if parts is not None:
         names = [part.strip() for part in parts.split(",")]
-        return register_category(user_category({"name": spec, "parts": names}, "--parts"))
+        return register_category(user_category({"name": spec, "parts": names}, option("parts")))
     return find_category(spec)
 
 

@@ -19,6 +19,7 @@ from partdistill.collection import Collection, ShapeRecord
 from partdistill.errors import MAX_SEED, PdError, check_number, option
 from partdistill.files import read_json, write_json
 from partdistill.prompts import Category, find_category, text_prompt
+from partdistill.records import refuse_other_settings
 from partdistill.shapes import MAX_POINTS, Provenance, Shape
 from partdistill.synth.base import Generator, Request
 
@@ -101,13 +102,12 @@ def prepare(config: SynthConfig, out: str | Path) -> tuple[Collection, list[int]
     if config_path.exists():
         earlier = read_json(config_path, "the settings of the run that made this collection")
         ours = config.identity() | {"category": category.name, "catalogue": category.to_record()}
-        changed = sorted(k for k, v in ours.items() if earlier.get(k) != v)
-        if changed:
-            details = ", ".join(f"{k} was {earlier.get(k)!r}, now {ours[k]!r}" for k in changed)
-            raise PdError(
-                f"{out} holds a collection made with other settings ({details}); "
-                f"use the same settings to resume it, or choose another {option('out')}."
-            )
+        refuse_other_settings(
+            {k: v for k, v in earlier.items() if k != "n"},  # a larger n extends the same sequence
+            ours,
+            f"{out} holds a collection made",
+            f"use the same settings to resume it, or choose another {option('out')}.",
+        )
     elif len(collection):
         raise PdError(f"{out} already holds shapes but no {CONFIG_FILE}; choose another {option('out')}.")
     todo = [i for i in range(config.n) if shape_id(category, i) not in collection]

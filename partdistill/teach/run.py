@@ -19,6 +19,7 @@ from partdistill.knowledge.units import Knowledge, coverage, vote
 from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.progress import Progress, tracked
 from partdistill.prompts import Category
+from partdistill.records import refuse_other_settings
 from partdistill.render.cameras import Cameras, partslip_cameras
 from partdistill.render.renderers import MeshRenderer, PointRenderer
 from partdistill.render.views import Renderer, Views
@@ -124,12 +125,9 @@ def begin_teaching(
         collection.load(record)
     earlier = store.settings()
     ours = dataclasses.asdict(config) | {"category": category.key, "catalogue": category.to_record()}
-    if earlier is not None and earlier != ours and store.holds_units():
-        changed = sorted(k for k in ours if earlier.get(k) != ours[k])
-        details = ", ".join(f"{k} was {earlier.get(k)!r}, now {ours[k]!r}" for k in changed)
-        raise PdError(
-            f"{store.root} holds knowledge made with other settings ({details}); "
-            f"choose another {option('name')}."
+    if earlier is not None and store.holds_units():
+        refuse_other_settings(
+            earlier, ours, f"{store.root} holds knowledge made", f"choose another {option('name')}."
         )
     store.write_settings(ours)
     return todo
