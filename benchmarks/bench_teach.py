@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from reference_renderers import pytorch3d_rule_zbuffer, trimesh_mesh_maps
 from tiny_models import tiny_clipseg, tiny_grounding_dino, tiny_open_clip, tiny_owlv2
 
-from partdistill.distill import render
 from partdistill.prompts import find_category
+from partdistill.render import renderers
 from partdistill.render.cameras import Cameras, partslip_cameras
 from partdistill.render.renderers import PARTSLIP_RADIUS, MeshRenderer, PointRenderer
 from partdistill.render.zbuffer import nearest_points_torch
@@ -145,7 +145,7 @@ def point_renderer(shapes: list[Shape], cameras: Cameras) -> None:
     same = []
     for shape in shapes:
         for threads in (1, 2):
-            render.RENDER_THREADS = threads  # the renderer's own thread policy, overridden to compare
+            renderers.RENDER_THREADS = threads  # the renderer's own thread policy, overridden to compare
             with cpu_threads(threads):
                 renderer.render(shape, cameras)  # warm-up
                 rows.setdefault(f"pd, {threads} thread(s), idle", []).append(
@@ -156,7 +156,7 @@ def point_renderer(shapes: list[Shape], cameras: Cameras) -> None:
         other.start()
         try:
             for threads in (1, 2):
-                render.RENDER_THREADS = threads
+                renderers.RENDER_THREADS = threads
                 with cpu_threads(threads):
                     start = time.perf_counter()
                     cpu = cpu_seconds(lambda: renderer.render(shape, cameras), repeats=2)  # noqa: B023
@@ -167,7 +167,7 @@ def point_renderer(shapes: list[Shape], cameras: Cameras) -> None:
         finally:
             stop.set()
             other.join()
-        render.RENDER_THREADS = 1
+        renderers.RENDER_THREADS = 1
         with cpu_threads(1):
             baseline = numpy_zbuffer(shape, cameras, PARTSLIP_RADIUS)
             rows.setdefault("baseline: numpy, vectorised (minimum.at), 1 thread", []).append(
