@@ -225,6 +225,7 @@ def distill(
     points: int = 2048,
     lr: float = 3e-3,
     backward: bool = True,
+    rotate: bool = False,
     switch: str = "guarded",
     seed: int = 0,
     resume: bool = False,
@@ -237,14 +238,15 @@ def distill(
     where they have no knowledge yet) and knowledge folders (`knowledge`: pd teach folders or
     PartDistill h5 files), into the run folder `out` (default runs/<category>-<student>); returns
     the trained student. In TTA mode (`mode="tta"`) it also labels the very shapes distilled on,
-    in `<out>/predictions/`. `resume=True` continues a killed run.
+    in `<out>/predictions/`. `rotate=True` also turns each training cloud about the up axis (for
+    shapes whose front is not known). `resume=True` continues a killed run.
     """
     from partdistill.distill.trained import TrainedStudent
 
     job = _job(
         shapes, knowledge, _category(category, parts), weights, teacher, noise, kind, image_size, student,
-        checkpoint, mode, epochs, min_steps, batch_size, points, lr, backward, switch, seed, out, resume,
-        resolve_device(device), force_category,
+        checkpoint, mode, epochs, min_steps, batch_size, points, lr, backward, rotate, switch, seed, out,
+        resume, resolve_device(device), force_category,
     )  # fmt: skip
     finished = job.run(progress)
     return TrainedStudent.load(finished.run_dir, job.device)
@@ -270,6 +272,7 @@ def distill_categories(
     points: int = 2048,
     lr: float = 3e-3,
     backward: bool = True,
+    rotate: bool = False,
     switch: str = "guarded",
     seed: int = 0,
     resume: bool = False,
@@ -306,7 +309,7 @@ def distill_categories(
         )
     job = _job(
         shapes, knowledge, None, weights, teacher, noise, kind, image_size, student, checkpoint, mode,
-        epochs, min_steps, batch_size, points, lr, backward, switch, seed, out, resume,
+        epochs, min_steps, batch_size, points, lr, backward, rotate, switch, seed, out, resume,
         ray.device if ray is not None else resolve_device(device), force_category,
     )  # fmt: skip
     template = str(out if out is not None else Path("runs") / f"{{category}}-{student}")
@@ -330,8 +333,8 @@ def distill_categories(
 def _job(
     shapes: Any, knowledge: Any, category: Category | None, weights: Any, teacher: str, noise: str,
     kind: str, image_size: int | None, student: str, checkpoint: Any, mode: str, epochs: int,
-    min_steps: int, batch_size: int, points: int, lr: float, backward: bool, switch: str, seed: int,
-    out: Any, resume: bool, device: str, force_category: bool,
+    min_steps: int, batch_size: int, points: int, lr: float, backward: bool, rotate: bool, switch: str,
+    seed: int, out: Any, resume: bool, device: str, force_category: bool,
 ) -> DistillJob:  # fmt: skip
     """The `DistillJob` the keyword arguments of `distill` describe."""
     from partdistill.distill.config import SWITCHES
@@ -363,6 +366,7 @@ def _job(
             n_points=points,
             lr=lr,
             backward=backward,
+            rotate=rotate,
             seed=seed,
             **SWITCHES[switch],
             checkpoint=None if checkpoint is None else str(checkpoint),

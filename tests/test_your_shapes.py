@@ -276,3 +276,27 @@ def test_import_refuses_a_frame_for_a_benchmark_and_a_front_along_up(tmp_path: P
     with pytest.raises(PdError, match="`front` z lies along `up` -z"):
         api.import_shapes("files", tmp_path, out=tmp_path / "c", categories="chair", up="-z", front="z")
     assert not (tmp_path / "c").exists()
+
+
+def test_rotation_augmentation_turns_about_the_up_axis_and_is_off_by_default(
+    chairs: Path, tmp_path: Path
+) -> None:
+    from partdistill.distill.config import DistillConfig
+    from partdistill.distill.data import augment
+
+    points = _cloud(64)
+    plain = augment(points, np.random.default_rng(3))
+    assert np.array_equal(augment(points, np.random.default_rng(3), rotate=False), plain)
+    rng = np.random.default_rng(3)
+    angle = rng.uniform(0.0, 2 * np.pi)
+    turned = points @ np.array(
+        [[np.cos(angle), 0, -np.sin(angle)], [0, 1, 0], [np.sin(angle), 0, np.cos(angle)]]
+    )
+    np.testing.assert_allclose(turned[:, 1], points[:, 1])  # about +y: heights stay
+    np.testing.assert_allclose(augment(points, np.random.default_rng(3), rotate=True), augment(turned, rng))
+    assert DistillConfig(category="chair").rotate is False
+    assert json.loads((chairs / "run" / "config.json").read_text())["rotate"] is False
+    quick = ["--epochs", "1", "--min-steps", "0", "--points", "64", "--batch-size", "3", "--device", "cpu"]
+    argv = ["distill", "--shapes", str(chairs / "c"), "--out", str(tmp_path / "r"), "--rotate", *quick]
+    assert runner.invoke(app, argv).exit_code == 0
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["rotate"] is True

@@ -454,7 +454,10 @@ class Distillation:
                 plan = shared_batches(sources, config.weights, config.batch_size, rng)
             losses = []
             for number, chosen in enumerate(plan, start=1):
-                samples = [make_sample(self.items[i], config.n_points, rng, config.augment) for i in chosen]
+                samples = [
+                    make_sample(self.items[i], config.n_points, rng, config.augment, config.rotate)
+                    for i in chosen
+                ]
                 weights = None
                 if self.rescored is not None:
                     weights = [self.rescored[self.items[i].id] for i in chosen]
