@@ -333,6 +333,7 @@ def test_tta_progress_is_a_bar_per_stage_a_line_per_phase_and_the_lifting_figure
     assert said.count("optimisation step(s) per epoch") == 1
     assert "5 shapes in batches of 4 make 1 optimisation step(s) per epoch (each epoch the last 1 of" in said
     assert "training 4 epochs rather than the 2 asked for, to take at least 4 (--min-steps): 4 steps" in said
+    assert "make 2 (the epochs --min-steps adds do not count: it is the collection that is too" in said
     assert "this run distils forward only" in said
     # No line per epoch on the terminal (they are in log.txt), and the held-out check has its bar.
     assert not re.search(r"^\s*epoch \d+", result.stdout, re.MULTILINE)
