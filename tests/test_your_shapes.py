@@ -300,3 +300,17 @@ def test_rotation_augmentation_turns_about_the_up_axis_and_is_off_by_default(
     argv = ["distill", "--shapes", str(chairs / "c"), "--out", str(tmp_path / "r"), "--rotate", *quick]
     assert runner.invoke(app, argv).exit_code == 0
     assert json.loads((tmp_path / "r" / "config.json").read_text())["rotate"] is True
+
+
+def test_many_names_of_one_part_are_said_together(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    scene = trimesh.Scene()
+    for i in range(5):
+        leg = trimesh.creation.box((0.1, 1, 0.1))
+        leg.apply_translation([i, 0, 0])
+        scene.add_geometry(leg, node_name=f"Leg.00{i}", geom_name=f"Cube.00{i}")
+    scene.add_geometry(trimesh.creation.box((5, 0.1, 1)), node_name="seat", geom_name="Plane")
+    scene.export(str(tmp_path / "in" / "bench.glb"))
+    collection, said = _import(tmp_path / "in", tmp_path / "c", "--categories", "chair")
+    assert "seat, Leg.000, Leg.001, Leg.002 and 2 more as leg from its node and mesh names" in said
+    assert set(collection.load("bench").labels.tolist()) == {1, 2}

@@ -157,18 +157,6 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def as_category(shape: Shape, category: Category) -> Shape:
-    """`shape` as one of `category`'s, its labels matched to the category's parts by name (see
-    `labelled_as`)."""
-    from partdistill.formats import FileLabels
-
-    if shape.labels is None:
-        return shape.replace(category=category.key)
-    faces = None if shape.mesh is None else shape.mesh.face_labels
-    names = tuple((name,) for name in shape.part_names)
-    return labelled_as(shape, FileLabels("its labels", shape.labels, names, faces), category)[0]
-
-
 def labelled_as(shape: Shape, found: FileLabels | None, category: Category) -> tuple[Shape, str]:
     """`shape`, read from a file that labels its parts as `found` says, as one of `category`'s;
     and what became of the file's labels, in a phrase.
@@ -196,12 +184,14 @@ def labelled_as(shape: Shape, found: FileLabels | None, category: Category) -> t
         numbers = "label 0" if count == 1 else f"labels 0-{count - 1}"
         note = f"{numbers} of {found.where} taken as {', '.join(parts[:count])} (the parts in order)"
     else:
-        table = [category.part_named(names) if names else None for names in found.names]
-        taken = [
-            names[0] if names[0] == parts[part] else f"{names[0]} as {parts[part]}"
-            for names, part in zip(found.names, table, strict=True)
-            if part is not None
-        ]
+        matches = [_match(category, names) for names in found.names]  # (part, the name that matched)
+        table = [None if match is None else match[0] for match in matches]
+        taken = []
+        for part in sorted({p for p in table if p is not None}):  # in the category's order
+            given = sorted({match[1] for match in matches if match is not None and match[0] == part})
+            more = f" and {len(given) - 3} more" if len(given) > 3 else ""
+            shown = f"{', '.join(given[:3])}{more}"
+            taken.append(parts[part] if given == [parts[part]] else f"{shown} as {parts[part]}")
         sizes = np.bincount(found.groups[found.groups >= 0], minlength=len(found.names))
         left = [
             f"{names[0] if names else f'label {i}'} ({sizes[i]} points)"
@@ -224,6 +214,15 @@ def labelled_as(shape: Shape, found: FileLabels | None, category: Category) -> t
     if mesh is not None and found.face_groups is not None:
         mesh = dataclasses.replace(mesh, face_labels=lookup[found.face_groups])
     return plain.replace(labels=labels, part_names=parts, mesh=mesh), note
+
+
+def _match(category: Category, names: tuple[str, ...]) -> tuple[int, str] | None:
+    """The part the first of `names` that names one names, and that name; None where none does."""
+    for name in names:
+        part = category.part_named([name])
+        if part is not None:
+            return part, name
+    return None
 
 
 def label_lines(done: list[Imported]) -> list[str]:
