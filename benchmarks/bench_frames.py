@@ -17,6 +17,7 @@ Levers, one row each:
 
     .venv/bin/python benchmarks/bench_frames.py [--categories chair,table,airplane] [--train 24]
         [--held-out 12] [--points 512] [--min-steps 300] [--seed 0] [--margin 0.05]
+        [--levers none,rotate]
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--min-steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--margin", type=float, default=0.05)
+    parser.add_argument("--levers", default="none,rotate", help="Rows to measure: none, rotate.")
     args = parser.parse_args()
     print(f"{'':<26}" + "".join(f"{name:>12}" for name in WRONG) + "   seconds")
     for name in args.categories.split(","):
@@ -94,7 +96,7 @@ def main() -> None:
         shapes = held_out(name, args.held_out, args.seed, 2 * args.points)
         parts = len(find_category(name).parts)
         base = DistillConfig(category=name, n_points=args.points, min_steps=args.min_steps, seed=args.seed)
-        for lever in ("none", "rotate"):
+        for lever in args.levers.split(","):
             student = distil(name, train, dataclasses.replace(base, rotate=lever == "rotate"))
             plain, checked, flagged, found = [], [], [], []
             for wrong in WRONG.values():

@@ -80,7 +80,7 @@ def distill(
         typer.Option(
             "--rotate",
             help="Also turn each training cloud by a random angle about the up axis: for shapes whose "
-            "front you do not know (it costs points on shapes that face +x; docs/your-shapes.md).",
+            "front you do not know (it can cost points on shapes that do face +x; docs/your-shapes.md).",
         ),
     ] = False,
     switch: Annotated[
