@@ -225,6 +225,7 @@ def distill(
     points: int = 2048,
     lr: float = 3e-3,
     backward: bool = True,
+    rotate: bool = False,
     switch: str = "guarded",
     seed: int = 0,
     resume: bool = False,
@@ -237,14 +238,15 @@ def distill(
     where they have no knowledge yet) and knowledge folders (`knowledge`: pd teach folders or
     PartDistill h5 files), into the run folder `out` (default runs/<category>-<student>); returns
     the trained student. In TTA mode (`mode="tta"`) it also labels the very shapes distilled on,
-    in `<out>/predictions/`. `resume=True` continues a killed run.
+    in `<out>/predictions/`. `rotate=True` also turns each training cloud about the up axis (for
+    shapes whose front is not known). `resume=True` continues a killed run.
     """
     from partdistill.distill.trained import TrainedStudent
 
     job = _job(
         shapes, knowledge, _category(category, parts), weights, teacher, noise, kind, image_size, student,
-        checkpoint, mode, epochs, min_steps, batch_size, points, lr, backward, switch, seed, out, resume,
-        resolve_device(device), force_category,
+        checkpoint, mode, epochs, min_steps, batch_size, points, lr, backward, rotate, switch, seed, out,
+        resume, resolve_device(device), force_category,
     )  # fmt: skip
     finished = job.run(progress)
     return TrainedStudent.load(finished.run_dir, job.device)
@@ -270,6 +272,7 @@ def distill_categories(
     points: int = 2048,
     lr: float = 3e-3,
     backward: bool = True,
+    rotate: bool = False,
     switch: str = "guarded",
     seed: int = 0,
     resume: bool = False,
@@ -306,7 +309,7 @@ def distill_categories(
         )
     job = _job(
         shapes, knowledge, None, weights, teacher, noise, kind, image_size, student, checkpoint, mode,
-        epochs, min_steps, batch_size, points, lr, backward, switch, seed, out, resume,
+        epochs, min_steps, batch_size, points, lr, backward, rotate, switch, seed, out, resume,
         ray.device if ray is not None else resolve_device(device), force_category,
     )  # fmt: skip
     template = str(out if out is not None else Path("runs") / f"{{category}}-{student}")
@@ -330,8 +333,8 @@ def distill_categories(
 def _job(
     shapes: Any, knowledge: Any, category: Category | None, weights: Any, teacher: str, noise: str,
     kind: str, image_size: int | None, student: str, checkpoint: Any, mode: str, epochs: int,
-    min_steps: int, batch_size: int, points: int, lr: float, backward: bool, switch: str, seed: int,
-    out: Any, resume: bool, device: str, force_category: bool,
+    min_steps: int, batch_size: int, points: int, lr: float, backward: bool, rotate: bool, switch: str,
+    seed: int, out: Any, resume: bool, device: str, force_category: bool,
 ) -> DistillJob:  # fmt: skip
     """The `DistillJob` the keyword arguments of `distill` describe."""
     from partdistill.distill.config import SWITCHES
@@ -363,6 +366,7 @@ def _job(
             n_points=points,
             lr=lr,
             backward=backward,
+            rotate=rotate,
             seed=seed,
             **SWITCHES[switch],
             checkpoint=None if checkpoint is None else str(checkpoint),
@@ -395,19 +399,25 @@ def predict(
     device: str = "auto",
     force_category: bool = False,
     view: bool = True,
+    up: str = "y",
+    front: str = "x",
     progress: Progress = QUIET,
 ) -> list[Predicted]:
     """Label shape files (PLY/OBJ/GLB/GLTF/OFF/STL or .npz) with a trained student: per input
     `<name>.ply`, `.json` and `.png` in `out`, with `inputs.json` and (with `view`) `view.html`.
-    Meshes are sampled to `points` points. Returns each input's labels."""
+    Meshes are sampled to `points` points. `up` and `front` name the files' axes that point up and
+    to the front: the student sees each shape turned into the catalogue's frame (+y up, front +x),
+    and the outputs keep the input's own frame and point order. Returns each input's labels."""
     from partdistill.distill.trained import TrainedStudent
     from partdistill.predict import label_files
+    from partdistill.shapes import Frame
 
+    frame = Frame(up, front)
     trained = run if isinstance(run, TrainedStudent) else TrainedStudent.load(run, resolve_device(device))
     out = Path(out)
     with OutputFolder(out):
         predicted = label_files(
-            list(_paths(inputs)), trained, out, points, seed, force_category, view, progress
+            list(_paths(inputs)), trained, out, points, seed, force_category, view, progress, frame
         )
         if view:
             from partdistill.view import page_for, write_page
@@ -560,22 +570,38 @@ def import_shapes(
     seed: int = 0,
     parts: str | Sequence[str] | None = None,
     replace: bool = False,
+    up: str = "y",
+    front: str = "x",
     progress: Progress = QUIET,
 ) -> Collection:
     """A collection at `out` from a benchmark split ("shapenetpart", "partnete": shapes keep their
     dataset ids and labels) or a folder of shape files ("files": one category, named in
-    `categories`, a category file, or a new name with `parts`). Every input is read before anything
-    is written. Into an existing collection, a shape it holds already is skipped (a resume), and a
-    different shape under an id it uses gets a new id, or with `replace` replaces that shape and
-    its knowledge units are deleted. Returns the collection."""
-    from partdistill.datasets.importing import SOURCES, import_files, what_changed
+    `categories`, a category file, or a new name with `parts`; the labels the files carry are
+    matched to its parts, and each file's outcome is noted; `up` and `front` name the files' axes
+    that point up and to the front, and the shapes are turned into the catalogue's frame, +y up
+    and front +x). Every input is read before anything is written. Into an existing collection, a
+    shape it holds already is skipped (a resume), and a different shape under an id it uses gets a
+    new id, or with `replace` replaces that shape and its knowledge units are deleted. Returns the
+    collection."""
+    from partdistill.datasets.importing import SOURCES, import_files, label_lines, what_changed
     from partdistill.datasets.importing import import_shapes as copy_shapes
     from partdistill.datasets.readers import open_dataset
     from partdistill.prompts import find_category
-    from partdistill.shapes import MAX_POINTS
+    from partdistill.shapes import MAX_POINTS, Frame
 
     check_number(points, "points", at_least=1, at_most=MAX_POINTS)
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED)
+    frame = Frame(up, front)
+    if dataset != "files" and parts is not None:
+        raise PdError(
+            f"{option('parts')} names the parts of a new category for {option('dataset')} files; "
+            f"{dataset}'s categories have their parts already."
+        )
+    if dataset != "files" and not frame.is_catalogue:
+        raise PdError(
+            f"{option('up')} and {option('front')} are for your own files: {dataset}'s shapes are in the "
+            "catalogue's frame (+y up, front +x) already."
+        )
     root, out = Path(root), Path(out)
     if dataset == "files":
         if not categories or ("," in categories and parts is None):
@@ -598,7 +624,7 @@ def import_shapes(
     done = []
     with OutputFolder(out):
         if dataset == "files":
-            results = import_files(root, category, out, points, seed, forget)
+            results = import_files(root, category, out, points, seed, forget, frame)
             count = None
         else:
             with tracked(progress, f"checking {root}", total) as bar:
@@ -610,8 +636,13 @@ def import_shapes(
             for imported in results:
                 done.append(imported)
                 bar.advance()
-    for line in what_changed(done, out):
+    for line in [*label_lines(done), *what_changed(done, out)]:
         progress.note(line)
+    if not frame.is_catalogue:
+        progress.note(
+            f"Turned the shapes from their frame ({frame.describe()}) into the catalogue's (up y, front x); "
+            "each shape's provenance records the frame it came in."
+        )
     return Collection.open(out)
 
 

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import re
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -302,7 +301,8 @@ class OutputFolder:
     lock is the operating system's, taken on the folder itself (flock), so a killed process never
     leaves it held and no lock file is left behind; the holder's pid sits in `.pd-owner` while it
     runs, for that sentence. If the command fails and the folder did not exist before, the folder
-    is removed again when nothing else was written into it.
+    is removed again when nothing else was written into it, and so is each folder above it that
+    the command created for it (a collection's `knowledge/`), when that is left empty too.
 
     `within`: the handed folder the output folder lies in (a collection, for its knowledge
     folder), which it must not leave through a link; None for a folder the user named.
@@ -311,7 +311,7 @@ class OutputFolder:
     def __init__(self, path: str | os.PathLike[str], within: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path)
         self.within = None if within is None else Path(within)
-        self._created = False
+        self._created: list[Path] = []  # the folders it created, the output folder first
         self._fd: int | None = None
 
     @property
@@ -325,7 +325,10 @@ class OutputFolder:
             inside(self.within, self.path.relative_to(self.within))
         if self.path.exists() and not self.path.is_dir():
             raise PdError(f"{self.path} is a file; the output needs a folder there.")
-        self._created = not self.path.exists()
+        missing = self.path
+        while not missing.exists() and missing != missing.parent:
+            self._created.append(missing)
+            missing = missing.parent
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
@@ -371,8 +374,11 @@ class OutputFolder:
             self._remove_if_empty()
 
     def _remove_if_empty(self) -> None:
-        if self._created and self.path.is_dir() and not any(self.path.iterdir()):
-            shutil.rmtree(self.path, ignore_errors=True)
+        for folder in self._created:  # the output folder, then the parents made for it, while empty
+            try:
+                folder.rmdir()  # only ever an empty folder; a link or a file is not removed
+            except OSError:
+                return
 
 
 WRITTEN = ".pd-written.json"  # in an output folder: the files each command wrote there

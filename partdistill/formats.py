@@ -2,8 +2,11 @@
 
 Read: PLY point clouds (plyfile; optional normals, colours, a per-point label property), meshes in
 PLY/OBJ/GLB/GLTF/OFF/STL (trimesh; sampled to points with normals and colours, area-weighted and
-seeded), and the project's own `.npz` format. Write: the project's `.npz` and a PLY whose colours
-show the parts (MeshLab, CloudCompare and Open3D read it; its `label` property keeps the labels).
+seeded), and the project's own `.npz` format. `read_labelled` also says how a file labels its
+parts (`FileLabels`: a PLY's label property, named or numbered; a shape file's labels; the names
+of a GLB/GLTF file's nodes and meshes), for `pd import` to match them to a category's parts.
+Write: the project's `.npz` and a PLY whose colours show the parts (MeshLab, CloudCompare and
+Open3D read it; its `label` property keeps the labels).
 
 Every reader turns a bad file into one `PdError` sentence that names the file.
 """
@@ -65,6 +68,48 @@ _ARRAYS: dict[str, tuple[int, int | None]] = {
     "mesh_face_labels": (MAX_FACES, None),
     "mesh_vertex_colors": (MAX_POINTS, 3),
 }
+
+
+@dataclass(frozen=True)
+class FileLabels:
+    """The part labels a file carries, before they are matched to a category's parts.
+
+    Attributes:
+        where: where the file keeps them, in words ("its 'label' property").
+        groups: [N] int64 per point, the file's label (an index into `names`), -1 for none.
+        names: per label, the names the file gives it, most specific first (a GLB node's own name,
+            its parents', its mesh's); an empty tuple where the file numbers labels without names.
+        face_groups: [F] int64 the label of each face of the shape's mesh, where the file labels faces.
+    """
+
+    where: str
+    groups: np.ndarray
+    names: tuple[tuple[str, ...], ...]
+    face_groups: np.ndarray | None = None
+
+    @property
+    def numbered(self) -> bool:
+        """Whether the file gives its labels no names (they are taken in the category's part order)."""
+        return not any(self.names)
+
+
+def read_labelled(
+    path: str | Path, *, n_points: int = DEFAULT_MESH_POINTS, seed: int = 0
+) -> tuple[Shape, FileLabels | None]:
+    """`read_shape`, with how the file labels its parts (None where it carries no labels): the labels
+    a PLY property or a shape file holds, or the pieces of a GLB/GLTF file named by its nodes and
+    meshes (the shape itself then has no labels until they are matched to a category)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".glb", ".gltf"):
+        return _read_scene(path, n_points=n_points, seed=seed)
+    if suffix == ".ply":
+        return _read_ply(path, n_points=n_points, seed=seed)
+    shape = read_shape(path, n_points=n_points, seed=seed)
+    if shape.labels is None:
+        return shape, None
+    faces = None if shape.mesh is None else shape.mesh.face_labels
+    return shape, FileLabels("its labels", shape.labels, tuple((name,) for name in shape.part_names), faces)
 
 
 def read_shape(
@@ -303,6 +348,19 @@ def read_ply(
     category: str | None = None,
 ) -> Shape:
     """Read a PLY point cloud, or sample a PLY mesh (a PLY with faces) like any other mesh."""
+    return _read_ply(path, n_points=n_points, seed=seed, part_names=part_names, category=category)[0]
+
+
+def _read_ply(
+    path: str | Path,
+    *,
+    n_points: int = DEFAULT_MESH_POINTS,
+    seed: int = 0,
+    part_names: tuple[str, ...] = (),
+    category: str | None = None,
+) -> tuple[Shape, FileLabels | None]:
+    """`read_ply`, with the labels of its label property (named where its partdistill comment
+    names them)."""
     from plyfile import PlyData, PlyParseError
 
     path = Path(path)
@@ -311,7 +369,7 @@ def read_ply(
         ply = PlyData.read(str(path))
         names = [element.name for element in ply.elements]
         if "face" in names and ply["face"].count > 0:
-            return read_mesh(path, n_points=n_points, seed=seed, category=category)
+            return read_mesh(path, n_points=n_points, seed=seed, category=category), None
         if "vertex" not in names:
             raise ValueError("it has no vertex element")
         vertex = ply["vertex"].data
@@ -342,9 +400,10 @@ def read_ply(
     try:
         labels = None if label_property is None else _ply_labels(vertex[label_property], label_property)
         names = meta.part_names or part_names
-        if labels is not None and not names:
+        numbered = labels is not None and not names
+        if numbered:
             names = tuple(f"part {i}" for i in range(int(labels.max(initial=-1)) + 1))
-        return Shape(
+        shape = Shape(
             points=stack("x", "y", "z"),  # type: ignore[arg-type]
             normals=stack("nx", "ny", "nz"),
             colors=colors,
@@ -355,6 +414,11 @@ def read_ply(
         )
     except ShapeError as error:
         raise PdError(f"{path}: {error}") from error
+    if shape.labels is None:
+        return shape, None
+    where = f"its '{label_property}' property"
+    given = () if numbered else tuple((name,) for name in shape.part_names)
+    return shape, FileLabels(where, shape.labels, given or ((),) * len(shape.part_names))
 
 
 def write_ply(shape: Shape, path: str | Path, *, color_by: str = "auto") -> None:
@@ -504,6 +568,13 @@ def read_mesh(
         loaded = trimesh.load(str(path), force="mesh", process=False)
     except Exception as error:  # trimesh raises many kinds for malformed files
         raise PdError(f"{path} is not a readable mesh ({_reason(error)}).") from error
+    return _sampled(path, loaded, n_points, seed, category)
+
+
+def _sampled(path: Path, loaded: object, n_points: int, seed: int, category: str | None) -> Shape:
+    """The mesh trimesh read from `path`, sampled; one PdError where it holds nothing to sample."""
+    import trimesh
+
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise PdError(f"{path} holds no triangles to sample points from.")
     if len(loaded.vertices) > MAX_POINTS or len(loaded.faces) > MAX_FACES:
@@ -521,6 +592,38 @@ def read_mesh(
         )
     except PdError as error:
         raise PdError(f"{path}: {error}") from error
+
+
+def _read_scene(path: Path, *, n_points: int, seed: int) -> tuple[Shape, FileLabels | None]:
+    """A GLB/GLTF file sampled as `read_mesh` samples it (the same points: its meshes are joined in
+    the same order), with each point's piece: the meshes of the file grouped by their names (the
+    node's own, its parents', the mesh's). None for a file of one piece."""
+    import trimesh
+
+    try:
+        scene = trimesh.load_scene(str(path), process=False)
+        pieces = [piece for piece in scene.dump() if isinstance(piece, trimesh.Trimesh)]
+        loaded = trimesh.util.concatenate(pieces) if pieces else None
+    except Exception as error:  # trimesh raises many kinds for malformed files
+        raise PdError(f"{path} is not a readable mesh ({_reason(error)}).") from error
+    shape = _sampled(path, loaded, n_points, seed, None)
+    parents = scene.graph.transforms.parents
+    keys: dict[tuple[str, ...], int] = {}
+    face_groups = []
+    for piece in pieces:
+        node = piece.metadata.get("node")
+        names = []
+        while node is not None and node != scene.graph.base_frame and len(names) < 64:
+            names.append(str(node))
+            node = parents.get(node)
+        names.append(str(piece.metadata.get("name", "")))
+        key = tuple(dict.fromkeys(name for name in names if name.strip()))
+        face_groups.append(np.full(len(piece.faces), keys.setdefault(key, len(keys)), dtype=np.int64))
+    if len(keys) < 2:
+        return shape, None
+    assert shape.point_faces is not None
+    faces = np.concatenate(face_groups)
+    return shape, FileLabels("its node and mesh names", faces[shape.point_faces], tuple(keys), faces)
 
 
 def shape_from_mesh(

@@ -79,6 +79,26 @@ def backends() -> list[Row]:
     return rows
 
 
+def models() -> list[Row]:
+    """Each model that downloads on first use: its weights, whether they are cached here, and the
+    command that fetches them where they are not."""
+    from partdistill.synth.point_e import BASE_MODEL, UPSAMPLER, cache_dir
+    from partdistill.synth.shap_e import DEFAULT_MODEL
+    from partdistill.teach.teachers import TEACHERS
+    from partdistill.weights import fetch_command, is_cached
+
+    hub = [(f"--teacher {name}", kind.weights) for name, kind in TEACHERS.items() if kind.weights]
+    rows = []
+    for user, repo in [*hub, ("--generator shap-e", DEFAULT_MODEL)]:
+        cached = is_cached(repo)
+        rows.append(Row(user, repo, "cached" if cached else f"not cached: {fetch_command(repo)}"))
+    for name in (BASE_MODEL, UPSAMPLER):
+        cached = (cache_dir() / f"{name}.pt").is_file()
+        note = "cached" if cached else "not cached: run pd synth --generator point-e once with network"
+        rows.append(Row("--generator point-e", name, note))
+    return rows
+
+
 def caches() -> list[Row]:
     """Where downloaded weights live (set the environment variables named in the notes to move them)."""
     from huggingface_hub import constants

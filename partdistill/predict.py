@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from partdistill.datasets.importing import labelled_as
 from partdistill.distill.trained import TrainedStudent
 from partdistill.errors import MAX_SEED, PdError, check_number, option
 from partdistill.files import PAGE, CommandFiles, inside, write_json
-from partdistill.formats import read_shape, write_ply
+from partdistill.formats import read_labelled, write_ply
 from partdistill.progress import Progress, tracked
 from partdistill.prompts import find_category, same_category
-from partdistill.shapes import MAX_POINTS, Shape
+from partdistill.shapes import CATALOGUE_FRAME, MAX_POINTS, Frame, Shape
 from partdistill.viz import Panel, save_panels
 
 OUTPUT_SUFFIXES = (".ply", ".json", ".png")  # what pd predict writes per input
@@ -52,29 +53,34 @@ def label_files(
     force_category: bool,
     page: bool,
     progress: Progress,
+    frame: Frame = CATALOGUE_FRAME,
 ) -> list[Predicted]:
     """Label every input with `trained` and write its outputs into `out` (with INPUTS_FILE; the
     page, if `page`, is the caller's to write). Every input is read, and every output checked
     (`claim_outputs`), before anything is written; an input of another category than the student's
-    is refused unless `force_category`. Call it holding `out`'s `OutputFolder`."""
+    is refused unless `force_category`. The student sees each input turned from `frame` into the
+    catalogue's; the outputs keep the input's frame. Call it holding `out`'s `OutputFolder`."""
     check_number(points, "points", at_least=1, at_most=MAX_POINTS)
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED)
-    shapes = [read_shape(path, n_points=points, seed=seed) for path in inputs]
+    read = [read_labelled(path, n_points=points, seed=seed) for path in inputs]
     segments = find_category(trained.category)  # registered by the run's own record
-    for path, shape in zip(inputs, shapes, strict=True):
+    for path, (shape, _) in zip(inputs, read, strict=True):
         if shape.category and not same_category(shape.category, segments) and not force_category:
             raise PdError(
                 f"{path} is a {shape.category} and the run segments {trained.category}; "
                 f"pass {option('force_category')} to label it anyway."
             )
+    # The labels an input carries, matched to the run's parts as pd import matches them: the truth
+    # pd view shows beside the prediction.
+    shapes = [labelled_as(shape, found, segments)[0] for shape, found in read]
     names = output_names(inputs)
     check_names(names)
     claim_outputs(out, names, page)
     done = []
     with tracked(progress, "labelling", len(shapes)) as bar:
         for path, shape, name in zip(inputs, shapes, names, strict=True):
-            labels = trained.labels(shape, seed=seed)
-            write_prediction(shape, labels, trained, out, name, path)
+            labels = trained.labels(shape.rotated(frame), seed=seed)
+            write_prediction(shape, labels, trained, out, name, path, frame)
             done.append(Predicted(path, name, labels))
             bar.advance()
     write_json(inside(out, INPUTS_FILE), {name: str(path) for name, path in zip(names, inputs, strict=True)})
@@ -133,10 +139,17 @@ def face_labels(shape: Shape, labels: np.ndarray) -> np.ndarray:
 
 
 def write_prediction(
-    shape: Shape, labels: np.ndarray, student: TrainedStudent, out: Path, name: str, source: Path
+    shape: Shape,
+    labels: np.ndarray,
+    student: TrainedStudent,
+    out: Path,
+    name: str,
+    source: Path,
+    frame: Frame = CATALOGUE_FRAME,
 ) -> list[Path]:
     """Write `<name>.ply`, `<name>.json` and `<name>.png` into `out` for the shape read from
-    `source`; returns their paths."""
+    `source` (in its own `frame`; the picture shows it turned into the catalogue's, upright);
+    returns their paths."""
     labelled = shape.replace(labels=labels, part_names=student.part_names, category=student.category)
     paths = [inside(out, f"{name}{suffix}") for suffix in OUTPUT_SUFFIXES]
     write_ply(labelled, paths[0], color_by="parts")
@@ -147,6 +160,7 @@ def write_prediction(
         "part_names": list(student.part_names),
         "n_points": int(shape.n_points),
         "labels": labels.tolist(),
+        "frame": frame.to_dict(),
     }
     if shape.labels is not None and shape.part_names == student.part_names:
         record["input_labels"] = shape.labels.tolist()  # what pd view shows as the truth
@@ -160,5 +174,6 @@ def write_prediction(
     title = ", ".join(
         f"{p} {100 * c / len(labels):.0f}%" for p, c in zip(student.part_names, counts, strict=True)
     )
-    save_panels([Panel(labelled, name)], paths[2], columns=1, part_names=student.part_names, title=title)
+    upright = labelled.rotated(frame)
+    save_panels([Panel(upright, name)], paths[2], columns=1, part_names=student.part_names, title=title)
     return paths

@@ -4,8 +4,10 @@ A `Shape` is a point cloud with optional normals, colours, part labels and sourc
 numpy at rest; every stage (synth, render, teach, distill, eval) reads and writes this one record.
 File formats live in `partdistill.formats`, collections of shapes in `partdistill.collection`.
 
-Coordinate convention: +y is up, as in ShapeNet and ShapeNetPart; vehicles face +x. Generators
-that produce other conventions (Shap-E and Point-E are z-up) convert on the way in.
+Coordinate convention (the catalogue's frame): +y is up, as in ShapeNet and ShapeNetPart, and a
+shape's front faces +x (vehicles' noses, a chair's seat edge, a laptop's keyboard). Generators that
+produce other conventions (Shap-E and Point-E are z-up) convert on the way in, and a file in
+another frame is turned into this one by a `Frame` (`pd import --up z --front -y`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from partdistill.errors import MAX_SEED, PdError
+from partdistill.errors import MAX_SEED, PdError, option
 from partdistill.records import Fields
 
 MAX_POINTS = 10_000_000  # the most points an option or a file header may ask a shape to hold
@@ -30,6 +32,80 @@ class ShapeError(PdError):
     """A shape's arrays are inconsistent or hold values no stage can use."""
 
 
+AXES = ("x", "y", "z", "-x", "-y", "-z")  # what --up and --front take ("+x" is read as "x")
+_UNIT = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
+
+
+def axis_vector(axis: str) -> np.ndarray:
+    """[3] the unit vector an axis name ("z", "-y", "+x") points along."""
+    sign = -1.0 if axis.startswith("-") else 1.0
+    return sign * np.array(_UNIT[axis.lstrip("+-")])
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Which axes of a shape file point up and to the front: the file's frame, turned into the
+    catalogue's (+y up, front +x) by a rotation (never a mirror).
+
+    Attributes:
+        up: the file's axis that points up ("y", "z", "-z", ...).
+        front: the file's horizontal axis that points to the shape's front.
+    """
+
+    up: str = "y"
+    front: str = "x"
+
+    def __post_init__(self) -> None:
+        for setting in ("up", "front"):
+            value = getattr(self, setting)
+            axis = value.strip().lower().removeprefix("+") if isinstance(value, str) else value
+            if axis not in AXES:
+                raise PdError(f"{option(setting)} must be one of {', '.join(AXES)}, not {value!r}.")
+            object.__setattr__(self, setting, axis)
+        if self.up.lstrip("-") == self.front.lstrip("-"):
+            raise PdError(
+                f"{option('front')} {self.front} lies along {option('up')} {self.up}: the front is a "
+                f"horizontal axis; give {option('front')} one of the other two axes."
+            )
+
+    @property
+    def is_catalogue(self) -> bool:
+        """Whether this is the catalogue's own frame (no rotation)."""
+        return (self.up, self.front) == ("y", "x")
+
+    def rotation(self) -> np.ndarray:
+        """[3,3] R with R @ up = +y and R @ front = +x: file coordinates p -> R @ p. Its entries
+        are 0 and +-1, so rotating is exact in floating point and `from_catalogue` undoes it."""
+        front, up = axis_vector(self.front), axis_vector(self.up)
+        return np.stack([front, up, np.cross(front, up)])
+
+    def to_catalogue(self, points: np.ndarray) -> np.ndarray:
+        """[N,3] file coordinates in the catalogue's frame."""
+        return (np.asarray(points, dtype=np.float64) @ self.rotation().T).astype(np.float32)
+
+    def from_catalogue(self, points: np.ndarray) -> np.ndarray:
+        """[N,3] catalogue coordinates back in the file's frame."""
+        return (np.asarray(points, dtype=np.float64) @ self.rotation()).astype(np.float32)
+
+    def describe(self) -> str:
+        return f"up {self.up}, front {self.front}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"up": self.up, "front": self.front}
+
+    @classmethod
+    def from_dict(cls, data: object, source: str = "a frame record") -> Frame:
+        fields = Fields(data, source, "a frame (up and front axes)")
+        fields.only({"up", "front"})
+        try:
+            return cls(fields.text("up", max_length=3), fields.text("front", max_length=3))
+        except PdError as error:
+            raise PdError(f"{source}: {error.render(lambda name: name)}") from error
+
+
+CATALOGUE_FRAME = Frame()
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a shape came from.
@@ -41,6 +117,8 @@ class Provenance:
         model_id: the model weights used, if any (e.g. "openai/shap-e").
         source: the file or dataset id it was read from, if any.
         description: a short human description (the procedural generator describes its variant).
+        frame: the frame of the file it was read from, where that was not the catalogue's (the
+            shape was rotated into the catalogue's frame; `frame.from_catalogue` undoes it).
     """
 
     generator: str
@@ -49,9 +127,13 @@ class Provenance:
     model_id: str | None = None
     source: str | None = None
     description: str | None = None
+    frame: Frame | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        record = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        if self.frame is not None:
+            record["frame"] = self.frame.to_dict()
+        return record
 
     @classmethod
     def from_dict(cls, data: object, source: str = "a provenance record") -> Provenance:
@@ -70,6 +152,7 @@ class Provenance:
             model_id=text("model_id"),
             source=text("source"),
             description=text("description"),
+            frame=Frame.from_dict(fields.data["frame"], f"{source}: frame") if "frame" in fields else None,
         )
 
 
@@ -177,6 +260,21 @@ class Shape:
     def replace(self, **changes: object) -> Shape:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def rotated(self, frame: Frame) -> Shape:
+        """The shape, read in `frame`, in the catalogue's frame (points, normals and mesh rotated;
+        the frame recorded in its provenance). The catalogue's own frame changes nothing."""
+        if frame.is_catalogue:
+            return self
+        mesh = self.mesh
+        if mesh is not None:
+            mesh = dataclasses.replace(mesh, vertices=frame.to_catalogue(mesh.vertices))
+        return self.replace(
+            points=frame.to_catalogue(self.points),
+            normals=None if self.normals is None else frame.to_catalogue(self.normals),
+            mesh=mesh,
+            provenance=dataclasses.replace(self.provenance, frame=frame),
+        )
 
     def select(self, index: np.ndarray) -> Shape:
         """The points at `index` (an int array; repeats allowed), with their per-point attributes."""

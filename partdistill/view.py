@@ -194,9 +194,11 @@ def page_html(entries: Sequence[Entry], title: str) -> str:
         ],
     )
     # A fixed div id: plotly draws a random one, and the same inputs should give the same page.
-    return figure.to_html(
+    page = figure.to_html(
         include_plotlyjs=True, full_html=True, config={"displaylogo": False}, div_id="pd-view"
     )
+    # plotly writes no <title>: the browser's tab and history would show the file name alone.
+    return page.replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
 
 
 def _title(title: str, entry: Entry) -> str:
@@ -257,13 +259,18 @@ def _page_for(path: Path, limit: int, budget: int) -> Page:
         return _comparison_page(inside(path, COMPARISON), limit, budget)
     if (path / "inputs.json").is_file():
         return _predictions_page(path, limit, budget)
+    if (path / "config.json").is_file() and (path / "student.json").is_file():
+        return _run_page(path, limit, budget)
+    if path.name == "predictions" and (path.parent / "choice.json").is_file():  # TTA's labels
+        return _run_page(path.parent, limit, budget)
     if (path / "teach_config.json").is_file():
         return _knowledge_page(path, limit, budget)
     if (path / "manifest.json").is_file():
         return _collection_page(path, limit, budget)
     raise PdError(
         f"{path} is none of what pd view shows: a shape file, a collection, a knowledge folder "
-        "(<collection>/knowledge/<name>), a pd predict output or a pd eval report."
+        "(<collection>/knowledge/<name>), a pd predict output, a pd distill run (or its predictions/) "
+        "or a pd eval report."
     )
 
 
@@ -302,6 +309,7 @@ def _predictions_page(folder: Path, limit: int, budget: int) -> Page:
     from partdistill.formats import read_shape
     from partdistill.metrics import shapenetpart_shape_iou
     from partdistill.predict import INPUTS_FILE
+    from partdistill.shapes import Frame
 
     listing = inside(folder, INPUTS_FILE)
     inputs = read_json(listing, "the inputs of a pd predict run")
@@ -317,11 +325,52 @@ def _predictions_page(folder: Path, limit: int, budget: int) -> Page:
             truth = record.get("input_labels")
             truth = None if truth is None else np.asarray(truth, dtype=np.int64)
             _check_row(predicted.points, [] if truth is None else [truth], [labels], len(part_names))
+            points = predicted.points
+            if "frame" in record:  # the input's own frame: shown turned upright
+                points = Frame.from_dict(record["frame"], f"{result}: 'frame'").to_catalogue(points)
         except (KeyError, TypeError, ValueError, OverflowError) as error:
             raise PdError(f"{result} is not a pd predict result ({error}).") from error
         score = None if truth is None else shapenetpart_shape_iou(labels, truth, len(part_names))
-        rows.append((name, predicted.points, truth, {"prediction": labels}, score, part_names))
+        rows.append((name, points, truth, {"prediction": labels}, score, part_names))
     return Page(_comparison_entries(rows, budget, folder), f"predictions in {folder}")
+
+
+def _run_page(run: Path, limit: int, budget: int) -> Page:
+    """A pd distill run's labels of the shapes it distilled on, worst first where they carry labels:
+    in TTA mode those it handed over beside the student's and direct lifting's (-1, grey: no unit
+    covers the point), with the choice and its reason in the title; otherwise the student's."""
+    from partdistill.distill.choose import CHOICE_FILE
+    from partdistill.distill.trained import TrainedStudent, distilled_shapes, load_labels
+    from partdistill.files import inside, read_json
+    from partdistill.metrics import shapenetpart_shape_iou
+    from partdistill.records import Fields
+
+    part_names, shapes = distilled_shapes(run, limit)
+    tta = inside(run, CHOICE_FILE).is_file()
+    if tta:
+        choice = inside(run, CHOICE_FILE)
+        record = Fields(read_json(choice, "the choice of a TTA run"), str(choice))
+        handed, reason = record.text("labels"), record.text("reason", "")
+        whose = "the student's" if handed == "student" else "direct lifting's"
+        title = f"labels of {run}: {whose} handed over ({reason})" if reason else f"labels of {run}"
+    else:
+        student = TrainedStudent.load(run)
+        title = f"the student of {run} on the shapes it distilled on"
+    rows = []
+    for shape_id, shape in shapes:
+        if tta:
+            methods = {
+                f"handed over ({handed})": load_labels(run, "predictions", shape_id, shape.n_points),
+                "student": load_labels(run, "student", shape_id, shape.n_points),
+                "direct lifting": load_labels(run, "lifted", shape_id, shape.n_points),
+            }
+        else:
+            methods = {"student": student.labels(shape)}
+        truth = shape.labels if shape.part_names == part_names else None
+        first = next(iter(methods.values()))
+        score = None if truth is None else shapenetpart_shape_iou(first, truth, len(part_names))
+        rows.append((shape_id, shape.points, truth, methods, score, part_names))
+    return Page(_comparison_entries(rows, budget, run), title)
 
 
 def _comparison_page(path: Path, limit: int, budget: int) -> Page:

@@ -97,9 +97,11 @@ def save_panels(
         figure.legend(
             handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False
         )
+    top = 1.0
     if title:
         figure.suptitle(_printable(title), fontsize=10)
-    figure.tight_layout(rect=(0, 0.05 if part_names else 0, 1, 1))
+        top = 1 - 0.4 / figure.get_figheight()  # the title's own band, above the panels' captions
+    figure.tight_layout(rect=(0, 0.05 if part_names else 0, 1, top))
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=100)
     plt.close(figure)

@@ -119,6 +119,17 @@ DISTILL = tuple(
     " --batch-size 2 --device cpu --out {d}/run".split()
 )
 PREDICT = ("--run", "{d}/run", "--out", "{d}/preds", "--device", "cpu")
+IMPORT_FILES = (
+    "import",
+    "--dataset",
+    "files",
+    "--categories",
+    "chair",
+    "--root",
+    "{d}/files",
+    "--out",
+    "{d}/coll",
+)
 EVAL = ("eval", "--dataset", "shapenetpart", "--root", "{d}/snp", "--out", "{d}/report", "--device", "cpu")
 EVAL_FILES = (*EVAL, "--predictions", "{d}/predictions.json")
 
@@ -1042,6 +1053,12 @@ CASES = [
     # pd predict
     Case("predict-input-missing", trained, ("predict", "{d}/nope.ply", *PREDICT), r"nope\.ply"),
     Case(
+        "predict-front-along-up",
+        trained,
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT, "--up", "x", "--front", "-x"),
+        r"--front -x lies along --up x",
+    ),
+    Case(
         "predict-ply-declares-a-trillion-points",
         then(trained, ply("big.ply", ["0 0 0", "1 1 1"], declared=10**12)),
         ("predict", "{d}/big.ply", *PREDICT),
@@ -1245,6 +1262,30 @@ CASES = [
         ),
         ("import", "--dataset", "files", "--categories", "chair", "--root", "{d}/files", "--out", "{d}/coll"),
         r"z z",
+    ),
+    Case(
+        "import-parts-for-a-benchmark",
+        snp_root(),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/snp", "--parts", "a,b", "--out", "{d}/coll"),
+        r"--parts .* --dataset files",
+    ),
+    Case(
+        "import-up-not-an-axis",
+        ply("files/a.ply", ["0 0 0", "1 0 0", "0 1 0"]),
+        (*IMPORT_FILES, "--up", "w"),
+        r"--up",
+    ),
+    Case(
+        "import-front-along-up",
+        ply("files/a.ply", ["0 0 0", "1 0 0", "0 1 0"]),
+        (*IMPORT_FILES, "--up", "z", "--front", "-z"),
+        r"--front -z lies along --up z",
+    ),
+    Case(
+        "import-frame-for-a-benchmark",
+        snp_root(),
+        ("import", "--dataset", "shapenetpart", "--root", "{d}/snp", "--up", "z", "--out", "{d}/coll"),
+        r"--up and --front are for your own files",
     ),
     Case(
         "import-empty-split",

@@ -135,7 +135,7 @@ def taught_chairs(tmp_path: Path) -> Path:
     teach = ["teach", "--shapes", str(coll), "--image-size", "64", "--sheets", "-1", "--device", "cpu"]
     assert runner.invoke(app, teach).exit_code == 0
     (tmp_path / "in").mkdir()
-    shutil.copy(tmp_path / "other" / "shapes" / "chair-00000.npz", tmp_path / "in" / "chair-00000.npz")
+    shutil.copy(tmp_path / "other" / "shapes" / "chair-s5-00000.npz", tmp_path / "in" / "chair-00000.npz")
     shutil.copy(coll / "shapes" / "chair-00001.npz", tmp_path / "in" / "chair-00001.npz")
     return coll
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -314,3 +315,28 @@ def test_predict_keeps_the_inputs_labels_and_its_page_reads_nothing_else(
     np.testing.assert_array_equal(entry.panels[0].labels, truth)
     again = ["predict", str(knives / "shapes" / "knife-00000.npz"), "--run", str(run), "--out", str(out)]
     assert runner.invoke(app, again).exit_code == 0  # its own files, replaced
+
+
+def test_tta_progress_is_a_bar_per_stage_a_line_per_phase_and_the_lifting_figure(tmp_path: Path) -> None:
+    """5 chairs in batches of 4 over 4 epochs, taught first: what the user reads (issue 26, item 5)."""
+    synth = ["synth", "--category", "chair", "--n", "5", "--points", "400", "--out", str(tmp_path / "c")]
+    assert runner.invoke(app, synth).exit_code == 0
+    quick = ["--epochs", "2", "--min-steps", "4", "--points", "128", "--batch-size", "4"]
+    quick += ["--image-size", "64"]
+    argv = ["distill", "--shapes", str(tmp_path / "c"), "--out", str(tmp_path / "run"), "--mode", "tta"]
+    result = runner.invoke(app, [*argv, *quick, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    # Knowledge made on the way: the figure pd teach prints.
+    assert "Direct lifting of the units scores" in said and "on the 5 labelled shapes taught" in said
+    # One note on the plan: steps per epoch, who sits out, epochs and steps in all, and backward or not.
+    assert said.count("optimisation step(s) per epoch") == 1
+    assert "5 shapes in batches of 4 make 1 optimisation step(s) per epoch (each epoch the last 1 of" in said
+    assert "training 4 epochs rather than the 2 asked for, to take at least 4 (--min-steps): 4 steps" in said
+    assert "make 2 (the epochs --min-steps adds do not count: it is the collection that is too" in said
+    assert "this run distils forward only" in said
+    # No line per epoch on the terminal (they are in log.txt), and the held-out check has its bar.
+    assert not re.search(r"^\s*epoch \d+", result.stdout, re.MULTILINE)
+    assert len((tmp_path / "run" / "log.txt").read_text().splitlines()) >= 4
+    assert "distilling chair" in result.stdout and "held-out check" in result.stdout
+    assert "Held-out check: distilling a twin" in said

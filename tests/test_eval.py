@@ -235,3 +235,22 @@ def test_metrics_agree_with_a_straightforward_implementation_on_the_real_sample(
 def test_part_ious_reject_mismatched_lengths() -> None:
     with pytest.raises(ValueError, match="3 predictions for 4 points"):
         part_ious(np.zeros(3, int), np.zeros(4, int), 2)
+
+
+def test_the_gallery_keeps_the_worst_shapes_worst_first() -> None:
+    from partdistill.eval.evaluate import EvalResult, evaluate
+
+    class FirstPart:
+        name = "first part"
+
+        def predict(self, item, index: np.ndarray) -> np.ndarray:
+            return np.zeros(len(index), dtype=np.int64)
+
+    data = open_dataset("shapenetpart", shared("shapenetpart_sample"))
+    *_, result = evaluate(data, [FirstPart()], examples=4, worst=6)
+    assert isinstance(result, EvalResult)
+    scores = [row[4] for row in result.worst]
+    assert len(scores) == 6 and scores == sorted(scores)
+    everything = [s for s in evaluate(data, [FirstPart()], examples=0, worst=49)][-1].worst
+    assert scores == [row[4] for row in everything[:6]]  # the six lowest of all 49
+    assert [shape_id for shape_id, _, _ in result.examples] == [row[0] for row in result.worst[:4]]

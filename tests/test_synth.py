@@ -119,3 +119,10 @@ def test_quality_filter_passes_a_real_shape(two_part_shape: Shape) -> None:
 def test_procedural_refuses_categories_without_a_recipe_before_starting() -> None:
     with pytest.raises(PdError, match="not 'partnete/kettle'"):
         build_generator(SynthConfig(category="kettle", n=1))
+
+
+def test_seeds_other_than_0_give_ids_of_their_own(tmp_path: Path) -> None:
+    zero = _run(SynthConfig(category="chair", n=2, n_points=300), tmp_path / "zero")
+    one = _run(SynthConfig(category="chair", n=2, n_points=300, seed=1), tmp_path / "one")
+    assert [r.id for r in zero.ok_records] == ["chair-00000", "chair-00001"]  # as they always were
+    assert [r.id for r in one.ok_records] == ["chair-s1-00000", "chair-s1-00001"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from pathlib import Path
 
@@ -122,6 +124,24 @@ def test_an_evaluation_worst_first(chairs: Path, tmp_path: Path) -> None:
     _check(page, tmp_path, ("back", "seat", "leg"))
     again = runner.invoke(app, ["view", str(tmp_path / "e"), "--out", str(tmp_path / "again.html")])
     assert again.exit_code == 0 and (tmp_path / "again.html").stat().st_size > 0
+
+
+def test_a_tta_run_and_its_predictions_folder(chairs: Path, tmp_path: Path) -> None:
+    run = tmp_path / "tta"
+    argv = ["distill", "--shapes", str(chairs / "c"), "--out", str(run), "--mode", "tta", *QUICK]
+    assert runner.invoke(app, argv).exit_code == 0
+    choice = json.loads((run / "choice.json").read_text())
+    for folder in (run, run / "predictions"):
+        result = runner.invoke(app, ["view", str(folder)])
+        assert result.exit_code == 0 and "4 menu entries" in result.stdout, result.output
+        text = (folder / "view.html").read_text()
+        assert f"handed over ({choice['labels']})" in text and "direct lifting" in text and "student" in text
+        assert "ground truth" in text and "(mIoU " in text  # procedural chairs carry their labels
+        assert html.escape(choice["reason"], quote=True) in text  # the choice and why, in the title
+        assert f"<title>labels of {html.escape(str(run))}" in text
+    student = runner.invoke(app, ["view", str(chairs / "run"), "--out", str(tmp_path / "pre.html")])
+    assert student.exit_code == 0 and "the student of" in (tmp_path / "pre.html").read_text()
+    _check(run / "view.html", tmp_path, ("back", "seat", "leg"))
 
 
 def test_pages_can_be_turned_off_and_bad_paths_are_one_sentence(chairs: Path, tmp_path: Path) -> None:

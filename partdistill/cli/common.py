@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.text import Text
 
 from partdistill.errors import PdError, named
+from partdistill.shapes import AXES
 
 if TYPE_CHECKING:
     from partdistill.scale import RayOptions
@@ -132,6 +133,20 @@ Parts = Annotated[
     str | None,
     typer.Option(
         help='A new category: its parts in label order, e.g. --category teapot --parts "lid,spout,body".'
+    ),
+]
+Up = Annotated[
+    one_of(AXES),
+    typer.Option(
+        help="The files' axis that points up (the catalogue's is y; scans and text-to-3D exports are "
+        "often z): they are turned so that it points up.",
+    ),
+]
+Front = Annotated[
+    one_of(AXES),
+    typer.Option(
+        help="The files' horizontal axis that points to the shape's front (the catalogue's is x: a "
+        "chair's seat edge, a car's nose; docs/your-shapes.md lists every category's).",
     ),
 ]
 ForceCategory = Annotated[

@@ -75,6 +75,14 @@ def distill(
     points: Annotated[int, typer.Option(help="Points per cloud.")] = 2048,
     lr: Annotated[float, typer.Option(help="Initial learning rate (cosine decay to lr/100).")] = 3e-3,
     backward: Annotated[bool, typer.Option(help="Allow backward distillation.")] = True,
+    rotate: Annotated[
+        bool,
+        typer.Option(
+            "--rotate",
+            help="Also turn each training cloud by a random angle about the up axis: for shapes whose "
+            "front you do not know (it can cost points on shapes that do face +x; docs/your-shapes.md).",
+        ),
+    ] = False,
     switch: Annotated[
         Switches,
         typer.Option(
@@ -110,7 +118,7 @@ def distill(
         out=out, knowledge=knowledge, weights=weights, teacher=teacher, noise=noise, kind=kind,
         image_size=image_size, student=student, checkpoint=checkpoint, mode=mode, epochs=epochs,
         min_steps=min_steps, batch_size=batch_size, points=points, lr=lr, backward=backward,
-        switch=switch, seed=seed, resume=resume, device=device, force_category=force_category,
+        rotate=rotate, switch=switch, seed=seed, resume=resume, device=device, force_category=force_category,
     )  # fmt: skip
     if categories is None:
         if scale is not None:

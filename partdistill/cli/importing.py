@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from partdistill.cli.common import RichProgress, console, one_of, reports_errors
+from partdistill.cli.common import Front, RichProgress, Up, console, one_of, reports_errors
 from partdistill.cli.synth import collection_table
 from partdistill.datasets.importing import SOURCES
 
@@ -42,6 +42,8 @@ def import_(
             "knowledge units are deleted); without it, the imported shape gets a new id.",
         ),
     ] = False,
+    up: Up = "y",
+    front: Front = "x",
 ) -> None:
     """Make a collection from a benchmark split or a folder of shape files, for pd teach and pd distill."""
     from partdistill import api
@@ -57,6 +59,8 @@ def import_(
             seed=seed,
             parts=parts,
             replace=replace,
+            up=up,
+            front=front,
             progress=progress,
         )
     console.print(collection_table(collection))

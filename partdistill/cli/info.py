@@ -15,7 +15,6 @@ def info() -> None:
         ("versions", report.versions()),
         ("devices", report.devices()),
         ("optional backends", report.backends()),
-        ("weight caches", report.caches()),
     ):
         table = Table(title=title, title_justify="left", show_header=False)
         for _ in range(3):
@@ -23,3 +22,8 @@ def info() -> None:
         for row in rows:
             table.add_row(row.name, row.value, row.note)
         console.print(table)
+    # Paths and commands as lines, never cut to the terminal's width: they are there to be copied.
+    for title, rows in (("weight caches", report.caches()), ("model weights", report.models())):
+        console.print(title)
+        for row in rows:
+            console.print(f"  {row.name}: {row.value}" + (f"  ({row.note})" if row.note else ""))

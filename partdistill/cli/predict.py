@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from partdistill.cli.common import Device, ForceCategory, RichProgress, console, reports_errors
+from partdistill.cli.common import Device, ForceCategory, Front, RichProgress, Up, console, reports_errors
 
 
 @reports_errors
@@ -26,6 +26,8 @@ def predict(
     page: Annotated[
         bool, typer.Option("--view/--no-view", help="Also write view.html, an interactive 3D page.")
     ] = True,
+    up: Up = "y",
+    front: Front = "x",
 ) -> None:
     """Label shapes with a trained student: part-coloured PLY, per-point JSON and a PNG per input."""
     from partdistill import api
@@ -40,6 +42,8 @@ def predict(
             seed=seed,
             force_category=force_category,
             view=page,
+            up=up,
+            front=front,
             progress=progress,
         )
     table = Table(title=f"{trained.category} parts by {run}", show_header=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +24,10 @@ from partdistill.datasets.readers import Dataset
 from partdistill.errors import PdError, option
 from partdistill.files import check_id
 from partdistill.prompts import Category
-from partdistill.shapes import Shape
+from partdistill.shapes import CATALOGUE_FRAME, Frame, Shape
+
+if TYPE_CHECKING:
+    from partdistill.formats import FileLabels
 
 SOURCES = ("shapenetpart", "partnete", "files")  # what pd import makes collections from
 Forget = Callable[[str], None]  # drops what was made from the shape of an id that is replaced
@@ -39,12 +43,14 @@ class Imported:
             for a different shape.
         added: False where the collection already held it (a resumed import).
         replaced: whether it replaced a different shape of the same id.
+        labels: for a file, what became of the labels it carries (`labelled_as`); "" otherwise.
     """
 
     source_id: str
     id: str
     added: bool = True
     replaced: bool = False
+    labels: str = ""
 
     @property
     def renamed(self) -> bool:
@@ -75,13 +81,16 @@ def import_files(
     n_points: int,
     seed: int,
     forget: Forget | None = None,
+    frame: Frame = CATALOGUE_FRAME,
 ) -> Iterator[Imported]:
-    """Read every shape file in `folder` (PLY, meshes, .npz) into a collection at `out`; yields what
-    became of each (see the module docstring; `forget`: replace rather than rename).
+    """Read every shape file in `folder` (PLY, meshes, .npz) into a collection at `out`, its labels
+    matched to `category`'s parts (`labelled_as`) and turned from the files' `frame` into the
+    catalogue's; yields what became of each (see the module docstring; `forget`: replace rather
+    than rename).
 
     All files are read before anything is written, so one unreadable file changes nothing.
     """
-    from partdistill.formats import READABLE_SUFFIXES, read_shape
+    from partdistill.formats import READABLE_SUFFIXES, read_labelled
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -95,11 +104,12 @@ def import_files(
     twice = sorted(shape_id for shape_id, count in Counter(ids).items() if count > 1)
     if twice:
         raise PdError(f"{folder} holds more than one file named {twice[0]} (ids come from file names).")
-    shapes = [as_category(read_shape(path, n_points=n_points, seed=seed), category) for path in paths]
+    labelled = [labelled_as(*read_labelled(path, n_points=n_points, seed=seed), category) for path in paths]
     collection = Collection.create(out)
     try:
-        for shape_id, shape in zip(ids, shapes, strict=True):
-            yield place(collection, shape_id, shape, set(ids), forget)
+        for shape_id, (shape, note) in zip(ids, labelled, strict=True):
+            done = place(collection, shape_id, shape.rotated(frame), set(ids), forget)
+            yield dataclasses.replace(done, labels=note)
     finally:
         collection.compact()
 
@@ -147,18 +157,85 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def as_category(shape: Shape, category: Category) -> Shape:
-    """`shape` as one of `category`'s: labels a file brings are matched to the category's parts by
-    name (parts the category lacks become -1, no part); a file whose labelled parts the category
-    does not name at all keeps no labels."""
-    if shape.labels is None:
-        return shape.replace(category=category.key)
-    order = {name: i for i, name in enumerate(category.part_names)}
-    table = np.array([order.get(name, -1) for name in shape.part_names] + [-1], dtype=np.int64)
-    labels = table[shape.labels]  # -1 indexes the last entry: no part stays no part
-    if (labels < 0).all():
-        return shape.replace(labels=None, part_names=(), category=category.key)
-    return shape.replace(labels=labels, part_names=category.part_names, category=category.key)
+def labelled_as(shape: Shape, found: FileLabels | None, category: Category) -> tuple[Shape, str]:
+    """`shape`, read from a file that labels its parts as `found` says, as one of `category`'s;
+    and what became of the file's labels, in a phrase.
+
+    Labels the file numbers without names are taken in the order of the category's parts (label
+    0 is its first part), where the category has as many parts; labels the file names (a PLY's
+    partdistill comment, a shape file, GLB/GLTF node and mesh names) are matched to the parts by
+    their names or teacher words (`Category.part_named`), and points of a name that matches no
+    part get none (-1). A file none of whose labels could be taken keeps no labels.
+    """
+    plain = shape.replace(labels=None, part_names=(), category=category.key)
+    if plain.mesh is not None and plain.mesh.face_labels is not None:
+        plain = plain.replace(mesh=dataclasses.replace(plain.mesh, face_labels=None))
+    if found is None:
+        return plain, "no labels"
+    parts = category.part_names
+    if found.numbered:
+        count = len(found.names)
+        if count > len(parts):
+            return plain, (
+                f"{found.where} numbers {count} parts and {category.name} has {len(parts)} "
+                f"({', '.join(parts)}): no labels taken (name them, or give the parts in label order)"
+            )
+        table = list(range(count))
+        numbers = "label 0" if count == 1 else f"labels 0-{count - 1}"
+        note = f"{numbers} of {found.where} taken as {', '.join(parts[:count])} (the parts in order)"
+    else:
+        matches = [_match(category, names) for names in found.names]  # (part, the name that matched)
+        table = [None if match is None else match[0] for match in matches]
+        taken = []
+        for part in sorted({p for p in table if p is not None}):  # in the category's order
+            given = sorted({match[1] for match in matches if match is not None and match[0] == part})
+            more = f" and {len(given) - 3} more" if len(given) > 3 else ""
+            shown = f"{', '.join(given[:3])}{more}"
+            taken.append(parts[part] if given == [parts[part]] else f"{shown} as {parts[part]}")
+        sizes = np.bincount(found.groups[found.groups >= 0], minlength=len(found.names))
+        left = [
+            f"{names[0] if names else f'label {i}'} ({sizes[i]} points)"
+            for i, (names, part) in enumerate(zip(found.names, table, strict=True))
+            if part is None and sizes[i]
+        ]
+        if not taken:
+            shown = ", ".join(names[0] for names in found.names[:5] if names)
+            return plain, (
+                f"{found.where} ({shown}{', ...' if len(found.names) > 5 else ''}) name none of "
+                f"{category.name}'s parts ({', '.join(parts)}): no labels taken"
+            )
+        note = f"{', '.join(taken)} from {found.where}"
+        if left:
+            more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+            note += f"; not taken, as no part of {category.name} is named so: {', '.join(left[:5])}{more}"
+    lookup = np.array([-1 if part is None else part for part in table] + [-1], dtype=np.int64)
+    labels = lookup[found.groups]  # -1 indexes the last entry: no part stays no part
+    mesh = plain.mesh
+    if mesh is not None and found.face_groups is not None:
+        mesh = dataclasses.replace(mesh, face_labels=lookup[found.face_groups])
+    return plain.replace(labels=labels, part_names=parts, mesh=mesh), note
+
+
+def _match(category: Category, names: tuple[str, ...]) -> tuple[int, str] | None:
+    """The part the first of `names` that names one names, and that name; None where none does."""
+    for name in names:
+        part = category.part_named([name])
+        if part is not None:
+            return part, name
+    return None
+
+
+def label_lines(done: list[Imported]) -> list[str]:
+    """What became of the imported files' labels: a line per outcome, naming its files (up to 3)."""
+    by_note: dict[str, list[str]] = {}
+    for imported in done:
+        if imported.labels:
+            by_note.setdefault(imported.labels, []).append(imported.source_id)
+    lines = []
+    for note, names in by_note.items():
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        lines.append(f"Labels of {', '.join(names[:3])}{more}: {note}.")
+    return lines
 
 
 def what_changed(done: list[Imported], out: Path) -> list[str]:

@@ -44,6 +44,8 @@ class DistillConfig:
         silent: the switch waits while some part's units would re-score below this on average
             (the student does not predict that part yet); 0 switches at the trigger, as the reference.
         augment: the reference augmentation on training clouds.
+        rotate: also rotate each training cloud by a random angle about the up axis (+y), for a
+            student of shapes whose front is not known (off: the reference, and the same weights).
         seed: seed of initialisation, sampling and augmentation.
         checkpoint: pre-training weights for the student's encoder (point-m2ae), if any.
         sources: where the shapes and their knowledge came from, one entry per source (recorded).
@@ -68,6 +70,7 @@ class DistillConfig:
     snapshot_decay: float = 0.7
     silent: float = 0.05
     augment: bool = True
+    rotate: bool = False
     seed: int = 0
     checkpoint: str | None = None
     sources: tuple[str, ...] = ()

@@ -3,8 +3,10 @@
 Training follows the reference: each shape is subsampled to 2,048 points, centred on its
 bounding box and scaled to the unit sphere, then augmented per cloud with an anisotropic scale
 U[0.9, 1.1] and a shift U[-0.1, 0.1] per axis and a per-point jitter N(0, 0.01^2) clipped to
-+-0.02 (no rotation). Prediction covers every point of a shape by splitting a random permutation
-of its points into chunks of the training size, so each point is seen in a context like training.
++-0.02 (no rotation; `rotate` adds a random rotation about the up axis, +y, before them, for
+students of shapes whose front is not known). Prediction covers every point of a shape by
+splitting a random permutation of its points into chunks of the training size, so each point is
+seen in a context like training.
 """
 
 from __future__ import annotations
@@ -69,20 +71,28 @@ class Sample:
     knowledge: Knowledge
 
 
-def augment(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The reference augmentation of one cloud [n, 3]."""
+def augment(points: np.ndarray, rng: np.random.Generator, rotate: bool = False) -> np.ndarray:
+    """The reference augmentation of one cloud [n, 3]; with `rotate`, first a uniformly random
+    rotation about +y (drawn only then, so runs without it take the same random numbers)."""
+    if rotate:
+        angle = rng.uniform(0.0, 2 * np.pi)
+        cos, sin = np.cos(angle), np.sin(angle)
+        points = points @ np.array([[cos, 0.0, -sin], [0.0, 1.0, 0.0], [sin, 0.0, cos]])
     scale = rng.uniform(0.9, 1.1, size=3)
     shift = rng.uniform(-0.1, 0.1, size=3)
     jitter = np.clip(rng.normal(0.0, 0.01, size=points.shape), -0.02, 0.02)
     return (points * scale + shift + jitter).astype(np.float32)
 
 
-def make_sample(item: Item, n_points: int, rng: np.random.Generator, augmented: bool) -> Sample:
-    """A random `n_points` subsample of `item` with its units (repeats only when the shape is smaller)."""
+def make_sample(
+    item: Item, n_points: int, rng: np.random.Generator, augmented: bool, rotate: bool = False
+) -> Sample:
+    """A random `n_points` subsample of `item` with its units (repeats only when the shape is
+    smaller), augmented if `augmented` (about the up axis too if `rotate`)."""
     index = sample_indices(item.shape.points, n_points, rng)
     points = normalize_points(item.shape.points[index], "bbox")
     if augmented:
-        points = augment(points, rng)
+        points = augment(points, rng, rotate)
     return Sample(points=points, index=index, knowledge=item.knowledge.restricted(index))
 
 

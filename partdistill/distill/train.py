@@ -305,11 +305,17 @@ class Distillation:
             return ""
         shapes = f"{len(self.items)} shapes in batches of {min(config.batch_size, len(self.items))}"
         if self.steps_per_epoch * config.epochs < config.switch_min_steps:
+            extra = (
+                f" (the epochs {option('min_steps')} adds do not count: it is the collection that is too"
+                " small)"
+                if self.epochs > config.epochs
+                else ""
+            )
             return (
                 f"backward distillation needs {config.switch_min_steps} optimisation steps within the"
                 f" {config.epochs} epochs asked for, and {shapes} make"
-                f" {self.steps_per_epoch * config.epochs}: this run distils forward only (on collections"
-                " this small it was measured to cost points)"
+                f" {self.steps_per_epoch * config.epochs}{extra}: this run distils forward only (on"
+                " collections this small it was measured to cost points)"
             )
         if self.first_switch_epoch < self.epochs:
             return ""
@@ -454,7 +460,10 @@ class Distillation:
                 plan = shared_batches(sources, config.weights, config.batch_size, rng)
             losses = []
             for number, chosen in enumerate(plan, start=1):
-                samples = [make_sample(self.items[i], config.n_points, rng, config.augment) for i in chosen]
+                samples = [
+                    make_sample(self.items[i], config.n_points, rng, config.augment, config.rotate)
+                    for i in chosen
+                ]
                 weights = None
                 if self.rescored is not None:
                     weights = [self.rescored[self.items[i].id] for i in chosen]

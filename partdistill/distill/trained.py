@@ -95,6 +95,11 @@ class TrainedStudent:
         return logits.argmax(axis=-1).astype(np.int64)
 
 
+# The labels TTA mode writes per shape into the run folder, each in a folder of its own: those
+# handed over, the student's, and direct lifting's (`distill.job.label_distilled`).
+TTA_LABELS = ("predictions", "student", "lifted")
+
+
 def save_labels(labels: np.ndarray, run: Path, kind: str, shape_id: str) -> Path:
     """Write one shape's labels as `<run>/<kind>/<id>.npy` (a "/" in the id becomes a sub-folder),
     atomically; refused if a link leads the path out of the run folder."""
@@ -102,3 +107,61 @@ def save_labels(labels: np.ndarray, run: Path, kind: str, shape_id: str) -> Path
     with atomic_path(path) as tmp:
         np.save(tmp, labels)
     return path
+
+
+def load_labels(run: Path, kind: str, shape_id: str, n_points: int) -> np.ndarray:
+    """[n_points] int64 labels `save_labels` wrote; one PdError naming the file where it is missing
+    or holds anything else (a pickle is never loaded)."""
+    path = inside(run, f"{kind}/{check_id(shape_id, 'the shape to show')}.npy")
+    try:
+        labels = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise PdError(f"{path} is not a label file pd distill wrote ({error}).") from error
+    if labels.shape != (n_points,) or labels.dtype.kind not in "iu":
+        raise PdError(
+            f"{path} holds {labels.dtype} values of shape {list(labels.shape)}, not a label for each of "
+            f"the shape's {n_points} points."
+        )
+    return labels.astype(np.int64)
+
+
+def distilled_shapes(
+    run: str | Path, limit: int | None = None
+) -> tuple[tuple[str, ...], list[tuple[str, Shape]]]:
+    """The part names of the run in `run` and the shapes it distilled on (at most `limit`), by their
+    ids in the run, read from the collections of the knowledge its config.json names; one PdError
+    where a source is not a collection's knowledge or is not there any more."""
+    from partdistill.collection import Collection
+    from partdistill.knowledge.store import KnowledgeStore
+    from partdistill.records import Fields
+
+    run = Path(run)
+    config_path = inside(run, "config.json")
+    fields = Fields(read_json(config_path, "the settings of a pd distill run"), str(config_path))
+    sources = fields.texts("sources", max_length=100_000)
+    data = fields.record("data")
+    ids = data.texts("shapes", max_items=MAX_POINTS)[:limit]
+    part_names = data.texts("part_names", unique=True)
+    collections = []
+    for label in sources:
+        store = Path(label)
+        if not KnowledgeStore.is_store(store):
+            raise PdError(
+                f"{run} was distilled on {label}, which is not a collection's knowledge folder here; pd view "
+                "shows runs on collections, seen from the folder pd distill ran in."
+            )
+        collections.append(Collection.open(store.parent.parent))
+    shapes = []
+    for shape_id in ids:
+        source, own = 0, shape_id
+        if len(collections) > 1:  # "source2/<id>": the shape <id> of the second source
+            prefix, _, own = shape_id.partition("/")
+            number = prefix.removeprefix("source")
+            source = int(number) - 1 if prefix.startswith("source") and number.isdecimal() else -1
+            if not 0 <= source < len(collections):
+                raise PdError(f"{config_path}: the shape {shape_id} names no source of the run.")
+        collection = collections[source]
+        if own not in collection:
+            raise PdError(f"{collection.root} holds no shape {own} any more, which {run} was distilled on.")
+        shapes.append((shape_id, collection.load(collection[own])))
+    return part_names, shapes

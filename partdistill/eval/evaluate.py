@@ -222,7 +222,8 @@ class EvalResult:
         scores: per method, per category mIoU (0-100) with "class" (mean of categories, PartDistill's
             "overall") and, for ShapeNetPart, "instance" (mean of shapes).
         part_ious: per method, per category, the per-part IoUs (PartNetE protocol; NaN = part absent).
-        examples: a few (id, shape, {method: labels}) for the gallery.
+        examples: a few (id, shape, {method: labels}) for the gallery: those the first method did
+            worst on, worst first.
         worst: the shapes the first method did worst on, worst first, for the interactive page:
             (id, points [M,3], truth [M], {method: labels [M]}, its shape mIoU, part names).
     """
@@ -270,14 +271,13 @@ def evaluate(
 ) -> Iterator[EvalShape | EvalResult]:
     """Score every predictor on the dataset's shapes; yields each shape as it is done, then the result.
 
-    Keeps `examples` shapes for the gallery and the `worst` shapes of the first predictor (by the
-    ShapeNetPart shape IoU) for the interactive page.
+    Keeps the `examples` shapes the first predictor did worst on (by the ShapeNetPart shape IoU)
+    for the gallery, and its `worst` shapes for the interactive page, worst first.
     """
     protocol = "partnete" if dataset.name == "partnete" else "shapenetpart"
     methods = {p.name: MethodScores() for p in predictors}
     counts: dict[str, int] = {}
-    kept: list[tuple[str, object, dict[str, np.ndarray]]] = []
-    lowest: list[tuple] = []  # a heap of (-score, arrival, row): the `worst` lowest scores
+    lowest: list[tuple] = []  # a heap of (-score, arrival, row, shape): the lowest scores
     order: list[Category] = []
     for item in dataset.shapes(categories):
         name = item.category.name
@@ -296,23 +296,22 @@ def evaluate(
                 scores.shape_ious.setdefault(name, []).append(shapenetpart_shape_iou(labels, truth, parts))
             else:
                 scores.pairs.setdefault(name, []).append((labels, truth))
-        if len(kept) < examples:
-            kept.append((item.id, item.shape.select(index).replace(labels=truth), predicted))
-        if worst:
+        if worst or examples:
             first = predicted[predictors[0].name]
             score = shapenetpart_shape_iou(first, truth, len(item.category.parts))
             row = (item.id, item.shape.points[index], truth, predicted, score, item.category.part_names)
-            heapq.heappush(lowest, (-score, sum(counts.values()), row))
-            if len(lowest) > worst:
+            shape = item.shape.select(index).replace(labels=truth) if examples else None
+            heapq.heappush(lowest, (-score, sum(counts.values()), row, shape))
+            if len(lowest) > max(worst, examples):
                 heapq.heappop(lowest)  # the best of them goes
         yield item
     if not counts:
         raise PdError("The dataset holds no test shapes of the requested categories.")
     rank = {c.qualified_name: i for i, c in enumerate(dataset.categories())}
     order.sort(key=lambda c: rank.get(c.qualified_name, len(rank)))
-    result = EvalResult(
-        protocol, order, counts, {}, {}, kept, [row for _, _, row in sorted(lowest, reverse=True)]
-    )
+    ranked = [(row, shape) for _, _, row, shape in sorted(lowest, key=lambda entry: entry[:2], reverse=True)]
+    kept = [(row[0], shape, row[3]) for row, shape in ranked[:examples]]
+    result = EvalResult(protocol, order, counts, {}, {}, kept, [row for row, _ in ranked[:worst]])
     for method, scores in methods.items():
         if protocol == "shapenetpart":
             miou = shapenetpart_miou(scores.shape_ious)

@@ -110,7 +110,8 @@ def write_reports(result: EvalResult, out: Path, settings: dict[str, object]) ->
 
 
 def _gallery(result: EvalResult, path: Path) -> None:
-    """Ground truth next to each method's prediction for the first few test shapes."""
+    """Ground truth next to each method's prediction for the shapes the first method did worst on,
+    worst first."""
     panels = []
     names = {c.name: c for c in result.categories}
     for shape_id, shape, predicted in result.examples:
@@ -125,5 +126,6 @@ def _gallery(result: EvalResult, path: Path) -> None:
         path,
         columns=1 + len(result.scores),
         part_names=result.categories[0].part_names if single else (),
-        title="ground truth | " + " | ".join(result.scores),
+        title=f"the {len(result.examples)} shapes {next(iter(result.scores))} did worst on, worst first: "
+        "ground truth | " + " | ".join(result.scores),
     )

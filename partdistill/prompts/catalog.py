@@ -17,6 +17,7 @@ import json
 import math
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -126,6 +127,15 @@ class Category:
     def part_names(self) -> tuple[str, ...]:
         return tuple(part.name for part in self.parts)
 
+    def part_named(self, names: Sequence[str]) -> int | None:
+        """The part a file's names for a piece name (`part_matching`), trying them in order; None
+        where none names one of this category's parts."""
+        for name in names:
+            found = part_matching(name, self.parts)
+            if found is not None:
+                return found
+        return None
+
     @property
     def qualified_name(self) -> str:
         return f"{self.dataset}/{self.name}"
@@ -168,6 +178,42 @@ class Category:
             words=PromptWords() if words is None else PromptWords.read(words),
         )
         return checked_category(category, source)
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """A name as lower-case words: camelCase, '_', '-', '.' and spaces split it, and numbers at its
+    end go ("Leg.001", "leg_2", "FrontLeg3" -> ("front", "leg"))."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
+    words = re.findall(r"[a-z]+|[0-9]+", spaced.lower())
+    while words and words[-1].isdigit():
+        words.pop()
+    return tuple(words)
+
+
+def part_matching(name: str, parts: Sequence[Part]) -> int | None:
+    """The part `name` (a GLB node's name, a label's name in a file) stands for: the part whose name
+    or teacher words it is, case, separators and a number at its end aside ("Spout.001" is spout,
+    "pot_body" the part taught as "pot body"), or a plural of it ("legs"); else the one part whose
+    name or teacher words appear in it as whole words ("chair_leg_front" is leg; "lid handle"
+    names two parts, so none). None where nothing fits."""
+    words = _words(name)
+    if not words:
+        return None
+    known = [{_words(part.name), _words(part.teacher)} - {()} for part in parts]
+    singular = words[:-1] + (words[-1][:-1],) if words[-1].endswith("s") else words
+    for candidate in (words, singular):
+        exact = [i for i, forms in enumerate(known) if candidate in forms]
+        if len(exact) == 1:
+            return exact[0]
+
+    def inside(form: tuple[str, ...]) -> bool:
+        return any(
+            words[i : i + len(form)] == form or singular[i : i + len(form)] == form
+            for i in range(len(words) - len(form) + 1)
+        )
+
+    within = [i for i, forms in enumerate(known) if any(inside(form) for form in forms)]
+    return within[0] if len(within) == 1 else None
 
 
 def read_parts(fields: Fields, source: str) -> tuple[Part, ...]:

@@ -48,8 +48,29 @@ GENERATORS: dict[str, Callable[[SynthConfig, str], Generator]] = {
 
 
 def build_generator(config: SynthConfig, device: str = "cpu") -> Generator:
-    """The generator `config` names, with its weights loaded on `device`."""
-    return GENERATORS[config.generator](config, device)
+    """The generator `config` names, with its weights loaded on `device`; weights that cannot load
+    are one sentence that also says what makes shapes of the category without them."""
+    from partdistill.weights import MissingWeights
+
+    try:
+        return GENERATORS[config.generator](config, device)
+    except MissingWeights as error:
+        raise error.with_advice(offline_generators(config.category)) from error
+
+
+def offline_generators(category: str) -> str:
+    """What makes shapes of `category` without downloaded weights, as a clause."""
+    from partdistill.errors import option
+    from partdistill.prompts import find_category
+    from partdistill.synth.procedural import RECIPES
+
+    found = find_category(category)
+    if found.dataset == "shapenetpart" and found.name in RECIPES:
+        return f"without these weights, {option('generator')} procedural makes {found.name} shapes offline"
+    return (
+        f"without these weights, bring shapes of {found.name} with `pd import --dataset files` (the "
+        "procedural generator knows ShapeNetPart's 16 categories only)"
+    )
 
 
 __all__ = ["GENERATORS", "Generator", "Request", "SynthConfig", "build_generator", "prepare", "synthesize"]

@@ -19,6 +19,7 @@ from partdistill.errors import MissingDependencyError, PdError
 from partdistill.shapes import Provenance, Shape
 from partdistill.synth.base import Request
 from partdistill.synth.shap_e import Z_UP_TO_Y_UP
+from partdistill.weights import MissingWeights
 
 BASE_MODEL = "base40M-textvec"
 UPSAMPLER = "upsample"
@@ -65,9 +66,11 @@ class PointEGenerator:
             try:
                 model.load_state_dict(load_checkpoint(name, torch_device, cache_dir=str(cache_dir())))
             except Exception as error:  # requests' network errors, or a truncated download
-                raise PdError(
-                    f"Could not load the Point-E checkpoint '{name}': it is not in {cache_dir()} and could "
-                    "not be downloaded (check the network, or use --generator procedural offline)."
+                raise MissingWeights(
+                    "the Point-E checkpoint",
+                    name,
+                    cache=cache_dir(),
+                    fetch="pd synth --generator point-e --n 1 --out <a folder>",
                 ) from error
             models.append(model)
             diffusions.append(diffusion_from_config(DIFFUSION_CONFIGS[name]))

@@ -73,8 +73,11 @@ def item_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
-def shape_id(category: Category, index: int) -> str:
-    return f"{category.name}-{index:05d}"
+def shape_id(category: Category, index: int, seed: int = 0) -> str:
+    """The id of shape `index` of a run seeded with `seed`: "chair-00003" for seed 0 (the ids
+    collections have always had), "chair-s7-00003" for seed 7, so that the shapes of runs with
+    different seeds never share an id (one collection or run may take both)."""
+    return f"{category.name}-{index:05d}" if seed == 0 else f"{category.name}-s{seed}-{index:05d}"
 
 
 def quality_problem(shape: Shape) -> str | None:
@@ -110,7 +113,7 @@ def prepare(config: SynthConfig, out: str | Path) -> tuple[Collection, list[int]
         )
     elif len(collection):
         raise PdError(f"{out} already holds shapes but no {CONFIG_FILE}; choose another {option('out')}.")
-    todo = [i for i in range(config.n) if shape_id(category, i) not in collection]
+    todo = [i for i in range(config.n) if shape_id(category, i, config.seed) not in collection]
     return collection, todo
 
 
@@ -150,7 +153,7 @@ def make_shape(config: SynthConfig, generator: Generator, category: Category, in
 def record_made(config: SynthConfig, collection: Collection, made: Made) -> ShapeRecord:
     """Write what `make_shape` gave into `collection` (a shape file and its record, or a failure)."""
     category = find_category(config.category)
-    ident = shape_id(category, made.index)
+    ident = shape_id(category, made.index, config.seed)
     if made.shape is None:
         return collection.add_failure(ident, category.key, made.provenance, str(made.error))
     return collection.add(ident, made.shape)

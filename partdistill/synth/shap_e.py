@@ -16,6 +16,7 @@ from partdistill.errors import PdError
 from partdistill.formats import shape_from_mesh
 from partdistill.shapes import Provenance, Shape
 from partdistill.synth.base import Request
+from partdistill.weights import MissingWeights
 
 if TYPE_CHECKING:
     import torch
@@ -76,11 +77,7 @@ class ShapEGenerator:
         try:
             pipeline = ShapEPipeline.from_pretrained(model_id, dtype=dtype)
         except (OSError, ValueError) as error:
-            raise PdError(
-                f"Could not load the Shap-E model '{model_id}': it is not in the Hugging Face cache and "
-                "could not be downloaded (check the model id and the network, or use --generator procedural "
-                "offline)."
-            ) from error
+            raise MissingWeights("the Shap-E model", model_id) from error
         return cls(pipeline, model_id=model_id, device=device, **options)  # type: ignore[arg-type]
 
     def generate(self, request: Request) -> Shape:

@@ -111,7 +111,9 @@ def begin_teaching(
     if needs_labels and any(not record.part_counts for record in collection.ok_records):
         raise PdError(
             f"The simulated teacher reads ground-truth part labels, and {collection.root} holds "
-            "unlabelled shapes; use a real teacher (grounding-dino, owlv2, clipseg, clip) for them."
+            f"unlabelled shapes; teach them with a real teacher ({option('teacher')} grounding-dino, "
+            "owlv2, clipseg or clip), whose weights download on first use (offline: fetch them first, "
+            "`pd info` says where they go)."
         )
     strangers = [r for r in collection.ok_records if not set(r.part_names) & set(category.part_names)]
     if needs_labels and strangers:

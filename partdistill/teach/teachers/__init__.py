@@ -86,20 +86,44 @@ class TeacherKind:
         build: (model_id, threshold, device, options) -> the teacher.
         threshold: it keeps predictions above a score threshold (--threshold).
         nms: it draws boxes that non-maximum suppression merges (--nms).
+        weights: the Hugging Face repository its default weights come from (None: it needs none).
     """
 
     build: Callable[[str | None, float | None, str, dict[str, Any]], Teacher]
     threshold: bool = False
     nms: bool = False
+    weights: str | None = None
 
 
+# The repositories are the ones vlm.py loads by default (a test keeps them equal; importing vlm
+# here would load torch and transformers for `pd --help`).
 TEACHERS: dict[str, TeacherKind] = {
     "simulated": TeacherKind(_simulated),
-    "grounding-dino": TeacherKind(_grounding_dino, threshold=True, nms=True),
-    "owlv2": TeacherKind(_owlv2, threshold=True, nms=True),
-    "clipseg": TeacherKind(_clipseg, threshold=True),
-    "clip": TeacherKind(_clip),
+    "grounding-dino": TeacherKind(
+        _grounding_dino, threshold=True, nms=True, weights="IDEA-Research/grounding-dino-base"
+    ),
+    "owlv2": TeacherKind(_owlv2, threshold=True, nms=True, weights="google/owlv2-base-patch16-ensemble"),
+    "clipseg": TeacherKind(_clipseg, threshold=True, weights="CIDAS/clipseg-rd64-refined"),
+    "clip": TeacherKind(_clip, weights="timm/vit_base_patch16_clip_224.openai"),
 }
+
+
+def offline_teachers(missing: str) -> str:
+    """What teaches without the weights of teacher `missing`, as a clause: the simulated teacher on
+    shapes that carry part labels, and the real teachers whose default weights are cached here."""
+    from partdistill.weights import is_cached
+
+    cached = [name for name, kind in TEACHERS.items() if name != missing and kind.weights]
+    cached = [name for name in cached if is_cached(TEACHERS[name].weights or "")]
+    here = (
+        f"; the weights of {', '.join(cached)} are cached here"
+        if cached
+        else "; no real teacher's weights are cached here"
+    )
+    return (
+        f"without these weights, {option('teacher')} simulated teaches shapes that carry part labels "
+        f"(procedural shapes, labelled imports), not unlabelled ones{here}"
+    )
 
 
 def refuse_ignored(name: str, *, threshold: float | None, nms: float | None) -> None:
@@ -130,9 +154,14 @@ def build_teacher(
     ("part" or "part-of-category") and, for the detectors, their NMS IoU threshold. For `clip`,
     `model_id` is an open_clip "architecture:pretrained-tag" pair (default ViT-B-16:openai).
     """
+    from partdistill.weights import MissingWeights
+
     if name not in TEACHERS:
         raise PdError(f"Unknown teacher '{name}' ({option('teacher')}): use one of {', '.join(TEACHERS)}.")
-    return TEACHERS[name].build(model_id, threshold, device, options)
+    try:
+        return TEACHERS[name].build(model_id, threshold, device, options)
+    except MissingWeights as error:
+        raise error.with_advice(offline_teachers(name)) from error
 
 
 __all__ = [
@@ -146,6 +175,7 @@ __all__ = [
     "TeacherKind",
     "build_teacher",
     "labels_in_category",
+    "offline_teachers",
     "refuse_ignored",
     "suppress_duplicates",
 ]

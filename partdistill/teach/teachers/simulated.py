@@ -90,7 +90,7 @@ class SimulatedTeacher:
         if shape.labels is None:
             raise PdError(
                 "The simulated teacher reads ground-truth part labels and this shape has none; "
-                "use a real teacher (grounding-dino, owlv2, clipseg, clip) for unlabelled shapes."
+                "teach unlabelled shapes with a real teacher (grounding-dino, owlv2, clipseg, clip)."
             )
         table = part_table(shape.part_names, category)  # the shape's labels are matched by part name
         labels = _pixel_labels(views, shape, table)

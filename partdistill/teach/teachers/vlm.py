@@ -21,6 +21,8 @@ are separated per part and lifted onto visible points.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -34,6 +36,7 @@ from partdistill.prompts import Category, part_prompt
 from partdistill.render.views import Views
 from partdistill.shapes import Shape
 from partdistill.teach.teachers.base import GLIP_NMS, Prediction, suppress_duplicates
+from partdistill.weights import MissingWeights
 
 GROUNDING_DINO = "IDEA-Research/grounding-dino-base"
 OWLV2 = "google/owlv2-base-patch16-ensemble"
@@ -42,17 +45,36 @@ CLIP = ("ViT-B-16", "openai")
 
 
 def _load(loader: Any, model_id: str, what: str) -> Any:
-    """`loader.from_pretrained(model_id)`, with a missing download turned into one sentence."""
+    """`loader.from_pretrained(model_id)`, with a missing download turned into one sentence
+    (`MissingWeights`; `build_teacher` adds which teachers work without it)."""
     from transformers.utils import logging
 
     logging.set_verbosity_error()
     try:
         return loader.from_pretrained(model_id)
     except (OSError, ValueError) as error:
-        raise PdError(
-            f"Could not load the {what} model '{model_id}': it is not in the Hugging Face cache and could "
-            "not be downloaded (check the model id and the network, or use --teacher simulated offline)."
-        ) from error
+        raise MissingWeights(f"the {what} model", model_id) from error
+
+
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """No log records of ERROR or below while it is held: open_clip logs a failed download with
+    `logging.error`, which (with no handler set) configures the root logger and prints a stray
+    "ERROR:root:" line before our one sentence."""
+    logging.disable(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def clip_weights(arch: str, pretrained: str | None) -> str | None:
+    """The Hugging Face repository open_clip fetches `arch`'s `pretrained` weights from (None where
+    they come from elsewhere)."""
+    from open_clip.pretrained import get_pretrained_cfg
+
+    repo = get_pretrained_cfg(arch, pretrained or "").get("hf_hub", "") if pretrained else ""
+    return repo.strip("/") or None
 
 
 def _inside_image(boxes: np.ndarray, size: int) -> np.ndarray:
@@ -311,13 +333,16 @@ class ClipDenseTeacher:
         import open_clip
 
         try:
-            model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=pretrained)
+            with _quiet_root_logger():
+                model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=pretrained)
         except (OSError, RuntimeError, ValueError) as error:
-            raise PdError(
-                f"Could not load the open_clip model {arch} ({pretrained}): its weights are not cached "
-                "and could not be downloaded (check the name and the network, or use --teacher simulated "
-                "offline)."
-            ) from error
+            repo = clip_weights(arch, pretrained)
+            if repo is None:
+                raise PdError(
+                    f"Could not load the open_clip model {arch} ({pretrained}): its weights are not cached "
+                    "and could not be downloaded (check the name and the network)."
+                ) from error
+            raise MissingWeights(f"the open_clip model {arch} ({pretrained})", repo) from error
         return cls(model, preprocess, open_clip.get_tokenizer(arch), query=query, device=device)
 
     @torch.no_grad()

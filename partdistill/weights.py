@@ -1,0 +1,87 @@
+"""Model weights that download on first use: where they are cached, and what to say when they are not.
+
+The real teachers, Shap-E and the dense-CLIP teacher's open_clip weights come from the Hugging Face
+Hub and are kept in its cache (`huggingface_hub.constants.HF_HUB_CACHE`: $HF_HOME/hub, by default
+~/.cache/huggingface/hub). Offline (HF_HUB_OFFLINE=1, or no network) a model that is not cached
+cannot load; `MissingWeights` says so in one sentence that names the model id, the cache folder
+and the command that fetches it, and the caller adds what still works offline (`with_advice`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from partdistill.errors import PdError
+
+
+def hub_cache() -> Path:
+    """The Hugging Face Hub cache this process reads ($HF_HUB_CACHE, or $HF_HOME/hub)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def hub_offline() -> bool:
+    """Whether HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) forbids downloads in this process."""
+    import os
+
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or os.environ.get("TRANSFORMERS_OFFLINE", "") in ("1", "true")
+
+
+def is_cached(repo: str) -> bool:
+    """Whether a snapshot of the Hub repository `repo` ("org/name") is in the cache."""
+    snapshots = hub_cache() / f"models--{repo.replace('/', '--')}" / "snapshots"
+    try:
+        return any(any(folder.iterdir()) for folder in snapshots.iterdir() if folder.is_dir())
+    except OSError:
+        return False
+
+
+def fetch_command(repo: str) -> str:
+    """The command that puts `repo` into the Hub cache (the `hf` command comes with huggingface_hub)."""
+    return f"hf download {repo}"
+
+
+class MissingWeights(PdError):
+    """A model's weights are neither cached nor downloadable: one sentence naming the model, the
+    cache and the fetch command, and what works without them (`with_advice`).
+
+    Attributes:
+        what: the model in words ("the Grounding DINO model").
+        repo: its Hugging Face repository id (or the local folder it was asked from).
+        advice: what works without it, a clause ("" for none).
+        cache: where its weights are looked for (None: the Hugging Face cache).
+        fetch: the command that fetches them (None: `hf download <repo>`).
+    """
+
+    def __init__(
+        self, what: str, repo: str, advice: str = "", cache: Path | None = None, fetch: str | None = None
+    ) -> None:
+        self.what, self.repo, self.advice, self.cache, self.fetch = what, repo, advice, cache, fetch
+        hub = cache is None
+        folder = hub_cache() if cache is None else cache
+        if hub and Path(repo).expanduser().is_dir():  # a local folder, not a Hub id
+            text = f"Could not load {what} from {repo}: the folder does not hold its files"
+        else:
+            where = f"the Hugging Face cache ({folder})" if hub else str(folder)
+            offline = hub and hub_offline()
+            text = (
+                f"Could not load {what} '{repo}': it is not in {where}"
+                + (
+                    " and HF_HUB_OFFLINE is set, so it was not downloaded"
+                    if offline
+                    else " and could not be downloaded (check the model id and the network)"
+                )
+                + f"; fetch it with `{fetch or fetch_command(repo)}` where there is network (then copy "
+                + (f"{folder} here, or point HF_HOME at a copy)" if hub else f"{folder} here)")
+            )
+        super().__init__(text + (f"; {advice}" if advice else "") + ".")
+
+    def __reduce__(self) -> tuple:  # rebuilt from its fields (a Ray worker's error is pickled)
+        return (MissingWeights, (self.what, self.repo, self.advice, self.cache, self.fetch))
+
+    def with_advice(self, advice: str) -> MissingWeights:
+        """The same sentence, ending with `advice`."""
+        return MissingWeights(self.what, self.repo, advice, self.cache, self.fetch)

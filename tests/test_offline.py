@@ -1,0 +1,122 @@
+"""An offline machine: one sentence per missing model (its id, the cache, the command that fetches
+it, what works without it), no stray log lines, no folder left by a failed command, and `pd info`
+printing paths and commands whole."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from partdistill.cli import app
+from partdistill.collection import Collection
+from partdistill.errors import PdError
+from partdistill.files import OutputFolder
+from partdistill.prompts.user import resolve_category
+from partdistill.shapes import Provenance, Shape
+
+runner = CliRunner()
+TEAPOT = 'name = "teapot"\nparts = ["lid", "spout", "handle", {name = "body", teacher = "pot body"}]\n'
+
+
+@pytest.fixture
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HF_HUB_OFFLINE and an empty Hugging Face cache in tmp_path: nothing can load, nothing downloads."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf" / "hub"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    return cache
+
+
+def test_a_missing_teacher_names_its_id_cache_command_and_what_works_offline(offline: Path) -> None:
+    from partdistill.teach.teachers import TEACHERS, build_teacher
+    from partdistill.teach.teachers.vlm import CLIPSEG, GROUNDING_DINO, OWLV2
+
+    assert [TEACHERS[n].weights for n in ("grounding-dino", "owlv2", "clipseg")] == [
+        GROUNDING_DINO,
+        OWLV2,
+        CLIPSEG,
+    ]
+    with pytest.raises(PdError) as caught:
+        build_teacher("owlv2")
+    message = str(caught.value)
+    assert f"'{OWLV2}': it is not in the Hugging Face cache ({offline})" in message
+    assert "HF_HUB_OFFLINE is set" in message and f"`hf download {OWLV2}`" in message
+    assert "`teacher` simulated teaches shapes that carry part labels" in message
+    assert "no real teacher's weights are cached here" in message
+    (offline / "models--CIDAS--clipseg-rd64-refined" / "snapshots" / "abc").mkdir(parents=True)
+    (offline / "models--CIDAS--clipseg-rd64-refined" / "snapshots" / "abc" / "config.json").write_text("{}")
+    with pytest.raises(PdError, match="the weights of clipseg are cached here"):
+        build_teacher("owlv2")
+
+
+def test_clip_offline_is_one_sentence_without_a_stray_log_line(
+    offline: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from partdistill.teach.teachers import build_teacher
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(PdError) as caught:
+        build_teacher("clip")
+    assert "`hf download timm/vit_base_patch16_clip_224.openai`" in str(caught.value)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert logging.root.manager.disable == logging.NOTSET  # logging is back as it was
+
+
+def test_a_missing_generator_says_what_makes_shapes_of_the_category_offline(
+    offline: Path, tmp_path: Path
+) -> None:
+    from partdistill.synth import SynthConfig, build_generator
+
+    (tmp_path / "teapot.toml").write_text(TEAPOT)
+    resolve_category(str(tmp_path / "teapot.toml"))
+    with pytest.raises(PdError, match=r"`hf download openai/shap-e`.*`pd import --dataset files`"):
+        build_generator(SynthConfig(category="teapot", n=1, generator="shap-e"))
+    with pytest.raises(PdError, match="`generator` procedural makes chair shapes offline"):
+        build_generator(SynthConfig(category="chair", n=1, generator="shap-e"))
+
+
+def test_a_failed_teach_leaves_no_knowledge_folder(tmp_path: Path) -> None:
+    collection = Collection.create(tmp_path / "c")
+    collection.add(
+        "x",
+        Shape(
+            points=np.random.default_rng(0).normal(size=(300, 3)),
+            category="chair",
+            provenance=Provenance("file"),
+        ),
+    )
+    result = runner.invoke(app, ["teach", "--shapes", str(tmp_path / "c"), "--image-size", "64"])
+    assert result.exit_code == 1 and "reads ground-truth part labels" in result.stderr
+    assert not (tmp_path / "c" / "knowledge").exists()
+
+
+def test_an_output_folder_removes_the_empty_parents_it_made(tmp_path: Path) -> None:
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError), OutputFolder(tmp_path / "kept" / "a" / "b"):
+        raise RuntimeError
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"] and not any((tmp_path / "kept").iterdir())
+    with pytest.raises(RuntimeError), OutputFolder(tmp_path / "kept" / "a" / "b"):
+        (tmp_path / "kept" / "a" / "other").touch()  # something else lands in a parent it made
+        raise RuntimeError
+    assert (tmp_path / "kept" / "a" / "other").exists() and not (tmp_path / "kept" / "a" / "b").exists()
+
+
+def test_info_prints_cache_paths_and_fetch_commands_whole(
+    offline: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    long = offline.parent / ("a-long-folder-name-" * 4) / "hub"
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(long))
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 0
+    assert f"hugging face hub: {long}" in result.stdout
+    assert "--teacher owlv2: google/owlv2-base-patch16-ensemble  (not cached: hf download" in result.stdout
