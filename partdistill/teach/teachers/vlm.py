@@ -101,7 +101,37 @@ def _corners(boxes: torch.Tensor, size: int) -> np.ndarray:
     return _inside_image(corners.float().cpu().numpy(), size)
 
 
-class GroundingDinoTeacher:
+class _Detector:
+    """A transformers open-vocabulary detector and its processor, with the options both box
+    teachers take; each subclass sets its own default `threshold` and `batch_size` (pairs of view
+    and query, or views, per forward pass)."""
+
+    kind = "box"
+    needs_labels = False
+    threshold: float
+    batch_size: int
+
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        *,
+        threshold: float | None = None,
+        nms: float = GLIP_NMS,
+        query: str = "part",
+        device: str = "cpu",
+        batch_size: int | None = None,
+    ) -> None:
+        self.model = model.to(device).eval()
+        self.processor = processor
+        self.threshold = type(self).threshold if threshold is None else threshold
+        self.nms = nms
+        self.query = query
+        self.device = device
+        self.batch_size = type(self).batch_size if batch_size is None else batch_size
+
+
+class GroundingDinoTeacher(_Detector):
     """Boxes from Grounding DINO, one query per part, scored by the part's tokens, kept above
     `threshold`, then class-wise NMS (see the module docstring).
 
@@ -110,27 +140,8 @@ class GroundingDinoTeacher:
     """
 
     name = "grounding-dino"
-    kind = "box"
-    needs_labels = False
-
-    def __init__(
-        self,
-        model: Any,
-        processor: Any,
-        *,
-        threshold: float = 0.35,
-        nms: float = GLIP_NMS,
-        query: str = "part",
-        device: str = "cpu",
-        batch_size: int = 4,
-    ) -> None:
-        self.model = model.to(device).eval()
-        self.processor = processor
-        self.threshold = threshold
-        self.nms = nms
-        self.query = query
-        self.device = device
-        self.batch_size = batch_size
+    threshold = 0.35
+    batch_size = 4
 
     @classmethod
     def from_pretrained(cls, model_id: str = GROUNDING_DINO, *, device: str = "cpu", **options: Any):
@@ -175,32 +186,13 @@ class GroundingDinoTeacher:
         return suppress_duplicates(predictions, self.nms)
 
 
-class Owlv2Teacher:
+class Owlv2Teacher(_Detector):
     """Boxes from OWLv2: all part queries in one pass per view, each box labelled by its best
     query, kept above `threshold`, then class-wise NMS."""
 
     name = "owlv2"
-    kind = "box"
-    needs_labels = False
-
-    def __init__(
-        self,
-        model: Any,
-        processor: Any,
-        *,
-        threshold: float = 0.2,
-        nms: float = GLIP_NMS,
-        query: str = "part",
-        device: str = "cpu",
-        batch_size: int = 2,
-    ) -> None:
-        self.model = model.to(device).eval()
-        self.processor = processor
-        self.threshold = threshold
-        self.nms = nms
-        self.query = query
-        self.device = device
-        self.batch_size = batch_size
+    threshold = 0.2
+    batch_size = 2
 
     @classmethod
     def from_pretrained(cls, model_id: str = OWLV2, *, device: str = "cpu", **options: Any):
