@@ -241,13 +241,10 @@ def distill(
     in `<out>/predictions/`. `rotate=True` also turns each training cloud about the up axis (for
     shapes whose front is not known). `resume=True` continues a killed run.
     """
+    arguments = dict(locals())
     from partdistill.distill.trained import TrainedStudent
 
-    job = _job(
-        shapes, knowledge, _category(category, parts), weights, teacher, noise, kind, image_size, student,
-        checkpoint, mode, epochs, min_steps, batch_size, points, lr, backward, rotate, switch, seed, out,
-        resume, resolve_device(device), force_category,
-    )  # fmt: skip
+    job = _job(**_by_name(arguments, category=_category(category, parts), device=resolve_device(device)))
     finished = job.run(progress)
     return TrainedStudent.load(finished.run_dir, job.device)
 
@@ -285,6 +282,7 @@ def distill_categories(
     turn or on Ray; "{category}" in `shapes`, `knowledge` and `out` stands for each one's name.
     Every run's sources are checked, and no run folder may hold a run (unless `resume`), before the
     first one starts. Returns what each run did, in the order they finished."""
+    arguments = dict(locals())
     import dataclasses
 
     from partdistill.prompts import shapenetpart_categories
@@ -307,11 +305,8 @@ def distill_categories(
             f"{option('out')} needs '{{category}}' in it with several categories, or every run lands in "
             "one folder."
         )
-    job = _job(
-        shapes, knowledge, None, weights, teacher, noise, kind, image_size, student, checkpoint, mode,
-        epochs, min_steps, batch_size, points, lr, backward, rotate, switch, seed, out, resume,
-        ray.device if ray is not None else resolve_device(device), force_category,
-    )  # fmt: skip
+    device = ray.device if ray is not None else resolve_device(device)
+    job = _job(**_by_name(arguments, category=None, device=device))
     template = str(out if out is not None else Path("runs") / f"{{category}}-{student}")
     jobs = [job.for_category(c, template) for c in chosen]
     for each in jobs:  # every category's sources exist and fit it, and its folder is free, first
@@ -330,13 +325,23 @@ def distill_categories(
     return finished
 
 
+def _by_name(arguments: dict[str, Any], **resolved: Any) -> dict[str, Any]:
+    """The settings `_job` takes, from a distil function's own `arguments` (its parameters share
+    `_job`'s names) with the `resolved` ones in their place."""
+    import inspect
+
+    names = inspect.signature(_job).parameters
+    return {name: resolved[name] if name in resolved else arguments[name] for name in names}
+
+
 def _job(
-    shapes: Any, knowledge: Any, category: Category | None, weights: Any, teacher: str, noise: str,
+    *, shapes: Any, knowledge: Any, category: Category | None, weights: Any, teacher: str, noise: str,
     kind: str, image_size: int | None, student: str, checkpoint: Any, mode: str, epochs: int,
     min_steps: int, batch_size: int, points: int, lr: float, backward: bool, rotate: bool, switch: str,
     seed: int, out: Any, resume: bool, device: str, force_category: bool,
 ) -> DistillJob:  # fmt: skip
-    """The `DistillJob` the keyword arguments of `distill` describe."""
+    """The `DistillJob` that `distill`'s arguments describe (passed by name, as `distill` and
+    `distill_categories` take them; `category` parsed and `device` resolved)."""
     from partdistill.distill.config import SWITCHES
     from partdistill.distill.job import DistillJob, parse_weights
     from partdistill.distill.students import check_student
