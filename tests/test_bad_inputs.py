@@ -950,6 +950,18 @@ CASES = [
         r"confidences from 0 to 1",
     ),
     Case(
+        "distill-h5-views-of-another-shape",
+        knowledge_h5(conf_view=np.zeros((2, 7, 1, 4), np.float32)),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"conf_view has shape \[2, 7, 1, 4\], expected \[views, 8, predictions, 1 to 4\]",
+    ),
+    Case(
+        "distill-h5-negative-view-confidence",
+        knowledge_h5(conf_view=np.full((2, 8, 1, 4), -0.5, np.float32)),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"conf_view must hold confidences from 0 to 1",
+    ),
+    Case(
         "distill-corrupt-h5",
         garbage("h5/03001627/abc/extracted/preprocess.h5"),
         with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
