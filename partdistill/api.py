@@ -211,6 +211,7 @@ def distill(
     out: PathLike | None = None,
     category: str | Category | None = None,
     knowledge: PathLike | Iterable[PathLike] | None = None,
+    with_: PathLike | Collection | Iterable[PathLike | Collection] | None = None,
     weights: str | Sequence[float] | None = None,
     teacher: str = "simulated",
     noise: str = "noisy",
@@ -242,9 +243,9 @@ def distill(
     from partdistill.distill.trained import TrainedStudent
 
     job = _job(
-        shapes, knowledge, _category(category, parts), weights, teacher, noise, kind, image_size, student,
-        checkpoint, mode, epochs, min_steps, batch_size, points, lr, backward, switch, seed, out, resume,
-        resolve_device(device), force_category,
+        shapes, knowledge, with_, _category(category, parts), weights, teacher, noise, kind, image_size,
+        student, checkpoint, mode, epochs, min_steps, batch_size, points, lr, backward, switch, seed, out,
+        resume, resolve_device(device), force_category,
     )  # fmt: skip
     finished = job.run(progress)
     return TrainedStudent.load(finished.run_dir, job.device)
@@ -256,6 +257,7 @@ def distill_categories(
     *,
     out: PathLike | None = None,
     knowledge: PathLike | Iterable[PathLike] | None = None,
+    with_: PathLike | Collection | Iterable[PathLike | Collection] | None = None,
     weights: str | Sequence[float] | None = None,
     teacher: str = "simulated",
     noise: str = "noisy",
@@ -305,7 +307,7 @@ def distill_categories(
             "one folder."
         )
     job = _job(
-        shapes, knowledge, None, weights, teacher, noise, kind, image_size, student, checkpoint, mode,
+        shapes, knowledge, with_, None, weights, teacher, noise, kind, image_size, student, checkpoint, mode,
         epochs, min_steps, batch_size, points, lr, backward, switch, seed, out, resume,
         ray.device if ray is not None else resolve_device(device), force_category,
     )  # fmt: skip
@@ -328,8 +330,8 @@ def distill_categories(
 
 
 def _job(
-    shapes: Any, knowledge: Any, category: Category | None, weights: Any, teacher: str, noise: str,
-    kind: str, image_size: int | None, student: str, checkpoint: Any, mode: str, epochs: int,
+    shapes: Any, knowledge: Any, with_: Any, category: Category | None, weights: Any, teacher: str,
+    noise: str, kind: str, image_size: int | None, student: str, checkpoint: Any, mode: str, epochs: int,
     min_steps: int, batch_size: int, points: int, lr: float, backward: bool, switch: str, seed: int,
     out: Any, resume: bool, device: str, force_category: bool,
 ) -> DistillJob:  # fmt: skip
@@ -345,6 +347,7 @@ def _job(
     return DistillJob(
         shapes=_paths(shapes),
         knowledge=_paths(knowledge),
+        with_=_paths(with_),
         category=category,
         teach=TeachConfig(
             teacher=teacher,

@@ -314,3 +314,40 @@ def test_predict_keeps_the_inputs_labels_and_its_page_reads_nothing_else(
     np.testing.assert_array_equal(entry.panels[0].labels, truth)
     again = ["predict", str(knives / "shapes" / "knife-00000.npz"), "--run", str(run), "--out", str(out)]
     assert runner.invoke(app, again).exit_code == 0  # its own files, replaced
+
+
+@pytest.fixture(scope="module")
+def generated_knives(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("generated-knives")
+    argv = ["synth", "--category", "knife", "--n", "6", "--points", "600", "--seed", "7", "--out", str(out)]
+    assert runner.invoke(app, argv).exit_code == 0
+    return out
+
+
+def test_tta_with_generated_shapes_hands_over_one_of_three_candidates(
+    knives: Path, generated_knives: Path, tmp_path: Path
+) -> None:
+    argv = ["distill", "--shapes", str(knives), "--with", str(generated_knives), "--mode", "tta"]
+    result = runner.invoke(app, [*argv, "--out", str(tmp_path), *QUICK])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    # The generated shapes were taught first, their student distilled in generated/, fine-tuned on
+    # the user's units (from its weights) and checked by a twin fine-tuned on the even views.
+    assert KnowledgeStore(generated_knives / "knowledge" / "simulated-noisy-box").has("knife-00005")
+    generated = TrainedStudent.load(tmp_path / "generated")
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["start_from"] == str(tmp_path / "generated") and config["backward"] is False
+    assert json.loads((tmp_path / "generated" / "config.json").read_text())["mode"] == "pre"
+    assert (tmp_path / "held-out-check" / "student.safetensors").is_file()
+    choice = json.loads((tmp_path / "choice.json").read_text())
+    assert choice["labels"] in ("student", "generated", "lifting")
+    figures = f"student {100 * choice['student']:.1f}, generated {100 * choice['generated']:.1f}, lifting"
+    assert figures in said
+    for path in (tmp_path / "lifted").iterdir():
+        lift, mine = np.load(path), np.load(tmp_path / "student" / path.name)
+        theirs = np.load(tmp_path / "from-generated" / path.name)
+        shape = read_shape(knives / "shapes" / path.name.replace(".npy", ".npz"))
+        np.testing.assert_array_equal(theirs, generated.labels(shape))
+        expected = {"student": mine, "generated": theirs, "lifting": np.where(lift >= 0, lift, mine)}
+        handed = np.load(tmp_path / "predictions" / path.name)
+        np.testing.assert_array_equal(handed, expected[choice["labels"]])
