@@ -337,6 +337,7 @@ def test_tta_with_generated_shapes_hands_over_one_of_three_candidates(
     generated = TrainedStudent.load(tmp_path / "generated")
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["start_from"] == str(tmp_path / "generated") and config["backward"] is False
+    assert config["generated"] == [str(generated_knives / "knowledge" / "simulated-noisy-box")]
     assert json.loads((tmp_path / "generated" / "config.json").read_text())["mode"] == "pre"
     assert (tmp_path / "held-out-check" / "student.safetensors").is_file()
     choice = json.loads((tmp_path / "choice.json").read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +195,18 @@ def test_a_run_folder_is_not_overwritten_and_resume_checks_settings(
         Distillation(_config(epochs=1), items, tmp_path).start(resume=False)
     with pytest.raises(PdError, match=r"other settings \(epochs\)"):
         Distillation(_config(epochs=9), items, tmp_path).start(resume=True)
+
+
+def test_a_run_started_before_generated_sources_were_recorded_still_resumes(
+    items: list[Item], tmp_path: Path
+) -> None:
+    Distillation(_config(epochs=1), items, tmp_path).start(resume=False)
+    record = json.loads((tmp_path / "config.json").read_text())
+    del record["generated"]  # as an earlier version wrote it
+    (tmp_path / "config.json").write_text(json.dumps(record))
+    Distillation(_config(epochs=1), items, tmp_path).start(resume=True)
+    with pytest.raises(PdError, match=r"other settings \(generated\): generated was None, now \['g/'\]"):
+        Distillation(_config(epochs=1, generated=("g/",)), items, tmp_path).start(resume=True)
 
 
 def test_shapes_without_units_are_left_out_and_none_at_all_is_refused(

@@ -30,7 +30,7 @@ from partdistill.teach.config import TeachConfig
 GENERATED_DIR = "generated"  # the generated shapes' student: a run folder inside the run's
 FROM_GENERATED = "from-generated"  # its labels of the user's shapes, beside predictions/
 # The fine-tune of the generated shapes' student on the user's units: optimisation steps, and
-# learning rate as a share of the run's (measured in docs/generated-for-few.md).
+# learning rate as a share of the run's (measured in docs/quality.md).
 FINE_TUNE_STEPS = 50
 FINE_TUNE_LR = 1 / 3
 
@@ -89,10 +89,10 @@ def generated_config(config: DistillConfig, generated: list[Source]) -> DistillC
     )
 
 
-def fine_tune_config(config: DistillConfig, run_dir: Path) -> DistillConfig:
-    """The settings of the run's own student: the generated shapes' student (in `run_dir`'s
-    generated/) fine-tuned on the user's units for `FINE_TUNE_STEPS` steps at `FINE_TUNE_LR` of the
-    learning rate, forward only."""
+def fine_tune_config(config: DistillConfig, run_dir: Path, generated: list[Source]) -> DistillConfig:
+    """The settings of the run's own student: the student of the `generated` sources (in
+    `run_dir`'s generated/) fine-tuned on the user's units for `FINE_TUNE_STEPS` steps at
+    `FINE_TUNE_LR` of the learning rate, forward only."""
     return dataclasses.replace(
         config,
         epochs=1,
@@ -100,4 +100,5 @@ def fine_tune_config(config: DistillConfig, run_dir: Path) -> DistillConfig:
         lr=config.lr * FINE_TUNE_LR,
         backward=False,
         start_from=str(run_dir / GENERATED_DIR),
+        generated=tuple(source.label for source in generated),
     )

@@ -132,7 +132,7 @@ class DistillJob:
         return Planned(
             found,
             sources,
-            fine_tune_config(config, run_dir),
+            fine_tune_config(config, run_dir, generated),
             run_dir,
             generated,
             generated_config(config, generated),
