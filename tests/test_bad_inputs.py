@@ -981,7 +981,13 @@ CASES = [
         "distill-with-the-shapes-to-label",
         taught,
         with_options(DISTILL, "--mode", "tta", "--with", "{d}/shapes"),
-        r"holds the shapes to label; --with takes other shapes",
+        r"holds the shapes to label \(or their knowledge\); --with takes other shapes",
+    ),
+    Case(
+        "distill-with-the-knowledge-of-the-shapes-to-label",
+        taught,
+        with_options(DISTILL, "--mode", "tta", "--with", "{d}/shapes/knowledge/simulated-noisy-box"),
+        r"simulated-noisy-box holds the shapes to label \(or their knowledge\); --with takes other",
     ),
     Case(
         "distill-h5-views-of-another-shape",

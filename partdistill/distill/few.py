@@ -53,7 +53,11 @@ def plan_generated(
             f"{option('with_')} is for {option('mode')} tta, which labels your shapes with the help of "
             f"generated ones; to distil one student from several collections, repeat {option('shapes')}."
         )
-    labelled = {Path(source.collection.root).resolve() for source in sources if source.collection}
+    # The shapes to label, as collections or h5 folders: a --with folder at or inside one of them
+    # (their pd teach folder) would teach the student their own units as if generated.
+    labelled = [
+        Path(source.collection.root if source.collection else source.label).resolve() for source in sources
+    ]
     shapes, knowledge = [], []
     for path in paths:
         if not path.exists():
@@ -61,9 +65,10 @@ def plan_generated(
                 f"{path} does not exist: {option('with_')} takes a collection of generated shapes, its "
                 "pd teach folder, or a folder of PartDistill h5 files."
             )
-        if path.resolve() in labelled:
+        if any(path.resolve().is_relative_to(root) for root in labelled):
             raise PdError(
-                f"{path} holds the shapes to label; {option('with_')} takes other shapes of their category."
+                f"{path} holds the shapes to label (or their knowledge); {option('with_')} takes other "
+                "shapes of their category."
             )
         (shapes if (path / "manifest.json").is_file() else knowledge).append(path)
     _, generated = plan_sources(shapes, knowledge, category, teach, pinned)
