@@ -256,21 +256,27 @@ def miou(labels: list[np.ndarray], items: list[Item]) -> float:
 THREE = {LIFTING: LIFTING, STUDENT: SHIPPED, GENERATED: "pre"}  # pd's candidates: row's column
 
 
-def handed_over(row: Row) -> tuple[str, list[np.ndarray]] | None:
-    """What `pd distill --with` hands over (its candidate's column, and the labels), None where the
-    row lacks pre, the shipped fine-tune or its twin."""
+def as_handed(row: Row, candidate: str) -> list[np.ndarray]:
+    """A candidate's labels as `pd distill --with` would hand them over: lifting with the shipped
+    fine-tune's label where no unit covers a point."""
+    if candidate != LIFTING:
+        return row.labels[candidate]
+    return [filled(x, s) for x, s in zip(row.labels[LIFTING], row.labels[SHIPPED], strict=True)]
+
+
+def handed_over(row: Row) -> str | None:
+    """Which of its candidates (a column) `pd distill --with` hands over, None where the row lacks
+    pre, the shipped fine-tune or its twin."""
     if "pre" not in row.labels or SHIPPED not in row.twins:
         return None
     choice = compare_candidates(row.items, {STUDENT: row.twins[SHIPPED], GENERATED: row.labels["pre"]})
-    student = row.labels[SHIPPED]
-    if choice.labels == LIFTING:
-        return LIFTING, [filled(x, s) for x, s in zip(row.labels[LIFTING], student, strict=True)]
-    return THREE[choice.labels], row.labels[THREE[choice.labels]]
+    return THREE[choice.labels]
 
 
 def report(rows: list[Row], candidates: tuple[str, ...]) -> None:
-    """The table: each candidate's mIoU, what pd hands over (and which), and the oracle; then, per
-    group, the means and the done-when counts."""
+    """The table: each candidate's mIoU, what pd hands over (and which), and the oracle (the best
+    of pd's three candidates, each as pd would hand it over); then, per group, the means and the
+    issue's done-when counts."""
     columns = [LIFTING, *(c for c in candidates if any(c in row.labels for row in rows))]
     head = f"{'row':<26}" + "".join(f"{c:>9}" for c in columns) + f"{'pd':>9}  {'which':<8}{'oracle':>8}"
     print(head)
@@ -280,9 +286,9 @@ def report(rows: list[Row], candidates: tuple[str, ...]) -> None:
         cells = "".join(f"{values[c]:>9.1f}" if c in values else f"{'-':>9}" for c in columns)
         handed = handed_over(row)
         if handed is not None:
-            values["pd"] = 100 * miou(handed[1], row.items)
-            values["oracle"] = max(values[c] for c in THREE.values())
-            cells += f"{values['pd']:>9.1f}  {handed[0]:<8}{values['oracle']:>8.1f}"
+            three = {c: 100 * miou(as_handed(row, c), row.items) for c in THREE.values()}
+            values["pd"], values["oracle"] = three[handed], max(three.values())
+            cells += f"{values['pd']:>9.1f}  {handed:<8}{values['oracle']:>8.1f}"
         print(f"{row.name:<26}{cells}", flush=True)
         groups.setdefault(row.name.split("/")[0], []).append(values)
     print("\nmeans; pd against lifting (+5 or more / below), the oracle (mean gap, rows it missed), and")
