@@ -21,7 +21,7 @@ from partdistill.distill.trained import TrainedStudent
 from partdistill.formats import read_shape, write_ply
 from partdistill.knowledge.h5 import write_partdistill_h5
 from partdistill.knowledge.store import KnowledgeStore
-from partdistill.knowledge.units import vote
+from partdistill.knowledge.units import Knowledge, vote
 from partdistill.prompts import find_category
 
 runner = CliRunner()
@@ -352,3 +352,33 @@ def test_tta_with_generated_shapes_hands_over_one_of_three_candidates(
         expected = {"student": mine, "generated": theirs, "lifting": np.where(lift >= 0, lift, mine)}
         handed = np.load(tmp_path / "predictions" / path.name)
         np.testing.assert_array_equal(handed, expected[choice["labels"]])
+
+
+def test_tta_with_generated_shapes_hands_over_lifting_where_the_users_units_are_right(
+    knives: Path, generated_knives: Path, tmp_path: Path
+) -> None:
+    # The user's shapes come as h5 files whose four views each hold one unit per part, exactly
+    # that part's points: lifting the even views gives every point its part, which the odd views
+    # confirm everywhere (agreement 1), so no student can do better and the tie goes to lifting.
+    knife = find_category("knife")
+    truth = {}
+    for record, shape in Collection.open(knives).shapes():
+        present = np.unique(shape.labels)
+        members = [np.flatnonzero(shape.labels == p) for p in present] * 4
+        views = np.repeat(np.arange(4), len(present))
+        units = Knowledge.from_units(
+            shape.n_points, knife.part_names, members, [*present] * 4, [1.0] * len(members), views.tolist()
+        )
+        path = tmp_path / "h5" / "03624134" / record.id / "extracted" / "preprocess.h5"
+        write_partdistill_h5(path, shape, units, knife)
+        truth[record.id] = shape.labels
+    argv = ["distill", "--knowledge", str(tmp_path / "h5"), "--with", str(generated_knives), "--mode", "tta"]
+    result = runner.invoke(app, [*argv, "--out", str(tmp_path / "r"), *QUICK])
+    assert result.exit_code == 0, result.output
+    choice = json.loads((tmp_path / "r" / "choice.json").read_text())
+    assert choice["labels"] == "lifting" and choice["lifting"] == pytest.approx(1.0)
+    assert choice["reason"].endswith(", lifting 100.0")
+    for shape_id, labels in truth.items():
+        handed = np.load(tmp_path / "r" / "predictions" / "03624134" / f"{shape_id}.npy")
+        np.testing.assert_array_equal(handed, labels)
+        assert (tmp_path / "r" / "from-generated" / "03624134" / f"{shape_id}.npy").is_file()
