@@ -211,6 +211,7 @@ def distill(
     out: PathLike | None = None,
     category: str | Category | None = None,
     knowledge: PathLike | Iterable[PathLike] | None = None,
+    with_: PathLike | Collection | Iterable[PathLike | Collection] | None = None,
     weights: str | Sequence[float] | None = None,
     teacher: str = "simulated",
     noise: str = "noisy",
@@ -255,6 +256,7 @@ def distill_categories(
     *,
     out: PathLike | None = None,
     knowledge: PathLike | Iterable[PathLike] | None = None,
+    with_: PathLike | Collection | Iterable[PathLike | Collection] | None = None,
     weights: str | Sequence[float] | None = None,
     teacher: str = "simulated",
     noise: str = "noisy",
@@ -335,8 +337,8 @@ def _by_name(arguments: dict[str, Any], **resolved: Any) -> dict[str, Any]:
 
 
 def _job(
-    *, shapes: Any, knowledge: Any, category: Category | None, weights: Any, teacher: str, noise: str,
-    kind: str, image_size: int | None, student: str, checkpoint: Any, mode: str, epochs: int,
+    *, shapes: Any, knowledge: Any, with_: Any, category: Category | None, weights: Any, teacher: str,
+    noise: str, kind: str, image_size: int | None, student: str, checkpoint: Any, mode: str, epochs: int,
     min_steps: int, batch_size: int, points: int, lr: float, backward: bool, rotate: bool, switch: str,
     seed: int, out: Any, resume: bool, device: str, force_category: bool,
 ) -> DistillJob:  # fmt: skip
@@ -353,6 +355,7 @@ def _job(
     return DistillJob(
         shapes=_paths(shapes),
         knowledge=_paths(knowledge),
+        with_=_paths(with_),
         category=category,
         teach=TeachConfig(
             teacher=teacher,

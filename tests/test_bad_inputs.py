@@ -180,6 +180,16 @@ def trained(d: Path, assets: Assets) -> None:
     shutil.copytree(assets.run, d / "run")
 
 
+def generated_chairs(d: Path, assets: Assets) -> None:
+    """The untaught chair collection again at gen/, standing for generated chairs."""
+    shutil.copytree(assets.shapes, d / "gen")
+
+
+def tables(d: Path, assets: Assets) -> None:
+    """A collection of one procedural table at tables/ (a category other than the chairs')."""
+    invoke_ok(("synth", "--category", "table", "--n", "1", "--points", "300", "--out", "{d}/tables"), d)
+
+
 def no_gpu(setup: Setup) -> Setup:
     """`setup`, for a case that needs a machine without CUDA."""
 
@@ -959,6 +969,48 @@ CASES = [
         knowledge_h5(conf_bbox=np.full((8, 2, 4), np.inf, np.float32)),
         with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
         r"confidences from 0 to 1",
+    ),
+    Case(
+        "distill-with-outside-tta",
+        taught,
+        with_options(DISTILL, "--with", "{d}/shapes"),
+        r"--with is for --mode tta",
+    ),
+    Case(
+        "distill-with-another-category",
+        then(taught, tables),
+        with_options(DISTILL, "--mode", "tta", "--with", "{d}/tables"),
+        r"tables holds table shapes, but the shapes to label are chair: --with takes generated shapes",
+    ),
+    Case(
+        "distill-with-missing",
+        taught,
+        with_options(DISTILL, "--mode", "tta", "--with", "{d}/nope"),
+        r"nope does not exist: --with takes a collection",
+    ),
+    Case(
+        "distill-with-the-shapes-to-label",
+        taught,
+        with_options(DISTILL, "--mode", "tta", "--with", "{d}/shapes"),
+        r"holds the shapes to label \(or their knowledge\); --with takes other shapes",
+    ),
+    Case(
+        "distill-with-the-knowledge-of-the-shapes-to-label",
+        taught,
+        with_options(DISTILL, "--mode", "tta", "--with", "{d}/shapes/knowledge/simulated-noisy-box"),
+        r"simulated-noisy-box holds the shapes to label \(or their knowledge\); --with takes other",
+    ),
+    Case(
+        "distill-h5-views-of-another-shape",
+        knowledge_h5(conf_view=np.zeros((2, 7, 1, 4), np.float32)),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"conf_view has shape \[2, 7, 1, 4\], expected \[views, 8, predictions, 1 to 4\]",
+    ),
+    Case(
+        "distill-h5-negative-view-confidence",
+        knowledge_h5(conf_view=np.full((2, 8, 1, 4), -0.5, np.float32)),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"conf_view must hold confidences from 0 to 1",
     ),
     Case(
         "distill-corrupt-h5",
@@ -1975,6 +2027,10 @@ BASES = {
     "teach-resume": (half_taught, TEACH),
     "distill": (taught, DISTILL),
     "distill-resume": (resumable_run, with_options(DISTILL, "--resume")),
+    "distill-with": (
+        then(taught, generated_chairs),
+        with_options(DISTILL, "--mode", "tta", "--with", "{d}/gen", "--image-size", "64"),
+    ),
     "predict": (trained, ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT)),
     "eval-shapenetpart": (snp_root(), EVAL_FILES),
     "eval-shapenetpart-hdf5": (

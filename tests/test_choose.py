@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from partdistill.distill.choose import compare, filled, held_out_agreement, split_views
+from partdistill.distill.choose import compare, compare_candidates, filled, held_out_agreement, split_views
 from partdistill.distill.data import Item
 from partdistill.knowledge.units import Knowledge, vote
 from partdistill.shapes import Shape
@@ -79,3 +79,27 @@ def test_without_held_out_units_the_student_is_handed_over_unchecked() -> None:
     item = _item(units(4, [[0, 1], [2, 3]], [0, 1], [-1, -1]))  # imported: no view to hold out
     choice = compare([item], [np.zeros(4, dtype=np.int64)])
     assert choice.labels == "student" and choice.student is None and "no held-out unit" in choice.reason
+
+
+def test_of_three_candidates_the_one_that_agrees_best_with_held_out_views_is_handed_over() -> None:
+    # Points 0-3 are part a, 4-7 part b. The odd (held-out) views say so; the even views call
+    # points 2-3 part b, so lifting them gets those two wrong.
+    held_out = [([0, 1, 2, 3], 0, 1), ([4, 5, 6, 7], 1, 1)]
+    learnt = [([0, 1], 0, 0), ([2, 3, 4, 5, 6, 7], 1, 0)]
+    members, parts, views = zip(*[(m, p, v) for m, p, v in held_out + learnt], strict=True)
+    item = _item(units(8, list(members), list(parts), list(views)))
+    right = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    half = np.array([0, 0, 0, 1, 1, 1, 1, 1])  # one of the two points the even views get wrong
+    wrong = np.array([1, 1, 1, 1, 1, 1, 1, 1])
+    choice = compare_candidates([item], {"student": [half], "generated": [right]})
+    assert choice.labels == "generated" and choice.generated == pytest.approx(1.0)
+    assert choice.student == pytest.approx(0.875) and choice.lifting == pytest.approx(0.75)
+    assert choice.reason.endswith("student 87.5, generated 100.0, lifting 75.0")
+    choice = compare_candidates([item], {"student": [half], "generated": [wrong]})
+    assert choice.labels == "student" and choice.generated == pytest.approx(0.5)
+    # A tie goes to lifting, then the student: the cheaper to trust.
+    choice = compare_candidates([item], {"student": [right], "generated": [right]})
+    assert choice.labels == "student"
+    lifted = vote(split_views(item.knowledge)[0])
+    choice = compare_candidates([item], {"student": [lifted], "generated": [lifted]})
+    assert choice.labels == "lifting" and "at least as well as any" in choice.reason

@@ -22,7 +22,7 @@ from partdistill.distill.trained import TrainedStudent
 from partdistill.formats import read_shape, write_ply
 from partdistill.knowledge.h5 import write_partdistill_h5
 from partdistill.knowledge.store import KnowledgeStore
-from partdistill.knowledge.units import vote
+from partdistill.knowledge.units import Knowledge, vote
 from partdistill.prompts import find_category
 
 runner = CliRunner()
@@ -340,3 +340,71 @@ def test_tta_progress_is_a_bar_per_stage_a_line_per_phase_and_the_lifting_figure
     assert len((tmp_path / "run" / "log.txt").read_text().splitlines()) >= 4
     assert "distilling chair" in result.stdout and "held-out check" in result.stdout
     assert "Held-out check: distilling a twin" in said
+
+
+@pytest.fixture(scope="module")
+def generated_knives(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("generated-knives")
+    argv = ["synth", "--category", "knife", "--n", "6", "--points", "600", "--seed", "7", "--out", str(out)]
+    assert runner.invoke(app, argv).exit_code == 0
+    return out
+
+
+def test_tta_with_generated_shapes_hands_over_one_of_three_candidates(
+    knives: Path, generated_knives: Path, tmp_path: Path
+) -> None:
+    argv = ["distill", "--shapes", str(knives), "--with", str(generated_knives), "--mode", "tta"]
+    result = runner.invoke(app, [*argv, "--out", str(tmp_path), *QUICK])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    # The generated shapes were taught first, their student distilled in generated/, fine-tuned on
+    # the user's units (from its weights) and checked by a twin fine-tuned on the even views.
+    assert KnowledgeStore(generated_knives / "knowledge" / "simulated-noisy-box").has("knife-00005")
+    generated = TrainedStudent.load(tmp_path / "generated")
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["start_from"] == str(tmp_path / "generated") and config["backward"] is False
+    assert config["generated"] == [str(generated_knives / "knowledge" / "simulated-noisy-box")]
+    assert json.loads((tmp_path / "generated" / "config.json").read_text())["mode"] == "pre"
+    assert (tmp_path / "held-out-check" / "student.safetensors").is_file()
+    choice = json.loads((tmp_path / "choice.json").read_text())
+    assert choice["labels"] in ("student", "generated", "lifting")
+    figures = f"student {100 * choice['student']:.1f}, generated {100 * choice['generated']:.1f}, lifting"
+    assert figures in said
+    for path in (tmp_path / "lifted").iterdir():
+        lift, mine = np.load(path), np.load(tmp_path / "student" / path.name)
+        theirs = np.load(tmp_path / "from-generated" / path.name)
+        shape = read_shape(knives / "shapes" / path.name.replace(".npy", ".npz"))
+        np.testing.assert_array_equal(theirs, generated.labels(shape))
+        expected = {"student": mine, "generated": theirs, "lifting": np.where(lift >= 0, lift, mine)}
+        handed = np.load(tmp_path / "predictions" / path.name)
+        np.testing.assert_array_equal(handed, expected[choice["labels"]])
+
+
+def test_tta_with_generated_shapes_hands_over_lifting_where_the_users_units_are_right(
+    knives: Path, generated_knives: Path, tmp_path: Path
+) -> None:
+    # The user's shapes come as h5 files whose four views each hold one unit per part, exactly
+    # that part's points: lifting the even views gives every point its part, which the odd views
+    # confirm everywhere (agreement 1), so no student can do better and the tie goes to lifting.
+    knife = find_category("knife")
+    truth = {}
+    for record, shape in Collection.open(knives).shapes():
+        present = np.unique(shape.labels)
+        members = [np.flatnonzero(shape.labels == p) for p in present] * 4
+        views = np.repeat(np.arange(4), len(present))
+        units = Knowledge.from_units(
+            shape.n_points, knife.part_names, members, [*present] * 4, [1.0] * len(members), views.tolist()
+        )
+        path = tmp_path / "h5" / "03624134" / record.id / "extracted" / "preprocess.h5"
+        write_partdistill_h5(path, shape, units, knife)
+        truth[record.id] = shape.labels
+    argv = ["distill", "--knowledge", str(tmp_path / "h5"), "--with", str(generated_knives), "--mode", "tta"]
+    result = runner.invoke(app, [*argv, "--out", str(tmp_path / "r"), *QUICK])
+    assert result.exit_code == 0, result.output
+    choice = json.loads((tmp_path / "r" / "choice.json").read_text())
+    assert choice["labels"] == "lifting" and choice["lifting"] == pytest.approx(1.0)
+    assert choice["reason"].endswith(", lifting 100.0")
+    for shape_id, labels in truth.items():
+        handed = np.load(tmp_path / "r" / "predictions" / "03624134" / f"{shape_id}.npy")
+        np.testing.assert_array_equal(handed, labels)
+        assert (tmp_path / "r" / "from-generated" / "03624134" / f"{shape_id}.npy").is_file()

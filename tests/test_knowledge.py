@@ -241,6 +241,38 @@ def test_h5_export_keeps_views(tmp_path: Path) -> None:
         assert "gt_semantic_seg" not in data
 
 
+def test_h5_view_wise_predictions_give_imported_units_their_views(tmp_path: Path) -> None:
+    # Units of views 0-3, two of them identical (points 0-1, part a) in views 0 and 2, and one
+    # of unknown view, which the writer puts under view 0.
+    members = [[0, 1], [1, 2, 3], [4, 5], [0, 1], [2], [3, 4]]
+    units = Knowledge.from_units(
+        6, PARTS, [np.array(m) for m in members], [0, 1, 2, 0, 1, 2], [0.9, 0.4, 0.6, 0.7, 0.5, 0.8],
+        [0, 1, 3, 2, -1, 1],
+    )  # fmt: skip
+    shape = Shape(points=np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32))
+    path = tmp_path / "04379243" / "t" / "extracted" / "preprocess.h5"
+    write_partdistill_h5(path, shape, units, find_category("table"))  # three parts, like PARTS
+    _, again = read_partdistill_h5(path)
+    assert again.views.tolist() == [0, 1, 3, 2, 0, 1]
+    for field in ("parts", "scores", "offsets", "indices"):
+        np.testing.assert_array_equal(getattr(again, field), getattr(units, field))
+    # A unit that no view-wise prediction covers alike keeps no view; nor do the units of a
+    # file whose view-wise predictions are empty (the reference layout of _write_reference_h5).
+    with h5py.File(path, "r+") as data:
+        conf = data["conf_view"][:]
+        conf[3, :, 0] = 0  # view 3's only prediction (unit 2) is gone
+        data["conf_view"][...] = conf
+    assert read_partdistill_h5(path)[1].views.tolist() == [0, 1, -1, 2, 0, 1]
+    source = tmp_path / "03001627" / "abc" / "extracted" / "preprocess.h5"
+    _write_reference_h5(source, gt_offset=12)
+    assert read_partdistill_h5(source)[1].views.tolist() == [-1, -1]
+    with h5py.File(source, "r+") as data:
+        del data["conf_view"]
+        data["conf_view"] = np.zeros((2, 5, 1, 4))
+    with pytest.raises(PdError, match=r"conf_view has shape \[2, 5, 1, 4\], expected \[views, 4, "):
+        read_partdistill_h5(source)
+
+
 def test_bad_h5_files_are_explained(tmp_path: Path) -> None:
     (tmp_path / "03001627" / "x").mkdir(parents=True)
     bad = tmp_path / "03001627" / "x" / "preprocess.h5"

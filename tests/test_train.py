@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -196,6 +197,18 @@ def test_a_run_folder_is_not_overwritten_and_resume_checks_settings(
         Distillation(_config(epochs=9), items, tmp_path).start(resume=True)
 
 
+def test_a_run_started_before_generated_sources_were_recorded_still_resumes(
+    items: list[Item], tmp_path: Path
+) -> None:
+    Distillation(_config(epochs=1), items, tmp_path).start(resume=False)
+    record = json.loads((tmp_path / "config.json").read_text())
+    del record["generated"]  # as an earlier version wrote it
+    (tmp_path / "config.json").write_text(json.dumps(record))
+    Distillation(_config(epochs=1), items, tmp_path).start(resume=True)
+    with pytest.raises(PdError, match=r"other settings \(generated\): generated was None, now \['g/'\]"):
+        Distillation(_config(epochs=1, generated=("g/",)), items, tmp_path).start(resume=True)
+
+
 def test_shapes_without_units_are_left_out_and_none_at_all_is_refused(
     items: list[Item], tmp_path: Path
 ) -> None:
@@ -271,3 +284,17 @@ def test_a_kill_between_any_two_writes_resumes_to_the_same_weights(
             )
         assert (folder / "log.txt").read_text().count("\n") == 4, f"killed at write {kill_at}"
         assert [p.name for p in (folder / "checkpoint").glob("epoch-*")] == ["epoch-0004"]
+
+
+def test_a_run_can_start_from_another_runs_student(items: list[Item], tmp_path: Path) -> None:
+    first = Distillation(_config(epochs=1, backward=False), items, tmp_path / "first")
+    first.start(resume=False)
+    list(first.run())
+    first.finish()
+    again = Distillation(_config(seed=4, start_from=str(tmp_path / "first")), items, tmp_path / "again")
+    for key, value in _weights(first).items():
+        torch.testing.assert_close(_weights(again)[key], value, rtol=0, atol=0)
+    fresh = Distillation(_config(seed=4), items, tmp_path / "fresh")
+    assert any(not torch.equal(_weights(fresh)[k], v) for k, v in _weights(first).items())
+    with pytest.raises(PdError, match="holds no trained student of this kind to start from"):
+        Distillation(_config(start_from=str(tmp_path / "fresh")), items, tmp_path / "third")

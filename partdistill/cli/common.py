@@ -35,8 +35,9 @@ R = TypeVar("R")
 
 
 def flag(setting: str) -> str:
-    """The command line's flag for a library setting: `image_size` is `--image-size`."""
-    return "--" + setting.replace("_", "-")
+    """The command line's flag for a library setting: `image_size` is `--image-size`, `with_` (a
+    Python keyword with its underscore) `--with`."""
+    return "--" + setting.rstrip("_").replace("_", "-")
 
 
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:

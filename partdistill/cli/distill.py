@@ -50,6 +50,14 @@ def distill(
         str | None,
         typer.Option(help="Each source's share of the batches, e.g. 1,3 (default: by their sizes)."),
     ] = None,
+    with_: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--with",
+            help="With --mode tta: generated shapes of the category (a collection or a pd teach folder;"
+            " repeatable) to distil a student from too; the labels handed over are chosen by held-out views.",
+        ),
+    ] = None,
     teacher: Teacher = "simulated",
     noise: Noise = "noisy",
     kind: Kind = "box",
@@ -115,7 +123,7 @@ def distill(
 
     scale = ray_options(ray, ray_address, workers, cpus_per_worker, gpus_per_worker)
     settings = dict(
-        out=out, knowledge=knowledge, weights=weights, teacher=teacher, noise=noise, kind=kind,
+        out=out, knowledge=knowledge, with_=with_, weights=weights, teacher=teacher, noise=noise, kind=kind,
         image_size=image_size, student=student, checkpoint=checkpoint, mode=mode, epochs=epochs,
         min_steps=min_steps, batch_size=batch_size, points=points, lr=lr, backward=backward,
         rotate=rotate, switch=switch, seed=seed, resume=resume, device=device, force_category=force_category,

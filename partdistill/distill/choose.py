@@ -38,16 +38,19 @@ class Choice:
     """What TTA mode hands over, and why.
 
     Attributes:
-        labels: "student" or "lifting".
+        labels: "student", "lifting" or (with generated shapes) "generated".
         student, lifting: held-out agreement of the twin student and of lifting the twin's units,
             in [0, 1]; None where the check did not run.
         reason: why, in a few words.
+        generated: held-out agreement of the student distilled on generated shapes alone (it saw
+            none of the units); None without generated shapes or where the check did not run.
     """
 
     labels: str
     student: float | None = None
     lifting: float | None = None
     reason: str = ""
+    generated: float | None = None
 
 
 def split_views(knowledge: Knowledge) -> tuple[Knowledge, Knowledge]:
@@ -96,19 +99,49 @@ def twin(run: Distillation) -> Distillation | None:
     return checked
 
 
+LIFTING, STUDENT, GENERATED = "lifting", "student", "generated"
+# Who wins a tie of held-out agreement: lifting (the baseline, and the cheapest to trust), then the
+# run's student, then the student distilled on generated shapes alone.
+PREFERENCE = (LIFTING, STUDENT, GENERATED)
+WHAT = {
+    LIFTING: "direct lifting of the units",
+    STUDENT: "the student's",
+    GENERATED: "the student distilled on the generated shapes alone",
+}
+
+
 def compare(items: list[Item], twin_labels: list[np.ndarray]) -> Choice:
     """The choice, from each item's labels by the twin (distilled on the even views' units)."""
-    student, lifting = [], []
-    for item, labels in zip(items, twin_labels, strict=True):
-        even, odd = split_views(item.knowledge)
-        student.append(held_out_agreement(labels, odd))
-        lifting.append(held_out_agreement(vote(even), odd))
-    if np.isnan(student).all():
-        return Choice("student", reason="no held-out unit to score the two on")
-    on_student, on_lifting = float(np.nanmean(student)), float(np.nanmean(lifting))
-    figures = f"student {100 * on_student:.1f}, lifting {100 * on_lifting:.1f}"
-    if on_student > on_lifting:
-        return Choice("student", on_student, on_lifting, f"it agreed better with held-out views: {figures}")
+    return compare_candidates(items, {STUDENT: twin_labels})
+
+
+def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> Choice:
+    """The choice among lifting and the students in `held` (by name: "student", "generated"), each
+    given as its labels of every item made without the odd views' units (a twin's, or those of a
+    student that never saw the items' units); lifting is that of the even views' units. Each is
+    scored by `held_out_agreement` with the odd views' units, averaged over the items; the highest
+    is handed over, a tie going to the earlier in `PREFERENCE`."""
+    held = {LIFTING: [vote(split_views(item.knowledge)[0]) for item in items], **held}
+    odd = [split_views(item.knowledge)[1] for item in items]
+    agreement = {
+        name: [held_out_agreement(x, units) for x, units in zip(labels, odd, strict=True)]
+        for name, labels in held.items()
+    }
+    if np.isnan(agreement[LIFTING]).all():
+        fallback = STUDENT if STUDENT in held else GENERATED
+        return Choice(fallback, reason="no held-out unit to score the two on")
+    scores = {name: float(np.nanmean(values)) for name, values in agreement.items()}
+    ranked = sorted((name for name in PREFERENCE if name in scores), key=lambda n: -scores[n])
+    best = ranked[0]
+    shown = (STUDENT, GENERATED, LIFTING)
+    figures = ", ".join(f"{name} {100 * scores[name]:.1f}" for name in shown if name in scores)
+    how = "better" if len(scores) == 2 else "best"
+    if best == LIFTING and any(scores[n] == scores[LIFTING] for n in ranked[1:]):
+        how = "at least as well" if len(scores) == 2 else "at least as well as any"
     return Choice(
-        "lifting", on_student, on_lifting, f"it agreed at least as well with held-out views: {figures}"
+        best,
+        scores.get(STUDENT),
+        scores[LIFTING],
+        f"it agreed {how} with held-out views: {figures}",
+        scores.get(GENERATED),
     )

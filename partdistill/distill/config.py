@@ -51,6 +51,12 @@ class DistillConfig:
         sources: where the shapes and their knowledge came from, one entry per source (recorded).
         weights: each source's share of the training batches, one per source; None: their sizes
             (every shape equally often).
+        start_from: the run folder of a trained student of the same category and student whose
+            weights this run starts from (TTA with generated shapes fine-tunes the student distilled
+            on them); None: the student's own initialisation.
+        generated: with `start_from`, where the shapes that student was distilled on came from (the
+            --with sources of TTA with generated shapes), recorded so that a resume with others is
+            refused; None otherwise (as in runs made before it was recorded).
     """
 
     category: str
@@ -75,6 +81,8 @@ class DistillConfig:
     checkpoint: str | None = None
     sources: tuple[str, ...] = ()
     weights: tuple[float, ...] | None = None
+    start_from: str | None = None
+    generated: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         check_number(self.epochs, "epochs", at_least=1, at_most=MAX_STEPS)

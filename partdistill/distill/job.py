@@ -13,9 +13,27 @@ from typing import Any
 
 import numpy as np
 
-from partdistill.distill.choose import CHOICE_FILE, Choice, compare, filled, twin
+from partdistill.distill.choose import (
+    CHOICE_FILE,
+    GENERATED,
+    LIFTING,
+    STUDENT,
+    WHAT,
+    Choice,
+    compare,
+    compare_candidates,
+    filled,
+    twin,
+)
 from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import Item
+from partdistill.distill.few import (
+    FROM_GENERATED,
+    GENERATED_DIR,
+    fine_tune_config,
+    generated_config,
+    plan_generated,
+)
 from partdistill.distill.sources import Source, plan_sources
 from partdistill.distill.train import STUDENT_WEIGHTS, BatchReport, Distillation, refuse_taken
 from partdistill.distill.trained import TrainedStudent, save_labels
@@ -38,12 +56,16 @@ class Planned:
         sources: where its shapes and knowledge come from.
         config: the training settings, sources and category filled in.
         run_dir: the run folder.
+        generated: with `--with`, the generated shapes' sources (empty without).
+        generated_config: the settings of the student distilled on them alone (None without).
     """
 
     category: Category
     sources: list[Source]
     config: DistillConfig
     run_dir: Path
+    generated: list[Source] = field(default_factory=list)
+    generated_config: DistillConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,8 @@ class DistillJob:
 
     Attributes:
         shapes, knowledge: the --shapes and --knowledge folders.
+        with_: the --with folders: generated shapes of the category (collections, pd teach folders
+            or folders of h5 files) for TTA mode to distil students from too (`generated`).
         category: the category the user named, or None for the one the shapes share.
         teach: how knowledge is made for a collection that has none.
         pinned: the `teach` settings the user chose explicitly: a collection's knowledge made
@@ -86,6 +110,7 @@ class DistillJob:
     resume: bool = False
     device: str = "cpu"
     force_category: bool = False
+    with_: tuple[Path, ...] = ()
 
     def plan(self) -> Planned:
         """The category, sources and settings of the run; a category that contradicts a
@@ -101,7 +126,17 @@ class DistillJob:
             category=found.key, sources=tuple(source.label for source in sources), **self.training
         )
         run_dir = self.out or Path("runs") / f"{found.name}-{config.student}"
-        return Planned(found, sources, config, run_dir)
+        generated = plan_generated(self.with_, found, sources, self.teach, self.pinned, config)
+        if not generated:
+            return Planned(found, sources, config, run_dir)
+        return Planned(
+            found,
+            sources,
+            fine_tune_config(config, run_dir, generated),
+            run_dir,
+            generated,
+            generated_config(config, generated),
+        )
 
     def run(self, progress: Progress = QUIET) -> Finished:
         """Teach what has no knowledge yet, distil, and in TTA mode label the shapes; `resume`
@@ -109,7 +144,7 @@ class DistillJob:
         if self.category is not None:  # a user category travels with the job to a Ray worker
             register_category(self.category)
         planned = self.plan()
-        for source in planned.sources:
+        for source in [*planned.sources, *planned.generated]:
             if source.teach is not None:
                 assert source.collection is not None and source.store is not None
                 progress.note(
@@ -131,24 +166,48 @@ class DistillJob:
         for line in source_lines(planned, items):
             progress.note(line)
         with OutputFolder(planned.run_dir):
+            generated = None
+            if planned.generated_config is not None:
+                self.check_folder(planned)
+                generated = self._distil_generated(planned, progress)
             run = Distillation(planned.config, items, planned.run_dir, device=self.device)
             run.start(self.resume)
             if run.state.epoch:
                 progress.note(f"Resuming {run.run_dir} after epoch {run.state.epoch} of {run.epochs}.")
             progress.note(run.plan_note)
-            follow(run, progress, f"distilling {planned.category.name}")
+            name = planned.category.name
+            follow(run, progress, f"fine-tuning on {name}" if generated else f"distilling {name}")
             progress.note(
                 f"Student: {run.run_dir / STUDENT_WEIGHTS}  (log.txt, curve.png, config.json beside it)"
             )
             handed_over = None
             if planned.config.mode == "tta":
-                labelled = label_distilled(run, items, choose_labels(run, progress))
+                if generated is None:
+                    choice = choose_labels(run, progress)
+                else:
+                    choice = choose_with_generated(run, generated, progress)
+                labelled = label_distilled(run, items, choice, generated)
                 progress.note(labelled.summary(run.run_dir))
                 handed_over = labelled.choice.labels
         loss = run.state.losses[-1] if run.state.losses else float("nan")
         return Finished(
             planned.category.key, planned.run_dir, run.state.epoch, loss, run.state.switch_epoch, handed_over
         )
+
+    def _distil_generated(self, planned: Planned, progress: Progress) -> TrainedStudent:
+        """The student of the generated shapes alone, in the run folder's generated/, distilled
+        there unless it is there already (resumed where it stopped)."""
+        assert planned.generated_config is not None
+        items = gather(planned.generated)
+        where = inside(planned.run_dir, GENERATED_DIR)
+        run = Distillation(planned.generated_config, items, where, device=self.device)
+        run.start(resume=inside(where, "config.json").exists())
+        progress.note(
+            f"Generated shapes: distilling a student on their {len(run.items)} shapes into {where}, to "
+            f"fine-tune on your shapes' units. {run.plan_note}"
+        )
+        follow(run, progress, f"distilling generated {planned.category.name}")
+        return TrainedStudent.load(where, self.device)
 
     def __call__(self) -> Finished:
         """The whole job, quietly (how a Ray worker runs it)."""
@@ -168,6 +227,7 @@ class DistillJob:
             self,
             shapes=tuple(fill(p) for p in self.shapes),
             knowledge=tuple(fill(p) for p in self.knowledge),
+            with_=tuple(fill(p) for p in self.with_),
             category=category,
             out=fill(Path(template)),
         )
@@ -225,6 +285,7 @@ class Labelled:
     shapes: int
     choice: Choice
     agreement: float | None
+    generated: bool = False
 
     def summary(self, run_dir: Path) -> str:
         """What was written, whose labels were handed over and why, in a sentence."""
@@ -233,11 +294,11 @@ class Labelled:
             if self.agreement is None
             else f"they agree on {100 * self.agreement:.1f}% of the points the units cover"
         )
-        handed = "the student's" if self.choice.labels == "student" else "direct lifting of the units"
+        also = f", the generated shapes' student's in {FROM_GENERATED}/" if self.generated else ""
         return (
-            f"Labels of the {self.shapes} shapes: {run_dir / 'predictions'}/<id>.npy, {handed} "
-            f"({self.choice.reason}). Beside them: the student's in student/, direct lifting's in lifted/ "
-            f"({agreement}); the choice in {CHOICE_FILE}."
+            f"Labels of the {self.shapes} shapes: {run_dir / 'predictions'}/<id>.npy, "
+            f"{WHAT[self.choice.labels]} ({self.choice.reason}). Beside them: the student's in student/"
+            f"{also}, direct lifting's in lifted/ ({agreement}); the choice in {CHOICE_FILE}."
         )
 
 
@@ -262,22 +323,55 @@ def choose_labels(run: Distillation, progress: Progress = QUIET) -> Choice:
     return compare(run.items, [trained.labels(item.shape) for item in run.items])
 
 
-def label_distilled(run: Distillation, items: list[Item], choice: Choice) -> Labelled:
+def choose_with_generated(run: Distillation, generated: TrainedStudent, progress: Progress = QUIET) -> Choice:
+    """Which labels TTA mode with generated shapes hands over: the run's student (fine-tuned on
+    the user's units), the generated shapes' student, or lifting (`compare_candidates`); the
+    student's twin, fine-tuned on the even views' units only, trains with its own bar."""
+    checked = twin(run)
+    if checked is None:
+        return Choice(
+            STUDENT, reason="unchecked: its units cannot be split into views to learn from and hold out"
+        )
+    progress.note(
+        f"Held-out check: fine-tuning a twin on the even views' units into {checked.run_dir}, to compare "
+        "it, the generated shapes' student and direct lifting on the odd views."
+    )
+    follow(checked, progress, "held-out check")
+    trained = TrainedStudent.load(checked.run_dir, run.device)
+    return compare_candidates(
+        run.items,
+        {
+            STUDENT: [trained.labels(item.shape) for item in run.items],
+            GENERATED: [generated.labels(item.shape) for item in run.items],
+        },
+    )
+
+
+def label_distilled(
+    run: Distillation, items: list[Item], choice: Choice, generated: TrainedStudent | None = None
+) -> Labelled:
     """Label the very shapes distilled on (TTA mode). In the run folder: predictions/<id>.npy, the
     labels handed over (`choice`); student/<id>.npy, the student's; lifted/<id>.npy, direct lifting
-    of the units (-1 where no unit covers a point); choice.json, the choice and its figures."""
+    of the units (-1 where no unit covers a point, where the labels handed over take the student's);
+    with generated shapes, from-generated/<id>.npy, their student's; choice.json, the choice and
+    its figures."""
     trained = TrainedStudent.load(run.run_dir, run.device)
     same = covered = 0
     for item in items:
         student, lifted = trained.labels(item.shape), vote(item.knowledge)
-        handed = student if choice.labels == "student" else filled(lifted, student)
+        handed = {STUDENT: student, LIFTING: filled(lifted, student)}.get(choice.labels)
+        if generated is not None:
+            from_generated = generated.labels(item.shape)
+            save_labels(from_generated, run.run_dir, FROM_GENERATED, item.id)
+            handed = from_generated if choice.labels == GENERATED else handed
+        assert handed is not None
         save_labels(handed, run.run_dir, "predictions", item.id)
         save_labels(student, run.run_dir, "student", item.id)
         save_labels(lifted, run.run_dir, "lifted", item.id)
         same += int(np.sum((student == lifted) & (lifted >= 0)))
         covered += int(np.sum(lifted >= 0))
     write_json(inside(run.run_dir, CHOICE_FILE), dataclasses.asdict(choice))
-    return Labelled(len(items), choice, same / covered if covered else None)
+    return Labelled(len(items), choice, same / covered if covered else None, generated is not None)
 
 
 def parse_weights(text: str | None) -> tuple[float, ...] | None:

@@ -183,6 +183,20 @@ class TrainState:
             raise ValueError("the training state is not one a run wrote")
 
 
+def _start_from(model: torch.nn.Module, run: Path) -> None:
+    """Load into `model` the weights of the trained student in run folder `run`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        model.load_state_dict(load_file(inside(run, STUDENT_WEIGHTS)))
+    except (SafetensorError, OSError, RuntimeError) as error:
+        raise PdError(
+            f"{run} holds no trained student of this kind to start from ({STUDENT_WEIGHTS}: "
+            f"{type(error).__name__})."
+        ) from error
+
+
 def refuse_taken(run_dir: Path, resume: bool) -> None:
     """Refuse a run folder that holds a run already, unless it is to be resumed."""
     if not resume and inside(run_dir, "config.json").exists():
@@ -221,7 +235,10 @@ class Distillation:
         self.run_dir = Path(run_dir)
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
-            self.model = build_student(config.student, len(self.part_names), config.checkpoint).to(device)
+            self.model = build_student(config.student, len(self.part_names), config.checkpoint)
+        if config.start_from is not None:
+            _start_from(self.model, Path(config.start_from))
+        self.model.to(device)
         self.device = device
         self.optimizer = Adam(trainable_parameters(self.model), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
         self.state = TrainState()

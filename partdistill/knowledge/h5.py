@@ -6,14 +6,19 @@ Layout (reference repository, data_format.md and data.py):
     cls_bbox         [1, U]                  part of each unit (0..C-1)
     conf_bbox        [n_pts, U, C]           unit u's score at its points, in its part's slot; 0 elsewhere
     gt_semantic_seg  [n_pts]                 ShapeNetPart global part ids (used for evaluation only)
-    cls_view         [n_view, n_pts, n_pred] per-view predictions; the reference code reads them
-    conf_view        [n_view, n_pts, n_pred, C]  but only to drop shapes with no prediction
+    cls_view         [n_view, n_pts, n_pred] per-view predictions: prediction j of view v covers the
+    conf_view        [n_view, n_pts, n_pred, C]  points where conf_view[v, :, j] is non-zero; the
+                                             reference code reads them only to drop shapes with none
 
 Importing turns each non-empty unit into a `Knowledge` unit. Its score is the mean of its
 non-zero entries, which are equal in files written from boxes; where a file's confidences vary
 inside a unit, each point keeps its own (`Knowledge.point_scores`), as the reference loss weighs
-them. Exporting writes the same layout, so the authors' GLIP knowledge and any other tool's can be
-distilled, and ours read by their code.
+them. A unit takes the view of the view-wise prediction that covers the same points with the same
+part (`unit_views`), so that `pd distill --mode tta` can hold views out; a unit no view-wise
+prediction matches, or every unit of a file without them, has view -1 (unknown). Exporting writes
+the same layout (units of unknown view under view 0: the reference code drops a shape without
+view-wise predictions), so the authors' GLIP knowledge and any other tool's can be distilled, and
+ours read by their code.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ def read_partdistill_h5(path: str | Path, category: Category | None = None) -> t
         cls_bbox = read_h5_numbers(data, "cls_bbox", source, MAX_UNITS, whole=True).reshape(-1)
         conf_bbox = read_h5_numbers(data, "conf_bbox", source, MAX_H5_VALUES).astype(np.float32)
         gt = read_h5_numbers(data, "gt_semantic_seg", source, MAX_POINTS, whole=True, required=False)
+        conf_view = read_h5_numbers(data, "conf_view", source, MAX_H5_VALUES, required=False)
     n, parts = len(xyz), len(category.parts)
     if n == 0:
         raise PdError(f"{path}: xyz holds no points.")
@@ -78,6 +84,7 @@ def read_partdistill_h5(path: str | Path, category: Category | None = None) -> t
         point_scores.append(confidence[points, unit])
         scores.append(float(point_scores[-1].mean()))
     varies = any(np.ptp(values) > 0 for values in point_scores)  # files written from boxes: never
+    views = unit_views(conf_view, members, unit_parts, n, parts, path)
     labels = None
     if gt is not None:
         first = category.parts[0].global_id or 0
@@ -89,7 +96,13 @@ def read_partdistill_h5(path: str | Path, category: Category | None = None) -> t
             )
     try:
         knowledge = Knowledge.from_units(
-            n, category.part_names, members, unit_parts, scores, point_scores=point_scores if varies else None
+            n,
+            category.part_names,
+            members,
+            unit_parts,
+            scores,
+            views,
+            point_scores=point_scores if varies else None,
         )
         shape = Shape(
             points=xyz,
@@ -101,6 +114,41 @@ def read_partdistill_h5(path: str | Path, category: Category | None = None) -> t
     except (ValueError, PdError) as error:
         raise PdError(f"{path}: {error}") from error
     return shape, knowledge
+
+
+def unit_views(
+    conf_view: np.ndarray | None,
+    members: list[np.ndarray],
+    parts: list[int],
+    n_points: int,
+    n_parts: int,
+    path: Path,
+) -> list[int]:
+    """The view each unit (`members`, `parts`: its points and part, from conf_bbox) came from: that
+    of a view-wise prediction in `conf_view` [n_view, n_points, n_pred, <= n_parts] covering the
+    same points with the same part, each prediction given to one unit at most; -1 where none does,
+    and for every unit when the file has no view-wise predictions."""
+    if conf_view is None or conf_view.size == 0:
+        return [-1] * len(members)
+    if conf_view.ndim != 4 or conf_view.shape[1] != n_points or not 1 <= conf_view.shape[3] <= n_parts:
+        raise PdError(
+            f"{path}: conf_view has shape {list(conf_view.shape)}, "
+            f"expected [views, {n_points}, predictions, 1 to {n_parts}]."
+        )
+    if not ((conf_view >= 0) & (conf_view <= 1)).all():  # NaN fails both
+        raise PdError(f"{path}: conf_view must hold confidences from 0 to 1.")
+    predicted: dict[tuple[int, bytes], list[int]] = {}  # (part, points) -> the views predicting them
+    for view in range(conf_view.shape[0]):
+        present = conf_view[view].max(axis=2) > 0  # [n_points, n_pred]
+        for j in np.flatnonzero(present.any(axis=0)):
+            points = np.flatnonzero(present[:, j])
+            part = int(conf_view[view, points, j].sum(axis=0).argmax())
+            predicted.setdefault((part, points.astype(np.int64).tobytes()), []).append(view)
+    views = []
+    for points, part in zip(members, parts, strict=True):
+        found = predicted.get((int(part), np.asarray(points, dtype=np.int64).tobytes()))
+        views.append(found.pop(0) if found else -1)
+    return views
 
 
 def write_partdistill_h5(path: str | Path, shape: Shape, knowledge: Knowledge, category: Category) -> None:
