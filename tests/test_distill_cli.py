@@ -359,7 +359,7 @@ def test_tta_with_generated_shapes_hands_over_one_of_three_candidates(
     said = " ".join(result.stdout.split())
     # The generated shapes were taught first, their student distilled in generated/, fine-tuned on
     # the user's units (from its weights) and checked by a twin fine-tuned on the even views.
-    assert KnowledgeStore(generated_knives / "knowledge" / "simulated-noisy-box").has("knife-00005")
+    assert KnowledgeStore(generated_knives / "knowledge" / "simulated-noisy-box").has("knife-s7-00005")
     generated = TrainedStudent.load(tmp_path / "generated")
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["start_from"] == str(tmp_path / "generated") and config["backward"] is False
@@ -370,6 +370,10 @@ def test_tta_with_generated_shapes_hands_over_one_of_three_candidates(
     assert choice["labels"] in ("student", "generated", "lifting")
     figures = f"student {100 * choice['student']:.1f}, generated {100 * choice['generated']:.1f}, lifting"
     assert figures in said
+    # The fine-tune's note gives its own steps, not the user's --epochs overruled by --min-steps.
+    assert re.search(
+        r"training \d+ epochs, to take the fine-tune's 50: \d+ steps\. A fine-tune distils", said
+    )
     for path in (tmp_path / "lifted").iterdir():
         lift, mine = np.load(path), np.load(tmp_path / "student" / path.name)
         theirs = np.load(tmp_path / "from-generated" / path.name)

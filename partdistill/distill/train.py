@@ -281,7 +281,9 @@ class Distillation:
             else ""
         )
         epochs = f"{self.epochs} epochs"
-        if self.epochs != config.epochs:
+        if config.start_from is not None:  # a fine-tune: its settings are not the user's
+            epochs += f", to take the fine-tune's {config.min_steps}"
+        elif self.epochs != config.epochs:
             epochs += (
                 f" rather than the {config.epochs} asked for, to take at least {config.min_steps}"
                 f" ({option('min_steps')})"
@@ -290,6 +292,8 @@ class Distillation:
             f"{n} shapes in batches of {size} make {per_epoch} optimisation step(s) per epoch{sitting};"
             f" training {epochs}: {per_epoch * self.epochs} steps."
         )
+        if config.start_from is not None:
+            return f"{steps} A fine-tune distils forward only."
         if not config.backward:
             return f"{steps} Forward distillation only ({option('no_backward')})."
         if self.forward_only_reason:
