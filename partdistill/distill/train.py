@@ -461,20 +461,11 @@ class Distillation:
             lr = config.lr_at(epoch, self.epochs)
             self.optimizer.lr = lr
             self.model.train()
-            if config.weights is None:  # shares by size: every shape equally often
-                plan = batches(len(self.items), config.batch_size, rng)
-            else:
-                sources = np.array([item.source for item in self.items])
-                plan = shared_batches(sources, config.weights, config.batch_size, rng)
+            plan = self._plan(rng)
             losses = []
             for number, chosen in enumerate(plan, start=1):
-                samples = [make_sample(self.items[i], config.n_points, rng, config.augment) for i in chosen]
-                weights = None
-                if self.rescored is not None:
-                    weights = [self.rescored[self.items[i].id] for i in chosen]
-                pairs = UnitPairs.from_knowledge([s.knowledge for s in samples], weights).to(self.device)
-                logits = self.model(torch.from_numpy(np.stack([s.points for s in samples])).to(self.device))
-                loss = distillation_loss(logits, pairs)
+                points, pairs = self._batch(chosen, rng)
+                loss = distillation_loss(self.model(points), pairs)
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
@@ -486,8 +477,7 @@ class Distillation:
             self.state.losses.append(float(np.mean(losses)))
             self.state.fits.append(self._fit() if checkpoint else None)
             switched, waiting_for = False, ()
-            switch_ahead = not self.forward_only_reason and epoch < self.epochs
-            if config.backward and self.rescored is None and switch_ahead:
+            if self._averages_after(epoch):
                 self.model.eval()
                 self.average.update(
                     self.model, self.items, config.n_points, np.random.default_rng([config.seed, 3, epoch])
@@ -513,6 +503,36 @@ class Distillation:
                 self._save_checkpoint()
                 self._write_log()
             yield report
+
+    def _averages_after(self, epoch: int) -> bool:
+        """Whether the student's predictions after `epoch` go into the average: a forward epoch
+        with a switch to backward distillation still possible after it."""
+        return (
+            self.config.backward
+            and self.rescored is None
+            and not self.forward_only_reason
+            and epoch < self.epochs
+        )
+
+    def _plan(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """An epoch's batches of item indices."""
+        config = self.config
+        if config.weights is None:  # shares by size: every shape equally often
+            return batches(len(self.items), config.batch_size, rng)
+        sources = np.array([item.source for item in self.items])
+        return shared_batches(sources, config.weights, config.batch_size, rng)
+
+    def _batch(self, chosen: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, UnitPairs]:
+        """The items `chosen` sampled and augmented, as points [B, n_points, 3] and their units
+        (re-scored in backward distillation) as pairs, on the run's device."""
+        config = self.config
+        samples = [make_sample(self.items[i], config.n_points, rng, config.augment) for i in chosen]
+        weights = None
+        if self.rescored is not None:
+            weights = [self.rescored[self.items[i].id] for i in chosen]
+        pairs = UnitPairs.from_knowledge([s.knowledge for s in samples], weights).to(self.device)
+        points = torch.from_numpy(np.stack([s.points for s in samples])).to(self.device)
+        return points, pairs
 
     def _fit(self) -> float | None:
         """Mean shape IoU of the student on fixed samples of `FIT_SHAPES` training shapes' own labels."""
