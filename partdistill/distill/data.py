@@ -126,14 +126,19 @@ def predict_logits(
     The chunks go to the device of `model`'s parameters (the CPU if it has none); the logits come
     back to the host.
     """
-    return predict_logits_many(model, [shape], n_points, rng, batch)[0]
+    return predict_logits_many(model, [shape], n_points, [rng], batch)[0]
 
 
 @torch.no_grad()
 def predict_logits_many(
-    model: torch.nn.Module, shapes: Sequence[Shape], n_points: int, rng: np.random.Generator, batch: int = 16
+    model: torch.nn.Module,
+    shapes: Sequence[Shape],
+    n_points: int,
+    rngs: Sequence[np.random.Generator],
+    batch: int = 16,
 ) -> list[np.ndarray]:
-    """`predict_logits` of each of `shapes` in turn, with the chunks of all of them packed into
+    """`predict_logits` of each of `shapes` in turn with its generator in `rngs` (one generator
+    may stand for several shapes, drawn from in turn), with the chunks of all of them packed into
     batches of `batch` clouds: a collection of shapes smaller than a chunk otherwise makes one
     forward pass of one cloud per shape. The random draws are those of `predict_logits` on each
     shape in turn, and in eval mode a cloud's logits do not depend on the others in its batch, so
@@ -142,7 +147,7 @@ def predict_logits_many(
     """
     device = next(model.parameters(), torch.empty(0)).device
     clouds: list[tuple[int, np.ndarray]] = []  # (shape, chunk of its point indices)
-    for number, shape in enumerate(shapes):
+    for number, (shape, rng) in enumerate(zip(shapes, rngs, strict=True)):
         order = rng.permutation(shape.n_points)
         chunks = [order[i : i + n_points] for i in range(0, len(order), n_points)]
         if len(chunks[-1]) < n_points:

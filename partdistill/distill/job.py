@@ -259,7 +259,7 @@ def choose_labels(run: Distillation, progress: Progress = QUIET) -> Choice:
     )
     follow(checked, progress, "held-out check")
     trained = TrainedStudent.load(checked.run_dir, run.device)
-    return compare(run.items, [trained.labels(item.shape) for item in run.items])
+    return compare(run.items, trained.labels_of([item.shape for item in run.items]))
 
 
 def label_distilled(run: Distillation, items: list[Item], choice: Choice) -> Labelled:
@@ -268,8 +268,8 @@ def label_distilled(run: Distillation, items: list[Item], choice: Choice) -> Lab
     of the units (-1 where no unit covers a point); choice.json, the choice and its figures."""
     trained = TrainedStudent.load(run.run_dir, run.device)
     same = covered = 0
-    for item in items:
-        student, lifted = trained.labels(item.shape), vote(item.knowledge)
+    for item, student in zip(items, trained.labels_of([item.shape for item in items]), strict=True):
+        lifted = vote(item.knowledge)
         handed = student if choice.labels == "student" else filled(lifted, student)
         save_labels(handed, run.run_dir, "predictions", item.id)
         save_labels(student, run.run_dir, "student", item.id)

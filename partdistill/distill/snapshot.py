@@ -41,7 +41,8 @@ class PredictionAverage:
     ) -> None:
         """Fold the predictions of `model` (in eval mode) on every item into the average."""
         shapes = [item.shape for item in items]
-        for item, logits in zip(items, predict_logits_many(model, shapes, n_points, rng), strict=True):
+        predicted = predict_logits_many(model, shapes, n_points, [rng] * len(items))
+        for item, logits in zip(items, predicted, strict=True):
             latest = torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
             earlier = self.probabilities.get(item.id)
             self.probabilities[item.id] = (
