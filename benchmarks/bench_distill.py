@@ -21,7 +21,7 @@
    plainly), interleaved in one process; then the student's step with 1 and 2 torch threads.
 
     .venv/bin/python benchmarks/bench_distill.py [--work bench-distill] [--sizes 3,12,48,192]
-        [--modes pre,tta] [--repeats 3] [--baseline DIR] [--skip collections,students]
+        [--modes pre,tta] [--repeats 3] [--min-steps 300] [--baseline DIR] [--skip collections,students]
 """
 
 from __future__ import annotations
@@ -169,8 +169,9 @@ def child_command(arguments: list[str]) -> dict[str, float]:
     return dict(clock.totals)
 
 
-def child_steps(collection: Path) -> dict[str, float]:
-    """Seconds of the optimisation steps alone of `pd distill --shapes collection` at its defaults."""
+def child_steps(collection: Path, min_steps: int) -> dict[str, float]:
+    """Seconds of the optimisation steps alone of `pd distill --shapes collection --min-steps
+    min_steps`, at its defaults otherwise."""
     import numpy as np
     import torch
 
@@ -180,7 +181,14 @@ def child_steps(collection: Path) -> dict[str, float]:
     from partdistill.distill.train import Distillation
     from partdistill.teach.config import TeachConfig
 
-    planned = DistillJob(shapes=(collection,), knowledge=(), category=None, teach=TeachConfig()).plan()
+    job = DistillJob(
+        shapes=(collection,),
+        knowledge=(),
+        category=None,
+        teach=TeachConfig(),
+        training={"min_steps": min_steps},
+    )
+    planned = job.plan()
     with tempfile.TemporaryDirectory() as folder:
         run = Distillation(planned.config, gather(planned.sources), folder)
     config, model, optimizer, seconds = run.config, run.model, run.optimizer, 0.0
@@ -231,13 +239,14 @@ def make_collection(work: Path, size: int) -> Path:
     return folder
 
 
-def measure(tree: Path, kind: str, collection: Path, work: Path) -> dict[str, float]:
+def measure(tree: Path, kind: str, collection: Path, work: Path, min_steps: int) -> dict[str, float]:
     """One measurement: "steps", or the whole command in mode `kind`, with its parts."""
     if kind == "steps":
-        return run_child(tree, ["steps", str(collection)])[1]
+        return run_child(tree, ["steps", str(collection), str(min_steps)])[1]
     out = Path(tempfile.mkdtemp(dir=work)) / "run"
     try:
         arguments = ["distill", "--shapes", str(collection), "--out", str(out), "--device", "cpu"]
+        arguments += ["--min-steps", str(min_steps)]
         wall, parts = run_child(tree, ["pd", *arguments, "--mode", kind])
     finally:
         shutil.rmtree(out.parent)
@@ -258,14 +267,17 @@ def distill_table(args: argparse.Namespace) -> None:
             for kind in kinds:
                 order = list(trees.items()) if repeat % 2 == 0 else list(trees.items())[::-1]
                 for name, tree in order:
-                    results[name, size, kind].append(measure(tree, kind, collections[size], work))
+                    results[name, size, kind].append(
+                        measure(tree, kind, collections[size], work, args.min_steps)
+                    )
                     print(f"  repeat {repeat + 1}, {size} shapes, {kind}, {name}: done", file=sys.stderr)
 
     def median(name: str, size: int, kind: str, column: str) -> float:
         return statistics.median(r.get(column, 0.0) for r in results[name, size, kind])
 
     print(
-        f"pd distill on procedural chairs, defaults, CPU ({os.cpu_count()} cores); seconds, median of "
+        f"pd distill on procedural chairs, --min-steps {args.min_steps}, defaults otherwise, CPU "
+        f"({os.cpu_count()} cores); seconds, median of "
         f"{args.repeats}; ratio = wall / steps alone (the twin makes TTA's target 2.6)\n"
     )
     header = f"{'tree':<10}{'shapes':>7}{'mode':>5}{STEPS:>12}{'wall':>8}{'ratio':>7}"
@@ -398,19 +410,30 @@ def student_table(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    from partdistill.distill.config import MIN_STEPS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="bench-distill", help="Where the collections are made and kept.")
     parser.add_argument("--sizes", default="3,12,48,192")
     parser.add_argument("--modes", default="pre,tta")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline", help="A source tree of an earlier commit to measure beside this one.")
+    parser.add_argument(
+        "--min-steps",
+        type=int,
+        default=MIN_STEPS,
+        help="pd distill's --min-steps: fewer make a shorter run whose fixed costs weigh more.",
+    )
     parser.add_argument("--student-steps", type=int, default=5)
     parser.add_argument("--skip", default="", help="collections (section 1), students (section 2)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one measurement, printed as JSON
     args = parser.parse_args()
     if args.child:
         kind, *rest = json.loads(args.child)
-        print(RESULT + json.dumps(child_steps(Path(rest[0])) if kind == "steps" else child_command(rest)))
+        print(
+            RESULT
+            + json.dumps(child_steps(Path(rest[0]), int(rest[1])) if kind == "steps" else child_command(rest))
+        )
         return
     skip = set(args.skip.split(","))
     if "collections" not in skip:
