@@ -21,7 +21,8 @@
    plainly), interleaved in one process; then the student's step with 1 and 2 torch threads.
 
     .venv/bin/python benchmarks/bench_distill.py [--work bench-distill] [--sizes 3,12,48,192]
-        [--modes pre,tta] [--repeats 3] [--min-steps 300] [--baseline DIR] [--skip collections,students]
+        [--modes pre,tta] [--repeats 3] [--epochs 25] [--min-steps 300] [--baseline DIR]
+        [--skip collections,students]
 """
 
 from __future__ import annotations
@@ -169,9 +170,9 @@ def child_command(arguments: list[str]) -> dict[str, float]:
     return dict(clock.totals)
 
 
-def child_steps(collection: Path, min_steps: int) -> dict[str, float]:
-    """Seconds of the optimisation steps alone of `pd distill --shapes collection --min-steps
-    min_steps`, at its defaults otherwise."""
+def child_steps(collection: Path, epochs: int, min_steps: int) -> dict[str, float]:
+    """Seconds of the optimisation steps alone of `pd distill --shapes collection --epochs epochs
+    --min-steps min_steps`, at its defaults otherwise."""
     import numpy as np
     import torch
 
@@ -186,7 +187,7 @@ def child_steps(collection: Path, min_steps: int) -> dict[str, float]:
         knowledge=(),
         category=None,
         teach=TeachConfig(),
-        training={"min_steps": min_steps},
+        training={"epochs": epochs, "min_steps": min_steps},
     )
     planned = job.plan()
     with tempfile.TemporaryDirectory() as folder:
@@ -239,14 +240,15 @@ def make_collection(work: Path, size: int) -> Path:
     return folder
 
 
-def measure(tree: Path, kind: str, collection: Path, work: Path, min_steps: int) -> dict[str, float]:
-    """One measurement: "steps", or the whole command in mode `kind`, with its parts."""
+def measure(tree: Path, kind: str, collection: Path, work: Path, length: list[int]) -> dict[str, float]:
+    """One measurement: "steps", or the whole command in mode `kind`, with its parts; `length`:
+    the run's epochs and min_steps."""
     if kind == "steps":
-        return run_child(tree, ["steps", str(collection), str(min_steps)])[1]
+        return run_child(tree, ["steps", str(collection), *map(str, length)])[1]
     out = Path(tempfile.mkdtemp(dir=work)) / "run"
     try:
         arguments = ["distill", "--shapes", str(collection), "--out", str(out), "--device", "cpu"]
-        arguments += ["--min-steps", str(min_steps)]
+        arguments += ["--epochs", str(length[0]), "--min-steps", str(length[1])]
         wall, parts = run_child(tree, ["pd", *arguments, "--mode", kind])
     finally:
         shutil.rmtree(out.parent)
@@ -268,7 +270,7 @@ def distill_table(args: argparse.Namespace) -> None:
                 order = list(trees.items()) if repeat % 2 == 0 else list(trees.items())[::-1]
                 for name, tree in order:
                     results[name, size, kind].append(
-                        measure(tree, kind, collections[size], work, args.min_steps)
+                        measure(tree, kind, collections[size], work, [args.epochs, args.min_steps])
                     )
                     print(f"  repeat {repeat + 1}, {size} shapes, {kind}, {name}: done", file=sys.stderr)
 
@@ -276,7 +278,8 @@ def distill_table(args: argparse.Namespace) -> None:
         return statistics.median(r.get(column, 0.0) for r in results[name, size, kind])
 
     print(
-        f"pd distill on procedural chairs, --min-steps {args.min_steps}, defaults otherwise, CPU "
+        f"pd distill on procedural chairs, --epochs {args.epochs} --min-steps {args.min_steps}, defaults"
+        f" otherwise, CPU "
         f"({os.cpu_count()} cores); seconds, median of "
         f"{args.repeats}; ratio = wall / steps alone (the twin makes TTA's target 2.6)\n"
     )
@@ -418,11 +421,12 @@ def main() -> None:
     parser.add_argument("--modes", default="pre,tta")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline", help="A source tree of an earlier commit to measure beside this one.")
+    parser.add_argument("--epochs", type=int, default=25, help="pd distill's --epochs.")
     parser.add_argument(
         "--min-steps",
         type=int,
         default=MIN_STEPS,
-        help="pd distill's --min-steps: fewer make a shorter run whose fixed costs weigh more.",
+        help="pd distill's --min-steps; fewer (or --epochs) make a shorter run: fixed costs weigh more.",
     )
     parser.add_argument("--student-steps", type=int, default=5)
     parser.add_argument("--skip", default="", help="collections (section 1), students (section 2)")
@@ -432,7 +436,11 @@ def main() -> None:
         kind, *rest = json.loads(args.child)
         print(
             RESULT
-            + json.dumps(child_steps(Path(rest[0]), int(rest[1])) if kind == "steps" else child_command(rest))
+            + json.dumps(
+                child_steps(Path(rest[0]), int(rest[1]), int(rest[2]))
+                if kind == "steps"
+                else child_command(rest)
+            )
         )
         return
     skip = set(args.skip.split(","))
