@@ -142,8 +142,8 @@ def predict_logits_many(
     batches of `batch` clouds: a collection of shapes smaller than a chunk otherwise makes one
     forward pass of one cloud per shape. The random draws are those of `predict_logits` on each
     shape in turn, and in eval mode a cloud's logits do not depend on the others in its batch, so
-    the logits are the same (bit for bit for the PointNet student on the CPU: the same matrix
-    kernels run on every row).
+    the logits are the same (bit for bit for the PointNet student on this project's 2-core CPU,
+    checked against one cloud at a time; other kernels may round differently).
     """
     device = next(model.parameters(), torch.empty(0)).device
     clouds: list[tuple[int, np.ndarray]] = []  # (shape, chunk of its point indices)
