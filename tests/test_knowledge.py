@@ -124,6 +124,29 @@ def test_restricting_to_a_subsample_keeps_membership() -> None:
     np.testing.assert_array_equal(small.scores, units.scores)
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_restricting_matches_a_unit_by_unit_reference(seed: int) -> None:
+    # Each unit's new points are the sample positions whose original point is a member, ascending;
+    # a member listed twice gives each of its positions twice; per-point scores follow their entries.
+    rng = np.random.default_rng(seed)
+    n, n_units = int(rng.integers(1, 40)), int(rng.integers(0, 8))
+    members = [rng.integers(0, n, int(rng.integers(0, 12))) for _ in range(n_units)]
+    scores = [rng.uniform(0, 1, len(m)) for m in members]
+    units = Knowledge.from_units(
+        n, PARTS, members, rng.integers(0, 3, n_units).tolist(), [0.5] * n_units, point_scores=scores
+    )
+    index = rng.integers(0, n, int(rng.integers(1, 3 * n)))
+    small = units.restricted(index)
+    for u in range(n_units):
+        old = units.members(u)
+        pairs = sorted((j, e) for j, point in enumerate(index) for e in np.flatnonzero(old == point))
+        assert small.members(u).tolist() == [j for j, _ in pairs]
+        own = units.point_scores[units.offsets[u] : units.offsets[u + 1]]
+        np.testing.assert_array_equal(
+            small.point_scores[small.offsets[u] : small.offsets[u + 1]], [own[e] for _, e in pairs]
+        )
+
+
 def test_dense_layout_matches_partdistill() -> None:
     dense = _units().dense()
     assert dense.shape == (6, 3, 3)

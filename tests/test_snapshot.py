@@ -7,8 +7,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from partdistill.distill.data import Item, load_item_arrays, save_item_arrays
+from partdistill.distill.data import (
+    Item,
+    load_item_arrays,
+    predict_logits,
+    predict_logits_many,
+    save_item_arrays,
+)
 from partdistill.distill.snapshot import PredictionAverage
+from partdistill.distill.students import build_student
 from partdistill.knowledge.units import Knowledge
 from partdistill.shapes import Shape
 
@@ -60,3 +67,20 @@ def test_the_average_survives_a_save_and_load(tmp_path: Path) -> None:
     loaded = load_item_arrays(tmp_path / "average.npz", items)
     for item in items:
         np.testing.assert_array_equal(loaded[item.id], average.probabilities[item.id])
+
+
+def test_packing_the_shapes_into_batches_predicts_what_one_shape_at_a_time_does() -> None:
+    # Shapes smaller than, equal to and larger than a chunk, so that batches mix shapes and chunks;
+    # one generator drawn from in turn (the running average), or one per shape (labelling).
+    rng = np.random.default_rng(0)
+    shapes = [Shape(points=rng.normal(size=(n, 3)).astype(np.float32)) for n in (10, 32, 75, 5, 40)]
+    torch.manual_seed(0)
+    model = build_student("pointnet", 3).eval()
+    shared = np.random.default_rng(1)
+    for rngs, ones in (
+        ([shared] * len(shapes), [np.random.default_rng(1)] * len(shapes)),
+        ([np.random.default_rng(s) for s in range(5)], [np.random.default_rng(s) for s in range(5)]),
+    ):
+        packed = predict_logits_many(model, shapes, 32, rngs, batch=4)
+        for shape, logits, one in zip(shapes, packed, ones, strict=True):
+            np.testing.assert_allclose(logits, predict_logits(model, shape, 32, one, batch=4), atol=1e-6)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from partdistill.distill import train
 from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import Item, batches, make_sample
 from partdistill.distill.train import BatchReport, Distillation, EpochReport
@@ -298,3 +299,34 @@ def test_a_run_can_start_from_another_runs_student(items: list[Item], tmp_path: 
     assert any(not torch.equal(_weights(fresh)[k], v) for k, v in _weights(first).items())
     with pytest.raises(PdError, match="holds no trained student of this kind to start from"):
         Distillation(_config(start_from=str(tmp_path / "fresh")), items, tmp_path / "third")
+
+
+@pytest.mark.parametrize(("killed_in", "resumes_after"), [(3, 0), (5, 3)])
+def test_a_checkpoint_every_k_epochs_resumes_to_the_same_weights(
+    items: list[Item], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, killed_in: int, resumes_after: int
+) -> None:
+    # At most 2 checkpoints in 5 epochs: after epochs 3 and 5 (the last); the log and the display-only
+    # fit come with them. A run killed in epoch 5 runs epochs 4 and 5 again from the checkpoint of
+    # epoch 3 (after the switch at epoch 2); one killed before that starts over.
+    monkeypatch.setattr(train, "CHECKPOINTS", 2)
+    whole = Distillation(_config(), items, tmp_path / "whole")
+    whole.start(resume=False)
+    list(whole.run())
+    assert whole.checkpoint_every == 3 and whole.state.switch_epoch == 2
+    assert [fit is not None for fit in whole.state.fits] == [False, False, True, False, True]
+
+    killed = Distillation(_config(), items, tmp_path / "killed")
+    killed.start(resume=False)
+    for report in killed.run():
+        if isinstance(report, BatchReport) and report.epoch == killed_in:
+            break
+    log = tmp_path / "killed" / "log.txt"
+    assert (log.read_text().count("\n") if log.exists() else 0) == resumes_after
+    resumed = Distillation(_config(), items, tmp_path / "killed")
+    resumed.start(resume=True)
+    assert resumed.state.epoch == resumes_after
+    list(resumed.run())
+    for key, value in _weights(whole).items():
+        torch.testing.assert_close(_weights(resumed)[key], value, rtol=0, atol=0)
+    assert resumed.state.losses == whole.state.losses and resumed.state.fits == whole.state.fits
+    assert log.read_text().count("\n") == 5

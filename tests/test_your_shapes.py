@@ -279,8 +279,9 @@ def test_import_refuses_a_frame_for_a_benchmark_and_a_front_along_up(tmp_path: P
 
 
 def test_rotation_augmentation_turns_about_the_up_axis_and_is_off_by_default(
-    chairs: Path, tmp_path: Path
+    chairs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import partdistill.distill.train as train_module
     from partdistill.distill.config import DistillConfig
     from partdistill.distill.data import augment
 
@@ -298,8 +299,18 @@ def test_rotation_augmentation_turns_about_the_up_axis_and_is_off_by_default(
     assert json.loads((chairs / "run" / "config.json").read_text())["rotate"] is False
     quick = ["--epochs", "1", "--min-steps", "0", "--points", "64", "--batch-size", "3", "--device", "cpu"]
     argv = ["distill", "--shapes", str(chairs / "c"), "--out", str(tmp_path / "r"), "--rotate", *quick]
+    turned_in_training: list[bool] = []  # each training sample's rotate argument
+    real = train_module.make_sample
+
+    def spy(item, n_points, rng, augmented, rotate=False):
+        if augmented:
+            turned_in_training.append(rotate)
+        return real(item, n_points, rng, augmented, rotate)
+
+    monkeypatch.setattr(train_module, "make_sample", spy)
     assert runner.invoke(app, argv).exit_code == 0
     assert json.loads((tmp_path / "r" / "config.json").read_text())["rotate"] is True
+    assert turned_in_training and all(turned_in_training)
 
 
 def test_many_names_of_one_part_are_said_together(tmp_path: Path) -> None:

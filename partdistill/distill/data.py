@@ -128,7 +128,6 @@ def shared_batches(
     return [order[i : i + size] for i in range(0, slots, size)]
 
 
-@torch.no_grad()
 def predict_logits(
     model: torch.nn.Module, shape: Shape, n_points: int, rng: np.random.Generator, batch: int = 16
 ) -> np.ndarray:
@@ -137,20 +136,42 @@ def predict_logits(
     The chunks go to the device of `model`'s parameters (the CPU if it has none); the logits come
     back to the host.
     """
+    return predict_logits_many(model, [shape], n_points, [rng], batch)[0]
+
+
+@torch.no_grad()
+def predict_logits_many(
+    model: torch.nn.Module,
+    shapes: Sequence[Shape],
+    n_points: int,
+    rngs: Sequence[np.random.Generator],
+    batch: int = 16,
+) -> list[np.ndarray]:
+    """`predict_logits` of each of `shapes` in turn with its generator in `rngs` (one generator
+    may stand for several shapes, drawn from in turn), with the chunks of all of them packed into
+    batches of `batch` clouds: a collection of shapes smaller than a chunk otherwise makes one
+    forward pass of one cloud per shape. The random draws are those of `predict_logits` on each
+    shape in turn, and in eval mode a cloud's logits do not depend on the others in its batch, so
+    the logits are the same (bit for bit for the PointNet student on this project's 2-core CPU,
+    checked against one cloud at a time; other kernels may round differently).
+    """
     device = next(model.parameters(), torch.empty(0)).device
-    points = normalize_points(shape.points, "bbox")
-    order = rng.permutation(shape.n_points)
-    chunks = [order[i : i + n_points] for i in range(0, len(order), n_points)]
-    if len(chunks[-1]) < n_points:
-        pad = rng.choice(shape.n_points, n_points - len(chunks[-1]), replace=shape.n_points < n_points)
-        chunks[-1] = np.concatenate([chunks[-1], pad])
-    out: np.ndarray | None = None
-    for start in range(0, len(chunks), batch):
-        group = chunks[start : start + batch]
-        logits = model(torch.from_numpy(np.stack([points[c] for c in group])).to(device)).cpu().numpy()
-        if out is None:
-            out = np.zeros((shape.n_points, logits.shape[-1]), dtype=np.float32)
-        for chunk, values in zip(group, logits, strict=True):
-            out[chunk] = values  # a padded repeat writes the same point twice; either value is kept
-    assert out is not None
-    return out
+    clouds: list[tuple[int, np.ndarray]] = []  # (shape, chunk of its point indices)
+    for number, (shape, rng) in enumerate(zip(shapes, rngs, strict=True)):
+        order = rng.permutation(shape.n_points)
+        chunks = [order[i : i + n_points] for i in range(0, len(order), n_points)]
+        if len(chunks[-1]) < n_points:
+            pad = rng.choice(shape.n_points, n_points - len(chunks[-1]), replace=shape.n_points < n_points)
+            chunks[-1] = np.concatenate([chunks[-1], pad])
+        clouds += [(number, chunk) for chunk in chunks]
+    points = [normalize_points(shape.points, "bbox") for shape in shapes]
+    out: list[np.ndarray | None] = [None] * len(shapes)
+    for start in range(0, len(clouds), batch):
+        group = clouds[start : start + batch]
+        stacked = np.stack([points[number][chunk] for number, chunk in group])
+        logits = model(torch.from_numpy(stacked).to(device)).cpu().numpy()
+        for (number, chunk), values in zip(group, logits, strict=True):
+            if out[number] is None:
+                out[number] = np.zeros((shapes[number].n_points, values.shape[-1]), dtype=np.float32)
+            out[number][chunk] = values  # a padded repeat writes the same point twice; either is kept
+    return out  # type: ignore[return-value]  (every shape has at least one chunk)

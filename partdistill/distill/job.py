@@ -320,7 +320,7 @@ def choose_labels(run: Distillation, progress: Progress = QUIET) -> Choice:
     )
     follow(checked, progress, "held-out check")
     trained = TrainedStudent.load(checked.run_dir, run.device)
-    return compare(run.items, [trained.labels(item.shape) for item in run.items])
+    return compare(run.items, trained.labels_of([item.shape for item in run.items]))
 
 
 def choose_with_generated(run: Distillation, generated: TrainedStudent, progress: Progress = QUIET) -> Choice:
@@ -341,8 +341,8 @@ def choose_with_generated(run: Distillation, generated: TrainedStudent, progress
     return compare_candidates(
         run.items,
         {
-            STUDENT: [trained.labels(item.shape) for item in run.items],
-            GENERATED: [generated.labels(item.shape) for item in run.items],
+            STUDENT: trained.labels_of([item.shape for item in run.items]),
+            GENERATED: generated.labels_of([item.shape for item in run.items]),
         },
     )
 
@@ -357,11 +357,12 @@ def label_distilled(
     its figures."""
     trained = TrainedStudent.load(run.run_dir, run.device)
     same = covered = 0
-    for item in items:
-        student, lifted = trained.labels(item.shape), vote(item.knowledge)
+    shapes = [item.shape for item in items]
+    theirs = generated.labels_of(shapes) if generated is not None else [None] * len(items)
+    for item, student, from_generated in zip(items, trained.labels_of(shapes), theirs, strict=True):
+        lifted = vote(item.knowledge)
         handed = {STUDENT: student, LIFTING: filled(lifted, student)}.get(choice.labels)
-        if generated is not None:
-            from_generated = generated.labels(item.shape)
+        if from_generated is not None:
             save_labels(from_generated, run.run_dir, FROM_GENERATED, item.id)
             handed = from_generated if choice.labels == GENERATED else handed
         assert handed is not None

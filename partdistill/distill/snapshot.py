@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from partdistill.distill.data import Item, predict_logits
+from partdistill.distill.data import Item, predict_logits_many
 
 
 @dataclass
@@ -40,9 +40,10 @@ class PredictionAverage:
         rng: np.random.Generator,
     ) -> None:
         """Fold the predictions of `model` (in eval mode) on every item into the average."""
-        for item in items:
-            logits = torch.from_numpy(predict_logits(model, item.shape, n_points, rng))
-            latest = torch.softmax(logits, dim=-1).numpy()
+        shapes = [item.shape for item in items]
+        predicted = predict_logits_many(model, shapes, n_points, [rng] * len(items))
+        for item, logits in zip(items, predicted, strict=True):
+            latest = torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
             earlier = self.probabilities.get(item.id)
             self.probabilities[item.id] = (
                 latest if earlier is None else self.decay * earlier + (1 - self.decay) * latest

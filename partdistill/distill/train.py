@@ -24,16 +24,20 @@ README; `REFERENCE_SWITCH` turns them off: the reference's trigger and the stude
   student collapsed to a single part, 13 mIoU against 52 forward-only).
 The final student is the last epoch's.
 
-Every epoch's randomness comes from (seed, epoch), and a checkpoint is written after each epoch,
-so a run killed at any point and resumed ends with the same weights as an uninterrupted one. A
+Every epoch's randomness comes from (seed, epoch), and a checkpoint is written after every k-th
+epoch and the last (`Distillation.checkpoint_every`: at most `CHECKPOINTS` of them), so a run
+killed at any point and resumed from its last checkpoint runs the epochs after it again and ends
+with the same weights as an uninterrupted one. The log and the display-only fit are written on
+the same epochs: with a few shapes an epoch is a single short step, and per-epoch files and fit
+passes would cost as much as the training. A
 checkpoint that cannot be written in full (a full disk) is removed and the run stops with one
 sentence; every path in the run folder stays inside it once links are followed (`files.inside`).
 
 Run folder:
     config.json                      the DistillConfig and the data it saw
-    log.txt                          one line per epoch
+    log.txt                          one line per epoch, up to the last checkpoint
     curve.png                        training loss (and fit to labels, where shapes carry them)
-    checkpoint/                      the last completed epoch: model, optimizer, state, the
+    checkpoint/                      the last checkpointed epoch: model, optimizer, state, the
                                      averaged predictions or (after the switch) the re-scores
     student.safetensors + student.json   the final student and how to rebuild it
 """
@@ -78,6 +82,7 @@ STUDENT_WEIGHTS = "student.safetensors"
 # many labelled shapes (the same every epoch): on all of them it took a fifth of each epoch.
 FIT_SHAPES = 16
 STUDENT_CONFIG = "student.json"
+CHECKPOINTS = 25  # checkpoints a run writes at most (the reference's 25 epochs each had one)
 CHECKPOINT_DIR = "checkpoint"
 CURRENT = "current.json"  # in checkpoint/: names the folder of the last complete epoch
 EPOCH_DIR = re.compile(r"epoch-\d{4,}")  # checkpoint/epoch-0007: everything of epoch 7
@@ -116,8 +121,8 @@ class EpochReport:
         lr: its learning rate.
         phase: "forward" or "backward" distillation.
         switched: backward distillation was triggered at the end of this epoch.
-        fit: mean shape IoU on up to `FIT_SHAPES` training shapes' own labels, when they have labels
-            (display only).
+        fit: mean shape IoU on up to `FIT_SHAPES` training shapes' own labels (display only), on
+            the epochs that write a checkpoint; None on the others or without labels.
         seconds: wall time of the epoch.
         waiting_for: parts the trigger fired without: the student does not predict them yet, so the
             switch waits (empty when it did not fire or switched).
@@ -163,7 +168,7 @@ class TrainState:
 
     def __post_init__(self) -> None:
         """Refuse a state no run wrote (a damaged or edited state.json) with a ValueError: every
-        epoch run appends one loss, one fit and one log line."""
+        epoch run appends one loss, one fit (or None) and one log line."""
 
         def number(value: object) -> bool:
             return isinstance(value, int | float) and not isinstance(value, bool)
@@ -262,6 +267,15 @@ class Distillation:
     def epochs(self) -> int:
         """Epochs this run trains: the configured ones, or as many as `min_steps` needs."""
         return max(self.config.epochs, math.ceil(self.config.min_steps / self.steps_per_epoch))
+
+    @property
+    def checkpoint_every(self) -> int:
+        """Epochs from one checkpoint to the next: 1 up to `CHECKPOINTS` epochs, then as many as
+        keep the run to `CHECKPOINTS` of them (the last epoch always writes one)."""
+        return math.ceil(self.epochs / CHECKPOINTS)
+
+    def _checkpoints_after(self, epoch: int) -> bool:
+        return epoch % self.checkpoint_every == 0 or epoch == self.epochs
 
     @property
     def plan_note(self) -> str:
@@ -474,35 +488,23 @@ class Distillation:
             lr = config.lr_at(epoch, self.epochs)
             self.optimizer.lr = lr
             self.model.train()
-            if config.weights is None:  # shares by size: every shape equally often
-                plan = batches(len(self.items), config.batch_size, rng)
-            else:
-                sources = np.array([item.source for item in self.items])
-                plan = shared_batches(sources, config.weights, config.batch_size, rng)
+            plan = self._plan(rng)
             losses = []
             for number, chosen in enumerate(plan, start=1):
-                samples = [
-                    make_sample(self.items[i], config.n_points, rng, config.augment, config.rotate)
-                    for i in chosen
-                ]
-                weights = None
-                if self.rescored is not None:
-                    weights = [self.rescored[self.items[i].id] for i in chosen]
-                pairs = UnitPairs.from_knowledge([s.knowledge for s in samples], weights).to(self.device)
-                logits = self.model(torch.from_numpy(np.stack([s.points for s in samples])).to(self.device))
-                loss = distillation_loss(logits, pairs)
+                points, pairs = self._batch(chosen, rng)
+                loss = distillation_loss(self.model(points), pairs)
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
                 losses.append(loss.item())
                 yield BatchReport(epoch, number, len(plan), losses[-1])
             phase = "backward" if self.rescored is not None else "forward"
+            checkpoint = self._checkpoints_after(epoch)
             self.state.epoch = epoch
             self.state.losses.append(float(np.mean(losses)))
-            self.state.fits.append(self._fit())
+            self.state.fits.append(self._fit() if checkpoint else None)
             switched, waiting_for = False, ()
-            switch_ahead = not self.forward_only_reason and epoch < self.epochs
-            if config.backward and self.rescored is None and switch_ahead:
+            if self._averages_after(epoch):
                 self.model.eval()
                 self.average.update(
                     self.model, self.items, config.n_points, np.random.default_rng([config.seed, 3, epoch])
@@ -524,9 +526,42 @@ class Distillation:
                 waiting_for,
             )
             self.state.log.append(_log_line(report))
-            self._save_checkpoint()
-            self._write_log()
+            if checkpoint:
+                self._save_checkpoint()
+                self._write_log()
             yield report
+
+    def _averages_after(self, epoch: int) -> bool:
+        """Whether the student's predictions after `epoch` go into the average: a forward epoch
+        with a switch to backward distillation still possible after it."""
+        return (
+            self.config.backward
+            and self.rescored is None
+            and not self.forward_only_reason
+            and epoch < self.epochs
+        )
+
+    def _plan(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """An epoch's batches of item indices."""
+        config = self.config
+        if config.weights is None:  # shares by size: every shape equally often
+            return batches(len(self.items), config.batch_size, rng)
+        sources = np.array([item.source for item in self.items])
+        return shared_batches(sources, config.weights, config.batch_size, rng)
+
+    def _batch(self, chosen: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, UnitPairs]:
+        """The items `chosen` sampled and augmented, as points [B, n_points, 3] and their units
+        (re-scored in backward distillation) as pairs, on the run's device."""
+        config = self.config
+        samples = [
+            make_sample(self.items[i], config.n_points, rng, config.augment, config.rotate) for i in chosen
+        ]
+        weights = None
+        if self.rescored is not None:
+            weights = [self.rescored[self.items[i].id] for i in chosen]
+        pairs = UnitPairs.from_knowledge([s.knowledge for s in samples], weights).to(self.device)
+        points = torch.from_numpy(np.stack([s.points for s in samples])).to(self.device)
+        return points, pairs
 
     def _fit(self) -> float | None:
         """Mean shape IoU of the student on fixed samples of `FIT_SHAPES` training shapes' own labels."""
@@ -607,11 +642,13 @@ class Distillation:
             axis.axvline(
                 self.state.switch_epoch + 0.5, color="grey", linestyle="--", label="backward distillation"
             )
-        if any(f is not None for f in self.state.fits):
+        fits = [
+            (epoch, 100 * fit) for epoch, fit in zip(epochs, self.state.fits, strict=True) if fit is not None
+        ]
+        if fits:
             twin = axis.twinx()
             twin.plot(
-                epochs,
-                [100 * (f or 0) for f in self.state.fits],
+                *zip(*fits, strict=True),
                 color="tab:orange",
                 label="fit to the shapes' labels (display only)",
             )

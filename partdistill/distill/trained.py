@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from partdistill.distill.data import predict_logits
+from partdistill.distill.data import predict_logits, predict_logits_many
 from partdistill.distill.students import build_student
 from partdistill.distill.train import STUDENT_CONFIG, STUDENT_WEIGHTS
 from partdistill.errors import PdError
@@ -93,6 +94,13 @@ class TrainedStudent:
         rng = np.random.default_rng(seed)
         logits = predict_logits(self.model, shape, self.n_points, rng)
         return logits.argmax(axis=-1).astype(np.int64)
+
+    def labels_of(self, shapes: Sequence[Shape], seed: int = 0) -> list[np.ndarray]:
+        """`labels` of each of `shapes` (the same labels), their clouds packed into shared batches:
+        shapes smaller than a cloud otherwise go through the student one cloud at a time."""
+        rngs = [np.random.default_rng(seed) for _ in shapes]
+        logits = predict_logits_many(self.model, shapes, self.n_points, rngs)
+        return [values.argmax(axis=-1).astype(np.int64) for values in logits]
 
 
 # The labels TTA mode writes per shape into the run folder, each in a folder of its own: those
