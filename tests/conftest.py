@@ -5,7 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from partdistill.prompts import catalog
 from partdistill.shapes import Provenance, Shape
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _user_categories_of_this_module():
+    """User categories are registered process-wide (one definition per name): each test module
+    starts with none, so two modules may each define a 'teapot' of their own."""
+    before = dict(catalog._USER)
+    catalog._USER.clear()
+    yield
+    catalog._USER.clear()
+    catalog._USER.update(before)
 
 
 @pytest.fixture
