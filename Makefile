@@ -30,7 +30,7 @@ demo: $(VENV)/.installed
 	$(BIN)/pd teach --shapes $(DEMO_DIR)/held-out --image-size 400 --sheets 4
 	$(BIN)/pd distill --shapes $(DEMO_DIR)/train --image-size 400 --epochs 25 --out $(DEMO_DIR)/run \
 		$(if $(wildcard $(DEMO_DIR)/run/config.json),--resume)
-	$(BIN)/pd predict $(DEMO_DIR)/held-out/shapes/chair-00000.npz $(DEMO_DIR)/held-out/shapes/chair-00001.npz \
+	$(BIN)/pd predict $(DEMO_DIR)/held-out/shapes/chair-s1-00000.npz $(DEMO_DIR)/held-out/shapes/chair-s1-00001.npz \
 		--run $(DEMO_DIR)/run --out $(DEMO_DIR)/predictions
 	$(BIN)/pd eval --dataset collection --root $(DEMO_DIR)/held-out --run $(DEMO_DIR)/run --out $(DEMO_DIR)/eval
 	@echo "Demo output in $(DEMO_DIR)/: contact sheets in */knowledge/*/sheets, run/curve.png, predictions/*.png, eval/gallery.png"
