@@ -350,28 +350,15 @@ def plain_pointnets(n_parts: int, width: int = 128) -> dict[str, object]:
 
 
 def student_table(args: argparse.Namespace) -> None:
-    import numpy as np
     import torch
+    from bench_students import random_batch
 
-    from partdistill.distill.losses import UnitPairs, distillation_loss
+    from partdistill.distill.losses import distillation_loss
     from partdistill.distill.optim import Adam
     from partdistill.distill.students import build_student
-    from partdistill.knowledge.units import Knowledge
 
-    rng = np.random.default_rng(0)
     batch, points, parts = 16, 2048, 4
-    clouds = torch.from_numpy(rng.normal(size=(batch, points, 3)).astype(np.float32))
-    units = [
-        Knowledge.from_units(
-            points,
-            ("a", "b", "c", "d"),
-            [rng.choice(points, 300, replace=False) for _ in range(30)],
-            rng.integers(0, parts, 30).tolist(),
-            rng.uniform(0.5, 1, 30).tolist(),
-        )
-        for _ in range(batch)
-    ]
-    pairs = UnitPairs.from_knowledge(units)
+    clouds, pairs = random_batch(batch, points)
     torch.manual_seed(0)
     models = {"pointnet student": build_student("pointnet", parts)} | plain_pointnets(parts)
 

@@ -30,10 +30,10 @@ from partdistill.distill.students import STUDENTS, build_student, trainable_para
 from partdistill.knowledge.units import Knowledge
 
 
-def measure(name: str, steps: int, batch: int, points: int) -> dict[str, float]:
+def random_batch(batch: int, points: int) -> tuple[torch.Tensor, UnitPairs]:
+    """A fixed batch to time steps on: `batch` random clouds [batch, points, 3], and for each 30
+    random units of 300 points over 4 parts, as pairs."""
     rng = np.random.default_rng(0)
-    model = build_student(name, 4, restoring=True)
-    optimizer = torch.optim.Adam(trainable_parameters(model), lr=3e-3)
     clouds = torch.from_numpy(rng.normal(size=(batch, points, 3)).astype(np.float32))
     units = [
         Knowledge.from_units(
@@ -45,7 +45,13 @@ def measure(name: str, steps: int, batch: int, points: int) -> dict[str, float]:
         )
         for _ in range(batch)
     ]
-    pairs = UnitPairs.from_knowledge(units)
+    return clouds, UnitPairs.from_knowledge(units)
+
+
+def measure(name: str, steps: int, batch: int, points: int) -> dict[str, float]:
+    model = build_student(name, 4, restoring=True)
+    optimizer = torch.optim.Adam(trainable_parameters(model), lr=3e-3)
+    clouds, pairs = random_batch(batch, points)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     def step() -> None:
