@@ -239,8 +239,10 @@ def distill(
     where they have no knowledge yet) and knowledge folders (`knowledge`: pd teach folders or
     PartDistill h5 files), into the run folder `out` (default runs/<category>-<student>); returns
     the trained student. In TTA mode (`mode="tta"`) it also labels the very shapes distilled on,
-    in `<out>/predictions/`. `rotate=True` also turns each training cloud about the up axis (for
-    shapes whose front is not known). `resume=True` continues a killed run.
+    in `<out>/predictions/`; `with_` (TTA mode only) names collections of generated shapes of the
+    category, whose student and its fine-tune on these shapes become candidates too.
+    `rotate=True` also turns each training cloud about the up axis (for shapes whose front is not
+    known). `resume=True` continues a killed run.
     """
     arguments = dict(locals())
     from partdistill.distill.trained import TrainedStudent
