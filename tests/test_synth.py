@@ -126,3 +126,18 @@ def test_seeds_other_than_0_give_ids_of_their_own(tmp_path: Path) -> None:
     one = _run(SynthConfig(category="chair", n=2, n_points=300, seed=1), tmp_path / "one")
     assert [r.id for r in zero.ok_records] == ["chair-00000", "chair-00001"]  # as they always were
     assert [r.id for r in one.ok_records] == ["chair-s1-00000", "chair-s1-00001"]
+
+
+def test_a_run_begun_before_seed_ids_resumes_without_making_its_shapes_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import partdistill.synth.run as run_module
+
+    config = SynthConfig(category="chair", n=2, n_points=300, seed=1)
+    monkeypatch.setattr(
+        run_module, "shape_id", lambda category, index, seed=0: f"{category.name}-{index:05d}"
+    )
+    _run(config, tmp_path / "c")  # as runs with seed 1 named their shapes before
+    monkeypatch.undo()
+    more = _run(SynthConfig(category="chair", n=3, n_points=300, seed=1), tmp_path / "c")
+    assert [r.id for r in more.ok_records] == ["chair-00000", "chair-00001", "chair-s1-00002"]

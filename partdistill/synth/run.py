@@ -113,7 +113,13 @@ def prepare(config: SynthConfig, out: str | Path) -> tuple[Collection, list[int]
         )
     elif len(collection):
         raise PdError(f"{out} already holds shapes but no {CONFIG_FILE}; choose another {option('out')}.")
-    todo = [i for i in range(config.n) if shape_id(category, i, config.seed) not in collection]
+    # A run begun before seeds other than 0 had ids of their own holds its shapes under the seed-0
+    # form; the settings check above makes sure they are this run's, so they are not made again.
+    todo = [
+        i
+        for i in range(config.n)
+        if shape_id(category, i, config.seed) not in collection and shape_id(category, i) not in collection
+    ]
     return collection, todo
 
 
