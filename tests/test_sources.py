@@ -254,3 +254,13 @@ def test_one_run_per_category_in_turn(two_collections: tuple[Path, Path], tmp_pa
     result = runner.invoke(app, [*args, *QUICK])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "runs" / "chair" / "student.json").is_file() and "1 category" in result.stdout
+
+
+def test_item_ids_name_their_source_with_several_and_read_back() -> None:
+    from partdistill.distill.data import item_id, source_of
+
+    assert item_id(0, "chair-00003", 1) == "chair-00003" and source_of("chair-00003", 1) == (0, "chair-00003")
+    assert item_id(1, "02691156/x", 2) == "source2/02691156/x"
+    assert source_of("source2/02691156/x", 2) == (1, "02691156/x")
+    for unknown in ("source3/a", "source0/a", "sourcex/a", "chair-00003"):
+        assert source_of(unknown, 2) is None

@@ -44,6 +44,24 @@ class Item:
         self.knowledge.require_points(self.shape.n_points, self.id)
 
 
+def item_id(source: int, shape_id: str, sources: int) -> str:
+    """The id in a run of `sources` sources of the shape `shape_id` of source `source` (from 0):
+    its own with one source, prefixed by its source ("source2/<id>") with several."""
+    return shape_id if sources == 1 else f"source{source + 1}/{shape_id}"
+
+
+def source_of(identifier: str, sources: int) -> tuple[int, str] | None:
+    """The source (from 0) and the shape id that an item's `identifier` names in a run of
+    `sources` sources (the inverse of `item_id`); None where it names no source of the run."""
+    if sources == 1:
+        return 0, identifier
+    prefix, _, shape_id = identifier.partition("/")
+    number = prefix.removeprefix("source")
+    if prefix.startswith("source") and number.isdecimal() and 1 <= int(number) <= sources:
+        return int(number) - 1, shape_id
+    return None
+
+
 def save_item_arrays(path: Path, items: Sequence[Item], arrays: dict[str, np.ndarray]) -> None:
     """Write one array per item (`arrays` by item id) to an .npz, atomically, in `items`' order."""
     with atomic_path(path) as tmp, tmp.open("wb") as handle:

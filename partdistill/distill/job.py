@@ -26,7 +26,7 @@ from partdistill.distill.choose import (
     twin,
 )
 from partdistill.distill.config import DistillConfig
-from partdistill.distill.data import Item
+from partdistill.distill.data import Item, item_id
 from partdistill.distill.few import (
     FROM_GENERATED,
     GENERATED_DIR,
@@ -265,8 +265,7 @@ def gather(sources: list[Source]) -> list[Item]:
     items = []
     for k, source in enumerate(sources):
         for item in source.items():
-            shape_id = item.id if len(sources) == 1 else f"source{k + 1}/{item.id}"
-            items.append(Item(shape_id, item.shape, item.knowledge, source=k))
+            items.append(Item(item_id(k, item.id, len(sources)), item.shape, item.knowledge, source=k))
     return items
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from partdistill.distill.data import predict_logits, predict_logits_many
+from partdistill.distill.data import predict_logits, predict_logits_many, source_of
 from partdistill.distill.students import build_student
 from partdistill.distill.train import STUDENT_CONFIG, STUDENT_WEIGHTS
 from partdistill.errors import PdError
@@ -158,16 +158,13 @@ def distilled_shapes(
                 f"{run} was distilled on {label}, which is not a collection's knowledge folder here; pd view "
                 "shows runs on collections, seen from the folder pd distill ran in."
             )
-        collections.append(Collection.open(store.parent.parent))
+        collections.append(Collection.open(KnowledgeStore(store).collection_root))
     shapes = []
     for shape_id in ids:
-        source, own = 0, shape_id
-        if len(collections) > 1:  # "source2/<id>": the shape <id> of the second source
-            prefix, _, own = shape_id.partition("/")
-            number = prefix.removeprefix("source")
-            source = int(number) - 1 if prefix.startswith("source") and number.isdecimal() else -1
-            if not 0 <= source < len(collections):
-                raise PdError(f"{config_path}: the shape {shape_id} names no source of the run.")
+        named = source_of(shape_id, len(collections))
+        if named is None:
+            raise PdError(f"{config_path}: the shape {shape_id} names no source of the run.")
+        source, own = named
         collection = collections[source]
         if own not in collection:
             raise PdError(f"{collection.root} holds no shape {own} any more, which {run} was distilled on.")
