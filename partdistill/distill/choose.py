@@ -121,8 +121,9 @@ def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> 
     student that never saw the items' units); lifting is that of the even views' units. Each is
     scored by `held_out_agreement` with the odd views' units, averaged over the items; the highest
     is handed over, a tie going to the earlier in `PREFERENCE`."""
-    held = {LIFTING: [vote(split_views(item.knowledge)[0]) for item in items], **held}
-    odd = [split_views(item.knowledge)[1] for item in items]
+    halves = [split_views(item.knowledge) for item in items]
+    held = {LIFTING: [vote(even) for even, _ in halves], **held}
+    odd = [units for _, units in halves]
     agreement = {
         name: [held_out_agreement(x, units) for x, units in zip(labels, odd, strict=True)]
         for name, labels in held.items()
