@@ -189,9 +189,7 @@ def labelled_as(shape: Shape, found: FileLabels | None, category: Category) -> t
         taken = []
         for part in sorted({p for p in table if p is not None}):  # in the category's order
             given = sorted({match[1] for match in matches if match is not None and match[0] == part})
-            more = f" and {len(given) - 3} more" if len(given) > 3 else ""
-            shown = f"{', '.join(given[:3])}{more}"
-            taken.append(parts[part] if given == [parts[part]] else f"{shown} as {parts[part]}")
+            taken.append(parts[part] if given == [parts[part]] else f"{_first(given, 3)} as {parts[part]}")
         sizes = np.bincount(found.groups[found.groups >= 0], minlength=len(found.names))
         left = [
             f"{names[0] if names else f'label {i}'} ({sizes[i]} points)"
@@ -206,8 +204,7 @@ def labelled_as(shape: Shape, found: FileLabels | None, category: Category) -> t
             )
         note = f"{', '.join(taken)} from {found.where}"
         if left:
-            more = f" and {len(left) - 5} more" if len(left) > 5 else ""
-            note += f"; not taken, as no part of {category.name} is named so: {', '.join(left[:5])}{more}"
+            note += f"; not taken, as no part of {category.name} is named so: {_first(left, 5)}"
     lookup = np.array([-1 if part is None else part for part in table] + [-1], dtype=np.int64)
     labels = lookup[found.groups]  # -1 indexes the last entry: no part stays no part
     mesh = plain.mesh
@@ -225,6 +222,12 @@ def _match(category: Category, names: tuple[str, ...]) -> tuple[int, str] | None
     return None
 
 
+def _first(names: list[str], shown: int) -> str:
+    """The first `shown` of `names`, comma-separated, and how many more ("a, b, c and 4 more")."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def label_lines(done: list[Imported]) -> list[str]:
     """What became of the imported files' labels: a line per outcome, naming its files (up to 3)."""
     by_note: dict[str, list[str]] = {}
@@ -233,8 +236,7 @@ def label_lines(done: list[Imported]) -> list[str]:
             by_note.setdefault(imported.labels, []).append(imported.source_id)
     lines = []
     for note, names in by_note.items():
-        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-        lines.append(f"Labels of {', '.join(names[:3])}{more}: {note}.")
+        lines.append(f"Labels of {_first(names, 3)}: {note}.")
     return lines
 
 
@@ -245,17 +247,15 @@ def what_changed(done: list[Imported], out: Path) -> list[str]:
     renamed = [i for i in done if i.added and i.renamed]
     replaced = [i.id for i in done if i.replaced]
     if renamed:
-        shown = ", ".join(f"{i.source_id} as {i.id}" for i in renamed[:5])
-        more = f" and {len(renamed) - 5} more" if len(renamed) > 5 else ""
+        shown = _first([f"{i.source_id} as {i.id}" for i in renamed], 5)
         lines.append(
             f"{len(renamed)} imported shapes are not the shapes {out} holds under their ids, and "
-            f"were added under new ids: {shown}{more}; pass {option('replace')} to replace those shapes "
+            f"were added under new ids: {shown}; pass {option('replace')} to replace those shapes "
             "instead."
         )
     if replaced:
-        more = f" and {len(replaced) - 5} more" if len(replaced) > 5 else ""
         lines.append(
             f"Replaced {len(replaced)} shapes of {out} by imported shapes of the same ids "
-            f"({', '.join(replaced[:5])}{more}) and deleted their knowledge units; pd teach makes them again."
+            f"({_first(replaced, 5)}) and deleted their knowledge units; pd teach makes them again."
         )
     return lines
