@@ -340,6 +340,7 @@ def _run_page(run: Path, limit: int, budget: int) -> Page:
     in TTA mode those it handed over beside the student's and direct lifting's (-1, grey: no unit
     covers the point), with the choice and its reason in the title; otherwise the student's."""
     from partdistill.distill.choose import CHOICE_FILE
+    from partdistill.distill.few import FROM_GENERATED
     from partdistill.distill.trained import TrainedStudent, distilled_shapes, load_labels
     from partdistill.files import inside, read_json
     from partdistill.metrics import shapenetpart_shape_iou
@@ -351,7 +352,9 @@ def _run_page(run: Path, limit: int, budget: int) -> Page:
         choice = inside(run, CHOICE_FILE)
         record = Fields(read_json(choice, "the choice of a TTA run"), str(choice))
         handed, reason = record.text("labels"), record.text("reason", "")
-        whose = "the student's" if handed == "student" else "direct lifting's"
+        whose = {"student": "the student's", "lifting": "direct lifting's"}.get(
+            handed, "the generated shapes' student's"
+        )
         title = f"labels of {run}: {whose} handed over ({reason})" if reason else f"labels of {run}"
     else:
         student = TrainedStudent.load(run)
@@ -364,6 +367,10 @@ def _run_page(run: Path, limit: int, budget: int) -> Page:
                 "student": load_labels(run, "student", shape_id, shape.n_points),
                 "direct lifting": load_labels(run, "lifted", shape_id, shape.n_points),
             }
+            if inside(run, FROM_GENERATED).is_dir():  # pd distill --with
+                methods["generated shapes' student"] = load_labels(
+                    run, FROM_GENERATED, shape_id, shape.n_points
+                )
         else:
             methods = {"student": student.labels(shape)}
         truth = shape.labels if shape.part_names == part_names else None

@@ -382,6 +382,11 @@ def test_tta_with_generated_shapes_hands_over_one_of_three_candidates(
         expected = {"student": mine, "generated": theirs, "lifting": np.where(lift >= 0, lift, mine)}
         handed = np.load(tmp_path / "predictions" / path.name)
         np.testing.assert_array_equal(handed, expected[choice["labels"]])
+    # pd view shows the generated shapes' student beside the others, and whose labels were handed over.
+    assert runner.invoke(app, ["view", str(tmp_path)]).exit_code == 0
+    page = (tmp_path / "view.html").read_text()
+    assert "generated shapes&#x27; student" in page or "generated shapes' student" in page
+    assert f"handed over ({choice['labels']})" in page
 
 
 def test_tta_with_generated_shapes_hands_over_lifting_where_the_users_units_are_right(

@@ -103,11 +103,6 @@ class TrainedStudent:
         return [values.argmax(axis=-1).astype(np.int64) for values in logits]
 
 
-# The labels TTA mode writes per shape into the run folder, each in a folder of its own: those
-# handed over, the student's, and direct lifting's (`distill.job.label_distilled`).
-TTA_LABELS = ("predictions", "student", "lifted")
-
-
 def save_labels(labels: np.ndarray, run: Path, kind: str, shape_id: str) -> Path:
     """Write one shape's labels as `<run>/<kind>/<id>.npy` (a "/" in the id becomes a sub-folder),
     atomically; refused if a link leads the path out of the run folder."""
