@@ -59,7 +59,6 @@ PARTS = {  # where the rest of a run goes: the command's functions timed under e
     "fit": [("partdistill.distill.train", "Distillation._fit")],
     "average": [
         ("partdistill.distill.snapshot", "PredictionAverage.update"),
-        ("partdistill.distill.snapshot", "PredictionAverage.fold"),
         ("partdistill.distill.train", "Distillation._rescore"),
     ],
     "checkpoints": [

@@ -11,7 +11,8 @@ seen in a context like training.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,6 +158,20 @@ def predict_logits(
     return predict_logits_many(model, [shape], n_points, [rng], batch)[0]
 
 
+def predict_clouds(
+    model: torch.nn.Module, clouds: Iterable[np.ndarray], batch: int = 16
+) -> Iterator[np.ndarray]:
+    """[n, C] logits of each of `clouds` ([n, 3] normalised points, all of the same n) in turn,
+    `batch` clouds to a forward pass on the device of `model`'s parameters (the CPU if it has
+    none), back on the host. The clouds are read a batch at a time."""
+    device = next(model.parameters(), torch.empty(0)).device
+    clouds = iter(clouds)
+    while group := list(itertools.islice(clouds, batch)):
+        with torch.no_grad():  # not around the yield: the caller's code would run without gradients
+            logits = model(torch.from_numpy(np.stack(group)).to(device)).cpu().numpy()
+        yield from logits
+
+
 @torch.no_grad()
 def predict_logits_many(
     model: torch.nn.Module,
@@ -173,7 +188,6 @@ def predict_logits_many(
     the logits are the same (bit for bit for the PointNet student on this project's 2-core CPU,
     checked against one cloud at a time; other kernels may round differently).
     """
-    device = next(model.parameters(), torch.empty(0)).device
     clouds: list[tuple[int, np.ndarray]] = []  # (shape, chunk of its point indices)
     for number, (shape, rng) in enumerate(zip(shapes, rngs, strict=True)):
         order = rng.permutation(shape.n_points)
@@ -183,13 +197,10 @@ def predict_logits_many(
             chunks[-1] = np.concatenate([chunks[-1], pad])
         clouds += [(number, chunk) for chunk in chunks]
     points = [normalize_points(shape.points, "bbox") for shape in shapes]
+    logits = predict_clouds(model, (points[number][chunk] for number, chunk in clouds), batch)
     out: list[np.ndarray | None] = [None] * len(shapes)
-    for start in range(0, len(clouds), batch):
-        group = clouds[start : start + batch]
-        stacked = np.stack([points[number][chunk] for number, chunk in group])
-        logits = model(torch.from_numpy(stacked).to(device)).cpu().numpy()
-        for (number, chunk), values in zip(group, logits, strict=True):
-            if out[number] is None:
-                out[number] = np.zeros((shapes[number].n_points, values.shape[-1]), dtype=np.float32)
-            out[number][chunk] = values  # a padded repeat writes the same point twice; either is kept
+    for (number, chunk), values in zip(clouds, logits, strict=True):
+        if out[number] is None:
+            out[number] = np.zeros((shapes[number].n_points, values.shape[-1]), dtype=np.float32)
+        out[number][chunk] = values  # a padded repeat writes the same point twice; either is kept
     return out  # type: ignore[return-value]  (every shape has at least one chunk)

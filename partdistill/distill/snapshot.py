@@ -6,49 +6,109 @@ part probabilities on every training shape, updated after each forward epoch, an
 distillation freezes its argmax once. A student still learning swings from epoch to epoch; the
 average is steadier, and the re-scores inherit fewer of one epoch's mistakes, which backward
 distillation would otherwise lock in (docs/backward-distillation.md measures both).
+
+What it costs is one prediction pass over the collection per averaged epoch, so it is kept to
+what the snapshot needs (docs/benchmarks.md, "Distill speed", measures both limits):
+- The student predicts one cloud of the training size per shape, as it trains: every point of a
+  shape that has no more, a fixed random sample of a larger one. The other points of a larger
+  shape take the part of their nearest sampled point when the average is read (`parts`). Predicting
+  every point of 10,000-point shapes took five clouds each, as long as the training steps.
+- The average starts a few epochs before the first epoch that may switch (`start_epoch`), as
+  many as leave the epochs before them less than `NEGLIGIBLE` of its weight there (six at the
+  default decay: 0.7 ** 7 = 0.08); those are the student's worst epochs anyway.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
-from partdistill.distill.data import Item, predict_logits_many
+from partdistill.distill.data import Item, predict_clouds
+from partdistill.shapes import normalize_points, sample_indices
+
+# Weight below which the epochs before the average's start would sit at the first possible switch.
+NEGLIGIBLE = 0.1
 
 
 @dataclass
 class PredictionAverage:
-    """Running average of the student's part probabilities on each training shape.
+    """Running average of the student's part probabilities on a fixed sample of each training shape.
 
     Attributes:
         decay: weight of the past at each update (0: the latest predictions alone).
-        probabilities: item id -> [n_points, C] float32 averaged probabilities (empty before the
-            first update).
+        n_points: points the student predicts per shape (the training size).
+        seed: seed of each shape's fixed sample.
+        probabilities: item id -> [k, C] float32 averaged probabilities of the item's sampled points
+            (`sampled`: all k = n points of a shape of at most `n_points`), empty before the first update.
     """
 
     decay: float
+    n_points: int
+    seed: int
     probabilities: dict[str, np.ndarray] = field(default_factory=dict)
+    _clouds: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
-    def update(
-        self,
-        model: torch.nn.Module,
-        items: Sequence[Item],
-        n_points: int,
-        rng: np.random.Generator,
-    ) -> None:
+    def start_epoch(self, first_switch_epoch: int) -> int:
+        """The first epoch whose predictions go into the average, for a run that may switch at the
+        end of `first_switch_epoch` at the earliest: the last epochs before it whose predictions
+        weigh at least `NEGLIGIBLE` together there."""
+        if self.decay >= 1:  # the first prediction is the average for good
+            return 1
+        # The epochs before the start weigh decay ** (lead + 1) together at the first switch.
+        lead = 0 if self.decay == 0 else math.ceil(math.log(NEGLIGIBLE) / math.log(self.decay)) - 1
+        return max(1, first_switch_epoch - lead)
+
+    def cloud(self, position: int, item: Item) -> np.ndarray:
+        """[n_points] the point indices of `item` (at `position` among the run's items) that the
+        student predicts for the average, the same at every update: every point of a shape that
+        has no more (with random repeats up to n_points), else a fixed random sample."""
+        if item.id not in self._clouds:
+            rng = np.random.default_rng([self.seed, 3, position])
+            self._clouds[item.id] = sample_indices(item.shape.points, self.n_points, rng)
+        return self._clouds[item.id]
+
+    def sampled(self, position: int, item: Item) -> np.ndarray:
+        """[k] ascending point indices of `item` whose probabilities the average holds."""
+        return np.unique(self.cloud(position, item))
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, items: Sequence[Item]) -> None:
         """Fold the predictions of `model` (in eval mode) on every item into the average."""
-        shapes = [item.shape for item in items]
-        predicted = predict_logits_many(model, shapes, n_points, [rng] * len(items))
-        for item, logits in zip(items, predicted, strict=True):
-            latest = torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
+        clouds = [self.cloud(position, item) for position, item in enumerate(items)]
+        points = (
+            normalize_points(item.shape.points[cloud], "bbox")
+            for item, cloud in zip(items, clouds, strict=True)
+        )
+        predicted = predict_clouds(model, points)
+        for position, (item, cloud, logits) in enumerate(zip(items, clouds, predicted, strict=True)):
+            sampled = self.sampled(position, item)
+            latest = np.empty((len(sampled), logits.shape[-1]), dtype=np.float32)
+            # A point repeated in the cloud is written twice: eval-mode logits of a point do not
+            # depend on its copies, so either copy is kept.
+            latest[np.searchsorted(sampled, cloud)] = torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
             earlier = self.probabilities.get(item.id)
             self.probabilities[item.id] = (
                 latest if earlier is None else self.decay * earlier + (1 - self.decay) * latest
             )
 
-    def parts(self, item_id: str) -> np.ndarray:
-        """[n_points] the most probable part of each point of item `item_id` under the average."""
-        return self.probabilities[item_id].argmax(-1)
+    def parts(self, position: int, item: Item) -> np.ndarray:
+        """[n] the most probable part of each point of `item` under the average: a sampled point's
+        own, any other point's that of its nearest sampled point."""
+        sampled, best = self.sampled(position, item), self.probabilities[item.id].argmax(-1)
+        if len(sampled) == item.shape.n_points:
+            return best
+        _, nearest = cKDTree(item.shape.points[sampled]).query(item.shape.points)
+        return best[nearest]
+
+    def adopt(self, items: Sequence[Item]) -> None:
+        """Bring averages read from a checkpoint of an earlier release, which held every point of
+        a shape, to the sampled points this one holds (their values unchanged)."""
+        for position, item in enumerate(items):
+            held = self.probabilities[item.id]
+            if len(held) == item.shape.n_points and len(held) != len(self.sampled(position, item)):
+                self.probabilities[item.id] = held[self.sampled(position, item)]

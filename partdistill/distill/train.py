@@ -248,7 +248,7 @@ class Distillation:
         self.optimizer = Adam(trainable_parameters(self.model), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
         self.state = TrainState()
         self.rescored: dict[str, np.ndarray] | None = None
-        self.average = PredictionAverage(config.snapshot_decay)
+        self.average = PredictionAverage(config.snapshot_decay, config.n_points, config.seed)
         self.trigger = Trigger(config.trigger_window, config.trigger_delta)
         fit_rng = np.random.default_rng([config.seed, 1])
         labelled = [item for item in self.items if item.shape.labels is not None]
@@ -458,6 +458,7 @@ class Distillation:
                 self.rescored = load_item_arrays(inside(folder, "rescore.npz"), self.items)
             elif inside(folder, "average.npz").exists():
                 self.average.probabilities = load_item_arrays(inside(folder, "average.npz"), self.items)
+                self.average.adopt(self.items)
         except (TypeError, KeyError, ValueError, RuntimeError, OSError, SafetensorError) as error:
             raise PdError(
                 f"The checkpoint in {folder} is damaged ({type(error).__name__}); "
@@ -506,9 +507,7 @@ class Distillation:
             switched, waiting_for = False, ()
             if self._averages_after(epoch):
                 self.model.eval()
-                self.average.update(
-                    self.model, self.items, config.n_points, np.random.default_rng([config.seed, 3, epoch])
-                )
+                self.average.update(self.model, self.items)
                 if epoch >= self.first_switch_epoch and self.trigger.fires(self.state.losses):
                     rescored = self._rescore()
                     waiting_for = self._silent_parts(rescored)
@@ -533,12 +532,13 @@ class Distillation:
 
     def _averages_after(self, epoch: int) -> bool:
         """Whether the student's predictions after `epoch` go into the average: a forward epoch
-        with a switch to backward distillation still possible after it."""
+        with a switch to backward distillation still possible after it, late enough to count
+        (`PredictionAverage.start_epoch`)."""
         return (
             self.config.backward
             and self.rescored is None
             and not self.forward_only_reason
-            and epoch < self.epochs
+            and self.average.start_epoch(self.first_switch_epoch) <= epoch < self.epochs
         )
 
     def _plan(self, rng: np.random.Generator) -> list[np.ndarray]:
@@ -581,7 +581,10 @@ class Distillation:
 
     def _rescore(self) -> dict[str, np.ndarray]:
         """Every unit re-scored by the averaged predictions of the student, frozen as they are now."""
-        return {item.id: rescore(item.knowledge, self.average.parts(item.id)) for item in self.items}
+        return {
+            item.id: rescore(item.knowledge, self.average.parts(position, item))
+            for position, item in enumerate(self.items)
+        }
 
     def _silent_parts(self, rescored: dict[str, np.ndarray]) -> tuple[str, ...]:
         """Parts whose units `rescored` would all but delete (mean re-score below `config.silent`)."""
