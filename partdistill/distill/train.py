@@ -27,10 +27,10 @@ The final student is the last epoch's.
 Every epoch's randomness comes from (seed, epoch), and a checkpoint is written after every k-th
 epoch and the last (`Distillation.checkpoint_every`: at most `CHECKPOINTS` of them), so a run
 killed at any point and resumed from its last checkpoint runs the epochs after it again and ends
-with the same weights as an uninterrupted one. The log and the display-only fit are written on
-the same epochs: with a few shapes an epoch is a single short step, and per-epoch files and fit
-passes would cost as much as the training. A
-checkpoint that cannot be written in full (a full disk) is removed and the run stops with one
+with the same weights as an uninterrupted one. The log is written on the same epochs, and the
+display-only fit every few epochs (`FITS` in a run, and the last): with a few shapes an epoch is a single
+short step, and per-epoch files and fit passes would cost as much as the training. A checkpoint
+that cannot be written in full (a full disk) is removed and the run stops with one
 sentence; every path in the run folder stays inside it once links are followed (`files.inside`).
 
 Run folder:
@@ -81,6 +81,8 @@ STUDENT_WEIGHTS = "student.safetensors"
 # The display-only fit to the training shapes' labels is measured on a fixed random subset of this
 # many labelled shapes (the same every epoch): on all of them it took a fifth of each epoch.
 FIT_SHAPES = 16
+# Epochs on which a run measures that fit at most (and the last): a display, not worth a pass every epoch.
+FITS = 10
 STUDENT_CONFIG = "student.json"
 CHECKPOINTS = 25  # checkpoints a run writes at most (the reference's 25 epochs each had one)
 CHECKPOINT_DIR = "checkpoint"
@@ -276,6 +278,11 @@ class Distillation:
 
     def _checkpoints_after(self, epoch: int) -> bool:
         return epoch % self.checkpoint_every == 0 or epoch == self.epochs
+
+    def _fits_after(self, epoch: int) -> bool:
+        """Whether the display-only fit is measured after `epoch`: every k-th epoch, as many as
+        keep the run to `FITS` of them, and the last."""
+        return epoch % math.ceil(self.epochs / FITS) == 0 or epoch == self.epochs
 
     @property
     def plan_note(self) -> str:
@@ -503,7 +510,7 @@ class Distillation:
             checkpoint = self._checkpoints_after(epoch)
             self.state.epoch = epoch
             self.state.losses.append(float(np.mean(losses)))
-            self.state.fits.append(self._fit() if checkpoint else None)
+            self.state.fits.append(self._fit() if self._fits_after(epoch) else None)
             switched, waiting_for = False, ()
             if self._averages_after(epoch):
                 self.model.eval()
