@@ -25,7 +25,7 @@ perfect units (one per ground-truth part of each shape, score 1) instead of the 
     .venv/bin/python benchmarks/bench_quality.py [--sample-seeds 0,1,2] [--categories chair,table,airplane]
         [--sizes 8,16,48] [--seeds 0,1] [--points 1024] [--min-steps 300] [--skip-sample] [--skip-procedural]
         [--sample-points 2048] [--companions 0] [--perfect-units] [--shape-points 0] [--renders mesh]
-        [--skip-backward]
+        [--skip-backward] [--only-backward]
 """
 
 from __future__ import annotations
@@ -132,10 +132,12 @@ def scores(
     companions: Sequence[Item] = (),
     perfect: bool = False,
     with_backward: bool = True,
+    only_backward: bool = False,
 ) -> dict[str, float]:
     """mIoU of every column on `items` (distilled on and scored on the same shapes); of the forward
     student distilled on `items` with `companions` where there are any; and of the forward
-    student distilled on the items' perfect units if `perfect`."""
+    student distilled on the items' perfect units if `perfect`. With `only_backward`, lifting's
+    and the +backward column's only (the others NaN)."""
     parts = len(items[0].knowledge.part_names)
 
     def miou(labels: list[np.ndarray]) -> float:
@@ -143,8 +145,7 @@ def scores(
         return float(np.mean([shapenetpart_shape_iou(x, i.shape.labels, parts) for x, i in pairs]))
 
     default = DistillConfig(category=category, seed=seed, n_points=points, min_steps=min_steps, mode="tta")
-    forward_config = dataclasses.replace(default, backward=False)
-    forward = distil(items, forward_config)
+    lifting = miou([vote(item.knowledge) for item in items])
     # Backward distillation on the same schedule, allowed however small the collection (pd's
     # default keeps collections that cannot take its steps in the epochs asked for forward only).
     planned = Distillation(default, items, tempfile.mkdtemp())
@@ -153,6 +154,12 @@ def scores(
         if with_backward
         else None
     )
+    if only_backward:
+        nan = float("nan")
+        after = nan if backward is None else miou(backward)
+        return {"lifting": lifting, "forward": nan, "+backward": after, "final": nan, LIFTING_HANDED: nan}
+    forward_config = dataclasses.replace(default, backward=False)
+    forward = distil(items, forward_config)
     if planned.forward_only:  # pd hands over the forward student or lifting, checked
         twin = distil([Item(i.id, i.shape, split_views(i.knowledge)[0]) for i in items], default)
         choice = compare(items, twin)
@@ -164,7 +171,7 @@ def scores(
     else:
         choice, final = None, backward if backward is not None else distil(items, default)
     values = {
-        "lifting": miou([vote(item.knowledge) for item in items]),
+        "lifting": lifting,
         "forward": miou(forward),
         "+backward": float("nan") if backward is None else miou(backward),
         "final": miou(final),
@@ -213,6 +220,11 @@ def main() -> None:
         action="store_true",
         help="Leave the +backward column out (nan): forward-only rows' final labels do not use it.",
     )
+    parser.add_argument(
+        "--only-backward",
+        action="store_true",
+        help="Only the lifting and +backward columns (the others nan): a change to backward distillation.",
+    )
     args = parser.parse_args()
     per_instance = args.boxes == "instance"
     print(
@@ -235,6 +247,7 @@ def main() -> None:
                         procedural_items(name, args.companions, 100 + seed, 256, per_instance),
                         args.perfect_units,
                         not args.skip_backward,
+                        args.only_backward,
                     )
                     for name, items in sample_items(seed, per_instance).items()
                 ]
@@ -258,6 +271,7 @@ def main() -> None:
                             args.points,
                             args.min_steps,
                             with_backward=not args.skip_backward,
+                            only_backward=args.only_backward,
                         )
                         print(
                             row(
