@@ -185,9 +185,9 @@ def test_the_average_predicts_the_same_sample_of_each_shape_at_every_update(item
 
 
 @pytest.mark.parametrize(
-    ("decay", "first_switch", "start"), [(0.7, 12, 6), (0.7, 3, 1), (0.0, 12, 12), (1.0, 12, 1)]
+    ("decay", "first_switch", "start"), [(0.7, 12, 9), (0.7, 3, 1), (0.0, 12, 12), (1.0, 12, 1)]
 )
-def test_the_average_starts_where_earlier_epochs_would_weigh_under_a_tenth(
+def test_the_average_starts_where_earlier_epochs_would_weigh_under_a_quarter(
     decay: float, first_switch: int, start: int
 ) -> None:
     assert PredictionAverage(decay, 256, 0).start_epoch(first_switch) == start
