@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 
 from partdistill.distill.data import Item, predict_clouds
 from partdistill.shapes import normalize_points, sample_indices
@@ -105,6 +104,8 @@ class PredictionAverage:
         sampled, best = self.sampled(position, item), self.probabilities[item.id].argmax(-1)
         if len(sampled) == item.shape.n_points:
             return best
+        from scipy.spatial import cKDTree  # 0.3 s to import, which every distill run would pay
+
         _, nearest = cKDTree(item.shape.points[sampled]).query(item.shape.points)
         return best[nearest]
 
