@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from partdistill.distill.data import (
@@ -14,7 +15,7 @@ from partdistill.distill.data import (
     predict_logits_many,
     save_item_arrays,
 )
-from partdistill.distill.snapshot import PredictionAverage
+from partdistill.distill.snapshot import NEGLIGIBLE, PredictionAverage
 from partdistill.distill.students import build_student
 from partdistill.knowledge.units import Knowledge
 from partdistill.shapes import Shape
@@ -41,32 +42,67 @@ class _Leaning(torch.nn.Module):
 def test_the_average_weighs_the_past_by_the_decay_and_keeps_input_order() -> None:
     # Normalised, the points stay at x = -1, 0.5, 1; P(a) = sigmoid(strength * x).
     item = _item("s", [-1.0, 0.5, 1.0])
-    average = PredictionAverage(decay=0.75)
-    average.update(_Leaning(2.0), [item], n_points=2, rng=np.random.default_rng(0))
-    average.update(_Leaning(-4.0), [item], n_points=2, rng=np.random.default_rng(1))
+    average = PredictionAverage(decay=0.75, n_points=4, seed=0)  # every point, and one repeated
+    average.update(_Leaning(2.0), [item])
+    average.update(_Leaning(-4.0), [item])
     a = 0.75 * np.array([0.1192, 0.7311, 0.8808]) + 0.25 * np.array([0.9820, 0.1192, 0.0180])
     np.testing.assert_allclose(average.probabilities["s"][:, 0], a, atol=1e-4)
     np.testing.assert_allclose(average.probabilities["s"].sum(-1), 1.0, atol=1e-6)
     # Where the past still outweighs the latest swing, the snapshot keeps the past's part.
-    assert average.parts("s").tolist() == [1, 0, 0]  # the latest alone would say [0, 1, 1]
+    assert average.parts(0, item).tolist() == [1, 0, 0]  # the latest alone would say [0, 1, 1]
 
 
 def test_no_decay_is_the_latest_student_alone() -> None:
     item = _item("s", [-1.0, 1.0])
-    average = PredictionAverage(decay=0.0)
+    average = PredictionAverage(decay=0.0, n_points=2, seed=0)
     for strength in (3.0, -3.0):
-        average.update(_Leaning(strength), [item], n_points=2, rng=np.random.default_rng(0))
-    assert average.parts("s").tolist() == [0, 1]
+        average.update(_Leaning(strength), [item])
+    assert average.parts(0, item).tolist() == [0, 1]
 
 
 def test_the_average_survives_a_save_and_load(tmp_path: Path) -> None:
     items = [_item("s", [-1.0, 1.0]), _item("t", [-1.0, 0.5, 1.0])]
-    average = PredictionAverage(decay=0.5)
-    average.update(_Leaning(1.5), items, n_points=2, rng=np.random.default_rng(0))
+    average = PredictionAverage(decay=0.5, n_points=2, seed=0)
+    average.update(_Leaning(1.5), items)
     save_item_arrays(tmp_path / "average.npz", items, average.probabilities)
     loaded = load_item_arrays(tmp_path / "average.npz", items)
     for item in items:
         np.testing.assert_array_equal(loaded[item.id], average.probabilities[item.id])
+
+
+def test_a_larger_shape_is_averaged_on_a_fixed_sample_and_its_other_points_take_their_nearest() -> None:
+    # Ten points on the x axis; the student predicts 4 of them, the same 4 at every update.
+    item = _item("s", [-1.0, -0.8, -0.6, -0.4, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0])
+    average = PredictionAverage(decay=0.5, n_points=4, seed=3)
+    sampled = average.sampled(0, item)
+    assert len(sampled) == 4 and np.array_equal(sampled, np.sort(average.cloud(0, item)))
+    average.update(_Leaning(2.0), [item])
+    first = average.probabilities["s"].copy()
+    average.update(_Leaning(2.0), [item])  # the same student on the same points: the average stays
+    np.testing.assert_allclose(average.probabilities["s"], first, rtol=1e-6)
+    x = item.shape.points[:, 0]
+    nearest = np.argmin(np.abs(x[:, None] - x[sampled][None]), axis=1)
+    assert average.parts(0, item).tolist() == first.argmax(-1)[nearest].tolist()
+
+
+@pytest.mark.parametrize(
+    ("decay", "first_switch", "start"), [(0.7, 12, 9), (0.7, 3, 1), (0.0, 12, 12), (1.0, 12, 1)]
+)
+def test_the_average_starts_where_earlier_epochs_would_weigh_under_a_quarter(
+    decay: float, first_switch: int, start: int
+) -> None:
+    assert PredictionAverage(decay, 256, 0).start_epoch(first_switch) == start
+    if 0 < decay < 1 and start > 1:
+        assert decay ** (first_switch - start + 1) < NEGLIGIBLE <= decay ** (first_switch - start)
+
+
+def test_an_average_of_every_point_from_an_earlier_release_is_taken_at_the_sample() -> None:
+    item = _item("s", [float(x) for x in range(10)])
+    average = PredictionAverage(decay=0.5, n_points=4, seed=0)
+    every_point = np.random.default_rng(0).random((10, 2)).astype(np.float32)
+    average.probabilities = {"s": every_point}
+    average.adopt([item])
+    np.testing.assert_array_equal(average.probabilities["s"], every_point[average.sampled(0, item)])
 
 
 def test_packing_the_shapes_into_batches_predicts_what_one_shape_at_a_time_does() -> None:

@@ -13,8 +13,6 @@ import torch
 from partdistill.distill import train
 from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import Item, batches, make_sample
-from partdistill.distill.snapshot import NEGLIGIBLE, PredictionAverage
-from partdistill.distill.students import build_student
 from partdistill.distill.train import BatchReport, Distillation, EpochReport
 from partdistill.errors import PdError
 from partdistill.knowledge.units import Knowledge
@@ -171,38 +169,6 @@ def test_the_units_are_rescored_by_the_averaged_predictions(items: list[Item], t
             members = knowledge.members(unit)
             share = np.mean(parts[members] == knowledge.parts[unit]) if len(members) else 0.0
             assert rescored[item.id][unit] == pytest.approx(share)
-
-
-def test_the_average_predicts_the_same_sample_of_each_shape_at_every_update(items: list[Item]) -> None:
-    average = PredictionAverage(decay=0.5, n_points=256, seed=3)
-    model = build_student("pointnet", len(TABLE.part_names)).eval()
-    average.update(model, items[:2])
-    first = {key: value.copy() for key, value in average.probabilities.items()}
-    average.update(model, items[:2])  # the same student on the same points: the average stays
-    for key, value in first.items():
-        np.testing.assert_allclose(average.probabilities[key], value, rtol=1e-6)
-    assert len(PredictionAverage(0.5, 1024, 3).sampled(0, items[0])) == 600  # a smaller shape: every point
-
-
-@pytest.mark.parametrize(
-    ("decay", "first_switch", "start"), [(0.7, 12, 9), (0.7, 3, 1), (0.0, 12, 12), (1.0, 12, 1)]
-)
-def test_the_average_starts_where_earlier_epochs_would_weigh_under_a_quarter(
-    decay: float, first_switch: int, start: int
-) -> None:
-    assert PredictionAverage(decay, 256, 0).start_epoch(first_switch) == start
-    if 0 < decay < 1 and start > 1:
-        assert decay ** (first_switch - start + 1) < NEGLIGIBLE <= decay ** (first_switch - start)
-
-
-def test_an_average_of_every_point_from_an_earlier_release_is_taken_at_the_sample(items: list[Item]) -> None:
-    average = PredictionAverage(decay=0.5, n_points=256, seed=3)
-    every_point = np.random.default_rng(0).random((600, len(TABLE.part_names))).astype(np.float32)
-    average.probabilities = {items[0].id: every_point}
-    average.adopt(items[:1])
-    np.testing.assert_array_equal(
-        average.probabilities[items[0].id], every_point[average.sampled(0, items[0])]
-    )
 
 
 def test_the_switch_waits_while_the_snapshot_would_silence_a_part(items: list[Item], tmp_path: Path) -> None:
