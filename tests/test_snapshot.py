@@ -120,3 +120,11 @@ def test_packing_the_shapes_into_batches_predicts_what_one_shape_at_a_time_does(
         packed = predict_logits_many(model, shapes, 32, rngs, batch=4)
         for shape, logits, one in zip(shapes, packed, ones, strict=True):
             np.testing.assert_allclose(logits, predict_logits(model, shape, 32, one, batch=4), atol=1e-6)
+
+
+def test_an_average_of_neither_size_is_refused() -> None:
+    item = _item("s", [float(x) for x in range(10)])
+    average = PredictionAverage(decay=0.5, n_points=4, seed=0)
+    average.probabilities = {"s": np.zeros((7, 2), dtype=np.float32)}
+    with pytest.raises(ValueError, match="holds 7 points, not 4"):
+        average.adopt([item])

@@ -111,8 +111,11 @@ class PredictionAverage:
 
     def adopt(self, items: Sequence[Item]) -> None:
         """Bring averages read from a checkpoint of an earlier release, which held every point of
-        a shape, to the sampled points this one holds (their values unchanged)."""
+        a shape, to the sampled points this one holds (their values unchanged); ValueError where
+        an average holds neither."""
         for position, item in enumerate(items):
-            held = self.probabilities[item.id]
-            if len(held) == item.shape.n_points and len(held) != len(self.sampled(position, item)):
-                self.probabilities[item.id] = held[self.sampled(position, item)]
+            held, sampled = self.probabilities[item.id], self.sampled(position, item)
+            if len(held) == item.shape.n_points and len(held) != len(sampled):
+                held = self.probabilities[item.id] = held[sampled]
+            if len(held) != len(sampled):
+                raise ValueError(f"the average of {item.id} holds {len(held)} points, not {len(sampled)}")

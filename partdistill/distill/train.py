@@ -28,9 +28,9 @@ Every epoch's randomness comes from (seed, epoch), and a checkpoint is written a
 epoch and the last (`Distillation.checkpoint_every`: at most `CHECKPOINTS` of them), so a run
 killed at any point and resumed from its last checkpoint runs the epochs after it again and ends
 with the same weights as an uninterrupted one. The log is written on the same epochs, and the
-display-only fit every few epochs (`FITS` in a run, and the last): with a few shapes an epoch is a single
-short step, and per-epoch files and fit passes would cost as much as the training. A checkpoint
-that cannot be written in full (a full disk) is removed and the run stops with one
+display-only fit every few epochs (`FITS` in a run, and the last): with a few shapes an epoch is
+a single short step, and per-epoch files and fit passes would cost as much as the training. A
+checkpoint that cannot be written in full (a full disk) is removed and the run stops with one
 sentence; every path in the run folder stays inside it once links are followed (`files.inside`).
 
 Run folder:
