@@ -123,7 +123,8 @@ def test_the_generated_shapes_student_must_win_by_what_lifting_gains_from_doubli
     learnt = [([0, 1], 0, 0), ([4, 5], 1, 0), ([2, 3], 1, 2), ([6, 7], 1, 2)]
     members, parts, views = zip(*[(m, p, v) for m, p, v in held_out + learnt], strict=True)
     item = _item(units(8, list(members), list(parts), list(views)))
-    assert view_gain([item]) == pytest.approx(0.25)
+    even, odd = split_views(item.knowledge)
+    assert view_gain([item], [odd], [held_out_agreement(vote(even), odd)]) == pytest.approx(0.25)
     choice = compare_candidates([item], {"generated": [np.array([0, 0, 0, 0, 1, 1, 1, 1])]})
     assert choice.labels == "lifting" and choice.generated == pytest.approx(1.0)
     assert choice.lifting == pytest.approx(0.75) and choice.margin == pytest.approx(0.25)

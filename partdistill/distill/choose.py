@@ -69,18 +69,18 @@ def quarter_views(knowledge: Knowledge) -> Knowledge:
     return knowledge.subset((knowledge.views >= 0) & (knowledge.views % 4 == 0))
 
 
-def view_gain(items: list[Item]) -> float:
-    """How much lifting's held-out agreement (on the odd views' units) grows from every fourth
-    view's units to the even views' units, averaged over the items, at least 0: an estimate of
-    what the held-out views would add to those learnt from, which the candidates handed over
-    learn from and the check's versions of them do not."""
-    gains = []
-    for item in items:
-        even, odd = split_views(item.knowledge)
-        quarter = quarter_views(item.knowledge)
-        gains.append(held_out_agreement(vote(even), odd) - held_out_agreement(vote(quarter), odd))
-    gains = [g for g in gains if not np.isnan(g)]
-    return max(0.0, float(np.mean(gains))) if gains else 0.0
+def view_gain(items: list[Item], odd: list[Knowledge], lifted: list[float]) -> float:
+    """How much lifting's held-out agreement on the odd views' units `odd` grows from every fourth
+    view's units to the even views' units (`lifted`: its agreement per item), averaged over the
+    items, at least 0: an estimate of what the held-out views would add to those learnt from,
+    which the candidates handed over learn from and the check's versions of them do not."""
+    quarter = [
+        held_out_agreement(vote(quarter_views(item.knowledge)), units)
+        for item, units in zip(items, odd, strict=True)
+    ]
+    gains = np.array(lifted) - np.array(quarter)
+    gains = gains[~np.isnan(gains)]
+    return max(0.0, float(gains.mean())) if len(gains) else 0.0
 
 
 def held_out_agreement(labels: np.ndarray, held: Knowledge) -> float:
@@ -162,7 +162,7 @@ def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> 
         fallback = STUDENT if STUDENT in held else GENERATED
         return Choice(fallback, reason="no held-out unit to score the two on")
     scores = {name: float(np.nanmean(values)) for name, values in agreement.items()}
-    margin = view_gain(items) if GENERATED in scores else None
+    margin = view_gain(items, odd, agreement[LIFTING]) if GENERATED in scores else None
     judged = scores | ({GENERATED: scores[GENERATED] - margin} if margin is not None else {})
     ranked = sorted((name for name in PREFERENCE if name in judged), key=lambda n: -judged[n])
     best = ranked[0]

@@ -78,7 +78,6 @@ class PredictionAverage:
         """[k] ascending point indices of `item` whose probabilities the average holds."""
         return np.unique(self.cloud(position, item))
 
-    @torch.no_grad()
     def update(self, model: torch.nn.Module, items: Sequence[Item]) -> None:
         """Fold the predictions of `model` (in eval mode) on every item into the average."""
         clouds = [self.cloud(position, item) for position, item in enumerate(items)]
