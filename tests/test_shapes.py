@@ -113,6 +113,20 @@ def test_normalize_mean_and_bbox_centres() -> None:
     assert np.linalg.norm(moved.points, axis=1).max() == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("center", ["mean", "bbox"])
+def test_normalization_gives_the_plain_forms_bits(center: str) -> None:
+    # The fast per-axis form against the plain [N, 3] one it replaced: training's clouds and
+    # weights stay the same to the bit.
+    rng = np.random.default_rng(5)
+    for size in (2, 7, 2048, 10_000):
+        points = (rng.normal(size=(size, 3)) * rng.uniform(0.01, 100) + rng.normal(size=3) * 10).astype(np.float32)
+        plain = points.astype(np.float64)
+        offset = plain.mean(axis=0) if center == "mean" else (plain.min(axis=0) + plain.max(axis=0)) / 2
+        got_offset, got_scale = normalization(points, center)
+        assert np.array_equal(got_offset, offset)
+        assert got_scale == float(np.linalg.norm(plain - offset, axis=1).max())
+
+
 def test_normalize_moves_the_mesh_with_the_points() -> None:
     mesh = Mesh(vertices=np.array([[0.0, 0, 0], [4, 0, 0], [0, 4, 0]]), faces=np.array([[0, 1, 2]]))
     shape = Shape(points=mesh.vertices, mesh=mesh)
