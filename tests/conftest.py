@@ -20,6 +20,14 @@ def _user_categories_of_this_module():
     catalog._USER.update(before)
 
 
+@pytest.fixture(autouse=True)
+def _checkpoints_on_their_epochs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs in tests write their checkpoints on every epoch the every-k rule allows, however
+    quickly the epochs go (a real run waits `CHECKPOINT_SECONDS` between two), so that which
+    epoch a killed run resumes after does not depend on the machine's speed."""
+    monkeypatch.setattr("partdistill.distill.train.CHECKPOINT_SECONDS", 0.0)
+
+
 @pytest.fixture
 def two_part_shape() -> Shape:
     """Two unit squares of points, 'top' at y=1 and 'bottom' at y=0: a split whose answer is known."""

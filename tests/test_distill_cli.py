@@ -161,6 +161,8 @@ def test_a_full_disk_during_distill_is_one_sentence_and_leaves_no_broken_checkpo
     script = (
         "import resource, signal, sys\n"
         "from partdistill.cli import app\n"
+        "import partdistill.distill.train as train\n"
+        "train.CHECKPOINT_SECONDS = 0.0\n"  # as the fixture sets it in this process
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
         "app(sys.argv[1:])\n"

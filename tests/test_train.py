@@ -307,15 +307,23 @@ def test_a_run_can_start_from_another_runs_student(items: list[Item], tmp_path: 
         Distillation(_config(start_from=str(tmp_path / "fresh")), items, tmp_path / "third")
 
 
-@pytest.mark.parametrize(("killed_in", "resumes_after"), [(3, 0), (5, 3)])
+@pytest.mark.parametrize(
+    ("killed_in", "seconds", "resumes_after"), [(3, 0.0, 0), (5, 0.0, 3), (5, float("inf"), 0)]
+)
 def test_a_checkpoint_every_k_epochs_resumes_to_the_same_weights(
-    items: list[Item], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, killed_in: int, resumes_after: int
+    items: list[Item],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    killed_in: int,
+    seconds: float,
+    resumes_after: int,
 ) -> None:
     # At most 2 checkpoints in 5 epochs: after epochs 3 and 5 (the last); the log comes with them,
     # and at most 2 display-only fits come on the same epochs. A run killed in epoch 5 runs epochs 4
     # and 5 again from the checkpoint of epoch 3 (after the switch at epoch 2); one killed before
-    # that starts over.
+    # that starts over, as does one whose epoch 3 came too soon after its start for a checkpoint.
     monkeypatch.setattr(train, "CHECKPOINTS", 2)
+    monkeypatch.setattr(train, "CHECKPOINT_SECONDS", seconds)
     monkeypatch.setattr(train, "FITS", 2)
     whole = Distillation(_config(), items, tmp_path / "whole")
     whole.start(resume=False)

@@ -24,12 +24,13 @@ README; `REFERENCE_SWITCH` turns them off: the reference's trigger and the stude
   student collapsed to a single part, 13 mIoU against 52 forward-only).
 The final student is the last epoch's.
 
-Every epoch's randomness comes from (seed, epoch), and a checkpoint is written after every k-th
-epoch and the last (`Distillation.checkpoint_every`: at most `CHECKPOINTS` of them), so a run
-killed at any point and resumed from its last checkpoint runs the epochs after it again and ends
-with the same weights as an uninterrupted one. The log is written on the same epochs, and the
-display-only fit every few epochs (`FITS` in a run, and the last): with a few shapes an epoch is
-a single short step, and per-epoch files and fit passes would cost as much as the training. A
+Every epoch's randomness comes from (seed, epoch), and a checkpoint is written after the last
+epoch and after every k-th one (`Distillation.checkpoint_every`: at most `CHECKPOINTS` of them)
+that ends `CHECKPOINT_SECONDS` or more after the run's previous checkpoint (or its start), so a
+run killed at any point and resumed from its last checkpoint runs the epochs after it again and
+ends with the same weights as an uninterrupted one. The log is written with the checkpoints, and
+the display-only fit every few epochs (`FITS` in a run, and the last): with a few shapes an epoch
+is a single short step, and per-epoch files and fit passes would cost as much as the training. A
 checkpoint that cannot be written in full (a full disk) is removed and the run stops with one
 sentence; every path in the run folder stays inside it once links are followed (`files.inside`).
 
@@ -85,6 +86,7 @@ FIT_SHAPES = 16
 FITS = 10
 STUDENT_CONFIG = "student.json"
 CHECKPOINTS = 25  # checkpoints a run writes at most (the reference's 25 epochs each had one)
+CHECKPOINT_SECONDS = 30.0  # the least time between two checkpoints (a kill loses at most this, or k epochs)
 CHECKPOINT_DIR = "checkpoint"
 CURRENT = "current.json"  # in checkpoint/: names the folder of the last complete epoch
 EPOCH_DIR = re.compile(r"epoch-\d{4,}")  # checkpoint/epoch-0007: everything of epoch 7
@@ -252,6 +254,7 @@ class Distillation:
         self.rescored: dict[str, np.ndarray] | None = None
         self.average = PredictionAverage(config.snapshot_decay, config.n_points, config.seed)
         self.trigger = Trigger(config.trigger_window, config.trigger_delta)
+        self._checkpointed_at = time.monotonic()  # the last checkpoint, or when `run` began
         fit_rng = np.random.default_rng([config.seed, 1])
         labelled = [item for item in self.items if item.shape.labels is not None]
         chosen = sorted(fit_rng.permutation(len(labelled))[:FIT_SHAPES])
@@ -277,7 +280,8 @@ class Distillation:
         return math.ceil(self.epochs / CHECKPOINTS)
 
     def _checkpoints_after(self, epoch: int) -> bool:
-        return epoch % self.checkpoint_every == 0 or epoch == self.epochs
+        due = time.monotonic() - self._checkpointed_at >= CHECKPOINT_SECONDS
+        return (epoch % self.checkpoint_every == 0 and due) or epoch == self.epochs
 
     def _fits_after(self, epoch: int) -> bool:
         """Whether the display-only fit is measured after `epoch`: every k-th epoch, as many as
@@ -490,6 +494,7 @@ class Distillation:
     def run(self) -> Iterator[BatchReport | EpochReport]:
         """Train from the current state to the last epoch, reporting every step and epoch."""
         config = self.config
+        self._checkpointed_at = time.monotonic()
         for epoch in range(self.state.epoch + 1, self.epochs + 1):
             start = time.perf_counter()
             rng = np.random.default_rng([config.seed, 2, epoch])
@@ -535,6 +540,7 @@ class Distillation:
             if checkpoint:
                 self._save_checkpoint()
                 self._write_log()
+                self._checkpointed_at = time.monotonic()
             yield report
 
     def _averages_after(self, epoch: int) -> bool:
