@@ -307,10 +307,7 @@ def normalization(points: np.ndarray, center: Centre = "mean") -> tuple[np.ndarr
     # rounded, so the root of the largest sum is the largest norm.
     pts = points.astype(np.float64)
     columns = np.ascontiguousarray(pts.T)
-    if center == "mean":
-        offset = pts.mean(axis=0)
-    else:
-        offset = (columns.min(axis=1) + columns.max(axis=1)) / 2
+    offset = pts.mean(axis=0) if center == "mean" else (columns.min(axis=1) + columns.max(axis=1)) / 2
     x, y, z = columns - offset[:, None]
     scale = float(np.sqrt((x * x + y * y + z * z).max()))
     if scale == 0.0:

@@ -119,7 +119,8 @@ def test_normalization_gives_the_plain_forms_bits(center: str) -> None:
     # weights stay the same to the bit.
     rng = np.random.default_rng(5)
     for size in (2, 7, 2048, 10_000):
-        points = (rng.normal(size=(size, 3)) * rng.uniform(0.01, 100) + rng.normal(size=3) * 10).astype(np.float32)
+        spread, centre = rng.uniform(0.01, 100), rng.normal(size=3) * 10
+        points = (rng.normal(size=(size, 3)) * spread + centre).astype(np.float32)
         plain = points.astype(np.float64)
         offset = plain.mean(axis=0) if center == "mean" else (plain.min(axis=0) + plain.max(axis=0)) / 2
         got_offset, got_scale = normalization(points, center)
