@@ -10,6 +10,7 @@ from partdistill.distill.choose import (
     compare_candidates,
     filled,
     held_out_agreement,
+    lead_error,
     split_views,
     view_gain,
 )
@@ -65,21 +66,51 @@ def _item(knowledge: Knowledge) -> Item:
     return Item("s", Shape(points=points), knowledge)
 
 
-def test_the_labels_that_agree_better_with_held_out_views_are_handed_over() -> None:
-    # Points 0-3 are part a, 4-7 part b. Every odd (held-out) view says so; the even views call
-    # points 2-3 part b.
-    held_out = [([0, 1, 2, 3], 0, 1), ([4, 5, 6, 7], 1, 1), ([0, 1, 2, 3], 0, 3), ([4, 5, 6, 7], 1, 3)]
+def _even_views_wrong(odd_views: range) -> Item:
+    """Points 0-3 are part a, 4-7 part b, as each of `odd_views` (held out) says in two units; the
+    even views 0 and 2 call points 2-3 part b, so lifting them gets those two wrong."""
+    held_out = [unit for view in odd_views for unit in (([0, 1, 2, 3], 0, view), ([4, 5, 6, 7], 1, view))]
     learnt = [([0, 1], 0, 0), ([2, 3, 4, 5, 6, 7], 1, 0), ([0, 1], 0, 2), ([2, 3, 4, 5, 6, 7], 1, 2)]
     members, parts, views = zip(*[(m, p, v) for m, p, v in held_out + learnt], strict=True)
-    item = _item(units(8, list(members), list(parts), list(views)))
-    right = np.array([0, 0, 0, 0, 1, 1, 1, 1])  # a twin that saw past the even views' mistake
-    choice = compare([item], [right])
+    return _item(units(8, list(members), list(parts), list(views)))
+
+
+RIGHT = np.array([0, 0, 0, 0, 1, 1, 1, 1])  # a twin that saw past the even views' mistake
+HALF = np.array([0, 0, 0, 1, 1, 1, 1, 1])  # one of the two points the even views get wrong
+WRONG = np.array([1, 1, 1, 1, 0, 0, 0, 0])  # a twin that learnt nothing (lifting covers every point)
+
+
+def test_a_students_lead_has_the_standard_error_of_its_units() -> None:
+    # Held out: views 1 and 3, two units each. Against lifting, RIGHT leads by 0.5 on the units of
+    # part a and 0 on those of part b: a lead of 0.25 whose units scatter 0.25 about it, so its
+    # standard error is sqrt(4 x (1/4)^2 x 0.25^2) = 0.125; over two such items, 0.125 / sqrt(2).
+    item = _even_views_wrong(range(1, 4, 2))
+    even, odd = split_views(item.knowledge)
+    assert lead_error([odd], [RIGHT], [vote(even)]) == pytest.approx(0.125)
+    assert lead_error([odd, odd], [RIGHT, RIGHT], [vote(even)] * 2) == pytest.approx(0.125 / np.sqrt(2))
+    assert lead_error([odd], [vote(even)], [vote(even)]) == 0.0
+
+
+def test_the_labels_that_agree_better_with_held_out_views_are_handed_over() -> None:
+    # Ten held-out views: RIGHT leads lifting by 0.25 with a standard error of 0.25 / sqrt(20).
+    item = _even_views_wrong(range(1, 20, 2))
+    choice = compare([item], [RIGHT])
     assert choice.labels == "student" and choice.student == pytest.approx(1.0)
     assert choice.lifting == pytest.approx(0.75)  # lifting the even views gets points 2-3 wrong
-    wrong = np.array([1, 1, 1, 1, 0, 0, 0, 0])  # a twin that learnt nothing (lifting covers every point)
-    choice = compare([item], [wrong])
+    assert "student 100.0 (± 5.6), lifting 75.0" in choice.reason
+    choice = compare([item], [WRONG])
     assert choice.labels == "lifting" and choice.student == pytest.approx(0.0)
-    assert "student 0.0, lifting 75.0" in choice.reason
+    assert "at least as well with held-out views: student 0.0 (± 5.6), lifting 75.0" in choice.reason
+
+
+def test_a_student_that_leads_by_less_than_two_standard_errors_is_not_handed_over() -> None:
+    # One held-out view: RIGHT leads by 0.5 on one unit and 0 on the other, 0.25 in all, with a
+    # standard error of sqrt(2 x (1/2)^2 x 0.25^2) = 0.177: two of them are more than its lead.
+    item = _even_views_wrong(range(1, 2))
+    choice = compare([item], [RIGHT])
+    assert choice.labels == "lifting" and choice.student == pytest.approx(1.0)
+    assert choice.reason.startswith("no student agreed better with held-out views by more than 2 standard")
+    assert "student 100.0 (± 17.7), lifting 75.0" in choice.reason
 
 
 def test_without_held_out_units_the_student_is_handed_over_unchecked() -> None:
@@ -89,24 +120,18 @@ def test_without_held_out_units_the_student_is_handed_over_unchecked() -> None:
 
 
 def test_of_three_candidates_the_one_that_agrees_best_with_held_out_views_is_handed_over() -> None:
-    # Points 0-3 are part a, 4-7 part b. The odd (held-out) views say so; the even views call
-    # points 2-3 part b, so lifting them gets those two wrong.
-    held_out = [([0, 1, 2, 3], 0, 1), ([4, 5, 6, 7], 1, 1)]
-    learnt = [([0, 1], 0, 0), ([2, 3, 4, 5, 6, 7], 1, 0)]
-    members, parts, views = zip(*[(m, p, v) for m, p, v in held_out + learnt], strict=True)
-    item = _item(units(8, list(members), list(parts), list(views)))
-    right = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    half = np.array([0, 0, 0, 1, 1, 1, 1, 1])  # one of the two points the even views get wrong
-    wrong = np.array([1, 1, 1, 1, 1, 1, 1, 1])
-    choice = compare_candidates([item], {"student": [half], "generated": [right]})
+    # Ten held-out views; HALF leads lifting by 0.125 (standard error 0.125 / sqrt(20)), RIGHT by
+    # 0.25 (0.25 / sqrt(20)).
+    item = _even_views_wrong(range(1, 20, 2))
+    choice = compare_candidates([item], {"student": [HALF], "generated": [RIGHT]})
     assert choice.labels == "generated" and choice.generated == pytest.approx(1.0)
     assert choice.student == pytest.approx(0.875) and choice.lifting == pytest.approx(0.75)
-    assert "student 87.5, generated 100.0, lifting 75.0;" in choice.reason
-    assert choice.margin == 0.0  # views 0 and 1 only: every fourth view is the even views
-    choice = compare_candidates([item], {"student": [half], "generated": [wrong]})
+    assert "student 87.5 (± 2.8), generated 100.0 (± 5.6), lifting 75.0;" in choice.reason
+    assert choice.margin == 0.0  # every fourth view (view 0) lifts as the even views (0 and 2) do
+    choice = compare_candidates([item], {"student": [HALF], "generated": [np.ones(8, dtype=np.int64)]})
     assert choice.labels == "student" and choice.generated == pytest.approx(0.5)
     # A tie goes to lifting, then the student: the cheaper to trust.
-    choice = compare_candidates([item], {"student": [right], "generated": [right]})
+    choice = compare_candidates([item], {"student": [RIGHT], "generated": [RIGHT]})
     assert choice.labels == "student"
     lifted = vote(split_views(item.knowledge)[0])
     choice = compare_candidates([item], {"student": [lifted], "generated": [lifted]})

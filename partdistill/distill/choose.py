@@ -7,8 +7,10 @@ has seen: a twin of the run, with the same settings, is distilled on the units o
 only; those units are lifted too; and both are scored on the units of the odd views by
 `held_out_agreement`, lifting as it is (a point no even-view unit covers has no label, so it
 counts against it: lifting must explain the held-out views on its own). The student's labels are
-handed over if its twin scored higher, else direct lifting of all the units, with the student's
-label where no unit covers a point (better than none, for a user who needs every point labelled).
+handed over if its twin scored higher by more than twice the standard error of that lead
+(`lead_error`: the held-out units scatter, and on three shapes a lead of a point or two is
+noise), else direct lifting of all the units, with the student's label where no unit covers a
+point (better than none, for a user who needs every point labelled).
 
 The check costs a second distillation, so it runs only where the run distils forward only
 (`Distillation.forward_only`: collections too small for backward distillation, the regime where
@@ -83,17 +85,40 @@ def view_gain(items: list[Item], odd: list[Knowledge], lifted: list[float]) -> f
     return max(0.0, float(gains.mean())) if len(gains) else 0.0
 
 
+def unit_shares(labels: np.ndarray, held: Knowledge) -> tuple[np.ndarray, np.ndarray]:
+    """Each held-out unit's share of points that `labels` [n_points] give its part [U], and its
+    weight in the agreement [U]: its score, 0 for a unit without points."""
+    sizes = np.diff(held.offsets)
+    units = held.unit_of_entry()
+    right = np.bincount(units, weights=labels[held.indices] == held.parts[units], minlength=held.n_units)
+    return right / np.maximum(sizes, 1), held.scores * (sizes > 0)
+
+
 def held_out_agreement(labels: np.ndarray, held: Knowledge) -> float:
     """How far `labels` [n_points] give held-out units their part: the mean over units of the share
     of a unit's points labelled its part, weighted by the units' scores. NaN without a unit of
     some point and some score."""
-    sizes = np.diff(held.offsets)
-    weights = held.scores * (sizes > 0)
+    shares, weights = unit_shares(labels, held)
     if weights.sum() <= 0:
         return float("nan")
-    units = held.unit_of_entry()
-    right = np.bincount(units, weights=labels[held.indices] == held.parts[units], minlength=held.n_units)
-    return float(np.sum(weights * right / np.maximum(sizes, 1)) / weights.sum())
+    return float(np.sum(weights * shares) / weights.sum())
+
+
+def lead_error(odd: list[Knowledge], labels: list[np.ndarray], baseline: list[np.ndarray]) -> float:
+    """The standard error of how far `labels` lead `baseline` in held-out agreement with the units
+    `odd` (one of each per item), as the check averages it: the items' score-weighted means over
+    their units, then the mean over the items that have any. Paired unit by unit (both are scored
+    on the same units), each unit's lead taken as an independent draw about its item's mean."""
+    variance, counted = 0.0, 0
+    for units, ours, theirs in zip(odd, labels, baseline, strict=True):
+        shares, weights = unit_shares(ours, units)
+        if weights.sum() <= 0:
+            continue
+        lead = shares - unit_shares(theirs, units)[0]
+        share = weights / weights.sum()
+        variance += float(np.sum(share**2 * (lead - np.sum(share * lead)) ** 2))
+        counted += 1
+    return float(np.sqrt(variance)) / counted if counted else 0.0
 
 
 def filled(lifted: np.ndarray, student: np.ndarray) -> np.ndarray:
@@ -121,6 +146,7 @@ def twin(run: Distillation) -> Distillation | None:
     return checked
 
 
+SIGNIFICANCE = 2.0  # standard errors (`lead_error`) a student must lead lifting by to be handed over
 LIFTING, STUDENT, GENERATED = "lifting", "student", "generated"
 # Who wins a tie of held-out agreement: lifting (the baseline, and the cheapest to trust), then the
 # run's student, then the student distilled on generated shapes alone.
@@ -141,8 +167,10 @@ def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> 
     """The choice among lifting and the students in `held` (by name: "student", "generated"), each
     given as its labels of every item made without the odd views' units (a twin's, or those of a
     student that never saw the items' units); lifting is that of the even views' units. Each is
-    scored by `held_out_agreement` with the odd views' units, averaged over the items; the highest
-    is handed over, a tie going to the earlier in `PREFERENCE`.
+    scored by `held_out_agreement` with the odd views' units, averaged over the items. A student
+    counts only if it leads lifting by more than `SIGNIFICANCE` standard errors of its lead
+    (`lead_error`); the highest of those is handed over, a tie going to the earlier in
+    `PREFERENCE`, and lifting where none counts.
 
     The check's lifting and twin learnt from half the views, while what is handed over learns
     from all of them; the generated shapes' student is the same in the check as handed over. So
@@ -164,23 +192,25 @@ def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> 
     scores = {name: float(np.nanmean(values)) for name, values in agreement.items()}
     margin = view_gain(items, odd, agreement[LIFTING]) if GENERATED in scores else None
     judged = scores | ({GENERATED: scores[GENERATED] - margin} if margin is not None else {})
-    ranked = sorted((name for name in PREFERENCE if name in judged), key=lambda n: -judged[n])
-    best = ranked[0]
+    errors = {name: lead_error(odd, held[name], held[LIFTING]) for name in held if name != LIFTING}
+    clear = [name for name, error in errors.items() if judged[name] - judged[LIFTING] > SIGNIFICANCE * error]
+    best = min((name for name in PREFERENCE if name in clear), key=lambda n: -judged[n], default=LIFTING)
     shown = (STUDENT, GENERATED, LIFTING)
-    figures = ", ".join(f"{name} {100 * scores[name]:.1f}" for name in shown if name in scores)
-    how = "better" if len(scores) == 2 else "best"
-    if best == LIFTING and any(judged[n] == judged[LIFTING] for n in ranked[1:]):
-        how = "at least as well" if len(scores) == 2 else "at least as well as any"
+    figures = ", ".join(
+        f"{name} {100 * scores[name]:.1f}" + (f" (± {100 * errors[name]:.1f})" if name in errors else "")
+        for name in shown
+        if name in scores
+    )
     if margin is not None:
         figures += (
             f"; generated by a margin of {100 * margin:.1f}, what lifting gained from doubling its views,"
             " as the others learnt from half of them there"
         )
-    return Choice(
-        best,
-        scores.get(STUDENT),
-        scores[LIFTING],
-        f"it agreed {how} with held-out views: {figures}",
-        scores.get(GENERATED),
-        margin,
-    )
+    noise = f"by more than {SIGNIFICANCE:g} standard errors (±) of the lead"
+    if best != LIFTING:
+        how = f"it agreed {'better' if len(scores) == 2 else 'best'} with held-out views, ahead of lifting {noise}"
+    elif any(judged[name] > judged[LIFTING] for name in errors):
+        how = f"no student agreed better with held-out views {noise}"
+    else:
+        how = f"it agreed {'at least as well' if len(scores) == 2 else 'at least as well as any'} with held-out views"
+    return Choice(best, scores.get(STUDENT), scores[LIFTING], f"{how}: {figures}", scores.get(GENERATED), margin)
