@@ -207,10 +207,12 @@ def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> 
             " as the others learnt from half of them there"
         )
     noise = f"by more than {SIGNIFICANCE:g} standard errors (±) of the lead"
+    two = len(scores) == 2
     if best != LIFTING:
-        how = f"it agreed {'better' if len(scores) == 2 else 'best'} with held-out views, ahead of lifting {noise}"
+        how = f"it agreed {'better' if two else 'best'} with held-out views, ahead of lifting {noise}"
     elif any(judged[name] > judged[LIFTING] for name in errors):
         how = f"no student agreed better with held-out views {noise}"
     else:
-        how = f"it agreed {'at least as well' if len(scores) == 2 else 'at least as well as any'} with held-out views"
-    return Choice(best, scores.get(STUDENT), scores[LIFTING], f"{how}: {figures}", scores.get(GENERATED), margin)
+        how = f"it agreed {'at least as well' if two else 'at least as well as any'} with held-out views"
+    reason = f"{how}: {figures}"
+    return Choice(best, scores.get(STUDENT), scores[LIFTING], reason, scores.get(GENERATED), margin)
