@@ -371,8 +371,8 @@ def test_tta_with_generated_shapes_hands_over_one_of_three_candidates(
     assert (tmp_path / "held-out-check" / "student.safetensors").is_file()
     choice = json.loads((tmp_path / "choice.json").read_text())
     assert choice["labels"] in ("student", "generated", "lifting")
-    student, generated = f"{100 * choice['student']:.1f}", f"{100 * choice['generated']:.1f}"
-    assert re.search(rf"student {student} \(± [\d.]+\), generated {generated} ", said), said
+    figures = f"{100 * choice['student']:.1f}", f"{100 * choice['generated']:.1f}"
+    assert re.search(r"student {} \(± [\d.]+\), generated {} ".format(*figures), said), said
     # The fine-tune's note gives its own steps, not the user's --epochs overruled by --min-steps.
     assert re.search(
         r"training \d+ epochs, to take the fine-tune's 50: \d+ steps\. A fine-tune distils", said
