@@ -11,8 +11,8 @@ Storage:
   shape to teach) and return what they made (a shape, units, a contact sheet as PNG bytes), and
   the driver writes it into the collection, atomically and in its record. Workers need no access
   to the driver's files, so nodes need not share a file system.
-- per-category distill tasks write their run folders themselves (checkpoints after every epoch
-  are what makes them resumable), so `--out` must be on storage every node sees: a shared file
+- per-category distill tasks write their run folders themselves (their checkpoints are what
+  makes them resumable), so `--out` must be on storage every node sees: a shared file
   system or a mounted bucket; on one machine, its own disk.
 
 Shape i is made from (settings, seed, i) alone, so it is the same bytes whichever worker makes it

@@ -97,6 +97,7 @@ def test_the_labels_that_agree_better_with_held_out_views_are_handed_over() -> N
     choice = compare([item], [RIGHT])
     assert choice.labels == "student" and choice.student == pytest.approx(1.0)
     assert choice.lifting == pytest.approx(0.75)  # lifting the even views gets points 2-3 wrong
+    assert choice.reason.startswith("it agreed better with held-out views than lifting, by more than 2")
     assert "student 100.0 (± 5.6), lifting 75.0" in choice.reason
     choice = compare([item], [WRONG])
     assert choice.labels == "lifting" and choice.student == pytest.approx(0.0)
@@ -126,6 +127,7 @@ def test_of_three_candidates_the_one_that_agrees_best_with_held_out_views_is_han
     choice = compare_candidates([item], {"student": [HALF], "generated": [RIGHT]})
     assert choice.labels == "generated" and choice.generated == pytest.approx(1.0)
     assert choice.student == pytest.approx(0.875) and choice.lifting == pytest.approx(0.75)
+    assert choice.reason.startswith("it agreed best with held-out views of the students ahead of lifting")
     assert "student 87.5 (± 2.8), generated 100.0 (± 5.6), lifting 75.0;" in choice.reason
     assert choice.margin == 0.0  # every fourth view (view 0) lifts as the even views (0 and 2) do
     choice = compare_candidates([item], {"student": [HALF], "generated": [np.ones(8, dtype=np.int64)]})

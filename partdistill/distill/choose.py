@@ -108,7 +108,8 @@ def lead_error(odd: list[Knowledge], labels: list[np.ndarray], baseline: list[np
     """The standard error of how far `labels` lead `baseline` in held-out agreement with the units
     `odd` (one of each per item), as the check averages it: the items' score-weighted means over
     their units, then the mean over the items that have any. Paired unit by unit (both are scored
-    on the same units), each unit's lead taken as an independent draw about its item's mean."""
+    on the same units), each unit's lead taken as an independent draw about its item's mean (the
+    plug-in variance, without a small-sample correction: an item of one unit adds none)."""
     variance, counted = 0.0, 0
     for units, ours, theirs in zip(odd, labels, baseline, strict=True):
         shares, weights = unit_shares(ours, units)
@@ -208,8 +209,10 @@ def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> 
         )
     noise = f"by more than {SIGNIFICANCE:g} standard errors (±) of the lead"
     two = len(scores) == 2
-    if best != LIFTING:
-        how = f"it agreed {'better' if two else 'best'} with held-out views, ahead of lifting {noise}"
+    if best != LIFTING and two:
+        how = f"it agreed better with held-out views than lifting, {noise}"
+    elif best != LIFTING:
+        how = f"it agreed best with held-out views of the students ahead of lifting {noise}"
     elif any(judged[name] > judged[LIFTING] for name in errors):
         how = f"no student agreed better with held-out views {noise}"
     else:
