@@ -7,7 +7,8 @@
      it, timed by this script from its start to its exit;
    - the optimisation steps alone: the same student from the same initialisation on the same
      batches (the run's samples, augmentation and units), forward, loss, backward and Adam step
-     timed, the batches made off the clock.
+     timed, the batches made off the clock, with the host allocator's settings `pd` takes
+     (partdistill.allocator).
    It prints the ratio of the two (TTA's twin counted as the second student it is: 2 x 1.3 is the
    target where it runs) and where the rest goes, timed inside the command: start-up and imports,
    loading the shapes and units, setting the run up, making the batches, the display-only fit, the
@@ -18,7 +19,8 @@
 2. The PointNet student's optimisation step at 16 clouds x 2,048 points against two plain
    PyTorch PointNet segmentation networks of the same widths written here (the classic layout:
    1x1 convolutions, batch norm, ReLU, channels first; and the student's layer types written
-   plainly), interleaved in one process; then the student's step with 1 and 2 torch threads.
+   plainly), interleaved in one process with `pd`'s allocator settings; then the student's step
+   with 1 and 2 torch threads.
 
     .venv/bin/python benchmarks/bench_distill.py [--work bench-distill] [--sizes 3,12,48,192]
         [--modes pre,tta] [--repeats 3] [--epochs 25] [--min-steps 300] [--baseline DIR]
@@ -169,9 +171,20 @@ def child_command(arguments: list[str]) -> dict[str, float]:
     return dict(clock.totals)
 
 
+def same_allocator() -> None:
+    """Take the host allocator's settings that `pd` of the tree measured takes (none in a tree from
+    before partdistill.allocator), so that the steps alone and the command run alike."""
+    try:
+        from partdistill.allocator import keep_freed_memory
+    except ImportError:
+        return
+    keep_freed_memory()
+
+
 def child_steps(collection: Path, epochs: int, min_steps: int) -> dict[str, float]:
     """Seconds of the optimisation steps alone of `pd distill --shapes collection --epochs epochs
     --min-steps min_steps`, at its defaults otherwise."""
+    same_allocator()
     import numpy as np
     import torch
 
@@ -356,6 +369,7 @@ def student_table(args: argparse.Namespace) -> None:
     from partdistill.distill.optim import Adam
     from partdistill.distill.students import build_student
 
+    same_allocator()
     batch, points, parts = 16, 2048, 4
     clouds, pairs = random_batch(batch, points)
     torch.manual_seed(0)

@@ -8,6 +8,7 @@ traceback.
 
 import typer
 
+from partdistill.allocator import keep_freed_memory
 from partdistill.cli import categories, distill, evaluate, importing, info, predict, synth, teach, view
 
 app = typer.Typer(
@@ -30,4 +31,5 @@ app.command()(info.info)
 
 
 def main() -> None:
+    keep_freed_memory()  # a setting of the process (partdistill.allocator), so the program's to take
     app()
