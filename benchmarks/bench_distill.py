@@ -306,6 +306,13 @@ def distill_table(args: argparse.Namespace) -> None:
                 print(
                     line + "".join(f"{median(name, size, kind, c):>{max(len(c) + 1, 8)}.1f}" for c in COLUMNS)
                 )
+    if args.repeats > 1:
+        print("\nThe ratio of each repeat (its wall / the steps alone measured in the same repeat):")
+        for (name, size, kind), runs in results.items():
+            if kind != "steps":
+                alone = results[name, size, "steps"]
+                ratios = ", ".join(f"{r['wall'] / a[STEPS]:.2f}" for r, a in zip(runs, alone, strict=True))
+                print(f"  {name}, {size} shapes, {kind}: {ratios}")
 
 
 # --- 2. the PointNet step -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ PACKAGE = Path(partdistill.__file__).parent
 LAYERS: list[set[str]] = [
     {"errors", "palette"},
     {"records"},
-    {"files", "shapes", "threads", "devices", "metrics", "progress", "weights"},
+    {"files", "shapes", "threads", "devices", "allocator", "metrics", "progress", "weights"},
     {"prompts", "formats", "viz"},
     {"collection"},
     {"render", "knowledge", "synth", "datasets"},
