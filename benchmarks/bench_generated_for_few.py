@@ -254,6 +254,7 @@ def miou(labels: list[np.ndarray], items: list[Item]) -> float:
 
 
 THREE = {LIFTING: LIFTING, STUDENT: SHIPPED, GENERATED: "pre"}  # pd's candidates: row's column
+MIXED = "mix-50"  # measured as a fourth candidate, with its twin, where the row has it
 
 
 def as_handed(row: Row, candidate: str) -> list[np.ndarray]:
@@ -264,21 +265,26 @@ def as_handed(row: Row, candidate: str) -> list[np.ndarray]:
     return [filled(x, s) for x, s in zip(row.labels[LIFTING], row.labels[SHIPPED], strict=True)]
 
 
-def handed_over(row: Row) -> str | None:
+def handed_over(row: Row, mixed: bool = False) -> str | None:
     """Which of its candidates (a column) `pd distill --with` hands over, None where the row lacks
-    pre, the shipped fine-tune or its twin."""
-    if "pre" not in row.labels or SHIPPED not in row.twins:
+    pre, the shipped fine-tune or its twin; with `mixed`, the choice were `MIXED` (by its twin) a
+    fourth candidate, None where the row lacks that twin."""
+    if "pre" not in row.labels or SHIPPED not in row.twins or (mixed and MIXED not in row.twins):
         return None
-    choice = compare_candidates(row.items, {STUDENT: row.twins[SHIPPED], GENERATED: row.labels["pre"]})
-    return THREE[choice.labels]
+    held = {STUDENT: row.twins[SHIPPED]} | ({MIXED: row.twins[MIXED]} if mixed else {})
+    choice = compare_candidates(row.items, held | {GENERATED: row.labels["pre"]})
+    return (THREE | {MIXED: MIXED})[choice.labels]
 
 
 def report(rows: list[Row], candidates: tuple[str, ...]) -> None:
     """The table: each candidate's mIoU, what pd hands over (and which), and the oracle (the best
-    of pd's three candidates, each as pd would hand it over); then, per group, the means and the
+    of pd's three candidates, each as pd would hand it over); where rows have `MIXED`'s twin, the
+    same with it as a fourth candidate ("pd4", "oracle4"); then, per group, the means and the
     issue's done-when counts."""
     columns = [LIFTING, *(c for c in candidates if any(c in row.labels for row in rows))]
     head = f"{'row':<26}" + "".join(f"{c:>9}" for c in columns) + f"{'pd':>9}  {'which':<8}{'oracle':>8}"
+    if any(MIXED in row.twins for row in rows):
+        head += f"{'pd4':>9}  {'which':<8}{'oracle4':>8}"
     print(head)
     groups: dict[str, list[dict[str, float]]] = {}
     for row in rows:
@@ -289,6 +295,11 @@ def report(rows: list[Row], candidates: tuple[str, ...]) -> None:
             three = {c: 100 * miou(as_handed(row, c), row.items) for c in THREE.values()}
             values["pd"], values["oracle"] = three[handed], max(three.values())
             cells += f"{values['pd']:>9.1f}  {handed:<8}{values['oracle']:>8.1f}"
+        handed = handed_over(row, mixed=True)
+        if handed is not None:
+            four = three | {MIXED: 100 * miou(row.labels[MIXED], row.items)}
+            values["pd4"], values["oracle4"] = four[handed], max(four.values())
+            cells += f"{values['pd4']:>9.1f}  {handed:<8}{values['oracle4']:>8.1f}"
         print(f"{row.name:<26}{cells}", flush=True)
         groups.setdefault(row.name.split("/")[0], []).append(values)
     print("\nmeans; pd against lifting (+5 or more / below), the oracle (mean gap, rows it missed), and")
@@ -304,6 +315,13 @@ def report(rows: list[Row], candidates: tuple[str, ...]) -> None:
         line += f"; oracle gap {gap.mean():.1f}, missed {np.sum(gap > 0)}"
         if all("tta" in v for v in full):
             line += f"; below max(tta, lifting): {sum(v['pd'] < max(v['tta'], v[LIFTING]) for v in full)}"
+        if all("pd4" in v for v in full):
+            pd4 = np.array([v["pd4"] for v in full])
+            line += f"; pd4 {pd4.mean():.1f}, oracle4 {np.mean([v['oracle4'] for v in full]):.1f}"
+            line += f", +5: {np.sum(pd4 >= lifted + 5)}, below: {np.sum(pd4 < lifted)}"
+            if all("tta" in v for v in full):
+                below = sum(v["pd4"] < max(v["tta"], v[LIFTING]) for v in full)
+                line += f", below max(tta, lifting): {below}"
         print(line)
 
 

@@ -149,9 +149,6 @@ def twin(run: Distillation) -> Distillation | None:
 
 SIGNIFICANCE = 2.0  # standard errors (`lead_error`) a student must lead lifting by to be handed over
 LIFTING, STUDENT, GENERATED = "lifting", "student", "generated"
-# Who wins a tie of held-out agreement: lifting (the baseline, and the cheapest to trust), then the
-# run's student, then the student distilled on generated shapes alone.
-PREFERENCE = (LIFTING, STUDENT, GENERATED)
 WHAT = {
     LIFTING: "direct lifting of the units",
     STUDENT: "the student's",
@@ -165,13 +162,14 @@ def compare(items: list[Item], twin_labels: list[np.ndarray]) -> Choice:
 
 
 def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> Choice:
-    """The choice among lifting and the students in `held` (by name: "student", "generated"), each
-    given as its labels of every item made without the odd views' units (a twin's, or those of a
-    student that never saw the items' units); lifting is that of the even views' units. Each is
-    scored by `held_out_agreement` with the odd views' units, averaged over the items. A student
-    counts only if it leads lifting by more than `SIGNIFICANCE` standard errors of its lead
-    (`lead_error`); the highest of those is handed over, a tie going to the earlier in
-    `PREFERENCE`, and lifting where none counts.
+    """The choice among lifting and the students in `held` (by name: `pd` has "student" and
+    "generated"), each given as its labels of every item made without the odd views' units (a
+    twin's, or those of a student that never saw the items' units); lifting is that of the even
+    views' units. Each is scored by `held_out_agreement` with the odd views' units, averaged over
+    the items. A student counts only if it leads lifting by more than `SIGNIFICANCE` standard
+    errors of its lead (`lead_error`); the highest of those is handed over, a tie going to the
+    earlier in `held` (callers list them in the order they trust them), and lifting where none
+    counts.
 
     The check's lifting and twin learnt from half the views, while what is handed over learns
     from all of them; the generated shapes' student is the same in the check as handed over. So
@@ -195,12 +193,10 @@ def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> 
     judged = scores | ({GENERATED: scores[GENERATED] - margin} if margin is not None else {})
     errors = {name: lead_error(odd, held[name], held[LIFTING]) for name in held if name != LIFTING}
     clear = [name for name, error in errors.items() if judged[name] - judged[LIFTING] > SIGNIFICANCE * error]
-    best = min((name for name in PREFERENCE if name in clear), key=lambda n: -judged[n], default=LIFTING)
-    shown = (STUDENT, GENERATED, LIFTING)
+    best = min((name for name in errors if name in clear), key=lambda n: -judged[n], default=LIFTING)
     figures = ", ".join(
         f"{name} {100 * scores[name]:.1f}" + (f" (± {100 * errors[name]:.1f})" if name in errors else "")
-        for name in shown
-        if name in scores
+        for name in [*errors, LIFTING]
     )
     if margin is not None:
         figures += (
