@@ -186,8 +186,8 @@ def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> 
         for name, labels in held.items()
     }
     if np.isnan(agreement[LIFTING]).all():
-        fallback = STUDENT if STUDENT in held else GENERATED
-        return Choice(fallback, reason="no held-out unit to score the two on")
+        first = next(name for name in held if name != LIFTING)
+        return Choice(first, reason="no held-out unit to score the candidates on")
     scores = {name: float(np.nanmean(values)) for name, values in agreement.items()}
     margin = view_gain(items, odd, agreement[LIFTING]) if GENERATED in scores else None
     judged = scores | ({GENERATED: scores[GENERATED] - margin} if margin is not None else {})
