@@ -11,8 +11,8 @@ mapped and handed back when freed.
 This is a setting of the process, not of the library: the `pd` command line takes it (Ray's
 workers, which Ray starts, do not); a program or notebook that imports `partdistill` keeps its own
 allocator's settings unless it calls `keep_freed_memory` itself. The price is memory: a freed
-block stays in the heap until the process exits wherever a live one sits above it, not only up
-to the trim threshold (a sixth more peak memory in the runs docs/benchmarks.md measured).
+block stays in the process's heap for reuse as long as a live one sits above it, and up to `KEPT`
+bytes at the heap's top (a sixth more peak memory in the runs docs/benchmarks.md measured).
 Elsewhere than glibc (macOS, Windows, musl) nothing changes, and where another malloc is
 preloaded (jemalloc, tcmalloc) glibc's settings do not apply to it.
 """
