@@ -193,7 +193,7 @@ def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> 
     judged = scores | ({GENERATED: scores[GENERATED] - margin} if margin is not None else {})
     errors = {name: lead_error(odd, held[name], held[LIFTING]) for name in held if name != LIFTING}
     clear = [name for name, error in errors.items() if judged[name] - judged[LIFTING] > SIGNIFICANCE * error]
-    best = min((name for name in errors if name in clear), key=lambda n: -judged[n], default=LIFTING)
+    best = min(clear, key=lambda n: -judged[n], default=LIFTING)  # a tie: the earlier in `held`
     figures = ", ".join(
         f"{name} {100 * scores[name]:.1f}" + (f" (± {100 * errors[name]:.1f})" if name in errors else "")
         for name in [*errors, LIFTING]
