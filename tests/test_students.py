@@ -30,6 +30,17 @@ def test_every_student_maps_points_to_logits_and_trains(name: str) -> None:
     assert trainable and all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable)
 
 
+@pytest.mark.parametrize("name", ["pointnet", "edgeconv"])
+def test_prediction_computes_the_function_training_learns(name: str) -> None:
+    # Eval mode splits the head's first layer (the pooled share once per cloud); the same logits.
+    model = build_student(name, n_parts=4)
+    points = _points(3, 256)
+    with torch.no_grad():
+        trained, predicted = model.train()(points), model.eval()(points)
+    torch.testing.assert_close(predicted, trained, rtol=0, atol=1e-5)
+    assert torch.equal(predicted.argmax(-1), trained.argmax(-1))
+
+
 def test_point_m2ae_encoder_is_frozen_and_in_eval_mode() -> None:
     model = PointM2AEStudent(n_parts=2)
     model.train()
