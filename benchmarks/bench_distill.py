@@ -60,7 +60,9 @@ PARTS = {  # where the rest of a run goes: the command's functions timed under e
     ],
     "fit": [("partdistill.distill.train", "Distillation._fit")],
     "average": [
-        ("partdistill.distill.snapshot", "PredictionAverage.update"),
+        ("partdistill.distill.snapshot", "PredictionAverage.update"),  # before the steps gave it
+        ("partdistill.distill.snapshot", "PredictionAverage.observe"),
+        ("partdistill.distill.snapshot", "PredictionAverage.complete"),
         ("partdistill.distill.train", "Distillation._rescore"),
     ],
     "checkpoints": [

@@ -18,7 +18,7 @@ from partdistill.distill.data import (
 from partdistill.distill.snapshot import NEGLIGIBLE, PredictionAverage
 from partdistill.distill.students import build_student
 from partdistill.knowledge.units import Knowledge
-from partdistill.shapes import Shape
+from partdistill.shapes import Shape, normalize_points
 
 PARTS = ["a", "b"]
 
@@ -39,12 +39,19 @@ class _Leaning(torch.nn.Module):
         return torch.stack([self.strength * points[..., 0], torch.zeros_like(points[..., 0])], dim=-1)
 
 
+def _observe(average: PredictionAverage, epoch: int, model: torch.nn.Module, items: list[Item]) -> None:
+    """What a training step of `model` on every item's cloud (not augmented) folds in."""
+    members = list(enumerate(items))
+    clouds = [normalize_points(item.shape.points[average.cloud(p, item)], "bbox") for p, item in members]
+    average.observe(epoch, members, model(torch.from_numpy(np.stack(clouds))))
+
+
 def test_the_average_weighs_the_past_by_the_decay_and_keeps_input_order() -> None:
     # Normalised, the points stay at x = -1, 0.5, 1; P(a) = sigmoid(strength * x).
     item = _item("s", [-1.0, 0.5, 1.0])
     average = PredictionAverage(decay=0.75, n_points=4, seed=0)  # every point, and one repeated
-    average.update(_Leaning(2.0), [item])
-    average.update(_Leaning(-4.0), [item])
+    _observe(average, 1, _Leaning(2.0), [item])
+    _observe(average, 2, _Leaning(-4.0), [item])
     a = 0.75 * np.array([0.1192, 0.7311, 0.8808]) + 0.25 * np.array([0.9820, 0.1192, 0.0180])
     np.testing.assert_allclose(average.probabilities["s"][:, 0], a, atol=1e-4)
     np.testing.assert_allclose(average.probabilities["s"].sum(-1), 1.0, atol=1e-6)
@@ -55,15 +62,15 @@ def test_the_average_weighs_the_past_by_the_decay_and_keeps_input_order() -> Non
 def test_no_decay_is_the_latest_student_alone() -> None:
     item = _item("s", [-1.0, 1.0])
     average = PredictionAverage(decay=0.0, n_points=2, seed=0)
-    for strength in (3.0, -3.0):
-        average.update(_Leaning(strength), [item])
+    for epoch, strength in enumerate((3.0, -3.0), start=1):
+        _observe(average, epoch, _Leaning(strength), [item])
     assert average.parts(0, item).tolist() == [0, 1]
 
 
 def test_the_average_survives_a_save_and_load(tmp_path: Path) -> None:
     items = [_item("s", [-1.0, 1.0]), _item("t", [-1.0, 0.5, 1.0])]
     average = PredictionAverage(decay=0.5, n_points=2, seed=0)
-    average.update(_Leaning(1.5), items)
+    _observe(average, 1, _Leaning(1.5), items)
     save_item_arrays(tmp_path / "average.npz", items, average.probabilities)
     loaded = load_item_arrays(tmp_path / "average.npz", items)
     for item in items:
@@ -76,13 +83,36 @@ def test_a_larger_shape_is_averaged_on_a_fixed_sample_and_its_other_points_take_
     average = PredictionAverage(decay=0.5, n_points=4, seed=3)
     sampled = average.sampled(0, item)
     assert len(sampled) == 4 and np.array_equal(sampled, np.sort(average.cloud(0, item)))
-    average.update(_Leaning(2.0), [item])
+    _observe(average, 1, _Leaning(2.0), [item])
     first = average.probabilities["s"].copy()
-    average.update(_Leaning(2.0), [item])  # the same student on the same points: the average stays
+    _observe(average, 2, _Leaning(2.0), [item])  # the same student on the same points: the average stays
     np.testing.assert_allclose(average.probabilities["s"], first, rtol=1e-6)
     x = item.shape.points[:, 0]
     nearest = np.argmin(np.abs(x[:, None] - x[sampled][None]), axis=1)
     assert average.parts(0, item).tolist() == first.argmax(-1)[nearest].tolist()
+
+
+def test_an_item_is_folded_in_once_an_epoch_at_its_first_step() -> None:
+    item = _item("s", [-1.0, 1.0])
+    average = PredictionAverage(decay=0.5, n_points=2, seed=0)
+    _observe(average, 1, _Leaning(3.0), [item])
+    _observe(average, 1, _Leaning(-3.0), [item])  # the same epoch again (a source drawn twice)
+    assert average.parts(0, item).tolist() == [1, 0]
+    _observe(average, 2, _Leaning(-3.0), [item])
+    np.testing.assert_allclose(average.probabilities["s"][:, 0], 0.5, atol=1e-6)  # an even mix
+
+
+def test_complete_predicts_the_items_no_step_folded_in_and_leaves_the_others() -> None:
+    seen, unseen = _item("s", [-1.0, 1.0]), _item("t", [-1.0, 0.5, 1.0])
+    average = PredictionAverage(decay=0.5, n_points=2, seed=0)
+    _observe(average, 1, _Leaning(3.0), [seen])
+    before = average.probabilities["s"].copy()
+    average.complete(_Leaning(-3.0), [seen, unseen])
+    np.testing.assert_array_equal(average.probabilities["s"], before)
+    cloud = normalize_points(unseen.shape.points[average.cloud(1, unseen)], "bbox")
+    expected = torch.softmax(_Leaning(-3.0)(torch.from_numpy(cloud)), dim=-1).numpy()
+    order = np.searchsorted(average.sampled(1, unseen), average.cloud(1, unseen))
+    np.testing.assert_allclose(average.probabilities["t"][order], expected, atol=1e-6)
 
 
 @pytest.mark.parametrize(

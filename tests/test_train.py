@@ -13,6 +13,7 @@ import torch
 from partdistill.distill import train
 from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import Item, batches, make_sample
+from partdistill.distill.snapshot import PredictionAverage
 from partdistill.distill.train import BatchReport, Distillation, EpochReport
 from partdistill.errors import PdError
 from partdistill.knowledge.units import Knowledge
@@ -169,6 +170,20 @@ def test_the_units_are_rescored_by_the_averaged_predictions(items: list[Item], t
             members = knowledge.members(unit)
             share = np.mean(parts[members] == knowledge.parts[unit]) if len(members) else 0.0
             assert rescored[item.id][unit] == pytest.approx(share)
+
+
+def test_the_average_is_what_the_steps_of_its_epochs_predicted(items: list[Item], tmp_path: Path) -> None:
+    # Without augmentation and with a student that does not move (no optimiser step), the
+    # predictions the steps fold in are a separate prediction pass on the same clouds after the epoch.
+    run = Distillation(_config(augment=False), items, tmp_path)
+    run.optimizer.step = lambda: None
+    run.start(resume=False)
+    next(r for r in run.run() if isinstance(r, EpochReport))
+    assert run._averages_after(1)
+    separate = PredictionAverage(run.average.decay, run.average.n_points, run.average.seed)
+    separate.complete(run.model.eval(), run.items)
+    for item in run.items:
+        np.testing.assert_allclose(run.average.probabilities[item.id], separate.probabilities[item.id], atol=1e-5)
 
 
 def test_the_switch_waits_while_the_snapshot_would_silence_a_part(items: list[Item], tmp_path: Path) -> None:

@@ -7,24 +7,30 @@ distillation freezes its argmax once. A student still learning swings from epoch
 average is steadier, and the re-scores inherit fewer of one epoch's mistakes, which backward
 distillation would otherwise lock in (docs/backward-distillation.md measures both).
 
-What it costs is one prediction pass over the collection per averaged epoch, so it is kept to
-what the snapshot needs (docs/benchmarks.md, "Distill speed", measures both limits):
+What it costs is kept to what the snapshot needs (docs/benchmarks.md, "Distill speed", measures it):
 - The student predicts one cloud of the training size per shape, as it trains: every point of a
   shape that has no more, a fixed random sample of a larger one. The other points of a larger
   shape take the part of their nearest sampled point when the average is read (`parts`). Predicting
   every point of 10,000-point shapes took five clouds each, as long as the training steps.
+- The epochs whose predictions go into the average train on each shape's fixed cloud (augmented
+  as ever), and the logits their steps compute anyway are the predictions averaged (`observe`): a
+  separate prediction pass after each such epoch took 7 s of a 105 s run on 192 shapes. The
+  students have no dropout and no batch statistics in training, so a step's logits are the
+  student's prediction of that cloud as it stands before the step. A shape that sat out of every
+  averaged epoch (the last partial batch is dropped) is predicted on its own when the average is
+  needed (`complete`).
 - The average starts a few epochs before the first epoch that may switch (`start_epoch`), as
   many as leave the epochs before them less than `NEGLIGIBLE` of its weight there (three at the
   default decay: 0.7 ** 4 = 0.24); those are the student's worst epochs. On 192 procedural chairs
-  the two changes together distilled no worse than the average of every point from epoch 1 (seeds
-  0-2: 90.0, 86.2, 77.9 against 85.8, 85.4, 76.9), and better than a start six epochs before
-  (83.7, 84.7, 75.8; docs/backward-distillation.md).
+  the first two choices together distilled no worse than the average of every point from epoch 1
+  (seeds 0-2: 90.0, 86.2, 77.9 against 85.8, 85.4, 76.9), and better than a start six epochs
+  before (83.7, 84.7, 75.8; docs/backward-distillation.md, which measures the third too).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +60,7 @@ class PredictionAverage:
     seed: int
     probabilities: dict[str, np.ndarray] = field(default_factory=dict)
     _clouds: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _folded: dict[str, int] = field(default_factory=dict, repr=False)  # item id -> last epoch folded in
 
     def start_epoch(self, first_switch_epoch: int) -> int:
         """The first epoch whose predictions go into the average, for a run that may switch at the
@@ -78,24 +85,35 @@ class PredictionAverage:
         """[k] ascending point indices of `item` whose probabilities the average holds."""
         return np.unique(self.cloud(position, item))
 
-    def update(self, model: torch.nn.Module, items: Sequence[Item]) -> None:
-        """Fold the predictions of `model` (in eval mode) on every item into the average."""
-        clouds = [self.cloud(position, item) for position, item in enumerate(items)]
-        points = (
-            normalize_points(item.shape.points[cloud], "bbox")
-            for item, cloud in zip(items, clouds, strict=True)
+    def observe(self, epoch: int, members: Iterable[tuple[int, Item]], logits: torch.Tensor) -> None:
+        """Fold into the average a training step's `logits` [B, n_points, C] of epoch `epoch`, row b
+        the student's prediction of the b-th of `members` ((position, item) pairs) on its `cloud`
+        (augmented). An item is folded once an epoch, at its first step in it (a source with a
+        share of the batches larger than its size gives some items several steps an epoch)."""
+        probabilities = torch.softmax(logits.detach().float(), dim=-1).cpu().numpy()
+        for (position, item), latest in zip(members, probabilities, strict=True):
+            if self._folded.get(item.id) != epoch:
+                self._folded[item.id] = epoch
+                self._fold(position, item, latest)
+
+    def complete(self, model: torch.nn.Module, items: Sequence[Item]) -> None:
+        """Give every item of `items` an average: those no step has folded in yet are predicted
+        by `model` (in eval mode) on their clouds, as they are now."""
+        missing = [(position, item) for position, item in enumerate(items) if item.id not in self.probabilities]
+        clouds = (normalize_points(item.shape.points[self.cloud(position, item)], "bbox") for position, item in missing)
+        for (position, item), logits in zip(missing, predict_clouds(model, clouds), strict=True):
+            self._fold(position, item, torch.softmax(torch.from_numpy(logits), dim=-1).numpy())
+
+    def _fold(self, position: int, item: Item, latest: np.ndarray) -> None:
+        """Fold `latest` [n_points, C], the probabilities of `item`'s cloud, into its average."""
+        sampled, cloud = self.sampled(position, item), self.cloud(position, item)
+        at_sampled = np.empty((len(sampled), latest.shape[-1]), dtype=np.float32)
+        # A point repeated in the cloud (a shape smaller than it) is written twice, either copy kept.
+        at_sampled[np.searchsorted(sampled, cloud)] = latest
+        earlier = self.probabilities.get(item.id)
+        self.probabilities[item.id] = (
+            at_sampled if earlier is None else self.decay * earlier + (1 - self.decay) * at_sampled
         )
-        predicted = predict_clouds(model, points)
-        for position, (item, cloud, logits) in enumerate(zip(items, clouds, predicted, strict=True)):
-            sampled = self.sampled(position, item)
-            latest = np.empty((len(sampled), logits.shape[-1]), dtype=np.float32)
-            # A point repeated in the cloud is written twice: eval-mode logits of a point do not
-            # depend on its copies, so either copy is kept.
-            latest[np.searchsorted(sampled, cloud)] = torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
-            earlier = self.probabilities.get(item.id)
-            self.probabilities[item.id] = (
-                latest if earlier is None else self.decay * earlier + (1 - self.decay) * latest
-            )
 
     def parts(self, position: int, item: Item) -> np.ndarray:
         """[n] the most probable part of each point of `item` under the average: a sampled point's

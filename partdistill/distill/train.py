@@ -502,10 +502,14 @@ class Distillation:
             self.optimizer.lr = lr
             self.model.train()
             plan = self._plan(rng)
+            averaging = self._averages_after(epoch)
             losses = []
             for number, chosen in enumerate(plan, start=1):
-                points, pairs = self._batch(chosen, rng)
-                loss = distillation_loss(self.model(points), pairs)
+                points, pairs = self._batch(chosen, rng, averaging)
+                logits = self.model(points)
+                if averaging:
+                    self.average.observe(epoch, [(i, self.items[i]) for i in chosen], logits)
+                loss = distillation_loss(logits, pairs)
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
@@ -517,9 +521,7 @@ class Distillation:
             self.state.losses.append(float(np.mean(losses)))
             self.state.fits.append(self._fit() if self._fits_after(epoch) else None)
             switched, waiting_for = False, ()
-            if self._averages_after(epoch):
-                self.model.eval()
-                self.average.update(self.model, self.items)
+            if averaging:
                 if epoch >= self.first_switch_epoch and self.trigger.fires(self.state.losses):
                     rescored = self._rescore()
                     waiting_for = self._silent_parts(rescored)
@@ -544,9 +546,9 @@ class Distillation:
             yield report
 
     def _averages_after(self, epoch: int) -> bool:
-        """Whether the student's predictions after `epoch` go into the average: a forward epoch
-        with a switch to backward distillation still possible after it, late enough to count
-        (`PredictionAverage.start_epoch`)."""
+        """Whether the student's predictions in `epoch` go into the average (its steps train on the
+        average's clouds): a forward epoch with a switch to backward distillation still possible
+        after it, late enough to count (`PredictionAverage.start_epoch`)."""
         return (
             self.config.backward
             and self.rescored is None
@@ -562,12 +564,23 @@ class Distillation:
         sources = np.array([item.source for item in self.items])
         return shared_batches(sources, config.weights, config.batch_size, rng)
 
-    def _batch(self, chosen: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, UnitPairs]:
-        """The items `chosen` sampled and augmented, as points [B, n_points, 3] and their units
-        (re-scored in backward distillation) as pairs, on the run's device."""
+    def _batch(
+        self, chosen: np.ndarray, rng: np.random.Generator, averaging: bool = False
+    ) -> tuple[torch.Tensor, UnitPairs]:
+        """The items `chosen` sampled (on the average's fixed clouds if `averaging`) and augmented,
+        as points [B, n_points, 3] and their units (re-scored in backward distillation) as pairs,
+        on the run's device."""
         config = self.config
         samples = [
-            make_sample(self.items[i], config.n_points, rng, config.augment, config.rotate) for i in chosen
+            make_sample(
+                self.items[i],
+                config.n_points,
+                rng,
+                config.augment,
+                config.rotate,
+                index=self.average.cloud(i, self.items[i]) if averaging else None,
+            )
+            for i in chosen
         ]
         weights = None
         if self.rescored is not None:
@@ -594,6 +607,8 @@ class Distillation:
 
     def _rescore(self) -> dict[str, np.ndarray]:
         """Every unit re-scored by the averaged predictions of the student, frozen as they are now."""
+        self.model.eval()
+        self.average.complete(self.model, self.items)
         return {
             item.id: rescore(item.knowledge, self.average.parts(position, item))
             for position, item in enumerate(self.items)
