@@ -52,7 +52,7 @@ class PredictionAverage:
         n_points: points the student predicts per shape (the training size).
         seed: seed of each shape's fixed sample.
         probabilities: item id -> [k, C] float32 averaged probabilities of the item's sampled points
-            (`sampled`: all k = n points of a shape of at most `n_points`), empty before the first update.
+            (`sampled`: all k = n points of a shape of at most `n_points`), empty before the first fold.
     """
 
     decay: float
