@@ -40,10 +40,11 @@ class _Leaning(torch.nn.Module):
 
 
 def _observe(average: PredictionAverage, epoch: int, model: torch.nn.Module, items: list[Item]) -> None:
-    """What a training step of `model` on every item's cloud (not augmented) folds in."""
+    """What a training step of `model` on every item's own average cloud (not augmented) folds in."""
     members = list(enumerate(items))
-    clouds = [normalize_points(item.shape.points[average.cloud(p, item)], "bbox") for p, item in members]
-    average.observe(epoch, members, model(torch.from_numpy(np.stack(clouds))))
+    indices = [average.cloud(p, item) for p, item in members]
+    clouds = [normalize_points(item.shape.points[index], "bbox") for (_, item), index in zip(members, indices)]
+    average.observe(epoch, members, indices, model(torch.from_numpy(np.stack(clouds))))
 
 
 def test_the_average_weighs_the_past_by_the_decay_and_keeps_input_order() -> None:
@@ -100,6 +101,19 @@ def test_an_item_is_folded_in_once_an_epoch_at_its_first_step() -> None:
     assert average.parts(0, item).tolist() == [1, 0]
     _observe(average, 2, _Leaning(-3.0), [item])
     np.testing.assert_allclose(average.probabilities["s"][:, 0], 0.5, atol=1e-6)  # an even mix
+
+
+def test_a_step_on_other_points_gives_each_averaged_point_its_nearest_points_prediction() -> None:
+    item = _item("s", [-1.0, -0.8, -0.6, -0.4, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0])
+    average = PredictionAverage(decay=0.5, n_points=4, seed=3)
+    step = np.array([0, 3, 6, 9])  # the step's cloud: x = -1, -0.4, 0.4, 1
+    logits = torch.arange(8.0).reshape(1, 4, 2)  # its own prediction for each of them
+    average.observe(1, [(0, item)], [step], logits)
+    x = item.shape.points[:, 0]
+    sampled = average.sampled(0, item)
+    nearest = np.argmin(np.abs(x[sampled][:, None] - x[step][None]), axis=1)
+    expected = torch.softmax(logits[0], dim=-1).numpy()[nearest]
+    np.testing.assert_allclose(average.probabilities["s"], expected, atol=1e-6)
 
 
 def test_complete_predicts_the_items_no_step_folded_in_and_leaves_the_others() -> None:

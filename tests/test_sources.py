@@ -76,10 +76,10 @@ def test_distill_from_two_collections_in_the_stated_shares(
     seen: list[str] = []
     real = train_module.make_sample
 
-    def spy(item, n_points, rng, augmented, *rest, **named):
+    def spy(item, n_points, rng, augmented, *rest):
         if augmented:  # a training sample (the display-only fit samples are not augmented)
             seen.append(item.id)
-        return real(item, n_points, rng, augmented, *rest, **named)
+        return real(item, n_points, rng, augmented, *rest)
 
     monkeypatch.setattr(train_module, "make_sample", spy)
     train, generated = two_collections

@@ -173,9 +173,10 @@ def test_the_units_are_rescored_by_the_averaged_predictions(items: list[Item], t
 
 
 def test_the_average_is_what_the_steps_of_its_epochs_predicted(items: list[Item], tmp_path: Path) -> None:
-    # Without augmentation and with a student that does not move (no optimiser step), the
-    # predictions the steps fold in are a separate prediction pass on the same clouds after the epoch.
-    run = Distillation(_config(augment=False), items, tmp_path)
+    # Without augmentation, with a student that does not move (no optimiser step) and clouds larger
+    # than the shapes (every point in every cloud, so its own nearest point), the predictions the
+    # steps fold in are a separate prediction pass after the epoch.
+    run = Distillation(_config(augment=False, n_points=1024), items, tmp_path)
     run.optimizer.step = lambda: None
     run.start(resume=False)
     next(r for r in run.run() if isinstance(r, EpochReport))

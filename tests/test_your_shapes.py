@@ -302,10 +302,10 @@ def test_rotation_augmentation_turns_about_the_up_axis_and_is_off_by_default(
     turned_in_training: list[bool] = []  # each training sample's rotate argument
     real = train_module.make_sample
 
-    def spy(item, n_points, rng, augmented, rotate=False, index=None):
+    def spy(item, n_points, rng, augmented, rotate=False):
         if augmented:
             turned_in_training.append(rotate)
-        return real(item, n_points, rng, augmented, rotate, index)
+        return real(item, n_points, rng, augmented, rotate)
 
     monkeypatch.setattr(train_module, "make_sample", spy)
     assert runner.invoke(app, argv).exit_code == 0

@@ -104,18 +104,11 @@ def augment(points: np.ndarray, rng: np.random.Generator, rotate: bool = False) 
 
 
 def make_sample(
-    item: Item,
-    n_points: int,
-    rng: np.random.Generator,
-    augmented: bool,
-    rotate: bool = False,
-    index: np.ndarray | None = None,
+    item: Item, n_points: int, rng: np.random.Generator, augmented: bool, rotate: bool = False
 ) -> Sample:
     """A random `n_points` subsample of `item` with its units (repeats only when the shape is
-    smaller), or the points `index` [n_points] names, augmented if `augmented` (about the up axis
-    too if `rotate`)."""
-    if index is None:
-        index = sample_indices(item.shape.points, n_points, rng)
+    smaller), augmented if `augmented` (about the up axis too if `rotate`)."""
+    index = sample_indices(item.shape.points, n_points, rng)
     points = normalize_points(item.shape.points[index], "bbox")
     if augmented:
         points = augment(points, rng, rotate)

@@ -12,13 +12,16 @@ What it costs is kept to what the snapshot needs (docs/benchmarks.md, "Distill s
   shape that has no more, a fixed random sample of a larger one. The other points of a larger
   shape take the part of their nearest sampled point when the average is read (`parts`). Predicting
   every point of 10,000-point shapes took five clouds each, as long as the training steps.
-- The epochs whose predictions go into the average train on each shape's fixed cloud (augmented
-  as ever), and the logits their steps compute anyway are the predictions averaged (`observe`): a
-  separate prediction pass after each such epoch took 7 s of a 105 s run on 192 shapes. The
-  students have no dropout and no batch statistics in training, so a step's logits are the
-  student's prediction of that cloud as it stands before the step. A shape that sat out of every
-  averaged epoch (the last partial batch is dropped) is predicted on its own when the average is
-  needed (`complete`).
+- The epochs whose predictions go into the average give it the logits their training steps
+  compute anyway (`observe`): a separate prediction pass after each such epoch took 7 s of a
+  105 s run on 192 shapes. A step's cloud is a fresh random sample, augmented; each point of the
+  fixed cloud takes the prediction of its nearest point in it (every point of a shape no larger
+  than a cloud is in every cloud, so there it is its own). The students have no dropout and no
+  batch statistics in training, so a step's logits are the student's prediction of its cloud as
+  it stands before the step. Training on the fixed clouds instead would need no nearest points,
+  but a run whose switch waits trains on them for the rest of its epochs: on 192 tables (seed 1)
+  that cost 6.6 points. A shape that sat out of every averaged epoch (the last partial batch is
+  dropped) is predicted on its own when the average is needed (`complete`).
 - The average starts a few epochs before the first epoch that may switch (`start_epoch`), as
   many as leave the epochs before them less than `NEGLIGIBLE` of its weight there (three at the
   default decay: 0.7 ** 4 = 0.24); those are the student's worst epochs. On 192 procedural chairs
@@ -30,7 +33,7 @@ What it costs is kept to what the snapshot needs (docs/benchmarks.md, "Distill s
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,16 +88,28 @@ class PredictionAverage:
         """[k] ascending point indices of `item` whose probabilities the average holds."""
         return np.unique(self.cloud(position, item))
 
-    def observe(self, epoch: int, members: Iterable[tuple[int, Item]], logits: torch.Tensor) -> None:
-        """Fold into the average a training step's `logits` [B, n_points, C] of epoch `epoch`, row b
-        the student's prediction of the b-th of `members` ((position, item) pairs) on its `cloud`
-        (augmented). An item is folded once an epoch, at its first step in it (a source with a
-        share of the batches larger than its size gives some items several steps an epoch)."""
+    def observe(
+        self,
+        epoch: int,
+        members: Sequence[tuple[int, Item]],
+        indices: Sequence[np.ndarray],
+        logits: torch.Tensor,
+    ) -> None:
+        """Fold into the average a training step's `logits` [B, n, C] of epoch `epoch`: row b the
+        student's prediction of the points `indices[b]` [n] of the b-th of `members` ((position,
+        item) pairs). Each point of the item's `cloud` takes its nearest point's. An item is folded
+        once an epoch, at its first step in it (a source with a larger share of the batches than
+        its size gives some items several steps an epoch)."""
+        from scipy.spatial import cKDTree  # 0.3 s to import, which runs that never average skip
+
         probabilities = torch.softmax(logits.detach().float(), dim=-1).cpu().numpy()
-        for (position, item), latest in zip(members, probabilities, strict=True):
-            if self._folded.get(item.id) != epoch:
-                self._folded[item.id] = epoch
-                self._fold(position, item, latest)
+        for (position, item), index, predicted in zip(members, indices, probabilities, strict=True):
+            if self._folded.get(item.id) == epoch:
+                continue
+            self._folded[item.id] = epoch
+            points = item.shape.points
+            _, nearest = cKDTree(points[index]).query(points[self.cloud(position, item)])
+            self._fold(position, item, predicted[nearest])
 
     def complete(self, model: torch.nn.Module, items: Sequence[Item]) -> None:
         """Give every item of `items` an average: those no step has folded in yet are predicted

@@ -505,10 +505,10 @@ class Distillation:
             averaging = self._averages_after(epoch)
             losses = []
             for number, chosen in enumerate(plan, start=1):
-                points, pairs = self._batch(chosen, rng, averaging)
+                points, pairs, indices = self._batch(chosen, rng)
                 logits = self.model(points)
                 if averaging:
-                    self.average.observe(epoch, [(i, self.items[i]) for i in chosen], logits)
+                    self.average.observe(epoch, [(i, self.items[i]) for i in chosen], indices, logits)
                 loss = distillation_loss(logits, pairs)
                 self.optimizer.zero_grad()
                 loss.backward()
@@ -546,8 +546,7 @@ class Distillation:
             yield report
 
     def _averages_after(self, epoch: int) -> bool:
-        """Whether the student's predictions in `epoch` go into the average (its steps train on the
-        average's clouds): a forward epoch with a switch to backward distillation still possible
+        """Whether the student's predictions in `epoch` go into the average: a forward epoch with a switch to backward distillation still possible
         after it, late enough to count (`PredictionAverage.start_epoch`)."""
         return (
             self.config.backward
@@ -565,29 +564,21 @@ class Distillation:
         return shared_batches(sources, config.weights, config.batch_size, rng)
 
     def _batch(
-        self, chosen: np.ndarray, rng: np.random.Generator, averaging: bool = False
-    ) -> tuple[torch.Tensor, UnitPairs]:
-        """The items `chosen` sampled (on the average's fixed clouds if `averaging`) and augmented,
-        as points [B, n_points, 3] and their units (re-scored in backward distillation) as pairs,
-        on the run's device."""
+        self, chosen: np.ndarray, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, UnitPairs, list[np.ndarray]]:
+        """The items `chosen` sampled and augmented, as points [B, n_points, 3] and their units
+        (re-scored in backward distillation) as pairs, on the run's device, and each sample's
+        point indices [n_points] in its item."""
         config = self.config
         samples = [
-            make_sample(
-                self.items[i],
-                config.n_points,
-                rng,
-                config.augment,
-                config.rotate,
-                index=self.average.cloud(i, self.items[i]) if averaging else None,
-            )
-            for i in chosen
+            make_sample(self.items[i], config.n_points, rng, config.augment, config.rotate) for i in chosen
         ]
         weights = None
         if self.rescored is not None:
             weights = [self.rescored[self.items[i].id] for i in chosen]
         pairs = UnitPairs.from_knowledge([s.knowledge for s in samples], weights).to(self.device)
         points = torch.from_numpy(np.stack([s.points for s in samples])).to(self.device)
-        return points, pairs
+        return points, pairs, [s.index for s in samples]
 
     def _fit(self) -> float | None:
         """Mean shape IoU of the student on fixed samples of `FIT_SHAPES` training shapes' own labels."""
