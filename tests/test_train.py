@@ -184,7 +184,9 @@ def test_the_average_is_what_the_steps_of_its_epochs_predicted(items: list[Item]
     separate = PredictionAverage(run.average.decay, run.average.n_points, run.average.seed)
     separate.complete(run.model.eval(), run.items)
     for item in run.items:
-        np.testing.assert_allclose(run.average.probabilities[item.id], separate.probabilities[item.id], atol=1e-5)
+        np.testing.assert_allclose(
+            run.average.probabilities[item.id], separate.probabilities[item.id], atol=1e-5
+        )
 
 
 def test_the_switch_waits_while_the_snapshot_would_silence_a_part(items: list[Item], tmp_path: Path) -> None:

@@ -114,8 +114,13 @@ class PredictionAverage:
     def complete(self, model: torch.nn.Module, items: Sequence[Item]) -> None:
         """Give every item of `items` an average: those no step has folded in yet are predicted
         by `model` (in eval mode) on their clouds, as they are now."""
-        missing = [(position, item) for position, item in enumerate(items) if item.id not in self.probabilities]
-        clouds = (normalize_points(item.shape.points[self.cloud(position, item)], "bbox") for position, item in missing)
+        missing = [
+            (position, item) for position, item in enumerate(items) if item.id not in self.probabilities
+        ]
+        clouds = (
+            normalize_points(item.shape.points[self.cloud(position, item)], "bbox")
+            for position, item in missing
+        )
         for (position, item), logits in zip(missing, predict_clouds(model, clouds), strict=True):
             self._fold(position, item, torch.softmax(torch.from_numpy(logits), dim=-1).numpy())
 

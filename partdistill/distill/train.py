@@ -521,13 +521,12 @@ class Distillation:
             self.state.losses.append(float(np.mean(losses)))
             self.state.fits.append(self._fit() if self._fits_after(epoch) else None)
             switched, waiting_for = False, ()
-            if averaging:
-                if epoch >= self.first_switch_epoch and self.trigger.fires(self.state.losses):
-                    rescored = self._rescore()
-                    waiting_for = self._silent_parts(rescored)
-                    if not waiting_for:
-                        switched, self.state.switch_epoch, self.rescored = True, epoch, rescored
-                        self.average.probabilities.clear()  # no longer needed; frees its memory
+            if averaging and epoch >= self.first_switch_epoch and self.trigger.fires(self.state.losses):
+                rescored = self._rescore()
+                waiting_for = self._silent_parts(rescored)
+                if not waiting_for:
+                    switched, self.state.switch_epoch, self.rescored = True, epoch, rescored
+                    self.average.probabilities.clear()  # no longer needed; frees its memory
             report = EpochReport(
                 epoch,
                 self.state.losses[-1],
@@ -546,8 +545,9 @@ class Distillation:
             yield report
 
     def _averages_after(self, epoch: int) -> bool:
-        """Whether the student's predictions in `epoch` go into the average: a forward epoch with a switch to backward distillation still possible
-        after it, late enough to count (`PredictionAverage.start_epoch`)."""
+        """Whether the student's predictions in `epoch` go into the average: a forward epoch with a
+        switch to backward distillation still possible after it, late enough to count
+        (`PredictionAverage.start_epoch`)."""
         return (
             self.config.backward
             and self.rescored is None
