@@ -43,7 +43,10 @@ def _observe(average: PredictionAverage, epoch: int, model: torch.nn.Module, ite
     """What a training step of `model` on every item's own average cloud (not augmented) folds in."""
     members = list(enumerate(items))
     indices = [average.cloud(p, item) for p, item in members]
-    clouds = [normalize_points(item.shape.points[average.cloud(p, item)], "bbox") for p, item in members]
+    clouds = [
+        normalize_points(item.shape.points[index], "bbox")
+        for index, (_, item) in zip(indices, members, strict=True)
+    ]
     average.observe(epoch, members, indices, model(torch.from_numpy(np.stack(clouds))))
 
 

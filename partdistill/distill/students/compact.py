@@ -44,9 +44,7 @@ def _segment(head: nn.Sequential, local: torch.Tensor, pooled: torch.Tensor) -> 
     hidden = functional.linear(local, first.weight[:, :width]) + functional.linear(
         pooled, first.weight[:, width:], first.bias
     )
-    for layer in list(mlp)[1:]:
-        hidden = layer(hidden)
-    return last(hidden)
+    return last(mlp[1:](hidden))
 
 
 class PointNetStudent(nn.Module):
