@@ -2,8 +2,9 @@
 
 A unit is (the points one 2D prediction covers, its part, its score); `partdistill.teach.lift`
 makes them from a teacher's boxes and masks. A shape's units are kept as one CSR-style index list
-(PartDistill's reference code keeps a dense [points, units, parts] array per shape, which for a
-2,048-point shape with 120 units and 4 parts is 250x larger).
+(PartDistill's reference code keeps a dense [points, units, parts] float32 array per shape: parts /
+(the share of the points a unit covers) times larger, 42x on the median of 48 procedural chairs
+taught at the defaults).
 """
 
 from __future__ import annotations
