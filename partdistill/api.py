@@ -683,7 +683,7 @@ class Viewed:
 def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points: int = 20_000) -> Viewed:
     """Write an interactive 3D page (one HTML file that opens offline) of a shape file, a
     collection, a knowledge folder, a pd predict folder, a run or a pd eval report, at `out`
-    (default: view.html in the folder, or beside the file); at most `limit` shapes and `points`
+    (default: view.html in the folder; <name>.html beside a shape file); at most `limit` shapes and `points`
     points per shape."""
     from partdistill.view import page_for, write_page
 

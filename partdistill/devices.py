@@ -17,7 +17,9 @@ def resolve_device(device: str) -> str:
     try:
         chosen = torch.device(device)
     except (RuntimeError, ValueError) as error:
-        raise PdError(f"Unknown device '{device}': use cpu, cuda, cuda:N, mps or auto.") from error
+        raise PdError(
+            f"{option('device')} {device} is not a device: use cpu, cuda, cuda:N, mps or auto."
+        ) from error
     if chosen.type == "cuda":
         if not torch.cuda.is_available():
             raise PdError(
@@ -31,5 +33,5 @@ def resolve_device(device: str) -> str:
     elif chosen.type == "mps" and not has_mps:
         raise PdError(f"{option('device')} {device}: this machine has no Apple GPU that PyTorch can use.")
     elif chosen.type not in ("cpu", "cuda", "mps"):
-        raise PdError(f"Unknown device '{device}': use cpu, cuda, cuda:N, mps or auto.")
+        raise PdError(f"{option('device')} {device} is not a device: use cpu, cuda, cuda:N, mps or auto.")
     return device

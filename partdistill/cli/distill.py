@@ -54,8 +54,9 @@ def distill(
         list[Path] | None,
         typer.Option(
             "--with",
-            help="With --mode tta: generated shapes of the category (a collection or a pd teach folder;"
-            " repeatable) to distil a student from too; the labels handed over are chosen by held-out views.",
+            help="With --mode tta: generated shapes of the category (a collection, a pd teach folder or a"
+            " folder of PartDistill h5 files; repeatable) to distil a student from too; the labels handed"
+            " over are chosen by held-out views.",
         ),
     ] = None,
     teacher: Teacher = "simulated",

@@ -18,7 +18,8 @@ Sources = one_of(SOURCES)
 def import_(
     out: Annotated[Path, typer.Option(help="The collection to create (or extend).")],
     dataset: Annotated[
-        Sources, typer.Option(help="shapenetpart, partnete, or files (a folder of PLY/OBJ/GLB/OFF/STL/.npz).")
+        Sources,
+        typer.Option(help="shapenetpart, partnete, or files (a folder of PLY/OBJ/GLB/GLTF/OFF/STL/.npz)."),
     ],
     root: Annotated[Path, typer.Option(help="The dataset folder, or the folder of files.")],
     split: Annotated[str, typer.Option(help="Dataset split.")] = "test",

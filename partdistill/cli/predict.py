@@ -9,12 +9,12 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from partdistill.cli.common import Device, ForceCategory, Front, RichProgress, Up, console, reports_errors
+from partdistill.cli.common import Device, Front, RichProgress, Up, console, reports_errors
 
 
 @reports_errors
 def predict(
-    inputs: Annotated[list[Path], typer.Argument(help="Shape files: PLY/OBJ/GLB/OFF/STL or .npz.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Shape files: PLY/OBJ/GLB/GLTF/OFF/STL or .npz.")],
     run: Annotated[Path, typer.Option(help="A pd distill run folder.")],
     out: Annotated[Path, typer.Option(help="Where to write <name>.ply, .json and .png.")] = Path(
         "predictions"
@@ -22,7 +22,9 @@ def predict(
     points: Annotated[int, typer.Option(help="Points sampled from meshes.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed of mesh sampling and chunking.")] = 0,
     device: Device = "auto",
-    force_category: ForceCategory = False,
+    force_category: Annotated[
+        bool, typer.Option(help="Label inputs whose files name another category than the run's.")
+    ] = False,
     page: Annotated[
         bool, typer.Option("--view/--no-view", help="Also write view.html, an interactive 3D page.")
     ] = True,

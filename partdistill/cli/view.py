@@ -21,7 +21,7 @@ def view(
     ],
     out: Annotated[
         Path | None,
-        typer.Option(help="The page to write (default: view.html in the folder, or beside the file)."),
+        typer.Option(help="The page to write (default: view.html in the folder; <name>.html beside a file)."),
     ] = None,
     limit: Annotated[int, typer.Option(help="Shapes on the page at most.")] = 30,
     points: Annotated[int, typer.Option(help="Points drawn per shape at most (a subset above).")] = 20_000,
