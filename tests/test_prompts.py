@@ -13,10 +13,10 @@ from partdistill.prompts import (
     Part,
     PromptWords,
     find_category,
+    part_prompt,
     partnete_categories,
     prompt_space,
     shapenetpart_categories,
-    teacher_prompt,
     text_prompt,
 )
 from partdistill.prompts.catalog import template_slots
@@ -44,10 +44,15 @@ def test_partnete_matches_the_published_meta_file() -> None:
     assert len(ours) == 45 and sum(len(p) for p in ours.values()) == 103
 
 
-def test_teacher_prompt_uses_partdistill_words() -> None:
-    assert teacher_prompt(find_category("chair")) == "back, seat pad, leg, armrest of a chair"
-    assert teacher_prompt(find_category("airplane")).endswith("engine or frame of an airplane")
-    assert teacher_prompt(find_category("partnete/kettle")) == "lid, handle, spout of a kettle"
+def test_part_prompts_use_partdistill_words() -> None:
+    def prompts(name: str, query: str) -> list[str]:
+        category = find_category(name)
+        return [part_prompt(category, p, query) for p in range(len(category.parts))]
+
+    assert prompts("chair", "part") == ["back", "seat pad", "leg", "armrest"]
+    assert prompts("chair", "part-of-category")[1] == "seat pad of a chair"
+    assert prompts("airplane", "part-of-category")[-1] == "engine or frame of an airplane"
+    assert prompts("partnete/kettle", "part") == ["lid", "handle", "spout"]
 
 
 def test_category_lookup_by_name_synset_and_vocabulary() -> None:

@@ -111,11 +111,6 @@ def one_of(values: Iterable[str]) -> Any:
     return Literal[tuple(values)]
 
 
-def listed(text: str | None) -> list[str]:
-    """The names of a comma-separated option ("chair, table,"), empty ones left out."""
-    return [name.strip() for name in (text or "").split(",") if name.strip()]
-
-
 Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:1, mps, or auto (the best available).")]
 UseRay = Annotated[
     bool,

@@ -9,8 +9,9 @@ scores. The snapshot runs on the same normalised clouds as training (the referen
 un-normalised coordinates there).
 
 The reference takes that snapshot from the checkpoint that scored best on the test set. Here no
-labels choose anything, and three label-free choices stand in for that one (each measured in the
-README; `REFERENCE_SWITCH` turns them off: the reference's trigger and the student at the trigger):
+labels choose anything, and three label-free choices stand in for that one (each measured in
+docs/backward-distillation.md; `REFERENCE_SWITCH` turns them off: the reference's trigger and the
+student at the trigger):
 - `snapshot_decay`: the snapshot is a running average of the student's predictions over the
   forward epochs (`snapshot.PredictionAverage`), not one epoch's.
 - `switch_not_before`, `switch_min_steps`: the switch comes no earlier than this fraction of the
@@ -111,7 +112,6 @@ class BatchReport:
 
     epoch: int
     batch: int
-    n_batches: int
     loss: float
 
 
@@ -126,7 +126,7 @@ class EpochReport:
         phase: "forward" or "backward" distillation.
         switched: backward distillation was triggered at the end of this epoch.
         fit: mean shape IoU on up to `FIT_SHAPES` training shapes' own labels (display only), on
-            the epochs that write a checkpoint; None on the others or without labels.
+            every ceil(epochs / `FITS`)-th epoch and the last; None on the others or without labels.
         seconds: wall time of the epoch.
         waiting_for: parts the trigger fired without: the student does not predict them yet, so the
             switch waits (empty when it did not fire or switched).
@@ -514,7 +514,7 @@ class Distillation:
                 loss.backward()
                 self.optimizer.step()
                 losses.append(loss.item())
-                yield BatchReport(epoch, number, len(plan), losses[-1])
+                yield BatchReport(epoch, number, losses[-1])
             phase = "backward" if self.rescored is not None else "forward"
             checkpoint = self._checkpoints_after(epoch)
             self.state.epoch = epoch

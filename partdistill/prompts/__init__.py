@@ -12,7 +12,6 @@ from partdistill.prompts.catalog import (
     register_category,
     same_category,
     shapenetpart_categories,
-    teacher_prompt,
 )
 from partdistill.prompts.text import prompt_space, text_prompt
 
@@ -29,6 +28,5 @@ __all__ = [
     "register_category",
     "same_category",
     "shapenetpart_categories",
-    "teacher_prompt",
     "text_prompt",
 ]

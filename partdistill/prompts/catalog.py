@@ -449,20 +449,12 @@ QUERIES = ("part", "part-of-category")
 asks GLIP, or with the category ("seat pad of a chair"), as the PartSLIP and PartDistill papers."""
 
 
-def part_prompt(category: Category, part: int, query: str = "part-of-category") -> str:
+def part_prompt(category: Category, part: int, query: str) -> str:
     """The query for one part: "seat pad" or "seat pad of a chair" (see `QUERIES`)."""
     if query not in QUERIES:
         raise PdError(f"Unknown query style '{query}': use one of {', '.join(QUERIES)}.")
     words = category.parts[part].teacher
     return words if query == "part" else fix_articles(f"{words} of a {category.noun}")
-
-
-def teacher_prompt(category: Category) -> str:
-    """The prompt a 2D teacher gets for the whole category: "back, seat pad, leg, armrest of a chair"."""
-    template = _vocabulary()["teacher_prompt"]
-    return fix_articles(
-        template.format(parts=", ".join(p.teacher for p in category.parts), category=category.noun)
-    )
 
 
 def same_category(name: str, category: Category) -> bool:

@@ -6,12 +6,8 @@ outputs). For example `teapot.toml`:
 
     name = "teapot"                       # how pd refers to it; not a catalogue name
     noun = "teapot"                       # the words in sentences (default: the name)
-    parts = ["lid", "spout", "handle", "body"]     # in label order
-
-    # a part may give the words a 2D teacher is asked for:
-    # [[parts]]
-    # name = "body"
-    # teacher = "pot body"
+    parts = ["lid", "spout", "handle", {name = "body", teacher = "pot body"}]   # in label order
+    # (a part given as a table may name the words a 2D teacher is asked for)
 
     [prompts]                             # optional: text-to-3D prompt words
     templates = ["a {style} {material} {noun} {feature}"]
