@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import partdistill.api as ptd
+from partdistill.progress import Printed
 
 
 def main(folder: Path) -> None:
@@ -21,8 +22,15 @@ def main(folder: Path) -> None:
     if taught.lifting is not None:  # None when every chair was taught by an earlier run
         print(f"direct lifting of the teacher's units: {taught.lifting:.1f} mIoU")
 
-    run = ptd.distill(
-        chairs, out=folder / "run", epochs=30, min_steps=0, batch_size=4, points=512, resume=True
+    run = ptd.distill(  # Printed(): a plain line for each note and finished stage, as in a notebook
+        chairs,
+        out=folder / "run",
+        epochs=30,
+        min_steps=0,
+        batch_size=4,
+        points=512,
+        resume=True,
+        progress=Printed(),
     )
     new_chairs = ptd.synth("chair", n=1, seed=1, points=1024, out=folder / "new")
     record, shape = next(new_chairs.shapes())

@@ -232,8 +232,9 @@ COMPARISON = "view-shapes.npz"  # what pd eval keeps of its worst shapes, for it
 
 
 def page_for(path: Path, limit: int = 30, budget: int = BUDGET) -> Page:
-    """The page for a shape file, a collection, a knowledge folder, a `pd predict` output folder or
-    a `pd eval` report folder; at most `limit` shapes (menus of shapes) and `budget` points each."""
+    """The page for a shape file, a collection, a knowledge folder, a `pd predict` output folder, a
+    `pd distill` run (or its `--mode tta` predictions/ folder) or a `pd eval` report folder; at most
+    `limit` shapes (menus of shapes) and `budget` points each."""
     from partdistill.errors import PdError
 
     page = _page_for(path, limit, budget)

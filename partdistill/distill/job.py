@@ -71,7 +71,8 @@ class Planned:
 @dataclass(frozen=True)
 class Finished:
     """What a job did: its category, run folder, epochs, last loss, backward switch (or None), and
-    in TTA mode which labels it handed over ("student" or "lifting"; None outside TTA mode)."""
+    in TTA mode which labels it handed over ("student", "lifting" or, with generated shapes,
+    "generated"; None outside TTA mode)."""
 
     category: str
     run_dir: Path
@@ -279,6 +280,8 @@ class Labelled:
         agreement: on what share of the points the teacher's units cover the student agrees with
             direct lifting of them (how far distillation moved the labels); None where no unit
             covers any point.
+        generated: whether the run had generated shapes (`--with`), whose student's labels are
+            written beside the others.
     """
 
     shapes: int
