@@ -55,7 +55,10 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             where = f"{error.filename}: " if error.filename else ""
             message = f"{where}{error.strerror or error} (nothing was left half-written)."
         except KeyboardInterrupt:
-            errors.print("Stopped. Run the same command again to continue where it stopped.")
+            errors.print(
+                "Stopped. Run the same command again to continue where it stopped "
+                "(pd distill: with --resume added)."
+            )
             raise typer.Exit(code=130) from None
         errors.print(Text("Error: ", style="bold red") + Text(message), highlight=False)
         raise typer.Exit(code=1) from None
