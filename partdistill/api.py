@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from partdistill.collection import Collection
 from partdistill.devices import resolve_device
 from partdistill.errors import MAX_SEED, PdError, check_number, option
-from partdistill.files import PAGE, OutputFolder, inside
+from partdistill.files import PAGE, CommandFiles, OutputFolder, inside
 from partdistill.progress import QUIET, Progress, tracked
 from partdistill.prompts import Category
 
@@ -492,7 +492,6 @@ def evaluate(
         evaluate as score,
     )
     from partdistill.eval.report import published, report_files, write_reports
-    from partdistill.files import CommandFiles
     from partdistill.prompts import find_category
     from partdistill.view import COMPARISON, page_for, save_comparison, write_page
 
@@ -683,8 +682,8 @@ class Viewed:
 def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points: int = 20_000) -> Viewed:
     """Write an interactive 3D page (one HTML file that opens offline) of a shape file, a
     collection, a knowledge folder, a pd predict folder, a run or a pd eval report, at `out`
-    (default: view.html in the folder; <name>.html beside a shape file); at most `limit` shapes and `points`
-    points per shape."""
+    (default: view.html in the folder; <name>.html beside a shape file); at most `limit` shapes and
+    `points` points per shape. A page replaces only a page pd wrote (`files.CommandFiles`)."""
     from partdistill.view import page_for, write_page
 
     check_number(limit, "limit", at_least=1)
@@ -698,4 +697,8 @@ def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points
         )
     if target.exists() and target.suffix.lower() != ".html":
         raise PdError(f"{target} exists and is not a web page; give {option('out')} a new .html file name.")
-    return Viewed(write_page(target, page), len(page.entries))
+    with OutputFolder(target.parent):
+        [target] = CommandFiles(target.parent, "pd view", shares=("pd predict", "pd eval")).claim(
+            [target.name]
+        )
+        return Viewed(write_page(target, page), len(page.entries))

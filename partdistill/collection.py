@@ -158,12 +158,25 @@ class Collection:
 
     @classmethod
     def create(cls, root: str | Path) -> Collection:
-        """Open the collection at `root`, or start an empty one there (the folder may not exist yet)."""
+        """Open the collection at `root`, or start an empty one there (the folder may not exist yet).
+
+        A folder without a manifest that holds a manifest log or shape files is refused: a
+        collection has its manifest from its first shape on, so they are not pd's, and it would
+        replace them. (A run killed between writing its very first shape and its manifest leaves
+        such a folder too; it is refused as well, and says so.)
+        """
         root = Path(root)
         if (root / MANIFEST).exists():
             return cls.open(root)
         if root.exists() and not root.is_dir():
             raise PdError(f"{root} is a file, not a folder for a shape collection.")
+        shapes, log = inside(root, SHAPES_DIR), inside(root, LOG)
+        if log.exists() or (shapes.is_dir() and any(shapes.iterdir())):
+            raise PdError(
+                f"{root} holds {LOG if log.exists() else f'{SHAPES_DIR}/'} but no {MANIFEST}: it is no "
+                "collection pd made (or a first run was stopped before it recorded its first shape), "
+                f"and pd would replace those files; give {option('out')} a new folder or a collection."
+            )
         return cls(root, [])
 
     @classmethod

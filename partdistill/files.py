@@ -10,7 +10,8 @@ inside their folder, and one writer per output folder.
 - `read_npz_array`: one array of an `.npz` a user handed over, its declared shape, kind and size
   checked from its header before it is loaded.
 - `inside`: every path read or written inside a folder a command is handed (a collection, a
-  knowledge folder, a run, a prediction or report folder), refused if it leads out of it.
+  knowledge folder, a run, a prediction or report folder, a dataset), refused if it leads out of
+  it; `files_under` finds files at any depth under such a folder, refusing a link that leads out.
 - `OutputFolder`: an exclusive lock on a command's output folder, so two `pd synth` on the same
   `--out` cannot both write; a folder the command created and left empty is removed on failure.
 - `CommandFiles`: the files a command writes into a folder it shares with the user; it replaces
@@ -294,6 +295,21 @@ def inside(root: str | os.PathLike[str], relative: str | os.PathLike[str], sourc
     return path
 
 
+def files_under(root: str | os.PathLike[str], name: str) -> list[Path]:
+    """Every file called `name` at any depth under the folder `root`, sorted; one PdError (`inside`)
+    if a link anywhere under it, to a file or a folder, leads out of it. Links to folders inside
+    it are not walked into: what they hold is found where it is."""
+    root = Path(root)
+    found = []
+    for folder, folders, files in os.walk(root):  # links to folders are listed, not followed
+        for entry in [*folders, *files]:
+            path = Path(folder, entry)
+            if path.is_symlink():
+                inside(root, path.relative_to(root))
+        found += [Path(folder, name)] if name in files else []
+    return sorted(found)
+
+
 class OutputFolder:
     """Holds an exclusive lock on a command's output folder while the command writes into it.
 
@@ -392,12 +408,14 @@ class CommandFiles:
     wrote it: `check` refuses a name that exists and is not the command's, and `claim` also
     records the names it grants in `.pd-written.json` (before the files are written, so a run
     killed in between can still replace them when run again). Claim while holding the folder's
-    `OutputFolder` lock.
+    `OutputFolder` lock. `shares`: the commands whose files this one may replace too (pd view
+    rewrites the page pd predict or pd eval wrote).
     """
 
-    def __init__(self, folder: str | os.PathLike[str], command: str) -> None:
+    def __init__(self, folder: str | os.PathLike[str], command: str, shares: tuple[str, ...] = ()) -> None:
         self.folder = Path(folder)
         self.command = command
+        self.shares = shares
 
     def _record(self) -> dict[str, list[str]]:
         path = inside(self.folder, WRITTEN)
@@ -412,7 +430,8 @@ class CommandFiles:
         """The paths of `names` (file names) in the folder; one PdError naming the first that
         exists and was not written by this command. Writes nothing: a command checks before its
         long work, and claims when it writes."""
-        own = set(self._record().get(self.command, []))
+        record = self._record()
+        own = set(record.get(self.command, [])).union(*(record.get(other, []) for other in self.shares))
         paths = []
         for name in names:
             path = inside(self.folder, name)

@@ -744,6 +744,20 @@ def linked_out(relative: str, setup: Setup = shapes, *, move: bool = False) -> S
     return write
 
 
+def file_linked_out(relative: str, setup: Setup) -> Setup:
+    """`setup`, then the file at `relative` moved to outside/, a folder beside the handed one, and
+    a link to it left in its place (the handed folder looks whole, but one file lies elsewhere)."""
+
+    def write(d: Path, assets: Assets) -> None:
+        setup(d, assets)
+        link, outside = d / relative, d / "outside" / Path(relative).name
+        outside.parent.mkdir(exist_ok=True)
+        shutil.move(link, outside)
+        link.symlink_to(outside)
+
+    return write
+
+
 def log_linked_out(d: Path, assets: Assets) -> None:
     """The chair collection at shapes/ whose manifest.log is a link to outside/notes.txt."""
     shapes(d, assets)
@@ -1437,7 +1451,7 @@ CASES = [
         "import-shapes-folder-is-a-link-out",
         linked_out("coll/shapes", snp_root()),
         ("import", "--dataset", "shapenetpart", "--root", "{d}/snp", "--out", "{d}/coll"),
-        r"coll/shapes/03001627/abc\.npz leads outside",
+        r"coll/shapes leads outside",
     ),
     Case(
         "synth-manifest-log-is-a-link-out",
@@ -1504,6 +1518,67 @@ CASES = [
         prediction_file_linked_out,
         with_options(EVAL_FILES, "--predictions", "{d}/pred"),
         r"pred/03001627/abc\.npy leads outside .*/pred",
+    ),
+    # --- what a user's folders hold: links out of a handed folder, files pd did not write ---
+    Case(
+        "import-files-one-is-a-link-out",
+        file_linked_out("files/a.ply", ply("files/a.ply", ["0 0 0", "1 0 0", "0 1 0"])),
+        IMPORT_FILES,
+        r"files/a\.ply leads outside .*/files",
+    ),
+    Case(
+        "eval-shapenetpart-shape-file-is-a-link-out",
+        file_linked_out("snp/03001627/abc.txt", snp_root()),
+        EVAL_FILES,
+        r"snp/03001627/abc\.txt leads outside .*/snp",
+    ),
+    Case(
+        "distill-h5-file-is-a-link-out",
+        file_linked_out(H5, knowledge_h5()),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"extracted/preprocess\.h5 leads outside .*/h5",
+    ),
+    Case(
+        "distill-into-a-folder-of-the-users",
+        then(taught, garbage("run/log.txt", b"my notes\n"), garbage("run/checkpoint/epoch-0005/a.txt", b"")),
+        DISTILL,
+        r"run holds files pd distill did not write \(checkpoint and 1 more\); .* give --out one",
+    ),
+    Case(
+        "distill-into-the-collection",
+        taught,
+        with_options(DISTILL, "--out", "{d}/shapes"),
+        r"shapes holds files pd distill did not write",
+    ),
+    Case(
+        "distill-over-the-users-config-json",
+        then(taught, garbage("run/config.json", b'{"mine": true}\n')),
+        with_options(DISTILL, "--resume"),
+        r"run/config\.json holds no settings of a pd distill run",
+    ),
+    Case(
+        "view-over-the-users-page",
+        then(shapes, garbage("shapes/view.html", b"<p>my own page</p>\n")),
+        ("view", "{d}/shapes"),
+        r"shapes/view\.html exists and pd view did not write it",
+    ),
+    Case(
+        "view-over-the-users-page-beside-a-file",
+        then(ply("scans/a.ply", ["0 0 0", "1 0 0", "0 1 0"]), garbage("scans/a.html", b"<p>mine</p>\n")),
+        ("view", "{d}/scans/a.ply"),
+        r"scans/a\.html exists and pd view did not write it",
+    ),
+    Case(
+        "synth-into-shapes-without-a-manifest",
+        garbage("out/shapes/chair-00000.npz", b"my own file\n"),
+        SYNTH,
+        r"out holds shapes/ but no manifest\.json: it is no collection pd made",
+    ),
+    Case(
+        "import-into-a-log-without-a-manifest",
+        then(ply("files/a.ply", ["0 0 0", "1 0 0", "0 1 0"]), garbage("coll/manifest.log", b"mine\n")),
+        IMPORT_FILES,
+        r"coll holds manifest\.log but no manifest\.json",
     ),
     # --- issue 24: shape files and category files ---
     Case(

@@ -112,6 +112,8 @@ def test_predictions_beside_the_truth(chairs: Path, tmp_path: Path) -> None:
     text = (tmp_path / "p" / "view.html").read_text()
     assert "ground truth" in text and "(mIoU " in text
     _check(tmp_path / "p" / "view.html", tmp_path, ("back", "seat", "leg"))
+    again = runner.invoke(app, ["view", str(tmp_path / "p")])  # pd view may replace pd predict's page
+    assert again.exit_code == 0 and (tmp_path / "p" / "view.html").read_text() == text
 
 
 def test_an_evaluation_worst_first(chairs: Path, tmp_path: Path) -> None:

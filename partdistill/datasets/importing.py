@@ -22,7 +22,7 @@ import numpy as np
 from partdistill.collection import Collection
 from partdistill.datasets.readers import Dataset
 from partdistill.errors import PdError, option
-from partdistill.files import check_id
+from partdistill.files import check_id, inside
 from partdistill.prompts import Category
 from partdistill.shapes import CATALOGUE_FRAME, Frame, Shape
 
@@ -96,7 +96,9 @@ def import_files(
     if not folder.is_dir():
         raise PdError(f"{folder} is not a folder of shape files.")
     paths = sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in READABLE_SUFFIXES and not p.name.startswith(".")
+        inside(folder, p.name)  # a link leading out of the folder is refused
+        for p in folder.iterdir()
+        if p.suffix.lower() in READABLE_SUFFIXES and not p.name.startswith(".")
     )
     if not paths:
         raise PdError(f"{folder} holds no shape files ({', '.join(READABLE_SUFFIXES)}).")

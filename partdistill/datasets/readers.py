@@ -27,7 +27,7 @@ import numpy as np
 from partdistill.collection import Collection, ShapeRecord
 from partdistill.datasets.safe_pickle import load_npy
 from partdistill.errors import PdError
-from partdistill.files import MAX_H5_VALUES, check_id, open_h5, read_h5_numbers, read_json
+from partdistill.files import MAX_H5_VALUES, check_id, inside, open_h5, read_h5_numbers, read_json
 from partdistill.formats import read_ply
 from partdistill.prompts import Category, find_category, partnete_categories, shapenetpart_categories
 from partdistill.shapes import Provenance, Shape
@@ -85,7 +85,7 @@ class ShapeNetPartText:
         self.root = Path(root)
         if not self.root.is_dir():
             raise PdError(f"{self.root} does not exist: expected {self._EXPECTED}.")
-        mapping = _need(self.root / "synsetoffset2category.txt", self.root, self._EXPECTED)
+        mapping = _need(inside(self.root, "synsetoffset2category.txt"), self.root, self._EXPECTED)
         self.synsets = {}
         for number, line in enumerate(mapping.read_text(errors="replace").splitlines(), start=1):
             fields = line.split()
@@ -101,7 +101,7 @@ class ShapeNetPartText:
                 raise PdError(
                     f"{mapping}, line {number}: {fields[1]!r} is no ShapeNetPart synset."
                 ) from error
-        split_path = self.root / "train_test_split" / f"shuffled_{split}_file_list.json"
+        split_path = inside(self.root, f"train_test_split/shuffled_{split}_file_list.json")
         split_file = _need(split_path, self.root, self._EXPECTED)
         entries = read_json(split_file, "a ShapeNetPart split: a list of shape_data/<synset>/<id>", kind=list)
         self.entries = []
@@ -126,7 +126,7 @@ class ShapeNetPartText:
     def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
         for synset, shape_id in self._entries(categories):
             category = self.synsets.get(synset) or find_category(synset)
-            path = self.root / synset / f"{shape_id}.txt"
+            path = inside(self.root, f"{synset}/{shape_id}.txt")
             yield EvalShape(f"{synset}/{shape_id}", category, read_shapenetpart_txt(path, category))
 
 
@@ -173,7 +173,7 @@ class ShapeNetPartHDF5:
             raise PdError(
                 f"{self.root} does not exist: expected PointNet's hdf5_data folder (ply_data_{split}*.h5)."
             )
-        self.files = sorted(self.root.glob(f"ply_data_{split}*.h5"))
+        self.files = [inside(self.root, p.name) for p in sorted(self.root.glob(f"ply_data_{split}*.h5"))]
         if not self.files:
             raise PdError(
                 f"{self.root} holds no ply_data_{split}*.h5 files: expected PointNet's hdf5_data folder."
@@ -249,11 +249,11 @@ class PartNetE:
         self.root = Path(root)
         if not self.root.is_dir():
             raise PdError(f"{self.root} does not exist: expected {self._EXPECTED}.")
-        self.folder = self.root / "data" / split
+        self.folder = inside(self.root, f"data/{split}")
         if not self.folder.is_dir():
             raise PdError(f"{self.root} is not {self._EXPECTED}: data/{split}/ is missing.")
         known = {c.title: c for c in partnete_categories()}
-        meta_path = self.root / "PartNetE_meta.json"
+        meta_path = inside(self.root, "PartNetE_meta.json")
         if meta_path.is_file():  # the release's own table must agree with the catalogue
             meta = read_json(meta_path, "PartNetE's table of categories and their parts")
             for title, parts in meta.items():
@@ -263,14 +263,15 @@ class PartNetE:
                     )
 
     def categories(self) -> list[Category]:
-        present = {p.name for p in self.folder.iterdir() if p.is_dir()}
+        present = {p.name for p in self.folder.iterdir() if inside(self.folder, p.name).is_dir()}
         return [c for c in partnete_categories() if c.title in present]
 
     def _shape_dirs(self, categories: list[Category] | None) -> Iterator[tuple[Category, Path]]:
         for category in categories or self.categories():
-            folder = self.folder / category.title
+            folder = inside(self.folder, category.title)
             if folder.is_dir():
-                yield from ((category, p) for p in sorted(folder.iterdir()) if p.is_dir())
+                shape_dirs = (inside(folder, p.name) for p in sorted(folder.iterdir()))
+                yield from ((category, p) for p in shape_dirs if p.is_dir())
 
     def ids(self, categories: list[Category] | None = None) -> list[str]:
         return [f"{category.title}/{shape_dir.name}" for category, shape_dir in self._shape_dirs(categories)]
@@ -285,8 +286,8 @@ class PartNetE:
 def read_partnete_shape(shape_dir: Path, category: Category) -> Shape:
     """pc.ply and label.npy of one PartNetE shape (label.npy is a pickled dict, as PartSLIP ships it;
     it is read with `safe_pickle.load_npy`, which runs no code from it)."""
-    cloud = read_ply(shape_dir / "pc.ply", category=category.key)
-    label_path = shape_dir / "label.npy"
+    cloud = read_ply(inside(shape_dir, "pc.ply"), category=category.key)
+    label_path = inside(shape_dir, "label.npy")
     if not label_path.is_file():
         raise PdError(f"{label_path} is missing.")
     value = load_npy(label_path)  # a pickled dict, read without running code from the file

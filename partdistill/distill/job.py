@@ -35,7 +35,13 @@ from partdistill.distill.few import (
     plan_generated,
 )
 from partdistill.distill.sources import Source, plan_sources
-from partdistill.distill.train import STUDENT_WEIGHTS, BatchReport, Distillation, refuse_taken
+from partdistill.distill.train import (
+    STUDENT_WEIGHTS,
+    BatchReport,
+    Distillation,
+    refuse_foreign,
+    refuse_taken,
+)
 from partdistill.distill.trained import TrainedStudent, save_labels
 from partdistill.errors import PdError, option
 from partdistill.files import OutputFolder, inside, write_json
@@ -145,6 +151,9 @@ class DistillJob:
         if self.category is not None:  # a user category travels with the job to a Ray worker
             register_category(self.category)
         planned = self.plan()
+        self.check_folder(planned)  # before any teaching; again below, under the folder's lock
+        if self.resume and not planned.run_dir.exists():
+            progress.note(f"{planned.run_dir} does not exist: nothing to resume, so the run starts afresh.")
         for source in [*planned.sources, *planned.generated]:
             if source.teach is not None:
                 assert source.collection is not None and source.store is not None
@@ -167,9 +176,9 @@ class DistillJob:
         for line in source_lines(planned, items):
             progress.note(line)
         with OutputFolder(planned.run_dir):
+            self.check_folder(planned)
             generated = None
             if planned.generated_config is not None:
-                self.check_folder(planned)
                 generated = self._distil_generated(planned, progress)
             run = Distillation(planned.config, items, planned.run_dir, device=self.device)
             run.start(self.resume)
@@ -215,7 +224,9 @@ class DistillJob:
         return self.run()
 
     def check_folder(self, planned: Planned) -> None:
-        """Refuse a run folder that holds a run already, unless the job resumes it."""
+        """Refuse a run folder that holds files pd distill did not write, or a run already unless
+        the job resumes it."""
+        refuse_foreign(planned.run_dir, GENERATED_DIR)
         refuse_taken(planned.run_dir, self.resume)
 
     def for_category(self, category: Category, template: str) -> DistillJob:

@@ -215,6 +215,34 @@ def refuse_taken(run_dir: Path, resume: bool) -> None:
         )
 
 
+RUN_KEYS = ("student", "category", "data")  # in every run's config.json
+
+
+def refuse_foreign(run_dir: Path, *begun: str) -> None:
+    """Refuse a folder for a run that holds files pd distill did not write. A run writes only into
+    a new or empty folder (hidden files aside: it never writes a hidden name of the user's), or
+    one where a run began: its config.json, or that of one of `begun`, the sub-folders a run
+    writes before its own config.json (the generated shapes' student)."""
+    if not run_dir.is_dir():
+        return
+    for folder in ("", *begun):
+        record = inside(run_dir, f"{folder}/config.json" if folder else "config.json")
+        if record.exists():
+            if not all(key in read_json(record, "the settings of a pd distill run") for key in RUN_KEYS):
+                raise PdError(
+                    f"{record} holds no settings of a pd distill run; give {option('out')} a new or "
+                    "empty folder."
+                )
+            return
+    names = sorted(path.name for path in run_dir.iterdir() if not path.name.startswith("."))
+    if names:
+        more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+        raise PdError(
+            f"{run_dir} holds files pd distill did not write ({names[0]}{more}); it writes a run only "
+            f"into a new or empty folder: give {option('out')} one."
+        )
+
+
 class Distillation:
     """A resumable distillation run over `items` in `run_dir`."""
 

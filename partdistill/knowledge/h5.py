@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.errors import PdError
-from partdistill.files import MAX_H5_VALUES, atomic_path, open_h5, read_h5_numbers
+from partdistill.files import MAX_H5_VALUES, atomic_path, files_under, open_h5, read_h5_numbers
 from partdistill.knowledge.units import MAX_UNITS, Knowledge
 from partdistill.prompts import Category, find_category
 from partdistill.shapes import MAX_POINTS, Provenance, Shape
@@ -180,13 +180,14 @@ def write_partdistill_h5(path: str | Path, shape: Shape, knowledge: Knowledge, c
 
 
 def find_h5_files(root: str | Path) -> list[Path]:
-    """Every preprocess.h5 under `root` (any depth), sorted."""
+    """Every preprocess.h5 under `root` (any depth), sorted; a link under `root` that leads out of
+    it is refused (`files_under`)."""
     root = Path(root)
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise PdError(f"{root} does not exist: expected a folder of PartDistill preprocess.h5 files.")
-    files = sorted(root.rglob(FILE_NAME))
+    files = files_under(root, FILE_NAME)
     if not files:
         raise PdError(f"{root} holds no {FILE_NAME} files (expected <synset>/<id>/extracted/{FILE_NAME}).")
     return files
