@@ -501,8 +501,8 @@ def evaluate(
             "(labels made elsewhere)."
         )
     subset = parse_points(points)
-    check_number(gallery, "gallery", at_least=0)
-    check_number(seed, "seed", at_least=0, at_most=MAX_SEED)
+    check_number(gallery, "gallery", at_least=0, whole=True)
+    check_number(seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
     out = Path(out) if out is not None else Path(f"eval-{dataset}")
     report = CommandFiles(out, "pd eval")
     planned = [*report_files(gallery > 0), *([COMPARISON, PAGE] if view else [])]
@@ -598,8 +598,8 @@ def import_shapes(
     from partdistill.prompts import find_category
     from partdistill.shapes import MAX_POINTS, Frame
 
-    check_number(points, "points", at_least=1, at_most=MAX_POINTS)
-    check_number(seed, "seed", at_least=0, at_most=MAX_SEED)
+    check_number(points, "points", at_least=1, at_most=MAX_POINTS, whole=True)
+    check_number(seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
     frame = Frame(up, front)
     if dataset != "files" and parts is not None:
         raise PdError(
@@ -686,8 +686,8 @@ def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points
     `points` points per shape. A page replaces only a page pd wrote (`files.CommandFiles`)."""
     from partdistill.view import page_for, write_page
 
-    check_number(limit, "limit", at_least=1)
-    check_number(points, "points", at_least=100)
+    check_number(limit, "limit", at_least=1, whole=True)
+    check_number(points, "points", at_least=100, whole=True)
     path = Path(path)
     page = page_for(path, limit=limit, budget=points)
     target = Path(out) if out is not None else (path / PAGE if path.is_dir() else path.with_suffix(".html"))

@@ -10,6 +10,10 @@ def resolve_device(device: str) -> str:
     an unknown device, or one this machine does not have, is one PdError."""
     import torch
 
+    if not isinstance(device, str):
+        raise PdError(
+            f"{option('device')} must be a device name (cpu, cuda, cuda:N, mps or auto), not {device!r}."
+        )
     mps = getattr(torch.backends, "mps", None)
     has_mps = mps is not None and mps.is_available()
     if device == "auto":

@@ -49,18 +49,21 @@ class MissingDependencyError(PdError):
 
 def check_number(
     value: float, setting: str, *, above: float | None = None, at_least: float | None = None,
-    at_most: float | None = None,
+    at_most: float | None = None, whole: bool = False,
 ) -> float:  # fmt: skip
     """`value` if it is a finite number in the range given, else a PdError naming `setting`.
 
-    `above` is an open lower bound, `at_least` a closed one, `at_most` a closed upper bound.
+    `above` is an open lower bound, `at_least` a closed one, `at_most` a closed upper bound. With
+    `whole`, it must be a whole number (a Python int): a count of 12.5 is refused, never truncated.
     """
     import math
 
     finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))  # ints of any size
     name = option(setting)
     if isinstance(value, bool) or not finite:
-        raise PdError(f"{name} must be a finite number, not {value}.")
+        raise PdError(f"{name} must be a finite number, not {value!r}.")
+    if whole and not isinstance(value, int):
+        raise PdError(f"{name} must be a whole number, not {value!r}.")
     if above is not None and not value > above:
         raise PdError(f"{name} must be above {above}, not {value}.")
     if at_least is not None and not value >= at_least:

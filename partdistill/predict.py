@@ -60,8 +60,8 @@ def label_files(
     (`claim_outputs`), before anything is written; an input of another category than the student's
     is refused unless `force_category`. The student sees each input turned from `frame` into the
     catalogue's; the outputs keep the input's frame. Call it holding `out`'s `OutputFolder`."""
-    check_number(points, "points", at_least=1, at_most=MAX_POINTS)
-    check_number(seed, "seed", at_least=0, at_most=MAX_SEED)
+    check_number(points, "points", at_least=1, at_most=MAX_POINTS, whole=True)
+    check_number(seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
     read = [read_labelled(path, n_points=points, seed=seed) for path in inputs]
     segments = find_category(trained.category)  # registered by the run's own record
     for path, (shape, _) in zip(inputs, read, strict=True):

@@ -57,7 +57,7 @@ class RayOptions:
     def __post_init__(self) -> None:
         from partdistill.errors import check_number
 
-        check_number(self.workers, "workers", at_least=1)
+        check_number(self.workers, "workers", at_least=1, whole=True)
         check_number(self.cpus_per_worker, "cpus_per_worker", above=0)
         check_number(self.gpus_per_worker, "gpus_per_worker", at_least=0)
         if not self.address.strip():

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import partdistill.api as api
 import partdistill.synth
 from partdistill.cli import app
 from partdistill.collection import Collection
+from partdistill.distill.config import DistillConfig
+from partdistill.errors import PdError
 from partdistill.formats import read_npz
 from partdistill.synth import SynthConfig
 
@@ -73,6 +77,31 @@ def test_user_errors_are_one_sentence_and_exit_1(tmp_path: Path, args: list[str]
     assert result.exit_code == 1
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x").exists()  # nothing written for a command that could not start
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda out: api.synth("chair", n=2.5, out=out), "`n` must be a whole number, not 2.5."),
+        (lambda out: api.synth("chair", n="3", out=out), "`n` must be a finite number, not '3'."),
+        (
+            lambda out: api.synth("chair", n=np.int64(3), out=out),
+            "`n` must be a finite number, not np.int64(3).",
+        ),
+        (
+            lambda out: DistillConfig(category="chair", epochs=1.5),
+            "`epochs` must be a whole number, not 1.5.",
+        ),
+        (lambda out: api.distill("x", out=out, device=None), "`device` must be a device name"),
+    ],
+)
+def test_python_calls_name_the_keyword_of_a_value_of_the_wrong_kind(
+    tmp_path: Path, call: Callable[[Path], object], message: str
+) -> None:
+    with pytest.raises(PdError) as refused:
+        call(tmp_path / "x")
+    assert message in str(refused.value)  # a count of 1.5 is refused, never truncated
+    assert not (tmp_path / "x").exists()
 
 
 def test_synth_into_a_file_path_is_refused(tmp_path: Path) -> None:

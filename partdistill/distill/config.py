@@ -85,12 +85,12 @@ class DistillConfig:
     generated: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        check_number(self.epochs, "epochs", at_least=1, at_most=MAX_STEPS)
-        check_number(self.min_steps, "min_steps", at_least=0, at_most=MAX_STEPS)
-        check_number(self.switch_min_steps, "switch_min_steps", at_least=0, at_most=MAX_STEPS)
-        check_number(self.batch_size, "batch_size", at_least=1)
-        check_number(self.n_points, "points", at_least=16, at_most=MAX_POINTS)
-        check_number(self.seed, "seed", at_least=0, at_most=MAX_SEED)
+        check_number(self.epochs, "epochs", at_least=1, at_most=MAX_STEPS, whole=True)
+        check_number(self.min_steps, "min_steps", at_least=0, at_most=MAX_STEPS, whole=True)
+        check_number(self.switch_min_steps, "switch_min_steps", at_least=0, at_most=MAX_STEPS, whole=True)
+        check_number(self.batch_size, "batch_size", at_least=1, whole=True)
+        check_number(self.n_points, "points", at_least=16, at_most=MAX_POINTS, whole=True)
+        check_number(self.seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
         check_number(self.lr, "lr", above=0, at_most=10)
         check_number(self.lr_floor, "lr_floor", above=0, at_most=1)
         check_number(self.switch_not_before, "switch_not_before", at_least=0, at_most=1)

@@ -56,11 +56,11 @@ class SynthConfig:
     quality_filter: bool = True
 
     def __post_init__(self) -> None:
-        check_number(self.n, "n", at_least=1, at_most=MAX_SHAPES)
-        check_number(self.n_points, "points", at_least=1, at_most=MAX_POINTS)
-        check_number(self.seed, "seed", at_least=0, at_most=MAX_SEED)
-        check_number(self.grid_size, "grid_size", at_least=8)
-        check_number(self.steps, "steps", at_least=1)
+        check_number(self.n, "n", at_least=1, at_most=MAX_SHAPES, whole=True)
+        check_number(self.n_points, "points", at_least=1, at_most=MAX_POINTS, whole=True)
+        check_number(self.seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
+        check_number(self.grid_size, "grid_size", at_least=8, whole=True)
+        check_number(self.steps, "steps", at_least=1, whole=True)
         check_number(self.guidance, "guidance", at_least=0)
 
     def identity(self) -> dict[str, object]:

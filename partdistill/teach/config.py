@@ -53,11 +53,11 @@ class TeachConfig:
         if self.threshold is not None:
             check_number(self.threshold, "threshold", at_least=0, at_most=1)
         check_number(self.nms, "nms", above=0, at_most=1)
-        check_number(self.image_size, "image_size", at_least=32)
+        check_number(self.image_size, "image_size", at_least=32, whole=True)
         if self.point_radius is not None:
             check_number(self.point_radius, "point_radius", above=0, at_most=1)
         check_number(self.whole_object, "whole_object", above=0, at_most=1)
-        check_number(self.seed, "seed", at_least=0, at_most=MAX_SEED)
+        check_number(self.seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
         for value, setting, known in (
             (self.query, "query", QUERIES),
             (self.kind, "kind", KINDS),
@@ -69,7 +69,7 @@ class TeachConfig:
     def check_new(self) -> None:
         """Refuse settings that new work may not ask for (images past `MAX_IMAGE_SIZE`); knowledge
         finished earlier with them is still read as it was made."""
-        check_number(self.image_size, "image_size", at_most=MAX_IMAGE_SIZE)
+        check_number(self.image_size, "image_size", at_most=MAX_IMAGE_SIZE, whole=True)
 
     def default_name(self) -> str:
         if self.teacher == "simulated":
