@@ -4,8 +4,8 @@
 `label` property), `<name>.json` (one label per input point in input order, as the run's part
 ids, with the part names; for meshes also one label per face; the input's own labels where it has
 them under the run's part names) and `<name>.png` (a picture); then `inputs.json` (each name's
-input) and `view.html`. It writes only files that are new in the output folder or that an earlier
-pd predict wrote there (`files.CommandFiles`).
+input, those of earlier runs into the same folder kept) and `view.html`. It writes only files
+that are new in the output folder or that an earlier pd predict wrote there (`files.CommandFiles`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from partdistill.datasets.importing import labelled_as
 from partdistill.distill.trained import TrainedStudent
 from partdistill.errors import MAX_SEED, PdError, check_number, option
-from partdistill.files import PAGE, CommandFiles, inside, write_json
+from partdistill.files import PAGE, CommandFiles, inside, read_json, write_json
 from partdistill.formats import read_labelled, write_ply
 from partdistill.progress import Progress, tracked
 from partdistill.prompts import find_category, same_category
@@ -83,8 +83,18 @@ def label_files(
             write_prediction(shape, labels, trained, out, name, path, frame)
             done.append(Predicted(path, name, labels))
             bar.advance()
-    write_json(inside(out, INPUTS_FILE), {name: str(path) for name, path in zip(names, inputs, strict=True)})
+    write_json(inside(out, INPUTS_FILE), _earlier(out, names) | {item.name: str(item.input) for item in done})
     return done
+
+
+def _earlier(out: Path, names: list[str]) -> dict[str, str]:
+    """What an earlier pd predict into `out` listed in INPUTS_FILE and `names` do not replace: its
+    outputs stay in the folder, so they stay in its list (and on its page)."""
+    listing = inside(out, INPUTS_FILE)
+    if not listing.exists():
+        return {}
+    earlier = read_json(listing, "the inputs of the predictions in this folder")
+    return {name: source for name, source in earlier.items() if name not in names and isinstance(source, str)}
 
 
 def output_names(inputs: list[Path]) -> list[str]:

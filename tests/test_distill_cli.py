@@ -236,6 +236,13 @@ def test_predict_writes_ply_json_png_with_one_label_per_input_point(
     np.testing.assert_array_equal(back.labels, expected)
     mesh_record = json.loads((tmp_path / "out" / "bar.json").read_text())
     assert len(mesh_record["labels"]) == 500 and len(mesh_record["face_labels"]) == 12
+    # A second run into the same folder keeps the first one's outputs listed (and on the page).
+    again = runner.invoke(
+        app, ["predict", str(tmp_path / "in.ply"), "--run", str(run), "--out", str(tmp_path / "out")]
+    )
+    assert again.exit_code == 0, again.output
+    listed = json.loads((tmp_path / "out" / "inputs.json").read_text())
+    assert listed == {"bar": str(tmp_path / "bar.obj"), "in": str(tmp_path / "in.ply")}
 
 
 def test_predict_checks_every_input_before_writing(run: Path, knives: Path, tmp_path: Path) -> None:
