@@ -16,7 +16,7 @@ from partdistill.errors import PdError
 from partdistill.formats import shape_from_mesh
 from partdistill.shapes import Provenance, Shape
 from partdistill.synth.base import Request
-from partdistill.weights import MissingWeights
+from partdistill.weights import MissingWeights, quiet_hub
 
 if TYPE_CHECKING:
     import torch
@@ -75,7 +75,8 @@ class ShapEGenerator:
         logging.set_verbosity_error()  # its "couldn't connect" chatter would bury our one sentence
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
         try:
-            pipeline = ShapEPipeline.from_pretrained(model_id, dtype=dtype)
+            with quiet_hub():
+                pipeline = ShapEPipeline.from_pretrained(model_id, dtype=dtype)
         except (OSError, ValueError) as error:
             raise MissingWeights("the Shap-E model", model_id) from error
         return cls(pipeline, model_id=model_id, device=device, **options)  # type: ignore[arg-type]

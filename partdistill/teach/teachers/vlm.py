@@ -36,7 +36,7 @@ from partdistill.prompts import Category, part_prompt
 from partdistill.render.views import Views
 from partdistill.shapes import Shape
 from partdistill.teach.teachers.base import GLIP_NMS, Prediction, suppress_duplicates
-from partdistill.weights import MissingWeights
+from partdistill.weights import MissingWeights, quiet_hub
 
 GROUNDING_DINO = "IDEA-Research/grounding-dino-base"
 OWLV2 = "google/owlv2-base-patch16-ensemble"
@@ -51,7 +51,8 @@ def _load(loader: Any, model_id: str, what: str) -> Any:
 
     logging.set_verbosity_error()
     try:
-        return loader.from_pretrained(model_id)
+        with quiet_hub():
+            return loader.from_pretrained(model_id)
     except (OSError, ValueError) as error:
         raise MissingWeights(f"the {what} model", model_id) from error
 
