@@ -239,7 +239,12 @@ def test_shapes_without_units_are_left_out_and_none_at_all_is_refused(
 ) -> None:
     empty = Knowledge.from_units(600, TABLE.part_names, [], [], [])
     bare = [Item(item.id, item.shape, empty) for item in items]
-    assert len(Distillation(_config(), [*items[:3], *bare[3:]], tmp_path).items) == 3
+    run = Distillation(_config(), [*items[:3], *bare[3:]], tmp_path)
+    assert len(run.items) == 3
+    left_out = len(items) - 3
+    assert run.plan_note.startswith(
+        f"{left_out} of the {len(items)} shapes have no knowledge unit to learn from"
+    )
     with pytest.raises(PdError, match="None of the shapes has a knowledge unit"):
         Distillation(_config(), bare, tmp_path)
 

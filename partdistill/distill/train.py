@@ -256,6 +256,7 @@ class Distillation:
             where = config.sources[item.source] if item.source < len(config.sources) else f"shape {item.id}"
             item.knowledge.require_parts(self.part_names, category.key, where)
         self.items = [item for item in items if item.knowledge.n_units > 0]
+        self.unitless = [item.id for item in items if item.knowledge.n_units == 0]  # they sit the run out
         if not self.items:
             raise PdError(
                 "None of the shapes has a knowledge unit to learn from; check the teacher's output."
@@ -318,8 +319,9 @@ class Distillation:
 
     @property
     def plan_note(self) -> str:
-        """How the run trains, in two sentences: its optimisation steps (per epoch, in all, and why
-        there are more epochs than configured), and whether it distils backward and why not."""
+        """How the run trains, in two or three sentences: the shapes left out for want of units, its
+        optimisation steps (per epoch, in all, and why there are more epochs than configured), and
+        whether it distils backward and why not."""
         n, size, per_epoch, config = (
             len(self.items),
             min(self.config.batch_size, len(self.items)),
@@ -341,7 +343,13 @@ class Distillation:
                 f" rather than the {config.epochs} asked for, to take at least {config.min_steps}"
                 f" ({option('min_steps')})"
             )
-        steps = (
+        unitless = (
+            f"{len(self.unitless)} of the {n + len(self.unitless)} shapes have no knowledge unit to learn "
+            f"from and sit the run out (e.g. {self.unitless[0]}). "
+            if self.unitless
+            else ""
+        )
+        steps = unitless + (
             f"{n} shapes in batches of {size} make {per_epoch} optimisation step(s) per epoch{sitting};"
             f" training {epochs}: {per_epoch * self.epochs} steps."
         )
