@@ -1557,6 +1557,12 @@ CASES = [
         r"run/config\.json holds no settings of a pd distill run",
     ),
     Case(
+        "categories-show-a-folder",
+        nothing,
+        ("categories", "show", "/etc"),
+        r"Unknown category '/etc': a category is a name \(chair, partnete/Kettle\) or a category file",
+    ),
+    Case(
         "view-over-the-users-page",
         then(shapes, garbage("shapes/view.html", b"<p>my own page</p>\n")),
         ("view", "{d}/shapes"),

@@ -429,6 +429,11 @@ def find_category(name: str) -> Category:
     if "/" in key:
         dataset, key = key.split("/", 1)
         if dataset not in ("shapenetpart", "partnete", "user"):
+            if not dataset or "/" in key:  # a path, such as a category file without its suffix
+                raise PdError(
+                    f"Unknown category '{name}': a category is a name (chair, partnete/Kettle) or a "
+                    f"category file ending in .toml or .json."
+                )
             raise PdError(
                 f"Unknown category vocabulary '{dataset}' in '{name}': use shapenetpart/, partnete/ or user/."
             )
