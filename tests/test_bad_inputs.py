@@ -1418,6 +1418,12 @@ CASES = [
         r"chair-00000\.npz",
     ),
     Case(
+        "distill-corrupt-units",
+        then(taught, garbage(f"{KNOWLEDGE}/units/chair-00000.npz", b"PK\x03\x04garbage")),
+        DISTILL,
+        r"chair-00000\.npz is not a readable knowledge file .* Delete it and run `pd teach` again",
+    ),
+    Case(
         "view-units-of-another-size",
         units_of_another_size,
         ("view", f"{{d}}/{KNOWLEDGE}"),

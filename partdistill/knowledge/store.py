@@ -100,7 +100,10 @@ class KnowledgeStore:
             raise PdError(
                 f"{self.root} has no knowledge for shape {shape_id}; run `pd teach` on its collection."
             )
-        knowledge = load_knowledge(self.units_path(shape_id))
+        try:
+            knowledge = load_knowledge(self.units_path(shape_id))
+        except PdError as error:  # pd teach skips a shape whose units file is there, damaged or not
+            raise PdError(f"{error.args[0]} Delete it and run `pd teach` again to remake it.") from error
         if self.taught_for is not None:
             category, part_names = self.taught_for
             knowledge.require_parts(part_names, category, str(self.units_path(shape_id)))
