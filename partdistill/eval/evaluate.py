@@ -158,7 +158,10 @@ def student_categories(
     segments = student.trained.category
     target = [c for c in dataset.categories() if c.key == segments]
     if not target:
-        raise PdError(f"The run segments '{segments}', which {root} does not hold.")
+        raise PdError(
+            f"{root} holds no {segments} shapes to score the run on (it segments {segments}); "
+            f"for a benchmark, check {option('split')}."
+        )
     if chosen is not None and target[0] not in chosen:
         names = ", ".join(c.name for c in chosen)
         raise PdError(
