@@ -566,6 +566,8 @@ def read_mesh(
         _check_off_counts(path)
     try:
         loaded = trimesh.load(str(path), force="mesh", process=False)
+    except IndexError as error:  # numpy's words, from trimesh indexing the vertices by the faces
+        raise PdError(f"{path} is not a readable mesh (a face names a vertex it does not hold).") from error
     except Exception as error:  # trimesh raises many kinds for malformed files
         raise PdError(f"{path} is not a readable mesh ({_reason(error)}).") from error
     return _sampled(path, loaded, n_points, seed, category)

@@ -1405,6 +1405,12 @@ CASES = [
     Case("view-not-a-shape-file", garbage("notes.txt", b"hello\n"), ("view", "{d}/notes.txt"), r"notes\.txt"),
     Case("view-corrupt-ply", garbage("scan.ply"), ("view", "{d}/scan.ply"), r"scan\.ply"),
     Case(
+        "view-obj-face-names-a-missing-vertex",
+        garbage("bad.obj", b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 99\n"),
+        view("bad.obj"),
+        r"bad\.obj is not a readable mesh \(a face names a vertex it does not hold\)",
+    ),
+    Case(
         "view-empty-collection",
         garbage("empty/manifest.json", b'{"format": "partdistill.collection", "version": 1, "shapes": []}'),
         ("view", "{d}/empty"),
