@@ -72,7 +72,11 @@ def label_files(
             )
     # The labels an input carries, matched to the run's parts as pd import matches them: the truth
     # pd view shows beside the prediction.
-    shapes = [labelled_as(shape, found, segments)[0] for shape, found in read]
+    labelled = [labelled_as(shape, found, segments) for shape, found in read]
+    for path, (_, found), (_, note) in zip(inputs, read, labelled, strict=True):
+        if found is not None:  # what became of the file's own labels, as pd import says it
+            progress.note(f"{path.name}: {note}.")
+    shapes = [shape for shape, _ in labelled]
     names = output_names(inputs)
     check_names(names)
     claim_outputs(out, names, page)
