@@ -130,7 +130,12 @@ def test_a_killed_driver_resumes_without_making_a_shape_twice(cluster: str, tmp_
         "synth", "--category", "table", "--n", "200", "--points", "400", "--out", str(tmp_path / "plain")
     )
     assert plain.returncode == 0
-    assert _files(tmp_path / "plain", "*.npz") == _files(tmp_path / "t", "*.npz")
+    # The kill may land inside a shape's atomic write: its hidden temporary stays (pd never deletes
+    # a file it cannot tell is its own) and is never read; every shape file is as in one process.
+    shapes = _files(tmp_path / "t", "*.npz")
+    left = [name for name in shapes if Path(name).name.startswith(".") and ".tmp-" in name]
+    assert len(left) <= 1  # the driver writes one shape at a time
+    assert _files(tmp_path / "plain", "*.npz") == {k: v for k, v in shapes.items() if k not in left}
     assert _records(tmp_path / "plain") == _records(tmp_path / "t")
 
 
