@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import shutil
 from pathlib import Path
 
 import h5py
@@ -139,6 +140,23 @@ def test_partnete_layout_loads_with_unlabelled_points(partnete_root: Path) -> No
     kettle = shapes["Kettle/101305"].shape
     assert kettle.n_points == 60 and kettle.colors is not None and (kettle.labels == -1).sum() == 15
     assert kettle.part_names == ("lid", "handle", "spout")
+
+
+def test_partnete_links_inside_the_root_are_followed_and_links_out_refused(
+    partnete_root: Path, tmp_path: Path
+) -> None:
+    test = partnete_root / "data" / "test"
+    shutil.move(test / "Kettle", partnete_root / "store")  # a category folder linked to a sibling
+    (test / "Kettle").symlink_to(partnete_root / "store", target_is_directory=True)
+    shutil.move(test / "Bottle" / "3519" / "pc.ply", partnete_root / "3519.ply")  # a file, too
+    (test / "Bottle" / "3519" / "pc.ply").symlink_to(partnete_root / "3519.ply")
+    data = open_dataset("partnete", partnete_root)
+    assert sorted(s.id for s in data.shapes()) == ["Bottle/3519", "Kettle/101305", "Kettle/102714"]
+    shutil.move(partnete_root / "store", tmp_path / "elsewhere")
+    (test / "Kettle").unlink()
+    (test / "Kettle").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(PdError, match=r"data/test/Kettle leads outside .*PartNetE"):
+        list(open_dataset("partnete", partnete_root).shapes())
 
 
 def test_partnete_problems_are_explained(partnete_root: Path, tmp_path: Path) -> None:

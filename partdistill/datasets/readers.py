@@ -249,6 +249,7 @@ class PartNetE:
         self.root = Path(root)
         if not self.root.is_dir():
             raise PdError(f"{self.root} does not exist: expected {self._EXPECTED}.")
+        self.split = split
         self.folder = inside(self.root, f"data/{split}")
         if not self.folder.is_dir():
             raise PdError(f"{self.root} is not {self._EXPECTED}: data/{split}/ is missing.")
@@ -262,15 +263,20 @@ class PartNetE:
                         f"{meta_path} lists other parts for {title} than PartNetE's published table."
                     )
 
+    def _path(self, *parts: str) -> Path:
+        """data/<split>/<parts...> of the release, refused if a link leads it out of the root (a
+        link that stays inside it is followed)."""
+        return inside(self.root, Path("data", self.split, *parts))
+
     def categories(self) -> list[Category]:
-        present = {p.name for p in self.folder.iterdir() if inside(self.folder, p.name).is_dir()}
+        present = {p.name for p in self.folder.iterdir() if self._path(p.name).is_dir()}
         return [c for c in partnete_categories() if c.title in present]
 
     def _shape_dirs(self, categories: list[Category] | None) -> Iterator[tuple[Category, Path]]:
         for category in categories or self.categories():
-            folder = inside(self.folder, category.title)
+            folder = self._path(category.title)
             if folder.is_dir():
-                shape_dirs = (inside(folder, p.name) for p in sorted(folder.iterdir()))
+                shape_dirs = (self._path(category.title, p.name) for p in sorted(folder.iterdir()))
                 yield from ((category, p) for p in shape_dirs if p.is_dir())
 
     def ids(self, categories: list[Category] | None = None) -> list[str]:
@@ -278,16 +284,15 @@ class PartNetE:
 
     def shapes(self, categories: list[Category] | None = None) -> Iterator[EvalShape]:
         for category, shape_dir in self._shape_dirs(categories):
-            yield EvalShape(
-                f"{category.title}/{shape_dir.name}", category, read_partnete_shape(shape_dir, category)
-            )
+            files = (self._path(category.title, shape_dir.name, name) for name in ("pc.ply", "label.npy"))
+            shape = read_partnete_shape(*files, category)
+            yield EvalShape(f"{category.title}/{shape_dir.name}", category, shape)
 
 
-def read_partnete_shape(shape_dir: Path, category: Category) -> Shape:
+def read_partnete_shape(cloud_path: Path, label_path: Path, category: Category) -> Shape:
     """pc.ply and label.npy of one PartNetE shape (label.npy is a pickled dict, as PartSLIP ships it;
     it is read with `safe_pickle.load_npy`, which runs no code from it)."""
-    cloud = read_ply(inside(shape_dir, "pc.ply"), category=category.key)
-    label_path = inside(shape_dir, "label.npy")
+    cloud = read_ply(cloud_path, category=category.key)
     if not label_path.is_file():
         raise PdError(f"{label_path} is missing.")
     value = load_npy(label_path)  # a pickled dict, read without running code from the file
@@ -307,7 +312,7 @@ def read_partnete_shape(shape_dir: Path, category: Category) -> Shape:
     return cloud.replace(
         labels=labels,
         part_names=category.part_names,
-        provenance=Provenance("partnete", source=str(shape_dir)),
+        provenance=Provenance("partnete", source=str(cloud_path.parent)),
     )
 
 
