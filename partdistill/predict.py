@@ -92,13 +92,18 @@ def label_files(
 
 
 def _earlier(out: Path, names: list[str]) -> dict[str, str]:
-    """What an earlier pd predict into `out` listed in INPUTS_FILE and `names` do not replace: its
-    outputs stay in the folder, so they stay in its list (and on its page)."""
+    """What an earlier pd predict into `out` listed in INPUTS_FILE, `names` do not replace and the
+    user has not deleted (its `<name>.json`, which the page reads, is there): those outputs stay in
+    the folder, so they stay in its list (and on its page)."""
     listing = inside(out, INPUTS_FILE)
     if not listing.exists():
         return {}
     earlier = read_json(listing, "the inputs of the predictions in this folder")
-    return {name: source for name, source in earlier.items() if name not in names and isinstance(source, str)}
+    return {
+        name: source
+        for name, source in earlier.items()
+        if name not in names and isinstance(source, str) and inside(out, f"{name}.json").is_file()
+    }
 
 
 def output_names(inputs: list[Path]) -> list[str]:

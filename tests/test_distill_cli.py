@@ -243,6 +243,13 @@ def test_predict_writes_ply_json_png_with_one_label_per_input_point(
     assert again.exit_code == 0, again.output
     listed = json.loads((tmp_path / "out" / "inputs.json").read_text())
     assert listed == {"bar": str(tmp_path / "bar.obj"), "in": str(tmp_path / "in.ply")}
+    for path in (tmp_path / "out").glob("bar.*"):  # outputs the user deleted leave the list
+        path.unlink()
+    again = runner.invoke(
+        app, ["predict", str(tmp_path / "in.ply"), "--run", str(run), "--out", str(tmp_path / "out")]
+    )
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "out" / "inputs.json").read_text()) == {"in": str(tmp_path / "in.ply")}
 
 
 def test_predict_checks_every_input_before_writing(run: Path, knives: Path, tmp_path: Path) -> None:
