@@ -24,6 +24,7 @@ as data.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -31,7 +32,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -382,7 +383,8 @@ class OutputFolder:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self._owner.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder refuses even this; its error is said
+            self._owner.unlink(missing_ok=True)
         if self._fd is not None:
             os.close(self._fd)  # releases the lock
             self._fd = None
@@ -409,13 +411,21 @@ class CommandFiles:
     records the names it grants in `.pd-written.json` (before the files are written, so a run
     killed in between can still replace them when run again). Claim while holding the folder's
     `OutputFolder` lock. `shares`: the commands whose files this one may replace too (pd view
-    rewrites the page pd predict or pd eval wrote).
+    rewrites the page pd predict or pd eval wrote); `recognises`: tells an unrecorded file that is
+    pd's all the same (a page written before pages were recorded).
     """
 
-    def __init__(self, folder: str | os.PathLike[str], command: str, shares: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        command: str,
+        shares: tuple[str, ...] = (),
+        recognises: Callable[[Path], bool] | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.command = command
         self.shares = shares
+        self.recognises = recognises
 
     def _record(self) -> dict[str, list[str]]:
         path = inside(self.folder, WRITTEN)
@@ -435,7 +445,8 @@ class CommandFiles:
         paths = []
         for name in names:
             path = inside(self.folder, name)
-            if (path.exists() or path.is_symlink()) and name not in own:
+            theirs = path.is_symlink() or not (self.recognises and self.recognises(path))
+            if (path.exists() or path.is_symlink()) and name not in own and theirs:
                 raise PdError(
                     f"{path} exists and {self.command} did not write it; choose another {option('out')}."
                 )

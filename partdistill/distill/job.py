@@ -216,6 +216,8 @@ class DistillJob:
             f"Generated shapes: distilling a student on their {len(run.items)} shapes into {where}, to "
             f"fine-tune on your shapes' units. {run.plan_note}"
         )
+        if run.state.epoch:
+            progress.note(f"Resuming {where} after epoch {run.state.epoch} of {run.epochs}.")
         follow(run, progress, f"distilling generated {planned.category.name}")
         return TrainedStudent.load(where, self.device)
 
