@@ -504,7 +504,7 @@ def evaluate(
     check_number(gallery, "gallery", at_least=0, whole=True)
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
     out = Path(out) if out is not None else Path(f"eval-{dataset}")
-    report = CommandFiles(out, "pd eval")
+    report = CommandFiles(out, "pd eval", shares=("pd view",))  # pd view writes only pages
     planned = [*report_files(gallery > 0), *([COMPARISON, PAGE] if view else [])]
     report.check(planned)  # before the scoring, which can take long
     root = Path(root)

@@ -411,8 +411,8 @@ class CommandFiles:
     records the names it grants in `.pd-written.json` (before the files are written, so a run
     killed in between can still replace them when run again). Claim while holding the folder's
     `OutputFolder` lock. `shares`: the commands whose files this one may replace too (pd view
-    rewrites the page pd predict or pd eval wrote); `recognises`: tells an unrecorded file that is
-    pd's all the same (a page written before pages were recorded).
+    rewrites the page pd predict or pd eval wrote, and they the page pd view wrote); `recognises`:
+    tells an unrecorded file that is pd's all the same (a page written before pages were recorded).
     """
 
     def __init__(

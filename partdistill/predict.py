@@ -136,7 +136,8 @@ def claim_outputs(out: Path, names: list[str], page: bool) -> None:
     in `out`: refused (PdError) where one exists that no earlier pd predict wrote, such as the
     user's own shapes or page, or a run's records. Call it holding the folder's `OutputFolder`."""
     files = [f"{name}{suffix}" for name in names for suffix in OUTPUT_SUFFIXES]
-    CommandFiles(out, "pd predict").claim([*files, INPUTS_FILE, *([PAGE] if page else [])])
+    mine = CommandFiles(out, "pd predict", shares=("pd view",))  # pd view writes only pages
+    mine.claim([*files, INPUTS_FILE, *([PAGE] if page else [])])
 
 
 def face_labels(shape: Shape, labels: np.ndarray) -> np.ndarray:
