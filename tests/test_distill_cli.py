@@ -93,6 +93,14 @@ def test_the_reference_switch_is_one_option(knives: Path, tmp_path: Path) -> Non
     assert result.exit_code == 0 and "forward only" not in result.stdout
     config = json.loads((tmp_path / "config.json").read_text())
     assert {k: config[k] for k in REFERENCE_SWITCH} == REFERENCE_SWITCH
+    # In TTA mode a run that could have switched but did not (2 epochs, the trigger's window is 5)
+    # distilled forward only, and is checked as such.
+    tta = tmp_path / "tta"
+    argv = ["distill", "--shapes", str(knives), "--out", str(tta), "--switch", "reference", "--mode", "tta"]
+    result = runner.invoke(app, [*argv, *QUICK])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tta / "student.json").read_text())["backward_from_epoch"] is None
+    assert "Held-out check" in result.stdout and (tta / "held-out-check" / "student.safetensors").is_file()
 
 
 def test_tta_mode_labels_the_distilled_shapes(knives: Path, tmp_path: Path) -> None:

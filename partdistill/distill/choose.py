@@ -12,11 +12,11 @@ handed over if its twin scored higher by more than twice the standard error of t
 noise), else direct lifting of all the units, with the student's label where no unit covers a
 point (better than none, for a user who needs every point labelled).
 
-The check costs a second distillation, so it runs only where the run distils forward only
-(`Distillation.forward_only`: collections too small for backward distillation, the regime where
-the student was measured below lifting, or --no-backward); after backward distillation the student
-is handed over unchecked. Units of unknown view (imported knowledge) cannot be held out by view,
-and are not checked either.
+The check costs a second distillation, so it runs only where the run distilled forward only (no
+switch came: collections too small for backward distillation, the regime where the student was
+measured below lifting, --no-backward, or a run whose trigger never fired); after backward
+distillation the student is handed over unchecked. Units of unknown view (imported knowledge)
+cannot be held out by view, and are not checked either.
 """
 
 from __future__ import annotations

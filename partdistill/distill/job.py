@@ -320,9 +320,11 @@ class Labelled:
 def choose_labels(run: Distillation, progress: Progress = QUIET) -> Choice:
     """Which labels TTA mode hands over (`partdistill.distill.choose`); the twin of the held-out
     check trains with its own bar."""
-    if not run.forward_only:
+    if run.state.switch_epoch is not None:
         return Choice(
-            "student", reason="it could distil backward; the held-out check is for forward-only runs"
+            "student",
+            reason=f"it distilled backward from epoch {run.state.switch_epoch}; the held-out check is for "
+            "runs that distilled forward only",
         )
     checked = twin(run)
     if checked is None:
