@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections import Counter
@@ -195,6 +196,12 @@ def test_a_weighted_source_without_units_is_one_sentence(
     )
     with pytest.raises(PdError, match="None of the shapes of b has a knowledge unit"):
         Distillation(config, [*first, *bare], tmp_path / "run")
+    # A share too small for one place in an epoch's batches is refused before anything is written.
+    second = [Item(i.id, i.shape, i.knowledge, source=1) for i in second]
+    tiny = dataclasses.replace(config, weights=(1000.0, 1.0), batch_size=2)
+    with pytest.raises(PdError, match="`weights` gives b too small a share for one of the"):
+        Distillation(tiny, [*first, *second], tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 def test_stored_teach_settings_are_trusted_only_with_units(

@@ -123,21 +123,31 @@ def batches(count: int, batch_size: int, rng: np.random.Generator) -> list[np.nd
     return [order[i : i + size] for i in range(0, count - size + 1, size)]
 
 
+def source_slots(count: int, weights: Sequence[float], batch_size: int) -> np.ndarray:
+    """[sources] int64: the item slots of an epoch of `count` items in full batches of
+    `batch_size` that each source gets, in the shares `weights` gives them (largest remainders for
+    the rounding; a share too small for one slot gets none)."""
+    size = min(batch_size, count)
+    slots = (count // size) * size
+    share = np.asarray(weights, dtype=np.float64) / np.sum(weights) * slots
+    taken = np.floor(share).astype(np.int64)
+    taken[np.argsort(-(share - taken), kind="stable")[: slots - taken.sum()]] += 1
+    return taken
+
+
 def shared_batches(
     sources: np.ndarray, weights: Sequence[float], batch_size: int, rng: np.random.Generator
 ) -> list[np.ndarray]:
     """An epoch of as many full batches of `batch_size` as the items fill, whose item slots go to
-    the sources in the shares `weights` gives them (largest remainders for the rounding); a source
-    draws its items in a random order, starting over when it has given all of them.
+    the sources as `source_slots` gives them; a source draws its items in a random order, starting
+    over when it has given all of them.
 
     sources: [items] int, the source of each item; weights: one per source.
     """
     count = len(sources)
     size = min(batch_size, count)
     slots = (count // size) * size
-    share = np.asarray(weights, dtype=np.float64) / np.sum(weights) * slots
-    taken = np.floor(share).astype(np.int64)
-    taken[np.argsort(-(share - taken), kind="stable")[: slots - taken.sum()]] += 1
+    taken = source_slots(count, weights, batch_size)
     chosen = []
     for source, number in enumerate(taken):
         members = np.flatnonzero(sources == source)

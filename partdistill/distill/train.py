@@ -68,6 +68,7 @@ from partdistill.distill.data import (
     make_sample,
     save_item_arrays,
     shared_batches,
+    source_slots,
 )
 from partdistill.distill.losses import Trigger, UnitPairs, distillation_loss, rescore
 from partdistill.distill.optim import Adam
@@ -269,6 +270,12 @@ class Distillation:
                 raise PdError(
                     f"None of the shapes of {empty[0]} has a knowledge unit to learn from, so it cannot "
                     f"take its share of {option('weights')}; check its teacher's output or leave it out."
+                )
+            slots = source_slots(len(self.items), config.weights, config.batch_size)
+            if not slots.all():
+                raise PdError(
+                    f"{option('weights')} gives {names[int(np.argmin(slots))]} too small a share for one "
+                    f"of the {int(slots.sum())} places an epoch's batches have; raise its share."
                 )
         self.run_dir = Path(run_dir)
         with torch.random.fork_rng():
