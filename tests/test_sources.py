@@ -18,13 +18,14 @@ from partdistill.cli import app
 from partdistill.collection import Collection
 from partdistill.distill.config import DistillConfig
 from partdistill.distill.data import Item, shared_batches
-from partdistill.distill.sources import items_from_store
+from partdistill.distill.sources import items_from_store, plan_sources
 from partdistill.distill.train import BatchReport, Distillation
 from partdistill.errors import PdError
 from partdistill.knowledge.h5 import write_partdistill_h5
 from partdistill.knowledge.store import KnowledgeStore
 from partdistill.knowledge.units import Knowledge
 from partdistill.prompts import find_category
+from partdistill.teach.config import TeachConfig
 
 runner = CliRunner()
 QUICK = [
@@ -144,6 +145,33 @@ def test_a_collection_and_partdistill_h5_files_together(
     assert sources[0].endswith("generated/knowledge/simulated-noisy-box") and sources[1] == str(
         tmp_path / "h5"
     )
+
+
+def test_knowledge_folders_are_sources_in_the_order_given(
+    two_collections: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """h5 files and a teach folder come as given (--weights follow that order), and two teach
+    folders of one collection are two sources; a folder named twice is refused."""
+    train, generated = two_collections
+    chair = find_category("chair")
+    store = KnowledgeStore(train / "knowledge" / "simulated-noisy-box")
+    for item in items_from_store(Collection.open(train), store):
+        path = tmp_path / "h5" / "03001627" / item.id / "extracted" / "preprocess.h5"
+        write_partdistill_h5(path, item.shape, item.knowledge, chair)
+    teach_folder = generated / "knowledge" / "simulated-noisy-box"
+    copy = tmp_path / "g" / "knowledge" / "again"
+    shutil.copytree(generated, tmp_path / "g")
+    shutil.copytree(teach_folder, copy)  # a second knowledge folder of the same collection
+    teach = TeachConfig()
+    _, sources = plan_sources([], [tmp_path / "h5", teach_folder], None, teach)
+    assert [s.label for s in sources] == [str(tmp_path / "h5"), str(teach_folder)]
+    _, sources = plan_sources([], [teach_folder, tmp_path / "h5"], None, teach)
+    assert [s.label for s in sources] == [str(teach_folder), str(tmp_path / "h5")]
+    own = tmp_path / "g" / "knowledge" / "simulated-noisy-box"
+    _, sources = plan_sources([tmp_path / "g"], [own, copy], None, teach)
+    assert [s.label for s in sources] == [str(own), str(copy)]
+    with pytest.raises(PdError, match=r"names .* twice"):
+        plan_sources([], [teach_folder, teach_folder], None, teach)
 
 
 def test_two_sources_resume_after_a_kill_to_the_same_weights(

@@ -7,7 +7,9 @@ files, or several of these at once (all of one category).
   whose shape ids it holds (a benchmark split made with `pd import`) picks out those files;
 - every other --shapes collection brings its own knowledge, made first by the teacher if there is
   none yet.
-Sources come in the order of --shapes, then the --knowledge folders not tied to one of them.
+Sources come in the order of --shapes (each with its --knowledge folders, in their order), then
+the --knowledge folders not tied to one of them, in their order. Several --knowledge folders of
+one collection are one source each; a folder named twice is refused.
 """
 
 from __future__ import annotations
@@ -67,30 +69,35 @@ def plan_sources(
     the caller). `default_teach` is how knowledge is made for a collection that has none; a
     collection's knowledge made with other values of its `pinned` settings is refused."""
     collections = {path: Collection.open(path) for path in shapes}
-    stores: dict[Path, KnowledgeStore] = {}  # collection path -> its --knowledge folder
-    h5_folders = []
+    stores: dict[Path, list[KnowledgeStore]] = {}  # a --shapes collection -> its --knowledge folders
+    rest: list[Path | Source] = []  # the other --knowledge folders, in order: h5, or a teach folder
+    given = [path.resolve() for path in knowledge]
+    twice = next(
+        (path for path, resolved in zip(knowledge, given, strict=True) if given.count(resolved) > 1), None
+    )
+    if twice is not None:
+        raise PdError(f"{option('knowledge')} names {twice} twice; give each knowledge folder once.")
     for path in knowledge:
         if not path.is_dir() and not path.is_file():
             raise PdError(f"{path} does not exist: expected a pd teach folder or PartDistill h5 files.")
         if KnowledgeStore.is_store(path):
-            owner = path.parent.parent
+            store, owner = KnowledgeStore(path), path.parent.parent
+            _check_pinned(store, _made_with(store), default_teach, pinned)
             match = next((s for s in collections if s.resolve() == owner.resolve()), None)
             if match is None:
-                collections[owner] = _collection_of_store(owner, path)
-                match = owner
-            stores[match] = KnowledgeStore(path)
-            _check_pinned(stores[match], _made_with(stores[match]), default_teach, pinned)
+                rest.append(Source(str(store.root), _collection_of_store(owner, path), store))
+            else:
+                stores.setdefault(match, []).append(store)
         else:
-            h5_folders.append(path)
-    h5_sources: list[tuple[Path, list[Item]]] = []
-    for folder in h5_folders:
-        h5_sources.append((folder, items_from_h5(folder, category)))
-    named = category or _one_category([c for c in collections.values()], h5_sources)
+            rest.append(path)
+    h5_sources = [(folder, items_from_h5(folder, category)) for folder in rest if isinstance(folder, Path)]
+    loose = [source.collection for source in rest if isinstance(source, Source) and source.collection]
+    named = category or _one_category([*collections.values(), *loose], h5_sources)
     sources: list[Source] = []
     consumed: set[Path] = set()
     for path, collection in collections.items():
         if path in stores:
-            sources.append(Source(str(stores[path].root), collection, stores[path]))
+            sources += [Source(str(store.root), collection, store) for store in stores[path]]
             continue
         for folder, items in h5_sources:
             wanted = {record.id for record in collection.ok_records}
@@ -101,9 +108,12 @@ def plan_sources(
                 break
         else:
             sources.append(_default_source(collection, default_teach, pinned))
-    for folder, items in h5_sources:
-        if folder not in consumed:
-            sources.append(Source(str(folder), h5_items=items))
+    h5_items = dict(h5_sources)
+    for entry in rest:  # in the order given
+        if isinstance(entry, Source):
+            sources.append(entry)
+        elif entry not in consumed:
+            sources.append(Source(str(entry), h5_items=h5_items[entry]))
     if not sources:
         raise PdError(
             f"Say which shapes to distil on with {option('shapes')} (or give {option('knowledge')} a folder "
