@@ -54,12 +54,33 @@ def _category(category: str | Category | None, parts: str | Sequence[str] | None
     return resolve_category(category, parts if parts is None or isinstance(parts, str) else ",".join(parts))
 
 
-def _paths(values: PathLike | Collection | Iterable[PathLike | Collection] | None) -> tuple[Path, ...]:
+def _path(value: Any) -> Path:
+    """The folder of what a call takes or an earlier call returned: a path, a `Collection`, a
+    knowledge folder (`KnowledgeStore`) or what `teach` returned (its knowledge folder)."""
+    from partdistill.knowledge.store import KnowledgeStore
+    from partdistill.teach.run import TeachSummary
+
+    if isinstance(value, TeachSummary):
+        value = value.store
+    if isinstance(value, Collection | KnowledgeStore):
+        return value.root
+    if isinstance(value, str | Path):
+        return Path(value)
+    raise PdError(f"{value!r} is not a folder: give a path, a Collection, or what teach returned.")
+
+
+def _paths(values: Any) -> tuple[Path, ...]:
+    """`_path` of one value or of each of several."""
     if values is None:
         return ()
-    if isinstance(values, str | Path | Collection):
-        values = [values]
-    return tuple(value.root if isinstance(value, Collection) else Path(value) for value in values)
+    from partdistill.knowledge.store import KnowledgeStore
+    from partdistill.teach.run import TeachSummary
+
+    if not isinstance(values, Iterable) or isinstance(
+        values, str | Path | Collection | KnowledgeStore | TeachSummary
+    ):
+        values = [values]  # one folder (a Collection iterates over its records)
+    return tuple(_path(value) for value in values)
 
 
 # --- pd synth ---------------------------------------------------------------------------------------
@@ -170,6 +191,7 @@ def teach(
     from partdistill.teach.teachers import GLIP_NMS, refuse_ignored
 
     refuse_ignored(teacher, threshold=threshold, nms=nms)
+    check_number(sheets, "sheets", at_least=-1, whole=True)
     collection = shapes if isinstance(shapes, Collection) else Collection.open(shapes)
     found = collection.category_for(_category(category, parts), force_category)
     config = TeachConfig(
@@ -210,7 +232,7 @@ def distill(
     *,
     out: PathLike | None = None,
     category: str | Category | None = None,
-    knowledge: PathLike | Iterable[PathLike] | None = None,
+    knowledge: PathLike | TeachSummary | Iterable[PathLike | TeachSummary] | None = None,
     with_: PathLike | Collection | Iterable[PathLike | Collection] | None = None,
     weights: str | Sequence[float] | None = None,
     teacher: str = "simulated",
@@ -257,7 +279,7 @@ def distill_categories(
     shapes: PathLike | Iterable[PathLike] | None = None,
     *,
     out: PathLike | None = None,
-    knowledge: PathLike | Iterable[PathLike] | None = None,
+    knowledge: PathLike | TeachSummary | Iterable[PathLike | TeachSummary] | None = None,
     with_: PathLike | Collection | Iterable[PathLike | Collection] | None = None,
     weights: str | Sequence[float] | None = None,
     teacher: str = "simulated",
@@ -457,11 +479,11 @@ class Evaluation:
 
 def evaluate(
     dataset: str,
-    root: PathLike,
+    root: PathLike | Collection,
     *,
     run: PathLike | TrainedStudent | None = None,
     predictions: PathLike | None = None,
-    knowledge: PathLike | None = None,
+    knowledge: PathLike | TeachSummary | None = None,
     split: str = "test",
     categories: str | Sequence[str] | None = None,
     points: int | str = 2048,
@@ -507,7 +529,7 @@ def evaluate(
     report = CommandFiles(out, "pd eval", shares=("pd view",))  # pd view writes only pages
     planned = [*report_files(gallery > 0), *([COMPARISON, PAGE] if view else [])]
     report.check(planned)  # before the scoring, which can take long
-    root = Path(root)
+    root = _path(root)
     data = open_dataset(dataset, root, split)
     names = (
         [c.strip() for c in categories.split(",")] if isinstance(categories, str) else list(categories or [])
@@ -526,7 +548,7 @@ def evaluate(
     else:
         files = FilePredictions(predictions, dataset)
         predictors.append(files)
-    knowledge = Path(knowledge) if knowledge is not None else default_knowledge(data)
+    knowledge = _path(knowledge) if knowledge is not None else default_knowledge(data)
     if knowledge is not None:
         progress.note(f"Direct lifting from {knowledge} is scored beside.")
         predictors.append(lifting_from(knowledge, data, chosen))

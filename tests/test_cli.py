@@ -93,6 +93,8 @@ def test_user_errors_are_one_sentence_and_exit_1(tmp_path: Path, args: list[str]
             "`epochs` must be a whole number, not 1.5.",
         ),
         (lambda out: api.distill("x", out=out, device=None), "`device` must be a device name"),
+        (lambda out: api.teach(out, sheets="all"), "`sheets` must be a finite number, not 'all'."),
+        (lambda out: api.distill(out, knowledge=3, device="cpu"), "3 is not a folder: give a path"),
     ],
 )
 def test_python_calls_name_the_keyword_of_a_value_of_the_wrong_kind(

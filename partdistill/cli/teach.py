@@ -113,4 +113,5 @@ def teach(
     if summary.lifting is not None:
         table.add_row("direct lifting mIoU (labelled shapes)", f"{summary.lifting:.1f}")
     console.print(table)
-    console.print(f"Contact sheets: {summary.store.root / SHEETS_DIR}")
+    if (summary.store.root / SHEETS_DIR).is_dir():
+        console.print(f"Contact sheets: {summary.store.root / SHEETS_DIR}")
