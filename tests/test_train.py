@@ -148,6 +148,11 @@ def test_backward_distillation_waits_for_a_share_of_the_epochs_and_a_number_of_s
     if switch is None:
         assert "6 shapes in batches of 3 make 10 steps in 5 epochs" in run.forward_only_reason
         assert not run.average.probabilities  # nothing averaged for a switch that cannot come
+    else:  # the record says what the units were re-scored by
+        run.finish()
+        start = run.average.start_epoch(run.first_switch_epoch)
+        expected = f"average of the student's predictions over epochs {start}-{switch} (decay 0.7)"
+        assert json.loads((tmp_path / "student.json").read_text())["backward_snapshot"] == expected
 
 
 def test_the_units_are_rescored_by_the_averaged_predictions(items: list[Item], tmp_path: Path) -> None:

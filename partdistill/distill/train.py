@@ -681,16 +681,21 @@ class Distillation:
                 "epochs": self.state.epoch,
                 "selection": "last epoch (no labels choose a checkpoint or the backward snapshot)",
                 "backward_from_epoch": self.state.switch_epoch,
-                "backward_snapshot": (
-                    None
-                    if self.state.switch_epoch is None
-                    else f"average of the student's predictions over epochs 1-{self.state.switch_epoch}"
-                    f" (decay {self.config.snapshot_decay})"
-                ),
+                "backward_snapshot": self._snapshot_note(),
             },
         )
         self._plot()
         return weights
+
+    def _snapshot_note(self) -> str | None:
+        """What the units were re-scored by at the switch, in words (None: no switch)."""
+        switch, decay = self.state.switch_epoch, self.config.snapshot_decay
+        if switch is None:
+            return None
+        if decay == 0:
+            return f"the student's predictions at epoch {switch}"
+        start = self.average.start_epoch(self.first_switch_epoch)
+        return f"average of the student's predictions over epochs {start}-{switch} (decay {decay})"
 
     def _plot(self) -> None:
         import matplotlib
