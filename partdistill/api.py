@@ -541,7 +541,11 @@ def evaluate(
     if run is not None:
         trained = run if isinstance(run, TrainedStudent) else TrainedStudent.load(run, resolve_device(device))
         student = StudentPredictor(trained)
+        asked = chosen
         chosen, unmatched = student_categories(data, root, student, chosen)
+        left = [c.name for c in asked or [] if c not in chosen]
+        if left:
+            progress.note(f"Note: the run segments {trained.category} alone; {', '.join(left)} not scored.")
         if unmatched:
             progress.note(f"Note: the student's parts {unmatched} have no namesake here.")
         predictors.append(student)

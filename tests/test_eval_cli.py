@@ -204,6 +204,10 @@ def test_a_trained_student_is_scored_on_the_real_sample(sample: Path, tmp_path: 
         labels = trained.labels(item.shape.select(index))
         ious.append(_naive_shape_iou(labels, item.shape.labels[index], 2))
     assert report["methods"]["student"]["categories"]["mug"] == pytest.approx(100 * np.mean(ious), abs=0.01)
+    # Categories asked for that the run does not segment are said to be left out.
+    args = ["eval", "--dataset", "shapenetpart", "--root", str(sample), "--run", str(run), "--no-view"]
+    result = runner.invoke(app, [*args, "--categories", "mug,table", "--out", str(tmp_path / "r2")])
+    assert result.exit_code == 0 and "the run segments mug alone; table not scored" in result.stdout
 
 
 @pytest.mark.parametrize(
