@@ -574,6 +574,12 @@ def evaluate(
         "predictions": None if predictions is None else str(predictions),
         "knowledge": None if knowledge is None else str(knowledge),
     }
+    unused = [] if files is None else files.unused(data.ids(chosen))
+    if unused:
+        progress.note(
+            f"Note: {len(unused)} of the predictions are for shapes not scored here (e.g. {unused[0]}): "
+            "of another split or category, or not in the dataset."
+        )
     if files is not None and files.outside:
         example = next(iter(files.outside))
         progress.note(

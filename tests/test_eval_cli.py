@@ -87,6 +87,10 @@ def test_gallery_0_draws_none_and_a_second_eval_replaces_its_own_reports(
     again = runner.invoke(app, argv)  # into the same folder: pd eval's own files are replaced
     assert again.exit_code == 0, again.output
     assert (tmp_path / "r" / "gallery.png").stat().st_size > 0
+    assert "not scored here" not in again.stdout
+    (tmp_path / "truth.json").write_text(json.dumps(truth | {"03797390/not-in-the-sample": [36]}))
+    extra = runner.invoke(app, argv)  # a prediction for a shape not scored is said, not hidden
+    assert extra.exit_code == 0 and "1 of the predictions are for shapes not scored here" in extra.stdout
 
 
 def test_folder_of_npy_predictions_matches_an_independent_computation(sample: Path, tmp_path: Path) -> None:

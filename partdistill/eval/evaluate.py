@@ -80,6 +80,16 @@ class FilePredictions:
                 f"{self.path} does not exist: expected a JSON file or a folder of .npy predictions."
             )
 
+    def unused(self, scored: list[str]) -> list[str]:
+        """The ids it holds predictions for that are not among the `scored` ids, sorted."""
+        if self.table is not None:
+            held = set(self.table)
+        else:
+            held = {
+                path.relative_to(self.path).with_suffix("").as_posix() for path in self.path.rglob("*.npy")
+            }
+        return sorted(held - set(scored))
+
     def _raw(self, shape_id: str) -> np.ndarray:
         if self.table is not None:
             if shape_id not in self.table:
