@@ -73,12 +73,7 @@ def _paths(values: Any) -> tuple[Path, ...]:
     """`_path` of one value or of each of several."""
     if values is None:
         return ()
-    from partdistill.knowledge.store import KnowledgeStore
-    from partdistill.teach.run import TeachSummary
-
-    if not isinstance(values, Iterable) or isinstance(
-        values, str | Path | Collection | KnowledgeStore | TeachSummary
-    ):
+    if not isinstance(values, Iterable) or isinstance(values, str | Path | Collection):
         values = [values]  # one folder (a Collection iterates over its records)
     return tuple(_path(value) for value in values)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from partdistill.errors import PdError, option
 
+NAMES = "cpu, cuda, cuda:N, mps or auto"  # what a device is named
+
 
 def resolve_device(device: str) -> str:
     """'auto' -> 'cuda' if available, else 'mps' if available, else 'cpu'; another name is checked:
@@ -11,9 +13,7 @@ def resolve_device(device: str) -> str:
     import torch
 
     if not isinstance(device, str):
-        raise PdError(
-            f"{option('device')} must be a device name (cpu, cuda, cuda:N, mps or auto), not {device!r}."
-        )
+        raise PdError(f"{option('device')} must be a device name ({NAMES}), not {device!r}.")
     mps = getattr(torch.backends, "mps", None)
     has_mps = mps is not None and mps.is_available()
     if device == "auto":
@@ -21,9 +21,7 @@ def resolve_device(device: str) -> str:
     try:
         chosen = torch.device(device)
     except (RuntimeError, ValueError) as error:
-        raise PdError(
-            f"{option('device')} {device} is not a device: use cpu, cuda, cuda:N, mps or auto."
-        ) from error
+        raise PdError(f"{option('device')} {device} is not a device: use {NAMES}.") from error
     if chosen.type == "cuda":
         if not torch.cuda.is_available():
             raise PdError(
@@ -37,5 +35,5 @@ def resolve_device(device: str) -> str:
     elif chosen.type == "mps" and not has_mps:
         raise PdError(f"{option('device')} {device}: this machine has no Apple GPU that PyTorch can use.")
     elif chosen.type not in ("cpu", "cuda", "mps"):
-        raise PdError(f"{option('device')} {device} is not a device: use cpu, cuda, cuda:N, mps or auto.")
+        raise PdError(f"{option('device')} {device} is not a device: use {NAMES}.")
     return device

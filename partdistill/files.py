@@ -445,8 +445,8 @@ class CommandFiles:
         paths = []
         for name in names:
             path = inside(self.folder, name)
-            theirs = path.is_symlink() or not (self.recognises and self.recognises(path))
-            if (path.exists() or path.is_symlink()) and name not in own and theirs:
+            taken = (path.exists() or path.is_symlink()) and name not in own
+            if taken and (path.is_symlink() or not (self.recognises and self.recognises(path))):
                 raise PdError(
                     f"{path} exists and {self.command} did not write it; choose another {option('out')}."
                 )

@@ -144,17 +144,15 @@ def shared_batches(
 
     sources: [items] int, the source of each item; weights: one per source.
     """
-    count = len(sources)
-    size = min(batch_size, count)
-    slots = (count // size) * size
-    taken = source_slots(count, weights, batch_size)
+    size = min(batch_size, len(sources))
+    taken = source_slots(len(sources), weights, batch_size)
     chosen = []
     for source, number in enumerate(taken):
         members = np.flatnonzero(sources == source)
         laps = -(-number // len(members))
         chosen.append(np.concatenate([rng.permutation(members) for _ in range(laps)])[:number])
     order = rng.permutation(np.concatenate(chosen))
-    return [order[i : i + size] for i in range(0, slots, size)]
+    return [order[i : i + size] for i in range(0, len(order), size)]
 
 
 def predict_logits(
