@@ -63,15 +63,15 @@ def save_panels(
     title: str | None = None,
 ) -> None:
     """Draw `panels` in a grid and save a PNG, atomically; `part_names` adds a colour legend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The figure API, not pyplot: pyplot would need its backend switched to draw off screen, which
+    # would switch the caller's too (a notebook's inline plots stop showing).
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     columns = max(1, min(columns, len(panels)))
     rows = (len(panels) + columns - 1) // columns
-    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows + 0.4), squeeze=False)
+    figure = Figure(figsize=(3.2 * columns, 3.2 * rows + 0.4))
+    axes = figure.subplots(rows, columns, squeeze=False)
     for axis in axes.flat:
         axis.set_axis_off()
     rng = np.random.default_rng(0)
@@ -104,7 +104,6 @@ def save_panels(
     figure.tight_layout(rect=(0, 0.05 if part_names else 0, 1, top))
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=100)
-    plt.close(figure)
 
 
 def _printable(text: str) -> str:

@@ -207,10 +207,18 @@ def test_the_switch_waits_while_the_snapshot_would_silence_a_part(items: list[It
 
 
 def test_run_folder_holds_student_config_log_and_curve(items: list[Item], tmp_path: Path) -> None:
-    run = Distillation(_config(epochs=2), items, tmp_path)
-    run.start(resume=False)
-    list(run.run())
-    run.finish()
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # a caller's own backend (a notebook's inline one), left as it was
+    try:
+        run = Distillation(_config(epochs=2), items, tmp_path)
+        run.start(resume=False)
+        list(run.run())
+        run.finish()
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
     for name in ("config.json", "log.txt", "curve.png", "student.safetensors", "student.json"):
         assert (tmp_path / name).is_file(), name
     assert len((tmp_path / "log.txt").read_text().splitlines()) == 2

@@ -698,13 +698,11 @@ class Distillation:
         return f"average of the student's predictions over epochs {start}-{switch} (decay {decay})"
 
     def _plot(self) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # not pyplot, as in `viz.save_panels`
 
         epochs = np.arange(1, len(self.state.losses) + 1)
-        figure, axis = plt.subplots(figsize=(6, 3.5))
+        figure = Figure(figsize=(6, 3.5))
+        axis = figure.subplots()
         axis.plot(epochs, self.state.losses, color="tab:blue", label="training loss")
         axis.set_xlabel("epoch")
         axis.set_ylabel("distillation loss")
@@ -728,4 +726,3 @@ class Distillation:
         figure.tight_layout()
         with atomic_path(self._path("curve.png")) as tmp:
             figure.savefig(tmp, dpi=100)
-        plt.close(figure)
