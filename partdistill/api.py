@@ -230,9 +230,9 @@ def distill(
     knowledge: PathLike | TeachSummary | Iterable[PathLike | TeachSummary] | None = None,
     with_: PathLike | Collection | Iterable[PathLike | Collection] | None = None,
     weights: str | Sequence[float] | None = None,
-    teacher: str = "simulated",
-    noise: str = "noisy",
-    kind: str = "box",
+    teacher: str | None = None,
+    noise: str | None = None,
+    kind: str | None = None,
     image_size: int | None = None,
     student: str = "pointnet",
     checkpoint: PathLike | None = None,
@@ -259,7 +259,9 @@ def distill(
     in `<out>/predictions/`; `with_` (TTA mode only) names collections of generated shapes of the
     category, whose student and its fine-tune on these shapes become candidates too.
     `rotate=True` also turns each training cloud about the up axis (for shapes whose front is not
-    known). `resume=True` continues a killed run.
+    known). `resume=True` continues a killed run. `teacher`, `noise`, `kind` and `image_size` say
+    how missing knowledge is made (default: as the collection's knowledge was, or
+    `TeachConfig`'s); knowledge made with other values of those given is refused.
     """
     arguments = dict(locals())
     from partdistill.distill.trained import TrainedStudent
@@ -277,9 +279,9 @@ def distill_categories(
     knowledge: PathLike | TeachSummary | Iterable[PathLike | TeachSummary] | None = None,
     with_: PathLike | Collection | Iterable[PathLike | Collection] | None = None,
     weights: str | Sequence[float] | None = None,
-    teacher: str = "simulated",
-    noise: str = "noisy",
-    kind: str = "box",
+    teacher: str | None = None,
+    noise: str | None = None,
+    kind: str | None = None,
     image_size: int | None = None,
     student: str = "pointnet",
     checkpoint: PathLike | None = None,
@@ -356,10 +358,11 @@ def _by_name(arguments: dict[str, Any], **resolved: Any) -> dict[str, Any]:
 
 
 def _job(
-    *, shapes: Any, knowledge: Any, with_: Any, category: Category | None, weights: Any, teacher: str,
-    noise: str, kind: str, image_size: int | None, student: str, checkpoint: Any, mode: str, epochs: int,
-    min_steps: int, batch_size: int, points: int, lr: float, backward: bool, rotate: bool, switch: str,
-    seed: int, out: Any, resume: bool, device: str, force_category: bool,
+    *, shapes: Any, knowledge: Any, with_: Any, category: Category | None, weights: Any,
+    teacher: str | None, noise: str | None, kind: str | None, image_size: int | None, student: str,
+    checkpoint: Any, mode: str, epochs: int, min_steps: int, batch_size: int, points: int, lr: float,
+    backward: bool, rotate: bool, switch: str, seed: int, out: Any, resume: bool, device: str,
+    force_category: bool,
 ) -> DistillJob:  # fmt: skip
     """The `DistillJob` that `distill`'s arguments describe (passed by name, as `distill` and
     `distill_categories` take them; `category` parsed and `device` resolved)."""
@@ -369,6 +372,8 @@ def _job(
     from partdistill.teach.config import TeachConfig
 
     check_student(student, checkpoint)
+    # The teacher's settings the caller gave: knowledge made with others is refused, not used.
+    chosen = dict(teacher=teacher, noise=noise, kind=kind, image_size=image_size)
     if switch not in SWITCHES:
         raise PdError(f"Unknown {option('switch')} '{switch}': use one of {', '.join(SWITCHES)}.")
     return DistillJob(
@@ -376,14 +381,8 @@ def _job(
         knowledge=_paths(knowledge),
         with_=_paths(with_),
         category=category,
-        teach=TeachConfig(
-            teacher=teacher,
-            noise=noise,
-            kind=kind,
-            image_size=TeachConfig.image_size if image_size is None else image_size,
-            seed=seed,
-        ),
-        pinned=() if image_size is None else ("image_size",),
+        teach=TeachConfig(seed=seed, **{name: value for name, value in chosen.items() if value is not None}),
+        pinned=tuple(name for name, value in chosen.items() if value is not None),
         training=dict(
             student=student,
             mode=mode,

@@ -1065,6 +1065,24 @@ CASES = [
         r"made with --image-size 64, not 128",
     ),
     Case(
+        "distill-noise-not-the-given-knowledge's",
+        taught,
+        with_options(DISTILL, "--noise", "clean"),
+        r"made with --noise noisy, not clean",
+    ),
+    Case(
+        "distill-kind-not-the-given-knowledge's",
+        taught,
+        with_options(DISTILL, "--kind", "mask"),
+        r"made with --kind box, not mask",
+    ),
+    Case(
+        "distill-teacher-not-the-given-knowledge's",
+        taught,
+        with_options(DISTILL, "--teacher", "owlv2"),
+        r"made with --teacher simulated, not owlv2",
+    ),
+    Case(
         "distill-ray-address-empty",
         taught,
         with_options(DISTILL, "--ray-address", ""),

@@ -23,12 +23,16 @@ from partdistill.cli.common import (
     ray_options,
     reports_errors,
 )
-from partdistill.cli.teach import Kind, Noise, Teacher
 from partdistill.distill.config import MODES, SWITCHES
 from partdistill.distill.students import STUDENTS
 from partdistill.errors import PdError, option
+from partdistill.teach.config import KINDS
+from partdistill.teach.teachers import NOISE_PRESETS, TEACHERS
 
 Students = one_of(STUDENTS)
+Teachers = one_of(TEACHERS)
+Noises = one_of(NOISE_PRESETS)
+Kinds = one_of(KINDS)
 Modes = one_of(MODES)
 Switches = one_of(SWITCHES)
 
@@ -59,9 +63,21 @@ def distill(
             " over are chosen by held-out views.",
         ),
     ] = None,
-    teacher: Teacher = "simulated",
-    noise: Noise = "noisy",
-    kind: Kind = "box",
+    teacher: Annotated[
+        Teachers | None,
+        typer.Option(
+            help="The 2D teacher (default: the knowledge's, or simulated); knowledge made by another"
+            " is refused.",
+        ),
+    ] = None,
+    noise: Annotated[
+        Noises | None,
+        typer.Option(help="Simulated teacher: how often it errs (default: the knowledge's, or noisy)."),
+    ] = None,
+    kind: Annotated[
+        Kinds | None,
+        typer.Option(help="Simulated teacher: box or mask predictions (default: the knowledge's, or box)."),
+    ] = None,
     image_size: Annotated[
         int | None,
         typer.Option(
