@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -555,6 +556,50 @@ def _check_off_counts(path: Path) -> None:
         )
 
 
+# A face line of an OBJ file with a relative (negative) index, or an index 0, somewhere in it.
+_OBJ_FACE_TO_RESOLVE = re.compile(rb"(?m)^[ \t]*f[ \t][^\n]*?(?<=[ \t/])(?:-|0+(?![0-9.]))")
+
+
+def _obj_absolute(path: Path) -> bytes | None:
+    """The OBJ file's text with its relative (negative) face indices made absolute, or None where
+    it has none; a face naming index 0 is refused (PdError: OBJ counts from 1).
+
+    An OBJ index -1 is the element written last *before* the face; trimesh counts it from the end
+    of the whole file instead, which turns a file that interleaves its vertices and faces into a
+    few triangles with no error, so the indices are resolved here, line by line as the format
+    defines them, before trimesh reads the text.
+    """
+    data = path.read_bytes()
+    if not _OBJ_FACE_TO_RESOLVE.search(data):
+        return None
+    counts = {b"v": 0, b"vt": 0, b"vn": 0}
+    lines = data.splitlines(keepends=True)
+    for number, line in enumerate(lines, start=1):
+        words = line.split(b"#", 1)[0].split()
+        if not words:
+            continue
+        if words[0] in counts:
+            counts[words[0]] += 1
+        elif words[0] == b"f":
+            corners = []
+            for corner in words[1:]:
+                parts = corner.split(b"/")
+                for slot, (part, kind) in enumerate(zip(parts, (b"v", b"vt", b"vn"), strict=False)):
+                    if not part.lstrip(b"-").isdigit():
+                        continue  # trimesh explains what is not a number
+                    index = int(part)
+                    if index == 0:
+                        raise PdError(
+                            f"{path}: the face on line {number} names {kind.decode()} 0, where OBJ numbers "
+                            "them from 1 (or from -1 back)."
+                        )
+                    if index < 0:
+                        parts[slot] = b"%d" % (counts[kind] + 1 + index)
+                corners.append(b"/".join(parts))
+            lines[number - 1] = b"f " + b" ".join(corners) + b"\n"
+    return b"".join(lines)
+
+
 def read_mesh(
     path: str | Path, *, n_points: int = DEFAULT_MESH_POINTS, seed: int = 0, category: str | None = None
 ) -> Shape:
@@ -562,10 +607,18 @@ def read_mesh(
     import trimesh
 
     path = Path(path)
-    if path.suffix.lower() == ".off":
+    suffix = path.suffix.lower()
+    if suffix == ".off":
         _check_off_counts(path)
+    resolved = _obj_absolute(path) if suffix == ".obj" else None
     try:
-        loaded = trimesh.load(str(path), force="mesh", process=False)
+        if resolved is None:
+            loaded = trimesh.load(str(path), force="mesh", process=False)
+        else:  # read from the text with absolute indices; its material files from beside it
+            resolver = trimesh.resolvers.FilePathResolver(str(path))
+            loaded = trimesh.load(
+                io.BytesIO(resolved), file_type="obj", resolver=resolver, force="mesh", process=False
+            )
     except IndexError as error:  # numpy's words, from trimesh indexing the vertices by the faces
         raise PdError(f"{path} is not a readable mesh (a face names a vertex it does not hold).") from error
     except Exception as error:  # trimesh raises many kinds for malformed files

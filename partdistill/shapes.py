@@ -429,14 +429,41 @@ def _part_names(names: object) -> tuple[str, ...]:
     return names
 
 
+# How far 32-bit rounding may move a coordinate, as a share of the shape's extent: a twentieth of
+# the spacing of 2,048 points on a shape of unit size (about 0.02).
+_ROUNDING = 1e-3
+
+
 def _coords(array: np.ndarray, what: str) -> np.ndarray:
-    coords = np.ascontiguousarray(real_numbers(array, what), dtype=np.float32)
-    if coords.ndim != 2 or coords.shape[1] != 3:
-        raise ShapeError(f"{what} must have shape [N,3], not {list(coords.shape)}")
-    finite = np.isfinite(coords).all(axis=1)
+    values = real_numbers(array, what)
+    if values.ndim != 2 or values.shape[1] != 3:
+        raise ShapeError(f"{what} must have shape [N,3], not {list(values.shape)}")
+    finite = np.isfinite(values).all(axis=1)
     if not finite.all():
-        raise ShapeError(f"{int((~finite).sum())} of {len(coords)} {what} have NaN or infinite coordinates")
+        raise ShapeError(f"{int((~finite).sum())} of {len(values)} {what} have NaN or infinite coordinates")
+    with np.errstate(over="ignore"):
+        coords = np.ascontiguousarray(values, dtype=np.float32)
+    if coords.dtype != values.dtype and len(values):
+        _check_rounding(values, coords, what)
     return coords
+
+
+def _check_rounding(values: np.ndarray, coords: np.ndarray, what: str) -> None:
+    """Refuse (ShapeError) coordinates that 32-bit floats cannot hold as they are: too large, or
+    so far from the origin for the shape's size that rounding would move them by more than
+    `_ROUNDING` of it (a scan in surveyed coordinates: a metre-sized shape millions of metres out,
+    where float32 steps by half a metre)."""
+    largest = float(np.abs(values).max())
+    if not np.isfinite(coords).all():
+        raise ShapeError(f"{what} reach {largest:.3g}, beyond what 32-bit floats hold")
+    extent = float((values.max(axis=0) - values.min(axis=0)).max())
+    moved = max(float(np.abs(coords[:, i] - values[:, i]).max()) for i in range(3))
+    if moved > _ROUNDING * extent:
+        raise ShapeError(
+            f"{what} lie up to {largest:,.0f} from the origin, for a shape {extent:.3g} across: as the "
+            f"32-bit floats shapes are kept in they would move by up to {moved:.3g}; move the shape near "
+            "the origin first (subtract its centre)"
+        )
 
 
 def _per_row(

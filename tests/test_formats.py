@@ -239,6 +239,47 @@ def test_mesh_with_nan_vertices_is_refused(tmp_path: Path) -> None:
         read_shape(tmp_path / "nan.obj")
 
 
+@pytest.mark.parametrize("suffix", [".ply", ".obj"])
+def test_coordinates_that_32_bit_floats_would_wreck_are_refused(tmp_path: Path, suffix: str) -> None:
+    # A metre-sized shape in surveyed coordinates: float32 steps by half a metre 5,000 km out.
+    box = trimesh.creation.box(extents=(0.53, 1.07, 0.41))  # corners float32 cannot hold out there
+    near, far = box.copy(), box.copy()
+    near.apply_translation((1000.0, 0.0, 0.0))  # float32 steps by 6e-5 here: kept
+    far.apply_translation((500_000.0, 5_000_000.0, 120.0))
+    for name, mesh in (("near", near), ("far", far)):
+        if suffix == ".ply":  # a point cloud of doubles
+            xyz = np.asarray(mesh.vertices, dtype=np.float64)
+            _write_foreign_ply(tmp_path / f"{name}.ply", {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]})
+        else:
+            mesh.export(tmp_path / f"{name}.obj", digits=10)
+    shape = read_shape(tmp_path / f"near{suffix}", n_points=500)
+    assert abs(float(shape.points[:, 0].mean()) - 1000.0) < 0.3
+    with pytest.raises(PdError, match=r"far\.\w+: .* lie up to 5,000,\d+ from the origin.*move by up to"):
+        read_shape(tmp_path / f"far{suffix}", n_points=500)
+
+
+def test_coordinates_beyond_32_bit_floats_are_refused_in_one_sentence() -> None:
+    with pytest.raises(PdError, match=r"points reach 1e\+200, beyond what 32-bit floats hold"):
+        Shape(points=np.full((4, 3), 1e200))
+
+
+def test_obj_relative_indices_count_back_from_the_face_and_index_0_is_refused(tmp_path: Path) -> None:
+    # Each triangle's vertices written just before it, indexed -3 -2 -1, as some exporters do; the
+    # material file beside it is still read.
+    (tmp_path / "red.mtl").write_text("newmtl red\nKd 1 0 0\n")
+    lines = ["mtllib red.mtl", "usemtl red"]
+    for k in range(3):
+        lines += [f"v {k} 0 0", f"v {k + 1} 0 0", f"v {k} 1 {k}", "f -3/ -2 -1  # a comment 0"]
+    (tmp_path / "relative.obj").write_text("\n".join(lines) + "\n")
+    shape = read_shape(tmp_path / "relative.obj", n_points=300)
+    assert shape.mesh is not None
+    np.testing.assert_array_equal(shape.mesh.faces, np.arange(9).reshape(3, 3))
+    np.testing.assert_allclose(shape.colors, np.tile([1.0, 0.0, 0.0], (300, 1)), atol=0.01)
+    (tmp_path / "zero.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1/0 2 3\n")
+    with pytest.raises(PdError, match=r"zero\.obj: the face on line 5 names vt 0, where OBJ numbers"):
+        read_shape(tmp_path / "zero.obj")
+
+
 def test_write_ply_by_parts_needs_labels(tmp_path: Path) -> None:
     with pytest.raises(PdError, match="no part labels"):
         write_ply(Shape(points=np.zeros((2, 3))), tmp_path / "x.ply", color_by="parts")
