@@ -42,6 +42,7 @@ from partdistill.shapes import (
 
 if TYPE_CHECKING:
     import trimesh
+    from plyfile import PlyData
 
 SHAPE_SUFFIX = ".npz"
 MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".off", ".stl")
@@ -369,8 +370,6 @@ def _read_ply(
     try:
         ply = PlyData.read(str(path))
         names = [element.name for element in ply.elements]
-        if "face" in names and ply["face"].count > 0:
-            return read_mesh(path, n_points=n_points, seed=seed, category=category), None
         if "vertex" not in names:
             raise ValueError("it has no vertex element")
         vertex = ply["vertex"].data
@@ -388,6 +387,10 @@ def _read_ply(
             "one number per point."
         )
     meta = _ply_meta(ply.comments, path)
+    if "face" in names and ply["face"].count > 0:
+        if _textured(ply):  # trimesh maps the texture (its labels are not read then)
+            return read_mesh(path, n_points=n_points, seed=seed, category=category), None
+        return _ply_mesh(path, vertex, ply["face"].data, meta, n_points, seed, category, part_names)
 
     def stack(*columns: str) -> np.ndarray | None:
         return np.stack([vertex[c] for c in columns], axis=1) if set(columns) <= fields else None
@@ -420,6 +423,110 @@ def _read_ply(
     where = f"its '{label_property}' property"
     given = () if numbered else tuple((name,) for name in shape.part_names)
     return shape, FileLabels(where, shape.labels, given or ((),) * len(shape.part_names))
+
+
+# Where a PLY keeps texture coordinates: per face corner, or per vertex under one of these names.
+_PLY_UV = ("texcoord", "texture_u", "u", "s")
+
+
+def _textured(ply: PlyData) -> bool:
+    """Whether a PLY mesh names a texture image and where its surface maps into it."""
+    named = any(comment.split()[:1] == ["TextureFile"] for comment in ply.comments)
+    properties = {p.name for element in ply.elements for p in element.properties}
+    return named and bool(properties & set(_PLY_UV))
+
+
+def _ply_mesh(
+    path: Path,
+    vertex: np.ndarray,
+    face: np.ndarray,
+    meta: _Meta,
+    n_points: int,
+    seed: int,
+    category: str | None,
+    part_names: tuple[str, ...],
+) -> tuple[Shape, FileLabels | None]:
+    """A PLY mesh without a texture sampled as `read_mesh` samples a mesh (colours from its vertices
+    or faces), with the labels of a label property of its faces (each point takes its face's) or
+    else of its vertices (each point takes its face's nearest corner's). Read with plyfile:
+    trimesh's binary PLY reader refuses faces of several sizes (triangles and quads, as Blender
+    writes them)."""
+    import trimesh
+
+    lists = [name for name in ("vertex_indices", "vertex_index") if name in (face.dtype.names or ())]
+    if not lists:
+        raise PdError(f"{path}: its faces have no vertex_indices list, so they name no vertices.")
+    try:
+        faces = _fan_triangles(face[lists[0]], len(vertex))
+    except ValueError as error:
+        raise PdError(f"{path}: {error}.") from error
+    xyz = np.stack([np.asarray(vertex[c], dtype=np.float64) for c in "xyz"], axis=1)
+    triangles = _fan_counts(face[lists[0]])
+    face_colors = _ply_colors(face)
+    mesh = trimesh.Trimesh(
+        vertices=xyz,
+        faces=faces,
+        vertex_colors=_ply_colors(vertex),
+        face_colors=None if face_colors is None else np.repeat(face_colors, triangles, axis=0),
+        process=False,
+    )
+    shape = _sampled(path, mesh, n_points, seed, category if meta.category is None else meta.category)
+    for element, values in (("faces'", face), ("vertices'", vertex)):
+        found = next((name for name in LABEL_PROPERTIES if name in (values.dtype.names or ())), None)
+        if found is None:
+            continue
+        try:
+            labels = _ply_labels(values[found], found)
+        except ShapeError as error:
+            raise PdError(f"{path}: {error}") from error
+        if element == "faces'":
+            per_face = np.repeat(labels, triangles)
+            groups = per_face[shape.point_faces]
+        else:
+            assert shape.point_faces is not None and shape.mesh is not None
+            corners = shape.mesh.faces[shape.point_faces]  # [N,3] the corners of each point's face
+            gaps = np.linalg.norm(shape.mesh.vertices[corners] - shape.points[:, None], axis=2)
+            groups, per_face = labels[corners[np.arange(len(corners)), gaps.argmin(axis=1)]], None
+        count = int(labels.max(initial=-1)) + 1
+        names = meta.part_names or part_names
+        given = tuple((name,) for name in names[:count]) if names else ((),) * count
+        given += ((),) * (count - len(given))
+        return shape, FileLabels(f"its {element} '{found}' property", groups, given, per_face)
+    return shape, None
+
+
+def _ply_colors(element: np.ndarray) -> np.ndarray | None:
+    """[n,3] uint8 RGB of a PLY element with red, green and blue properties (bytes, or floats in
+    [0,1]), else None."""
+    if not {"red", "green", "blue"} <= set(element.dtype.names or ()):
+        return None
+    rgb = np.stack([element[c] for c in ("red", "green", "blue")], axis=1).astype(np.float64)
+    if np.issubdtype(element["red"].dtype, np.integer) or rgb.max(initial=0.0) > 1.0:
+        rgb = rgb / 255.0
+    return np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _fan_counts(polygons: np.ndarray) -> np.ndarray:
+    """[F] the triangles each of a PLY's faces (vertex lists) makes: its corners less two."""
+    return np.fromiter((len(corners) - 2 for corners in polygons), dtype=np.int64, count=len(polygons))
+
+
+def _fan_triangles(polygons: np.ndarray, n_vertices: int) -> np.ndarray:
+    """[T,3] int64 the triangles of a PLY's faces (vertex lists of any sizes), each fanned from its
+    first corner, in face order; ValueError for a face of under 3 corners or naming no vertex."""
+    counts = _fan_counts(polygons) + 2
+    if counts.size and counts.min() < 3:
+        raise ValueError(f"face {int(np.argmax(counts < 3)) + 1} has {counts.min()} corners, not 3 or more")
+    triangles = np.empty((int((counts - 2).sum()), 3), dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts - 2)])
+    for size in np.unique(counts):  # the faces of one size stack into one array
+        chosen = np.flatnonzero(counts == size)
+        corners = np.stack([np.asarray(polygons[i], dtype=np.int64) for i in chosen])
+        for k in range(size - 2):  # triangle k of each face: corners 0, k + 1, k + 2
+            triangles[starts[chosen] + k] = corners[:, [0, k + 1, k + 2]]
+    if triangles.size and (triangles.min() < 0 or triangles.max() >= n_vertices):
+        raise ValueError(f"a face names a vertex it does not hold (it has {n_vertices:,})")
+    return triangles
 
 
 def write_ply(shape: Shape, path: str | Path, *, color_by: str = "auto") -> None:

@@ -12,7 +12,15 @@ import trimesh
 from plyfile import PlyData, PlyElement
 
 from partdistill.errors import PdError
-from partdistill.formats import read_npz, read_ply, read_shape, shape_from_mesh, write_npz, write_ply
+from partdistill.formats import (
+    read_labelled,
+    read_npz,
+    read_ply,
+    read_shape,
+    shape_from_mesh,
+    write_npz,
+    write_ply,
+)
 from partdistill.shapes import MAX_POINTS, Mesh, Provenance, Shape
 
 
@@ -278,6 +286,50 @@ def test_obj_relative_indices_count_back_from_the_face_and_index_0_is_refused(tm
     (tmp_path / "zero.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1/0 2 3\n")
     with pytest.raises(PdError, match=r"zero\.obj: the face on line 5 names vt 0, where OBJ numbers"):
         read_shape(tmp_path / "zero.obj")
+
+
+def _ply_mesh_file(path: Path, vertices: np.ndarray, polygons: list[list[int]], **properties: dict) -> None:
+    """A binary PLY mesh: `properties` maps "vertex"/"face" to extra per-element columns."""
+    columns = {"vertex": {c: vertices[:, i].astype(np.float32) for i, c in enumerate("xyz")}, "face": {}}
+    for element, extra in properties.items():
+        columns[element] |= extra
+    vertex = np.empty(len(vertices), dtype=[(k, v.dtype.str) for k, v in columns["vertex"].items()])
+    for key, values in columns["vertex"].items():
+        vertex[key] = values
+    face_dtype = [("vertex_indices", "O")] + [(k, v.dtype.str) for k, v in columns["face"].items()]
+    face = np.empty(len(polygons), dtype=face_dtype)
+    face["vertex_indices"] = [np.asarray(p, dtype=np.int32) for p in polygons]
+    for key, values in columns["face"].items():
+        face[key] = values
+    elements = [PlyElement.describe(vertex, "vertex"), PlyElement.describe(face, "face")]
+    PlyData(elements, text=False).write(str(path))
+
+
+# A unit cube: the faces at x=0, y=0 and z=0 as quads, the other three as two triangles each.
+_CUBE = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=np.float64)
+_QUADS = [[0, 1, 3, 2], [0, 4, 5, 1], [0, 2, 6, 4]]
+_TRIANGLES = [[4, 6, 7], [4, 7, 5], [2, 3, 7], [2, 7, 6], [1, 5, 7], [1, 7, 3]]
+
+
+def test_a_binary_ply_mesh_of_triangles_and_quads_is_read_with_its_face_labels(tmp_path: Path) -> None:
+    # trimesh's binary PLY reader refused faces of two sizes; Blender writes them so.
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 1, 1], dtype=np.int32)  # the quads 0, the triangles 1
+    _ply_mesh_file(tmp_path / "cube.ply", _CUBE, _QUADS + _TRIANGLES, face={"label": labels})
+    shape, found = read_labelled(tmp_path / "cube.ply", n_points=600)
+    assert shape.mesh is not None and len(shape.mesh.faces) == 12
+    on_a_quad = (np.abs(shape.points) < 1e-6).any(axis=1)  # on a face at x, y or z = 0
+    assert found is not None and found.where == "its faces' 'label' property" and found.numbered
+    np.testing.assert_array_equal(found.groups, np.where(on_a_quad, 0, 1))
+    assert 200 < on_a_quad.sum() < 400  # area-weighted: half the surface
+
+
+def test_a_ply_meshs_vertex_labels_go_to_the_points_nearest_them(tmp_path: Path) -> None:
+    labels = np.arange(8, dtype=np.int32) % 3
+    _ply_mesh_file(tmp_path / "cube.ply", _CUBE, _QUADS + _TRIANGLES, vertex={"part": labels})
+    shape, found = read_labelled(tmp_path / "cube.ply", n_points=400)
+    nearest = np.linalg.norm(shape.points[:, None] - _CUBE[None], axis=2).argmin(axis=1)
+    assert found is not None and found.where == "its vertices' 'part' property"
+    np.testing.assert_array_equal(found.groups, labels[nearest])
 
 
 def test_write_ply_by_parts_needs_labels(tmp_path: Path) -> None:

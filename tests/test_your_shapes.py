@@ -73,6 +73,16 @@ def test_numbered_ply_labels_are_taken_in_the_order_of_parts(tmp_path: Path, pro
     )
 
 
+def test_numbered_labels_without_a_0_are_taken_with_a_word_about_counting_from_1(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    _numbered_ply(tmp_path / "in" / "d1.ply", 1 + np.arange(120) % 2, "label")  # 1, 2: bar missing
+    collection, said = _import(
+        tmp_path / "in", tmp_path / "c", "--categories", "barbell", "--parts", "bar,weight,hook"
+    )
+    np.testing.assert_array_equal(collection.load("d1").labels, 1 + np.arange(120) % 2)
+    assert "taken as bar, weight, hook (the parts in order); no point has label 0, so bar is missing" in said
+
+
 def test_a_category_file_gives_the_order_and_more_labels_than_parts_are_refused_per_file(
     tmp_path: Path,
 ) -> None:

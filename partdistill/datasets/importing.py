@@ -185,6 +185,10 @@ def labelled_as(shape: Shape, found: FileLabels | None, category: Category) -> t
         table = list(range(count))
         numbers = "label 0" if count == 1 else f"labels 0-{count - 1}"
         note = f"{numbers} of {found.where} taken as {', '.join(parts[:count])} (the parts in order)"
+        if count > 1 and not (found.groups == 0).any():
+            note += (
+                f"; no point has label 0, so {parts[0]} is missing: if the file counts from 1, renumber it"
+            )
     else:
         matches = [_match(category, names) for names in found.names]  # (part, the name that matched)
         table = [None if match is None else match[0] for match in matches]
