@@ -1164,13 +1164,31 @@ CASES = [
         "predict-over-its-own-input",
         then(trained, ply("scans/foo.ply", ["0 0 0", "1 0 0", "0 1 0"])),
         ("predict", "{d}/scans/foo.ply", *with_options(PREDICT, "--out", "{d}/scans")),
-        r"foo\.ply exists and pd predict did not write it",
+        r"scans is the folder of the shapes to label; give --out a folder of the predictions' own",
     ),
     Case(
         "predict-into-its-run",
         then(trained, ply("student.ply", ["0 0 0", "1 0 0", "0 1 0"])),
         ("predict", "{d}/student.ply", *with_options(PREDICT, "--out", "{d}/run")),
-        r"student\.json exists and pd predict did not write it",
+        r"run is a pd distill run; give --out",
+    ),
+    Case(
+        "predict-into-its-run-under-new-names",  # nothing overwritten, yet pd view showed them as the run
+        then(trained, ply("scan.ply", ["0 0 0", "1 0 0", "0 1 0"])),
+        ("predict", "{d}/scan.ply", *with_options(PREDICT, "--out", "{d}/run")),
+        r"run is a pd distill run; give --out",
+    ),
+    Case(
+        "predict-into-a-collection",
+        then(trained, ply("scan.ply", ["0 0 0", "1 0 0", "0 1 0"])),
+        ("predict", "{d}/scan.ply", *with_options(PREDICT, "--out", "{d}/shapes")),
+        r"shapes is a shape collection; give --out",
+    ),
+    Case(
+        "predict-into-a-teach-folder",
+        then(trained, ply("scan.ply", ["0 0 0", "1 0 0", "0 1 0"])),
+        ("predict", "{d}/scan.ply", *with_options(PREDICT, "--out", f"{{d}}/{KNOWLEDGE}")),
+        r"is a pd teach folder; give --out",
     ),
     Case(
         "predict-input-named-inputs",
