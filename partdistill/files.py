@@ -264,8 +264,9 @@ def check_id(shape_id: object, source: str) -> str:
     """
     if not isinstance(shape_id, str) or not all(_SAFE_PART.fullmatch(part) for part in shape_id.split("/")):
         raise PdError(
-            f"{source} holds the shape id {shape_id!r}, which is not a safe file name "
-            "(letters, digits, '.', '_', '-' and '/' between parts; no '..', no leading '/' or '.')."
+            f"{source} holds the shape id {shape_id!r}, which is not a safe file name (ASCII "
+            "letters, digits, '.', '_' and '-', each part starting with a letter or digit, '/' "
+            "between parts)."
         )
     return shape_id
 

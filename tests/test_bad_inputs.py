@@ -1357,13 +1357,13 @@ CASES = [
         check=marker_untouched,
     ),
     Case(
-        "import-files-bad-name-writes-nothing",
+        "import-files-one-id-twice-writes-nothing",
         then(
-            ply("files/a.ply", ["0 0 0", "1 0 0", "0 1 0"]),
+            ply("files/z_z.ply", ["0 0 0", "1 0 0", "0 1 0"]),
             ply("files/z z.ply", ["0 0 0", "1 0 0", "0 1 0"]),
         ),
         ("import", "--dataset", "files", "--categories", "chair", "--root", "{d}/files", "--out", "{d}/coll"),
-        r"z z",
+        r"2 files that would be shape z_z \(z z\.ply, z_z\.ply\)",
     ),
     Case(
         "import-parts-for-a-benchmark",

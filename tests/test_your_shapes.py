@@ -335,3 +335,26 @@ def test_many_names_of_one_part_are_said_together(tmp_path: Path) -> None:
     collection, said = _import(tmp_path / "in", tmp_path / "c", "--categories", "chair")
     assert "seat, Leg.000, Leg.001, Leg.002 and 2 more as leg from its node and mesh names" in said
     assert set(collection.load("bench").labels.tolist()) == {1, 2}
+
+
+def test_file_names_that_are_no_safe_ids_give_ids_made_from_them(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    for name in ("my chair.ply", "stühl 2.ply", "-scan.ply", "plain.ply"):
+        _numbered_ply(tmp_path / "in" / name, np.zeros(120, dtype=np.int64))
+    collection, said = _import(tmp_path / "in", tmp_path / "c", "--categories", "chair")
+    assert sorted(record.id for record in collection) == ["my_chair", "plain", "scan", "stuhl_2"]
+    assert collection.load("stuhl_2").provenance.source.endswith("stühl 2.ply")
+    assert (
+        "Ids made from file names that are not safe file names: -scan.ply as scan, my chair.ply as "
+        "my_chair, stühl 2.ply as stuhl_2." in said
+    )
+    (tmp_path / "in" / "my_chair.ply").write_bytes((tmp_path / "in" / "plain.ply").read_bytes())
+    result = runner.invoke(
+        app,
+        ["import", "--dataset", "files", "--root", str(tmp_path / "in"), "--out", str(tmp_path / "d")]
+        + ["--categories", "chair"],
+    )
+    assert result.exit_code == 1
+    assert "holds 2 files that would be shape my_chair (my chair.ply, my_chair.ply)" in " ".join(
+        result.output.split()
+    )

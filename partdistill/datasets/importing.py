@@ -10,6 +10,8 @@ under a new id (`<id>-2`, `<id>-3`, ...), or, where the caller asks, replaces th
 from __future__ import annotations
 
 import dataclasses
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ class Imported:
         added: False where the collection already held it (a resumed import).
         replaced: whether it replaced a different shape of the same id.
         labels: for a file, what became of the labels it carries (`labelled_as`); "" otherwise.
+        file: for a file, its name.
     """
 
     source_id: str
@@ -51,6 +54,7 @@ class Imported:
     added: bool = True
     replaced: bool = False
     labels: str = ""
+    file: str = ""
 
     @property
     def renamed(self) -> bool:
@@ -102,18 +106,33 @@ def import_files(
     )
     if not paths:
         raise PdError(f"{folder} holds no shape files ({', '.join(READABLE_SUFFIXES)}).")
-    ids = [check_id(path.stem, str(path)) for path in paths]
+    ids = [check_id(file_id(path.stem), str(path)) for path in paths]
     twice = sorted(shape_id for shape_id, count in Counter(ids).items() if count > 1)
     if twice:
-        raise PdError(f"{folder} holds more than one file named {twice[0]} (ids come from file names).")
+        files = [path.name for path, shape_id in zip(paths, ids, strict=True) if shape_id == twice[0]]
+        raise PdError(
+            f"{folder} holds {len(files)} files that would be shape {twice[0]} ({', '.join(files)}): "
+            "ids come from file names without their suffix; rename all but one."
+        )
     labelled = [labelled_as(*read_labelled(path, n_points=n_points, seed=seed), category) for path in paths]
     collection = Collection.create(out)
     try:
-        for shape_id, (shape, note) in zip(ids, labelled, strict=True):
+        for path, shape_id, (shape, note) in zip(paths, ids, labelled, strict=True):
             done = place(collection, shape_id, shape.rotated(frame), set(ids), forget)
-            yield dataclasses.replace(done, labels=note)
+            yield dataclasses.replace(done, labels=note, file=path.name)
     finally:
         collection.compact()
+
+
+def file_id(stem: str) -> str:
+    """The shape id of a file called `stem` (without suffix): the stem itself where it is a safe
+    id, else with accents dropped ("stühl" -> "stuhl"), every other character outside letters,
+    digits, ".", "_" and "-" as "_", and what leads up to its first letter or digit left out
+    ("-scan 2" -> "scan_2"); "shape" where nothing is left."""
+    spelt = unicodedata.normalize("NFKD", stem)  # "ü" as "u" and a combining diaeresis
+    plain = "".join(c for c in spelt if not unicodedata.combining(c))
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", plain)
+    return re.sub(r"^[^A-Za-z0-9]+", "", safe) or "shape"
 
 
 def place(
@@ -250,6 +269,10 @@ def what_changed(done: list[Imported], out: Path) -> list[str]:
     """Sentences naming the shapes an import gave new ids, or replaced, in the collection at `out`
     (none where it only added shapes under their own ids, or resumed)."""
     lines = []
+    made = [i for i in done if i.file and Path(i.file).stem != i.source_id]
+    if made:
+        shown = _first([f"{i.file} as {i.source_id}" for i in made], 5)
+        lines.append(f"Ids made from file names that are not safe file names: {shown}.")
     renamed = [i for i in done if i.added and i.renamed]
     replaced = [i.id for i in done if i.replaced]
     if renamed:
