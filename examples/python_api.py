@@ -22,7 +22,7 @@ def main(folder: Path) -> None:
     if taught.lifting is not None:  # None when every chair was taught by an earlier run
         print(f"direct lifting of the teacher's units: {taught.lifting:.1f} mIoU")
 
-    run = ptd.distill(  # Printed(): a plain line for each note and finished stage, as in a notebook
+    run = ptd.distill(  # Printed(): plain lines (each note, every 30 s, each stage's end), as in a notebook
         chairs,
         out=folder / "run",
         epochs=30,

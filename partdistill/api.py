@@ -19,6 +19,7 @@ nothing is shown by default), and the command line passes one that draws bars: b
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,13 @@ def _path(value: Any) -> Path:
     raise PdError(f"{value!r} is not a folder: give a path, a Collection, or what teach returned.")
 
 
+def _given(value: Any, keyword: str) -> Path:
+    """`value`, a path the caller gave as `keyword`, as a Path; one PdError for anything else."""
+    if isinstance(value, str | os.PathLike):
+        return Path(value)
+    raise PdError(f"{option(keyword)} must be a path, not {value!r}.")
+
+
 def _paths(values: Any) -> tuple[Path, ...]:
     """`_path` of one value or of each of several."""
     if values is None:
@@ -104,10 +112,13 @@ def synth(
     `out` defaults to shapes/<category>-<generator>. Shape i depends on (settings, seed, i) only,
     so the same call gives the same bytes, and a killed call resumes where it stopped.
     """
-    from partdistill.synth import SynthConfig, build_generator, prepare, synthesize
+    from partdistill.synth import GENERATORS, SynthConfig, build_generator, prepare, synthesize
 
     chosen = _category(category, parts)
-    assert chosen is not None
+    if chosen is None:
+        raise PdError(f"Say which category to make shapes of with {option('category')}.")
+    if generator not in GENERATORS:
+        raise PdError(f"Unknown {option('generator')} {generator!r}: use one of {', '.join(GENERATORS)}.")
     config = SynthConfig(
         category=chosen.key,
         n=n,
@@ -120,7 +131,7 @@ def synth(
         guidance=guidance,
         quality_filter=quality_filter,
     )
-    out = Path(out) if out is not None else Path("shapes") / f"{chosen.key}-{generator}"
+    out = _given(out, "out") if out is not None else Path("shapes") / f"{chosen.key}-{generator}"
     run_device = resolve_device(device) if ray is None else ray.device
     with OutputFolder(out):
         collection, todo = prepare(config, out)
@@ -187,7 +198,7 @@ def teach(
 
     refuse_ignored(teacher, threshold=threshold, nms=nms)
     check_number(sheets, "sheets", at_least=-1, whole=True)
-    collection = shapes if isinstance(shapes, Collection) else Collection.open(shapes)
+    collection = shapes if isinstance(shapes, Collection) else Collection.open(_given(shapes, "shapes"))
     found = collection.category_for(_category(category, parts), force_category)
     config = TeachConfig(
         teacher=teacher,
@@ -398,7 +409,7 @@ def _job(
             checkpoint=None if checkpoint is None else str(checkpoint),
             weights=parse_weights(weights) if weights is None or isinstance(weights, str) else tuple(weights),
         ),
-        out=None if out is None else Path(out),
+        out=None if out is None else _given(out, "out"),
         resume=resume,
         device=device,
         force_category=force_category,
@@ -409,7 +420,7 @@ def load_run(run: PathLike, device: str = "auto") -> TrainedStudent:
     """The student a `distill` run folder holds, ready to `predict`."""
     from partdistill.distill.trained import TrainedStudent
 
-    return TrainedStudent.load(run, resolve_device(device))
+    return TrainedStudent.load(_given(run, "run"), resolve_device(device))
 
 
 # --- pd predict -------------------------------------------------------------------------------------
@@ -439,12 +450,14 @@ def predict(
     from partdistill.shapes import Frame
 
     frame = Frame(up, front)
-    trained = run if isinstance(run, TrainedStudent) else TrainedStudent.load(run, resolve_device(device))
-    out = Path(out)
+    paths = list(_paths(inputs))
+    if not paths:
+        raise PdError("No shape files to label: give at least one.")
+    if not isinstance(run, TrainedStudent):
+        run = TrainedStudent.load(_given(run, "run"), resolve_device(device))
+    out = _given(out, "out")
     with OutputFolder(out):
-        predicted = label_files(
-            list(_paths(inputs)), trained, out, points, seed, force_category, view, progress, frame
-        )
+        predicted = label_files(paths, run, out, points, seed, force_category, view, progress, frame)
         if view:
             from partdistill.view import page_for, write_page
 
@@ -519,11 +532,13 @@ def evaluate(
     subset = parse_points(points)
     check_number(gallery, "gallery", at_least=0, whole=True)
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
-    out = Path(out) if out is not None else Path(f"eval-{dataset}")
+    out = _given(out, "out") if out is not None else Path(f"eval-{dataset}")
     report = CommandFiles(out, "pd eval", shares=("pd view",))  # pd view writes only pages
     planned = [*report_files(gallery > 0), *([COMPARISON, PAGE] if view else [])]
     report.check(planned)  # before the scoring, which can take long
     root = _path(root)
+    if dataset == "collection" and split != "test":
+        raise PdError(f"{option('split')} is for the benchmarks: a collection is scored whole.")
     data = open_dataset(dataset, root, split)
     names = (
         [c.strip() for c in categories.split(",")] if isinstance(categories, str) else list(categories or [])
@@ -533,7 +548,9 @@ def evaluate(
     predictors: list[Any] = []
     files = None
     if run is not None:
-        trained = run if isinstance(run, TrainedStudent) else TrainedStudent.load(run, resolve_device(device))
+        trained = run
+        if not isinstance(trained, TrainedStudent):
+            trained = TrainedStudent.load(_given(run, "run"), resolve_device(device))
         student = StudentPredictor(trained)
         asked = chosen
         chosen, unmatched = student_categories(data, root, student, chosen)
@@ -544,7 +561,7 @@ def evaluate(
             progress.note(f"Note: the student's parts {unmatched} have no namesake here.")
         predictors.append(student)
     else:
-        files = FilePredictions(predictions, dataset)
+        files = FilePredictions(_given(predictions, "predictions"), dataset)
         predictors.append(files)
     knowledge = _path(knowledge) if knowledge is not None else default_knowledge(data)
     if knowledge is not None:
@@ -637,7 +654,7 @@ def import_shapes(
             f"{option('up')} and {option('front')} are for your own files: {dataset}'s shapes are in the "
             "catalogue's frame (+y up, front +x) already."
         )
-    root, out = Path(root), Path(out)
+    root, out = _given(root, "root"), _given(out, "out")
     if dataset == "files":
         if not categories or ("," in categories and parts is None):
             raise PdError(f"Importing files needs the one category they show: {option('categories')} chair.")
@@ -714,9 +731,13 @@ def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points
 
     check_number(limit, "limit", at_least=1, whole=True)
     check_number(points, "points", at_least=100, whole=True)
-    path = Path(path)
+    path = _given(path, "path")
     page = page_for(path, limit=limit, budget=points)
-    target = Path(out) if out is not None else (path / PAGE if path.is_dir() else path.with_suffix(".html"))
+    target = (
+        _given(out, "out")
+        if out is not None
+        else (path / PAGE if path.is_dir() else path.with_suffix(".html"))
+    )
     if target.is_dir():
         raise PdError(
             f"{target} is a folder: give {option('out')} the page's file name, such as {target / PAGE}."

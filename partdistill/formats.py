@@ -101,7 +101,7 @@ def read_labelled(
     """`read_shape`, with how the file labels its parts (None where it carries no labels): the labels
     a PLY property or a shape file holds, or the pieces of a GLB/GLTF file named by its nodes and
     meshes (the shape itself then has no labels until they are matched to a category)."""
-    path = Path(path)
+    path = _existing(path)
     suffix = path.suffix.lower()
     if suffix in (".glb", ".gltf"):
         return _read_scene(path, n_points=n_points, seed=seed)
@@ -129,9 +129,7 @@ def read_shape(
         seed: the seed of that sampling.
         part_names: names for the labels of a PLY whose header does not name them.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise PdError(f"{path} does not exist." if not path.exists() else f"{path} is not a file.")
+    path = _existing(path)
     suffix = path.suffix.lower()
     if suffix == SHAPE_SUFFIX:
         return read_npz(path)
@@ -142,6 +140,16 @@ def read_shape(
     raise PdError(
         f"{path} has an unsupported suffix '{path.suffix}': use one of {', '.join(READABLE_SUFFIXES)}."
     )
+
+
+def _existing(path: str | Path) -> Path:
+    """`path` as a Path, refused (PdError) where it is no file."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise PdError(f"{path} is a folder: give the shape files in it ({path / '*.ply'}, ...).")
+    raise PdError(f"{path} is not a file." if path.exists() else f"{path} does not exist.")
 
 
 # --- the project's own format ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.collection import MANIFEST
-from partdistill.datasets.importing import labelled_as
+from partdistill.datasets.importing import first_few, labelled_as
 from partdistill.distill.train import STUDENT_CONFIG
 from partdistill.distill.trained import TrainedStudent
 from partdistill.errors import MAX_SEED, PdError, check_number, option
@@ -77,9 +77,12 @@ def label_files(
     # The labels an input carries, matched to the run's parts as pd import matches them: the truth
     # pd view shows beside the prediction.
     labelled = [labelled_as(shape, found, segments) for shape, found in read]
+    by_note: dict[str, list[str]] = {}  # what became of the files' own labels, as pd import says it
     for path, (_, found), (_, note) in zip(inputs, read, labelled, strict=True):
-        if found is not None:  # what became of the file's own labels, as pd import says it
-            progress.note(f"{path.name}: {note}.")
+        if found is not None:
+            by_note.setdefault(note, []).append(path.name)
+    for note, names in by_note.items():
+        progress.note(f"{first_few(names, 3)}: {note}.")
     shapes = [shape for shape, _ in labelled]
     names = output_names(inputs)
     check_names(names)

@@ -1,7 +1,7 @@
 """How a long library call reports what it is doing, for whoever called it to show.
 
 The library's flows (`partdistill.api`) take a `Progress`; the `pd` command passes one that draws
-rich progress bars, `Printed` prints plain lines (a notebook's cell output), and `QUIET` shows
+rich progress bars, `Printed` prints plain lines (a notebook's cell output, a log), and `QUIET` shows
 nothing. A flow reports
   - `note(text)`: one line worth reading (a phase begins, a decision and its reason, a result);
   - `task(name, total)`: a bar over `total` steps (None: unknown), advanced as work is done,
@@ -11,6 +11,7 @@ The flow is the same whoever watches it: the command line and a Python caller ru
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -56,26 +57,51 @@ QUIET = Quiet()
 
 
 class _PrintedTask:
-    def __init__(self, name: str, total: int | None) -> None:
-        self.name, self.total, self.done, self.status = name, total, 0, ""
+    def __init__(self, name: str, total: int | None, every: float) -> None:
+        self.name, self.total, self.every = name, total, every
+        self.done, self.status = 0, ""
+        self.start = self.shown = time.monotonic()
 
     def advance(self, steps: int = 1, status: str = "") -> None:
         self.done += steps
         self.status = status or self.status
+        now = time.monotonic()
+        if now - self.shown >= self.every and not self._finished:
+            self.shown = now
+            left = ""
+            if self.total is not None and self.done:
+                left = f", about {(now - self.start) / self.done * (self.total - self.done):.0f} s left"
+            print(f"{self._count}{self._status} after {now - self.start:.0f} s{left}")
 
     def close(self) -> None:
-        of = "" if self.total is None else f"/{self.total}"
-        print(f"{self.name}: {self.done}{of} done" + (f" ({self.status})" if self.status else ""))
+        ending = "done" if self._finished else "stopped"
+        print(f"{self._count} {ending} in {time.monotonic() - self.start:.0f} s{self._status}")
+
+    @property
+    def _finished(self) -> bool:
+        return self.total is None or self.done >= self.total
+
+    @property
+    def _count(self) -> str:
+        return f"{self.name}: {self.done}" + ("" if self.total is None else f"/{self.total}")
+
+    @property
+    def _status(self) -> str:
+        return f" ({self.status})" if self.status else ""
 
 
 class Printed:
-    """Prints each note, and a line for each task when it ends."""
+    """Prints each note, a line for each task when it ends (done, or stopped short), and one
+    while it runs every `every` seconds (with its status and the time left at its pace so far)."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        self.every = every
 
     def note(self, text: str) -> None:
         print(named(text))
 
     def task(self, name: str, total: int | None) -> Task:
-        return _PrintedTask(name, total)
+        return _PrintedTask(name, total, self.every)
 
 
 @contextmanager

@@ -95,6 +95,14 @@ def test_user_errors_are_one_sentence_and_exit_1(tmp_path: Path, args: list[str]
         (lambda out: api.distill("x", out=out, device=None), "`device` must be a device name"),
         (lambda out: api.teach(out, sheets="all"), "`sheets` must be a finite number, not 'all'."),
         (lambda out: api.distill(out, knowledge=3, device="cpu"), "3 is not a folder: give a path"),
+        (lambda out: api.synth("chair", out=5), "`out` must be a path, not 5."),
+        (lambda out: api.synth(None, out=out), "Say which category to make shapes of"),
+        (lambda out: api.synth("chair", generator="shapee", out=out), "Unknown `generator` 'shapee'"),
+        (lambda out: api.teach(42), "`shapes` must be a path, not 42."),
+        (lambda out: api.predict(str(out) + ".ply", run=5, out=out), "`run` must be a path, not 5."),
+        (lambda out: api.load_run(5), "`run` must be a path, not 5."),
+        (lambda out: api.distill(out=out, device="cpu"), "Say which shapes to distil on"),
+        (lambda out: api.evaluate("collection", out, run=out, split="val"), "`split` is for the benchmarks"),
     ],
 )
 def test_python_calls_name_the_keyword_of_a_value_of_the_wrong_kind(

@@ -12,13 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import trimesh
 from typer.testing import CliRunner
 
+from partdistill import api
 from partdistill.cli import app
 from partdistill.collection import Collection
 from partdistill.distill.config import REFERENCE_SWITCH
 from partdistill.distill.trained import TrainedStudent
+from partdistill.errors import PdError
 from partdistill.formats import read_shape, write_ply
 from partdistill.knowledge.h5 import write_partdistill_h5
 from partdistill.knowledge.store import KnowledgeStore
@@ -442,3 +445,18 @@ def test_tta_with_generated_shapes_hands_over_lifting_where_the_users_units_are_
         handed = np.load(tmp_path / "r" / "predictions" / "03624134" / f"{shape_id}.npy")
         np.testing.assert_array_equal(handed, labels)
         assert (tmp_path / "r" / "from-generated" / "03624134" / f"{shape_id}.npy").is_file()
+
+
+def test_python_calls_on_a_run_leave_the_callers_random_numbers_and_refuse_bad_inputs(
+    run: Path, tmp_path: Path
+) -> None:
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    api.load_run(run, device="cpu")  # builds a student, whose initial weights draw random numbers
+    assert torch.equal(torch.rand(3), expected)
+    with pytest.raises(PdError, match=r"missing\.ply does not exist\."):
+        api.predict(tmp_path / "missing.ply", run=run, out=tmp_path / "a", device="cpu")
+    with pytest.raises(PdError, match="No shape files to label"):
+        api.predict([], run=run, out=tmp_path / "b", device="cpu")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -214,7 +214,7 @@ def labelled_as(shape: Shape, found: FileLabels | None, category: Category) -> t
         taken = []
         for part in sorted({p for p in table if p is not None}):  # in the category's order
             given = sorted({match[1] for match in matches if match is not None and match[0] == part})
-            taken.append(parts[part] if given == [parts[part]] else f"{_first(given, 3)} as {parts[part]}")
+            taken.append(parts[part] if given == [parts[part]] else f"{first_few(given, 3)} as {parts[part]}")
         sizes = np.bincount(found.groups[found.groups >= 0], minlength=len(found.names))
         left = [
             f"{names[0] if names else f'label {i}'} ({sizes[i]} points)"
@@ -229,7 +229,7 @@ def labelled_as(shape: Shape, found: FileLabels | None, category: Category) -> t
             )
         note = f"{', '.join(taken)} from {found.where}"
         if left:
-            note += f"; not taken, as no part of {category.name} is named so: {_first(left, 5)}"
+            note += f"; not taken, as no part of {category.name} is named so: {first_few(left, 5)}"
     lookup = np.array([-1 if part is None else part for part in table] + [-1], dtype=np.int64)
     labels = lookup[found.groups]  # -1 indexes the last entry: no part stays no part
     mesh = plain.mesh
@@ -247,7 +247,7 @@ def _match(category: Category, names: tuple[str, ...]) -> tuple[int, str] | None
     return None
 
 
-def _first(names: list[str], shown: int) -> str:
+def first_few(names: list[str], shown: int) -> str:
     """The first `shown` of `names`, comma-separated, and how many more ("a, b, c and 4 more")."""
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
@@ -261,7 +261,7 @@ def label_lines(done: list[Imported]) -> list[str]:
             by_note.setdefault(imported.labels, []).append(imported.source_id)
     lines = []
     for note, names in by_note.items():
-        lines.append(f"Labels of {_first(names, 3)}: {note}.")
+        lines.append(f"Labels of {first_few(names, 3)}: {note}.")
     return lines
 
 
@@ -271,12 +271,12 @@ def what_changed(done: list[Imported], out: Path) -> list[str]:
     lines = []
     made = [i for i in done if i.file and Path(i.file).stem != i.source_id]
     if made:
-        shown = _first([f"{i.file} as {i.source_id}" for i in made], 5)
+        shown = first_few([f"{i.file} as {i.source_id}" for i in made], 5)
         lines.append(f"Ids made from file names that are not safe file names: {shown}.")
     renamed = [i for i in done if i.added and i.renamed]
     replaced = [i.id for i in done if i.replaced]
     if renamed:
-        shown = _first([f"{i.source_id} as {i.id}" for i in renamed], 5)
+        shown = first_few([f"{i.source_id} as {i.id}" for i in renamed], 5)
         lines.append(
             f"{len(renamed)} imported shapes are not the shapes {out} holds under their ids, and "
             f"were added under new ids: {shown}; pass {option('replace')} to replace those shapes "
@@ -285,6 +285,6 @@ def what_changed(done: list[Imported], out: Path) -> list[str]:
     if replaced:
         lines.append(
             f"Replaced {len(replaced)} shapes of {out} by imported shapes of the same ids "
-            f"({_first(replaced, 5)}) and deleted their knowledge units; pd teach makes them again."
+            f"({first_few(replaced, 5)}) and deleted their knowledge units; pd teach makes them again."
         )
     return lines

@@ -68,6 +68,11 @@ def plan_sources(
     docstring); `category` is the one the user named, if any (checked against the collections by
     the caller). `default_teach` is how knowledge is made for a collection that has none; a
     collection's knowledge made with other values of its `pinned` settings is refused."""
+    if not shapes and not knowledge:
+        raise PdError(
+            f"Say which shapes to distil on with {option('shapes')} (or give {option('knowledge')} a folder "
+            "of h5 files)."
+        )
     collections = {path: Collection.open(path) for path in shapes}
     stores: dict[Path, list[KnowledgeStore]] = {}  # a --shapes collection -> its --knowledge folders
     rest: list[Path | Source] = []  # the other --knowledge folders, in order: h5, or a teach folder
@@ -114,11 +119,6 @@ def plan_sources(
             sources.append(entry)
         elif entry not in consumed:
             sources.append(Source(str(entry), h5_items=h5_items[entry]))
-    if not sources:
-        raise PdError(
-            f"Say which shapes to distil on with {option('shapes')} (or give {option('knowledge')} a folder "
-            "of h5 files)."
-        )
     return named, sources
 
 

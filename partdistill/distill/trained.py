@@ -54,7 +54,9 @@ class TrainedStudent:
             if "catalogue" in config:  # the run brings its category along, user categories included
                 register_category(Category.from_record(config["catalogue"], f"{config_path}: 'catalogue'"))
             part_names = tuple(str(name) for name in config["part_names"])
-            model = build_student(str(config["student"]), len(part_names), restoring=True)
+            # Its random initial weights are replaced by the run's: the caller's generator is left alone.
+            with torch.random.fork_rng(devices=[]):
+                model = build_student(str(config["student"]), len(part_names), restoring=True)
             category, n_points = str(config["category"]), int(config["n_points"])
             if not 1 <= n_points <= MAX_POINTS:
                 raise ValueError(f"n_points {n_points}")
