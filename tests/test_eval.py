@@ -272,3 +272,14 @@ def test_the_gallery_keeps_the_worst_shapes_worst_first() -> None:
     everything = [s for s in evaluate(data, [FirstPart()], examples=0, worst=49)][-1].worst
     assert scores == [row[4] for row in everything[:6]]  # the six lowest of all 49
     assert [shape_id for shape_id, _, _ in result.examples] == [row[0] for row in result.worst[:4]]
+
+
+def test_an_evaluation_shows_its_scores_not_its_shapes() -> None:
+    from partdistill.eval.evaluate import EvalResult
+
+    # A notebook displays a cell's last value whole: the pictures' shapes ran to 66,000 characters.
+    result = EvalResult("shapenetpart", [], {"chair": 1}, {"student": {"chair": 89.2}}, {}, [("a", None, {})])
+    assert repr(result) == (
+        "EvalResult(protocol='shapenetpart', counts={'chair': 1}, scores={'student': {'chair': 89.2}}, "
+        "part_ious={})"
+    )

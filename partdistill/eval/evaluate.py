@@ -241,13 +241,14 @@ class EvalResult:
             (id, points [M,3], truth [M], {method: labels [M]}, its shape mIoU, part names).
     """
 
+    # Shown as the scores and counts (a notebook displays it whole): not the shapes kept for pictures.
     protocol: str
-    categories: list[Category]
+    categories: list[Category] = field(repr=False)
     counts: dict[str, int]
     scores: dict[str, dict[str, float]]
     part_ious: dict[str, dict[str, list[float]]]
-    examples: list[tuple[str, object, dict[str, np.ndarray]]]
-    worst: list[tuple] = field(default_factory=list)
+    examples: list[tuple[str, object, dict[str, np.ndarray]]] = field(repr=False)
+    worst: list[tuple] = field(default_factory=list, repr=False)
 
 
 def parse_points(points: int | str) -> int | None:
