@@ -403,11 +403,10 @@ def _read_ply(
     def stack(*columns: str) -> np.ndarray | None:
         return np.stack([vertex[c] for c in columns], axis=1) if set(columns) <= fields else None
 
-    colors = stack("red", "green", "blue")
-    if colors is not None:
-        colors = colors.astype(np.float32)
-        if np.issubdtype(vertex["red"].dtype, np.integer) or colors.max() > 1.0:
-            colors = colors / 255.0
+    colors = _ply_rgb(vertex, path)
+    normals = stack("nx", "ny", "nz")
+    if normals is not None:  # a normal that is no number is unknown (zero): the points are still good
+        normals = np.where(np.isfinite(normals).all(axis=1, keepdims=True), normals, 0.0)
     label_property = next((name for name in LABEL_PROPERTIES if name in fields), None)
     try:
         labels = None if label_property is None else _ply_labels(vertex[label_property], label_property)
@@ -417,7 +416,7 @@ def _read_ply(
             names = tuple(f"part {i}" for i in range(int(labels.max(initial=-1)) + 1))
         shape = Shape(
             points=stack("x", "y", "z"),  # type: ignore[arg-type]
-            normals=stack("nx", "ny", "nz"),
+            normals=normals,
             colors=colors,
             labels=labels,
             part_names=names if labels is not None else (),
@@ -470,11 +469,11 @@ def _ply_mesh(
         raise PdError(f"{path}: {error}.") from error
     xyz = np.stack([np.asarray(vertex[c], dtype=np.float64) for c in "xyz"], axis=1)
     triangles = _fan_counts(face[lists[0]])
-    face_colors = _ply_colors(face)
+    face_colors = _ply_colors(face, path)
     mesh = trimesh.Trimesh(
         vertices=xyz,
         faces=faces,
-        vertex_colors=_ply_colors(vertex),
+        vertex_colors=_ply_colors(vertex, path),
         face_colors=None if face_colors is None else np.repeat(face_colors, triangles, axis=0),
         process=False,
     )
@@ -503,15 +502,28 @@ def _ply_mesh(
     return shape, None
 
 
-def _ply_colors(element: np.ndarray) -> np.ndarray | None:
-    """[n,3] uint8 RGB of a PLY element with red, green and blue properties (bytes, or floats in
-    [0,1]), else None."""
+def _ply_rgb(element: np.ndarray, path: Path) -> np.ndarray | None:
+    """[n,3] float32 RGB in [0,1] of a PLY element with red, green and blue properties, else None:
+    floats in [0,1] as they are, whole numbers up to 255 as bytes and up to 65,535 as 16-bit
+    values (laser scans' exports); anything else is refused (PdError)."""
     if not {"red", "green", "blue"} <= set(element.dtype.names or ()):
         return None
     rgb = np.stack([element[c] for c in ("red", "green", "blue")], axis=1).astype(np.float64)
-    if np.issubdtype(element["red"].dtype, np.integer) or rgb.max(initial=0.0) > 1.0:
-        rgb = rgb / 255.0
-    return np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
+    whole = np.issubdtype(element["red"].dtype, np.integer)
+    top = float(rgb.max(initial=0.0)) if np.isfinite(rgb).all() else np.inf
+    for scale in ((1.0,) if not whole else ()) + (255.0, 65535.0):
+        if rgb.min(initial=0.0) >= 0 and top <= scale:
+            return (rgb / scale).astype(np.float32)
+    raise PdError(
+        f"{path}: its red, green and blue properties hold values from {rgb.min():.6g} to {top:.6g}, "
+        "not colours (floats in [0,1], bytes or 16-bit values)."
+    )
+
+
+def _ply_colors(element: np.ndarray, path: Path) -> np.ndarray | None:
+    """`_ply_rgb` as bytes (trimesh's colours)."""
+    rgb = _ply_rgb(element, path)
+    return None if rgb is None else np.round(rgb.astype(np.float64) * 255).astype(np.uint8)
 
 
 def _fan_counts(polygons: np.ndarray) -> np.ndarray:
@@ -737,7 +749,7 @@ def read_mesh(
     except IndexError as error:  # numpy's words, from trimesh indexing the vertices by the faces
         raise PdError(f"{path} is not a readable mesh (a face names a vertex it does not hold).") from error
     except Exception as error:  # trimesh raises many kinds for malformed files
-        raise PdError(f"{path} is not a readable mesh ({_reason(error)}).") from error
+        raise _unreadable(path, error) from error
     return _sampled(path, loaded, n_points, seed, category)
 
 
@@ -775,7 +787,7 @@ def _read_scene(path: Path, *, n_points: int, seed: int) -> tuple[Shape, FileLab
         pieces = [piece for piece in scene.dump() if isinstance(piece, trimesh.Trimesh)]
         loaded = trimesh.util.concatenate(pieces) if pieces else None
     except Exception as error:  # trimesh raises many kinds for malformed files
-        raise PdError(f"{path} is not a readable mesh ({_reason(error)}).") from error
+        raise _unreadable(path, error) from error
     shape = _sampled(path, loaded, n_points, seed, None)
     parents = scene.graph.transforms.parents
     keys: dict[tuple[str, ...], int] = {}
@@ -875,6 +887,22 @@ def _texture_colors(mesh: trimesh.Trimesh) -> np.ndarray | None:
     if flat is None or np.size(flat) < 3:
         return None
     return np.tile(np.asarray(flat).reshape(-1)[:4], (n, 1))
+
+
+def _unreadable(path: Path, error: BaseException) -> PdError:
+    """What trimesh's `error` reading the mesh at `path` means for its user, in one sentence."""
+    reason = _reason(error)
+    if "escapes resolver root" in reason:  # trimesh's words for a file named outside the folder
+        return PdError(
+            f"{path} needs a file outside its own folder, which is not read; keep its files beside it."
+        )
+    with path.open("rb") as handle:
+        if b"KHR_draco_mesh_compression" in handle.read(1 << 20):  # the glTF JSON names the extension
+            return PdError(
+                f"{path} is compressed with Draco, which trimesh reads with the DracoPy package only: "
+                "install it (pip install DracoPy), or export the file uncompressed."
+            )
+    return PdError(f"{path} is not a readable mesh ({reason}).")
 
 
 def _reason(error: BaseException) -> str:

@@ -6,6 +6,7 @@ points), which reads as a solid object and is far faster than matplotlib's 3D ax
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,9 +102,12 @@ def save_panels(
     if title:
         figure.suptitle(_printable(title), fontsize=10)
         top = 1 - 0.4 / figure.get_figheight()  # the title's own band, above the panels' captions
-    figure.tight_layout(rect=(0, 0.05 if part_names else 0, 1, top))
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=100)
+    with warnings.catch_warnings():
+        # A name in a script the font lacks is drawn as boxes: one warning per letter says so.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
+        figure.tight_layout(rect=(0, 0.05 if part_names else 0, 1, top))
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, dpi=100)
 
 
 def _printable(text: str) -> str:

@@ -107,6 +107,26 @@ def test_foreign_ply_with_float_colours_and_label_property(tmp_path: Path) -> No
     assert named.part_names == ("a", "b", "c")
 
 
+def test_ply_colours_of_16_bits_are_read_and_a_normal_that_is_no_number_is_left_unknown(
+    tmp_path: Path,
+) -> None:
+    xyz = np.arange(12, dtype=np.float32).reshape(4, 3)
+    fields = {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}
+    fields |= {"nx": np.array([1, np.nan, 0, 0], np.float32), "ny": np.zeros(4, np.float32)}
+    fields |= {"nz": np.zeros(4, np.float32)}
+    fields |= {c: np.array([0, 65535, 32768, 255], np.uint16) for c in ("red", "green", "blue")}
+    _write_foreign_ply(tmp_path / "scan.ply", fields, text=False)  # as laser scans' exports write them
+    shape = read_shape(tmp_path / "scan.ply")
+    np.testing.assert_allclose(shape.colors[:, 0], [0, 1, 32768 / 65535, 255 / 65535], rtol=1e-6)
+    np.testing.assert_array_equal(shape.normals[:2], [[1, 0, 0], [0, 0, 0]])
+    fields |= {c: np.array([0, 70000, 1, 2], np.int32) for c in ("red", "green", "blue")}
+    _write_foreign_ply(tmp_path / "odd.ply", fields, text=False)
+    with pytest.raises(
+        PdError, match=r"odd\.ply: its red, green and blue properties hold values from 0 to 70000"
+    ):
+        read_shape(tmp_path / "odd.ply")
+
+
 def test_ply_of_bare_points_has_no_optional_attributes(tmp_path: Path) -> None:
     xyz = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
     _write_foreign_ply(tmp_path / "bare.ply", {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}, text=False)
@@ -330,6 +350,36 @@ def test_a_ply_meshs_vertex_labels_go_to_the_points_nearest_them(tmp_path: Path)
     nearest = np.linalg.norm(shape.points[:, None] - _CUBE[None], axis=2).argmin(axis=1)
     assert found is not None and found.where == "its vertices' 'part' property"
     np.testing.assert_array_equal(found.groups, labels[nearest])
+
+
+def _gltf_cube(primitive: dict, uri: str) -> str:
+    """A glTF file of one cube whose primitive and buffer are as given."""
+    import json
+
+    return json.dumps(
+        {
+            "asset": {"version": "2.0"},
+            "scene": 0,
+            "scenes": [{"nodes": [0]}],
+            "nodes": [{"name": "seat", "mesh": 0}],
+            "meshes": [{"name": "Seat", "primitives": [primitive]}],
+            "buffers": [{"byteLength": 96, "uri": uri}],
+            "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 96}],
+            "accessors": [{"bufferView": 0, "componentType": 5126, "count": 8, "type": "VEC3"}],
+        }
+    )
+
+
+def test_gltf_files_trimesh_cannot_read_say_why_in_words(tmp_path: Path) -> None:
+    draco = {"attributes": {"POSITION": 0}, "extensions": {"KHR_draco_mesh_compression": {"bufferView": 0}}}
+    (tmp_path / "draco.gltf").write_text(_gltf_cube(draco, "cube.bin"))
+    (tmp_path / "cube.bin").write_bytes(bytes(96))
+    with pytest.raises(PdError, match=r"draco\.gltf is compressed with Draco, .*\(pip install DracoPy\)"):
+        read_shape(tmp_path / "draco.gltf")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "out.gltf").write_text(_gltf_cube({"attributes": {"POSITION": 0}}, "../cube.bin"))
+    with pytest.raises(PdError, match=r"out\.gltf needs a file outside its own folder, which is not read"):
+        read_shape(tmp_path / "in" / "out.gltf")
 
 
 def test_write_ply_by_parts_needs_labels(tmp_path: Path) -> None:

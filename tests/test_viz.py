@@ -31,3 +31,13 @@ def test_drawing_leaves_the_callers_matplotlib_backend_as_it_was(tmp_path: Path)
         assert matplotlib.get_backend() == "svg"
     finally:
         matplotlib.use(before)
+
+
+def test_a_name_in_a_script_the_font_lacks_is_drawn_without_a_warning_per_letter(tmp_path: Path) -> None:
+    import warnings
+
+    shape = Shape(points=np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        save_panels([Panel(shape, title="椅子")], tmp_path / "out.png")
+    assert not caught and (tmp_path / "out.png").is_file()
