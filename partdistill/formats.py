@@ -52,7 +52,7 @@ DEFAULT_MESH_POINTS = 10_000
 MAX_FACES = 50_000_000  # faces (or other elements) a PLY may declare; a detailed scan has a few million
 _PLY_HEADER_BYTES = 1 << 20  # where a PLY header must have ended (one holds a few hundred bytes)
 # Per-point label properties understood in foreign PLY files, most specific first.
-LABEL_PROPERTIES = ("label", "part", "part_id", "semantic_seg")
+LABEL_PROPERTIES = ("label", "part", "part_id", "semantic_seg", "scalar_label")  # the last: CloudCompare's
 _FORMAT = "partdistill.shape"
 _VERSION = 1
 _MAX_META_BYTES = 1 << 20  # a shape file's JSON metadata; part names and provenance take a few KB
@@ -593,28 +593,70 @@ def write_ply(shape: Shape, path: str | Path, *, color_by: str = "auto") -> None
 def _check_ply_counts(path: Path) -> None:
     """Refuse (PdError) a PLY whose header declares more vertices than MAX_POINTS, or more of any
     other element than MAX_FACES, before plyfile allocates room for them (a few bytes of header can
-    ask for terabytes); a header that does not end within _PLY_HEADER_BYTES is refused too."""
+    ask for terabytes); a header that does not end within _PLY_HEADER_BYTES is refused too. So is
+    a body holding more rows than the header declares, which plyfile would drop without a word
+    (fewer, plyfile explains)."""
+    counts: list[int] = []  # rows of each element, in order
+    widths: list[int | None] = []  # bytes of one row of each element; None: it has a list
+    encoding = b""
     with path.open("rb") as handle:
         if handle.readline(8).strip() != b"ply":
             return  # not a PLY: plyfile says so
         while handle.tell() < _PLY_HEADER_BYTES:
             line = handle.readline(_PLY_HEADER_BYTES)
-            if not line or line.strip() == b"end_header":
-                return
             words = line.split()
+            if not line or words == [b"end_header"]:
+                break
+            if len(words) == 3 and words[0] == b"format":
+                encoding = words[1]
+            if len(words) >= 2 and words[0] == b"property" and widths:
+                size = _PLY_SIZES.get(words[1]) if words[1] != b"list" else None
+                widths[-1] = None if widths[-1] is None or size is None else widths[-1] + size
             if len(words) != 3 or words[0] != b"element":
                 continue
             try:
                 count = int(words[2])
             except ValueError:
-                continue  # plyfile explains a malformed count
+                return  # plyfile explains a malformed count
             name = words[1].decode("ascii", "replace")
             limit = MAX_POINTS if name == "vertex" else MAX_FACES
             if count > limit:
                 raise PdError(
                     f"{path} declares {count:,} {name} elements, more than the {limit:,} a shape may hold."
                 )
-    raise PdError(f"{path}: its PLY header does not end within its first {_PLY_HEADER_BYTES:,} bytes.")
+            counts.append(count)
+            widths.append(0)
+        else:
+            raise PdError(
+                f"{path}: its PLY header does not end within its first {_PLY_HEADER_BYTES:,} bytes."
+            )
+        if encoding == b"ascii":
+            held = sum(1 for row in handle if row.strip())
+            declared = sum(counts)
+        elif None in widths or not line:
+            return  # rows of lists have no fixed size: plyfile reads what the counts say
+        else:
+            held = path.stat().st_size - handle.tell()
+            declared = sum(count * width for count, width in zip(counts, widths, strict=True))  # type: ignore[misc]
+    if held > declared:
+        what = "rows" if encoding == b"ascii" else "bytes"
+        raise PdError(
+            f"{path} holds {held:,} {what} of data where its header declares {declared:,}: the header's "
+            "counts do not match its body."
+        )
+
+
+# The bytes of one value of each PLY property type.
+_PLY_SIZES = {
+    name.encode(): size
+    for names, size in (
+        (("char", "uchar", "int8", "uint8"), 1),
+        (("short", "ushort", "int16", "uint16"), 2),
+        (("int", "uint", "float", "int32", "uint32", "float32"), 4),
+        (("double", "float64"), 8),
+    )
+    for name in names
+}
 
 
 def _ply_labels(values: np.ndarray, name: str) -> np.ndarray:
@@ -631,8 +673,8 @@ def _ply_labels(values: np.ndarray, name: str) -> np.ndarray:
 
 def _ply_meta(comments: list[str], path: Path) -> _Meta:
     """The metadata `write_ply` keeps in a header comment, read typed (none: empty metadata)."""
-    for comment in comments:
-        if comment.startswith(_PLY_COMMENT):
+    for comment in comments:  # another program's words after "partdistill" are not pd's record
+        if comment.startswith(_PLY_COMMENT) and comment[len(_PLY_COMMENT) :].lstrip().startswith("{"):
             source = f"{path}: its partdistill comment"
             try:
                 data = json.loads(comment[len(_PLY_COMMENT) :])

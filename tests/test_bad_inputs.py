@@ -1740,7 +1740,9 @@ CASES = [
     Case(
         "view-ply-comment-nested-too-deep",
         ply(
-            "deep.ply", ["0 0 0", "1 0 0", "0 1 0"], comments=("partdistill " + "[" * 50_000 + "]" * 50_000,)
+            "deep.ply",
+            ["0 0 0", "1 0 0", "0 1 0"],
+            comments=("partdistill " + '{"a": ' * 50_000 + "1" + "}" * 50_000,),
         ),
         view("deep.ply"),
         r"deep\.ply: its partdistill comment is not JSON",

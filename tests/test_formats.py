@@ -127,6 +127,37 @@ def test_ply_colours_of_16_bits_are_read_and_a_normal_that_is_no_number_is_left_
         read_shape(tmp_path / "odd.ply")
 
 
+def test_another_programs_partdistill_comment_and_cloudcompares_label_field_are_read(tmp_path: Path) -> None:
+    xyz = np.arange(12, dtype=np.float32).reshape(4, 3)
+    fields = {
+        "x": xyz[:, 0],
+        "y": xyz[:, 1],
+        "z": xyz[:, 2],
+        "scalar_label": np.array([0, 1, 1, -1], np.float32),
+    }
+    vertex = np.empty(4, dtype=[(k, v.dtype.str) for k, v in fields.items()])
+    for key, values in fields.items():
+        vertex[key] = values
+    comments = ["partdistill was here"]  # not pd's record (that is JSON): no reason to refuse the file
+    PlyData([PlyElement.describe(vertex, "vertex")], comments=comments).write(str(tmp_path / "cc.ply"))
+    np.testing.assert_array_equal(read_shape(tmp_path / "cc.ply").labels, [0, 1, 1, -1])
+
+
+def test_ply_header_counts_that_leave_rows_unread_are_refused(tmp_path: Path) -> None:
+    xyz = np.arange(30, dtype=np.float32).reshape(10, 3)
+    for text in (True, False):
+        _write_foreign_ply(tmp_path / "p.ply", {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}, text=text)
+        data = (tmp_path / "p.ply").read_bytes()
+        (tmp_path / "p.ply").write_bytes(data.replace(b"element vertex 10", b"element vertex 8"))
+        what = (
+            "10 rows of data where its header declares 8"
+            if text
+            else "120 bytes of data where its header declares 96"
+        )
+        with pytest.raises(PdError, match=what):
+            read_shape(tmp_path / "p.ply")
+
+
 def test_ply_of_bare_points_has_no_optional_attributes(tmp_path: Path) -> None:
     xyz = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
     _write_foreign_ply(tmp_path / "bare.ply", {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}, text=False)
