@@ -13,6 +13,7 @@ Every reader turns a bad file into one `PdError` sentence that names the file.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import json
@@ -37,6 +38,7 @@ from partdistill.shapes import (
     Shape,
     ShapeError,
     dtype_words,
+    recentred,
     whole_numbers,
 )
 
@@ -414,14 +416,16 @@ def _read_ply(
         numbered = labels is not None and not names
         if numbered:
             names = tuple(f"part {i}" for i in range(int(labels.max(initial=-1)) + 1))
+        points, offset = recentred(stack("x", "y", "z"))  # type: ignore[arg-type]
+        provenance = meta.provenance or Provenance("file", source=str(path))
         shape = Shape(
-            points=stack("x", "y", "z"),  # type: ignore[arg-type]
+            points=points,
             normals=normals,
             colors=colors,
             labels=labels,
             part_names=names if labels is not None else (),
             category=category if meta.category is None else meta.category,
-            provenance=meta.provenance or Provenance("file", source=str(path)),
+            provenance=dataclasses.replace(provenance, offset=offset),
         )
     except ShapeError as error:
         raise PdError(f"{path}: {error}") from error
@@ -555,7 +559,8 @@ def write_ply(shape: Shape, path: str | Path, *, color_by: str = "auto") -> None
     `color_by="parts"` colours each point by its part (needs labels), `"rgb"` uses the shape's own
     colours (grey without), and `"auto"` picks parts when the shape is labelled. Labels, when
     present, are kept in an int `label` property and the part names in a header comment, so
-    `read_ply` gets the labelled shape back.
+    `read_ply` gets the labelled shape back. A shape read from a file whose coordinates lay far
+    out (`Provenance.offset`) is written at those coordinates again, as doubles.
     """
     from plyfile import PlyData, PlyElement
 
@@ -569,7 +574,11 @@ def write_ply(shape: Shape, path: str | Path, *, color_by: str = "auto") -> None
         rgb = np.round(shape.colors * 255).astype(np.uint8)
     else:
         rgb = np.full((shape.n_points, 3), 160, dtype=np.uint8)
-    columns: list[tuple[str, np.ndarray]] = [(c, shape.points[:, i]) for i, c in enumerate("xyz")]
+    points, provenance = shape.points, shape.provenance
+    if provenance.offset is not None and provenance.frame is None:  # back where its file had it
+        points = shape.points.astype(np.float64) + np.asarray(provenance.offset)
+        provenance = dataclasses.replace(provenance, offset=None)
+    columns: list[tuple[str, np.ndarray]] = [(c, points[:, i]) for i, c in enumerate("xyz")]
     if shape.normals is not None:
         columns += [(c, shape.normals[:, i]) for i, c in enumerate(("nx", "ny", "nz"))]
     columns += [(c, rgb[:, i]) for i, c in enumerate(("red", "green", "blue"))]
@@ -579,7 +588,7 @@ def write_ply(shape: Shape, path: str | Path, *, color_by: str = "auto") -> None
     for name, values in columns:
         vertex[name] = values
     meta = {"category": shape.category, "part_names": list(shape.part_names)}
-    meta["provenance"] = shape.provenance.to_dict()
+    meta["provenance"] = provenance.to_dict()
     ply = PlyData(
         [PlyElement.describe(vertex, "vertex")],
         text=False,
@@ -868,9 +877,14 @@ def shape_from_mesh(
     import trimesh
 
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
-    faces = np.asarray(mesh.faces, dtype=np.int64)
     if not np.isfinite(vertices).all():
         raise PdError("the mesh has vertices with NaN or infinite coordinates")
+    vertices, offset = recentred(vertices)
+    if offset is not None:  # sampled where float32 holds the shape well
+        mesh = mesh.copy()
+        mesh.vertices = vertices
+        provenance = dataclasses.replace(provenance, offset=offset)
+    faces = np.asarray(mesh.faces, dtype=np.int64)
     if mesh.area <= 0:
         raise PdError("the mesh has no surface area")
     points, face_index, barycentric = trimesh.sample.sample_surface(

@@ -207,6 +207,8 @@ def write_prediction(
         "labels": labels.tolist(),
         "frame": frame.to_dict(),
     }
+    if shape.provenance.offset is not None:  # the points were moved near the origin to be read
+        record["offset"] = list(shape.provenance.offset)
     if shape.labels is not None and shape.part_names == student.part_names:
         record["input_labels"] = shape.labels.tolist()  # what pd view shows as the truth
     if shape.mesh is not None and shape.point_faces is not None:

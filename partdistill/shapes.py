@@ -119,6 +119,9 @@ class Provenance:
         description: a short human description (the procedural generator describes its variant).
         frame: the frame of the file it was read from, where that was not the catalogue's (the
             shape was rotated into the catalogue's frame; `frame.from_catalogue` undoes it).
+        offset: (x, y, z) where the file's coordinates put the origin of the shape's, for a file
+            whose coordinates lie too far out for 32-bit floats (a scan in surveyed coordinates):
+            the file's are `frame.from_catalogue(points) + offset`, in float64 (`recentred`).
     """
 
     generator: str
@@ -128,11 +131,14 @@ class Provenance:
     source: str | None = None
     description: str | None = None
     frame: Frame | None = None
+    offset: tuple[float, float, float] | None = None
 
     def to_dict(self) -> dict[str, object]:
         record = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
         if self.frame is not None:
             record["frame"] = self.frame.to_dict()
+        if self.offset is not None:
+            record["offset"] = list(self.offset)
         return record
 
     @classmethod
@@ -153,7 +159,19 @@ class Provenance:
             source=text("source"),
             description=text("description"),
             frame=Frame.from_dict(fields.data["frame"], f"{source}: frame") if "frame" in fields else None,
+            offset=_offset(fields),
         )
+
+
+def _offset(fields: Fields) -> tuple[float, float, float] | None:
+    """A provenance record's offset: three finite numbers, or None where it has none."""
+    if "offset" not in fields:
+        return None
+    value = fields.data["offset"]
+    if not isinstance(value, list) or len(value) != 3:
+        raise PdError(f"{fields.source}: 'offset' must be a list of 3 numbers, not {value!r}.")
+    coords = Fields(dict(zip("xyz", value, strict=True)), f"{fields.source}: 'offset'")
+    return (coords.number("x"), coords.number("y"), coords.number("z"))
 
 
 @dataclass(frozen=True)
@@ -452,18 +470,41 @@ def _check_rounding(values: np.ndarray, coords: np.ndarray, what: str) -> None:
     """Refuse (ShapeError) coordinates that 32-bit floats cannot hold as they are: too large, or
     so far from the origin for the shape's size that rounding would move them by more than
     `_ROUNDING` of it (a scan in surveyed coordinates: a metre-sized shape millions of metres out,
-    where float32 steps by half a metre)."""
+    where float32 steps by half a metre). The file readers move such shapes first (`recentred`)."""
     largest = float(np.abs(values).max())
     if not np.isfinite(coords).all():
         raise ShapeError(f"{what} reach {largest:.3g}, beyond what 32-bit floats hold")
-    extent = float((values.max(axis=0) - values.min(axis=0)).max())
-    moved = max(float(np.abs(coords[:, i] - values[:, i]).max()) for i in range(3))
+    moved, extent = _rounding(values, coords)
     if moved > _ROUNDING * extent:
         raise ShapeError(
             f"{what} lie up to {largest:,.0f} from the origin, for a shape {extent:.3g} across: as the "
             f"32-bit floats shapes are kept in they would move by up to {moved:.3g}; move the shape near "
             "the origin first (subtract its centre)"
         )
+
+
+def _rounding(values: np.ndarray, coords: np.ndarray) -> tuple[float, float]:
+    """How far rounding `values` [N,3] to `coords` moves a coordinate at most, and their extent."""
+    extent = float((values.max(axis=0) - values.min(axis=0)).max())
+    with np.errstate(invalid="ignore"):  # inf - inf where a value is beyond float32
+        moved = max(float(np.abs(coords[:, i] - values[:, i]).max()) for i in range(3))
+    return moved if np.isfinite(moved) else np.inf, extent
+
+
+def recentred(coords: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float] | None]:
+    """`coords` [N,3] (read from a file) and None where 32-bit floats hold them well enough;
+    else moved so that their bounding box is centred on the origin, with where that centre lay
+    (`Provenance.offset`). Only a shape's own size matters to labelling it, and the move keeps the
+    precision its file had."""
+    values = np.asarray(coords, dtype=np.float64)
+    if not len(values) or not np.isfinite(values).all():
+        return coords, None  # nothing to move; `Shape` explains what is wrong
+    with np.errstate(over="ignore"):
+        moved, extent = _rounding(values, values.astype(np.float32))
+    if moved <= _ROUNDING * extent:
+        return coords, None
+    centre = (values.min(axis=0) + values.max(axis=0)) / 2
+    return values - centre, (float(centre[0]), float(centre[1]), float(centre[2]))
 
 
 def _per_row(

@@ -299,22 +299,33 @@ def test_mesh_with_nan_vertices_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".ply", ".obj"])
-def test_coordinates_that_32_bit_floats_would_wreck_are_refused(tmp_path: Path, suffix: str) -> None:
+def test_files_far_from_the_origin_are_read_moved_to_it_and_written_back_where_they_were(
+    tmp_path: Path, suffix: str
+) -> None:
     # A metre-sized shape in surveyed coordinates: float32 steps by half a metre 5,000 km out.
     box = trimesh.creation.box(extents=(0.53, 1.07, 0.41))  # corners float32 cannot hold out there
     near, far = box.copy(), box.copy()
-    near.apply_translation((1000.0, 0.0, 0.0))  # float32 steps by 6e-5 here: kept
-    far.apply_translation((500_000.0, 5_000_000.0, 120.0))
+    near.apply_translation((1000.0, 0.0, 0.0))  # float32 steps by 6e-5 here: kept as it is
+    far.apply_translation((500_000.25, 5_000_000.5, 120.0))
     for name, mesh in (("near", near), ("far", far)):
         if suffix == ".ply":  # a point cloud of doubles
             xyz = np.asarray(mesh.vertices, dtype=np.float64)
             _write_foreign_ply(tmp_path / f"{name}.ply", {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]})
         else:
             mesh.export(tmp_path / f"{name}.obj", digits=10)
-    shape = read_shape(tmp_path / f"near{suffix}", n_points=500)
-    assert abs(float(shape.points[:, 0].mean()) - 1000.0) < 0.3
-    with pytest.raises(PdError, match=r"far\.\w+: .* lie up to 5,000,\d+ from the origin.*move by up to"):
-        read_shape(tmp_path / f"far{suffix}", n_points=500)
+    kept = read_shape(tmp_path / f"near{suffix}", n_points=500)
+    assert kept.provenance.offset is None and abs(float(kept.points[:, 0].mean()) - 1000.0) < 0.3
+    moved = read_shape(tmp_path / f"far{suffix}", n_points=500)
+    np.testing.assert_allclose(moved.provenance.offset, (500_000.25, 5_000_000.5, 120.0), atol=1e-6)
+    box_points = read_shape(tmp_path / f"near{suffix}", n_points=500).points - (1000.0, 0.0, 0.0)
+    np.testing.assert_allclose(moved.points, box_points, atol=1e-4)  # the box itself, not float32's steps
+    write_ply(moved, tmp_path / "back.ply")
+    back = PlyData.read(str(tmp_path / "back.ply"))["vertex"].data
+    assert back["x"].dtype == np.float64
+    original = moved.points.astype(np.float64) + moved.provenance.offset
+    np.testing.assert_allclose(np.stack([back[c] for c in "xyz"], axis=1), original, rtol=0, atol=1e-6)
+    with pytest.raises(PdError, match=r"points lie up to 5,000,001 from the origin.*move by up to"):
+        Shape(points=np.asarray(far.vertices))  # a Python caller's shape is not moved behind its back
 
 
 def test_coordinates_beyond_32_bit_floats_are_refused_in_one_sentence() -> None:
