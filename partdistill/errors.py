@@ -39,6 +39,11 @@ class PdError(Exception):
     def __str__(self) -> str:
         return named(super().__str__())
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook: a notebook shows the sentence alone, as the command line does, not the
+        library's frames (a wrong input is the caller's to fix, not a fault to trace)."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class MissingDependencyError(PdError):
     """An optional package needed for the requested feature is not installed."""

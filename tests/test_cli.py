@@ -215,3 +215,9 @@ def test_import_replace_replaces_the_shape_and_deletes_its_units(taught_chairs: 
     )
     assert sorted(p.name for p in (store / "units").iterdir()) == ["chair-00001.npz"]
     assert sorted(p.name for p in (store / "sheets").iterdir()) == ["chair-00001.png"]
+
+
+def test_a_notebook_shows_a_pd_error_as_its_sentence_alone() -> None:
+    # IPython renders an exception through `_render_traceback_` where it has one.
+    refused = PdError("`n` must be a whole number, not 2.5.")
+    assert refused._render_traceback_() == ["PdError: `n` must be a whole number, not 2.5."]
