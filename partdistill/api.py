@@ -427,7 +427,7 @@ def load_run(run: PathLike, device: str = "auto") -> TrainedStudent:
 
 
 def predict(
-    inputs: PathLike | Iterable[PathLike],
+    inputs: PathLike | Collection | Iterable[PathLike | Collection],
     *,
     run: PathLike | TrainedStudent,
     out: PathLike = "predictions",
@@ -440,8 +440,9 @@ def predict(
     front: str = "x",
     progress: Progress = QUIET,
 ) -> list[Predicted]:
-    """Label shape files (PLY/OBJ/GLB/GLTF/OFF/STL or .npz) with a trained student: per input
-    `<name>.ply`, `.json` and `.png` in `out`, with `inputs.json` and (with `view`) `view.html`.
+    """Label shape files (PLY/OBJ/GLB/GLTF/OFF/STL or .npz; a Collection stands for its shapes'
+    files) with a trained student: per input `<name>.ply`, `.json` and `.png` in `out`, with
+    `inputs.json` and (with `view`) `view.html`.
     Meshes are sampled to `points` points. `up` and `front` name the files' axes that point up and
     to the front: the student sees each shape turned into the catalogue's frame (+y up, front +x),
     and the outputs keep the input's own frame and point order. Returns each input's labels."""
@@ -450,7 +451,12 @@ def predict(
     from partdistill.shapes import Frame
 
     frame = Frame(up, front)
-    paths = list(_paths(inputs))
+    given = inputs if isinstance(inputs, Iterable) and not isinstance(inputs, str | Collection) else [inputs]
+    paths = [
+        path
+        for each in given
+        for path in (_shape_files(each) if isinstance(each, Collection) else [_given(each, "inputs")])
+    ]
     if not paths:
         raise PdError("No shape files to label: give at least one.")
     if not isinstance(run, TrainedStudent):
@@ -463,6 +469,11 @@ def predict(
 
             write_page(inside(out, PAGE), page_for(out))
     return predicted
+
+
+def _shape_files(collection: Collection) -> list[Path]:
+    """The files of a collection's shapes (those whose making did not fail)."""
+    return [collection.path(record.file) for record in collection.ok_records if record.file is not None]
 
 
 # --- pd eval ----------------------------------------------------------------------------------------

@@ -425,7 +425,9 @@ def _read_ply(
             labels=labels,
             part_names=names if labels is not None else (),
             category=category if meta.category is None else meta.category,
-            provenance=dataclasses.replace(provenance, offset=offset),
+            # A file pd wrote keeps the offset of a shape it could not put back (one turned into
+            # the catalogue's frame) in its record.
+            provenance=provenance if offset is None else dataclasses.replace(provenance, offset=offset),
         )
     except ShapeError as error:
         raise PdError(f"{path}: {error}") from error
@@ -468,42 +470,52 @@ def _ply_mesh(
     if not lists:
         raise PdError(f"{path}: its faces have no vertex_indices list, so they name no vertices.")
     try:
-        faces = _fan_triangles(face[lists[0]], len(vertex))
+        faces, made = _fan_triangles(face[lists[0]], len(vertex))  # made: [F] triangles of each face
     except ValueError as error:
         raise PdError(f"{path}: {error}.") from error
     xyz = np.stack([np.asarray(vertex[c], dtype=np.float64) for c in "xyz"], axis=1)
-    triangles = _fan_counts(face[lists[0]])
     face_colors = _ply_colors(face, path)
     mesh = trimesh.Trimesh(
         vertices=xyz,
         faces=faces,
         vertex_colors=_ply_colors(vertex, path),
-        face_colors=None if face_colors is None else np.repeat(face_colors, triangles, axis=0),
+        face_colors=None if face_colors is None else np.repeat(face_colors, made, axis=0),
         process=False,
     )
     shape = _sampled(path, mesh, n_points, seed, category if meta.category is None else meta.category)
-    for element, values in (("faces'", face), ("vertices'", vertex)):
-        found = next((name for name in LABEL_PROPERTIES if name in (values.dtype.names or ())), None)
-        if found is None:
-            continue
-        try:
-            labels = _ply_labels(values[found], found)
-        except ShapeError as error:
-            raise PdError(f"{path}: {error}") from error
-        if element == "faces'":
-            per_face = np.repeat(labels, triangles)
-            groups = per_face[shape.point_faces]
-        else:
-            assert shape.point_faces is not None and shape.mesh is not None
-            corners = shape.mesh.faces[shape.point_faces]  # [N,3] the corners of each point's face
-            gaps = np.linalg.norm(shape.mesh.vertices[corners] - shape.points[:, None], axis=2)
-            groups, per_face = labels[corners[np.arange(len(corners)), gaps.argmin(axis=1)]], None
-        count = int(labels.max(initial=-1)) + 1
-        names = meta.part_names or part_names
-        given = tuple((name,) for name in names[:count]) if names else ((),) * count
-        given += ((),) * (count - len(given))
-        return shape, FileLabels(f"its {element} '{found}' property", groups, given, per_face)
-    return shape, None
+    assert shape.point_faces is not None and shape.mesh is not None
+    on_faces = _label_property(face)
+    on_vertices = _label_property(vertex)
+    if on_faces is not None:
+        labels = _labels_of(face, on_faces, path)
+        per_face = np.repeat(labels, made)  # a label for each triangle
+        groups, where = per_face[shape.point_faces], f"its faces' '{on_faces}' property"
+    elif on_vertices is not None:
+        labels, per_face = _labels_of(vertex, on_vertices, path), None
+        corners = shape.mesh.faces[shape.point_faces]  # [N,3] the corners of each point's face
+        gaps = np.linalg.norm(shape.mesh.vertices[corners] - shape.points[:, None], axis=2)
+        groups = labels[corners[np.arange(len(corners)), gaps.argmin(axis=1)]]
+        where = f"its vertices' '{on_vertices}' property"
+    else:
+        return shape, None
+    count = int(labels.max(initial=-1)) + 1
+    names = meta.part_names or part_names
+    given = tuple((name,) for name in names[:count]) if names else ((),) * count
+    given += ((),) * (count - len(given))
+    return shape, FileLabels(where, groups, given, per_face)
+
+
+def _label_property(element: np.ndarray) -> str | None:
+    """The first of `LABEL_PROPERTIES` a PLY element has, None where it has none."""
+    return next((name for name in LABEL_PROPERTIES if name in (element.dtype.names or ())), None)
+
+
+def _labels_of(element: np.ndarray, name: str, path: Path) -> np.ndarray:
+    """A PLY element's label property `name` as labels (`_ply_labels`), one PdError if it is bad."""
+    try:
+        return _ply_labels(element[name], name)
+    except ShapeError as error:
+        raise PdError(f"{path}: {error}") from error
 
 
 def _ply_rgb(element: np.ndarray, path: Path) -> np.ndarray | None:
@@ -530,19 +542,17 @@ def _ply_colors(element: np.ndarray, path: Path) -> np.ndarray | None:
     return None if rgb is None else np.round(rgb.astype(np.float64) * 255).astype(np.uint8)
 
 
-def _fan_counts(polygons: np.ndarray) -> np.ndarray:
-    """[F] the triangles each of a PLY's faces (vertex lists) makes: its corners less two."""
-    return np.fromiter((len(corners) - 2 for corners in polygons), dtype=np.int64, count=len(polygons))
-
-
-def _fan_triangles(polygons: np.ndarray, n_vertices: int) -> np.ndarray:
+def _fan_triangles(polygons: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
     """[T,3] int64 the triangles of a PLY's faces (vertex lists of any sizes), each fanned from its
-    first corner, in face order; ValueError for a face of under 3 corners or naming no vertex."""
-    counts = _fan_counts(polygons) + 2
-    if counts.size and counts.min() < 3:
-        raise ValueError(f"face {int(np.argmax(counts < 3)) + 1} has {counts.min()} corners, not 3 or more")
-    triangles = np.empty((int((counts - 2).sum()), 3), dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(counts - 2)])
+    first corner, in face order, and [F] how many each face made; ValueError for a face of under
+    3 corners or naming no vertex."""
+    counts = np.fromiter((len(corners) for corners in polygons), dtype=np.int64, count=len(polygons))
+    short = np.flatnonzero(counts < 3)
+    if short.size:
+        raise ValueError(f"face {short[0] + 1} has {counts[short[0]]} corners, not 3 or more")
+    made = counts - 2
+    triangles = np.empty((int(made.sum()), 3), dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(made)])
     for size in np.unique(counts):  # the faces of one size stack into one array
         chosen = np.flatnonzero(counts == size)
         corners = np.stack([np.asarray(polygons[i], dtype=np.int64) for i in chosen])
@@ -550,7 +560,7 @@ def _fan_triangles(polygons: np.ndarray, n_vertices: int) -> np.ndarray:
             triangles[starts[chosen] + k] = corners[:, [0, k + 1, k + 2]]
     if triangles.size and (triangles.min() < 0 or triangles.max() >= n_vertices):
         raise ValueError(f"a face names a vertex it does not hold (it has {n_vertices:,})")
-    return triangles
+    return triangles, made
 
 
 def write_ply(shape: Shape, path: str | Path, *, color_by: str = "auto") -> None:
@@ -603,7 +613,7 @@ def _check_ply_counts(path: Path) -> None:
     """Refuse (PdError) a PLY whose header declares more vertices than MAX_POINTS, or more of any
     other element than MAX_FACES, before plyfile allocates room for them (a few bytes of header can
     ask for terabytes); a header that does not end within _PLY_HEADER_BYTES is refused too. So is
-    a body holding more rows than the header declares, which plyfile would drop without a word
+    a body holding a row more than the header declares, which plyfile would drop without a word
     (fewer, plyfile explains)."""
     counts: list[int] = []  # rows of each element, in order
     widths: list[int | None] = []  # bytes of one row of each element; None: it has a list
@@ -639,15 +649,15 @@ def _check_ply_counts(path: Path) -> None:
             raise PdError(
                 f"{path}: its PLY header does not end within its first {_PLY_HEADER_BYTES:,} bytes."
             )
-        if encoding == b"ascii":
-            held = sum(1 for row in handle if row.strip())
-            declared = sum(counts)
-        elif None in widths or not line:
+        if encoding == b"ascii":  # a row a line, of numbers (a closing word is no row)
+            held, declared, row = sum(1 for text in handle if _PLY_ROW.match(text)), sum(counts), 1
+        elif None in widths or not line or not counts:
             return  # rows of lists have no fixed size: plyfile reads what the counts say
-        else:
+        else:  # a trailing newline or padding is no row
             held = path.stat().st_size - handle.tell()
             declared = sum(count * width for count, width in zip(counts, widths, strict=True))  # type: ignore[misc]
-    if held > declared:
+            row = max(1, widths[-1] or 1)
+    if held - declared >= row:
         what = "rows" if encoding == b"ascii" else "bytes"
         raise PdError(
             f"{path} holds {held:,} {what} of data where its header declares {declared:,}: the header's "
@@ -655,6 +665,7 @@ def _check_ply_counts(path: Path) -> None:
         )
 
 
+_PLY_ROW = re.compile(rb"\s*[-+]?(?:\d|\.\d|nan|inf)", re.IGNORECASE)  # a line that starts with a number
 # The bytes of one value of each PLY property type.
 _PLY_SIZES = {
     name.encode(): size
@@ -772,6 +783,11 @@ def _obj_absolute(path: Path) -> bytes | None:
                             "them from 1 (or from -1 back)."
                         )
                     if index < 0:
+                        if counts[kind] + 1 + index < 1:
+                            raise PdError(
+                                f"{path}: the face on line {number} names {kind.decode()} {index}, and only "
+                                f"{counts[kind]} come before it."
+                            )
                         parts[slot] = b"%d" % (counts[kind] + 1 + index)
                 corners.append(b"/".join(parts))
             lines[number - 1] = b"f " + b" ".join(corners) + b"\n"

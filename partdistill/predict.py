@@ -17,7 +17,7 @@ import numpy as np
 
 from partdistill.collection import MANIFEST
 from partdistill.datasets.importing import first_few, labelled_as
-from partdistill.distill.train import STUDENT_CONFIG
+from partdistill.distill.train import holds_run
 from partdistill.distill.trained import TrainedStudent
 from partdistill.errors import MAX_SEED, PdError, check_number, option
 from partdistill.files import PAGE, CommandFiles, inside, read_json, write_json
@@ -108,7 +108,7 @@ def refuse_others_folder(out: Path, inputs: list[Path]) -> None:
         what = "a shape collection"
     elif KnowledgeStore.is_store(out):
         what = "a pd teach folder"
-    elif (out / STUDENT_CONFIG).is_file() or (out / "config.json").is_file():
+    elif holds_run(out):
         what = "a pd distill run"
     elif out.is_dir() and any(path.parent.resolve() == out.resolve() for path in inputs):
         what = "the folder of the shapes to label"

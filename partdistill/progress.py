@@ -20,11 +20,12 @@ from partdistill.errors import named
 
 
 class Task(Protocol):
-    """One bar: `advance` it as steps are done, with a short status; close it at the end."""
+    """One bar: `advance` it as steps are done, with a short status; close it at the end
+    (`finished`: False where the work stopped short, on an error or an interrupt)."""
 
     def advance(self, steps: int = 1, status: str = "") -> None: ...
 
-    def close(self) -> None: ...
+    def close(self, finished: bool = True) -> None: ...
 
 
 class Progress(Protocol):
@@ -39,7 +40,7 @@ class _QuietTask:
     def advance(self, steps: int = 1, status: str = "") -> None:
         pass
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
         pass
 
 
@@ -66,20 +67,16 @@ class _PrintedTask:
         self.done += steps
         self.status = status or self.status
         now = time.monotonic()
-        if now - self.shown >= self.every and not self._finished:
+        if now - self.shown >= self.every and (self.total is None or self.done < self.total):
             self.shown = now
             left = ""
             if self.total is not None and self.done:
                 left = f", about {(now - self.start) / self.done * (self.total - self.done):.0f} s left"
             print(f"{self._count}{self._status} after {now - self.start:.0f} s{left}")
 
-    def close(self) -> None:
-        ending = "done" if self._finished else "stopped"
+    def close(self, finished: bool = True) -> None:
+        ending = "done" if finished else "stopped"
         print(f"{self._count} {ending} in {time.monotonic() - self.start:.0f} s{self._status}")
-
-    @property
-    def _finished(self) -> bool:
-        return self.total is None or self.done >= self.total
 
     @property
     def _count(self) -> str:
@@ -106,9 +103,11 @@ class Printed:
 
 @contextmanager
 def tracked(progress: Progress, name: str, total: int | None) -> Iterator[Task]:
-    """A `Task` of `progress` that is closed on the way out, error or not."""
+    """A `Task` of `progress` that is closed on the way out, error (or interrupt) or not."""
     task = progress.task(name, total)
     try:
         yield task
-    finally:
-        task.close()
+    except BaseException:
+        task.close(finished=False)
+        raise
+    task.close()

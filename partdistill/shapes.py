@@ -461,48 +461,46 @@ def _coords(array: np.ndarray, what: str) -> np.ndarray:
         raise ShapeError(f"{int((~finite).sum())} of {len(values)} {what} have NaN or infinite coordinates")
     with np.errstate(over="ignore"):
         coords = np.ascontiguousarray(values, dtype=np.float32)
-    if coords.dtype != values.dtype and len(values):
-        _check_rounding(values, coords, what)
+    if not np.isfinite(coords).all():
+        raise ShapeError(f"{what} reach {float(np.abs(values).max()):.3g}, beyond what 32-bit floats hold")
+    if coords.dtype != values.dtype and _too_far(values):
+        largest, extent = float(np.abs(values).max()), _extent(values)
+        raise ShapeError(
+            f"{what} lie up to {largest:,.0f} from the origin, for a shape {extent:.3g} across: as the "
+            f"32-bit floats shapes are kept in they would be rounded to steps of {_step(largest):.3g}; "
+            "move the shape near the origin first (subtract its centre)"
+        )
     return coords
 
 
-def _check_rounding(values: np.ndarray, coords: np.ndarray, what: str) -> None:
-    """Refuse (ShapeError) coordinates that 32-bit floats cannot hold as they are: too large, or
-    so far from the origin for the shape's size that rounding would move them by more than
-    `_ROUNDING` of it (a scan in surveyed coordinates: a metre-sized shape millions of metres out,
-    where float32 steps by half a metre). The file readers move such shapes first (`recentred`)."""
-    largest = float(np.abs(values).max())
-    if not np.isfinite(coords).all():
-        raise ShapeError(f"{what} reach {largest:.3g}, beyond what 32-bit floats hold")
-    moved, extent = _rounding(values, coords)
-    if moved > _ROUNDING * extent:
-        raise ShapeError(
-            f"{what} lie up to {largest:,.0f} from the origin, for a shape {extent:.3g} across: as the "
-            f"32-bit floats shapes are kept in they would move by up to {moved:.3g}; move the shape near "
-            "the origin first (subtract its centre)"
-        )
+def _extent(values: np.ndarray) -> float:
+    return float((values.max(axis=0) - values.min(axis=0)).max())
 
 
-def _rounding(values: np.ndarray, coords: np.ndarray) -> tuple[float, float]:
-    """How far rounding `values` [N,3] to `coords` moves a coordinate at most, and their extent."""
-    extent = float((values.max(axis=0) - values.min(axis=0)).max())
-    with np.errstate(invalid="ignore"):  # inf - inf where a value is beyond float32
-        moved = max(float(np.abs(coords[:, i] - values[:, i]).max()) for i in range(3))
-    return moved if np.isfinite(moved) else np.inf, extent
+def _step(largest: float) -> float:
+    """The step between 32-bit floats at `largest`."""
+    return float(np.spacing(np.float32(largest)))
+
+
+def _too_far(values: np.ndarray) -> bool:
+    """Whether coordinates `values` [N,3] lie so far from the origin for their extent that 32-bit
+    floats, stepping by more than `_ROUNDING` of it out there, cannot keep the shape (a scan in
+    surveyed coordinates: a metre-sized shape 5,000 km out, where float32 steps by half a metre).
+    Judged by where the values lie, not by how they happen to round: a mesh's vertices may be
+    exact in float32 where the points sampled between them are not."""
+    extent = _extent(values) if len(values) else 0.0
+    return extent > 0 and _step(float(np.abs(values).max())) / 2 > _ROUNDING * extent
 
 
 def recentred(coords: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float] | None]:
     """`coords` [N,3] (read from a file) and None where 32-bit floats hold them well enough;
     else moved so that their bounding box is centred on the origin, with where that centre lay
     (`Provenance.offset`). Only a shape's own size matters to labelling it, and the move keeps the
-    precision its file had."""
+    precision its file had (the file readers call it; a `Shape` made of such coordinates is
+    refused)."""
     values = np.asarray(coords, dtype=np.float64)
-    if not len(values) or not np.isfinite(values).all():
-        return coords, None  # nothing to move; `Shape` explains what is wrong
-    with np.errstate(over="ignore"):
-        moved, extent = _rounding(values, values.astype(np.float32))
-    if moved <= _ROUNDING * extent:
-        return coords, None
+    if values.ndim != 2 or not np.isfinite(values).all() or not _too_far(values):
+        return coords, None  # nothing to move; `Shape` explains what is wrong, if anything
     centre = (values.min(axis=0) + values.max(axis=0)) / 2
     return values - centre, (float(centre[0]), float(centre[1]), float(centre[2]))
 

@@ -460,3 +460,17 @@ def test_python_calls_on_a_run_leave_the_callers_random_numbers_and_refuse_bad_i
     with pytest.raises(PdError, match="No shape files to label"):
         api.predict([], run=run, out=tmp_path / "b", device="cpu")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_python_predict_takes_a_collection_for_its_shapes(run: Path, knives: Path, tmp_path: Path) -> None:
+    collection = Collection.open(knives)
+    done = api.predict(collection, run=run, out=tmp_path / "p", device="cpu", view=False)
+    assert [item.name for item in done] == [record.id for record in collection.ok_records]
+    # Inputs named like a run's records: their outputs (config.json, student.json) are pd predict's,
+    # and the folder stays one pd predict writes into.
+    (tmp_path / "in").mkdir()
+    for name in ("config", "student"):
+        shutil.copy(collection.path(collection.ok_records[0].file), tmp_path / "in" / f"{name}.npz")
+    inputs = sorted((tmp_path / "in").iterdir())
+    for _ in range(2):
+        api.predict(inputs, run=run, out=tmp_path / "q", device="cpu", view=False)

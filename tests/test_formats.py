@@ -324,7 +324,9 @@ def test_files_far_from_the_origin_are_read_moved_to_it_and_written_back_where_t
     assert back["x"].dtype == np.float64
     original = moved.points.astype(np.float64) + moved.provenance.offset
     np.testing.assert_allclose(np.stack([back[c] for c in "xyz"], axis=1), original, rtol=0, atol=1e-6)
-    with pytest.raises(PdError, match=r"points lie up to 5,000,001 from the origin.*move by up to"):
+    with pytest.raises(
+        PdError, match=r"points lie up to 5,000,001 from the origin.*rounded to steps of 0\.5"
+    ):
         Shape(points=np.asarray(far.vertices))  # a Python caller's shape is not moved behind its back
 
 
@@ -348,6 +350,9 @@ def test_obj_relative_indices_count_back_from_the_face_and_index_0_is_refused(tm
     (tmp_path / "zero.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1/0 2 3\n")
     with pytest.raises(PdError, match=r"zero\.obj: the face on line 5 names vt 0, where OBJ numbers"):
         read_shape(tmp_path / "zero.obj")
+    (tmp_path / "early.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf -1 -2 -5\nv 5 6 5\nv 5 5 5\n")
+    with pytest.raises(PdError, match=r"early\.obj: the face on line 4 names v -5, and only 3 come before"):
+        read_shape(tmp_path / "early.obj")
 
 
 def _ply_mesh_file(path: Path, vertices: np.ndarray, polygons: list[list[int]], **properties: dict) -> None:

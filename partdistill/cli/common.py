@@ -76,7 +76,7 @@ class _Bar:
         description = f"{self.name}  {status}" if status else self.name
         self.bars.update(self.task, advance=steps, description=description)
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
         self.bars.stop_task(self.task)
 
 

@@ -66,17 +66,21 @@ def distill(
     teacher: Annotated[
         Teachers | None,
         typer.Option(
-            help="The 2D teacher (default: the knowledge's, or simulated); knowledge made by another"
-            " is refused.",
+            help="The 2D teacher (default: simulated; with --knowledge, the folder's); knowledge made by"
+            " another is refused.",
         ),
     ] = None,
     noise: Annotated[
         Noises | None,
-        typer.Option(help="Simulated teacher: how often it errs (default: the knowledge's, or noisy)."),
+        typer.Option(
+            help="Simulated teacher: how often it errs (default: noisy; with --knowledge, the folder's)."
+        ),
     ] = None,
     kind: Annotated[
         Kinds | None,
-        typer.Option(help="Simulated teacher: box or mask predictions (default: the knowledge's, or box)."),
+        typer.Option(
+            help="Simulated teacher: box or mask predictions (default: box; with --knowledge, the folder's)."
+        ),
     ] = None,
     image_size: Annotated[
         int | None,

@@ -10,6 +10,7 @@ under a new id (`<id>-2`, `<id>-3`, ...), or, where the caller asks, replaces th
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import unicodedata
 from collections import Counter
@@ -128,11 +129,14 @@ def file_id(stem: str) -> str:
     """The shape id of a file called `stem` (without suffix): the stem itself where it is a safe
     id, else with accents dropped ("stühl" -> "stuhl"), every other character outside letters,
     digits, ".", "_" and "-" as "_", and what leads up to its first letter or digit left out
-    ("-scan 2" -> "scan_2"); "shape" where nothing is left."""
+    ("-scan 2" -> "scan_2"). Where letters of another script were replaced ("стул", "椅子"),
+    a short hash of the stem follows ("shape-1b4f0e"), so that two such names stay two ids."""
     spelt = unicodedata.normalize("NFKD", stem)  # "ü" as "u" and a combining diaeresis
     plain = "".join(c for c in spelt if not unicodedata.combining(c))
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", plain)
-    return re.sub(r"^[^A-Za-z0-9]+", "", safe) or "shape"
+    safe = re.sub(r"^[^A-Za-z0-9]+", "", re.sub(r"[^A-Za-z0-9._-]", "_", plain)) or "shape"
+    if plain.isascii():
+        return safe
+    return f"{safe.rstrip('_')}-{hashlib.sha1(stem.encode('utf-8', 'surrogatepass')).hexdigest()[:6]}"
 
 
 def place(
@@ -272,7 +276,7 @@ def what_changed(done: list[Imported], out: Path) -> list[str]:
     made = [i for i in done if i.file and Path(i.file).stem != i.source_id]
     if made:
         shown = first_few([f"{i.file} as {i.source_id}" for i in made], 5)
-        lines.append(f"Ids made from file names that are not safe file names: {shown}.")
+        lines.append(f"Ids made from file names that are not safe ids: {shown}.")
     renamed = [i for i in done if i.added and i.renamed]
     replaced = [i.id for i in done if i.replaced]
     if renamed:

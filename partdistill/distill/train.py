@@ -219,6 +219,15 @@ def refuse_taken(run_dir: Path, resume: bool) -> None:
 RUN_KEYS = ("student", "category", "data")  # in every run's config.json
 
 
+def holds_run(folder: Path) -> bool:
+    """Whether `folder` holds a pd distill run: a config.json with a run's settings."""
+    try:
+        record = inside(folder, "config.json")
+        return record.is_file() and all(key in read_json(record, "a run's settings") for key in RUN_KEYS)
+    except PdError:  # a link out, or not JSON: no run of pd's
+        return False
+
+
 def refuse_foreign(run_dir: Path, *begun: str) -> None:
     """Refuse a folder for a run that holds files pd distill did not write. A run writes only into
     a new or empty folder (hidden files aside: it never writes a hidden name of the user's), or
