@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import h5py
@@ -309,3 +310,15 @@ def test_bad_h5_files_are_explained(tmp_path: Path) -> None:
     _write_reference_h5(nowhere, gt_offset=0)
     with pytest.raises(PdError, match="not under a ShapeNet synset folder"):
         read_partdistill_h5(nowhere)
+
+
+def test_a_contact_sheet_draws_a_views_empty_mask_as_nothing() -> None:
+    # The noisy simulated teacher can give a mask no pixel: pd teach --kind mask failed drawing it.
+    from PIL import Image
+
+    from partdistill.teach.sheets import contact_sheet
+
+    views = _hand_made_views(np.zeros((3, 2), dtype=np.float32), np.ones(3, dtype=bool))
+    empty = np.zeros((100, 100), dtype=bool)
+    sheet = contact_sheet(views, [Prediction(0, 1, 0.5, mask=empty)], PARTS, "chair-00000")
+    assert Image.open(io.BytesIO(sheet)).size[0] > 0

@@ -45,6 +45,8 @@ def contact_sheet(
                 anchor = (x1 + 2, max(0.0, y1 - 11))
             else:
                 rows_, cols_ = np.nonzero(prediction.mask)
+                if not rows_.size:
+                    continue  # an empty mask marks nowhere to write its label
                 anchor = (float(cols_.mean() * scale), float(rows_.mean() * scale))
             tile_draw.text(anchor, label, fill=color, font=font)
         tile_draw.text((4, TILE - 14), f"view {k}", fill=(90, 90, 90), font=font)
