@@ -532,6 +532,7 @@ def evaluate(
         evaluate as score,
     )
     from partdistill.eval.report import published, report_files, write_reports
+    from partdistill.folders import refuse_others
     from partdistill.prompts import find_category
     from partdistill.view import COMPARISON, page_for, save_comparison, write_page
 
@@ -544,10 +545,13 @@ def evaluate(
     check_number(gallery, "gallery", at_least=0, whole=True)
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
     out = _given(out, "out") if out is not None else Path(f"eval-{dataset}")
+    root = _path(root)
+    if out.exists() and not out.is_dir():  # as OutputFolder says it, before the scoring
+        raise PdError(f"{out} is a file; the output needs a folder there.")
+    refuse_others(out, "a pd eval report", read_from=(root,))
     report = CommandFiles(out, "pd eval", shares=("pd view",))  # pd view writes only pages
     planned = [*report_files(gallery > 0), *([COMPARISON, PAGE] if view else [])]
     report.check(planned)  # before the scoring, which can take long
-    root = _path(root)
     if dataset == "collection" and split != "test":
         raise PdError(f"{option('split')} is for the benchmarks: a collection is scored whole.")
     data = open_dataset(dataset, root, split)
@@ -612,9 +616,13 @@ def evaluate(
     with OutputFolder(out):
         report.claim(planned)
         reports = write_reports(result, out, settings)
+        written = {path.name for path in reports}
         if view and result.worst:
             save_comparison(inside(out, COMPARISON), result.worst)
             reports.append(write_page(inside(out, PAGE), page_for(out)))
+            written |= {COMPARISON, PAGE}
+        # An earlier run's gallery or page that this one did not draw would show its results.
+        report.retire([name for name in [*report_files(True), COMPARISON, PAGE] if name not in written])
     # Published numbers are the benchmark's; a collection of one's own shapes has none.
     return Evaluation(result, reports, {} if dataset == "collection" else published(result.protocol))
 

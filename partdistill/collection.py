@@ -208,6 +208,10 @@ class Collection:
         duplicates = sorted(i for i, n in counts.items() if n > 1)
         if duplicates:
             raise PdError(f"{manifest} lists shape ids more than once: {', '.join(duplicates[:5])}.")
+        files = Counter(record.file for record in records if record.file is not None)
+        shared = sorted(file for file, n in files.items() if n > 1)
+        if shared:  # one shape under two ids: its units and labels would be taken twice
+            raise PdError(f"{manifest} gives more than one shape the file {shared[0]}.")
         user = data.get("categories", {})
         if not isinstance(user, dict):
             raise PdError(f"{manifest}: 'categories' is not a table of category definitions.")

@@ -94,7 +94,7 @@ def read_json(path: str | os.PathLike[str], what: str, kind: type = dict) -> Any
     `what` the file should have been."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(), object_pairs_hook=_once_each)
     except FileNotFoundError as error:
         raise PdError(f"{path} is missing: expected {what}.") from error
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
@@ -102,6 +102,16 @@ def read_json(path: str | os.PathLike[str], what: str, kind: type = dict) -> Any
     if not isinstance(data, kind):
         raise PdError(f"{path} holds a JSON {type(data).__name__}, not {what}.")
     return data
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys come once each: json keeps the last of a repeated key in silence,
+    and which of two entries for one shape or setting was meant cannot be told."""
+    record = dict(pairs)
+    if len(record) < len(pairs):
+        twice = next(key for key in record if sum(k == key for k, _ in pairs) > 1)
+        raise ValueError(f"the key {twice!r} comes twice")
+    return record
 
 
 @contextmanager
@@ -453,6 +463,21 @@ class CommandFiles:
                 )
             paths.append(path)
         return paths
+
+    def retire(self, names: list[str]) -> None:
+        """Delete those of `names` that this command wrote here before (by its record) and drop
+        them from its record: what an earlier run wrote and this one did not write again, which
+        would show that run's results beside this one's. Other files are left as they are."""
+        record = self._record()
+        own = record.get(self.command, [])
+        gone = [name for name in names if name in own]
+        for name in gone:
+            path = inside(self.folder, name)
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+        if gone:
+            record[self.command] = [name for name in own if name not in gone]
+            write_json(inside(self.folder, WRITTEN), record)
 
     def claim(self, names: list[str]) -> list[Path]:
         """`check(names)`, then record them as this command's, before any is written."""

@@ -15,21 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
-from partdistill.collection import MANIFEST
 from partdistill.datasets.importing import first_few, labelled_as
-from partdistill.distill.train import holds_run
 from partdistill.distill.trained import TrainedStudent
 from partdistill.errors import MAX_SEED, PdError, check_number, option
 from partdistill.files import PAGE, CommandFiles, inside, read_json, write_json
+from partdistill.folders import PREDICTIONS, refuse_others
 from partdistill.formats import read_labelled, write_ply
-from partdistill.knowledge.store import KnowledgeStore
 from partdistill.progress import Progress, tracked
 from partdistill.prompts import find_category, same_category
 from partdistill.shapes import CATALOGUE_FRAME, MAX_POINTS, Frame, Shape
 from partdistill.viz import Panel, save_panels
 
 OUTPUT_SUFFIXES = (".ply", ".json", ".png")  # what pd predict writes per input
-INPUTS_FILE = "inputs.json"  # where pd predict maps its output names to its inputs
+INPUTS_FILE = PREDICTIONS  # where pd predict maps its output names to its inputs
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def label_files(
     catalogue's; the outputs keep the input's frame. Call it holding `out`'s `OutputFolder`."""
     check_number(points, "points", at_least=1, at_most=MAX_POINTS, whole=True)
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
-    refuse_others_folder(out, inputs)
+    refuse_others(out, "a pd predict folder", read_from=tuple(path.parent for path in inputs))
     read = [read_labelled(path, n_points=points, seed=seed) for path in inputs]
     segments = find_category(trained.category)  # registered by the run's own record
     for path, (shape, _) in zip(inputs, read, strict=True):
@@ -96,24 +94,6 @@ def label_files(
             bar.advance()
     write_json(inside(out, INPUTS_FILE), _earlier(out, names) | {item.name: str(item.input) for item in done})
     return done
-
-
-def refuse_others_folder(out: Path, inputs: list[Path]) -> None:
-    """Refuse (PdError) an `out` that is a folder other commands read as theirs: a collection, a pd
-    teach folder, a run, or the folder of one of the inputs. Predictions there would be read as
-    its contents (`pd view` of a run showed them in its place; `pd import` of the inputs' folder
-    would take them as shapes), even where no file is overwritten."""
-    what = None
-    if (out / MANIFEST).is_file():
-        what = "a shape collection"
-    elif KnowledgeStore.is_store(out):
-        what = "a pd teach folder"
-    elif holds_run(out):
-        what = "a pd distill run"
-    elif out.is_dir() and any(path.parent.resolve() == out.resolve() for path in inputs):
-        what = "the folder of the shapes to label"
-    if what is not None:
-        raise PdError(f"{out} is {what}; give {option('out')} a folder of the predictions' own.")
 
 
 def _earlier(out: Path, names: list[str]) -> dict[str, str]:

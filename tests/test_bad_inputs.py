@@ -1164,7 +1164,7 @@ CASES = [
         "predict-over-its-own-input",
         then(trained, ply("scans/foo.ply", ["0 0 0", "1 0 0", "0 1 0"])),
         ("predict", "{d}/scans/foo.ply", *with_options(PREDICT, "--out", "{d}/scans")),
-        r"scans is the folder of the shapes to label; give --out a folder of the predictions' own",
+        r"scans is a folder this command reads; give --out a folder of its own",
     ),
     Case(
         "predict-into-its-run",
@@ -1177,6 +1177,12 @@ CASES = [
         then(trained, ply("scan.ply", ["0 0 0", "1 0 0", "0 1 0"])),
         ("predict", "{d}/scan.ply", *with_options(PREDICT, "--out", "{d}/run")),
         r"run is a pd distill run; give --out",
+    ),
+    Case(
+        "predict-into-an-eval-report",
+        then(trained, ply("scan.ply", ["0 0 0", "1 0 0", "0 1 0"]), garbage("ev/report.json", b"{}")),
+        ("predict", "{d}/scan.ply", *with_options(PREDICT, "--out", "{d}/ev", "--no-view")),
+        r"ev is a pd eval report; give --out a folder of its own",
     ),
     Case(
         "predict-into-a-collection",
@@ -1259,6 +1265,24 @@ CASES = [
         r"shuffled_test_file_list\.json",
     ),
     Case("eval-snp-empty-shape-file", snp_root(shape_text=""), EVAL_FILES, r"abc\.txt"),
+    Case(
+        "eval-snp-split-lists-a-shape-twice",  # it was scored twice
+        snp_root(entries=["shape_data/03001627/abc", "shape_data/03001627/abc"]),
+        EVAL_FILES,
+        r"lists 03001627/abc twice",
+    ),
+    Case(
+        "eval-snp-split-unknown",
+        snp_root(),
+        with_options(EVAL_FILES, "--split", "trainval"),
+        r"has no 'trainval' split \(--split\): it has test",
+    ),
+    Case(
+        "eval-predictions-one-shape-twice",  # json keeps the last entry in silence
+        then(snp_root(), garbage("predictions.json", b'{"03001627/abc": [12], "03001627/abc": [13]}')),
+        EVAL_FILES,
+        r"the key '03001627/abc' comes twice",
+    ),
     Case(
         "eval-snp-hdf5-category-99",
         snp_hdf5(category=99, part=0),
@@ -1927,6 +1951,13 @@ CASES = [
         set_field("file", 5),
         TEACH,
         r"manifest\.json: shape entry 0: 'file' must be a non-empty text",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-manifest-two-ids-one-file",  # one shape taught, viewed and scored as two
+        set_field("file", "shapes/chair-00001.npz"),
+        TEACH,
+        r"manifest\.json gives more than one shape the file shapes/chair-00001\.npz",
         out=TEACH_OUT,
     ),
     Case(

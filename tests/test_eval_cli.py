@@ -91,6 +91,33 @@ def test_gallery_0_draws_none_and_a_second_eval_replaces_its_own_reports(
     (tmp_path / "truth.json").write_text(json.dumps(truth | {"03797390/not-in-the-sample": [36]}))
     extra = runner.invoke(app, argv)  # a prediction for a shape not scored is said, not hidden
     assert extra.exit_code == 0 and "1 of the predictions are for shapes not scored here" in extra.stdout
+    # A run that draws no gallery and no page takes away the earlier run's, which would show its results.
+    bare = runner.invoke(app, [*argv, "--gallery", "0", "--no-view"])
+    assert bare.exit_code == 0, bare.output
+    assert sorted(p.name for p in (tmp_path / "r").iterdir() if not p.name.startswith(".")) == [
+        "report.csv",
+        "report.json",
+    ]
+
+
+def test_eval_into_another_commands_folder_or_the_dataset_is_refused_before_scoring(
+    sample: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "collection").mkdir()
+    (tmp_path / "collection" / "manifest.json").write_text("{}")
+    (tmp_path / "predictions").mkdir()
+    (tmp_path / "predictions" / "inputs.json").write_text("{}")
+    (tmp_path / "file").write_text("mine")
+    argv = ["eval", "--dataset", "shapenetpart", "--root", str(sample), "--predictions", str(tmp_path / "p")]
+    for out, message in (
+        ("collection", "is a shape collection; give --out a folder of its own"),
+        ("predictions", "is a pd predict folder; give --out a folder of its own"),
+        ("file", "is a file; the output needs a folder there"),
+    ):
+        result = runner.invoke(app, [*argv, "--out", str(tmp_path / out)])
+        assert result.exit_code == 1 and message in " ".join(result.stderr.split()), result.output
+    at_root = runner.invoke(app, [*argv, "--out", str(sample)])
+    assert at_root.exit_code == 1 and "is a folder this command reads" in " ".join(at_root.stderr.split())
 
 
 def test_folder_of_npy_predictions_matches_an_independent_computation(sample: Path, tmp_path: Path) -> None:

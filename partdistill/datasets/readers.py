@@ -26,7 +26,7 @@ import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
 from partdistill.datasets.safe_pickle import load_npy
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.files import MAX_H5_VALUES, check_id, inside, open_h5, read_h5_numbers, read_json
 from partdistill.formats import read_ply
 from partdistill.prompts import Category, find_category, partnete_categories, shapenetpart_categories
@@ -102,14 +102,26 @@ class ShapeNetPartText:
                     f"{mapping}, line {number}: {fields[1]!r} is no ShapeNetPart synset."
                 ) from error
         split_path = inside(self.root, f"train_test_split/shuffled_{split}_file_list.json")
+        splits = sorted(
+            p.name.removeprefix("shuffled_").removesuffix("_file_list.json")
+            for p in split_path.parent.glob("shuffled_*_file_list.json")
+        )
+        if not split_path.exists() and splits:
+            raise PdError(
+                f"{self.root} has no '{split}' split ({option('split')}): it has {', '.join(splits)}."
+            )
         split_file = _need(split_path, self.root, self._EXPECTED)
         entries = read_json(split_file, "a ShapeNetPart split: a list of shape_data/<synset>/<id>", kind=list)
         self.entries = []
+        seen = set()
         for entry in entries:
             if not isinstance(entry, str) or entry.count("/") < 1:
                 raise PdError(f"{split_file} holds {entry!r}, not a 'shape_data/<synset>/<id>' string.")
             synset, name = entry.split("/")[-2:]
             check_id(f"{synset}/{name}", str(split_file))
+            if (synset, name) in seen:
+                raise PdError(f"{split_file} lists {synset}/{name} twice; a shape is scored once.")
+            seen.add((synset, name))
             self.entries.append((synset, name))
 
     def categories(self) -> list[Category]:

@@ -320,7 +320,9 @@ def evaluate(
                 heapq.heappop(lowest)  # the best of them goes
         yield item
     if not counts:
-        raise PdError("The dataset holds no test shapes of the requested categories.")
+        raise PdError(
+            f"The dataset holds no shapes of the requested categories in the {option('split')} asked for."
+        )
     rank = {c.qualified_name: i for i, c in enumerate(dataset.categories())}
     order.sort(key=lambda c: rank.get(c.qualified_name, len(rank)))
     ranked = [(row, shape) for _, _, row, shape in sorted(lowest, key=lambda entry: entry[:2], reverse=True)]

@@ -1,0 +1,45 @@
+"""Whose a folder is, by the records pd's commands leave in it.
+
+An output folder handed to one command must not be another command's: pd view, pd distill and
+pd import read a folder by its records, and a pd predict or pd eval writing beside them would be
+read as that folder's own (pd view of a run showed another command's page in its place), even
+where no file is overwritten.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from partdistill.collection import MANIFEST
+from partdistill.distill.train import holds_run
+from partdistill.errors import PdError, option
+from partdistill.knowledge.store import KnowledgeStore
+
+PREDICTIONS = "inputs.json"  # pd predict's list of its inputs: a folder of predictions
+REPORT = "report.json"  # pd eval's scores: a folder of an evaluation
+
+
+def kind_of(folder: Path) -> str | None:
+    """What pd wrote `folder` as, in words ("a pd distill run"), None where it is none of pd's."""
+    if (folder / MANIFEST).is_file():
+        return "a shape collection"
+    if KnowledgeStore.is_store(folder):
+        return "a pd teach folder"
+    if holds_run(folder):
+        return "a pd distill run"
+    if (folder / PREDICTIONS).is_file():
+        return "a pd predict folder"
+    if (folder / REPORT).is_file():
+        return "a pd eval report"
+    return None
+
+
+def refuse_others(out: Path, own: str, *, read_from: tuple[Path, ...] = ()) -> None:
+    """Refuse (PdError) an `out` that is another command's folder (its kind is not `own`, in
+    `kind_of`'s words), or one of the folders `read_from` (the inputs' own folder, a dataset's
+    root), whose reader would take the outputs for inputs."""
+    kind = kind_of(out)
+    if kind is None and out.is_dir() and any(out.resolve() == folder.resolve() for folder in read_from):
+        kind = "a folder this command reads"
+    if kind is not None and kind != own:
+        raise PdError(f"{out} is {kind}; give {option('out')} a folder of its own.")
