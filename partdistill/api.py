@@ -558,6 +558,8 @@ def evaluate(
     names = (
         [c.strip() for c in categories.split(",")] if isinstance(categories, str) else list(categories or [])
     )
+    if categories is not None and not any(names):
+        raise PdError(f"{option('categories')} names no category: leave it out to score them all.")
     prefix = "" if dataset == "collection" else f"{dataset}/"
     chosen = [find_category(prefix + name) for name in names if name] or None
     predictors: list[Any] = []
@@ -735,10 +737,12 @@ def _forget_units(root: Path) -> Callable[[str], None]:
 
 @dataclass(frozen=True)
 class Viewed:
-    """A page `view` wrote: its file and how many entries its menu has."""
+    """A page `view` wrote: its file, how many entries its menu has, and its title (which says
+    where it shows the first `limit` shapes of more)."""
 
     path: Path
     entries: int
+    title: str
 
 
 def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points: int = 20_000) -> Viewed:
@@ -766,4 +770,4 @@ def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points
     with OutputFolder(target.parent):
         pages = CommandFiles(target.parent, "pd view", shares=("pd predict", "pd eval"), recognises=is_page)
         [target] = pages.claim([target.name])
-        return Viewed(write_page(target, page), len(page.entries))
+        return Viewed(write_page(target, page), len(page.entries), page.title)

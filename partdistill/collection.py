@@ -259,9 +259,16 @@ class Collection:
         """The records of shapes that exist (failed generations left out)."""
         return [record for record in self if record.ok]
 
+    def require_shapes(self) -> None:
+        """Refuse (PdError) a collection with no shape to work on (none made, or all failed)."""
+        if not self.ok_records:
+            failed = f" (the {len(self)} it lists failed to be made)" if len(self) else ""
+            raise PdError(f"{self.root} holds no shapes{failed}: there is nothing to work on.")
+
     def category_for(self, asked: Category | None = None, force: bool = False) -> Category:
         """The category to treat the shapes as: `asked`, or the one every shape shares. A category
         that contradicts the shapes' own is refused unless `force` (`force_category`)."""
+        self.require_shapes()
         names = {record.category for record in self.ok_records}
         own = find_category(next(iter(names))) if len(names) == 1 and None not in names else None
         if asked is None:

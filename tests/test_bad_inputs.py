@@ -235,6 +235,13 @@ def edit_manifest(change: Callable[[Path, dict], None]) -> Setup:
     return setup
 
 
+def no_records(d: Path, assets: Assets) -> None:
+    """The collection at shapes/ with a manifest that lists no shape (as one whose every shape failed)."""
+    shapes(d, assets)
+    path = d / "shapes" / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "shapes": []}))
+
+
 def set_field(key: str, value: object) -> Setup:
     """The collection at shapes/ with its first record's `key` set to `value`."""
 
@@ -847,6 +854,14 @@ CASES = [
     # pd teach
     Case("teach-shapes-missing", nothing, TEACH, r"shapes", out="shapes"),
     Case("teach-no-manifest", no_manifest, TEACH, r"manifest\.json", out=TEACH_OUT),
+    Case(  # it said to name a category, then taught nothing and exited 0
+        "teach-no-shapes",
+        no_records,
+        with_options(TEACH, "--category", "chair"),
+        r"holds no shapes",
+        out=TEACH_OUT,
+    ),
+    Case("distill-no-shapes", no_records, without(DISTILL, "--knowledge"), r"shapes holds no shapes"),
     Case(
         "teach-manifest-not-json",
         then(shapes, garbage("shapes/manifest.json", b"{shapes: [")),
@@ -1327,6 +1342,12 @@ CASES = [
         r"nope\.json",
     ),
     Case("eval-points-0", snp_root(), with_options(EVAL_FILES, "--points", "0"), r"--points"),
+    Case(
+        "eval-categories-empty",
+        snp_root(),
+        with_options(EVAL_FILES, "--categories", ","),
+        r"names no category",
+    ),
     Case(
         "eval-run-of-another-category",
         then(trained, snp_root()),

@@ -288,3 +288,19 @@ def test_several_categories_in_turn_from_names_and_files(stand_ins: Path, tmp_pa
     for name in ("office-chair", "chair"):
         student = json.loads((tmp_path / "runs" / name / "student.json").read_text())
         assert student["category"] == name
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ("lid\nhandle,body", r"'lid\\nhandle' holds a control character"),  # it broke every table
+        ("Lid,lid,body", r"the parts 'Lid' and 'lid' differ only in case or separators"),
+        ("front_leg,FrontLeg", r"the parts 'front_leg' and 'FrontLeg' differ only"),
+    ],
+)
+def test_part_names_a_reader_could_not_tell_apart_or_show_on_one_line_are_refused(
+    parts: str, message: str
+) -> None:
+    with pytest.raises(PdError, match=message):
+        resolve_category("kettle-like", parts)
+    assert resolve_category("numbered-thing", "part 1,part 2").part_names == ("part 1", "part 2")

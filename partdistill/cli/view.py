@@ -30,4 +30,7 @@ def view(
     from partdistill import api
 
     written = api.view(path, out=out, limit=limit, points=points)
-    console.print(f"Wrote {written.path} ({written.entries} menu entries): open it in a web browser.")
+    console.print(
+        f"Wrote {written.path}: {written.title}, {written.entries} menu entries; open it in a web browser.",
+        markup=False,
+    )

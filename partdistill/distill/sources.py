@@ -74,6 +74,8 @@ def plan_sources(
             "of h5 files)."
         )
     collections = {path: Collection.open(path) for path in shapes}
+    for collection in collections.values():
+        collection.require_shapes()
     stores: dict[Path, list[KnowledgeStore]] = {}  # a --shapes collection -> its --knowledge folders
     rest: list[Path | Source] = []  # the other --knowledge folders, in order: h5, or a teach folder
     given = [path.resolve() for path in knowledge]

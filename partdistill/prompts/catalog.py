@@ -17,6 +17,7 @@ import json
 import math
 import re
 import string
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -240,6 +241,19 @@ def checked_category(category: Category, source: str) -> Category:
     names = category.part_names
     if len(set(names)) != len(names):
         raise PdError(f"{source}: the part names repeat: {list(names)[:10]}.")
+    texts = [category.name, category.title, *names, *(part.teacher for part in category.parts)]
+    control = next((text for text in texts if any(unicodedata.category(c) == "Cc" for c in text)), None)
+    if control is not None:  # a newline or a NUL breaks every table and line a name is shown in
+        raise PdError(f"{source}: {control!r} holds a control character; names are one line of text.")
+    seen: dict[tuple[str, ...], str] = {}
+    for name in names:  # "Lid" and "lid", "front_leg" and "FrontLeg": one part to a reader
+        form = tuple(re.findall(r"[a-z]+|[0-9]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower()))
+        if form and form in seen:
+            raise PdError(
+                f"{source}: the parts {seen[form]!r} and {name!r} differ only in case or separators; "
+                "give parts names that tell them apart."
+            )
+        seen[form] = name
     try:
         json.dumps(category.to_record(), ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as error:
