@@ -595,7 +595,7 @@ def evaluate(
     settings: dict[str, object] = {
         "dataset": dataset,
         "root": str(root),
-        "split": split,
+        "split": None if dataset == "collection" else split,
         "points": str(points),
         "seed": seed,
         "run": None if run is None else str(trained.run),
@@ -617,7 +617,7 @@ def evaluate(
         settings["labels outside their category"] = files.outside
     with OutputFolder(out):
         report.claim(planned)
-        reports = write_reports(result, out, settings)
+        reports = write_reports(result, out, settings, benchmark=dataset != "collection")
         written = {path.name for path in reports}
         if view and result.worst:
             save_comparison(inside(out, COMPARISON), result.worst)

@@ -262,7 +262,7 @@ def _npy_header(handle: Any, name: str, source: str) -> tuple[tuple[int, ...], n
     return shape, dtype
 
 
-_SAFE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # one safe file name
 
 
 def check_id(shape_id: object, source: str) -> str:
@@ -272,7 +272,7 @@ def check_id(shape_id: object, source: str) -> str:
     "02691156/1a04e3ea"), each of letters, digits, ".", "_" and "-", not starting with a dot: no
     absolute paths, no "..", nothing hidden.
     """
-    if not isinstance(shape_id, str) or not all(_SAFE_PART.fullmatch(part) for part in shape_id.split("/")):
+    if not isinstance(shape_id, str) or not all(SAFE_NAME.fullmatch(part) for part in shape_id.split("/")):
         raise PdError(
             f"{source} holds the shape id {shape_id!r}, which is not a safe file name (ASCII "
             "letters, digits, '.', '_' and '-', each part starting with a letter or digit, '/' "

@@ -940,6 +940,13 @@ CASES = [
     ),
     Case("teach-name-empty", shapes, with_options(TEACH, "--name", ""), r"knowledge name ''", out=TEACH_OUT),
     Case(
+        "teach-name-dotdot",  # it was called a shape id
+        shapes,
+        with_options(TEACH, "--name", ".."),
+        r"The knowledge name '\.\.' \(--name\) must be one folder name",
+        out=TEACH_OUT,
+    ),
+    Case(
         "teach-image-size-8", shapes, with_options(TEACH, "--image-size", "8"), r"--image-size", out=TEACH_OUT
     ),
     Case(

@@ -129,6 +129,10 @@ def test_an_evaluation_worst_first(chairs: Path, tmp_path: Path) -> None:
     args = ["eval", "--dataset", "collection", "--root", str(chairs / "c"), "--run", str(chairs / "run")]
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "e")])
     assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "e" / "report.json").read_text())  # one's own shapes: no paper's numbers
+    assert (
+        record["published"] == {} and record["split"] is None and "16" not in record["protocol_description"]
+    )
     page = tmp_path / "e" / "view.html"
     scores = [float(s) for s in re.findall(r"\(mIoU (\d+\.\d)\)", page.read_text())]
     assert len(set(scores)) <= 4 and scores[0] == min(scores)  # the menu opens on the worst shape

@@ -35,8 +35,18 @@ def protocol_description(protocol: str) -> str:
     return _published()[protocol]["protocol"]
 
 
-def report_record(result: EvalResult, settings: dict[str, object]) -> dict[str, object]:
-    """The JSON report: settings, shape counts, and per method each category's mIoU under its name."""
+# A collection of one's own is scored with ShapeNetPart's per-shape protocol; it has no paper's numbers.
+_OWN_SHAPES = (
+    "per-shape mIoU over the category's parts (absent from both = 1), averaged over the category's "
+    "shapes; class mIoU = mean of the categories scored"
+)
+
+
+def report_record(
+    result: EvalResult, settings: dict[str, object], benchmark: bool = True
+) -> dict[str, object]:
+    """The JSON report: settings, shape counts, and per method each category's mIoU under its name;
+    for a `benchmark` split, its protocol's description and the published numbers."""
     methods = {}
     for method, scores in result.scores.items():
         entry: dict[str, object] = {
@@ -60,12 +70,12 @@ def report_record(result: EvalResult, settings: dict[str, object]) -> dict[str, 
     return {
         **settings,
         "protocol": result.protocol,
-        "protocol_description": protocol_description(result.protocol),
+        "protocol_description": protocol_description(result.protocol) if benchmark else _OWN_SHAPES,
         "shapes": {c.name: result.counts[c.name] for c in result.categories},
         "methods": methods,
         "published": {
             method: {k: v for k, v in values.items() if k in result.counts or k == "overall"}
-            for method, values in published(result.protocol).items()
+            for method, values in (published(result.protocol) if benchmark else {}).items()
         },
     }
 
@@ -76,10 +86,12 @@ def report_files(gallery: bool) -> list[str]:
     return ["report.json", "report.csv", *(["gallery.png"] if gallery else [])]
 
 
-def write_reports(result: EvalResult, out: Path, settings: dict[str, object]) -> list[Path]:
+def write_reports(
+    result: EvalResult, out: Path, settings: dict[str, object], benchmark: bool = True
+) -> list[Path]:
     """Write `report_files` into `out` (gallery.png where `result` keeps examples); returns their paths."""
     paths = [inside(out, name) for name in report_files(bool(result.examples))]
-    write_json(paths[0], report_record(result, settings))
+    write_json(paths[0], report_record(result, settings, benchmark))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     methods = list(result.scores)

@@ -24,6 +24,7 @@ import numpy as np
 
 from partdistill.errors import PdError, option
 from partdistill.files import (
+    SAFE_NAME,
     TEMPORARY,
     atomic_path,
     check_id,
@@ -54,9 +55,12 @@ class KnowledgeStore:
     def named(cls, collection_root: Path, name: str) -> KnowledgeStore:
         """The knowledge called `name` of the collection at `collection_root` (`name`: one safe
         file name)."""
-        if not name or "/" in name:
-            raise PdError(f"The knowledge name {name!r} must be one folder name, without '/'.")
-        return cls(inside(collection_root, f"{KNOWLEDGE_DIR}/{check_id(name, option('name'))}"))
+        if not SAFE_NAME.fullmatch(name):
+            raise PdError(
+                f"The knowledge name {name!r} ({option('name')}) must be one folder name: ASCII letters, "
+                "digits, '.', '_' and '-', starting with a letter or digit."
+            )
+        return cls(inside(collection_root, f"{KNOWLEDGE_DIR}/{name}"))
 
     @staticmethod
     def is_store(path: Path) -> bool:
