@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
     {"render", "knowledge", "synth", "datasets"},
     {"teach"},
     {"distill"},
+    {"folders"},
     {"predict", "eval", "scale", "info"},
     {"view"},
     {"api"},
