@@ -120,7 +120,7 @@ def page_html(entries: Sequence[Entry], title: str) -> str:
         rows=1,
         cols=n_panels,
         specs=[[{"type": "scene"}] * n_panels],
-        subplot_titles=[panel.title for panel in entries[0].panels],
+        subplot_titles=[_text(panel.title) for panel in entries[0].panels],
         horizontal_spacing=0.01,
     )
     most = max(len(entry.part_names) for entry in entries)
@@ -141,11 +141,11 @@ def page_html(entries: Sequence[Entry], title: str) -> str:
                             "size": 2 if part >= 0 else 1.5,
                             "color": colors[part] if part >= 0 else "rgb(200,200,200)",
                         },
-                        name=name,
+                        name=_text(name),
                         legendgroup=name,
                         showlegend=p == 0,
                         visible=e == 0,
-                        hovertemplate=f"{html.escape(name)}<extra></extra>",
+                        hovertemplate=f"{_text(name)}<extra></extra>",
                     ),
                     row=1,
                     col=p + 1,
@@ -202,14 +202,20 @@ def page_html(entries: Sequence[Entry], title: str) -> str:
     return page.replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
 
 
+def _text(text: str) -> str:
+    """`text` as plotly shows it literally: its labels are a small HTML (<br>, <sup>, entities),
+    so '&' and '<' are escaped; quotes are not, which plotly would show as &quot;."""
+    return html.escape(text, quote=False)
+
+
 def _title(title: str, entry: Entry) -> str:
-    note = f"<br><sup>{html.escape(entry.note)}</sup>" if entry.note else ""
-    return f"{html.escape(title)}: {html.escape(entry.label)}{note}"
+    note = f"<br><sup>{_text(entry.note)}</sup>" if entry.note else ""
+    return f"{_text(title)}: {_text(entry.label)}{note}"
 
 
 def _panel_titles(entry: Entry) -> dict[str, str]:
     """Layout updates that caption each panel for `entry` (make_subplots put the captions in annotations)."""
-    return {f"annotations[{p}].text": html.escape(panel.title) for p, panel in enumerate(entry.panels)}
+    return {f"annotations[{p}].text": _text(panel.title) for p, panel in enumerate(entry.panels)}
 
 
 PAGE_MARK = b'<div id="pd-view"'  # in every page pd writes (`page_html`'s fixed div id)

@@ -152,7 +152,7 @@ def test_a_tta_run_and_its_predictions_folder(chairs: Path, tmp_path: Path) -> N
         text = (folder / "view.html").read_text()
         assert f"handed over ({choice['labels']})" in text and "direct lifting" in text and "student" in text
         assert "ground truth" in text and "(mIoU " in text  # procedural chairs carry their labels
-        assert html.escape(choice["reason"], quote=True) in text  # the choice and why, in the title
+        assert html.escape(choice["reason"], quote=False) in text  # the choice and why, in the title
         assert f"<title>labels of {html.escape(str(run))}" in text
     student = runner.invoke(app, ["view", str(chairs / "run"), "--out", str(tmp_path / "pre.html")])
     assert student.exit_code == 0 and "the student of" in (tmp_path / "pre.html").read_text()
@@ -174,3 +174,19 @@ def test_pages_can_be_turned_off_and_bad_paths_are_one_sentence(chairs: Path, tm
     assert not (tmp_path / "e" / "view.html").exists()
     result = runner.invoke(app, ["view", str(tmp_path)])
     assert result.exit_code == 1 and "none of what pd view shows" in result.stderr
+
+
+def test_names_with_quotes_and_markup_show_as_written(tmp_path: Path) -> None:
+    # plotly's labels are a small HTML: '&' and '<' must be escaped, quotes must not (they showed
+    # as &quot;), and a part named like markup shows as text.
+    import numpy as np
+
+    from partdistill.view import Entry, Panel, page_html
+
+    points = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
+    panel = Panel('"cap" & <b>', points, np.arange(60) % 2)
+    entry = Entry('it\'s "mine"', (panel,), ("a&amp;b</script>", "seat"))
+    (tmp_path / "page.html").write_text(page_html([entry], 'scan "7" & co'))
+    document = dom(tmp_path / "page.html", tmp_path)
+    assert 'scan "7" &amp; co: it\'s "mine"' in document and "&amp;quot;" not in document
+    assert '"cap" &amp; &lt;b&gt;' in document and ">a&amp;amp;b&lt;/script&gt;<" in document
