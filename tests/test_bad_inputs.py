@@ -1350,6 +1350,12 @@ CASES = [
     ),
     Case("eval-points-0", snp_root(), with_options(EVAL_FILES, "--points", "0"), r"--points"),
     Case(
+        "eval-predictions-npy-of-text",  # it was called pickled data
+        then(snp_root(), garbage("preds/03001627/abc.npy", b"1 2 3")),
+        with_options(EVAL, "--predictions", "{d}/preds"),
+        r"abc\.npy is not a \.npy file \(it has no numpy header\)",
+    ),
+    Case(
         "eval-categories-empty",
         snp_root(),
         with_options(EVAL_FILES, "--categories", ","),

@@ -98,6 +98,11 @@ class FilePredictions:
         file = inside(self.path, f"{shape_id}.npy")
         if not file.is_file():
             raise PdError(f"{self.path} has no prediction for {shape_id} (expected {file}).")
+        with file.open("rb") as handle:  # np.load calls any file without numpy's header "pickled"
+            if handle.read(6) != b"\x93NUMPY":
+                raise PdError(
+                    f"{file} is not a .npy file (it has no numpy header): expected an array of labels."
+                )
         try:
             values = np.load(file, allow_pickle=False)
         except (OSError, ValueError, MemoryError) as error:
