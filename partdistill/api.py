@@ -270,9 +270,10 @@ def distill(
     in `<out>/predictions/`; `with_` (TTA mode only) names collections of generated shapes of the
     category, whose student and its fine-tune on these shapes become candidates too.
     `rotate=True` also turns each training cloud about the up axis (for shapes whose front is not
-    known). `resume=True` continues a killed run. `teacher`, `noise`, `kind` and `image_size` say
-    how missing knowledge is made (default: as the collection's knowledge was, or
-    `TeachConfig`'s); knowledge made with other values of those given is refused.
+    known). `resume=True` continues a killed run. `teacher`, `noise` and `kind` (default: the
+    simulated, noisy, box teacher; with a knowledge folder given, the folder's) and `image_size`
+    (default: the knowledge's, or 800) say how missing knowledge is made; knowledge made with
+    other values of those given is refused.
     """
     arguments = dict(locals())
     from partdistill.distill.trained import TrainedStudent
