@@ -77,13 +77,19 @@ def _given(value: Any, keyword: str) -> Path:
     raise PdError(f"{option(keyword)} must be a path, not {value!r}.")
 
 
+def _each(values: Any) -> list[Any]:
+    """One value, or each of several, as a list (none for None): a path is one value, and so is
+    a Collection, which iterates over its records."""
+    if values is None:
+        return []
+    if not isinstance(values, Iterable) or isinstance(values, str | Path | Collection):
+        return [values]
+    return list(values)
+
+
 def _paths(values: Any) -> tuple[Path, ...]:
     """`_path` of one value or of each of several."""
-    if values is None:
-        return ()
-    if not isinstance(values, Iterable) or isinstance(values, str | Path | Collection):
-        values = [values]  # one folder (a Collection iterates over its records)
-    return tuple(_path(value) for value in values)
+    return tuple(_path(value) for value in _each(values))
 
 
 # --- pd synth ---------------------------------------------------------------------------------------
@@ -452,10 +458,9 @@ def predict(
     from partdistill.shapes import Frame
 
     frame = Frame(up, front)
-    given = inputs if isinstance(inputs, Iterable) and not isinstance(inputs, str | Collection) else [inputs]
     paths = [
         path
-        for each in given
+        for each in _each(inputs)
         for path in (_shape_files(each) if isinstance(each, Collection) else [_given(each, "inputs")])
     ]
     if not paths:
@@ -547,8 +552,7 @@ def evaluate(
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
     out = _given(out, "out") if out is not None else Path(f"eval-{dataset}")
     root = _path(root)
-    if out.exists() and not out.is_dir():  # as OutputFolder says it, before the scoring
-        raise PdError(f"{out} is a file; the output needs a folder there.")
+    OutputFolder(out).check()  # before the scoring, which can take long
     refuse_others(out, "a pd eval report", read_from=(root,))
     report = CommandFiles(out, "pd eval", shares=("pd view",))  # pd view writes only pages
     planned = [*report_files(gallery > 0), *([COMPARISON, PAGE] if view else [])]

@@ -32,6 +32,7 @@ import os
 import re
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,7 +110,7 @@ def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     and which of two entries for one shape or setting was meant cannot be told."""
     record = dict(pairs)
     if len(record) < len(pairs):
-        twice = next(key for key in record if sum(k == key for k, _ in pairs) > 1)
+        twice = next(key for key, n in Counter(key for key, _ in pairs).items() if n > 1)
         raise ValueError(f"the key {twice!r} comes twice")
     return record
 
@@ -346,13 +347,18 @@ class OutputFolder:
     def _owner(self) -> Path:
         return self.path / OWNER
 
-    def __enter__(self) -> OutputFolder:
-        import fcntl
-
+    def check(self) -> None:
+        """Refuse (PdError) a path that cannot become the output folder (a file): what entering
+        would refuse first, for a command to ask before long work."""
         if self.within is not None:
             inside(self.within, self.path.relative_to(self.within))
         if self.path.exists() and not self.path.is_dir():
             raise PdError(f"{self.path} is a file; the output needs a folder there.")
+
+    def __enter__(self) -> OutputFolder:
+        import fcntl
+
+        self.check()
         missing = self.path
         while not missing.exists() and missing != missing.parent:
             self._created.append(missing)

@@ -15,7 +15,7 @@ from partdistill.distill.train import holds_run
 from partdistill.errors import PdError, option
 from partdistill.knowledge.store import KnowledgeStore
 
-PREDICTIONS = "inputs.json"  # pd predict's list of its inputs: a folder of predictions
+INPUTS_FILE = "inputs.json"  # where pd predict maps its output names to its inputs: a folder of predictions
 REPORT = "report.json"  # pd eval's scores: a folder of an evaluation
 
 
@@ -27,7 +27,7 @@ def kind_of(folder: Path) -> str | None:
         return "a pd teach folder"
     if holds_run(folder):
         return "a pd distill run"
-    if (folder / PREDICTIONS).is_file():
+    if (folder / INPUTS_FILE).is_file():
         return "a pd predict folder"
     if (folder / REPORT).is_file():
         return "a pd eval report"

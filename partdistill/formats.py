@@ -409,7 +409,7 @@ def _read_ply(
     normals = stack("nx", "ny", "nz")
     if normals is not None:  # a normal that is no number is unknown (zero): the points are still good
         normals = np.where(np.isfinite(normals).all(axis=1, keepdims=True), normals, 0.0)
-    label_property = next((name for name in LABEL_PROPERTIES if name in fields), None)
+    label_property = _label_property(vertex)
     try:
         labels = None if label_property is None else _ply_labels(vertex[label_property], label_property)
         names = meta.part_names or part_names
@@ -749,9 +749,9 @@ def _check_off_counts(path: Path) -> None:
 _OBJ_FACE_TO_RESOLVE = re.compile(rb"(?m)^[ \t]*f[ \t][^\n]*?(?<=[ \t/])(?:-|0+(?![0-9.]))")
 
 
-def _obj_absolute(path: Path) -> bytes | None:
-    """The OBJ file's text with its relative (negative) face indices made absolute, or None where
-    it has none; a face naming index 0 is refused (PdError: OBJ counts from 1).
+def _obj_absolute(path: Path) -> bytes:
+    """The OBJ file's text with its relative (negative) face indices made absolute (as it is where
+    it has none); a face naming index 0 is refused (PdError: OBJ counts from 1).
 
     An OBJ index -1 is the element written last *before* the face; trimesh counts it from the end
     of the whole file instead, which turns a file that interleaves its vertices and faces into a
@@ -760,7 +760,7 @@ def _obj_absolute(path: Path) -> bytes | None:
     """
     data = path.read_bytes()
     if not _OBJ_FACE_TO_RESOLVE.search(data):
-        return None
+        return data
     counts = {b"v": 0, b"vt": 0, b"vn": 0}
     lines = data.splitlines(keepends=True)
     for number, line in enumerate(lines, start=1):
@@ -804,14 +804,14 @@ def read_mesh(
     suffix = path.suffix.lower()
     if suffix == ".off":
         _check_off_counts(path)
-    resolved = _obj_absolute(path) if suffix == ".obj" else None
+    text = _obj_absolute(path) if suffix == ".obj" else None
     try:
-        if resolved is None:
+        if text is None:
             loaded = trimesh.load(str(path), force="mesh", process=False)
-        else:  # read from the text with absolute indices; its material files from beside it
+        else:  # the text read once, its indices resolved; its material files from beside it
             resolver = trimesh.resolvers.FilePathResolver(str(path))
             loaded = trimesh.load(
-                io.BytesIO(resolved), file_type="obj", resolver=resolver, force="mesh", process=False
+                io.BytesIO(text), file_type="obj", resolver=resolver, force="mesh", process=False
             )
     except IndexError as error:  # numpy's words, from trimesh indexing the vertices by the faces
         raise PdError(f"{path} is not a readable mesh (a face names a vertex it does not hold).") from error

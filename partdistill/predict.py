@@ -19,7 +19,7 @@ from partdistill.datasets.importing import first_few, labelled_as
 from partdistill.distill.trained import TrainedStudent
 from partdistill.errors import MAX_SEED, PdError, check_number, option
 from partdistill.files import PAGE, CommandFiles, inside, read_json, write_json
-from partdistill.folders import PREDICTIONS, refuse_others
+from partdistill.folders import INPUTS_FILE, refuse_others
 from partdistill.formats import read_labelled, write_ply
 from partdistill.progress import Progress, tracked
 from partdistill.prompts import find_category, same_category
@@ -27,7 +27,6 @@ from partdistill.shapes import CATALOGUE_FRAME, MAX_POINTS, Frame, Shape
 from partdistill.viz import Panel, save_panels
 
 OUTPUT_SUFFIXES = (".ply", ".json", ".png")  # what pd predict writes per input
-INPUTS_FILE = PREDICTIONS  # where pd predict maps its output names to its inputs
 
 
 @dataclass(frozen=True)

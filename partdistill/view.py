@@ -325,9 +325,9 @@ def _predictions_page(folder: Path, limit: int, budget: int) -> Page:
     them. Only files inside `folder` are read, never the inputs that inputs.json names."""
     from partdistill.errors import PdError
     from partdistill.files import inside, read_json
+    from partdistill.folders import INPUTS_FILE
     from partdistill.formats import read_shape
     from partdistill.metrics import shapenetpart_shape_iou
-    from partdistill.predict import INPUTS_FILE
     from partdistill.shapes import Frame
 
     listing = inside(folder, INPUTS_FILE)

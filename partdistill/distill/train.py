@@ -219,11 +219,16 @@ def refuse_taken(run_dir: Path, resume: bool) -> None:
 RUN_KEYS = ("student", "category", "data")  # in every run's config.json
 
 
+def _run_settings(record: Path) -> bool:
+    """Whether the config.json at `record` holds a run's settings (PdError where it is no JSON)."""
+    return all(key in read_json(record, "the settings of a pd distill run") for key in RUN_KEYS)
+
+
 def holds_run(folder: Path) -> bool:
     """Whether `folder` holds a pd distill run: a config.json with a run's settings."""
     try:
         record = inside(folder, "config.json")
-        return record.is_file() and all(key in read_json(record, "a run's settings") for key in RUN_KEYS)
+        return record.is_file() and _run_settings(record)
     except PdError:  # a link out, or not JSON: no run of pd's
         return False
 
@@ -238,7 +243,7 @@ def refuse_foreign(run_dir: Path, *begun: str) -> None:
     for folder in ("", *begun):
         record = inside(run_dir, f"{folder}/config.json" if folder else "config.json")
         if record.exists():
-            if not all(key in read_json(record, "the settings of a pd distill run") for key in RUN_KEYS):
+            if not _run_settings(record):
                 raise PdError(
                     f"{record} holds no settings of a pd distill run; give {option('out')} a new or "
                     "empty folder."

@@ -17,6 +17,7 @@ import numpy as np
 
 from partdistill.eval.evaluate import EvalResult
 from partdistill.files import inside, write_bytes, write_json
+from partdistill.folders import REPORT
 from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.viz import Panel, save_panels
 
@@ -83,7 +84,7 @@ def report_record(
 def report_files(gallery: bool) -> list[str]:
     """The files `write_reports` writes: report.json, report.csv, and with shapes to draw in it
     (`gallery`; --gallery 0 asks for none) gallery.png."""
-    return ["report.json", "report.csv", *(["gallery.png"] if gallery else [])]
+    return [REPORT, "report.csv", *(["gallery.png"] if gallery else [])]
 
 
 def write_reports(

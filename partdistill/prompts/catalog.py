@@ -181,11 +181,16 @@ class Category:
         return checked_category(category, source)
 
 
+def _tokens(text: str) -> list[str]:
+    """A name as lower-case words and numbers: camelCase, '_', '-', '.' and spaces split it
+    ("FrontLeg_3" -> ["front", "leg", "3"])."""
+    return re.findall(r"[a-z]+|[0-9]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower())
+
+
 def _words(text: str) -> tuple[str, ...]:
-    """A name as lower-case words: camelCase, '_', '-', '.' and spaces split it, and numbers at its
-    end go ("Leg.001", "leg_2", "FrontLeg3" -> ("front", "leg"))."""
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
-    words = re.findall(r"[a-z]+|[0-9]+", spaced.lower())
+    """A name as `_tokens`, the numbers at its end gone ("Leg.001", "leg_2", "FrontLeg3" ->
+    ("front", "leg"))."""
+    words = _tokens(text)
     while words and words[-1].isdigit():
         words.pop()
     return tuple(words)
@@ -247,7 +252,7 @@ def checked_category(category: Category, source: str) -> Category:
         raise PdError(f"{source}: {control!r} holds a control character; names are one line of text.")
     seen: dict[tuple[str, ...], str] = {}
     for name in names:  # "Lid" and "lid", "front_leg" and "FrontLeg": one part to a reader
-        form = tuple(re.findall(r"[a-z]+|[0-9]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower()))
+        form = tuple(_tokens(name))
         if form and form in seen:
             raise PdError(
                 f"{source}: the parts {seen[form]!r} and {name!r} differ only in case or separators; "
