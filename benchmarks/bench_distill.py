@@ -9,22 +9,26 @@
      batches (the run's samples, augmentation and units), forward, loss, backward and Adam step
      timed, the batches made off the clock, with the host allocator's settings `pd` takes
      (partdistill.allocator).
-   It prints the ratio of the two (TTA's twin counted as the second student it is: 2 x 1.3 is the
-   target where it runs) and where the rest goes, timed inside the command: start-up and imports,
+   It prints the ratio of the two (the median over repeats of a run's wall over the steps alone
+   of the same repeat; TTA's twin counted as the second student it is: 2 x 1.3 is the target where
+   it runs) and where the rest goes, timed inside the command: start-up and imports,
    loading the shapes and units, setting the run up, making the batches, the display-only fit, the
    running average of predictions for backward distillation, checkpoints and log, the steps inside
-   the run, the curve and final weights, the twin (all of its parts), labelling the shapes, other.
+   the run (what the training loop spends outside the other headings: the steps and a loss read
+   and a report each), the curve and final weights, labelling the shapes, the twin (all of it;
+   then a table of its parts under the same headings), other.
    With --baseline DIR, the same runs with the package of DIR (an export of an earlier commit)
    interleave with this tree's, in the same session.
 2. The PointNet student's optimisation step at 16 clouds x 2,048 points against two plain
    PyTorch PointNet segmentation networks of the same widths written here (the classic layout:
    1x1 convolutions, batch norm, ReLU, channels first; and the student's layer types written
-   plainly), interleaved in one process with `pd`'s allocator settings; then the student's step
-   with 1 and 2 torch threads.
+   plainly, both max-pooled as the student is), interleaved in one process with `pd`'s allocator
+   settings, each going first in turn; then the student's step with 1 and 2 torch threads, and at
+   the float32 matmul precisions torch offers (`pd` keeps the highest).
 
     .venv/bin/python benchmarks/bench_distill.py [--work bench-distill] [--sizes 3,12,48,192]
         [--modes pre,tta] [--repeats 3] [--epochs 25] [--min-steps 300] [--baseline DIR]
-        [--skip collections,students]
+        [--student-steps 5] [--skip collections,students]
 """
 
 from __future__ import annotations
@@ -71,10 +75,14 @@ PARTS = {  # where the rest of a run goes: the command's functions timed under e
     ],
     "steps in run": [("partdistill.distill.train", "Distillation.run")],
     "finish": [("partdistill.distill.train", "Distillation.finish")],
-    "labelling": [("partdistill.distill.job", "label_distilled")],
+    "labelling": [
+        ("partdistill.distill.job", "label_distilled"),
+        ("partdistill.distill.trained", "TrainedStudent.labels_of"),
+    ],
     "twin": [("partdistill.distill.job", "choose_labels")],
 }
 COLUMNS = ["start-up", *PARTS, "other"]
+TWIN = "twin"  # the held-out check's parts are timed under "twin/<heading>"; its other time under "twin"
 
 
 # --- timing inside a child process -------------------------------------------------------------
@@ -82,15 +90,15 @@ COLUMNS = ["start-up", *PARTS, "other"]
 
 class Clock:
     """Exclusive wall time per heading: time spent in a timed function nested in another counts
-    for the inner one only. Everything timed inside the held-out check counts for the twin."""
+    for the inner one only. Inside the held-out check a heading is the twin's: "twin/<heading>"."""
 
     def __init__(self) -> None:
         self.totals: dict[str, float] = defaultdict(float)
         self.stack: list[list] = []
 
     def enter(self, heading: str) -> None:
-        if any(entry[0] == "twin" for entry in self.stack):
-            heading = "twin"
+        if any(entry[0] == TWIN for entry in self.stack):
+            heading = f"{TWIN}/{heading}"
         self.stack.append([heading, time.perf_counter(), 0.0])
 
     def leave(self) -> None:
@@ -134,7 +142,8 @@ def _timed(clock: Clock, heading: str, function: Callable) -> Callable:
 
 
 def _instrument(clock: Clock) -> None:
-    """Time the functions of `PARTS` that the package measured has (older trees lack some)."""
+    """Time the functions of `PARTS` that the package measured has (an older tree lacks some; they
+    are named on stderr, so that a renamed function is not taken for one that costs nothing)."""
     import importlib
 
     for heading, targets in PARTS.items():
@@ -144,6 +153,7 @@ def _instrument(clock: Clock) -> None:
             for step in path:
                 owner = getattr(owner, step, None)
             if owner is None or name not in vars(owner):
+                print(f"not in this tree, not timed: {module_name}.{dotted}", file=sys.stderr)
                 continue
             raw = vars(owner)[name]
             if isinstance(raw, classmethod):
@@ -267,7 +277,12 @@ def measure(tree: Path, kind: str, collection: Path, work: Path, length: list[in
     finally:
         shutil.rmtree(out.parent)
     parts["start-up"] += wall - sum(parts.values())  # the interpreter's start and exit
-    return parts | {"wall": wall}
+    twin = [heading for heading in parts if heading.startswith(f"{TWIN}/")]
+    return parts | {
+        "wall": wall,
+        f"{TWIN}/other": parts.get(TWIN, 0.0),
+        TWIN: parts.get(TWIN, 0.0) + sum(parts[h] for h in twin),
+    }
 
 
 def distill_table(args: argparse.Namespace) -> None:
@@ -280,7 +295,8 @@ def distill_table(args: argparse.Namespace) -> None:
     results: dict[tuple, list[dict[str, float]]] = defaultdict(list)
     for repeat in range(args.repeats):
         for size in sizes:
-            for kind in kinds:
+            turn = repeat % len(kinds)  # which runs first turns with the repeat, as the trees' order does
+            for kind in kinds[turn:] + kinds[:turn]:
                 order = list(trees.items()) if repeat % 2 == 0 else list(trees.items())[::-1]
                 for name, tree in order:
                     results[name, size, kind].append(
@@ -291,11 +307,16 @@ def distill_table(args: argparse.Namespace) -> None:
     def median(name: str, size: int, kind: str, column: str) -> float:
         return statistics.median(r.get(column, 0.0) for r in results[name, size, kind])
 
+    def ratios(name: str, size: int, kind: str) -> list[float]:
+        """Each repeat's wall over the steps alone measured in the same repeat: a drift of the
+        machine between repeats moves both alike."""
+        alone = results[name, size, "steps"]
+        return [r["wall"] / a[STEPS] for r, a in zip(results[name, size, kind], alone, strict=True)]
+
     print(
         f"pd distill on procedural chairs, --epochs {args.epochs} --min-steps {args.min_steps}, defaults"
-        f" otherwise, CPU "
-        f"({os.cpu_count()} cores); seconds, median of "
-        f"{args.repeats}; ratio = wall / steps alone (the twin makes TTA's target 2.6)\n"
+        f" otherwise, CPU ({os.cpu_count()} cores); seconds, median of {args.repeats}; ratio = the median"
+        " of each repeat's wall / the steps alone of the same repeat (the twin makes TTA's target 2.6)\n"
     )
     header = f"{'tree':<10}{'shapes':>7}{'mode':>5}{STEPS:>12}{'wall':>8}{'ratio':>7}"
     print(header + "".join(f"{c:>{max(len(c) + 1, 8)}}" for c in COLUMNS))
@@ -303,18 +324,27 @@ def distill_table(args: argparse.Namespace) -> None:
         for name in trees:
             steps = median(name, size, "steps", STEPS)
             for kind in kinds[1:]:
-                wall = median(name, size, kind, "wall")
-                line = f"{name:<10}{size:>7}{kind:>5}{steps:>12.1f}{wall:>8.1f}{wall / steps:>7.2f}"
+                wall, ratio = median(name, size, kind, "wall"), statistics.median(ratios(name, size, kind))
+                line = f"{name:<10}{size:>7}{kind:>5}{steps:>12.1f}{wall:>8.1f}{ratio:>7.2f}"
                 print(
                     line + "".join(f"{median(name, size, kind, c):>{max(len(c) + 1, 8)}.1f}" for c in COLUMNS)
                 )
+    twins = [(name, size, kind) for (name, size, kind) in results if median(name, size, kind, TWIN)]
+    if twins:
+        parts = sorted({h for key in twins for r in results[key] for h in r if h.startswith(f"{TWIN}/")})
+        print("\nThe twin's parts (seconds, medians):")
+        print(f"{'tree':<10}{'shapes':>7}{'mode':>5}" + "".join(f"{p:>{len(p) + 1}}" for p in parts))
+        for name, size, kind in twins:
+            line = f"{name:<10}{size:>7}{kind:>5}"
+            print(line + "".join(f"{median(name, size, kind, p):>{len(p) + 1}.1f}" for p in parts))
     if args.repeats > 1:
         print("\nThe ratio of each repeat (its wall / the steps alone measured in the same repeat):")
-        for (name, size, kind), runs in results.items():
+        for name, size, kind in results:
             if kind != "steps":
-                alone = results[name, size, "steps"]
-                ratios = ", ".join(f"{r['wall'] / a[STEPS]:.2f}" for r, a in zip(runs, alone, strict=True))
-                print(f"  {name}, {size} shapes, {kind}: {ratios}")
+                print(
+                    f"  {name}, {size} shapes, {kind}: "
+                    + ", ".join(f"{r:.2f}" for r in ratios(name, size, kind))
+                )
 
 
 # --- 2. the PointNet step -----------------------------------------------------------------------
@@ -344,7 +374,7 @@ def plain_pointnets(n_parts: int, width: int = 128) -> dict[str, object]:
         def forward(self, points: torch.Tensor) -> torch.Tensor:
             x = points.transpose(1, 2)
             local = self.local(x)
-            pooled = self.globalize(local).amax(dim=2, keepdim=True).expand(-1, -1, x.shape[2])
+            pooled = self.globalize(local).max(dim=2, keepdim=True).values.expand(-1, -1, x.shape[2])
             return self.head(torch.cat([local, pooled], dim=1)).transpose(1, 2)
 
     class Plain(nn.Module):
@@ -364,7 +394,7 @@ def plain_pointnets(n_parts: int, width: int = 128) -> dict[str, object]:
 
         def forward(self, points: torch.Tensor) -> torch.Tensor:
             local = self.local(points)
-            pooled = self.globalize(local).amax(dim=1, keepdim=True).expand(-1, points.shape[1], -1)
+            pooled = self.globalize(local).max(dim=1, keepdim=True).values.expand(-1, points.shape[1], -1)
             return self.head(torch.cat([local, pooled], dim=-1))
 
     return {"conv+bn+relu": Classic(), "linear+ln+gelu": Plain()}
@@ -398,8 +428,12 @@ def student_table(args: argparse.Namespace) -> None:
 
     steps = {name: stepper(model) for name, model in models.items()}
     times: dict[str, list[float]] = defaultdict(list)
-    for _ in range(args.student_steps):
-        for name, step in steps.items():
+    for repeat in range(args.student_steps):
+        names = (
+            list(steps)[repeat % len(steps) :] + list(steps)[: repeat % len(steps)]
+        )  # each goes first in turn
+        for name in names:
+            step = steps[name]
             start = time.perf_counter()
             step()
             times[name].append(time.perf_counter() - start)
@@ -410,15 +444,33 @@ def student_table(args: argparse.Namespace) -> None:
     for name, values in times.items():
         seconds = statistics.median(values)
         print(f"  {name:<18}{seconds:>7.3f} s   student / it: {student / seconds:.2f}")
-    for count in (1, 2):
-        torch.set_num_threads(count)
+
+    def student_step() -> float:
         values = []
         for _ in range(args.student_steps):
             start = time.perf_counter()
             steps["pointnet student"]()
             values.append(time.perf_counter() - start)
-        print(f"  student, {count} torch thread(s): {statistics.median(values):.3f} s")
+        return statistics.median(values)
+
+    for count in (1, 2):
+        torch.set_num_threads(count)
+        print(f"  student, {count} torch thread(s): {student_step():.3f} s")
     torch.set_num_threads(threads)
+    # float32 matmuls at lower internal precision ("medium" lets oneDNN use bfloat16 where the CPU
+    # has it); `pd` keeps "highest", so these change the maths and are measured only.
+    probe = models["pointnet student"]
+    for precision in ("highest", "high", "medium"):
+        with torch.no_grad():
+            torch.set_float32_matmul_precision("highest")
+            exact = probe(clouds)
+            torch.set_float32_matmul_precision(precision)
+            moved = float((probe(clouds) - exact).abs().max())
+        print(
+            f"  student, float32 matmul precision {precision!r}: {student_step():.3f} s"
+            f" (logits moved {moved:.1e})"
+        )
+    torch.set_float32_matmul_precision("highest")
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 The reference freezes the predictions of the checkpoint that scored best on the test set. Without
 labels to pick a checkpoint, this keeps an exponential moving average of the student's per-point
-part probabilities on every training shape, updated after each forward epoch, and backward
-distillation freezes its argmax once. A student still learning swings from epoch to epoch; the
+part probabilities on every training shape, taken from the training steps of the last forward
+epochs before a switch may come (`start_epoch`), and backward distillation freezes its argmax once. A student still learning swings from epoch to epoch; the
 average is steadier, and the re-scores inherit fewer of one epoch's mistakes, which backward
 distillation would otherwise lock in (docs/backward-distillation.md measures both).
 
