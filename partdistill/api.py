@@ -284,6 +284,11 @@ def distill(
     arguments = dict(locals())
     from partdistill.distill.trained import TrainedStudent
 
+    if "{category}" in str(out):  # a folder of that very name is not what was meant
+        raise PdError(
+            f"'{{category}}' in {option('out')} stands for each category's name with {option('categories')}; "
+            "name the folder itself for one category."
+        )
     job = _job(**_by_name(arguments, category=_category(category, parts), device=resolve_device(device)))
     finished = job.run(progress)
     return TrainedStudent.load(finished.run_dir, job.device)
@@ -351,7 +356,9 @@ def distill_categories(
     template = str(out if out is not None else Path("runs") / f"{{category}}-{student}")
     jobs = [job.for_category(c, template) for c in chosen]
     for each in jobs:  # every category's sources exist and fit it, and its folder is free, first
-        each.check_folder(each.plan())
+        planned = each.plan()
+        OutputFolder(planned.run_dir).refuse_held()
+        each.check_folder(planned)
     if ray is None:
         return [each.run(progress) for each in jobs]
     from partdistill.scale import run_on_ray

@@ -1,6 +1,11 @@
-"""Which torch device a command runs on: "auto" resolved, a named one checked."""
+"""Which torch device a command runs on: "auto" resolved, a named one checked; and running out of
+its memory said in one sentence."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from partdistill.errors import PdError, option
 
@@ -37,3 +42,32 @@ def resolve_device(device: str) -> str:
     elif chosen.type not in ("cpu", "cuda", "mps"):
         raise PdError(f"{option('device')} {device} is not a device: use {NAMES}.")
     return device
+
+
+@contextmanager
+def enough_memory(advice: str) -> Iterator[None]:
+    """Within it, running out of memory on any device is one PdError ending with `advice` (what
+    to make smaller), where torch and numpy raise their own errors, one per allocator."""
+    import torch
+
+    try:
+        yield
+    except (MemoryError, torch.OutOfMemoryError) as error:
+        raise PdError(f"Out of memory{_wanted(error)}; {advice}") from error
+    except RuntimeError as error:  # the CPU allocator's has no type of its own
+        if "can't allocate memory" not in str(error):
+            raise
+        raise PdError(f"Out of memory{_wanted(error)}; {advice}") from error
+
+
+def _wanted(error: BaseException) -> str:
+    """How much the allocation that failed asked for, as the allocator said it ('' if it did not)."""
+    found = re.search(r"[Tt]ried to allocate ([\d.]+) ?([KMGT]i?B|bytes)", str(error))
+    if found is None:
+        return ""
+    amount, unit = found.groups()
+    return (
+        f" ({int(amount) / 2**30:.1f} GiB asked for at once)"
+        if unit == "bytes"
+        else f" ({amount} {unit} asked for at once)"
+    )

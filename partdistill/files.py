@@ -124,6 +124,8 @@ def open_h5(path: str | os.PathLike[str], what: str) -> Iterator[Any]:
     """
     import h5py
 
+    if not os.path.isfile(path):  # a folder, or a pipe, which h5py would wait on for ever
+        raise PdError(f"{path} is not {what}: it is not a file.")
     try:
         with h5py.File(path, "r") as handle:
             yield handle
@@ -309,9 +311,10 @@ def inside(root: str | os.PathLike[str], relative: str | os.PathLike[str], sourc
 
 
 def files_under(root: str | os.PathLike[str], name: str) -> list[Path]:
-    """Every file called `name` at any depth under the folder `root`, sorted; one PdError (`inside`)
-    if a link anywhere under it, to a file or a folder, leads out of it. Links to folders inside
-    it are not walked into: what they hold is found where it is."""
+    """Every entry called `name` at any depth under the folder `root`, sorted: its files, and
+    anything else of that name (a folder, a pipe) for the reader to refuse rather than pass over;
+    one PdError (`inside`) if a link anywhere under it, to a file or a folder, leads out of it.
+    Links to folders inside it are not walked into: what they hold is found where it is."""
     root = Path(root)
     found = []
     for folder, folders, files in os.walk(root):  # links to folders are listed, not followed
@@ -319,7 +322,7 @@ def files_under(root: str | os.PathLike[str], name: str) -> list[Path]:
             path = Path(folder, entry)
             if path.is_symlink():
                 inside(root, path.relative_to(root))
-        found += [Path(folder, name)] if name in files else []
+        found += [Path(folder, name)] if name in files or name in folders else []
     return sorted(found)
 
 
@@ -356,8 +359,6 @@ class OutputFolder:
             raise PdError(f"{self.path} is a file; the output needs a folder there.")
 
     def __enter__(self) -> OutputFolder:
-        import fcntl
-
         self.check()
         missing = self.path
         while not missing.exists() and missing != missing.parent:
@@ -370,15 +371,11 @@ class OutputFolder:
             self._remove_if_empty()
             raise PdError(f"Cannot write into {self.path}: {error.strerror or error}.") from error
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
+            self._lock(self._fd)
+        except BaseException:
             os.close(self._fd)
-            if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            raise PdError(
-                f"{self.path} is being written by another pd process (pid {self._holder()}); "
-                "wait for it to finish or choose another folder."
-            ) from error
+            self._fd = None
+            raise
         try:
             # Replaced, not opened: a link planted under that name is never written through.
             write_bytes(self._owner, str(os.getpid()).encode())
@@ -386,6 +383,33 @@ class OutputFolder:
             self.__exit__(type(error), error, None)
             raise PdError(f"Cannot write into {self.path}: {error.strerror or error}.") from error
         return self
+
+    def refuse_held(self) -> None:
+        """Refuse (PdError) a folder another pd process holds now, as entering would: for a
+        command to ask before long work, and before what the folder holds is judged. Not to be
+        asked while this process holds it."""
+        try:
+            descriptor = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:  # no folder yet, or none to open: entering says what is wrong
+            return
+        try:
+            self._lock(descriptor)
+        finally:
+            os.close(descriptor)  # releases the lock, where it was taken
+
+    def _lock(self, descriptor: int) -> None:
+        """Take the folder's lock on `descriptor`, or one PdError naming the process that holds it."""
+        import fcntl
+
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise PdError(
+                f"{self.path} is being written by another pd process (pid {self._holder()}); "
+                "wait for it to finish or choose another folder."
+            ) from error
 
     def _holder(self) -> str:
         """The pid in `.pd-owner`, or "unknown" (a link or anything but a number is not read out)."""

@@ -513,6 +513,20 @@ def knowledge_h5(**replace: object) -> Setup:
     return write
 
 
+def h5_replaced_by(kind: str) -> Setup:
+    """`knowledge_h5`'s file replaced by a named pipe (which h5py would wait on) or a folder."""
+
+    def write(d: Path, assets: Assets) -> None:
+        knowledge_h5()(d, assets)
+        (d / H5).unlink()
+        if kind == "pipe":
+            os.mkfifo(d / H5)
+        else:
+            (d / H5).mkdir()
+
+    return write
+
+
 def declared_huge(data: Any, key: str) -> None:
     """A dataset of 10^11 rows that takes a few kilobytes on disk."""
     data.create_dataset(key, shape=(10**11, 3), dtype="f4", chunks=(1024, 3), compression="gzip")
@@ -1001,6 +1015,48 @@ CASES = [
         r"'xyz' declares 300,000,000,000 values",
     ),
     Case(
+        "distill-h5-with-teacher-settings",
+        knowledge_h5(),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5", "--noise", "clean"),
+        r"--noise says how pd teach makes knowledge, .* is PartDistill h5 files, made elsewhere",
+    ),
+    Case(
+        "distill-h5-is-a-pipe",
+        h5_replaced_by("pipe"),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"preprocess\.h5 is not a readable PartDistill preprocess\.h5: it is not a file",
+    ),
+    Case(
+        "distill-h5-is-a-folder",
+        h5_replaced_by("folder"),
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        r"preprocess\.h5 is not a readable PartDistill preprocess\.h5: it is not a file",
+    ),
+    Case(
+        "distill-batch-size-huge",
+        taught,
+        with_options(DISTILL, "--batch-size", "9" * 20),
+        r"--batch-size must be at most 65536",
+    ),
+    Case(
+        "distill-weights-huge",
+        taught,
+        with_options(DISTILL, "--weights", "1e308"),
+        r"--weights must be at most",
+    ),
+    Case(
+        "distill-out-with-a-category-placeholder",
+        taught,
+        with_options(DISTILL, "--out", "{d}/runs/{category}"),
+        r"'\{category\}' in --out stands for each category's name with --categories",
+    ),
+    Case(
+        "distill-resume-curve-is-a-link-out",
+        file_linked_out("run/curve.png", resumable_run),
+        with_options(DISTILL, "--resume"),
+        r"run/curve\.png leads outside .*/run",
+    ),
+    Case(
         "distill-h5-infinite-confidence",
         knowledge_h5(conf_bbox=np.full((8, 2, 4), np.inf, np.float32)),
         with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
@@ -1154,6 +1210,12 @@ CASES = [
         then(taught, garbage("pre-train.pth")),
         with_options(DISTILL, "--student", "point-m2ae", "--checkpoint", "{d}/pre-train.pth"),
         r"pre-train\.pth",
+    ),
+    Case(
+        "distill-m2ae-checkpoint-is-a-folder",
+        taught,
+        with_options(DISTILL, "--student", "point-m2ae", "--checkpoint", "{d}/shapes"),
+        r"checkpoint .*/shapes is a folder, not a file",
     ),
     Case("distill-cuda-no-gpu", no_gpu(taught), with_options(DISTILL, "--device", "cuda"), r"(?i)cuda|gpu"),
     # pd predict
@@ -1581,7 +1643,7 @@ CASES = [
         "distill-resume-checkpoint-folder-is-a-link-out",
         linked_out("run/checkpoint", resumable_run, move=True),
         with_options(DISTILL, "--resume"),
-        r"run/checkpoint leads outside .*/run",
+        r"run/checkpoint(/current\.json)? leads outside .*/run",
     ),
     Case(
         "predict-run-weights-are-a-link-out",

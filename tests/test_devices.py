@@ -162,3 +162,18 @@ def test_each_real_teacher_feeds_and_reads_its_model_on_its_device(make, tmp_pat
     with host_reads():
         predictions = make(tmp_path).predict(views, CHAIR, shape)
     assert all(0 <= p.part < 4 for p in predictions)
+
+
+def test_running_out_of_memory_is_one_sentence_with_what_to_make_smaller() -> None:
+    from partdistill.devices import enough_memory
+    from partdistill.errors import PdError
+
+    cpu = r"^Out of memory \(9313\.2 GiB asked for at once\); lower --points\.$"
+    with pytest.raises(PdError, match=cpu), enough_memory("lower --points."):
+        torch.empty(10**13 // 4, dtype=torch.float32)  # refused by the CPU allocator at once
+    gpu = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 7.79 GiB total)")
+    said = r"^Out of memory \(20\.00 MiB asked for at once\); lower it\.$"
+    with pytest.raises(PdError, match=said), enough_memory("lower it."):
+        raise gpu
+    with pytest.raises(RuntimeError, match="a bug"), enough_memory("lower it."):  # not taken for memory
+        raise RuntimeError("a bug")

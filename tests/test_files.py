@@ -52,10 +52,14 @@ def test_a_second_writer_of_the_same_folder_is_refused_naming_the_first(tmp_path
         refused = pytest.raises(PdError, match=rf"being written by another pd process \(pid {holder.pid}\)")
         with refused, OutputFolder(tmp_path / "out"):
             pass
+        with refused:  # asked before long work, as pd distill does before it judges the folder
+            OutputFolder(tmp_path / "out").refuse_held()
     finally:
         holder.communicate("\n")
     with OutputFolder(tmp_path / "out"):  # free again once the first is done
         pass
+    OutputFolder(tmp_path / "out").refuse_held()
+    OutputFolder(tmp_path / "missing").refuse_held()  # nothing there holds anything
     assert not (tmp_path / "out" / ".pd-owner").exists()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -228,17 +229,66 @@ def test_run_folder_holds_student_config_log_and_curve(items: list[Item], tmp_pa
 def test_a_run_folder_is_not_overwritten_and_resume_checks_settings(
     items: list[Item], tmp_path: Path
 ) -> None:
-    Distillation(_config(epochs=1), items, tmp_path).start(resume=False)
+    _run_to_the_end(Distillation(_config(epochs=1), items, tmp_path), resume=False)
     with pytest.raises(PdError, match="already holds a run; pass `resume`"):
         Distillation(_config(epochs=1), items, tmp_path).start(resume=False)
     with pytest.raises(PdError, match=r"other settings \(epochs\)"):
         Distillation(_config(epochs=9), items, tmp_path).start(resume=True)
 
 
+def test_a_run_stopped_before_its_first_checkpoint_takes_a_new_run(items: list[Item], tmp_path: Path) -> None:
+    # Killed (or out of memory) before any checkpoint: nothing learnt, so other settings are taken,
+    # with --resume or without, and the folder ends as an uninterrupted run of them does.
+    whole = _run_to_the_end(Distillation(_config(epochs=2), items, tmp_path / "whole"), resume=False)
+    for resume in (False, True):
+        folder = tmp_path / f"stopped-{resume}"
+        Distillation(_config(epochs=1, n_points=128), items, folder).start(resume=False)
+        (folder / "checkpoint" / "epoch-0001").mkdir(parents=True)  # begun, never completed
+        taken = _run_to_the_end(Distillation(_config(epochs=2), items, folder), resume=resume)
+        for key, value in _weights(whole).items():
+            torch.testing.assert_close(_weights(taken)[key], value, rtol=0, atol=0)
+        assert json.loads((folder / "config.json").read_text())["n_points"] == 256
+        assert sorted(p.name for p in (folder / "checkpoint").iterdir()) == ["current.json", "epoch-0002"]
+
+
+def test_a_resume_is_refused_on_shapes_or_units_made_again_in_place(
+    items: list[Item], tmp_path: Path
+) -> None:
+    _run_to_the_end(Distillation(_config(epochs=1), items, tmp_path), resume=False)
+    first = items[0]
+    retaught = dataclasses.replace(first.knowledge, scores=first.knowledge.scores * 0.5)
+    again = [Item(first.id, first.shape, retaught), *items[1:]]  # same ids, paths and settings
+    with pytest.raises(PdError, match="started on shapes or units that have changed since"):
+        Distillation(_config(epochs=1), again, tmp_path).start(resume=True)
+    moved = first.shape.replace(points=first.shape.points + np.float32(0.01))
+    with pytest.raises(PdError, match="started on shapes or units that have changed since"):
+        Distillation(_config(epochs=1), [Item(first.id, moved, first.knowledge), *items[1:]], tmp_path).start(
+            resume=True
+        )
+    Distillation(_config(epochs=1), items, tmp_path).start(resume=True)  # the same inputs resume
+
+
+def test_a_run_recorded_before_its_sources_were_absolute_still_resumes(
+    items: list[Item], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Runs before 2026-12-07 recorded sources as typed, relative to where pd ran, and no digest.
+    monkeypatch.chdir(tmp_path)
+    config = _config(epochs=1, sources=(str(tmp_path / "c" / "knowledge" / "k"),))
+    _run_to_the_end(Distillation(config, items, tmp_path / "run"), resume=False)
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    record["sources"] = ["c/knowledge/k"]
+    del record["data"]["inputs"]
+    (tmp_path / "run" / "config.json").write_text(json.dumps(record))
+    Distillation(config, items, tmp_path / "run").start(resume=True)
+    elsewhere = _config(epochs=1, sources=(str(tmp_path / "d" / "knowledge" / "k"),))
+    with pytest.raises(PdError, match=r"other settings \(sources\)"):
+        Distillation(elsewhere, items, tmp_path / "run").start(resume=True)
+
+
 def test_a_run_started_before_generated_sources_were_recorded_still_resumes(
     items: list[Item], tmp_path: Path
 ) -> None:
-    Distillation(_config(epochs=1), items, tmp_path).start(resume=False)
+    _run_to_the_end(Distillation(_config(epochs=1), items, tmp_path), resume=False)
     record = json.loads((tmp_path / "config.json").read_text())
     del record["generated"]  # as an earlier version wrote it
     (tmp_path / "config.json").write_text(json.dumps(record))

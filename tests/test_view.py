@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,11 @@ def test_pages_can_be_turned_off_and_bad_paths_are_one_sentence(chairs: Path, tm
     assert not (tmp_path / "e" / "view.html").exists()
     result = runner.invoke(app, ["view", str(tmp_path)])
     assert result.exit_code == 1 and "none of what pd view shows" in result.stderr
+    unfinished = tmp_path / "unfinished"  # a run killed before its end: config.json, no student.json
+    unfinished.mkdir()
+    shutil.copy(chairs / "run" / "config.json", unfinished / "config.json")
+    result = runner.invoke(app, ["view", str(unfinished)])
+    assert result.exit_code == 1 and "is a pd distill run that has not finished" in result.stderr
 
 
 def test_names_with_quotes_and_markup_show_as_written(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ MIN_STEPS = 300
 # The most optimisation steps or epochs a run may be asked for: the reference's 25 epochs of
 # ShapeNetPart's largest category take about 6,000 steps.
 MAX_STEPS = 10_000_000
+MAX_BATCH = 65_536  # clouds a step; far beyond any memory a step of them would need
+MAX_SHARE = 1_000_000_000  # a source's share of the batches, relative to the others
 MODES = ("pre", "tta")  # distil on a collection and apply elsewhere; distil on the shapes to label
 
 
@@ -88,7 +90,7 @@ class DistillConfig:
         check_number(self.epochs, "epochs", at_least=1, at_most=MAX_STEPS, whole=True)
         check_number(self.min_steps, "min_steps", at_least=0, at_most=MAX_STEPS, whole=True)
         check_number(self.switch_min_steps, "switch_min_steps", at_least=0, at_most=MAX_STEPS, whole=True)
-        check_number(self.batch_size, "batch_size", at_least=1, whole=True)
+        check_number(self.batch_size, "batch_size", at_least=1, at_most=MAX_BATCH, whole=True)
         check_number(self.n_points, "points", at_least=16, at_most=MAX_POINTS, whole=True)
         check_number(self.seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
         check_number(self.lr, "lr", above=0, at_most=10)
@@ -98,8 +100,8 @@ class DistillConfig:
         if self.mode not in MODES:
             raise PdError(f"Unknown {option('mode')} '{self.mode}': use {' or '.join(MODES)}.")
         if self.weights is not None:
-            for weight in self.weights:
-                check_number(weight, "weights", above=0)
+            for weight in self.weights:  # shares: bounded, so that their sum is a number too
+                check_number(weight, "weights", above=0, at_most=MAX_SHARE)
             if self.sources and len(self.weights) != len(self.sources):
                 raise PdError(
                     f"{option('weights')} gives {len(self.weights)} shares for {len(self.sources)} sources; "

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from partdistill.devices import enough_memory
 from partdistill.distill.choose import (
     CHOICE_FILE,
     GENERATED,
@@ -34,11 +35,12 @@ from partdistill.distill.few import (
     generated_config,
     plan_generated,
 )
-from partdistill.distill.sources import Source, plan_sources
+from partdistill.distill.sources import Source, plan_sources, refuse_idle_teach_settings
 from partdistill.distill.train import (
     STUDENT_WEIGHTS,
     BatchReport,
     Distillation,
+    reached_checkpoint,
     refuse_foreign,
     refuse_taken,
 )
@@ -134,6 +136,7 @@ class DistillJob:
         )
         run_dir = self.out or Path("runs") / f"{found.name}-{config.student}"
         generated = plan_generated(self.with_, found, sources, self.teach, self.pinned, config)
+        refuse_idle_teach_settings([*sources, *generated], self.pinned)
         if not generated:
             return Planned(found, sources, config, run_dir)
         return Planned(
@@ -151,6 +154,7 @@ class DistillJob:
         if self.category is not None:  # a user category travels with the job to a Ray worker
             register_category(self.category)
         planned = self.plan()
+        OutputFolder(planned.run_dir).refuse_held()  # another process's run is not judged as a folder
         self.check_folder(planned)  # before any teaching; again below, under the folder's lock
         if self.resume and not planned.run_dir.exists():
             progress.note(f"{planned.run_dir} does not exist: nothing to resume, so the run starts afresh.")
@@ -175,12 +179,21 @@ class DistillJob:
         items = gather(planned.sources)
         for line in source_lines(planned, items):
             progress.note(line)
-        with OutputFolder(planned.run_dir):
+        config = planned.config
+        smaller = (
+            f"make the steps smaller: {option('points')} (now {config.n_points}) or {option('batch_size')} "
+            f"(now {config.batch_size})."
+        )
+        with OutputFolder(planned.run_dir), enough_memory(smaller):
             self.check_folder(planned)
             generated = None
             if planned.generated_config is not None:
                 generated = self._distil_generated(planned, progress)
             run = Distillation(planned.config, items, planned.run_dir, device=self.device)
+            if inside(planned.run_dir, "config.json").exists() and not reached_checkpoint(planned.run_dir):
+                progress.note(
+                    f"{planned.run_dir} holds a run stopped before its first checkpoint: it starts afresh."
+                )
             run.start(self.resume)
             if run.state.epoch:
                 progress.note(f"Resuming {run.run_dir} after epoch {run.state.epoch} of {run.epochs}.")

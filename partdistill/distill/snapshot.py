@@ -3,9 +3,10 @@
 The reference freezes the predictions of the checkpoint that scored best on the test set. Without
 labels to pick a checkpoint, this keeps an exponential moving average of the student's per-point
 part probabilities on every training shape, taken from the training steps of the last forward
-epochs before a switch may come (`start_epoch`), and backward distillation freezes its argmax once. A student still learning swings from epoch to epoch; the
-average is steadier, and the re-scores inherit fewer of one epoch's mistakes, which backward
-distillation would otherwise lock in (docs/backward-distillation.md measures both).
+epochs before a switch may come (`start_epoch`), and backward distillation freezes its argmax once.
+A student still learning swings from epoch to epoch; the average is steadier, and the re-scores
+inherit fewer of one epoch's mistakes, which backward distillation would otherwise lock in
+(docs/backward-distillation.md measures both).
 
 What it costs is kept to what the snapshot needs (docs/benchmarks.md, "Distill speed", measures it):
 - The student predicts one cloud of the training size per shape, as it trains: every point of a

@@ -36,7 +36,8 @@ class Source:
     """One source of shapes and their knowledge.
 
     Attributes:
-        label: what the run records and prints: the collection's or the h5 folder's path.
+        label: what the run records and prints: the collection's knowledge folder or the h5
+            folder, as an absolute path (`_where`).
         collection: the shapes, for collection sources.
         store: their knowledge, for collection sources.
         h5_items: the shapes with their units, for h5 sources.
@@ -92,7 +93,7 @@ def plan_sources(
             _check_pinned(store, _made_with(store), default_teach, pinned)
             match = next((s for s in collections if s.resolve() == owner.resolve()), None)
             if match is None:
-                rest.append(Source(str(store.root), _collection_of_store(owner, path), store))
+                rest.append(Source(_where(store.root), _collection_of_store(owner, path), store))
             else:
                 stores.setdefault(match, []).append(store)
         else:
@@ -104,13 +105,13 @@ def plan_sources(
     consumed: set[Path] = set()
     for path, collection in collections.items():
         if path in stores:
-            sources += [Source(str(store.root), collection, store) for store in stores[path]]
+            sources += [Source(_where(store.root), collection, store) for store in stores[path]]
             continue
         for folder, items in h5_sources:
             wanted = {record.id for record in collection.ok_records}
             picked = [item for item in items if item.id in wanted]
             if picked and folder not in consumed:  # a split's ids pick out the h5 files of its shapes
-                sources.append(Source(f"{folder} (the shapes of {path})", h5_items=picked))
+                sources.append(Source(f"{_where(folder)} (the shapes of {_where(path)})", h5_items=picked))
                 consumed.add(folder)
                 break
         else:
@@ -120,8 +121,19 @@ def plan_sources(
         if isinstance(entry, Source):
             sources.append(entry)
         elif entry not in consumed:
-            sources.append(Source(str(entry), h5_items=h5_items[entry]))
+            sources.append(Source(_where(entry), h5_items=h5_items[entry]))
     return named, sources
+
+
+def refuse_idle_teach_settings(sources: list[Source], pinned: tuple[str, ...]) -> None:
+    """Refuse teacher settings the user gave (`pinned`) where no source is a collection's
+    knowledge, made or checked by them: all h5 files, made elsewhere, they would be ignored."""
+    if pinned and all(source.store is None for source in sources):
+        named = option(pinned[0])
+        raise PdError(
+            f"{named} says how pd teach makes knowledge, but the knowledge given ({sources[0].label}) is "
+            f"PartDistill h5 files, made elsewhere; leave {named} out."
+        )
 
 
 def _collection_of_store(owner: Path, store: Path) -> Collection:
@@ -152,7 +164,13 @@ def _default_source(collection: Collection, teach: TeachConfig, pinned: tuple[st
         _check_pinned(store, made, teach, pinned)
         teach = made
     missing = any(not store.has(record.id) for record in collection.ok_records)
-    return Source(str(store.root), collection, store, teach=teach if missing else None)
+    return Source(_where(store.root), collection, store, teach=teach if missing else None)
+
+
+def _where(path: Path) -> str:
+    """A source's path as a run records it: absolute, its links resolved, so that a resume from
+    another folder, or through another name for the same folder, finds the same sources."""
+    return str(path.resolve())
 
 
 def _made_with(store: KnowledgeStore) -> TeachConfig | None:

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -207,9 +208,16 @@ def _start_from(model: torch.nn.Module, run: Path) -> None:
         ) from error
 
 
+def reached_checkpoint(run_dir: Path) -> bool:
+    """Whether the run in `run_dir` wrote a checkpoint: one stopped before its first (a kill, no
+    memory for its steps) learnt nothing to keep, and its folder takes a new run as it stands."""
+    return inside(run_dir, f"{CHECKPOINT_DIR}/{CURRENT}").exists()
+
+
 def refuse_taken(run_dir: Path, resume: bool) -> None:
-    """Refuse a run folder that holds a run already, unless it is to be resumed."""
-    if not resume and inside(run_dir, "config.json").exists():
+    """Refuse a run folder that holds a run already (one that reached a checkpoint), unless it is
+    to be resumed."""
+    if not resume and inside(run_dir, "config.json").exists() and reached_checkpoint(run_dir):
         raise PdError(
             f"{run_dir} already holds a run; pass {option('resume')} to continue it, "
             f"or use another {option('out')}."
@@ -217,6 +225,34 @@ def refuse_taken(run_dir: Path, resume: bool) -> None:
 
 
 RUN_KEYS = ("student", "category", "data")  # in every run's config.json
+FINAL_FILES = ("log.txt", STUDENT_WEIGHTS, STUDENT_CONFIG, "curve.png")  # what a run writes at its end
+
+
+def inputs_digest(items: list[Item]) -> str:
+    """A digest of the items' points and units, recorded in config.json: a resume on shapes or
+    units made again in place since (another `pd synth` or `pd teach` into the same folder) is
+    refused by it, where their paths and ids alone would let it through."""
+    digest = hashlib.sha256()
+    for item in items:
+        units = item.knowledge
+        arrays = [item.shape.points, units.parts, units.scores, units.views, units.offsets, units.indices]
+        for array in [*arrays, *([] if units.point_scores is None else [units.point_scores])]:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def comparable(record: dict, inputs: str) -> dict:
+    """A run's config.json `record` as a resume compares it: its sources resolved (`pd distill`
+    records them absolute; runs before 2026-12-07 recorded them as typed, relative to the folder
+    pd ran in, resolved here as from there), and the inputs' digest `inputs` where it has none (not
+    recorded before then: not checkable)."""
+    sources = record.get("sources")
+    if isinstance(sources, list) and all(isinstance(s, str) for s in sources):
+        record = record | {"sources": [str(Path(s).resolve()) for s in sources]}
+    data = record.get("data")
+    if isinstance(data, dict) and "inputs" not in data:
+        record = record | {"data": data | {"inputs": inputs}}
+    return record
 
 
 def _run_settings(record: Path) -> bool:
@@ -449,24 +485,31 @@ class Distillation:
             "shapes": [item.id for item in self.items],
             "part_names": list(self.part_names),
             "catalogue": find_category(self.config.category).to_record(),
+            "inputs": inputs_digest(self.items),
         }
 
     def start(self, resume: bool) -> None:
-        """Write config.json, or with `resume` check it and load the last checkpoint."""
+        """Write config.json, or with `resume` check it and load the last checkpoint (a run that
+        reached none starts afresh, with the settings given now)."""
         # Through JSON and back, as the file will be read: tuples become lists.
         record = json.loads(json.dumps(dataclasses.asdict(self.config) | {"data": self._data_record()}))
         config_path = self._path("config.json")
         refuse_taken(self.run_dir, resume)
-        if config_path.exists():
-            earlier = read_json(config_path, "the settings of a pd distill run")
-            refuse_other_settings(
-                earlier,
-                record,
-                f"{self.run_dir} was started",
-                f"cannot resume it; start again with another {option('out')}.",
-            )
+        for name in FINAL_FILES:  # a link planted there is refused now, not after the training
+            self._path(name)
+        if config_path.exists() and reached_checkpoint(self.run_dir):
+            inputs = record["data"]["inputs"]
+            earlier = comparable(read_json(config_path, "the settings of a pd distill run"), inputs)
+            advice = f"cannot resume it; start again with another {option('out')}."
+            if earlier.get("data", {}).get("inputs") != inputs:
+                raise PdError(
+                    f"{self.run_dir} was started on shapes or units that have changed since (made or "
+                    f"taught again in place?); {advice}"
+                )
+            refuse_other_settings(earlier, comparable(record, inputs), f"{self.run_dir} was started", advice)
             self._load_checkpoint()
         else:
+            self._remove_other_checkpoints(keep=None)  # what a run killed in its first epochs began
             write_json(config_path, record)
 
     def _save_checkpoint(self) -> None:

@@ -25,6 +25,7 @@ keep the checkpoint's statistics, which makes runs independent of batch composit
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -226,9 +227,12 @@ class PointM2AEStudent(nn.Module):
         """The student with Point-M2AE's pre-trained encoder; every encoder key must be in the file."""
         path = Path(path)
         if not path.is_file():
-            raise PdError(f"The Point-M2AE checkpoint {path} does not exist.")
+            missing = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise PdError(f"The Point-M2AE checkpoint {path} {missing}.")
         try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's advice on a file it refuses: the PdError says it
+                warnings.simplefilter("ignore", UserWarning)
+                saved = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # pickle, zip and torch errors alike mean "not a checkpoint"
             raise PdError(f"{path} is not a readable PyTorch checkpoint ({type(error).__name__}).") from error
         state = saved.get("base_model", saved) if isinstance(saved, dict) else None
