@@ -4,7 +4,7 @@ its memory said in one sentence."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from partdistill.errors import PdError, option
@@ -45,29 +45,31 @@ def resolve_device(device: str) -> str:
 
 
 @contextmanager
-def enough_memory(advice: str) -> Iterator[None]:
-    """Within it, running out of memory on any device is one PdError ending with `advice` (what
-    to make smaller), where torch and numpy raise their own errors, one per allocator."""
-    import torch
-
+def enough_memory(advice: Callable[[], str]) -> Iterator[None]:
+    """Within it, running out of memory on any device is one PdError ending with `advice()` (what
+    to make smaller, asked then), where torch and numpy raise their own errors, one per allocator."""
     try:
         yield
-    except (MemoryError, torch.OutOfMemoryError) as error:
-        raise PdError(f"Out of memory{_wanted(error)}; {advice}") from error
-    except RuntimeError as error:  # the CPU allocator's has no type of its own
-        if "can't allocate memory" not in str(error):
+    except MemoryError as error:  # numpy's
+        raise PdError(f"Out of memory; {advice()}") from error
+    except RuntimeError as error:  # torch's: the CPU allocator's has no type of its own
+        text = str(error)
+        if "can't allocate memory" not in text and "out of memory" not in text:
             raise
-        raise PdError(f"Out of memory{_wanted(error)}; {advice}") from error
+        raise PdError(f"Out of memory{_wanted(text)}; {advice()}") from error
 
 
-def _wanted(error: BaseException) -> str:
-    """How much the allocation that failed asked for, as the allocator said it ('' if it did not)."""
-    found = re.search(r"[Tt]ried to allocate ([\d.]+) ?([KMGT]i?B|bytes)", str(error))
+def _wanted(text: str) -> str:
+    """How much the allocation that failed asked for, as an allocator said it in `text` ('' if not)."""
+    found = re.search(r"[Tt]ried to allocate ([\d.]+) ?([KMGT]i?B|bytes)", text)
     if found is None:
         return ""
     amount, unit = found.groups()
+    if unit != "bytes":
+        return f" ({amount} {unit} asked for at once)"
+    size = int(amount)
     return (
-        f" ({int(amount) / 2**30:.1f} GiB asked for at once)"
-        if unit == "bytes"
-        else f" ({amount} {unit} asked for at once)"
+        f" ({size / 2**30:.1f} GiB asked for at once)"
+        if size >= 2**30
+        else f" ({size / 2**20:.1f} MiB asked for at once)"
     )

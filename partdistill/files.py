@@ -311,9 +311,9 @@ def inside(root: str | os.PathLike[str], relative: str | os.PathLike[str], sourc
 
 
 def files_under(root: str | os.PathLike[str], name: str) -> list[Path]:
-    """Every entry called `name` at any depth under the folder `root`, sorted: its files, and
-    anything else of that name (a folder, a pipe) for the reader to refuse rather than pass over;
-    one PdError (`inside`) if a link anywhere under it, to a file or a folder, leads out of it.
+    """Every entry called `name` at any depth under the folder `root`, sorted: files, pipes and
+    folders alike, for the reader to refuse what is not a file rather than pass it over; one
+    PdError (`inside`) if a link anywhere under it, to a file or a folder, leads out of it.
     Links to folders inside it are not walked into: what they hold is found where it is."""
     root = Path(root)
     found = []

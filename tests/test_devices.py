@@ -169,11 +169,15 @@ def test_running_out_of_memory_is_one_sentence_with_what_to_make_smaller() -> No
     from partdistill.errors import PdError
 
     cpu = r"^Out of memory \(9313\.2 GiB asked for at once\); lower --points\.$"
-    with pytest.raises(PdError, match=cpu), enough_memory("lower --points."):
+    with pytest.raises(PdError, match=cpu), enough_memory(lambda: "lower --points."):
         torch.empty(10**13 // 4, dtype=torch.float32)  # refused by the CPU allocator at once
-    gpu = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 7.79 GiB total)")
     said = r"^Out of memory \(20\.00 MiB asked for at once\); lower it\.$"
-    with pytest.raises(PdError, match=said), enough_memory("lower it."):
+    gpu = torch.cuda.OutOfMemoryError(
+        "CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 7.79 GiB total)"
+    )
+    with pytest.raises(PdError, match=said), enough_memory(lambda: "lower it."):
         raise gpu
-    with pytest.raises(RuntimeError, match="a bug"), enough_memory("lower it."):  # not taken for memory
+    with pytest.raises(PdError, match=r"^Out of memory; lower it\.$"), enough_memory(lambda: "lower it."):
+        raise MemoryError  # numpy's
+    with pytest.raises(RuntimeError, match="a bug"), enough_memory(lambda: "lower it."):  # not memory
         raise RuntimeError("a bug")

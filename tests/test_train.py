@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -251,24 +252,38 @@ def test_a_run_stopped_before_its_first_checkpoint_takes_a_new_run(items: list[I
         assert sorted(p.name for p in (folder / "checkpoint").iterdir()) == ["current.json", "epoch-0002"]
 
 
-def test_a_resume_is_refused_on_shapes_or_units_made_again_in_place(
+def test_a_resume_is_judged_by_what_its_inputs_hold_not_where_they_are(
     items: list[Item], tmp_path: Path
 ) -> None:
-    _run_to_the_end(Distillation(_config(epochs=1), items, tmp_path), resume=False)
+    config = _config(epochs=1, sources=(str(tmp_path / "c" / "knowledge" / "k"),))
+    _run_to_the_end(Distillation(config, items, tmp_path / "run"), resume=False)
     first = items[0]
     retaught = dataclasses.replace(first.knowledge, scores=first.knowledge.scores * 0.5)
     again = [Item(first.id, first.shape, retaught), *items[1:]]  # same ids, paths and settings
-    with pytest.raises(PdError, match="started on shapes or units that have changed since"):
-        Distillation(_config(epochs=1), again, tmp_path).start(resume=True)
+    changed = "started on shapes or units other than those given now"
+    with pytest.raises(PdError, match=changed):
+        Distillation(config, again, tmp_path / "run").start(resume=True)
     moved = first.shape.replace(points=first.shape.points + np.float32(0.01))
-    with pytest.raises(PdError, match="started on shapes or units that have changed since"):
-        Distillation(_config(epochs=1), [Item(first.id, moved, first.knowledge), *items[1:]], tmp_path).start(
+    with pytest.raises(PdError, match=changed):
+        Distillation(config, [Item(first.id, moved, first.knowledge), *items[1:]], tmp_path / "run").start(
             resume=True
         )
-    Distillation(_config(epochs=1), items, tmp_path).start(resume=True)  # the same inputs resume
+    with pytest.raises(PdError, match=r"other settings \(epochs\)"):  # settings are named first
+        Distillation(dataclasses.replace(config, epochs=3), again, tmp_path / "run").start(resume=True)
+    # The same inputs at another path (a project moved with its runs, or typed from elsewhere).
+    elsewhere = _config(epochs=1, sources=("../somewhere/else/knowledge/k",))
+    Distillation(elsewhere, items, tmp_path / "run").start(resume=True)
 
 
-def test_a_run_recorded_before_its_sources_were_absolute_still_resumes(
+def test_a_finished_run_is_kept_whatever_it_lost(items: list[Item], tmp_path: Path) -> None:
+    # Its checkpoint deleted (it is only for --resume), a finished run is still a run.
+    _run_to_the_end(Distillation(_config(epochs=1), items, tmp_path), resume=False)
+    shutil.rmtree(tmp_path / "checkpoint")
+    with pytest.raises(PdError, match="already holds a run; pass `resume`"):
+        Distillation(_config(epochs=2), items, tmp_path).start(resume=False)
+
+
+def test_a_run_recorded_before_its_inputs_digest_still_resumes(
     items: list[Item], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Runs before 2026-12-07 recorded sources as typed, relative to where pd ran, and no digest.
@@ -293,7 +308,7 @@ def test_a_run_started_before_generated_sources_were_recorded_still_resumes(
     del record["generated"]  # as an earlier version wrote it
     (tmp_path / "config.json").write_text(json.dumps(record))
     Distillation(_config(epochs=1), items, tmp_path).start(resume=True)
-    with pytest.raises(PdError, match=r"other settings \(generated\): generated was None, now \['g/'\]"):
+    with pytest.raises(PdError, match=r"other settings \(generated\): generated was None, now 1"):
         Distillation(_config(epochs=1, generated=("g/",)), items, tmp_path).start(resume=True)
 
 

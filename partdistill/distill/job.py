@@ -15,6 +15,7 @@ import numpy as np
 
 from partdistill.devices import enough_memory
 from partdistill.distill.choose import (
+    CHECK_DIR,
     CHOICE_FILE,
     GENERATED,
     LIFTING,
@@ -40,9 +41,9 @@ from partdistill.distill.train import (
     STUDENT_WEIGHTS,
     BatchReport,
     Distillation,
-    reached_checkpoint,
     refuse_foreign,
     refuse_taken,
+    stopped_before_checkpoint,
 )
 from partdistill.distill.trained import TrainedStudent, save_labels
 from partdistill.errors import PdError, option
@@ -176,21 +177,20 @@ class DistillJob:
                         f"teaching {planned.category.name}",
                         progress,
                     )
-        items = gather(planned.sources)
+        with enough_memory(lambda: smaller_steps(planned)):
+            items = gather(planned.sources)
         for line in source_lines(planned, items):
             progress.note(line)
-        config = planned.config
-        smaller = (
-            f"make the steps smaller: {option('points')} (now {config.n_points}) or {option('batch_size')} "
-            f"(now {config.batch_size})."
-        )
-        with OutputFolder(planned.run_dir), enough_memory(smaller):
+        with OutputFolder(planned.run_dir), enough_memory(lambda: smaller_steps(planned)):
             self.check_folder(planned)
+            if planned.config.mode == "tta":  # a link planted there is refused now, not after the training
+                for name in TTA_OUTPUTS:
+                    inside(planned.run_dir, name)
             generated = None
             if planned.generated_config is not None:
                 generated = self._distil_generated(planned, progress)
             run = Distillation(planned.config, items, planned.run_dir, device=self.device)
-            if inside(planned.run_dir, "config.json").exists() and not reached_checkpoint(planned.run_dir):
+            if stopped_before_checkpoint(planned.run_dir):
                 progress.note(
                     f"{planned.run_dir} holds a run stopped before its first checkpoint: it starts afresh."
                 )
@@ -375,6 +375,25 @@ def choose_with_generated(run: Distillation, generated: TrainedStudent, progress
             GENERATED: generated.labels_of([item.shape for item in run.items]),
         },
     )
+
+
+TTA_OUTPUTS = (
+    "predictions",
+    "student",
+    "lifted",
+    FROM_GENERATED,
+    CHOICE_FILE,
+    CHECK_DIR,
+)  # in the run folder
+
+
+def smaller_steps(planned: Planned) -> str:
+    """What to do when `planned`'s run runs out of memory."""
+    points, batch = planned.config.n_points, planned.config.batch_size
+    lower = f"lower {option('points')} (now {points}) or {option('batch_size')} (now {batch})"
+    if stopped_before_checkpoint(planned.run_dir) or not inside(planned.run_dir, "config.json").exists():
+        return f"{lower}."
+    return f"{lower}, in another {option('out')}: this run resumes only with the settings it began with."
 
 
 def label_distilled(

@@ -208,16 +208,26 @@ def _start_from(model: torch.nn.Module, run: Path) -> None:
         ) from error
 
 
-def reached_checkpoint(run_dir: Path) -> bool:
-    """Whether the run in `run_dir` wrote a checkpoint: one stopped before its first (a kill, no
-    memory for its steps) learnt nothing to keep, and its folder takes a new run as it stands."""
-    return inside(run_dir, f"{CHECKPOINT_DIR}/{CURRENT}").exists()
+def stopped_before_checkpoint(run_dir: Path) -> bool:
+    """Whether `run_dir` holds a run stopped before its first checkpoint (a kill, no memory for its
+    steps) and nothing more: its config.json, and epoch folders it began but never named in
+    checkpoint/current.json. Such a run learnt nothing to keep, and its folder takes a new run with
+    any settings. Anything more (a named checkpoint, a student, labels, the generated shapes'
+    student, a checkpoint of the layout before current.json) is a run's to keep."""
+    if not inside(run_dir, "config.json").is_file():
+        return False
+    if {p.name for p in run_dir.iterdir() if not p.name.startswith(".")} - {"config.json", CHECKPOINT_DIR}:
+        return False
+    checkpoint = inside(run_dir, CHECKPOINT_DIR)
+    return not checkpoint.exists() or all(
+        EPOCH_DIR.fullmatch(p.name) and p.is_dir() and not p.is_symlink() for p in checkpoint.iterdir()
+    )
 
 
 def refuse_taken(run_dir: Path, resume: bool) -> None:
-    """Refuse a run folder that holds a run already (one that reached a checkpoint), unless it is
-    to be resumed."""
-    if not resume and inside(run_dir, "config.json").exists() and reached_checkpoint(run_dir):
+    """Refuse a run folder that holds a run already (`stopped_before_checkpoint` aside), unless it
+    is to be resumed."""
+    if not resume and inside(run_dir, "config.json").exists() and not stopped_before_checkpoint(run_dir):
         raise PdError(
             f"{run_dir} already holds a run; pass {option('resume')} to continue it, "
             f"or use another {option('out')}."
@@ -241,18 +251,36 @@ def inputs_digest(items: list[Item]) -> str:
     return digest.hexdigest()[:16]
 
 
-def comparable(record: dict, inputs: str) -> dict:
-    """A run's config.json `record` as a resume compares it: its sources resolved (`pd distill`
-    records them absolute; runs before 2026-12-07 recorded them as typed, relative to the folder
-    pd ran in, resolved here as from there), and the inputs' digest `inputs` where it has none (not
-    recorded before then: not checkable)."""
-    sources = record.get("sources")
-    if isinstance(sources, list) and all(isinstance(s, str) for s in sources):
-        record = record | {"sources": [str(Path(s).resolve()) for s in sources]}
+INPUT_PATHS = ("sources", "generated", "start_from")  # where a run's inputs were: paths, as given
+
+
+def _without_inputs(record: dict) -> dict:
+    """`record` without the digest of its inputs (compared on its own)."""
     data = record.get("data")
-    if isinstance(data, dict) and "inputs" not in data:
-        record = record | {"data": data | {"inputs": inputs}}
-    return record
+    if not isinstance(data, dict):
+        return record
+    return record | {"data": {key: value for key, value in data.items() if key != "inputs"}}
+
+
+def _without_paths(record: dict) -> dict:
+    """`record` with its inputs told by how many there are, not where (their digest says what
+    they hold): a run started without generated shapes still does not resume with them."""
+
+    def count(value: object) -> object:
+        return len(value) if isinstance(value, list) else value if value is None else 1
+
+    return record | {key: count(record[key]) for key in INPUT_PATHS if key in record}
+
+
+def _resolved_paths(record: dict) -> dict:
+    """`record` with its inputs' paths made absolute, as seen from here."""
+
+    def resolved(value: object) -> object:
+        if isinstance(value, str):
+            return str(Path(value).resolve())
+        return [resolved(v) for v in value] if isinstance(value, list) else value
+
+    return record | {key: resolved(record[key]) for key in INPUT_PATHS if key in record}
 
 
 def _run_settings(record: Path) -> bool:
@@ -497,20 +525,35 @@ class Distillation:
         refuse_taken(self.run_dir, resume)
         for name in FINAL_FILES:  # a link planted there is refused now, not after the training
             self._path(name)
-        if config_path.exists() and reached_checkpoint(self.run_dir):
-            inputs = record["data"]["inputs"]
-            earlier = comparable(read_json(config_path, "the settings of a pd distill run"), inputs)
-            advice = f"cannot resume it; start again with another {option('out')}."
-            if earlier.get("data", {}).get("inputs") != inputs:
-                raise PdError(
-                    f"{self.run_dir} was started on shapes or units that have changed since (made or "
-                    f"taught again in place?); {advice}"
-                )
-            refuse_other_settings(earlier, comparable(record, inputs), f"{self.run_dir} was started", advice)
+        if config_path.exists() and not stopped_before_checkpoint(self.run_dir):
+            self._refuse_other_start(read_json(config_path, "the settings of a pd distill run"), record)
             self._load_checkpoint()
         else:
             self._remove_other_checkpoints(keep=None)  # what a run killed in its first epochs began
             write_json(config_path, record)
+
+    def _refuse_other_start(self, earlier: dict, ours: dict) -> None:
+        """Refuse to resume a run started otherwise (its config.json `earlier`): with other
+        settings, or on other inputs. Where it recorded their digest (since 2026-12-07), what the
+        inputs hold is compared and not where they are (a resume from another folder, a project
+        moved with its runs); runs before then are judged by their inputs' paths, as typed then,
+        relative to the folder pd ran in."""
+        made, advice = (
+            f"{self.run_dir} was started",
+            f"cannot resume it; start again with another {option('out')}.",
+        )
+        data, inputs = earlier.get("data"), ours["data"]["inputs"]
+        digested = isinstance(data, dict) and "inputs" in data
+        earlier, ours = _without_inputs(earlier), _without_inputs(ours)
+        if digested:
+            refuse_other_settings(_without_paths(earlier), _without_paths(ours), made, advice)
+            if data["inputs"] != inputs:
+                raise PdError(
+                    f"{made} on shapes or units other than those given now (or they were made or taught "
+                    f"again since); {advice}"
+                )
+        else:
+            refuse_other_settings(_resolved_paths(earlier), _resolved_paths(ours), made, advice)
 
     def _save_checkpoint(self) -> None:
         """Write this epoch's checkpoint folder, then name it in current.json and drop the older

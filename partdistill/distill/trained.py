@@ -152,8 +152,8 @@ def distilled_shapes(
         store = Path(label)
         if not KnowledgeStore.is_store(store):
             raise PdError(
-                f"{run} was distilled on {label}, which is not a collection's knowledge folder here; pd view "
-                "shows runs on collections, seen from the folder pd distill ran in."
+                f"{run} was distilled on {label}, which is not a collection's knowledge folder here (moved, "
+                "or h5 files); pd view shows runs on collections where they were distilled."
             )
         collections.append(Collection.open(KnowledgeStore(store).collection_root))
     shapes = []
