@@ -119,6 +119,7 @@ DISTILL = tuple(
     " --batch-size 2 --device cpu --out {d}/run".split()
 )
 PREDICT = ("--run", "{d}/run", "--out", "{d}/preds", "--device", "cpu")
+DISTILL_H5 = with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5")  # h5 files at H5
 IMPORT_FILES = (
     "import",
     "--dataset",
@@ -999,37 +1000,37 @@ CASES = [
             conf_bbox=np.zeros((0, 2, 4), np.float32),
             gt_semantic_seg=np.zeros(0, int),
         ),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"xyz holds no points",
     ),
     Case(
         "distill-h5-text-labels",
         knowledge_h5(gt_semantic_seg=np.array([b"12"] * 8)),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"gt_semantic_seg' is not an array of numbers",
     ),
     Case(
         "distill-h5-declares-terabytes",
         knowledge_h5(xyz=declared_huge),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"'xyz' declares 300,000,000,000 values",
     ),
     Case(
         "distill-h5-with-teacher-settings",
         knowledge_h5(),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5", "--noise", "clean"),
+        with_options(DISTILL_H5, "--noise", "clean"),
         r"--noise says how pd teach makes knowledge, .* is PartDistill h5 files, made elsewhere",
     ),
     Case(
         "distill-h5-is-a-pipe",
         h5_replaced_by("pipe"),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"preprocess\.h5 is not a readable PartDistill preprocess\.h5: it is not a file",
     ),
     Case(
         "distill-h5-is-a-folder",
         h5_replaced_by("folder"),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"preprocess\.h5 is not a readable PartDistill preprocess\.h5: it is not a file",
     ),
     Case(
@@ -1059,7 +1060,7 @@ CASES = [
     Case(
         "distill-h5-infinite-confidence",
         knowledge_h5(conf_bbox=np.full((8, 2, 4), np.inf, np.float32)),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"confidences from 0 to 1",
     ),
     Case(
@@ -1095,19 +1096,19 @@ CASES = [
     Case(
         "distill-h5-views-of-another-shape",
         knowledge_h5(conf_view=np.zeros((2, 7, 1, 4), np.float32)),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"conf_view has shape \[2, 7, 1, 4\], expected \[views, 8, predictions, 1 to 4\]",
     ),
     Case(
         "distill-h5-negative-view-confidence",
         knowledge_h5(conf_view=np.full((2, 8, 1, 4), -0.5, np.float32)),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"conf_view must hold confidences from 0 to 1",
     ),
     Case(
         "distill-corrupt-h5",
         garbage("h5/03001627/abc/extracted/preprocess.h5"),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"preprocess\.h5",
     ),
     Case("distill-units-of-another-size", units_of_another_size, DISTILL, r"chair-00000.*310 points.*300"),
@@ -1703,7 +1704,7 @@ CASES = [
     Case(
         "distill-h5-file-is-a-link-out",
         file_linked_out(H5, knowledge_h5()),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"extracted/preprocess\.h5 leads outside .*/h5",
     ),
     Case(
@@ -1979,31 +1980,31 @@ CASES = [
     Case(
         "distill-h5-external-storage",
         knowledge_h5(xyz=stored_outside((8, 3))),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"'xyz' keeps its values in another file",
     ),
     Case(
         "distill-h5-external-link",
         knowledge_h5(xyz=linked_outside((8, 3))),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"'xyz' is a link to '/x' in '.*secret\.h5'",
     ),
     Case(
         "distill-h5-fractional-unit-part",
         knowledge_h5(cls_bbox=np.array([[0, 1.5]])),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"'cls_bbox' must hold whole numbers.*, not 1\.5",
     ),
     Case(
         "distill-h5-fractional-labels",
         knowledge_h5(gt_semantic_seg=np.array([12.5] * 8)),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"'gt_semantic_seg' must hold whole numbers.*, not 12\.5",
     ),
     Case(
         "distill-h5-no-part-slots",
         knowledge_h5(conf_bbox=np.zeros((8, 2, 0), np.float32)),
-        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/h5"),
+        DISTILL_H5,
         r"conf_bbox has shape \[8, 2, 0\], expected \[8, 2, 1 to 4\]",
     ),
     Case(
