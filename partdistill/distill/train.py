@@ -517,8 +517,8 @@ class Distillation:
         }
 
     def start(self, resume: bool) -> None:
-        """Write config.json, or with `resume` check it and load the last checkpoint (a run that
-        reached none starts afresh, with the settings given now)."""
+        """Write config.json, or with `resume` check it and load the last checkpoint (a run
+        `stopped_before_checkpoint` starts afresh, with the settings given now)."""
         # Through JSON and back, as the file will be read: tuples become lists.
         record = json.loads(json.dumps(dataclasses.asdict(self.config) | {"data": self._data_record()}))
         config_path = self._path("config.json")
