@@ -377,14 +377,8 @@ def choose_with_generated(run: Distillation, generated: TrainedStudent, progress
     )
 
 
-TTA_OUTPUTS = (
-    "predictions",
-    "student",
-    "lifted",
-    FROM_GENERATED,
-    CHOICE_FILE,
-    CHECK_DIR,
-)  # in the run folder
+# What TTA mode writes in the run folder after the student (`label_distilled`, the held-out check).
+TTA_OUTPUTS = ("predictions", "student", "lifted", FROM_GENERATED, CHOICE_FILE, CHECK_DIR)
 
 
 def smaller_steps(planned: Planned) -> str:

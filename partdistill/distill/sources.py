@@ -168,8 +168,8 @@ def _default_source(collection: Collection, teach: TeachConfig, pinned: tuple[st
 
 
 def _where(path: Path) -> str:
-    """A source's path as a run records it: absolute, its links resolved, so that a resume from
-    another folder, or through another name for the same folder, finds the same sources."""
+    """A source's path as a run records it: absolute, its links resolved, so that `pd view` of the
+    run finds its collections from any folder (a resume compares what they hold, not this)."""
     return str(path.resolve())
 
 
