@@ -356,9 +356,7 @@ def distill_categories(
     template = str(out if out is not None else Path("runs") / f"{{category}}-{student}")
     jobs = [job.for_category(c, template) for c in chosen]
     for each in jobs:  # every category's sources exist and fit it, and its folder is free, first
-        planned = each.plan()
-        OutputFolder(planned.run_dir).refuse_held()
-        each.check_folder(planned)
+        each.check_free(each.plan())
     if ray is None:
         return [each.run(progress) for each in jobs]
     from partdistill.scale import run_on_ray

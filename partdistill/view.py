@@ -286,9 +286,9 @@ def _page_for(path: Path, limit: int, budget: int) -> Page:
         return _knowledge_page(path, limit, budget)
     if (path / "manifest.json").is_file():
         return _collection_page(path, limit, budget)
-    from partdistill.folders import kind_of
+    from partdistill.distill.train import holds_run
 
-    if kind_of(path) == "a pd distill run":  # one without student.json: stopped before its end
+    if holds_run(path):  # one without student.json: stopped before its end
         raise PdError(
             f"{path} is a pd distill run that has not finished; pd view shows it once it has (pd distill "
             "--resume continues it)."

@@ -41,6 +41,7 @@ from partdistill.distill.train import (
     STUDENT_WEIGHTS,
     BatchReport,
     Distillation,
+    holds_kept_run,
     refuse_foreign,
     refuse_taken,
     stopped_before_checkpoint,
@@ -155,8 +156,7 @@ class DistillJob:
         if self.category is not None:  # a user category travels with the job to a Ray worker
             register_category(self.category)
         planned = self.plan()
-        OutputFolder(planned.run_dir).refuse_held()  # another process's run is not judged as a folder
-        self.check_folder(planned)  # before any teaching; again below, under the folder's lock
+        self.check_free(planned)  # before any teaching; `check_folder` again below, under the folder's lock
         if self.resume and not planned.run_dir.exists():
             progress.note(f"{planned.run_dir} does not exist: nothing to resume, so the run starts afresh.")
         for source in [*planned.sources, *planned.generated]:
@@ -237,6 +237,12 @@ class DistillJob:
     def __call__(self) -> Finished:
         """The whole job, quietly (how a Ray worker runs it)."""
         return self.run()
+
+    def check_free(self, planned: Planned) -> None:
+        """`check_folder`, asked before any work and so without the folder's lock: a folder another
+        process holds is refused as such first, not judged by what that process has written."""
+        OutputFolder(planned.run_dir).refuse_held()
+        self.check_folder(planned)
 
     def check_folder(self, planned: Planned) -> None:
         """Refuse a run folder that holds files pd distill did not write, or a run already unless
@@ -385,7 +391,7 @@ def smaller_steps(planned: Planned) -> str:
     """What to do when `planned`'s run runs out of memory."""
     points, batch = planned.config.n_points, planned.config.batch_size
     lower = f"lower {option('points')} (now {points}) or {option('batch_size')} (now {batch})"
-    if stopped_before_checkpoint(planned.run_dir) or not inside(planned.run_dir, "config.json").exists():
+    if not holds_kept_run(planned.run_dir):
         return f"{lower}."
     return f"{lower}, in another {option('out')}: this run resumes only with the settings it began with."
 

@@ -224,10 +224,15 @@ def stopped_before_checkpoint(run_dir: Path) -> bool:
     )
 
 
+def holds_kept_run(run_dir: Path) -> bool:
+    """Whether `run_dir` holds a run to keep: its config.json, and more than a run
+    `stopped_before_checkpoint` leaves."""
+    return inside(run_dir, "config.json").exists() and not stopped_before_checkpoint(run_dir)
+
+
 def refuse_taken(run_dir: Path, resume: bool) -> None:
-    """Refuse a run folder that holds a run already (`stopped_before_checkpoint` aside), unless it
-    is to be resumed."""
-    if not resume and inside(run_dir, "config.json").exists() and not stopped_before_checkpoint(run_dir):
+    """Refuse a run folder that `holds_kept_run`, unless it is to be resumed."""
+    if not resume and holds_kept_run(run_dir):
         raise PdError(
             f"{run_dir} already holds a run; pass {option('resume')} to continue it, "
             f"or use another {option('out')}."
@@ -525,7 +530,7 @@ class Distillation:
         refuse_taken(self.run_dir, resume)
         for name in FINAL_FILES:  # a link planted there is refused now, not after the training
             self._path(name)
-        if config_path.exists() and not stopped_before_checkpoint(self.run_dir):
+        if holds_kept_run(self.run_dir):
             self._refuse_other_start(read_json(config_path, "the settings of a pd distill run"), record)
             self._load_checkpoint()
         else:
