@@ -116,6 +116,22 @@ def test_vote_sums_scores_per_part() -> None:
     assert vote(_units()).tolist() == [0, 0, 1, 1, -1, -1]
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_vote_matches_a_point_by_point_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, n_units = int(rng.integers(1, 30)), int(rng.integers(0, 8))
+    members = [rng.choice(n, int(rng.integers(0, n + 1)), replace=False) for _ in range(n_units)]
+    parts = rng.integers(0, 3, n_units).tolist()
+    scores = [rng.uniform(0, 1, len(m)) for m in members]
+    units = Knowledge.from_units(n, PARTS, members, parts, [0.5] * n_units, point_scores=scores)
+    totals = np.zeros((n, 3))
+    for unit, (points, own) in enumerate(zip(members, scores, strict=True)):
+        for point, score in zip(points, own.astype(np.float32), strict=True):
+            totals[point, parts[unit]] += score
+    expected = np.where(totals.max(axis=1) > 0, totals.argmax(axis=1), -1)
+    np.testing.assert_array_equal(vote(units), expected)
+
+
 def test_restricting_to_a_subsample_keeps_membership() -> None:
     units = _units()
     index = np.array([2, 2, 5, 0])  # point 2 drawn twice

@@ -109,7 +109,7 @@ class PredictionAverage:
                 continue
             self._folded[item.id] = epoch
             points = item.shape.points
-            _, nearest = cKDTree(points[index]).query(points[self.cloud(position, item)])
+            _, nearest = cKDTree(points[index]).query(points[self.cloud(position, item)], workers=_threads())
             self._fold(position, item, predicted[nearest])
 
     def complete(self, model: torch.nn.Module, items: Sequence[Item]) -> None:
@@ -144,7 +144,7 @@ class PredictionAverage:
             return best
         from scipy.spatial import cKDTree  # 0.3 s to import, which every distill run would pay
 
-        _, nearest = cKDTree(item.shape.points[sampled]).query(item.shape.points)
+        _, nearest = cKDTree(item.shape.points[sampled]).query(item.shape.points, workers=_threads())
         return best[nearest]
 
     def adopt(self, items: Sequence[Item]) -> None:
@@ -157,3 +157,9 @@ class PredictionAverage:
                 held = self.probabilities[item.id] = held[sampled]
             if len(held) != len(sampled):
                 raise ValueError(f"the average of {item.id} holds {len(held)} points, not {len(sampled)}")
+
+
+def _threads() -> int:
+    """Threads for a nearest-point query: as many as torch uses (each query point is answered on its
+    own, so the answers do not depend on the count; `threads.cpu_threads` limits both)."""
+    return torch.get_num_threads()

@@ -223,9 +223,11 @@ def vote(knowledge: Knowledge) -> np.ndarray:
     """Direct 2D-to-3D transfer: each point takes the part with the largest summed unit score over
     the units covering it; -1 where no unit covers it. [n_points] int64.
     """
-    totals = np.zeros((knowledge.n_points, len(knowledge.part_names)), dtype=np.float64)
-    units = knowledge.unit_of_entry()
-    np.add.at(totals, (knowledge.indices, knowledge.parts[units]), knowledge.entry_scores())
+    n_parts = len(knowledge.part_names)
+    cell = knowledge.indices.astype(np.int64) * n_parts + knowledge.parts[knowledge.unit_of_entry()]
+    # bincount adds the entries in their order, the sums np.add.at gives, in a quarter of its time.
+    totals = np.bincount(cell, weights=knowledge.entry_scores(), minlength=knowledge.n_points * n_parts)
+    totals = totals.reshape(knowledge.n_points, n_parts)
     labels = totals.argmax(axis=1)
     labels[totals.max(axis=1) <= 0] = -1
     return labels
