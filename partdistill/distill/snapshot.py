@@ -109,7 +109,7 @@ class PredictionAverage:
                 continue
             self._folded[item.id] = epoch
             points = item.shape.points
-            _, nearest = cKDTree(points[index]).query(points[self.cloud(position, item)], workers=_threads())
+            _, nearest = cKDTree(points[index]).query(points[self.cloud(position, item)])
             self._fold(position, item, predicted[nearest])
 
     def complete(self, model: torch.nn.Module, items: Sequence[Item]) -> None:
@@ -160,6 +160,8 @@ class PredictionAverage:
 
 
 def _threads() -> int:
-    """Threads for a nearest-point query: as many as torch uses (each query point is answered on its
-    own, so the answers do not depend on the count; `threads.cpu_threads` limits both)."""
+    """Threads for the nearest sampled point of every point of a shape: as many as torch uses (each
+    point is answered on its own, so the answers do not depend on the count; `threads.cpu_threads`
+    limits both). A step's cloud is queried on one thread: for its 2,048 points, starting threads
+    on every query would cost a machine of many cores more than they save."""
     return torch.get_num_threads()

@@ -225,7 +225,7 @@ def vote(knowledge: Knowledge) -> np.ndarray:
     """
     n_parts = len(knowledge.part_names)
     cell = knowledge.indices.astype(np.int64) * n_parts + knowledge.parts[knowledge.unit_of_entry()]
-    # bincount adds the entries in their order, the sums np.add.at gives, in a quarter of its time.
+    # One bincount over (point, part) cells: each cell's entries are added in their order, in float64.
     totals = np.bincount(cell, weights=knowledge.entry_scores(), minlength=knowledge.n_points * n_parts)
     totals = totals.reshape(knowledge.n_points, n_parts)
     labels = totals.argmax(axis=1)
