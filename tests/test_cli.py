@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from typer.testing import CliRunner
 
 import partdistill.api as api
 import partdistill.synth
-from partdistill.cli import app
+from partdistill.cli import app, main
 from partdistill.collection import Collection
 from partdistill.distill.config import DistillConfig
 from partdistill.errors import PdError
@@ -20,6 +22,18 @@ from partdistill.formats import read_npz
 from partdistill.synth import SynthConfig
 
 runner = CliRunner()
+
+
+def test_the_program_ends_with_its_objects_left_to_the_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # After its command `pd` freezes what exists, so that the collections at exit skip it; the
+    # command's exit code is kept.
+    monkeypatch.setattr(sys, "argv", ["pd", "--help"])
+    try:
+        with pytest.raises(SystemExit) as end:
+            main()
+        assert end.value.code == 0 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_synth_procedural_writes_a_labelled_collection(tmp_path: Path) -> None:
