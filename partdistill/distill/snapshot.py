@@ -144,7 +144,12 @@ class PredictionAverage:
             return best
         from scipy.spatial import cKDTree  # 0.3 s to import, which every distill run would pay
 
-        _, nearest = cKDTree(item.shape.points[sampled]).query(item.shape.points, workers=_threads())
+        # On torch's threads (`threads.cpu_threads` limits both): each point is answered on its own,
+        # so the answers do not depend on their count. `observe`'s queries, 2,048 points a step, stay
+        # on one: threads started for each would cost a machine of many cores more than they save.
+        _, nearest = cKDTree(item.shape.points[sampled]).query(
+            item.shape.points, workers=torch.get_num_threads()
+        )
         return best[nearest]
 
     def adopt(self, items: Sequence[Item]) -> None:
@@ -157,11 +162,3 @@ class PredictionAverage:
                 held = self.probabilities[item.id] = held[sampled]
             if len(held) != len(sampled):
                 raise ValueError(f"the average of {item.id} holds {len(held)} points, not {len(sampled)}")
-
-
-def _threads() -> int:
-    """Threads for the nearest sampled point of every point of a shape: as many as torch uses (each
-    point is answered on its own, so the answers do not depend on the count; `threads.cpu_threads`
-    limits both). A step's cloud is queried on one thread: for its 2,048 points, starting threads
-    on every query would cost a machine of many cores more than they save."""
-    return torch.get_num_threads()
