@@ -26,12 +26,20 @@ def _zeros(tensor: torch.Tensor) -> torch.Tensor:
 
 
 @contextmanager
-def host_reads() -> Iterator[None]:
-    """Within it, `.cpu()`, `.item()` and `.tolist()` of a meta tensor read zeros instead of raising."""
+def host_reads(log: list[str] | None = None) -> Iterator[None]:
+    """Within it, `.cpu()`, `.item()` and `.tolist()` of a meta tensor read zeros instead of raising,
+    and append "read" to `log` where one is given: on a GPU, each is where the host waits for the
+    device."""
+
+    def zeros(tensor: torch.Tensor) -> torch.Tensor:
+        if log is not None:
+            log.append("read")
+        return _zeros(tensor)
+
     cpu, item, tolist = torch.Tensor.cpu, torch.Tensor.item, torch.Tensor.tolist
-    torch.Tensor.cpu = lambda self, *a, **k: _zeros(self) if self.is_meta else cpu(self, *a, **k)
-    torch.Tensor.item = lambda self: item(_zeros(self)) if self.is_meta else item(self)
-    torch.Tensor.tolist = lambda self: tolist(_zeros(self)) if self.is_meta else tolist(self)
+    torch.Tensor.cpu = lambda self, *a, **k: zeros(self) if self.is_meta else cpu(self, *a, **k)
+    torch.Tensor.item = lambda self: item(zeros(self)) if self.is_meta else item(self)
+    torch.Tensor.tolist = lambda self: tolist(zeros(self)) if self.is_meta else tolist(self)
     try:
         yield
     finally:

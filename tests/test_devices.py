@@ -181,3 +181,29 @@ def test_running_out_of_memory_is_one_sentence_with_what_to_make_smaller() -> No
         raise MemoryError  # numpy's
     with pytest.raises(RuntimeError, match="a bug"), enough_memory(lambda: "lower it."):  # not memory
         raise RuntimeError("a bug")
+
+
+def test_the_next_batch_is_made_before_a_step_is_read_back(items, tmp_path: Path, monkeypatch) -> None:
+    """On a GPU the host queues a step and goes on until it reads a result back (the average's
+    copy of the logits, the loss): making the next batch before that read lets the two overlap."""
+    events: list[str] = []
+    make = Distillation._batch
+    monkeypatch.setattr(Distillation, "_batch", lambda run, *a: (events.append("batch"), make(run, *a))[1])
+    with host_reads(events):
+        run = Distillation(_config(batch_size=1), items, tmp_path, device=META)
+        run.start(resume=False)
+        events.clear()
+        for report in run.run():
+            events.append(type(report).__name__)
+    assert run.state.switch_epoch == 2  # two epochs averaged, two of backward distillation
+    merged = [event for i, event in enumerate(events) if event != "read" or events[i - 1] != "read"]
+    steps = len(items)  # batches of one
+    epoch = [
+        "batch",
+        *["batch", "read", "BatchReport"] * (steps - 1),
+        "read",
+        "BatchReport",
+        "read",
+        "EpochReport",
+    ]
+    assert merged == epoch * 4  # reads in a row merged

@@ -652,15 +652,22 @@ class Distillation:
             plan = self._plan(rng)
             averaging = self._averages_after(epoch)
             losses = []
+            # On an accelerator the host queues a step and goes on until something waits for it:
+            # the next batch's copy to the device, the average's copy of the logits, the loss read.
+            # The next batch is drawn on the CPU before those, so that drawing it overlaps the step.
+            # Nothing in between draws from `rng`: the weights are those of one batch at a time.
+            made = (self._batch(chosen, rng) for chosen in plan)
+            batch = next(made, None)
             for number, chosen in enumerate(plan, start=1):
-                points, pairs, indices = self._batch(chosen, rng)
+                points, pairs, indices = batch
                 logits = self.model(points)
-                if averaging:
-                    self.average.observe(epoch, [(i, self.items[i]) for i in chosen], indices, logits)
                 loss = distillation_loss(logits, pairs)
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
+                batch = next(made, None)
+                if averaging:
+                    self.average.observe(epoch, [(i, self.items[i]) for i in chosen], indices, logits)
                 losses.append(loss.item())
                 yield BatchReport(epoch, number, losses[-1])
             phase = "backward" if self.rescored is not None else "forward"
