@@ -383,7 +383,7 @@ def _read_ply(
         if "vertex" not in names:
             raise ValueError("it has no vertex element")
         vertex = ply["vertex"].data
-    except (PlyParseError, ValueError, OSError, EOFError, IndexError) as error:
+    except (PlyParseError, ValueError, OverflowError, OSError, EOFError, IndexError) as error:
         raise PdError(f"{path} is not a readable PLY file ({_reason(error)}).") from error
     fields = set(vertex.dtype.names or ())
     if not {"x", "y", "z"} <= fields:

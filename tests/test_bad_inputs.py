@@ -1769,6 +1769,22 @@ CASES = [
         r"holds labels from 0 to 4,000,000,000",
     ),
     Case(
+        "view-ply-label-past-its-type",
+        ply("labels.ply", ["0 0 0 0", "1 0 0 1000000000000", "0 1 0 1"], (*XYZ, "int label")),
+        view("labels.ply"),
+        r"labels\.ply is not a readable PLY file \(Python integer 1000000000000 out of bounds for int32\)",
+    ),
+    Case(
+        "view-ply-colour-past-its-type",
+        ply(
+            "rgb.ply",
+            ["0 0 0 300 0 0", "1 0 0 0 0 0", "0 1 0 0 0 0"],
+            (*XYZ, "uchar red", "uchar green", "uchar blue"),
+        ),
+        view("rgb.ply"),
+        r"rgb\.ply is not a readable PLY file \(Python integer 300 out of bounds for uint8\)",
+    ),
+    Case(
         "view-ply-label-nan",
         ply("labels.ply", ["0 0 0 0", "1 0 0 nan", "0 1 0 1"], (*XYZ, "float label")),
         view("labels.ply"),
