@@ -95,6 +95,20 @@ def _paths(values: Any) -> tuple[Path, ...]:
 # --- pd synth ---------------------------------------------------------------------------------------
 
 
+def _watched(progress: Any, ray: Any = None) -> None:
+    """Refuse a `progress` that is not a `Progress` and a `ray` that is not `RayOptions`, before a
+    call writes anything."""
+    from partdistill.scale import RayOptions
+
+    if not isinstance(progress, Progress):
+        raise PdError(
+            f"{option('progress')} takes a partdistill.progress.Progress (such as Printed(), or QUIET),"
+            f" not {progress!r}."
+        )
+    if ray is not None and not isinstance(ray, RayOptions):
+        raise PdError(f"{option('ray')} takes a partdistill.scale.RayOptions (or None), not {ray!r}.")
+
+
 def synth(
     category: str | Category,
     *,
@@ -118,6 +132,7 @@ def synth(
     `out` defaults to shapes/<category>-<generator>. Shape i depends on (settings, seed, i) only,
     so the same call gives the same bytes, and a killed call resumes where it stopped.
     """
+    _watched(progress, ray)
     from partdistill.synth import GENERATORS, SynthConfig, build_generator, prepare, synthesize
 
     chosen = _category(category, parts)
@@ -202,6 +217,7 @@ def teach(
     from partdistill.teach.run import teach as teach_shapes
     from partdistill.teach.teachers import GLIP_NMS, refuse_ignored
 
+    _watched(progress, ray)
     refuse_ignored(teacher, threshold=threshold, nms=nms)
     check_number(sheets, "sheets", at_least=-1, whole=True)
     collection = shapes if isinstance(shapes, Collection) else Collection.open(_given(shapes, "shapes"))
@@ -282,6 +298,7 @@ def distill(
     other values of those given is refused.
     """
     arguments = dict(locals())
+    _watched(progress)
     from partdistill.distill.trained import TrainedStudent
 
     if "{category}" in str(out):  # a folder of that very name is not what was meant
@@ -329,6 +346,7 @@ def distill_categories(
     Every run's sources are checked, and no run folder may hold a run (unless `resume`), before the
     first one starts. Returns what each run did, in the order they finished."""
     arguments = dict(locals())
+    _watched(progress, ray)
     import dataclasses
 
     from partdistill.prompts import shapenetpart_categories
@@ -462,6 +480,7 @@ def predict(
     from partdistill.predict import label_files
     from partdistill.shapes import Frame
 
+    _watched(progress)
     frame = Frame(up, front)
     paths = [
         path
@@ -528,6 +547,7 @@ def evaluate(
     benchmark's own protocol; direct lifting of `knowledge` of the same shapes is scored beside.
     `points`: 2048 (one fixed subset per shape, the reference protocol) or "all". Reports go to
     `out` (default eval-<dataset>)."""
+    _watched(progress)
     from partdistill.datasets.readers import open_dataset
     from partdistill.distill.trained import TrainedStudent
     from partdistill.eval.evaluate import (
@@ -672,6 +692,7 @@ def import_shapes(
     from partdistill.prompts import find_category
     from partdistill.shapes import MAX_POINTS, Frame
 
+    _watched(progress)
     check_number(points, "points", at_least=1, at_most=MAX_POINTS, whole=True)
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
     frame = Frame(up, front)

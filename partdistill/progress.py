@@ -14,11 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from partdistill.errors import named
 
 
+@runtime_checkable
 class Task(Protocol):
     """One bar: `advance` it as steps are done, with a short status; close it at the end
     (`finished`: False where the work stopped short, on an error or an interrupt)."""
@@ -28,6 +29,7 @@ class Task(Protocol):
     def close(self, finished: bool = True) -> None: ...
 
 
+@runtime_checkable
 class Progress(Protocol):
     """Where a flow reports its notes and bars."""
 

@@ -117,6 +117,25 @@ def test_user_errors_are_one_sentence_and_exit_1(tmp_path: Path, args: list[str]
         (lambda out: api.load_run(5), "`run` must be a path, not 5."),
         (lambda out: api.distill(out=out, device="cpu"), "Say which shapes to distil on"),
         (lambda out: api.evaluate("collection", out, run=out, split="val"), "`split` is for the benchmarks"),
+        *[
+            (
+                call,
+                "`progress` takes a partdistill.progress.Progress (such as Printed(), or QUIET), not True.",
+            )
+            for call in (
+                lambda out: api.synth("chair", n=1, out=out, progress=True),
+                lambda out: api.teach(out, progress=True),
+                lambda out: api.distill(out, out=out, device="cpu", progress=True),
+                lambda out: api.distill_categories("chair", out, out=out, device="cpu", progress=True),
+                lambda out: api.predict(str(out) + ".ply", run=out, out=out, progress=True),
+                lambda out: api.evaluate("collection", out, run=out, progress=True),
+                lambda out: api.import_shapes("files", out, out=out, progress=True),
+            )
+        ],
+        (
+            lambda out: api.synth("chair", n=1, out=out, ray=True),
+            "`ray` takes a partdistill.scale.RayOptions",
+        ),
     ],
 )
 def test_python_calls_name_the_keyword_of_a_value_of_the_wrong_kind(
