@@ -477,7 +477,7 @@ def predict(
     to the front: the student sees each shape turned into the catalogue's frame (+y up, front +x),
     and the outputs keep the input's own frame and point order. Returns each input's labels."""
     from partdistill.distill.trained import TrainedStudent
-    from partdistill.predict import label_files
+    from partdistill.predict import label_files, seal_outputs
     from partdistill.shapes import Frame
 
     _watched(progress)
@@ -498,6 +498,7 @@ def predict(
             from partdistill.view import page_for, write_page
 
             write_page(inside(out, PAGE), page_for(out))
+        seal_outputs(out, [each.name for each in predicted], view)
     return predicted
 
 
@@ -655,6 +656,7 @@ def evaluate(
             written |= {COMPARISON, PAGE}
         # An earlier run's gallery or page that this one did not draw would show its results.
         report.retire([name for name in [*report_files(True), COMPARISON, PAGE] if name not in written])
+        report.seal(planned)
     # Published numbers are the benchmark's; a collection of one's own shapes has none.
     return Evaluation(result, reports, {} if dataset == "collection" else published(result.protocol))
 
@@ -801,4 +803,6 @@ def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points
     with OutputFolder(target.parent):
         pages = CommandFiles(target.parent, "pd view", shares=("pd predict", "pd eval"), recognises=is_page)
         [target] = pages.claim([target.name])
-        return Viewed(write_page(target, page), len(page.entries), page.title)
+        write_page(target, page)
+        pages.seal([target.name])
+    return Viewed(target, len(page.entries), page.title)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import math
 import os
@@ -444,16 +445,27 @@ WRITTEN = ".pd-written.json"  # in an output folder: the files each command wrot
 PAGE = "view.html"  # the interactive 3D page, in every output folder that has one (pd view)
 
 
+def _fingerprint(path: Path) -> str | None:
+    """The SHA-256 of the file at `path`'s bytes (None: no file there): what tells a file a command
+    wrote from one put in its place since. Its bytes, not its time: a copied folder stays pd's."""
+    if not path.is_file() or path.is_symlink():
+        return None
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 class CommandFiles:
     """The files one command writes into an output folder it may share with the user's own files.
 
-    A command writes a file there only if the file is new or an earlier run of the same command
-    wrote it: `check` refuses a name that exists and is not the command's, and `claim` also
-    records the names it grants in `.pd-written.json` (before the files are written, so a run
-    killed in between can still replace them when run again). Claim while holding the folder's
-    `OutputFolder` lock. `shares`: the commands whose files this one may replace too (pd view
-    rewrites the page pd predict or pd eval wrote, and they the page pd view wrote); `recognises`:
-    tells an unrecorded file that is pd's all the same (a page written before pages were recorded).
+    A command writes a file there only if the file is new or is, unchanged, one an earlier run of
+    the same command wrote: `check` refuses a name that exists and is not the command's, and
+    `claim` also records the names it grants in `.pd-written.json`, before the files are written,
+    so that a run killed in between can still replace them when run again. `seal` then records
+    each written file's digest: a file the user puts in its place afterwards is theirs, and is
+    neither replaced nor deleted. Claim and seal while holding the folder's `OutputFolder` lock.
+    `shares`: the commands whose files this one may replace too (pd view rewrites the page pd
+    predict or pd eval wrote, and they the page pd view wrote); `recognises`: tells an unrecorded
+    file that is pd's all the same (a page written before pages were recorded).
     """
 
     def __init__(
@@ -468,53 +480,89 @@ class CommandFiles:
         self.shares = shares
         self.recognises = recognises
 
-    def _record(self) -> dict[str, list[str]]:
+    def _record(self) -> dict[str, dict[str, str | None]]:
+        """Each command's files here: name -> fingerprint (None: claimed, not sealed; a record
+        written before seals lists the names alone)."""
         path = inside(self.folder, WRITTEN)
         if not path.exists():
             return {}
         record = read_json(path, "the files pd commands wrote into this folder")
-        if not all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in record.values()):
-            raise PdError(f"{path} is not a record of the files pd commands wrote into this folder.")
-        return record
+        files: dict[str, dict[str, str | None]] = {}
+        for command, names in record.items():
+            if isinstance(names, list) and all(isinstance(name, str) for name in names):
+                names = dict.fromkeys(names)
+            if not (isinstance(names, dict) and all(map(_is_fingerprint, names.values()))):
+                raise PdError(f"{path} is not a record of the files pd commands wrote into this folder.")
+            files[command] = names
+        return files
+
+    def _mine(self, path: Path, record: dict[str, dict[str, str | None]]) -> bool:
+        """Whether the file at `path` is one this command (or one it shares with) wrote, unchanged."""
+        if path.is_symlink():
+            return False
+        recorded = [
+            record[c][path.name] for c in (self.command, *self.shares) if path.name in record.get(c, {})
+        ]
+        return any(seal is None or seal == _fingerprint(path) for seal in recorded)
 
     def check(self, names: list[str]) -> list[Path]:
         """The paths of `names` (file names) in the folder; one PdError naming the first that
-        exists and was not written by this command. Writes nothing: a command checks before its
-        long work, and claims when it writes."""
+        exists and is not this command's. Writes nothing: a command checks before its long work,
+        and claims when it writes."""
         record = self._record()
-        own = set(record.get(self.command, [])).union(*(record.get(other, []) for other in self.shares))
+        ours = set().union(*(record.get(c, {}) for c in (self.command, *self.shares)))
         paths = []
         for name in names:
             path = inside(self.folder, name)
-            taken = (path.exists() or path.is_symlink()) and name not in own
-            if taken and (path.is_symlink() or not (self.recognises and self.recognises(path))):
-                raise PdError(
-                    f"{path} exists and {self.command} did not write it; choose another {option('out')}."
-                )
+            if (path.exists() or path.is_symlink()) and not self._mine(path, record):
+                if name in ours and not path.is_symlink():
+                    raise PdError(
+                        f"{path} has changed since pd wrote it, so it is left as it is; move it, or "
+                        f"choose another {option('out')}."
+                    )
+                if path.is_symlink() or not (self.recognises and self.recognises(path)):
+                    raise PdError(
+                        f"{path} exists and {self.command} did not write it; choose another {option('out')}."
+                    )
             paths.append(path)
         return paths
 
     def retire(self, names: list[str]) -> None:
-        """Delete those of `names` that this command wrote here before (by its record) and drop
-        them from its record: what an earlier run wrote and this one did not write again, which
-        would show that run's results beside this one's. Other files are left as they are."""
+        """Delete those of `names` that this command wrote here before (by its record) and that are
+        unchanged, and drop them from its record: what an earlier run wrote and this one did not
+        write again, which would show that run's results beside this one's. Other files are left
+        as they are."""
         record = self._record()
-        own = record.get(self.command, [])
+        own = record.get(self.command, {})
         gone = [name for name in names if name in own]
         for name in gone:
             path = inside(self.folder, name)
-            if path.is_file() and not path.is_symlink():
+            if path.is_file() and self._mine(path, {self.command: own}):
                 path.unlink()
         if gone:
-            record[self.command] = [name for name in own if name not in gone]
+            record[self.command] = {name: seal for name, seal in own.items() if name not in gone}
             write_json(inside(self.folder, WRITTEN), record)
 
     def claim(self, names: list[str]) -> list[Path]:
         """`check(names)`, then record them as this command's, before any is written."""
         paths = self.check(names)
         record = self._record()
-        own = set(record.get(self.command, []))
-        if not own.issuperset(names):
-            record[self.command] = sorted(own.union(names))
+        own = record.setdefault(self.command, {})
+        if any(name not in own or own[name] is not None for name in names):
+            own.update(dict.fromkeys(names))  # unsealed until written
             write_json(inside(self.folder, WRITTEN), record)
         return paths
+
+    def seal(self, names: list[str]) -> None:
+        """Record the digest of those of `names` this command has claimed, as they are now that it
+        has written them."""
+        record = self._record()
+        own = record.get(self.command, {})
+        sealed = {name: _fingerprint(inside(self.folder, name)) for name in names if name in own}
+        if sealed:
+            own.update(sealed)
+            write_json(inside(self.folder, WRITTEN), record)
+
+
+def _is_fingerprint(value: object) -> bool:
+    return value is None or (isinstance(value, str) and len(value) == 64)

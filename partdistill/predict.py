@@ -135,13 +135,27 @@ def check_names(names: list[str]) -> None:
         raise PdError(f"An input named {taken}.* would collide with {INPUTS_FILE}; rename it.")
 
 
+def _outputs(out: Path) -> CommandFiles:
+    return CommandFiles(out, "pd predict", shares=("pd view",))  # pd view writes only pages
+
+
+def _output_files(names: list[str], page: bool) -> list[str]:
+    """The files pd predict writes for inputs called `names` (and the page, if `page`)."""
+    files = [f"{name}{suffix}" for name in names for suffix in OUTPUT_SUFFIXES]
+    return [*files, INPUTS_FILE, *([PAGE] if page else [])]
+
+
 def claim_outputs(out: Path, names: list[str], page: bool) -> None:
     """Make the files pd predict writes for inputs called `names` (and the page, if `page`) its own
-    in `out`: refused (PdError) where one exists that no earlier pd predict wrote, such as the
-    user's own shapes or page, or a run's records. Call it holding the folder's `OutputFolder`."""
-    files = [f"{name}{suffix}" for name in names for suffix in OUTPUT_SUFFIXES]
-    mine = CommandFiles(out, "pd predict", shares=("pd view",))  # pd view writes only pages
-    mine.claim([*files, INPUTS_FILE, *([PAGE] if page else [])])
+    in `out`: refused (PdError) where one exists that no earlier pd predict wrote, or one did and
+    it has changed since, such as the user's own shapes or page, or a run's records. Call it
+    holding the folder's `OutputFolder`."""
+    _outputs(out).claim(_output_files(names, page))
+
+
+def seal_outputs(out: Path, names: list[str], page: bool) -> None:
+    """Record the files `claim_outputs` claimed as they are, now that they are written."""
+    _outputs(out).seal(_output_files(names, page))
 
 
 def face_labels(shape: Shape, labels: np.ndarray) -> np.ndarray:

@@ -343,6 +343,9 @@ def test_predict_keeps_the_inputs_labels_and_its_page_reads_nothing_else(
     assert [panel.title for panel in entry.panels] == ["ground truth", "prediction"]
     np.testing.assert_array_equal(entry.panels[0].labels, truth)
     again = ["predict", str(knives / "shapes" / "knife-00000.npz"), "--run", str(run), "--out", str(out)]
+    refused = runner.invoke(app, again)  # inputs.json is no longer the one pd wrote: it stays
+    assert refused.exit_code == 1 and "inputs.json has changed since pd wrote it" in refused.stderr
+    (out / "inputs.json").unlink()
     assert runner.invoke(app, again).exit_code == 0  # its own files, replaced
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -135,6 +136,40 @@ def test_a_command_replaces_only_the_files_it_wrote(tmp_path: Path) -> None:
     assert CommandFiles(tmp_path / "d", "pd eval").claim(["report.json"]) == [report]  # its own again
     with pytest.raises(PdError, match=r"report\.json exists and pd predict did not write it"):
         CommandFiles(tmp_path / "d", "pd predict").claim(["report.json"])
+
+
+def test_a_file_the_user_put_in_place_of_a_commands_is_theirs(tmp_path: Path) -> None:
+    files = CommandFiles(tmp_path, "pd view")
+    [page] = files.claim(["scan.html"])
+    page.write_text("pd's page")
+    files.seal(["scan.html"])
+    assert files.claim(["scan.html"]) == [page]  # unchanged: the command's to replace
+    page.write_text("pd's page, again")
+    files.seal(["scan.html"])
+    page.unlink()
+    page.write_text("the user's page")  # in its place, by the user
+    with pytest.raises(PdError, match=r"scan\.html has changed since pd wrote it, so it is left as it is"):
+        files.claim(["scan.html"])
+    files.retire(["scan.html"])  # nor is it deleted as an earlier run's
+    assert page.read_text() == "the user's page"
+    with pytest.raises(PdError, match=r"scan\.html exists and pd view did not write it"):
+        files.claim(["scan.html"])  # dropped from the record: the user's from now on
+
+
+def test_a_claimed_file_a_killed_run_left_unsealed_is_still_the_commands(tmp_path: Path) -> None:
+    files = CommandFiles(tmp_path, "pd eval")
+    [report] = files.claim(["report.json"])
+    report.write_text("half")  # killed before `seal`
+    assert CommandFiles(tmp_path, "pd eval").claim(["report.json"]) == [report]
+
+
+def test_a_record_of_names_alone_from_before_seals_is_read(tmp_path: Path) -> None:
+    (tmp_path / "report.json").write_text("{}")
+    (tmp_path / ".pd-written.json").write_text(json.dumps({"pd eval": ["report.json"]}))
+    assert CommandFiles(tmp_path, "pd eval").claim(["report.json"]) == [tmp_path / "report.json"]
+    (tmp_path / ".pd-written.json").write_text(json.dumps({"pd eval": {"report.json": 5}}))
+    with pytest.raises(PdError, match=r"is not a record of the files pd commands wrote"):
+        CommandFiles(tmp_path, "pd eval").claim(["report.json"])
 
 
 def test_hdf5_arrays_are_read_only_from_the_file_itself(tmp_path: Path) -> None:

@@ -92,6 +92,11 @@ def test_a_shape_file(chairs: Path, tmp_path: Path) -> None:
     assert runner.invoke(app, ["view", shape, "--out", str(old)]).exit_code == 0
     refused = runner.invoke(app, ["view", shape, "--out", str(mine)])
     assert refused.exit_code == 1 and "one.html exists and pd view did not write it" in refused.stderr
+    # Nor is the user's file that took the place of a page pd wrote.
+    (tmp_path / "one.html").write_text("<p>mine</p>")
+    refused = runner.invoke(app, ["view", shape, "--out", str(tmp_path / "one.html")])
+    assert refused.exit_code == 1 and "one.html has changed since pd wrote it" in refused.stderr
+    assert (tmp_path / "one.html").read_text() == "<p>mine</p>"
 
 
 def test_a_collection_with_a_shape_picker(chairs: Path, tmp_path: Path) -> None:
