@@ -2,7 +2,8 @@
 
 Read: PLY point clouds (plyfile; optional normals, colours, a per-point label property), meshes in
 PLY/OBJ/GLB/GLTF/OFF/STL (trimesh; sampled to points with normals and colours, area-weighted and
-seeded), and the project's own `.npz` format. `read_labelled` also says how a file labels its
+seeded), the project's own `.npz` format and Point-E's saved clouds (`PointCloud.save`: an `.npz` of
+coords and R, G, B, read in their own frame, +z up). `read_labelled` also says how a file labels its
 parts (`FileLabels`: a PLY's label property, named or numbered; a shape file's labels; the names
 of a GLB/GLTF file's nodes and meshes), for `pd import` to match them to a category's parts.
 Write: the project's `.npz` and a PLY whose colours show the parts (MeshLab, CloudCompare and
@@ -71,6 +72,13 @@ _ARRAYS: dict[str, tuple[int, int | None]] = {
     "mesh_faces": (MAX_FACES, 3),
     "mesh_face_labels": (MAX_FACES, None),
     "mesh_vertex_colors": (MAX_POINTS, 3),
+}
+# Point-E's `PointCloud.save`: coords [N,3] and a [N] array per channel (R, G, B in [0,1]).
+_POINT_E: dict[str, tuple[int, int | None]] = {
+    "coords": (MAX_POINTS, 3),
+    "R": (MAX_POINTS, None),
+    "G": (MAX_POINTS, None),
+    "B": (MAX_POINTS, None),
 }
 
 
@@ -198,7 +206,7 @@ def write_npz(shape: Shape, path: str | Path) -> None:
 
 
 def read_npz(path: str | Path) -> Shape:
-    """Read a shape written by `write_npz`.
+    """Read a shape written by `write_npz`, or a cloud Point-E saved (`_point_e_shape`).
 
     Every array's header is checked (its kind of numbers, its width, at most MAX_POINTS rows or
     MAX_FACES faces) before any array is loaded, and the metadata is read field by field.
@@ -208,13 +216,17 @@ def read_npz(path: str | Path) -> Shape:
         raise PdError(f"{path} is not a readable partdistill shape file (it is not a zip archive).")
     try:
         with zipfile.ZipFile(path) as archive:
-            members = {_array_name(info, path): info for info in archive.infolist()}
+            names = {info.filename for info in archive.infolist()}
+            layout = _POINT_E if "coords.npy" in names else _ARRAYS
+            members = {_array_name(info, path, layout): info for info in archive.infolist()}
             for name, info in members.items():
                 with archive.open(info) as handle:
-                    _check_array(name, *_array_header(handle), path)
+                    _check_array(name, *_array_header(handle), path, layout)
             arrays = {name: _read_array(archive, info) for name, info in members.items()}
     except _ZIP_ERRORS as error:
         raise PdError(f"{path} is not a readable partdistill shape file ({_reason(error)}).") from error
+    if layout is _POINT_E:
+        return _point_e_shape(arrays, path)
     meta = _npz_meta(arrays.pop("meta", None), path)
     try:
         mesh = None
@@ -257,12 +269,35 @@ _ZIP_ERRORS = (
 )
 
 
-def _array_name(info: zipfile.ZipInfo, path: Path) -> str:
-    """The array a zip member holds ("points" for points.npy); a member the format lacks is refused."""
+def _array_name(info: zipfile.ZipInfo, path: Path, layout: dict[str, tuple[int, int | None]]) -> str:
+    """The array a zip member holds ("points" for points.npy); a member `layout` lacks is refused."""
     name = info.filename.removesuffix(".npy")
-    if name not in _ARRAYS or not info.filename.endswith(".npy"):
-        raise PdError(f"{path} is not a partdistill shape file: it holds '{info.filename}'.")
+    if name not in layout or not info.filename.endswith(".npy"):
+        raise PdError(
+            f"{path} is not a partdistill shape file (nor a Point-E cloud): it holds '{info.filename}'."
+        )
     return name
+
+
+def _point_e_shape(arrays: dict[str, np.ndarray], path: Path) -> Shape:
+    """The shape of a cloud Point-E saved: its coords as they are (Point-E's frame: +z up, front
+    +x, which `--up z` turns into the catalogue's), coloured where it has all of R, G, B."""
+    coords = arrays["coords"]
+    if any(len(values) != len(coords) for values in arrays.values()):
+        raise PdError(
+            f"{path}: its R, G, B channels must have a value for each of its {len(coords):,} points."
+        )
+    colors = None
+    if {"R", "G", "B"} <= arrays.keys():
+        colors = np.clip(np.stack([arrays[c] for c in "RGB"], axis=1), 0.0, 1.0)
+    try:
+        return Shape(
+            points=coords,
+            colors=colors,
+            provenance=Provenance("point-e", source=str(path), description="a cloud Point-E saved"),
+        )
+    except ShapeError as error:
+        raise PdError(f"{path}: {error}") from error
 
 
 def _array_header(handle: io.BufferedIOBase) -> tuple[tuple[int, ...], np.dtype]:
@@ -277,9 +312,15 @@ def _array_header(handle: io.BufferedIOBase) -> tuple[tuple[int, ...], np.dtype]
     return shape, dtype
 
 
-def _check_array(name: str, shape: tuple[int, ...], dtype: np.dtype, path: Path) -> None:
+def _check_array(
+    name: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    path: Path,
+    layout: dict[str, tuple[int, int | None]] = _ARRAYS,
+) -> None:
     """Refuse (PdError) an array of the wrong kind of values or width, or of more rows than allowed."""
-    max_rows, width = _ARRAYS[name]
+    max_rows, width = layout[name]
     if name == "meta" and dtype != np.uint8:
         raise PdError(f"{path}: its meta array holds {dtype_words(dtype)}, not the bytes of a JSON text.")
     if dtype.kind not in "iuf":  # object arrays are pickles: never loaded

@@ -21,7 +21,8 @@ from partdistill.formats import (
     write_npz,
     write_ply,
 )
-from partdistill.shapes import MAX_POINTS, Mesh, Provenance, Shape
+from partdistill.shapes import MAX_POINTS, Frame, Mesh, Provenance, Shape
+from partdistill.synth.point_e import shape_from_point_e
 
 
 def _assert_same(a: Shape, b: Shape) -> None:
@@ -290,6 +291,32 @@ def test_npz_from_another_program_is_refused(tmp_path: Path) -> None:
         np.lib.format.write_array(handle, np.zeros((3, 3)))
     with pytest.raises(PdError, match="not a readable partdistill shape file"):
         read_shape(tmp_path / "other.npz")
+
+
+def test_a_cloud_point_e_saved_is_read_in_its_own_frame_with_its_colours(tmp_path: Path) -> None:
+    coords = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float32)
+    channels = {"R": np.array([1, 0, 0.5, 2], np.float32), "G": np.zeros(4, np.float32), "B": np.ones(4)}
+    np.savez(tmp_path / "cloud.npz", coords=coords, **channels)  # what PointCloud.save writes
+    shape = read_shape(tmp_path / "cloud.npz")
+    np.testing.assert_array_equal(shape.points, coords)
+    np.testing.assert_array_equal(shape.colors, [[1, 0, 1], [0, 0, 1], [0.5, 0, 1], [1, 0, 1]])
+    assert shape.provenance.generator == "point-e" and shape.labels is None
+    # `--up z` turns it as pd synth turns Point-E's own clouds (+z up, front +x).
+    upright = shape.rotated(Frame(up="z")).points
+    np.testing.assert_allclose(
+        upright, shape_from_point_e(coords, channels, provenance=Provenance("point-e")).points
+    )
+    np.savez(tmp_path / "short.npz", coords=coords, **(channels | {"G": np.zeros(3)}))
+    with pytest.raises(
+        PdError, match=r"short\.npz: its R, G, B channels must have a value for each of its 4"
+    ):
+        read_shape(tmp_path / "short.npz")
+    np.savez(tmp_path / "alpha.npz", coords=coords, A=np.ones(4), **channels)
+    with pytest.raises(
+        PdError,
+        match=r"alpha\.npz is not a partdistill shape file \(nor a Point-E cloud\): it holds 'A\.npy'",
+    ):
+        read_shape(tmp_path / "alpha.npz")
 
 
 def test_mesh_with_nan_vertices_is_refused(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ from shared_data import shared
 from tiny_models import marching_cubes_table, sphere_field, tiny_shap_e_pipeline
 
 from partdistill.errors import MissingDependencyError, PdError
+from partdistill.formats import read_shape
 from partdistill.prompts import find_category
-from partdistill.shapes import Provenance
+from partdistill.shapes import Frame, Provenance
 from partdistill.synth.base import Request
 from partdistill.synth.point_e import PointEGenerator, shape_from_point_e
 from partdistill.synth.shap_e import ShapEGenerator, shape_from_shap_e_mesh
@@ -113,6 +114,17 @@ def test_point_e_adapter_on_real_point_e_output() -> None:
     # Point-E is z-up: the corgi's height (its z) becomes y, its length (y) runs along z.
     np.testing.assert_allclose(shape.points[:, 1], data["coords"][:, 2], atol=1e-6)
     np.testing.assert_allclose(shape.points[:, 2], -data["coords"][:, 1], atol=1e-6)
+
+
+def test_a_real_point_e_file_is_read_as_a_shape_file_upright_with_up_z() -> None:
+    path = shared("point_e_samples", "pc_corgi.npz")
+    data = np.load(path)
+    adapted = shape_from_point_e(
+        data["coords"], {c: data[c] for c in "RGB"}, provenance=Provenance("point-e")
+    )
+    shape = read_shape(path).rotated(Frame(up="z"))  # what pd predict/import --up z read
+    np.testing.assert_allclose(shape.points, adapted.points, atol=1e-6)
+    np.testing.assert_array_equal(shape.colors, adapted.colors)
 
 
 def test_point_e_adapter_needs_colour_channels() -> None:
