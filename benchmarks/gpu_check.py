@@ -35,10 +35,11 @@ from tiny_models import tiny_shap_e_pipeline
 
 from partdistill.datasets.readers import LabelledCollection
 from partdistill.distill.config import DistillConfig
-from partdistill.distill.data import Item
+from partdistill.distill.data import Item, make_sample
+from partdistill.distill.losses import UnitPairs, distillation_loss
 from partdistill.distill.sources import items_from_store
 from partdistill.distill.students.m2ae import PointM2AEStudent
-from partdistill.distill.train import Distillation
+from partdistill.distill.train import BatchReport, Distillation
 from partdistill.distill.trained import TrainedStudent
 from partdistill.eval.evaluate import EvalResult, StudentPredictor, evaluate
 from partdistill.knowledge.store import KnowledgeStore
@@ -190,6 +191,43 @@ def main() -> None:
 
         return run
 
+    def overlap() -> str:
+        """A distillation step in the loop, from one step's report to the next (drawing its batch
+        included), against the steps alone on batches drawn beforehand and the drawing alone."""
+        items: list[Item] = state["items"]
+        config = DistillConfig(category="chair", epochs=20, min_steps=0, batch_size=4, backward=False)
+        run = Distillation(config, items, root / "run-overlap", device=device)
+        run.start(resume=False)
+        loop, last = [], None
+        for report in run.run():
+            now = time.perf_counter()
+            if isinstance(report, BatchReport) and report.batch > 1:
+                loop.append(now - last)  # one whole iteration: the epoch's first is left out
+            last = now
+        run.model.train()  # the run's last fit left it in eval mode
+        rng, steps, drawing = np.random.default_rng(0), [], []
+        for _ in range(len(loop)):
+            start = time.perf_counter()
+            chosen = items[: config.batch_size]
+            samples = [make_sample(item, config.n_points, rng, config.augment) for item in chosen]
+            pairs = UnitPairs.from_knowledge([sample.knowledge for sample in samples]).to(device)
+            points = torch.from_numpy(np.stack([sample.points for sample in samples])).to(device)
+            drawing.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            loss = distillation_loss(run.model(points), pairs)
+            run.optimizer.zero_grad()
+            loss.backward()
+            run.optimizer.step()
+            loss.item()
+            steps.append(time.perf_counter() - start)
+        loop_ms, steps_ms, drawing_ms = (1000 * np.median(t) for t in (loop, steps, drawing))
+        hidden = (steps_ms + drawing_ms - loop_ms) / drawing_ms
+        return (
+            f"{loop_ms:.1f} ms a step in the loop, {steps_ms:.1f} alone, drawing a batch"
+            f" {drawing_ms:.1f} (medians of {len(loop)}): the loop hides {100 * hidden:.0f}% of the drawing"
+            " (none where the steps run on the host)"
+        )
+
     def predict() -> str:
         trained = TrainedStudent.load(state["run"], device)
         labels = trained.labels(state["shape"])
@@ -210,6 +248,7 @@ def main() -> None:
     check.stage("teach: simulated, 8 chairs", teach_simulated)
     check.stage("distill: pointnet + backward, resume", distill("pointnet"))
     check.stage("distill: edgeconv + backward, resume", distill("edgeconv"))
+    check.stage("distill: the next batch drawn during a step", overlap)
     checkpoint = random_m2ae_checkpoint(root / "pre-train.pth")
     check.stage("distill: point-m2ae (random checkpoint)", distill("point-m2ae", checkpoint))
     check.stage("predict", predict)
