@@ -498,7 +498,7 @@ def predict(
             from partdistill.view import page_for, write_page
 
             write_page(inside(out, PAGE), page_for(out))
-        seal_outputs(out, [each.name for each in predicted], view)
+            seal_outputs(out, [PAGE])
     return predicted
 
 

@@ -537,7 +537,7 @@ class CommandFiles:
         gone = [name for name in names if name in own]
         for name in gone:
             path = inside(self.folder, name)
-            if path.is_file() and self._mine(path, {self.command: own}):
+            if path.is_file() and self._mine(path, record):
                 path.unlink()
         if gone:
             record[self.command] = {name: seal for name, seal in own.items() if name not in gone}
@@ -555,14 +555,20 @@ class CommandFiles:
 
     def seal(self, names: list[str]) -> None:
         """Record the digest of those of `names` this command has claimed, as they are now that it
-        has written them."""
+        has written them, for it and for the commands it shares them with (whose earlier digest,
+        or claim a killed run left, no longer stands for the file)."""
         record = self._record()
-        own = record.get(self.command, {})
-        sealed = {name: _fingerprint(inside(self.folder, name)) for name in names if name in own}
+        sealed = {
+            name: _fingerprint(inside(self.folder, name))
+            for name in names
+            if name in record.get(self.command, {})
+        }
+        for command in (self.command, *self.shares):
+            files = record.get(command, {})
+            files.update({name: seal for name, seal in sealed.items() if name in files})
         if sealed:
-            own.update(sealed)
             write_json(inside(self.folder, WRITTEN), record)
 
 
 def _is_fingerprint(value: object) -> bool:
-    return value is None or (isinstance(value, str) and len(value) == 64)
+    return value is None or (isinstance(value, str) and re.fullmatch("[0-9a-f]{64}", value) is not None)

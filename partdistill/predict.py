@@ -88,10 +88,12 @@ def label_files(
     with tracked(progress, "labelling", len(shapes)) as bar:
         for path, shape, name in zip(inputs, shapes, names, strict=True):
             labels = trained.labels(shape.rotated(frame), seed=seed)
-            write_prediction(shape, labels, trained, out, name, path, frame)
+            written = write_prediction(shape, labels, trained, out, name, path, frame)
+            seal_outputs(out, [each.name for each in written])
             done.append(Predicted(path, name, labels))
             bar.advance()
     write_json(inside(out, INPUTS_FILE), _earlier(out, names) | {item.name: str(item.input) for item in done})
+    seal_outputs(out, [INPUTS_FILE])
     return done
 
 
@@ -139,23 +141,18 @@ def _outputs(out: Path) -> CommandFiles:
     return CommandFiles(out, "pd predict", shares=("pd view",))  # pd view writes only pages
 
 
-def _output_files(names: list[str], page: bool) -> list[str]:
-    """The files pd predict writes for inputs called `names` (and the page, if `page`)."""
-    files = [f"{name}{suffix}" for name in names for suffix in OUTPUT_SUFFIXES]
-    return [*files, INPUTS_FILE, *([PAGE] if page else [])]
-
-
 def claim_outputs(out: Path, names: list[str], page: bool) -> None:
     """Make the files pd predict writes for inputs called `names` (and the page, if `page`) its own
     in `out`: refused (PdError) where one exists that no earlier pd predict wrote, or one did and
     it has changed since, such as the user's own shapes or page, or a run's records. Call it
     holding the folder's `OutputFolder`."""
-    _outputs(out).claim(_output_files(names, page))
+    files = [f"{name}{suffix}" for name in names for suffix in OUTPUT_SUFFIXES]
+    _outputs(out).claim([*files, INPUTS_FILE, *([PAGE] if page else [])])
 
 
-def seal_outputs(out: Path, names: list[str], page: bool) -> None:
-    """Record the files `claim_outputs` claimed as they are, now that they are written."""
-    _outputs(out).seal(_output_files(names, page))
+def seal_outputs(out: Path, files: list[str]) -> None:
+    """Record `files`, which `claim_outputs` claimed, as they are now that they are written."""
+    _outputs(out).seal(files)
 
 
 def face_labels(shape: Shape, labels: np.ndarray) -> np.ndarray:

@@ -163,6 +163,27 @@ def test_a_claimed_file_a_killed_run_left_unsealed_is_still_the_commands(tmp_pat
     assert CommandFiles(tmp_path, "pd eval").claim(["report.json"]) == [report]
 
 
+def test_commands_that_share_a_page_vouch_only_for_its_latest_bytes(tmp_path: Path) -> None:
+    evaluation = CommandFiles(tmp_path, "pd eval", shares=("pd view",))
+    view = CommandFiles(tmp_path, "pd view", shares=("pd predict", "pd eval"))
+    predict = CommandFiles(tmp_path, "pd predict", shares=("pd view",))
+    [page] = evaluation.claim(["view.html"])
+    page.write_text("pd eval's page")
+    evaluation.seal(["view.html"])
+    view.claim(["view.html"])
+    page.write_text("pd view's page")
+    view.seal(["view.html"])
+    evaluation.retire(["view.html"])  # a later pd eval without a page: the page pd view rewrote goes
+    assert not page.exists()
+    view.claim(["view.html"])  # and is killed before it writes
+    predict.claim(["view.html"])
+    page.write_text("pd predict's page")
+    predict.seal(["view.html"])
+    page.write_text("the user's page")
+    with pytest.raises(PdError, match=r"view\.html has changed since pd wrote it"):
+        predict.claim(["view.html"])  # pd view's unfinished claim vouches for nothing now
+
+
 def test_a_record_of_names_alone_from_before_seals_is_read(tmp_path: Path) -> None:
     (tmp_path / "report.json").write_text("{}")
     (tmp_path / ".pd-written.json").write_text(json.dumps({"pd eval": ["report.json"]}))
