@@ -281,19 +281,28 @@ def _array_name(info: zipfile.ZipInfo, path: Path, layout: dict[str, tuple[int, 
 
 def _point_e_shape(arrays: dict[str, np.ndarray], path: Path) -> Shape:
     """The shape of a cloud Point-E saved: its coords as they are (Point-E's frame: +z up, front
-    +x, which `--up z` turns into the catalogue's), coloured where it has all of R, G, B."""
+    +x, which `--up z` turns into the catalogue's), coloured by its R, G, B channels where it has
+    them (floats in [0, 1]; a slight overshoot is clipped)."""
     coords = arrays["coords"]
-    if any(len(values) != len(coords) for values in arrays.values()):
+    channels = [arrays[c] for c in "RGB" if c in arrays]
+    missing = [c for c in "RGB" if c not in arrays]
+    if channels and missing:
+        raise PdError(f"{path}: it has no {' or '.join(missing)} channel; Point-E saves R, G and B together.")
+    if any(len(values) != len(coords) for values in channels):
         raise PdError(
             f"{path}: its R, G, B channels must have a value for each of its {len(coords):,} points."
         )
-    colors = None
-    if {"R", "G", "B"} <= arrays.keys():
-        colors = np.clip(np.stack([arrays[c] for c in "RGB"], axis=1), 0.0, 1.0)
+    if any(values.dtype.kind != "f" for values in channels):
+        words = dtype_words(next(v.dtype for v in channels if v.dtype.kind != "f"))
+        raise PdError(
+            f"{path}: its R, G, B channels must be floats in [0, 1], as Point-E saves them, not {words}."
+        )
+    if any(not np.isfinite(values).all() for values in channels):
+        raise PdError(f"{path}: its R, G, B channels must be finite floats in [0, 1], and some are not.")
     try:
         return Shape(
             points=coords,
-            colors=colors,
+            colors=np.clip(np.stack(channels, axis=1), 0.0, 1.0) if channels else None,
             provenance=Provenance("point-e", source=str(path), description="a cloud Point-E saved"),
         )
     except ShapeError as error:

@@ -311,6 +311,14 @@ def test_a_cloud_point_e_saved_is_read_in_its_own_frame_with_its_colours(tmp_pat
         PdError, match=r"short\.npz: its R, G, B channels must have a value for each of its 4"
     ):
         read_shape(tmp_path / "short.npz")
+    for name, changed, message in (
+        ("red.npz", {"R": channels["R"]}, r"red\.npz: it has no G or B channel; Point-E saves R, G and B"),
+        ("bytes.npz", channels | {"G": np.full(4, 128, np.uint8)}, r"must be floats in \[0, 1\], as Point-E"),
+        ("inf.npz", channels | {"B": np.array([1, np.inf, 0, 0])}, r"inf\.npz: its R, G, B channels must"),
+    ):
+        np.savez(tmp_path / name, coords=coords, **changed)
+        with pytest.raises(PdError, match=message):
+            read_shape(tmp_path / name)
     np.savez(tmp_path / "alpha.npz", coords=coords, A=np.ones(4), **channels)
     with pytest.raises(
         PdError,
