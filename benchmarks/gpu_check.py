@@ -192,18 +192,22 @@ def main() -> None:
         return run
 
     def overlap() -> str:
-        """A distillation step in the loop, from one step's report to the next (drawing its batch
-        included), against the steps alone on batches drawn beforehand and the drawing alone."""
+        """A distillation step in the loop, from one step's report to the next (the next batch drawn
+        within), against the steps alone on batches drawn beforehand and the drawing alone."""
         items: list[Item] = state["items"]
-        config = DistillConfig(category="chair", epochs=20, min_steps=0, batch_size=4, backward=False)
+        config = DistillConfig(category="chair", epochs=12, min_steps=0, batch_size=2, backward=False)
         run = Distillation(config, items, root / "run-overlap", device=device)
         run.start(resume=False)
-        loop, last = [], None
+        loop, last, steps_per_epoch = [], None, run.steps_per_epoch
         for report in run.run():
             now = time.perf_counter()
-            if isinstance(report, BatchReport) and report.batch > 1:
-                loop.append(now - last)  # one whole iteration: the epoch's first is left out
+            # From the report before: the step and the drawing of the batch after it, which an
+            # epoch's first interval (the epoch's start) and last step (nothing after) lack.
+            if isinstance(report, BatchReport) and 1 < report.batch < steps_per_epoch:
+                loop.append(now - last)
             last = now
+        if not loop:
+            raise RuntimeError(f"{len(items)} shapes in batches of 2 make too few steps an epoch to time")
         run.model.train()  # the run's last fit left it in eval mode
         rng, steps, drawing = np.random.default_rng(0), [], []
         for _ in range(len(loop)):
