@@ -92,10 +92,7 @@ def _paths(values: Any) -> tuple[Path, ...]:
     return tuple(_path(value) for value in _each(values))
 
 
-# --- pd synth ---------------------------------------------------------------------------------------
-
-
-def _watched(progress: Any, ray: Any = None) -> None:
+def _check_progress_and_ray(progress: Any, ray: Any = None) -> None:
     """Refuse a `progress` that is not a `Progress` and a `ray` that is not `RayOptions`, before a
     call writes anything."""
     from partdistill.scale import RayOptions
@@ -107,6 +104,9 @@ def _watched(progress: Any, ray: Any = None) -> None:
         )
     if ray is not None and not isinstance(ray, RayOptions):
         raise PdError(f"{option('ray')} takes a partdistill.scale.RayOptions (or None), not {ray!r}.")
+
+
+# --- pd synth ---------------------------------------------------------------------------------------
 
 
 def synth(
@@ -132,7 +132,7 @@ def synth(
     `out` defaults to shapes/<category>-<generator>. Shape i depends on (settings, seed, i) only,
     so the same call gives the same bytes, and a killed call resumes where it stopped.
     """
-    _watched(progress, ray)
+    _check_progress_and_ray(progress, ray)
     from partdistill.synth import GENERATORS, SynthConfig, build_generator, prepare, synthesize
 
     chosen = _category(category, parts)
@@ -217,7 +217,7 @@ def teach(
     from partdistill.teach.run import teach as teach_shapes
     from partdistill.teach.teachers import GLIP_NMS, refuse_ignored
 
-    _watched(progress, ray)
+    _check_progress_and_ray(progress, ray)
     refuse_ignored(teacher, threshold=threshold, nms=nms)
     check_number(sheets, "sheets", at_least=-1, whole=True)
     collection = shapes if isinstance(shapes, Collection) else Collection.open(_given(shapes, "shapes"))
@@ -298,7 +298,7 @@ def distill(
     other values of those given is refused.
     """
     arguments = dict(locals())
-    _watched(progress)
+    _check_progress_and_ray(progress)
     from partdistill.distill.trained import TrainedStudent
 
     if "{category}" in str(out):  # a folder of that very name is not what was meant
@@ -346,7 +346,7 @@ def distill_categories(
     Every run's sources are checked, and no run folder may hold a run (unless `resume`), before the
     first one starts. Returns what each run did, in the order they finished."""
     arguments = dict(locals())
-    _watched(progress, ray)
+    _check_progress_and_ray(progress, ray)
     import dataclasses
 
     from partdistill.prompts import shapenetpart_categories
@@ -480,7 +480,7 @@ def predict(
     from partdistill.predict import label_files, seal_outputs
     from partdistill.shapes import Frame
 
-    _watched(progress)
+    _check_progress_and_ray(progress)
     frame = Frame(up, front)
     paths = [
         path
@@ -548,7 +548,7 @@ def evaluate(
     benchmark's own protocol; direct lifting of `knowledge` of the same shapes is scored beside.
     `points`: 2048 (one fixed subset per shape, the reference protocol) or "all". Reports go to
     `out` (default eval-<dataset>)."""
-    _watched(progress)
+    _check_progress_and_ray(progress)
     from partdistill.datasets.readers import open_dataset
     from partdistill.distill.trained import TrainedStudent
     from partdistill.eval.evaluate import (
@@ -694,7 +694,7 @@ def import_shapes(
     from partdistill.prompts import find_category
     from partdistill.shapes import MAX_POINTS, Frame
 
-    _watched(progress)
+    _check_progress_and_ray(progress)
     check_number(points, "points", at_least=1, at_most=MAX_POINTS, whole=True)
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
     frame = Frame(up, front)

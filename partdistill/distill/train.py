@@ -655,7 +655,8 @@ class Distillation:
             # On an accelerator the host queues a step and goes on until something waits for it:
             # the next batch's copy to the device, the average's copy of the logits, the loss read.
             # The next batch is drawn on the CPU before those, so that drawing it overlaps the step.
-            # Nothing in between draws from `rng`: the weights are those of one batch at a time.
+            # The draws keep their order (`observe` reads only the logits and the items), and what
+            # `_batch` reads (`self.rescored`) changes only between epochs: the same weights.
             made = (self._batch(chosen, rng) for chosen in plan)
             batch = next(made, None)
             for number, chosen in enumerate(plan, start=1):
