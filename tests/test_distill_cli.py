@@ -349,6 +349,24 @@ def test_predict_keeps_the_inputs_labels_and_its_page_reads_nothing_else(
     assert runner.invoke(app, again).exit_code == 0  # its own files, replaced
 
 
+@pytest.mark.parametrize("every", [0.0, 3600.0])  # after each input; once, at the end
+def test_predict_records_the_digest_of_every_file_it_wrote(
+    run: Path, knives: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: float
+) -> None:
+    import hashlib
+
+    from partdistill import predict
+
+    monkeypatch.setattr(predict, "SEAL_EVERY", every)
+    inputs = [str(knives / "shapes" / f"knife-0000{i}.npz") for i in range(2)]
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["predict", *inputs, "--run", str(run), "--out", str(out)]).exit_code == 0
+    record = json.loads((out / ".pd-written.json").read_text())["pd predict"]
+    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert sorted(record) == files and len(files) == 2 * 3 + 2  # ply, json, png each; inputs.json, view.html
+    assert all(record[name] == hashlib.sha256((out / name).read_bytes()).hexdigest() for name in files)
+
+
 def test_tta_progress_is_a_bar_per_stage_a_line_per_phase_and_the_lifting_figure(tmp_path: Path) -> None:
     """5 chairs in batches of 4 over 4 epochs, taught first: what the user reads (issue 26, item 5)."""
     synth = ["synth", "--category", "chair", "--n", "5", "--points", "400", "--out", str(tmp_path / "c")]
