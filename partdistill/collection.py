@@ -267,7 +267,8 @@ class Collection:
 
     def category_for(self, asked: Category | None = None, force: bool = False) -> Category:
         """The category to treat the shapes as: `asked`, or the one every shape shares. A category
-        that contradicts the shapes' own is refused unless `force` (`force_category`)."""
+        that contradicts a shape's own is refused unless `force` (`force_category`), a collection
+        of several categories too: every shape of it would be taught and distilled as `asked`."""
         self.require_shapes()
         names = {record.category for record in self.ok_records}
         own = find_category(next(iter(names))) if len(names) == 1 and None not in names else None
@@ -278,10 +279,17 @@ class Collection:
                     f"say which with {option('category')}."
                 )
             return own
-        if own is not None and asked != own and not force:
+        others = sorted({category.key for category in map(find_category, names - {None})} - {asked.key})
+        if own is not None and others and not force:
             raise PdError(
                 f"{self.root} holds {own.key} shapes, not {asked.key}; pass {option('force_category')} to "
                 f"treat them as {asked.key} anyway."
+            )
+        if others and not force:
+            raise PdError(
+                f"{self.root} holds {', '.join(others)} shapes besides any {asked.key}, and each shape of a "
+                f"collection is taught and distilled as one category: import each category into a collection "
+                f"of its own, or pass {option('force_category')} to treat them all as {asked.key}."
             )
         return asked
 

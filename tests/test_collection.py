@@ -157,3 +157,25 @@ def test_benchmark_ids_with_a_folder_are_safe(tmp_path: Path, two_part_shape: Sh
     assert (tmp_path / "shapes" / "02691156" / "1a04e3eab45ca15dd86060f189eb133.npz").is_file()
     with pytest.raises(PdError, match="not a safe file name"):
         collection.add("../escape", two_part_shape)
+
+
+def test_a_category_asked_of_shapes_of_others_is_refused_unless_forced(
+    tmp_path: Path, two_part_shape: Shape
+) -> None:
+    from partdistill.prompts import find_category
+
+    chair, table = find_category("chair"), find_category("table")
+    collection = Collection.create(tmp_path / "c")
+    collection.add("t", two_part_shape)  # a table
+    collection.add("u", two_part_shape.replace(category=None, labels=None, part_names=()))
+    assert collection.category_for(table) == table  # a shape of no category is taken as the one asked
+    with pytest.raises(
+        PdError, match=r"holds table shapes besides any chair, and each shape of a collection"
+    ):
+        collection.category_for(chair)
+    collection.add("c", two_part_shape.replace(category="chair", part_names=("seat", "leg")))
+    with pytest.raises(PdError, match=r"holds chair shapes besides any table"):
+        collection.category_for(table)  # a chair would be taught as a table
+    with pytest.raises(PdError, match=r"holds shapes of 3 categories; say which"):
+        collection.category_for()
+    assert collection.category_for(table, force=True) == table
