@@ -141,10 +141,17 @@ def output_names(inputs: list[Path]) -> list[str]:
 
 
 def check_names(names: list[str]) -> None:
-    """Refuse (PdError) an output name that would collide with INPUTS_FILE."""
+    """Refuse (PdError) an output name that would collide with INPUTS_FILE, or make hidden files,
+    where pd keeps its records of the folder (`.pd-written.json`, `.pd-owner`)."""
     taken = Path(INPUTS_FILE).stem
     if taken in names:
         raise PdError(f"An input named {taken}.* would collide with {INPUTS_FILE}; rename it.")
+    hidden = next((name for name in names if name.startswith(".")), None)
+    if hidden is not None:
+        raise PdError(
+            f"An input named {hidden}.* would give hidden outputs, where pd keeps its records of the folder; "
+            "rename it."
+        )
 
 
 def _outputs(out: Path) -> CommandFiles:

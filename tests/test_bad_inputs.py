@@ -1288,6 +1288,12 @@ CASES = [
         r"would collide with inputs\.json",
     ),
     Case(
+        "predict-input-named-like-pds-record",
+        then(trained, ply(".pd-written.ply", ["0 0 0", "1 0 0", "0 1 0"])),
+        ("predict", "{d}/.pd-written.ply", *PREDICT),
+        r"An input named \.pd-written\.\* would give hidden outputs, where pd keeps its records",
+    ),
+    Case(
         "predict-corrupt-ply",
         then(trained, garbage("bad.ply")),
         ("predict", "{d}/bad.ply", *PREDICT),
