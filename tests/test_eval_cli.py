@@ -427,3 +427,23 @@ def test_labels_outside_the_category_count_as_wrong_and_are_counted(sample: Path
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["labels outside their category"] == {first: 3}
     assert report["methods"]["predictions"]["categories"]["mug"] < 100.0  # they count as wrong
+
+
+def test_predictions_in_a_categorys_own_ids_are_refused_on_shapenetpart(sample: Path, tmp_path: Path) -> None:
+    mugs = list(open_dataset("shapenetpart", sample).shapes([find_category("mug")]))
+    local = {item.id: item.shape.labels.tolist() for item in mugs}  # 0, 1: what a pd run writes
+    (tmp_path / "p.json").write_text(json.dumps(local))
+    args = [
+        "eval",
+        "--dataset",
+        "shapenetpart",
+        "--root",
+        str(sample),
+        "--predictions",
+        str(tmp_path / "p.json"),
+    ]
+    result = runner.invoke(app, [*args, "--categories", "mug", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and not (tmp_path / "r").exists()
+    said = " ".join(result.stderr.split())
+    assert f"The prediction for {mugs[0].id} gives no point a part of mug (36 to 37): ShapeNetPart" in said
+    assert "are scored on the collection it labelled, with --dataset collection." in said

@@ -62,7 +62,8 @@ class FilePredictions:
     """Predictions made elsewhere: a JSON object {dataset id: [label per point]}, or a folder of
     `<dataset id>.npy`. Labels are the dataset's own ids: ShapeNetPart's global part ids 0-49,
     PartNetE's per-category indices (-1 allowed). Labels that are not whole numbers are refused;
-    labels outside the shape's category count as wrong, and `outside` keeps how many per shape."""
+    labels outside the shape's category count as wrong, and `outside` keeps how many per shape; a
+    shape with no label inside its category is refused (its labels are not the dataset's ids)."""
 
     name = "predictions"
 
@@ -122,10 +123,26 @@ class FilePredictions:
             | (local >= len(item.category.parts))
             | ((local == -1) & (self.dataset != "partnete"))
         )
+        if foreign.all():  # not one of its parts: the labels are not the dataset's ids at all
+            raise PdError(self._no_part_of_its_category(item, first or 0))
         if foreign.any():
             self.outside[item.id] = int(foreign.sum())
         local[foreign] = -1  # another category's part, or no part at all: wrong wherever there is a part
         return local[index]
+
+    def _no_part_of_its_category(self, item: EvalShape, first: int) -> str:
+        parts = len(item.category.parts)
+        said = (
+            f"The prediction for {item.id} gives no point a part of {item.category.name} "
+            f"({first} to {first + parts - 1})"
+        )
+        if self.dataset != "shapenetpart":
+            return f"{said}."
+        return (
+            f"{said}: ShapeNetPart predictions hold its global part ids, and the labels a pd run writes "
+            f"(0 to {parts - 1} here) are scored on the collection it labelled, with {option('dataset')} "
+            "collection."
+        )
 
 
 def _labels(values: object, source: str) -> np.ndarray:
