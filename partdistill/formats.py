@@ -282,7 +282,7 @@ def _array_name(info: zipfile.ZipInfo, path: Path, layout: dict[str, tuple[int, 
 def _point_e_shape(arrays: dict[str, np.ndarray], path: Path) -> Shape:
     """The shape of a cloud Point-E saved: its coords as they are (Point-E's frame: +z up, front
     +x, which `--up z` turns into the catalogue's), coloured by its R, G, B channels where it has
-    them (floats in [0, 1]; a slight overshoot is clipped)."""
+    them (floats in [0, 1]: Point-E clamps its colours to that)."""
     coords = arrays["coords"]
     channels = [arrays[c] for c in "RGB" if c in arrays]
     missing = [c for c in "RGB" if c not in arrays]
@@ -297,12 +297,12 @@ def _point_e_shape(arrays: dict[str, np.ndarray], path: Path) -> Shape:
         raise PdError(
             f"{path}: its R, G, B channels must be floats in [0, 1], as Point-E saves them, not {words}."
         )
-    if any(not np.isfinite(values).all() for values in channels):
-        raise PdError(f"{path}: its R, G, B channels must be finite floats in [0, 1], and some are not.")
+    if any(not ((values >= 0) & (values <= 1)).all() for values in channels):  # NaN fails both
+        raise PdError(f"{path}: its R, G, B channels must be floats in [0, 1], and some are not.")
     try:
         return Shape(
             points=coords,
-            colors=np.clip(np.stack(channels, axis=1), 0.0, 1.0) if channels else None,
+            colors=np.stack(channels, axis=1) if channels else None,
             provenance=Provenance("point-e", source=str(path), description="a cloud Point-E saved"),
         )
     except ShapeError as error:

@@ -295,7 +295,7 @@ def test_npz_from_another_program_is_refused(tmp_path: Path) -> None:
 
 def test_a_cloud_point_e_saved_is_read_in_its_own_frame_with_its_colours(tmp_path: Path) -> None:
     coords = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float32)
-    channels = {"R": np.array([1, 0, 0.5, 2], np.float32), "G": np.zeros(4, np.float32), "B": np.ones(4)}
+    channels = {"R": np.array([1, 0, 0.5, 1], np.float32), "G": np.zeros(4, np.float32), "B": np.ones(4)}
     np.savez(tmp_path / "cloud.npz", coords=coords, **channels)  # what PointCloud.save writes
     shape = read_shape(tmp_path / "cloud.npz")
     np.testing.assert_array_equal(shape.points, coords)
@@ -315,6 +315,11 @@ def test_a_cloud_point_e_saved_is_read_in_its_own_frame_with_its_colours(tmp_pat
         ("red.npz", {"R": channels["R"]}, r"red\.npz: it has no G or B channel; Point-E saves R, G and B"),
         ("bytes.npz", channels | {"G": np.full(4, 128, np.uint8)}, r"must be floats in \[0, 1\], as Point-E"),
         ("inf.npz", channels | {"B": np.array([1, np.inf, 0, 0])}, r"inf\.npz: its R, G, B channels must"),
+        (
+            "bright.npz",
+            channels | {"R": np.array([0, 1, 1000.0, 0])},
+            r"must be floats in \[0, 1\], and some",
+        ),
     ):
         np.savez(tmp_path / name, coords=coords, **changed)
         with pytest.raises(PdError, match=message):
