@@ -11,7 +11,7 @@ import pytest
 from shared_data import shared
 from test_distill_cli import QUICK
 from test_eval import _naive_shape_iou
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from partdistill.cli import app
 from partdistill.datasets.readers import open_dataset
@@ -403,14 +403,10 @@ def test_import_partnete_and_files(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "needs the one category" in bad.stderr
 
 
-def test_labels_outside_the_category_count_as_wrong_and_are_counted(sample: Path, tmp_path: Path) -> None:
-    data = open_dataset("shapenetpart", sample)
-    mugs = [item for item in data.shapes([find_category("mug")])]
-    predictions = {item.id: _global(item, item.shape.labels) for item in mugs}
-    first = mugs[0].id
-    predictions[first][:3] = [999, -7, 12]  # nothing, nothing, a chair's back
+def _score_mugs(sample: Path, tmp_path: Path, predictions: dict[str, list[int]]) -> Result:
+    """`pd eval` of `predictions` on the sample's mugs, every point scored, into tmp_path/r."""
     (tmp_path / "p.json").write_text(json.dumps(predictions))
-    args = [
+    argv = [
         "eval",
         "--dataset",
         "shapenetpart",
@@ -419,9 +415,15 @@ def test_labels_outside_the_category_count_as_wrong_and_are_counted(sample: Path
         "--predictions",
         str(tmp_path / "p.json"),
     ]
-    result = runner.invoke(
-        app, [*args, "--categories", "mug", "--points", "all", "--out", str(tmp_path / "r")]
-    )
+    return runner.invoke(app, [*argv, "--categories", "mug", "--points", "all", "--out", str(tmp_path / "r")])
+
+
+def test_labels_outside_the_category_count_as_wrong_and_are_counted(sample: Path, tmp_path: Path) -> None:
+    mugs = list(open_dataset("shapenetpart", sample).shapes([find_category("mug")]))
+    predictions = {item.id: _global(item, item.shape.labels) for item in mugs}
+    first = mugs[0].id
+    predictions[first][:3] = [999, -7, 12]  # nothing, nothing, a chair's back
+    result = _score_mugs(sample, tmp_path, predictions)
     assert result.exit_code == 0, result.output
     assert f"3 labels in 1 shapes are not parts of their shape's category (e.g. {first})" in result.stdout
     report = json.loads((tmp_path / "r" / "report.json").read_text())
@@ -431,18 +433,7 @@ def test_labels_outside_the_category_count_as_wrong_and_are_counted(sample: Path
 
 def test_predictions_in_a_categorys_own_ids_are_refused_on_shapenetpart(sample: Path, tmp_path: Path) -> None:
     mugs = list(open_dataset("shapenetpart", sample).shapes([find_category("mug")]))
-    local = {item.id: item.shape.labels.tolist() for item in mugs}  # 0, 1: what a pd run writes
-    (tmp_path / "p.json").write_text(json.dumps(local))
-    args = [
-        "eval",
-        "--dataset",
-        "shapenetpart",
-        "--root",
-        str(sample),
-        "--predictions",
-        str(tmp_path / "p.json"),
-    ]
-    result = runner.invoke(app, [*args, "--categories", "mug", "--out", str(tmp_path / "r")])
+    result = _score_mugs(sample, tmp_path, {item.id: item.shape.labels.tolist() for item in mugs})  # 0, 1
     assert result.exit_code == 1 and not (tmp_path / "r").exists()
     said = " ".join(result.stderr.split())
     assert f"The prediction for {mugs[0].id} gives no point a part of mug (36 to 37): ShapeNetPart" in said
