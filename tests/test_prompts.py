@@ -67,6 +67,13 @@ def test_unknown_category_suggests_the_closest() -> None:
         find_category("chiar")
     with pytest.raises(PdError, match="Unknown category vocabulary"):
         find_category("modelnet/chair")
+    with pytest.raises(PdError) as refused:  # a benchmark's vocabulary holds no category of the user's
+        find_category("partnete/kettel")
+    said = str(refused.value)
+    assert said.startswith(
+        "Unknown category 'partnete/kettel'. Did you mean 'kettle'? partnete's categories: "
+    )
+    assert "define your own" not in said
 
 
 def test_500_chair_prompts_are_500_different_sentences() -> None:

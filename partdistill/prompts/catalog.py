@@ -462,6 +462,8 @@ def find_category(name: str) -> Category:
     known = sorted({c.name for c in categories(dataset)})  # type: ignore[arg-type]
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
+    if dataset in ("shapenetpart", "partnete"):  # a benchmark's own: no category of the user's
+        raise PdError(f"Unknown category '{name}'.{hint} {dataset}'s categories: {', '.join(known)}.")
     raise PdError(
         f"Unknown category '{name}'.{hint} Known categories: {', '.join(known)}; "
         f"or define your own with a category file or {option('parts')} (see `pd categories`)."
