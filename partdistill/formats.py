@@ -326,7 +326,7 @@ def _check_array(
     shape: tuple[int, ...],
     dtype: np.dtype,
     path: Path,
-    layout: dict[str, tuple[int, int | None]] = _ARRAYS,
+    layout: dict[str, tuple[int, int | None]],
 ) -> None:
     """Refuse (PdError) an array of the wrong kind of values or width, or of more rows than allowed."""
     max_rows, width = layout[name]

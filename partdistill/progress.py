@@ -19,7 +19,6 @@ from typing import Protocol, runtime_checkable
 from partdistill.errors import named
 
 
-@runtime_checkable
 class Task(Protocol):
     """One bar: `advance` it as steps are done, with a short status; close it at the end
     (`finished`: False where the work stopped short, on an error or an interrupt)."""
