@@ -116,15 +116,15 @@ class FilePredictions:
             raise PdError(
                 f"The prediction for {item.id} has {len(raw)} labels for its {item.shape.n_points} points."
             )
-        first = item.category.parts[0].global_id if self.dataset == "shapenetpart" else 0
-        local = raw - (first or 0)
+        first = (item.category.parts[0].global_id if self.dataset == "shapenetpart" else None) or 0
+        local = raw - first
         foreign = (
             (local < -1)
             | (local >= len(item.category.parts))
             | ((local == -1) & (self.dataset != "partnete"))
         )
         if foreign.all():  # not one of its parts: the labels are not the dataset's ids at all
-            raise PdError(self._no_part_of_its_category(item, first or 0))
+            raise PdError(self._no_part_of_its_category(item, first))
         if foreign.any():
             self.outside[item.id] = int(foreign.sum())
         local[foreign] = -1  # another category's part, or no part at all: wrong wherever there is a part
