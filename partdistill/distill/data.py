@@ -64,15 +64,17 @@ def source_of(identifier: str, sources: int) -> tuple[int, str] | None:
 
 
 def save_item_arrays(path: Path, items: Sequence[Item], arrays: dict[str, np.ndarray]) -> None:
-    """Write one array per item (`arrays` by item id) to an .npz, atomically, in `items`' order."""
+    """Write the array of each item of `items` that `arrays` (by item id) holds one for to an .npz,
+    atomically, under the item's position (a running average holds none yet for the shapes no
+    step has drawn)."""
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
-        np.savez(handle, **{f"s{i}": arrays[item.id] for i, item in enumerate(items)})
+        np.savez(handle, **{f"s{i}": arrays[item.id] for i, item in enumerate(items) if item.id in arrays})
 
 
 def load_item_arrays(path: Path, items: Sequence[Item]) -> dict[str, np.ndarray]:
     """The arrays `save_item_arrays` wrote for the same `items`, by item id."""
     with np.load(path) as data:
-        return {item.id: data[f"s{i}"] for i, item in enumerate(items)}
+        return {item.id: data[f"s{i}"] for i, item in enumerate(items) if f"s{i}" in data}
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,8 @@ class PredictionAverage:
         a shape, to the sampled points this one holds (their values unchanged); ValueError where
         an average holds neither."""
         for position, item in enumerate(items):
+            if item.id not in self.probabilities:
+                continue
             held, sampled = self.probabilities[item.id], self.sampled(position, item)
             if len(held) == item.shape.n_points and len(held) != len(sampled):
                 held = self.probabilities[item.id] = held[sampled]
