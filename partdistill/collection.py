@@ -19,6 +19,7 @@ are followed (`partdistill.files.check_id`, `inside`), or the collection is refu
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -317,6 +318,14 @@ class Collection:
         if record.file is None:
             raise PdError(f"Shape {record.id} has no file: its generation failed ({record.error}).")
         return read_npz(self.path(record.file, str(self.root / MANIFEST)))
+
+    def digest(self, record: ShapeRecord) -> str:
+        """The SHA-256 of the shape file's bytes: what units taught from it record, so that units
+        of a shape replaced since (by `pd import --replace`, or by hand) are told from its own."""
+        if record.file is None:
+            raise PdError(f"Shape {record.id} has no file: its generation failed ({record.error}).")
+        with self.path(record.file, str(self.root / MANIFEST)).open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
 
     def shapes(self) -> Iterator[tuple[ShapeRecord, Shape]]:
         """Every shape that exists, with its record."""

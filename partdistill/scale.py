@@ -238,10 +238,16 @@ def teach_on_ray(
     todo = begin_teaching(collection, category, config.teacher == "simulated", config, store)
     drawn = sheets_to_draw(store, todo, sheets)
     records = {record.id: record for record in todo}
+    made_from: dict[str, str] = {}  # each shape's file digest, taken before it is read (`keep`)
+
+    def job(record: Any) -> tuple[str, Any, bool]:
+        made_from[record.id] = collection.digest(record)
+        return record.id, collection.load(record), record.id in drawn
+
     pool = _actors(ray, TeachWorker, options, config, category.to_record(), options)
-    jobs = ((record.id, collection.load(record), record.id in drawn) for record in todo)
+    jobs = (job(record) for record in todo)
     for taught, labels in _stream(pool, jobs, lambda actor, job: actor.teach.remote(job)):
-        keep(store, taught)
+        keep(store, taught, made_from.pop(taught.id))
         yield TeachResult(records[taught.id], taught.knowledge, taught.n_predictions, labels)
 
 

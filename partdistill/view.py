@@ -319,7 +319,8 @@ def _knowledge_page(store_root: Path, limit: int, budget: int) -> Page:
     store = KnowledgeStore(store_root)
     collection = Collection.open(store.collection_root)
     entries: list[Entry] = []
-    shown = [record for record in collection.ok_records if store.has(record.id)][:limit]
+    stale = {record.id for record in store.untaught(collection)}
+    shown = [record for record in collection.ok_records if record.id not in stale][:limit]
     for record in shown:
         shape, knowledge = collection.load(record), store.load(record.id)
         knowledge.require_points(shape.n_points, record.id)

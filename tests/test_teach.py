@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from partdistill.cli import app
 from partdistill.collection import Collection
+from partdistill.errors import PdError
 from partdistill.knowledge.store import KnowledgeStore
 from partdistill.shapes import Provenance, Shape
 
@@ -57,6 +59,34 @@ def test_teach_resumes_and_refuses_changed_settings(tables: Path) -> None:
     assert store.units_path("table-00002").read_bytes() == before  # same seed, same units
     changed = _teach(tables, "--sheets", "0", "--name", "again", "--noise", "clean")
     assert changed.exit_code == 1 and "noise was 'noisy', now 'clean'" in changed.stderr
+
+
+def test_units_of_a_shape_replaced_since_are_taught_again(tables: Path, tmp_path: Path) -> None:
+    # As when `pd import --replace`, or the user, puts another shape in a file after (or while) it
+    # was taught: units record the digest of the file they were made from.
+    from partdistill.distill.sources import items_from_store
+    from partdistill.knowledge.store import load_knowledge, save_knowledge
+
+    collection_root = tmp_path / "tables"
+    shutil.copytree(tables, collection_root, ignore=shutil.ignore_patterns("knowledge"))
+    assert _teach(collection_root, "--sheets", "0").exit_code == 0
+    collection = Collection.open(collection_root)
+    store = KnowledgeStore(collection_root / "knowledge" / "simulated-noisy-box")
+    assert store.untaught(collection) == []
+    assert store.made_from("table-00001") == collection.digest(collection["table-00001"])
+    before = store.units_path("table-00001").read_bytes()
+    shapes = collection_root / "shapes"
+    (shapes / "table-00001.npz").write_bytes((shapes / "table-00002.npz").read_bytes())  # 3,000 points too
+    assert [record.id for record in store.untaught(collection)] == ["table-00001"]
+    with pytest.raises(PdError, match="units of 1 shapes made from other files than theirs now"):
+        items_from_store(collection, store)
+    result = _teach(collection_root, "--sheets", "0")
+    assert result.exit_code == 0 and "on the 1 labelled shapes taught" in result.stdout
+    assert store.untaught(collection) == [] and store.units_path("table-00001").read_bytes() != before
+    # Units written before units recorded their shape's digest count as the shape's.
+    path = store.units_path("table-00003")
+    save_knowledge(load_knowledge(path), path)
+    assert store.made_from("table-00003") is None and store.untaught(collection) == []
 
 
 def test_temporaries_a_killed_run_left_are_not_taken_for_units_and_not_deleted(tables: Path) -> None:

@@ -163,7 +163,7 @@ def _default_source(collection: Collection, teach: TeachConfig, pinned: tuple[st
     if made is not None:  # continue it with the settings it was made with
         _check_pinned(store, made, teach, pinned)
         teach = made
-    missing = any(not store.has(record.id) for record in collection.ok_records)
+    missing = bool(store.untaught(collection))
     return Source(_where(store.root), collection, store, teach=teach if missing else None)
 
 
@@ -200,10 +200,16 @@ def _check_pinned(
 
 def items_from_store(collection: Collection, store: KnowledgeStore) -> list[Item]:
     """Every shape of `collection` with its units from `store` (all must be there)."""
-    missing = [record.id for record in collection.ok_records if not store.has(record.id)]
+    untaught = store.untaught(collection)
+    missing = [record.id for record in untaught if not store.has(record.id)]
     if missing:
         raise PdError(
             f"{store.root} has no units for {len(missing)} shapes (e.g. {missing[0]}); run `pd teach` first."
+        )
+    if untaught:
+        raise PdError(
+            f"{store.root} holds units of {len(untaught)} shapes made from other files than theirs now "
+            f"(e.g. {untaught[0].id}: it was replaced since); run `pd teach` again to remake them."
         )
     return [Item(record.id, shape, store.load(record.id)) for record, shape in collection.shapes()]
 

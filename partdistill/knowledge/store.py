@@ -1,7 +1,8 @@
 """A knowledge folder: the units one teacher run made for a collection, and how they are stored.
 
     <collection>/knowledge/<name>/teach_config.json   the settings the units were made with
-    <collection>/knowledge/<name>/units/<id>.npz      one shape's knowledge units
+    <collection>/knowledge/<name>/units/<id>.npz      one shape's knowledge units, and the digest
+                                                      of the shape file they were made from
     <collection>/knowledge/<name>/sheets/<id>.png     its views with the teacher's predictions drawn
 
 This module owns that layout; every other module asks a `KnowledgeStore` for its paths. Each one
@@ -18,7 +19,7 @@ import json
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,10 +39,14 @@ from partdistill.knowledge.units import MAX_ENTRIES, MAX_UNITS, Knowledge
 from partdistill.records import Fields
 from partdistill.shapes import MAX_POINTS
 
+if TYPE_CHECKING:
+    from partdistill.collection import Collection, ShapeRecord
+
 KNOWLEDGE_DIR = "knowledge"  # inside a collection
 CONFIG_FILE = "teach_config.json"
 UNITS_DIR = "units"
 SHEETS_DIR = "sheets"
+MADE_FROM = "made_from"  # in a units file: the digest of the shape file they were made from
 _MAX_NAMES_BYTES = 1 << 20  # a units file's part names, as JSON
 
 
@@ -89,6 +94,32 @@ class KnowledgeStore:
     def has(self, shape_id: str) -> bool:
         return self.units_path(shape_id).is_file()
 
+    def made_from(self, shape_id: str) -> str | None:
+        """The digest (`Collection.digest`) of the shape file a shape's units were made from; None
+        for units written before units recorded it."""
+        path = self.units_path(shape_id)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                digest = read_npz_array(
+                    archive, MADE_FROM, str(path), kinds="u", max_values=64, required=False
+                )
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+            raise PdError(
+                f"{path} is not a readable knowledge file ({error}); delete it and run `pd teach` again "
+                "to remake it."
+            ) from error
+        return None if digest is None else digest.tobytes().decode("ascii", errors="replace")
+
+    def untaught(self, collection: Collection) -> list[ShapeRecord]:
+        """The shapes of `collection` with no units here, or with units made from another file than
+        the shape's now: it was replaced since, perhaps while a teacher run was on it. Units
+        written before units recorded their shape's digest count as the shape's."""
+        return [
+            record
+            for record in collection.ok_records
+            if not self.has(record.id) or self.made_from(record.id) not in (None, collection.digest(record))
+        ]
+
     def holds_units(self) -> bool:
         """Whether any shape's units were written (a run that failed before its first has none)."""
         return any(TEMPORARY not in path.name for path in inside(self.root, UNITS_DIR).rglob("*.npz"))
@@ -127,12 +158,12 @@ class KnowledgeStore:
             raise PdError(f"{self.root / CONFIG_FILE}: its category names a part more than once.")
         return fields.text("category"), names
 
-    def save(self, shape_id: str, knowledge: Knowledge, sheet: bytes | None = None) -> None:
-        """Write one shape's contact sheet (PNG bytes, if any) first and its units last: the units
-        mark the shape done."""
+    def save(self, shape_id: str, knowledge: Knowledge, made_from: str, sheet: bytes | None = None) -> None:
+        """Write one shape's contact sheet (PNG bytes, if any) first and its units last, with the
+        digest of the shape file they were `made_from`: the units mark the shape done."""
         if sheet is not None:
             write_bytes(self.sheet_path(shape_id), sheet)
-        save_knowledge(knowledge, self.units_path(shape_id))
+        save_knowledge(knowledge, self.units_path(shape_id), made_from)
 
     def forget(self, shape_id: str) -> None:
         """Delete one shape's units and contact sheet (units first: they mark the shape done), as
@@ -149,11 +180,17 @@ class KnowledgeStore:
         write_json(inside(self.root, CONFIG_FILE), record)
 
 
-def save_knowledge(knowledge: Knowledge, path: str | Path) -> None:
-    """Write one shape's units as an .npz, atomically."""
+def save_knowledge(knowledge: Knowledge, path: str | Path, made_from: str | None = None) -> None:
+    """Write one shape's units as an .npz, atomically, with the digest of the shape file they were
+    `made_from` where given."""
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
         np.savez(
             handle,
+            **(
+                {}
+                if made_from is None
+                else {MADE_FROM: np.frombuffer(made_from.encode("ascii"), dtype=np.uint8)}
+            ),
             part_names=np.frombuffer(json.dumps(list(knowledge.part_names)).encode(), dtype=np.uint8),
             n_points=np.array(knowledge.n_points),
             parts=knowledge.parts,

@@ -122,7 +122,7 @@ def begin_teaching(
             f"The simulated teacher reads part labels by name, and shape {strangers[0].id} has none of "
             f"{category.key}'s parts ({ours}), only {theirs}."
         )
-    todo = [record for record in collection.ok_records if not store.has(record.id)]
+    todo = store.untaught(collection)
     for record in todo:  # every shape readable before anything is written
         collection.load(record)
     earlier = store.settings()
@@ -143,9 +143,11 @@ def sheets_to_draw(store: KnowledgeStore, todo: list[ShapeRecord], sheets: int) 
     return {record.id for record in todo[: max(0, sheets - drawn)]}
 
 
-def keep(store: KnowledgeStore, taught: Taught) -> None:
-    """Write what teaching one shape gave: its sheet first, its units last (they mark it done)."""
-    store.save(taught.id, taught.knowledge, taught.sheet)
+def keep(store: KnowledgeStore, taught: Taught, made_from: str) -> None:
+    """Write what teaching one shape gave: its sheet first, its units last (they mark it done),
+    with the digest of the shape file it was `made_from`, taken before the shape was read (a file
+    replaced in between leaves units that the next run teaches again, never stale units that pass)."""
+    store.save(taught.id, taught.knowledge, made_from, taught.sheet)
 
 
 def teach(
@@ -157,16 +159,18 @@ def teach(
     *,
     sheets: int = -1,
 ) -> Iterator[TeachResult]:
-    """Run the teacher stage on every shape of `collection` that has no units yet in `store`.
+    """Run the teacher stage on every shape of `collection` that has no units of its file yet in
+    `store` (`KnowledgeStore.untaught`).
 
     `sheets` limits how many contact sheets are drawn (-1: one per shape, 0: none).
     """
     todo = begin_teaching(collection, category, teacher.needs_labels, config, store)
     drawn = sheets_to_draw(store, todo, sheets)
     for record in todo:
+        made_from = collection.digest(record)
         shape = collection.load(record)
         taught = teach_one(record.id, shape, category, teacher, config, record.id in drawn)
-        keep(store, taught)
+        keep(store, taught, made_from)
         yield TeachResult(record, taught.knowledge, taught.n_predictions, labels_in_category(shape, category))
 
 
@@ -210,7 +214,7 @@ def follow(
 ) -> TeachSummary:
     """Consume a teacher run's `results` (from `teach`, or from Ray workers) with a bar named `name`,
     and sum them up; the direct-lifting figure of labelled shapes is reported as a note."""
-    todo = sum(1 for record in collection.ok_records if not store.has(record.id))
+    todo = len(store.untaught(collection))
     summary = TeachSummary(store, skipped=len(collection.ok_records) - todo)
     with tracked(progress, name, todo) as bar:
         for result in results:
