@@ -31,6 +31,7 @@ import json
 import math
 import os
 import re
+import signal
 import tempfile
 import zipfile
 from collections import Counter
@@ -66,17 +67,34 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}{TEMPORARY}", suffix=target.suffix, dir=target.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = None
     try:
+        with _stops_held():  # a stop between creating the file and naming it here would leave it
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{target.stem}{TEMPORARY}", suffix=target.suffix, dir=target.parent
+            )
+            os.close(fd)
+            tmp = Path(tmp_name)
         yield tmp
         os.chmod(tmp, _creation_mode())
         os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _stops_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held back by the system until the block ends, then delivered (where the
+    system can hold signals: not on Windows)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    earlier = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, earlier)
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from typer.testing import CliRunner
 import partdistill.api as api
 import partdistill.synth
 from partdistill.cli import app, main
+from partdistill.cli.common import LogProgress, Stops
 from partdistill.collection import Collection
 from partdistill.distill.config import DistillConfig
 from partdistill.errors import PdError
@@ -28,12 +33,45 @@ def test_the_program_ends_with_its_objects_left_to_the_exit(monkeypatch: pytest.
     # After its command `pd` freezes what exists, so that the collections at exit skip it; the
     # command's exit code is kept.
     monkeypatch.setattr(sys, "argv", ["pd", "--help"])
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         with pytest.raises(SystemExit) as end:
             main()
         assert end.value.code == 0 and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+        for number, handler in handlers.items():  # main takes the process's signals (Stops)
+            signal.signal(number, handler)
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does(tmp_path: Path) -> None:
+    out = tmp_path / "mugs"
+    command = [sys.executable, "-m", "partdistill.cli", "synth", "--category", "mug", "--n", "300"]
+    running = subprocess.Popen([*command, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    while running.poll() is None and len(list((out / "shapes").glob("mug-*.npz"))) < 3:
+        time.sleep(0.05)
+    running.send_signal(signal.SIGTERM)
+    output, error = running.communicate(timeout=60)
+    assert running.returncode == 128 + signal.SIGTERM, error.decode()
+    assert error.decode().startswith("Stopped. Run the same command again")
+    assert b"stopped in" in output  # the bar's line: the output is not a terminal
+    left = {path.name for path in out.rglob("*")} - {"shapes", "manifest.json", "synth_config.json"}
+    assert all(
+        name.startswith("mug-") and name.endswith(".npz") for name in left
+    )  # no temporaries, no lock note
+
+
+def test_an_interrupt_a_library_swallowed_stops_the_command_at_its_next_step() -> None:
+    # trimesh imports its optional modules under `except BaseException`: a Ctrl-C there is lost.
+    task = LogProgress().task("making", 3)
+    try:
+        with contextlib.suppress(BaseException):
+            Stops._stop(signal.SIGINT, None)
+        with pytest.raises(KeyboardInterrupt):
+            task.advance()
+        assert Stops.exit_code() == 130
+    finally:
+        Stops.signal = None
 
 
 def test_synth_procedural_writes_a_labelled_collection(tmp_path: Path) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +82,24 @@ def test_a_failed_write_removes_its_own_temporary_and_nothing_else(tmp_path: Pat
         tmp.write_bytes(b"half")
         raise RuntimeError
     assert sorted(p.name for p in tmp_path.iterdir()) == [".draft.tmp-2024.txt"]
+
+
+def test_a_stop_as_the_temporary_is_made_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C the moment the temporary file exists, before the writer knows its name: the signal is
+    # held until it does, and the interrupt then removes the file.
+    real = tempfile.mkstemp
+
+    def interrupted(*args, **kwargs):
+        made = real(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+        return made
+
+    monkeypatch.setattr(tempfile, "mkstemp", interrupted)
+    with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "a.png") as tmp:
+        tmp.write_bytes(b"never reached")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_inside_follows_links_and_refuses_those_that_lead_out(tmp_path: Path) -> None:

@@ -89,6 +89,17 @@ def test_units_of_a_shape_replaced_since_are_taught_again(tables: Path, tmp_path
     assert store.made_from("table-00003") is None and store.untaught(collection) == []
 
 
+def test_a_folder_where_units_go_is_named_in_the_error_not_the_temporary(
+    tables: Path, tmp_path: Path
+) -> None:
+    collection_root = tmp_path / "tables"
+    shutil.copytree(tables, collection_root, ignore=shutil.ignore_patterns("knowledge"))
+    (collection_root / "knowledge" / "simulated-noisy-box" / "units" / "table-00001.npz").mkdir(parents=True)
+    result = _teach(collection_root, "--sheets", "0")
+    assert result.exit_code == 1
+    assert "units/table-00001.npz: Is a directory" in result.stderr and ".tmp-" not in result.stderr
+
+
 def test_temporaries_a_killed_run_left_are_not_taken_for_units_and_not_deleted(tables: Path) -> None:
     root = tables / "knowledge" / "killed"
     (root / "units").mkdir(parents=True)

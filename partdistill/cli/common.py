@@ -4,6 +4,7 @@ drawn as rich bars, and errors turned into one sentence and an exit code."""
 from __future__ import annotations
 
 import functools
+import signal
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
@@ -21,6 +22,7 @@ from rich.progress import (
 from rich.text import Text
 
 from partdistill.errors import PdError, named
+from partdistill.progress import Printed, Task
 from partdistill.shapes import AXES
 
 if TYPE_CHECKING:
@@ -40,10 +42,48 @@ def flag(setting: str) -> str:
     return "--" + setting.rstrip("_").replace("_", "-")
 
 
+class Stops:
+    """Ctrl-C and SIGTERM (a scheduler's, or `kill`'s), as the `pd` program takes them (`take`):
+    either raises KeyboardInterrupt where the program is, which ends the command as Ctrl-C does
+    (temporaries removed, one sentence), and is remembered. A library that swallows the interrupt
+    (trimesh imports its optional modules under `except BaseException`; an exception in a
+    finalizer is only printed) does not keep the command going: the next step of a bar raises it
+    again (`check`). Once the command reports its stop, further signals are ignored while it
+    exits (a second Ctrl-C would interrupt torch's exit handlers, with a traceback)."""
+
+    signal: int | None = None  # the signal that asked the program to stop
+
+    @classmethod
+    def take(cls) -> None:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, cls._stop)
+
+    @classmethod
+    def _stop(cls, number: int, frame: object) -> None:
+        cls.signal = number
+        raise KeyboardInterrupt
+
+    @classmethod
+    def check(cls) -> None:
+        if cls.signal is not None:
+            raise KeyboardInterrupt
+
+    @classmethod
+    def exit_code(cls) -> int:
+        """The shell's code for a program a signal stopped: 128 + its number (130 for Ctrl-C)."""
+        return 128 + (cls.signal or signal.SIGINT)
+
+    @classmethod
+    def ignore_more(cls) -> None:
+        if cls.signal is not None:
+            for number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(number, signal.SIG_IGN)
+
+
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn a `PdError` (its settings named as flags), or a file the system would not let the
-    command read or write, into one sentence on stderr and exit code 1; Ctrl-C into one sentence
-    and exit code 130."""
+    command read or write, into one sentence on stderr and exit code 1; Ctrl-C or SIGTERM into
+    one sentence and exit code 130 or 143."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -52,14 +92,17 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         except PdError as error:
             message = error.render(flag)
         except OSError as error:  # a disk or permission problem, not a bug: say which file
-            where = f"{error.filename}: " if error.filename else ""
+            # Of two (a temporary renamed over its target), the second: the file being written.
+            file = error.filename2 or error.filename
+            where = f"{file}: " if file else ""
             message = f"{where}{error.strerror or error} (nothing was left half-written)."
         except KeyboardInterrupt:
+            Stops.ignore_more()
             errors.print(
                 "Stopped. Run the same command again to continue where it stopped "
                 "(pd distill: with --resume added)."
             )
-            raise typer.Exit(code=130) from None
+            raise typer.Exit(code=Stops.exit_code()) from None
         errors.print(Text("Error: ", style="bold red") + Text(message), highlight=False)
         raise typer.Exit(code=1) from None
 
@@ -73,6 +116,7 @@ class _Bar:
         self.bars, self.task, self.name = bars, task, name
 
     def advance(self, steps: int = 1, status: str = "") -> None:
+        Stops.check()
         description = f"{self.name}  {status}" if status else self.name
         self.bars.update(self.task, advance=steps, description=description)
 
@@ -106,6 +150,46 @@ class RichProgress:
 
     def task(self, name: str, total: int | None) -> _Bar:
         return _Bar(self.bars, self.bars.add_task(name, total=total), name)
+
+
+class _Checked:
+    """A `Task` whose steps first `Stops.check`."""
+
+    def __init__(self, task: Task) -> None:
+        self.inner = task
+
+    def advance(self, steps: int = 1, status: str = "") -> None:
+        Stops.check()
+        self.inner.advance(steps, status)
+
+    def close(self, finished: bool = True) -> None:
+        self.inner.close(finished)
+
+
+class LogProgress(Printed):
+    """The library's `Progress` where the output is not a terminal (a file, a pipe, a scheduler's
+    log), which rich's bars would leave empty until they end: plain lines as they come, a line a
+    minute for each bar that runs."""
+
+    def __init__(self) -> None:
+        super().__init__(every=60.0)
+
+    def __enter__(self) -> LogProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        console.print(named(text, flag))
+
+    def task(self, name: str, total: int | None) -> Task:
+        return _Checked(super().task(name, total))
+
+
+def shown_progress() -> RichProgress | LogProgress:
+    """What a command reports its progress through: bars on a terminal, plain lines elsewhere."""
+    return RichProgress() if console.is_terminal else LogProgress()
 
 
 def one_of(values: Iterable[str]) -> Any:

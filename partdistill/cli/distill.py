@@ -15,13 +15,13 @@ from partdistill.cli.common import (
     GpusPerWorker,
     Parts,
     RayAddress,
-    RichProgress,
     UseRay,
     Workers,
     console,
     one_of,
     ray_options,
     reports_errors,
+    shown_progress,
 )
 from partdistill.distill.config import MODES, SWITCHES
 from partdistill.distill.students import STUDENTS
@@ -154,14 +154,14 @@ def distill(
             raise PdError(
                 f"{option('ray')} distils several categories at once: give them with {option('categories')}."
             )
-        with RichProgress() as progress:
+        with shown_progress() as progress:
             api.distill(shapes, category=category, parts=parts, progress=progress, **settings)
         return
     if category is not None or parts is not None:
         raise PdError(
             f"Give either {option('category')} (with {option('parts')}) or {option('categories')}, not both."
         )
-    with RichProgress() as progress:
+    with shown_progress() as progress:
         finished = api.distill_categories(categories, shapes, ray=scale, progress=progress, **settings)
     table = Table(title=f"{len(finished)} categor{'y' if len(finished) == 1 else 'ies'}", show_header=True)
     for column in ("category", "run", "epochs", "last loss", "backward from", "labels handed over"):

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from partdistill.cli.common import Device, RichProgress, console, one_of, reports_errors
+from partdistill.cli.common import Device, console, one_of, reports_errors, shown_progress
 from partdistill.datasets.readers import DATASETS
 from partdistill.eval.evaluate import EvalResult
 
@@ -44,7 +44,7 @@ def evaluate(
     """Score a trained student (or predictions made elsewhere) with the benchmark's own protocol."""
     from partdistill import api
 
-    with RichProgress() as progress:
+    with shown_progress() as progress:
         evaluation = api.evaluate(
             dataset,
             root,

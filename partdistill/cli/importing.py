@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from partdistill.cli.common import Front, RichProgress, Up, console, one_of, reports_errors
+from partdistill.cli.common import Front, Up, console, one_of, reports_errors, shown_progress
 from partdistill.cli.synth import collection_table
 from partdistill.datasets.importing import SOURCES
 
@@ -49,7 +49,7 @@ def import_(
     """Make a collection from a benchmark split or a folder of shape files, for pd teach and pd distill."""
     from partdistill import api
 
-    with RichProgress() as progress:
+    with shown_progress() as progress:
         collection = api.import_shapes(
             dataset,
             root,

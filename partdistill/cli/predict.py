@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from partdistill.cli.common import Device, Front, RichProgress, Up, console, reports_errors
+from partdistill.cli.common import Device, Front, Up, console, reports_errors, shown_progress
 
 
 @reports_errors
@@ -35,7 +35,7 @@ def predict(
     from partdistill import api
 
     trained = api.load_run(run, device)
-    with RichProgress() as progress:
+    with shown_progress() as progress:
         predicted = api.predict(
             inputs,
             run=trained,

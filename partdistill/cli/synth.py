@@ -14,13 +14,13 @@ from partdistill.cli.common import (
     GpusPerWorker,
     Parts,
     RayAddress,
-    RichProgress,
     UseRay,
     Workers,
     console,
     one_of,
     ray_options,
     reports_errors,
+    shown_progress,
 )
 from partdistill.collection import Collection
 from partdistill.synth import GENERATORS
@@ -60,7 +60,7 @@ def synth(
     """Make a collection of shapes of one category (resumable: re-run the same command to continue)."""
     from partdistill import api
 
-    with RichProgress() as progress:
+    with shown_progress() as progress:
         collection = api.synth(
             category,
             n=n,

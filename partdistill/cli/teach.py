@@ -16,13 +16,13 @@ from partdistill.cli.common import (
     GpusPerWorker,
     Parts,
     RayAddress,
-    RichProgress,
     UseRay,
     Workers,
     console,
     one_of,
     ray_options,
     reports_errors,
+    shown_progress,
 )
 from partdistill.knowledge.store import SHEETS_DIR
 from partdistill.prompts import QUERIES
@@ -79,7 +79,7 @@ def teach(
     """Render every shape, ask a 2D teacher where each part is, and lift its answers to 3D units."""
     from partdistill import api
 
-    with RichProgress() as progress:
+    with shown_progress() as progress:
         summary = api.teach(
             shapes,
             category=category,
