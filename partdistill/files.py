@@ -396,12 +396,28 @@ class OutputFolder:
             self._fd = None
             raise
         try:
-            # Replaced, not opened: a link planted under that name is never written through.
+            self._refuse_others_owner_file()
+            # Replaced, not opened: nothing is ever written through a link.
             write_bytes(self._owner, str(os.getpid()).encode())
+        except PdError:
+            self.__exit__(None, None, None)
+            raise
         except OSError as error:
             self.__exit__(type(error), error, None)
             raise PdError(f"Cannot write into {self.path}: {error.strerror or error}.") from error
         return self
+
+    def _refuse_others_owner_file(self) -> None:
+        """Refuse a `.pd-owner` that is not one pd wrote (a plain file holding a process id, left
+        by a killed run): a file of the user's by that name is neither replaced nor deleted."""
+        owner = self._owner
+        if not (owner.exists() or owner.is_symlink()):
+            return
+        if owner.is_symlink() or not owner.is_file() or not self._holder().isdecimal():
+            raise PdError(
+                f"{owner} is not pd's (pd keeps the id of the process writing the folder under that "
+                f"name); move it, or choose another {option('out')}."
+            )
 
     def refuse_held(self) -> None:
         """Refuse (PdError) a folder another pd process holds now, as entering would: for a
@@ -431,10 +447,12 @@ class OutputFolder:
             ) from error
 
     def _holder(self) -> str:
-        """The pid in `.pd-owner`, or "unknown" (a link or anything but a number is not read out)."""
+        """The pid in `.pd-owner`, or "unknown" (a link, anything but a plain file, or anything but
+        a number is not read out; at most 32 bytes are read)."""
         try:
-            if not self._owner.is_symlink():
-                text = self._owner.read_text(errors="replace").strip()
+            if self._owner.is_file() and not self._owner.is_symlink():
+                with self._owner.open("rb") as handle:
+                    text = handle.read(32).decode(errors="replace").strip()
                 return text if text.isdecimal() else "unknown"
         except OSError:
             pass
@@ -444,7 +462,8 @@ class OutputFolder:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         with contextlib.suppress(OSError):  # a read-only folder refuses even this; its error is said
-            self._owner.unlink(missing_ok=True)
+            if self._fd is not None and self._holder() == str(os.getpid()):
+                self._owner.unlink()
         if self._fd is not None:
             os.close(self._fd)  # releases the lock
             self._fd = None

@@ -134,14 +134,22 @@ def test_an_output_folder_within_a_handed_one_may_not_be_a_link_out(tmp_path: Pa
     assert list(outside.iterdir()) == []
 
 
-def test_the_owner_file_is_replaced_not_written_through_a_link(tmp_path: Path) -> None:
+def test_an_owner_file_pd_did_not_write_is_refused_and_kept(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("keep me")
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / ".pd-owner").symlink_to(secret)
-    with OutputFolder(tmp_path / "out"):
-        pass
+    planted = {"link": lambda path: path.symlink_to(secret), "note": lambda path: path.write_text("my notes")}
+    for name, plant in planted.items():
+        (tmp_path / name).mkdir()
+        plant(tmp_path / name / ".pd-owner")
+        with pytest.raises(PdError, match=r"\.pd-owner is not pd's"), OutputFolder(tmp_path / name):
+            pass
+        assert (tmp_path / name / ".pd-owner").read_text() in ("keep me", "my notes")
     assert secret.read_text() == "keep me"
+    (tmp_path / "killed").mkdir()
+    (tmp_path / "killed" / ".pd-owner").write_text("4242")  # what a killed pd run leaves
+    with OutputFolder(tmp_path / "killed"):
+        assert (tmp_path / "killed" / ".pd-owner").read_text() == str(os.getpid())
+    assert list((tmp_path / "killed").iterdir()) == []
 
 
 def test_a_command_replaces_only_the_files_it_wrote(tmp_path: Path) -> None:
