@@ -283,3 +283,16 @@ def test_an_evaluation_shows_its_scores_not_its_shapes() -> None:
         "EvalResult(protocol='shapenetpart', counts={'chair': 1}, scores={'student': {'chair': 89.2}}, "
         "part_ious={})"
     )
+
+
+def test_hidden_files_in_a_predictions_folder_are_not_predictions(tmp_path: Path) -> None:
+    from partdistill.eval.evaluate import FilePredictions
+
+    for name in (
+        "chair-00000",
+        ".chair-00001.tmp-k9x",
+        "sub/.mine",
+    ):  # a killed writer's temporary, the user's
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        np.save(tmp_path / f"{name}.npy", np.zeros(4, dtype=np.int64))
+    assert FilePredictions(tmp_path, "collection").unused([]) == ["chair-00000"]

@@ -86,8 +86,10 @@ class FilePredictions:
         if self.table is not None:
             held = set(self.table)
         else:
-            held = {
-                path.relative_to(self.path).with_suffix("").as_posix() for path in self.path.rglob("*.npy")
+            held = {  # not hidden files: a killed writer's temporaries, or the user's own
+                path.relative_to(self.path).with_suffix("").as_posix()
+                for path in self.path.rglob("*.npy")
+                if not path.name.startswith(".")
             }
         return sorted(held - set(scored))
 
