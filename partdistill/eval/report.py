@@ -129,7 +129,8 @@ def _gallery(result: EvalResult, path: Path) -> None:
     names = {c.name: c for c in result.categories}
     for shape_id, shape, predicted in result.examples:
         category = names[shape.category] if shape.category in names else result.categories[0]
-        panels.append(Panel(shape, f"{shape_id[-24:]}\nground truth"))
+        shown = shape_id if len(shape_id) <= 24 else f"…{shape_id[-23:]}"  # the end of a long id tells it
+        panels.append(Panel(shape, f"{shown}\nground truth"))
         for method, labels in predicted.items():
             iou = shapenetpart_shape_iou(labels, shape.labels, len(category.parts))
             panels.append(Panel(shape, f"{method} (IoU {100 * iou:.0f})", labels=labels))
@@ -139,6 +140,6 @@ def _gallery(result: EvalResult, path: Path) -> None:
         path,
         columns=1 + len(result.scores),
         part_names=result.categories[0].part_names if single else (),
-        title=f"the {len(result.examples)} shapes {next(iter(result.scores))} did worst on, worst first: "
+        title=f"the {len(result.examples)} shapes the {next(iter(result.scores))} did worst on, worst first: "
         "ground truth | " + " | ".join(result.scores),
     )
