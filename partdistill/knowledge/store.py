@@ -105,7 +105,7 @@ class KnowledgeStore:
                 )
         except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
             raise PdError(
-                f"{path} is not a readable knowledge file ({error}); delete it and run `pd teach` again "
+                f"{path} is not a readable knowledge file ({error}). Delete it and run `pd teach` again "
                 "to remake it."
             ) from error
         return None if digest is None else digest.tobytes().decode("ascii", errors="replace")
@@ -137,7 +137,7 @@ class KnowledgeStore:
             )
         try:
             knowledge = load_knowledge(self.units_path(shape_id))
-        except PdError as error:  # pd teach skips a shape whose units file is there, damaged or not
+        except PdError as error:
             raise PdError(f"{error.args[0]} Delete it and run `pd teach` again to remake it.") from error
         if self.taught_for is not None:
             category, part_names = self.taught_for
