@@ -31,8 +31,8 @@ import json
 import math
 import os
 import re
-import signal
-import tempfile
+import secrets
+import stat
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -63,18 +63,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it over `path`, on failure delete it.
 
     The temporary file keeps the target's suffix, so writers that dispatch on it still work; the
-    renamed file has the mode a plain `open` would give it (mkstemp makes 0600 files).
+    renamed file has the mode a plain `open` would give it. Its name is taken before the file is
+    made, so that a stop (Ctrl-C, SIGTERM) at any point after it exists finds it to delete.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = None
     try:
-        with _stops_held():  # a stop between creating the file and naming it here would leave it
-            fd, tmp_name = tempfile.mkstemp(
-                prefix=f".{target.stem}{TEMPORARY}", suffix=target.suffix, dir=target.parent
-            )
-            os.close(fd)
-            tmp = Path(tmp_name)
+        while tmp is None:
+            tmp = target.parent / f".{target.stem}{TEMPORARY}{secrets.token_hex(6)}{target.suffix}"
+            try:
+                _create(tmp)
+            except FileExistsError:  # the user's, or another writer's: never ours to touch
+                tmp = None
         yield tmp
         os.chmod(tmp, _creation_mode())
         os.replace(tmp, target)
@@ -83,18 +84,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
 
 
-@contextmanager
-def _stops_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM held back by the system until the block ends, then delivered (where the
-    system can hold signals: not on Windows)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    earlier = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, earlier)
+def _create(path: Path) -> None:
+    """Make `path` an empty file, only if nothing (not even a link) is there."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
@@ -376,6 +368,7 @@ class OutputFolder:
             inside(self.within, self.path.relative_to(self.within))
         if self.path.exists() and not self.path.is_dir():
             raise PdError(f"{self.path} is a file; the output needs a folder there.")
+        self._refuse_others_owner_file()
 
     def __enter__(self) -> OutputFolder:
         self.check()
@@ -396,7 +389,7 @@ class OutputFolder:
             self._fd = None
             raise
         try:
-            self._refuse_others_owner_file()
+            self._refuse_others_owner_file()  # again, under the lock
             # Replaced, not opened: nothing is ever written through a link.
             write_bytes(self._owner, str(os.getpid()).encode())
         except PdError:
@@ -408,16 +401,31 @@ class OutputFolder:
         return self
 
     def _refuse_others_owner_file(self) -> None:
-        """Refuse a `.pd-owner` that is not one pd wrote (a plain file holding a process id, left
-        by a killed run): a file of the user's by that name is neither replaced nor deleted."""
-        owner = self._owner
-        if not (owner.exists() or owner.is_symlink()):
-            return
-        if owner.is_symlink() or not owner.is_file() or not self._holder().isdecimal():
+        """Refuse a `.pd-owner` that pd did not write: pd's note is a plain file of a process id (or
+        empty, as a power cut can leave it), and one a killed run left is replaced; a file of the
+        user's by that name is neither replaced nor deleted."""
+        if self._note() is None and (self._owner.exists() or self._owner.is_symlink()):
             raise PdError(
-                f"{owner} is not pd's (pd keeps the id of the process writing the folder under that "
-                f"name); move it, or choose another {option('out')}."
+                f"{self._owner} is not pd's (pd keeps the id of the process writing the folder under "
+                "that name); move it away to write there."
             )
+
+    def _note(self) -> str | None:
+        """What `.pd-owner` holds where it is pd's note (a plain file of at most 32 bytes, digits
+        or nothing); None for anything else or nothing there. Opened without following a link or
+        waiting on a pipe, and judged by what was opened."""
+        try:
+            descriptor = os.open(self._owner, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            status = os.fstat(descriptor)
+            if not stat.S_ISREG(status.st_mode) or status.st_size > 32:
+                return None
+            text = os.read(descriptor, 32).decode(errors="replace").strip()
+        finally:
+            os.close(descriptor)
+        return text if text.isdecimal() or not text else None
 
     def refuse_held(self) -> None:
         """Refuse (PdError) a folder another pd process holds now, as entering would: for a
@@ -431,6 +439,7 @@ class OutputFolder:
             self._lock(descriptor)
         finally:
             os.close(descriptor)  # releases the lock, where it was taken
+        self._refuse_others_owner_file()
 
     def _lock(self, descriptor: int) -> None:
         """Take the folder's lock on `descriptor`, or one PdError naming the process that holds it."""
@@ -447,22 +456,14 @@ class OutputFolder:
             ) from error
 
     def _holder(self) -> str:
-        """The pid in `.pd-owner`, or "unknown" (a link, anything but a plain file, or anything but
-        a number is not read out; at most 32 bytes are read)."""
-        try:
-            if self._owner.is_file() and not self._owner.is_symlink():
-                with self._owner.open("rb") as handle:
-                    text = handle.read(32).decode(errors="replace").strip()
-                return text if text.isdecimal() else "unknown"
-        except OSError:
-            pass
-        return "unknown"
+        """The pid in `.pd-owner`, or "unknown"."""
+        return self._note() or "unknown"
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         with contextlib.suppress(OSError):  # a read-only folder refuses even this; its error is said
-            if self._fd is not None and self._holder() == str(os.getpid()):
+            if self._fd is not None and self._note() == str(os.getpid()):
                 self._owner.unlink()
         if self._fd is not None:
             os.close(self._fd)  # releases the lock
@@ -482,13 +483,18 @@ WRITTEN = ".pd-written.json"  # in an output folder: the files each command wrot
 PAGE = "view.html"  # the interactive 3D page, in every output folder that has one (pd view)
 
 
-def _fingerprint(path: Path) -> str | None:
-    """The SHA-256 of the file at `path`'s bytes (None: no file there): what tells a file a command
-    wrote from one put in its place since. Its bytes, not its time: a copied folder stays pd's."""
-    if not path.is_file() or path.is_symlink():
-        return None
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file at `path`'s bytes, in hex."""
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _fingerprint(path: Path) -> str | None:
+    """The SHA-256 of the file at `path` (None: no file there): what tells a file a command wrote
+    from one put in its place since. Its bytes, not its time: a copied folder stays pd's."""
+    if not path.is_file() or path.is_symlink():
+        return None
+    return file_sha256(path)
 
 
 class CommandFiles:

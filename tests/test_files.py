@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from partdistill import files
 from partdistill.errors import PdError
 from partdistill.files import (
     CommandFiles,
@@ -87,16 +88,15 @@ def test_a_failed_write_removes_its_own_temporary_and_nothing_else(tmp_path: Pat
 def test_a_stop_as_the_temporary_is_made_leaves_nothing_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Ctrl-C the moment the temporary file exists, before the writer knows its name: the signal is
-    # held until it does, and the interrupt then removes the file.
-    real = tempfile.mkstemp
+    # Ctrl-C sent to the process the moment the temporary file exists.
+    real = files._create
 
-    def interrupted(*args, **kwargs):
-        made = real(*args, **kwargs)
-        signal.raise_signal(signal.SIGINT)
-        return made
+    def interrupted(path: Path) -> None:
+        real(path)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # the interrupt comes here, from whichever thread the system gave it to
 
-    monkeypatch.setattr(tempfile, "mkstemp", interrupted)
+    monkeypatch.setattr(files, "_create", interrupted)
     with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "a.png") as tmp:
         tmp.write_bytes(b"never reached")
     assert list(tmp_path.iterdir()) == []
@@ -137,19 +137,31 @@ def test_an_output_folder_within_a_handed_one_may_not_be_a_link_out(tmp_path: Pa
 def test_an_owner_file_pd_did_not_write_is_refused_and_kept(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("keep me")
-    planted = {"link": lambda path: path.symlink_to(secret), "note": lambda path: path.write_text("my notes")}
+    planted = {
+        "link": lambda path: path.symlink_to(secret),
+        "note": lambda path: path.write_text("my notes"),
+        "long": lambda path: path.write_text("1" * 40 + " and my notes"),
+        "fifo": os.mkfifo,
+        "folder": os.mkdir,
+    }
     for name, plant in planted.items():
         (tmp_path / name).mkdir()
         plant(tmp_path / name / ".pd-owner")
+        before = sorted(os.lstat(p).st_mtime_ns for p in (tmp_path / name).iterdir())
+        for asked in (OutputFolder(tmp_path / name).check, OutputFolder(tmp_path / name).refuse_held):
+            with pytest.raises(PdError, match=r"\.pd-owner is not pd's"):
+                asked()  # as commands ask before their long work
         with pytest.raises(PdError, match=r"\.pd-owner is not pd's"), OutputFolder(tmp_path / name):
             pass
-        assert (tmp_path / name / ".pd-owner").read_text() in ("keep me", "my notes")
+        assert sorted(os.lstat(p).st_mtime_ns for p in (tmp_path / name).iterdir()) == before, name
     assert secret.read_text() == "keep me"
-    (tmp_path / "killed").mkdir()
-    (tmp_path / "killed" / ".pd-owner").write_text("4242")  # what a killed pd run leaves
-    with OutputFolder(tmp_path / "killed"):
-        assert (tmp_path / "killed" / ".pd-owner").read_text() == str(os.getpid())
-    assert list((tmp_path / "killed").iterdir()) == []
+    for left in ("4242", ""):  # what a killed pd run leaves, or a power cut
+        (tmp_path / "killed").mkdir()
+        (tmp_path / "killed" / ".pd-owner").write_text(left)
+        with OutputFolder(tmp_path / "killed"):
+            assert (tmp_path / "killed" / ".pd-owner").read_text() == str(os.getpid())
+        assert list((tmp_path / "killed").iterdir()) == []
+        (tmp_path / "killed").rmdir()
 
 
 def test_a_command_replaces_only_the_files_it_wrote(tmp_path: Path) -> None:
