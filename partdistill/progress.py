@@ -73,11 +73,11 @@ class _PrintedTask:
             left = ""
             if self.total is not None and self.done:
                 left = f", about {(now - self.start) / self.done * (self.total - self.done):.0f} s left"
-            print(f"{self._count}{self._status} after {now - self.start:.0f} s{left}")
+            print(f"{self._count}{self._status} after {now - self.start:.0f} s{left}", flush=True)
 
     def close(self, finished: bool = True) -> None:
         ending = "done" if finished else "stopped"
-        print(f"{self._count} {ending} in {time.monotonic() - self.start:.0f} s{self._status}")
+        print(f"{self._count} {ending} in {time.monotonic() - self.start:.0f} s{self._status}", flush=True)
 
     @property
     def _count(self) -> str:
@@ -96,7 +96,7 @@ class Printed:
         self.every = every
 
     def note(self, text: str) -> None:
-        print(named(text))
+        print(named(text), flush=True)
 
     def task(self, name: str, total: int | None) -> Task:
         return _PrintedTask(name, total, self.every)

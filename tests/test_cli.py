@@ -69,9 +69,10 @@ def test_an_interrupt_a_library_swallowed_stops_the_command_at_its_next_step() -
             Stops._stop(signal.SIGINT, None)
         with pytest.raises(KeyboardInterrupt):
             task.advance()
+        Stops._stop(signal.SIGTERM, None)  # a second signal only waits for the clean-up to end
         assert Stops.exit_code() == 130
     finally:
-        Stops.signal = None
+        Stops.received = None
 
 
 def test_synth_procedural_writes_a_labelled_collection(tmp_path: Path) -> None:

@@ -43,15 +43,17 @@ def flag(setting: str) -> str:
 
 
 class Stops:
-    """Ctrl-C and SIGTERM (a scheduler's, or `kill`'s), as the `pd` program takes them (`take`):
-    either raises KeyboardInterrupt where the program is, which ends the command as Ctrl-C does
-    (temporaries removed, one sentence), and is remembered. A library that swallows the interrupt
-    (trimesh imports its optional modules under `except BaseException`; an exception in a
-    finalizer is only printed) does not keep the command going: the next step of a bar raises it
-    again (`check`). Once the command reports its stop, further signals are ignored while it
-    exits (a second Ctrl-C would interrupt torch's exit handlers, with a traceback)."""
+    """Ctrl-C and SIGTERM (a scheduler's, or `kill`'s), as the `pd` program takes them (`take`).
 
-    signal: int | None = None  # the signal that asked the program to stop
+    The first raises KeyboardInterrupt where the program is, which ends the command as Ctrl-C
+    does (temporaries removed, one sentence), and is remembered: a library that swallows the
+    interrupt (trimesh imports its optional modules under `except BaseException`; an exception in
+    a finalizer is only printed) does not keep the command going, as the next step of a bar raises
+    it again (`check`). Later ones are only remembered, so that a second Ctrl-C does not break off
+    the clean-up the first began (`kill -9` still ends the process at once).
+    """
+
+    received: int | None = None  # the first signal that asked the program to stop
 
     @classmethod
     def take(cls) -> None:
@@ -60,24 +62,19 @@ class Stops:
 
     @classmethod
     def _stop(cls, number: int, frame: object) -> None:
-        cls.signal = number
-        raise KeyboardInterrupt
+        if cls.received is None:
+            cls.received = number
+            raise KeyboardInterrupt
 
     @classmethod
     def check(cls) -> None:
-        if cls.signal is not None:
+        if cls.received is not None:
             raise KeyboardInterrupt
 
     @classmethod
     def exit_code(cls) -> int:
         """The shell's code for a program a signal stopped: 128 + its number (130 for Ctrl-C)."""
-        return 128 + (cls.signal or signal.SIGINT)
-
-    @classmethod
-    def ignore_more(cls) -> None:
-        if cls.signal is not None:
-            for number in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(number, signal.SIG_IGN)
+        return 128 + (cls.received or signal.SIGINT)
 
 
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -97,7 +94,6 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             where = f"{file}: " if file else ""
             message = f"{where}{error.strerror or error} (nothing was left half-written)."
         except KeyboardInterrupt:
-            Stops.ignore_more()
             errors.print(
                 "Stopped. Run the same command again to continue where it stopped "
                 "(pd distill: with --resume added)."
