@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +89,9 @@ def connect(options: RayOptions) -> Any:
     address = options.address
     if address == "auto":
         address = os.environ.get("RAY_ADDRESS") or None
+    # ray.init replaces the process's SIGTERM handler by sys.exit; the caller's (the `pd`
+    # program's, which stops a command as Ctrl-C does) is put back.
+    terminate = signal.getsignal(signal.SIGTERM)
     try:
         if address is None:
             ray.init(
@@ -100,6 +105,9 @@ def connect(options: RayOptions) -> Any:
         raise PdError(
             f"Could not reach the Ray cluster at {address or 'a new local cluster'} ({error})."
         ) from error
+    finally:
+        if terminate is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, terminate)
     _check_fits(ray, options, f"the Ray cluster at {address}" if address else "the new local Ray cluster")
     return ray
 
@@ -238,11 +246,11 @@ def teach_on_ray(
     todo = begin_teaching(collection, category, config.teacher == "simulated", config, store)
     drawn = sheets_to_draw(store, todo, sheets)
     records = {record.id: record for record in todo}
-    made_from: dict[str, str] = {}  # each shape's file digest, taken before it is read (`keep`)
+    made_from: dict[str, str] = {}  # the digest of the bytes each shape was read from (`keep`)
 
-    def job(record: Any) -> tuple[str, Any, bool]:
-        made_from[record.id] = collection.digest(record)
-        return record.id, collection.load(record), record.id in drawn
+    def job(record: ShapeRecord) -> tuple[str, Any, bool]:
+        shape, made_from[record.id] = collection.read(record)
+        return record.id, shape, record.id in drawn
 
     pool = _actors(ray, TeachWorker, options, config, category.to_record(), options)
     jobs = (job(record) for record in todo)
