@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.errors import PdError, option
-from partdistill.files import check_id, inside, read_json, write_json
+from partdistill.files import check_id, file_sha256, inside, read_json, write_json
 from partdistill.formats import SHAPE_SUFFIX, read_npz, write_npz
 from partdistill.prompts import Category, find_category, register_category
 from partdistill.records import MAX_TEXT, Fields
@@ -156,6 +156,7 @@ class Collection:
         self.root = root
         self._records = {record.id: record for record in records}
         self._categories: dict[str, dict] = dict(user_categories or {})  # name -> Category.to_record()
+        self._digests: dict[str, tuple[tuple[int, int, int], str]] = {}  # id -> (file status, digest)
 
     @classmethod
     def create(cls, root: str | Path) -> Collection:
@@ -314,18 +315,31 @@ class Collection:
 
     def load(self, record: ShapeRecord | str) -> Shape:
         """Read one shape."""
+        return read_npz(self._file(record))
+
+    def read(self, record: ShapeRecord) -> tuple[Shape, str]:
+        """One shape and the SHA-256 of the very bytes it was read from: what units taught from it
+        record, so that units of a shape replaced since (by `pd import --replace`, or by hand) are
+        told from its own, whenever the file changes."""
+        file = self._file(record)
+        data = file.read_bytes()
+        return read_npz(file, data), hashlib.sha256(data).hexdigest()
+
+    def digest(self, record: ShapeRecord) -> str:
+        """The SHA-256 of a shape's file, as `read` gives it; taken again only when the file's size,
+        time or inode changed since this collection last took it (a command asks more than once)."""
+        file = self._file(record)
+        status = file.stat()
+        key = (status.st_size, status.st_mtime_ns, status.st_ino)
+        if self._digests.get(record.id, (None, ""))[0] != key:
+            self._digests[record.id] = (key, file_sha256(file))
+        return self._digests[record.id][1]
+
+    def _file(self, record: ShapeRecord | str) -> Path:
         record = self._records[record] if isinstance(record, str) else record
         if record.file is None:
             raise PdError(f"Shape {record.id} has no file: its generation failed ({record.error}).")
-        return read_npz(self.path(record.file, str(self.root / MANIFEST)))
-
-    def digest(self, record: ShapeRecord) -> str:
-        """The SHA-256 of the shape file's bytes: what units taught from it record, so that units
-        of a shape replaced since (by `pd import --replace`, or by hand) are told from its own."""
-        if record.file is None:
-            raise PdError(f"Shape {record.id} has no file: its generation failed ({record.error}).")
-        with self.path(record.file, str(self.root / MANIFEST)).open("rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+        return self.path(record.file, str(self.root / MANIFEST))
 
     def shapes(self) -> Iterator[tuple[ShapeRecord, Shape]]:
         """Every shape that exists, with its record."""

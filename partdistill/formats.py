@@ -205,17 +205,19 @@ def write_npz(shape: Shape, path: str | Path) -> None:
     write_bytes(path, buffer.getvalue())
 
 
-def read_npz(path: str | Path) -> Shape:
-    """Read a shape written by `write_npz`, or a cloud Point-E saved (`_point_e_shape`).
+def read_npz(path: str | Path, data: bytes | None = None) -> Shape:
+    """Read a shape written by `write_npz`, or a cloud Point-E saved (`_point_e_shape`); from
+    `data`, the file's bytes read already, where given (`path` then only names it).
 
     Every array's header is checked (its kind of numbers, its width, at most MAX_POINTS rows or
     MAX_FACES faces) before any array is loaded, and the metadata is read field by field.
     """
     path = Path(path)
-    if not zipfile.is_zipfile(path):
+    source = path if data is None else io.BytesIO(data)
+    if not zipfile.is_zipfile(source):
         raise PdError(f"{path} is not a readable partdistill shape file (it is not a zip archive).")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             names = {info.filename for info in archive.infolist()}
             layout = _POINT_E if "coords.npy" in names else _ARRAYS
             members = {_array_name(info, path, layout): info for info in archive.infolist()}

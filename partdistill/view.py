@@ -15,6 +15,7 @@ so), which keeps a page of many large shapes responsive.
 from __future__ import annotations
 
 import html
+import itertools
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -319,8 +320,8 @@ def _knowledge_page(store_root: Path, limit: int, budget: int) -> Page:
     store = KnowledgeStore(store_root)
     collection = Collection.open(store.collection_root)
     entries: list[Entry] = []
-    stale = {record.id for record in store.untaught(collection)}
-    shown = [record for record in collection.ok_records if record.id not in stale][:limit]
+    taught = (record for record in collection.ok_records if store.current(record, collection))
+    shown = list(itertools.islice(taught, limit))
     for record in shown:
         shape, knowledge = collection.load(record), store.load(record.id)
         knowledge.require_points(shape.n_points, record.id)

@@ -69,11 +69,12 @@ def test_units_of_a_shape_replaced_since_are_taught_again(tables: Path, tmp_path
 
     collection_root = tmp_path / "tables"
     shutil.copytree(tables, collection_root, ignore=shutil.ignore_patterns("knowledge"))
-    assert _teach(collection_root, "--sheets", "0").exit_code == 0
+    assert _teach(collection_root, "--sheets", "4").exit_code == 0
     collection = Collection.open(collection_root)
     store = KnowledgeStore(collection_root / "knowledge" / "simulated-noisy-box")
     assert store.untaught(collection) == []
-    assert store.made_from("table-00001") == collection.digest(collection["table-00001"])
+    assert store.made_from("table-00001") == collection.read(collection["table-00001"])[1]
+    assert store.sheet_path("table-00001").exists()
     before = store.units_path("table-00001").read_bytes()
     shapes = collection_root / "shapes"
     (shapes / "table-00001.npz").write_bytes((shapes / "table-00002.npz").read_bytes())  # 3,000 points too
@@ -83,6 +84,7 @@ def test_units_of_a_shape_replaced_since_are_taught_again(tables: Path, tmp_path
     result = _teach(collection_root, "--sheets", "0")
     assert result.exit_code == 0 and "on the 1 labelled shapes taught" in result.stdout
     assert store.untaught(collection) == [] and store.units_path("table-00001").read_bytes() != before
+    assert not store.sheet_path("table-00001").exists()  # the old shape's sheet went with its units
     # Units written before units recorded their shape's digest count as the shape's.
     path = store.units_path("table-00003")
     save_knowledge(load_knowledge(path), path)

@@ -199,19 +199,25 @@ def _check_pinned(
 
 
 def items_from_store(collection: Collection, store: KnowledgeStore) -> list[Item]:
-    """Every shape of `collection` with its units from `store` (all must be there)."""
-    untaught = store.untaught(collection)
-    missing = [record.id for record in untaught if not store.has(record.id)]
+    """Every shape of `collection` with its units from `store` (all must be there, made from the
+    shape's file as it is read now)."""
+    missing = [record.id for record in collection.ok_records if not store.has(record.id)]
     if missing:
         raise PdError(
             f"{store.root} has no units for {len(missing)} shapes (e.g. {missing[0]}); run `pd teach` first."
         )
-    if untaught:
+    items, stale = [], []
+    for record in collection.ok_records:
+        shape, digest = collection.read(record)
+        if store.made_from(record.id) not in (None, digest):
+            stale.append(record.id)
+        items.append(Item(record.id, shape, store.load(record.id)))
+    if stale:
         raise PdError(
-            f"{store.root} holds units of {len(untaught)} shapes made from other files than theirs now "
-            f"(e.g. {untaught[0].id}: it was replaced since); run `pd teach` again to remake them."
+            f"{store.root} holds units of {len(stale)} shapes made from other files than theirs now "
+            f"(e.g. {stale[0]}: it was replaced since); run `pd teach` again to remake them."
         )
-    return [Item(record.id, shape, store.load(record.id)) for record, shape in collection.shapes()]
+    return items
 
 
 def items_from_h5(root: str | Path, category: Category | None = None) -> list[Item]:

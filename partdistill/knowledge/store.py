@@ -95,7 +95,7 @@ class KnowledgeStore:
         return self.units_path(shape_id).is_file()
 
     def made_from(self, shape_id: str) -> str | None:
-        """The digest (`Collection.digest`) of the shape file a shape's units were made from; None
+        """The digest (`Collection.read`) of the shape file a shape's units were made from; None
         for units written before units recorded it."""
         path = self.units_path(shape_id)
         try:
@@ -103,22 +103,22 @@ class KnowledgeStore:
                 digest = read_npz_array(
                     archive, MADE_FROM, str(path), kinds="u", max_values=64, required=False
                 )
-        except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
-            raise PdError(
-                f"{path} is not a readable knowledge file ({error}). Delete it and run `pd teach` again "
-                "to remake it."
-            ) from error
+        except (PdError, OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+            raise _damaged(path, error) from error
         return None if digest is None else digest.tobytes().decode("ascii", errors="replace")
 
-    def untaught(self, collection: Collection) -> list[ShapeRecord]:
-        """The shapes of `collection` with no units here, or with units made from another file than
-        the shape's now: it was replaced since, perhaps while a teacher run was on it. Units
+    def current(self, record: ShapeRecord, collection: Collection) -> bool:
+        """Whether a shape of `collection` has units here made from its file as it is now. Units
         written before units recorded their shape's digest count as the shape's."""
-        return [
-            record
-            for record in collection.ok_records
-            if not self.has(record.id) or self.made_from(record.id) not in (None, collection.digest(record))
-        ]
+        if not self.has(record.id):
+            return False
+        made = self.made_from(record.id)
+        return made is None or made == collection.digest(record)
+
+    def untaught(self, collection: Collection) -> list[ShapeRecord]:
+        """The shapes of `collection` without `current` units here: none yet, or units made from
+        another file than the shape's now (replaced since, perhaps while a teacher run was on it)."""
+        return [record for record in collection.ok_records if not self.current(record, collection)]
 
     def holds_units(self) -> bool:
         """Whether any shape's units were written (a run that failed before its first has none)."""
@@ -138,7 +138,7 @@ class KnowledgeStore:
         try:
             knowledge = load_knowledge(self.units_path(shape_id))
         except PdError as error:
-            raise PdError(f"{error.args[0]} Delete it and run `pd teach` again to remake it.") from error
+            raise _damaged(self.units_path(shape_id), error) from error
         if self.taught_for is not None:
             category, part_names = self.taught_for
             knowledge.require_parts(part_names, category, str(self.units_path(shape_id)))
@@ -178,6 +178,14 @@ class KnowledgeStore:
 
     def write_settings(self, record: dict) -> None:
         write_json(inside(self.root, CONFIG_FILE), record)
+
+
+def _damaged(path: Path, error: Exception) -> PdError:
+    """The sentence for a units file that cannot be read, wherever it is found."""
+    reason = (
+        error.args[0] if isinstance(error, PdError) else f"{path} is not a readable knowledge file ({error})."
+    )
+    return PdError(f"{reason} Delete it and run `pd teach` again to remake it.")
 
 
 def save_knowledge(knowledge: Knowledge, path: str | Path, made_from: str | None = None) -> None:

@@ -132,6 +132,8 @@ def begin_teaching(
             earlier, ours, f"{store.root} holds knowledge made", f"choose another {option('name')}."
         )
     store.write_settings(ours)
+    for record in todo:  # units and sheets of a shape replaced since are not left beside its new ones
+        store.forget(record.id)
     return todo
 
 
@@ -145,8 +147,7 @@ def sheets_to_draw(store: KnowledgeStore, todo: list[ShapeRecord], sheets: int) 
 
 def keep(store: KnowledgeStore, taught: Taught, made_from: str) -> None:
     """Write what teaching one shape gave: its sheet first, its units last (they mark it done),
-    with the digest of the shape file it was `made_from`, taken before the shape was read (a file
-    replaced in between leaves units that the next run teaches again, never stale units that pass)."""
+    with the digest of the bytes the shape was read from (`Collection.read`)."""
     store.save(taught.id, taught.knowledge, made_from, taught.sheet)
 
 
@@ -167,8 +168,7 @@ def teach(
     todo = begin_teaching(collection, category, teacher.needs_labels, config, store)
     drawn = sheets_to_draw(store, todo, sheets)
     for record in todo:
-        made_from = collection.digest(record)
-        shape = collection.load(record)
+        shape, made_from = collection.read(record)
         taught = teach_one(record.id, shape, category, teacher, config, record.id in drawn)
         keep(store, taught, made_from)
         yield TeachResult(record, taught.knowledge, taught.n_predictions, labels_in_category(shape, category))
