@@ -64,16 +64,19 @@ def source_of(identifier: str, sources: int) -> tuple[int, str] | None:
 
 
 def save_item_arrays(path: Path, items: Sequence[Item], arrays: dict[str, np.ndarray]) -> None:
-    """Write the array of each item of `items` that `arrays` (by item id) holds one for to an .npz,
-    atomically, under the item's position (a running average holds none yet for the shapes no
-    step has drawn)."""
+    """Write to an .npz, atomically, the array `arrays` holds (by item id) for each of `items` that
+    has one, under the item's position: a running average has none yet for the shapes that no
+    step has drawn."""
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
         np.savez(handle, **{f"s{i}": arrays[item.id] for i, item in enumerate(items) if item.id in arrays})
 
 
-def load_item_arrays(path: Path, items: Sequence[Item]) -> dict[str, np.ndarray]:
-    """The arrays `save_item_arrays` wrote for the same `items`, by item id."""
+def load_item_arrays(path: Path, items: Sequence[Item], every: bool = False) -> dict[str, np.ndarray]:
+    """The arrays `save_item_arrays` wrote for the same `items`, by item id; with `every`, a
+    ValueError naming the first item without one."""
     with np.load(path) as data:
+        if every and (missing := [item.id for i, item in enumerate(items) if f"s{i}" not in data]):
+            raise ValueError(f"{path.name} holds no array for {missing[0]}")
         return {item.id: data[f"s{i}"] for i, item in enumerate(items) if f"s{i}" in data}
 
 

@@ -614,9 +614,8 @@ class Distillation:
             self.model.load_state_dict(load_file(inside(folder, "model.safetensors")))
             self.optimizer.load_state_tensors(load_file(inside(folder, "optimizer.safetensors")))
             if self.state.switch_epoch is not None:
-                self.rescored = load_item_arrays(inside(folder, "rescore.npz"), self.items)
-                if len(self.rescored) != len(self.items):  # every unit is re-scored at the switch
-                    raise KeyError("rescore.npz")
+                # Every shape's units are re-scored at the switch.
+                self.rescored = load_item_arrays(inside(folder, "rescore.npz"), self.items, every=True)
             elif inside(folder, "average.npz").exists():
                 self.average.probabilities = load_item_arrays(inside(folder, "average.npz"), self.items)
                 self.average.adopt(self.items)
