@@ -288,11 +288,8 @@ def test_an_evaluation_shows_its_scores_not_its_shapes() -> None:
 def test_hidden_files_in_a_predictions_folder_are_not_predictions(tmp_path: Path) -> None:
     from partdistill.eval.evaluate import FilePredictions
 
-    for name in (
-        "chair-00000",
-        ".chair-00001.tmp-k9x",
-        "sub/.mine",
-    ):  # a killed writer's temporary, the user's
+    # A killed writer's temporary, the user's hidden files and folders.
+    for name in ("chair-00000", ".chair-00001.tmp-k9x", "sub/.mine", ".ipynb_checkpoints/chair-00000"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         np.save(tmp_path / f"{name}.npy", np.zeros(4, dtype=np.int64))
     assert FilePredictions(tmp_path, "collection").unused([]) == ["chair-00000"]

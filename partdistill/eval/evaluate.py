@@ -86,10 +86,11 @@ class FilePredictions:
         if self.table is not None:
             held = set(self.table)
         else:
-            held = {  # not hidden files: a killed writer's temporaries, or the user's own
-                path.relative_to(self.path).with_suffix("").as_posix()
-                for path in self.path.rglob("*.npy")
-                if not path.name.startswith(".")
+            relative = (path.relative_to(self.path) for path in self.path.rglob("*.npy"))
+            held = {  # nothing hidden: a killed writer's temporaries, or the user's own (.ipynb_checkpoints)
+                path.with_suffix("").as_posix()
+                for path in relative
+                if not any(part.startswith(".") for part in path.parts)
             }
         return sorted(held - set(scored))
 
