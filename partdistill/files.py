@@ -411,8 +411,9 @@ class OutputFolder:
             )
 
     def _note(self) -> str | None:
-        """What `.pd-owner` holds where it is pd's note (a plain file of at most 32 bytes, digits
-        or nothing); None for anything else or nothing there. Opened without following a link or
+        """What `.pd-owner` holds where it is pd's note (a plain file of at most 32 bytes: a
+        process id, ASCII digits with no leading zero, or nothing); None for anything else or
+        nothing there. Opened without following a link or
         waiting on a pipe, and judged by what was opened."""
         try:
             descriptor = os.open(self._owner, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -425,7 +426,7 @@ class OutputFolder:
             text = os.read(descriptor, 32).decode(errors="replace").strip()
         finally:
             os.close(descriptor)
-        return text if text.isdecimal() or not text else None
+        return text if not text or re.fullmatch("[1-9][0-9]{0,9}", text) else None
 
     def refuse_held(self) -> None:
         """Refuse (PdError) a folder another pd process holds now, as entering would: for a

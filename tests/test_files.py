@@ -141,6 +141,8 @@ def test_an_owner_file_pd_did_not_write_is_refused_and_kept(tmp_path: Path) -> N
         "link": lambda path: path.symlink_to(secret),
         "note": lambda path: path.write_text("my notes"),
         "long": lambda path: path.write_text("1" * 40 + " and my notes"),
+        "not a pid": lambda path: path.write_text("0"),
+        "other digits": lambda path: path.write_text("٣٤٥"),
         "fifo": os.mkfifo,
         "folder": os.mkdir,
     }

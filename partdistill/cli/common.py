@@ -112,9 +112,9 @@ class _Bar:
         self.bars, self.task, self.name = bars, task, name
 
     def advance(self, steps: int = 1, status: str = "") -> None:
-        Stops.check()
         description = f"{self.name}  {status}" if status else self.name
         self.bars.update(self.task, advance=steps, description=description)
+        Stops.check()  # after the step is counted: it is done
 
     def close(self, finished: bool = True) -> None:
         self.bars.stop_task(self.task)
@@ -149,14 +149,14 @@ class RichProgress:
 
 
 class _Checked:
-    """A `Task` whose steps first `Stops.check`."""
+    """A `Task` that asks `Stops.check` after each step."""
 
     def __init__(self, task: Task) -> None:
         self.inner = task
 
     def advance(self, steps: int = 1, status: str = "") -> None:
-        Stops.check()
         self.inner.advance(steps, status)
+        Stops.check()  # after the step is counted: it is done
 
     def close(self, finished: bool = True) -> None:
         self.inner.close(finished)
