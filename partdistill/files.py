@@ -413,8 +413,8 @@ class OutputFolder:
     def _note(self) -> str | None:
         """What `.pd-owner` holds where it is pd's note (a plain file of at most 32 bytes: a
         process id, ASCII digits with no leading zero, or nothing); None for anything else or
-        nothing there. Opened without following a link or
-        waiting on a pipe, and judged by what was opened."""
+        nothing there. Opened without following a link or waiting on a pipe, and judged by what
+        was opened."""
         try:
             descriptor = os.open(self._owner, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:

@@ -114,7 +114,6 @@ class _Bar:
     def advance(self, steps: int = 1, status: str = "") -> None:
         description = f"{self.name}  {status}" if status else self.name
         self.bars.update(self.task, advance=steps, description=description)
-        Stops.check()  # after the step is counted: it is done
 
     def close(self, finished: bool = True) -> None:
         self.bars.stop_task(self.task)
@@ -144,12 +143,12 @@ class RichProgress:
     def note(self, text: str) -> None:
         self.bars.console.print(named(text, flag))
 
-    def task(self, name: str, total: int | None) -> _Bar:
-        return _Bar(self.bars, self.bars.add_task(name, total=total), name)
+    def task(self, name: str, total: int | None) -> Task:
+        return _Checked(_Bar(self.bars, self.bars.add_task(name, total=total), name))
 
 
 class _Checked:
-    """A `Task` that asks `Stops.check` after each step."""
+    """A `Task` that asks `Stops.check` after each step: what every bar of the program is."""
 
     def __init__(self, task: Task) -> None:
         self.inner = task
