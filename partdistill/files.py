@@ -64,7 +64,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     The temporary file keeps the target's suffix, so writers that dispatch on it still work; the
     renamed file has the mode a plain `open` would give it. Its name is taken before the file is
-    made, so that a stop (Ctrl-C, SIGTERM) at any point after it exists finds it to delete.
+    made, so that a stop (Ctrl-C, SIGTERM, SIGHUP) at any point after it exists finds it to delete.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

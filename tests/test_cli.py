@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import shutil
 import signal
 import subprocess
@@ -19,11 +20,12 @@ from typer.testing import CliRunner
 import partdistill.api as api
 import partdistill.synth
 from partdistill.cli import app, main
-from partdistill.cli.common import LogProgress, Stops
+from partdistill.cli.common import LogProgress
 from partdistill.collection import Collection
 from partdistill.distill.config import DistillConfig
 from partdistill.errors import PdError
 from partdistill.formats import read_npz
+from partdistill.program import STOP_SIGNALS, Stops
 from partdistill.synth import SynthConfig
 
 runner = CliRunner()
@@ -33,7 +35,7 @@ def test_the_program_ends_with_its_objects_left_to_the_exit(monkeypatch: pytest.
     # After its command `pd` freezes what exists, so that the collections at exit skip it; the
     # command's exit code is kept.
     monkeypatch.setattr(sys, "argv", ["pd", "--help"])
-    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
     try:
         with pytest.raises(SystemExit) as end:
             main()
@@ -44,21 +46,82 @@ def test_the_program_ends_with_its_objects_left_to_the_exit(monkeypatch: pytest.
             signal.signal(number, handler)
 
 
-def test_sigterm_stops_a_command_as_ctrl_c_does(tmp_path: Path) -> None:
+def _only_shapes_left(out: Path) -> bool:
+    """Whether `out` holds a collection's files and nothing else: no temporaries, no lock note."""
+    left = {path.name for path in out.rglob("*")} - {"shapes", "manifest.json", "synth_config.json"}
+    return all(name.startswith("mug-") and name.endswith(".npz") for name in left)
+
+
+SYNTH_MUGS = [sys.executable, "-m", "partdistill.cli", "synth", "--category", "mug", "--n", "300"]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_a_command_as_ctrl_c_does(tmp_path: Path, stop: signal.Signals) -> None:
     out = tmp_path / "mugs"
-    command = [sys.executable, "-m", "partdistill.cli", "synth", "--category", "mug", "--n", "300"]
-    running = subprocess.Popen([*command, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    running = subprocess.Popen(
+        [*SYNTH_MUGS, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     while running.poll() is None and len(list((out / "shapes").glob("mug-*.npz"))) < 3:
         time.sleep(0.05)
-    running.send_signal(signal.SIGTERM)
+    running.send_signal(stop)
     output, error = running.communicate(timeout=60)
-    assert running.returncode == 128 + signal.SIGTERM, error.decode()
+    assert running.returncode == 128 + stop, error.decode()
     assert error.decode().startswith("Stopped. Run the same command again")
     assert b"stopped in" in output  # the bar's line: the output is not a terminal
-    left = {path.name for path in out.rglob("*")} - {"shapes", "manifest.json", "synth_config.json"}
-    assert all(
-        name.startswith("mug-") and name.endswith(".npz") for name in left
-    )  # no temporaries, no lock note
+    assert _only_shapes_left(out)
+
+
+def test_closing_the_terminal_stops_a_command_as_ctrl_c_does(tmp_path: Path) -> None:
+    # The terminal goes (SIGHUP) and with it pd's output: the bars cannot be drawn nor the
+    # sentence printed, and the command still ends as a stop, its clean-up done.
+    pty = pytest.importorskip("pty", reason="needs a pseudo-terminal (POSIX)")
+    out, log = tmp_path / "mugs", tmp_path / "stderr.txt"
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: pd in a terminal of its own, its stderr kept in a file to read
+        os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT), 2)
+        os.execv(sys.executable, [*SYNTH_MUGS, "--out", str(out)])
+    os.set_blocking(terminal, False)
+    deadline = time.monotonic() + 120
+    while len(list((out / "shapes").glob("mug-*.npz"))) < 3 and time.monotonic() < deadline:
+        with contextlib.suppress(BlockingIOError):
+            os.read(terminal, 1 << 16)  # what pd draws, so that it never waits on a full terminal
+        time.sleep(0.05)
+    os.close(terminal)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 128 + signal.SIGHUP, log.read_text()
+    assert _only_shapes_left(out)
+
+
+def test_a_stop_while_pd_imports_its_libraries_ends_it_in_one_sentence(tmp_path: Path) -> None:
+    # SIGTERM lands as `pd` imports its command line: a sentence and the shell's code, not a traceback.
+    program = (
+        "import os, signal, sys\n"
+        "class Stop:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'typer':\n"
+        "            os.kill(os.getpid(), signal.SIGTERM)\n"
+        "sys.meta_path.insert(0, Stop())\n"
+        "from partdistill.program import main\n"
+        "main()\n"
+    )
+    command = [sys.executable, "-c", program, "synth", "--category", "mug", "--out", str(tmp_path / "mugs")]
+    ended = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert ended.returncode == 128 + signal.SIGTERM
+    assert ended.stderr == "Stopped before the command began; nothing was written.\n"
+    assert not (tmp_path / "mugs").exists()
+
+
+def test_pd_leaves_a_stop_signal_it_was_started_ignoring_ignored() -> None:
+    # A shell starts a script's background jobs ignoring Ctrl-C, and `nohup` ignoring SIGHUP.
+    handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    try:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        Stops.take()
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) == Stops._stop
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
 
 
 def test_an_interrupt_a_library_swallowed_stops_the_command_at_its_next_step() -> None:

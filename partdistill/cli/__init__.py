@@ -12,7 +12,7 @@ import typer
 
 from partdistill.allocator import keep_freed_memory
 from partdistill.cli import categories, distill, evaluate, importing, info, predict, synth, teach, view
-from partdistill.cli.common import Stops
+from partdistill.program import Stops
 
 app = typer.Typer(
     name="pd",
@@ -34,7 +34,8 @@ app.command()(info.info)
 
 
 def main() -> None:
-    """The `pd` program: one command, then the process ends (a program that goes on calls `app`)."""
+    """The `pd` program (`partdistill.program` takes its signals first; `python -m partdistill.cli`
+    comes here directly): one command, then the process ends (a program that goes on calls `app`)."""
     keep_freed_memory()  # a setting of the process (partdistill.allocator), so the program's to take
     Stops.take()  # so are its signals
     try:

@@ -3,10 +3,10 @@ drawn as rich bars, and errors turned into one sentence and an exit code."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import signal
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.text import Text
 
 from partdistill.errors import PdError, named
+from partdistill.program import Stops
 from partdistill.progress import Printed, Task
 from partdistill.shapes import AXES
 
@@ -42,45 +43,10 @@ def flag(setting: str) -> str:
     return "--" + setting.rstrip("_").replace("_", "-")
 
 
-class Stops:
-    """Ctrl-C and SIGTERM (a scheduler's, or `kill`'s), as the `pd` program takes them (`take`).
-
-    The first raises KeyboardInterrupt where the program is, which ends the command as Ctrl-C
-    does (temporaries removed, one sentence), and is remembered: a library that swallows the
-    interrupt (trimesh imports its optional modules under `except BaseException`; an exception in
-    a finalizer is only printed) does not keep the command going, as the next step of a bar raises
-    it again (`check`). Later ones are only remembered, so that a second Ctrl-C does not break off
-    the clean-up the first began (`kill -9` still ends the process at once).
-    """
-
-    received: int | None = None  # the first signal that asked the program to stop
-
-    @classmethod
-    def take(cls) -> None:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, cls._stop)
-
-    @classmethod
-    def _stop(cls, number: int, frame: object) -> None:
-        if cls.received is None:
-            cls.received = number
-            raise KeyboardInterrupt
-
-    @classmethod
-    def check(cls) -> None:
-        if cls.received is not None:
-            raise KeyboardInterrupt
-
-    @classmethod
-    def exit_code(cls) -> int:
-        """The shell's code for a program a signal stopped: 128 + its number (130 for Ctrl-C)."""
-        return 128 + (cls.received or signal.SIGINT)
-
-
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn a `PdError` (its settings named as flags), or a file the system would not let the
-    command read or write, into one sentence on stderr and exit code 1; Ctrl-C or SIGTERM into
-    one sentence and exit code 130 or 143."""
+    command read or write, into one sentence on stderr and exit code 1; a stop (`Stops`: Ctrl-C,
+    SIGTERM, SIGHUP) into one sentence and the shell's code for it (130, 143, 129)."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -88,21 +54,29 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except PdError as error:
             message = error.render(flag)
-        except OSError as error:  # a disk or permission problem, not a bug: say which file
-            # Of two (a temporary renamed over its target), the second: the file being written.
+        except OSError as error:
+            if Stops.received is not None:
+                _stopped()  # an error of the stop's clean-up: after SIGHUP, the terminal is gone
+            # A disk or permission problem, not a bug: say which file; of two (a temporary renamed
+            # over its target), the second: the file being written.
             file = error.filename2 or error.filename
             where = f"{file}: " if file else ""
             message = f"{where}{error.strerror or error} (nothing was left half-written)."
         except KeyboardInterrupt:
-            errors.print(
-                "Stopped. Run the same command again to continue where it stopped "
-                "(pd distill: with --resume added)."
-            )
-            raise typer.Exit(code=Stops.exit_code()) from None
+            _stopped()
         errors.print(Text("Error: ", style="bold red") + Text(message), highlight=False)
         raise typer.Exit(code=1) from None
 
     return wrapper
+
+
+def _stopped() -> NoReturn:
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+        errors.print(
+            "Stopped. Run the same command again to continue where it stopped "
+            "(pd distill: with --resume added)."
+        )
+    raise typer.Exit(code=Stops.exit_code()) from None
 
 
 class _Bar:
