@@ -378,7 +378,10 @@ def test_tta_progress_is_a_bar_per_stage_a_line_per_phase_and_the_lifting_figure
     assert result.exit_code == 0, result.output
     said = " ".join(result.stdout.split())
     # Knowledge made on the way: the figure pd teach prints.
-    assert "Direct lifting of the units scores" in said and "on the 5 labelled shapes taught" in said
+    assert (
+        "Direct lifting of the units scores" in said
+        and "on the 5 labelled shapes taught, on all of their points" in said
+    )
     # One note on the plan: steps per epoch, who sits out, epochs and steps in all, and backward or not.
     assert said.count("optimisation step(s) per epoch") == 1
     assert "5 shapes in batches of 4 make 1 optimisation step(s) per epoch (each epoch the last 1 of" in said

@@ -281,7 +281,7 @@ def test_an_evaluation_shows_its_scores_not_its_shapes() -> None:
     result = EvalResult("shapenetpart", [], {"chair": 1}, {"student": {"chair": 89.2}}, {}, [("a", None, {})])
     assert repr(result) == (
         "EvalResult(protocol='shapenetpart', counts={'chair': 1}, scores={'student': {'chair': 89.2}}, "
-        "part_ious={})"
+        "part_ious={}, points=2048)"
     )
 
 

@@ -154,6 +154,7 @@ def test_folder_of_npy_predictions_matches_an_independent_computation(sample: Pa
         ],
     )
     assert result.exit_code == 0, result.output
+    assert "shapenetpart protocol, 2,048 points a shape" in result.stdout  # the table says what it scored
     scores = json.loads((tmp_path / "r" / "report.json").read_text())["methods"]["predictions"]["categories"]
     for name, ious in expected.items():
         assert scores[name] == pytest.approx(100 * np.mean(ious), abs=0.01)
@@ -186,6 +187,7 @@ def test_all_points_protocol_uses_every_point(sample: Path, tmp_path: Path) -> N
     )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert "shapenetpart protocol, all points" in result.stdout
     assert report["points"] == "all" and 0 < report["methods"]["predictions"]["categories"]["table"] < 100
 
 

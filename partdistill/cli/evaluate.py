@@ -67,7 +67,8 @@ def evaluate(
 
 def score_table(result: EvalResult, reference: dict[str, dict[str, float]]) -> Table:
     """Each category's mIoU per method, with the paper's GLIP numbers beside where published."""
-    table = Table(title=f"mIoU (%), {result.protocol} protocol", show_header=True)
+    scored = "all points" if result.points is None else f"{result.points:,} points a shape"
+    table = Table(title=f"mIoU (%), {result.protocol} protocol, {scored}", show_header=True)
     table.add_column("category")
     table.add_column("shapes", justify="right")
     for method in result.scores:

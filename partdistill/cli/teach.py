@@ -111,7 +111,7 @@ def teach(
         table.add_row("units per shape", f"{np.mean(summary.units):.1f}")
         table.add_row("points covered", f"{100 * np.mean(summary.coverage):.1f}%")
     if summary.lifting is not None:
-        table.add_row("direct lifting mIoU (labelled shapes)", f"{summary.lifting:.1f}")
+        table.add_row("direct lifting mIoU (labelled shapes, all points)", f"{summary.lifting:.1f}")
     console.print(table)
     if (summary.store.root / SHEETS_DIR).is_dir():
         console.print(f"Contact sheets: {summary.store.root / SHEETS_DIR}")

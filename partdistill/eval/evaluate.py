@@ -264,6 +264,7 @@ class EvalResult:
             worst on, worst first.
         worst: the shapes the first method did worst on, worst first, for the interactive page:
             (id, points [M,3], truth [M], {method: labels [M]}, its shape mIoU, part names).
+        points: the points scored per shape: a fixed subset of this many, or None for all of them.
     """
 
     # Shown as the scores and counts (a notebook displays it whole): not the shapes kept for pictures.
@@ -274,6 +275,7 @@ class EvalResult:
     part_ious: dict[str, dict[str, list[float]]]
     examples: list[tuple[str, object, dict[str, np.ndarray]]] = field(repr=False)
     worst: list[tuple] = field(default_factory=list, repr=False)
+    points: int | None = 2048
 
 
 def parse_points(points: int | str) -> int | None:
@@ -352,7 +354,7 @@ def evaluate(
     order.sort(key=lambda c: rank.get(c.qualified_name, len(rank)))
     ranked = [(row, shape) for _, _, row, shape in sorted(lowest, key=lambda entry: entry[:2], reverse=True)]
     kept = [(row[0], shape, row[3]) for row, shape in ranked[:examples]]
-    result = EvalResult(protocol, order, counts, {}, {}, kept, [row for row, _ in ranked[:worst]])
+    result = EvalResult(protocol, order, counts, {}, {}, kept, [row for row, _ in ranked[:worst]], points)
     for method, scores in methods.items():
         if protocol == "shapenetpart":
             miou = shapenetpart_miou(scores.shape_ious)

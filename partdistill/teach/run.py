@@ -223,6 +223,6 @@ def follow(
     if summary.lifting is not None:
         progress.note(
             f"Direct lifting of the units scores {summary.lifting:.1f} mIoU on the {len(summary.lifting_iou)}"
-            " labelled shapes taught (the baseline a student has to beat)."
+            " labelled shapes taught, on all of their points (the baseline a student has to beat)."
         )
     return summary
