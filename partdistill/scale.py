@@ -238,13 +238,29 @@ class TeachWorker:
 def teach_on_ray(
     collection: Collection, category: Category, config: Any, store: Any, options: RayOptions, sheets: int = -1
 ) -> Iterator[Any]:
-    """`distill.teach.teach` with the shapes taught by Ray workers, one teacher per worker; the
-    driver sends each shape and writes the units and sheets that come back."""
-    from partdistill.teach.run import TeachResult, begin_teaching, keep, sheets_to_draw
+    """`teach.run.teach` with the shapes taught by Ray workers, one teacher per worker; the
+    driver sends each shape and writes the units and sheets that come back. As there, the run is
+    begun here (the cluster joined, the settings checked) and taught as the iterator is read."""
+    from partdistill.teach.run import begin_teaching, sheets_to_draw
 
     ray = connect(options)
     todo = begin_teaching(collection, category, config.teacher == "simulated", config, store)
     drawn = sheets_to_draw(store, todo, sheets)
+    return _taught_on_ray(ray, collection, category, config, store, options, todo, drawn)
+
+
+def _taught_on_ray(
+    ray: Any,
+    collection: Collection,
+    category: Category,
+    config: Any,
+    store: Any,
+    options: RayOptions,
+    todo: list[ShapeRecord],
+    drawn: set[str],
+) -> Iterator[Any]:
+    from partdistill.teach.run import TeachResult, keep
+
     records = {record.id: record for record in todo}
     made_from: dict[str, str] = {}  # the digest of the bytes each shape was read from (`keep`)
 

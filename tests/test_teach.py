@@ -59,6 +59,7 @@ def test_teach_resumes_and_refuses_changed_settings(tables: Path) -> None:
     assert store.units_path("table-00002").read_bytes() == before  # same seed, same units
     changed = _teach(tables, "--sheets", "0", "--name", "again", "--noise", "clean")
     assert changed.exit_code == 1 and "noise was 'noisy', now 'clean'" in changed.stderr
+    assert changed.stdout == ""  # refused before a bar of shapes to teach was drawn
 
 
 def test_units_of_a_shape_replaced_since_are_taught_again(tables: Path, tmp_path: Path) -> None:

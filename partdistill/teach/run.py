@@ -161,12 +161,24 @@ def teach(
     sheets: int = -1,
 ) -> Iterator[TeachResult]:
     """Run the teacher stage on every shape of `collection` that has no units of its file yet in
-    `store` (`KnowledgeStore.untaught`).
+    `store` (`KnowledgeStore.untaught`): the run is begun (its settings checked against the
+    store's) here, and each shape taught as the returned iterator is read.
 
     `sheets` limits how many contact sheets are drawn (-1: one per shape, 0: none).
     """
     todo = begin_teaching(collection, category, teacher.needs_labels, config, store)
-    drawn = sheets_to_draw(store, todo, sheets)
+    return _taught(collection, todo, category, teacher, config, store, sheets_to_draw(store, todo, sheets))
+
+
+def _taught(
+    collection: Collection,
+    todo: list[ShapeRecord],
+    category: Category,
+    teacher: Teacher,
+    config: TeachConfig,
+    store: KnowledgeStore,
+    drawn: set[str],
+) -> Iterator[TeachResult]:
     for record in todo:
         shape, made_from = collection.read(record)
         taught = teach_one(record.id, shape, category, teacher, config, record.id in drawn)
