@@ -18,7 +18,7 @@ PACKAGE = Path(partdistill.__file__).parent
 LAYERS: list[set[str]] = [
     {"errors", "palette"},
     {"records"},
-    {"files", "shapes", "threads", "devices", "allocator", "metrics", "progress", "weights"},
+    {"files", "shapes", "threads", "devices", "allocator", "metrics", "progress", "stops", "weights"},
     {"prompts", "formats", "viz"},
     {"collection"},
     {"render", "knowledge", "synth", "datasets"},
@@ -29,6 +29,7 @@ LAYERS: list[set[str]] = [
     {"view"},
     {"api"},
     {"cli"},
+    {"program"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 

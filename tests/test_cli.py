@@ -25,7 +25,7 @@ from partdistill.collection import Collection
 from partdistill.distill.config import DistillConfig
 from partdistill.errors import PdError
 from partdistill.formats import read_npz
-from partdistill.program import STOP_SIGNALS, Stops
+from partdistill.stops import STOP_SIGNALS, Stops
 from partdistill.synth import SynthConfig
 
 runner = CliRunner()

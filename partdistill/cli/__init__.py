@@ -12,7 +12,7 @@ import typer
 
 from partdistill.allocator import keep_freed_memory
 from partdistill.cli import categories, distill, evaluate, importing, info, predict, synth, teach, view
-from partdistill.program import Stops
+from partdistill.stops import Stops
 
 app = typer.Typer(
     name="pd",

@@ -22,9 +22,9 @@ from rich.progress import (
 from rich.text import Text
 
 from partdistill.errors import PdError, named
-from partdistill.program import Stops
 from partdistill.progress import Printed, Task
 from partdistill.shapes import AXES
+from partdistill.stops import Stops
 
 if TYPE_CHECKING:
     from partdistill.scale import RayOptions
