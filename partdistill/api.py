@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,7 +170,9 @@ def synth(
             progress.note(ray.describe())
             records = synthesize_on_ray(config, collection, todo, ray)
         start = time.perf_counter()
-        with tracked(progress, f"{chosen.name} ({generator})", len(todo)) as bar:
+        # Closed here, whatever ends the loop: the generator's clean-up (the manifest compacted)
+        # runs now, under the folder's lock, and not whenever a traceback holding it is dropped.
+        with closing(records), tracked(progress, f"{chosen.name} ({generator})", len(todo)) as bar:
             for record in records:
                 bar.advance()
                 if not record.ok:
@@ -738,7 +741,7 @@ def import_shapes(
                     bar.advance()
             results = copy_shapes(data, chosen, out, forget)
             count = total
-        with tracked(progress, f"importing into {out}", count) as bar:
+        with closing(results), tracked(progress, f"importing into {out}", count) as bar:  # as in `synth`
             for imported in results:
                 done.append(imported)
                 bar.advance()
