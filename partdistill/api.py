@@ -31,6 +31,7 @@ from partdistill.collection import Collection
 from partdistill.devices import resolve_device
 from partdistill.errors import MAX_SEED, PdError, check_number, option
 from partdistill.files import PAGE, CommandFiles, OutputFolder, inside
+from partdistill.folders import COLLECTION, refuse_others
 from partdistill.progress import QUIET, Progress, tracked
 from partdistill.prompts import Category
 
@@ -154,6 +155,7 @@ def synth(
         quality_filter=quality_filter,
     )
     out = _given(out, "out") if out is not None else Path("shapes") / f"{chosen.key}-{generator}"
+    refuse_others(out, COLLECTION)
     run_device = resolve_device(device) if ray is None else ray.device
     with OutputFolder(out):
         collection, todo = prepare(config, out)
@@ -567,7 +569,6 @@ def evaluate(
         evaluate as score,
     )
     from partdistill.eval.report import published, report_files, write_reports
-    from partdistill.folders import refuse_others
     from partdistill.prompts import find_category
     from partdistill.view import COMPARISON, page_for, save_comparison, write_page
 
@@ -712,6 +713,7 @@ def import_shapes(
             "catalogue's frame (+y up, front +x) already."
         )
     root, out = _given(root, "root"), _given(out, "out")
+    refuse_others(out, COLLECTION)
     if dataset == "files":
         if not categories or ("," in categories and parts is None):
             raise PdError(f"Importing files needs the one category they show: {option('categories')} chair.")

@@ -11,22 +11,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from partdistill.collection import MANIFEST
-from partdistill.distill.train import holds_run
 from partdistill.errors import PdError, option
 from partdistill.knowledge.store import KnowledgeStore
 
 INPUTS_FILE = "inputs.json"  # where pd predict maps its output names to its inputs: a folder of predictions
 REPORT = "report.json"  # pd eval's scores: a folder of an evaluation
+COLLECTION = "a shape collection"  # what `kind_of` calls a collection
 
 
 def kind_of(folder: Path) -> str | None:
     """What pd wrote `folder` as, in words ("a pd distill run"), None where it is none of pd's."""
     if (folder / MANIFEST).is_file():
-        return "a shape collection"
+        return COLLECTION
     if KnowledgeStore.is_store(folder):
         return "a pd teach folder"
-    if holds_run(folder):
-        return "a pd distill run"
+    if (folder / "config.json").is_file():
+        from partdistill.distill.train import holds_run  # with torch: only where a run may be
+
+        if holds_run(folder):
+            return "a pd distill run"
     if (folder / INPUTS_FILE).is_file():
         return "a pd predict folder"
     if (folder / REPORT).is_file():

@@ -403,3 +403,30 @@ def test_a_call_stopped_in_its_progress_leaves_a_collection_its_resume_keeps(
     del held
     gc.collect()
     assert len(Collection.open(out)) == 6
+
+
+@pytest.mark.parametrize(
+    ("record", "content", "kind"),
+    [
+        ("config.json", '{"student": "pointnet", "category": "mug", "data": {}}', "a pd distill run"),
+        ("inputs.json", "{}", "a pd predict folder"),
+        ("report.json", "{}", "a pd eval report"),
+        ("teach_config.json", "{}", "a pd teach folder"),
+    ],
+)
+@pytest.mark.parametrize("command", ["synth", "import"])
+def test_synth_and_import_refuse_another_commands_folder(
+    tmp_path: Path, record: str, content: str, kind: str, command: str
+) -> None:
+    out = tmp_path / "theirs"
+    out.mkdir()
+    (out / record).write_text(content)
+    if command == "synth":
+        args = ["synth", "--category", "mug", "--n", "1", "--points", "256"]
+    else:
+        api.synth("mug", n=1, points=256, out=tmp_path / "source")
+        args = ["import", "--dataset", "files", "--root", str(tmp_path / "source" / "shapes")]
+        args += ["--categories", "mug"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 1 and f"{out} is {kind}; give --out a folder of its own." in result.stderr
+    assert sorted(path.name for path in out.iterdir()) == [record]
