@@ -46,15 +46,44 @@ if TYPE_CHECKING:
 PathLike = str | Path
 
 
-def _category(category: str | Category | None, parts: str | Sequence[str] | None) -> Category | None:
-    """The category named (a catalogue name, a category file, or a new name with its parts)."""
+def _shown(value: Any) -> str:
+    """`value` as an error message names it: its repr where that is short, else its type (a
+    student's repr is its whole network)."""
+    text = repr(value)
+    return text if len(text) <= 80 and "\n" not in text else f"a {type(value).__name__}"
+
+
+def _names(value: Any, keyword: str) -> list[str] | None:
+    """The names given as `keyword`: comma-separated in one string, or a list of strings (None
+    for None); one PdError for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",")]
+    if isinstance(value, Iterable) and not isinstance(value, bytes):
+        names = list(value)
+        if all(isinstance(name, str) for name in names):
+            return [name.strip() for name in names]
+    raise PdError(
+        f"{option(keyword)} takes a name, names separated by commas or a list of names, not {_shown(value)}."
+    )
+
+
+def _category(
+    category: str | Category | None, parts: str | Sequence[str] | None, keyword: str = "category"
+) -> Category | None:
+    """The category named as `keyword` (a catalogue name, a category file, or a new name with
+    its parts)."""
     from partdistill.prompts.user import resolve_category
 
+    if category is not None and not isinstance(category, str | Category):
+        raise PdError(f"{option(keyword)} takes a category's name (or a Category), not {_shown(category)}.")
+    names = _names(parts, "parts")
     if category is None or isinstance(category, Category):
-        if parts is not None:
-            raise PdError(f"{option('parts')} needs a new category name in {option('category')}.")
+        if names is not None:
+            raise PdError(f"{option('parts')} needs a new category name in {option(keyword)}.")
         return category
-    return resolve_category(category, parts if parts is None or isinstance(parts, str) else ",".join(parts))
+    return resolve_category(category, None if names is None else ",".join(names))
 
 
 def _path(value: Any) -> Path:
@@ -69,14 +98,14 @@ def _path(value: Any) -> Path:
         return value.root
     if isinstance(value, str | Path):
         return Path(value)
-    raise PdError(f"{value!r} is not a folder: give a path, a Collection, or what teach returned.")
+    raise PdError(f"{_shown(value)} is not a folder: give a path, a Collection, or what teach returned.")
 
 
 def _given(value: Any, keyword: str) -> Path:
     """`value`, a path the caller gave as `keyword`, as a Path; one PdError for anything else."""
     if isinstance(value, str | os.PathLike):
         return Path(value)
-    raise PdError(f"{option(keyword)} must be a path, not {value!r}.")
+    raise PdError(f"{option(keyword)} must be a path, not {_shown(value)}.")
 
 
 def _each(values: Any) -> list[Any]:
@@ -102,10 +131,10 @@ def _check_progress_and_ray(progress: Any, ray: Any = None) -> None:
     if not isinstance(progress, Progress):
         raise PdError(
             f"{option('progress')} takes a partdistill.progress.Progress (such as Printed(), or QUIET),"
-            f" not {progress!r}."
+            f" not {_shown(progress)}."
         )
     if ray is not None and not isinstance(ray, RayOptions):
-        raise PdError(f"{option('ray')} takes a partdistill.scale.RayOptions (or None), not {ray!r}.")
+        raise PdError(f"{option('ray')} takes a partdistill.scale.RayOptions (or None), not {_shown(ray)}.")
 
 
 # --- pd synth ---------------------------------------------------------------------------------------
@@ -140,8 +169,10 @@ def synth(
     chosen = _category(category, parts)
     if chosen is None:
         raise PdError(f"Say which category to make shapes of with {option('category')}.")
-    if generator not in GENERATORS:
-        raise PdError(f"Unknown {option('generator')} {generator!r}: use one of {', '.join(GENERATORS)}.")
+    if not isinstance(generator, str) or generator not in GENERATORS:
+        raise PdError(
+            f"Unknown {option('generator')} {_shown(generator)}: use one of {', '.join(GENERATORS)}."
+        )
     config = SynthConfig(
         category=chosen.key,
         n=n,
@@ -554,6 +585,9 @@ def evaluate(
     `points`: 2048 (one fixed subset per shape, the reference protocol) or "all". Reports go to
     `out` (default eval-<dataset>)."""
     _check_progress_and_ray(progress)
+    names = _names(categories, "categories") or []
+    if categories is not None and not any(names):
+        raise PdError(f"{option('categories')} names no category: leave it out to score them all.")
     from partdistill.datasets.readers import open_dataset
     from partdistill.distill.trained import TrainedStudent
     from partdistill.eval.evaluate import (
@@ -590,11 +624,6 @@ def evaluate(
     if dataset == "collection" and split != "test":
         raise PdError(f"{option('split')} is for the benchmarks: a collection is scored whole.")
     data = open_dataset(dataset, root, split)
-    names = (
-        [c.strip() for c in categories.split(",")] if isinstance(categories, str) else list(categories or [])
-    )
-    if categories is not None and not any(names):
-        raise PdError(f"{option('categories')} names no category: leave it out to score them all.")
     prefix = "" if dataset == "collection" else f"{dataset}/"
     chosen = [find_category(prefix + name) for name in names if name] or None
     predictors: list[Any] = []
@@ -714,13 +743,13 @@ def import_shapes(
         )
     root, out = _given(root, "root"), _given(out, "out")
     refuse_others(out, COLLECTION)
+    names = [name for name in _names(categories, "categories") or [] if name]
     if dataset == "files":
-        if not categories or ("," in categories and parts is None):
+        if len(names) != 1:
             raise PdError(f"Importing files needs the one category they show: {option('categories')} chair.")
-        category = _category(categories, parts)
+        category = _category(names[0], parts, "categories")
         assert category is not None
     elif dataset in SOURCES:
-        names = [name.strip() for name in (categories or "").split(",") if name.strip()]
         chosen = [find_category(f"{dataset}/{name}") for name in names] or None
         data = open_dataset(dataset, root, split)
         total = len(data.ids(chosen))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import partdistill.api as api
@@ -221,6 +222,31 @@ def test_user_errors_are_one_sentence_and_exit_1(tmp_path: Path, args: list[str]
         (lambda out: api.load_run(5), "`run` must be a path, not 5."),
         (lambda out: api.distill(out=out, device="cpu"), "Say which shapes to distil on"),
         (lambda out: api.evaluate("collection", out, run=out, split="val"), "`split` is for the benchmarks"),
+        (
+            lambda out: api.synth(["mug"], out=out),
+            "`category` takes a category's name (or a Category), not ['mug'].",
+        ),
+        (
+            lambda out: api.synth("mug", generator=["procedural"], out=out),
+            "Unknown `generator` ['procedural']",
+        ),
+        (
+            lambda out: api.synth("teapot", parts=["lid", 3], out=out),
+            "`parts` takes a name, names separated by commas or a list of names, not ['lid', 3].",
+        ),
+        (
+            lambda out: api.evaluate("collection", out, run=out, categories=5),
+            "`categories` takes a name, names separated by commas or a list of names, not 5.",
+        ),
+        (
+            lambda out: api.import_shapes("files", out.parent, out=out, categories=["mug", "lamp"]),
+            "Importing files needs the one category they show",
+        ),
+        (lambda out: api.load_run(torch.nn.Linear(2, 2)), "`run` must be a path, not Linear("),
+        (
+            lambda out: api.load_run(torch.nn.Sequential(torch.nn.Linear(2, 2))),
+            "`run` must be a path, not a Sequential.",
+        ),
         *[
             (
                 call,

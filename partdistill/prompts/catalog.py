@@ -410,7 +410,8 @@ def register_category(category: Category) -> Category:
     if known is not None and known != category:
         raise PdError(
             f"Two different categories are called '{category.name}' here (their parts or words differ); "
-            "rename one of them."
+            "rename one of them (this Python process keeps the first it met: in a notebook, until the "
+            "kernel restarts)."
         )
     _USER[category.name] = category
     return category
