@@ -242,6 +242,12 @@ class Collection:
     def __len__(self) -> int:
         return len(self._records)
 
+    def __repr__(self) -> str:
+        failed = len(self) - len(self.ok_records)
+        return f"Collection({str(self.root)!r}, {len(self)} shapes" + (
+            f", {failed} failed)" if failed else ")"
+        )
+
     def __iter__(self) -> Iterator[ShapeRecord]:
         return iter(self._records.values())
 

@@ -456,3 +456,22 @@ def test_synth_and_import_refuse_another_commands_folder(
     result = runner.invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 1 and f"{out} is {kind}; give --out a folder of its own." in result.stderr
     assert sorted(path.name for path in out.iterdir()) == [record]
+
+
+def test_what_the_calls_return_reads_in_a_line_in_a_notebook(tmp_path: Path) -> None:
+    # A notebook shows a cell's last value whole: a student's repr was its network, a teacher
+    # run's a number per shape.
+    from partdistill.distill.trained import TrainedStudent
+
+    collection = api.synth("mug", n=2, points=256, out=tmp_path / "mugs")
+    assert repr(collection) == f"Collection({str(tmp_path / 'mugs')!r}, 2 shapes)"
+    summary = api.teach(collection, image_size=64, sheets=0, device="cpu")
+    store = tmp_path / "mugs" / "knowledge" / "simulated-noisy-box"
+    assert repr(summary.store) == f"KnowledgeStore({str(store)!r})"
+    assert repr(summary).startswith(f"TeachSummary({str(store)!r}, taught=2, skipped=0, units_per_shape=")
+    assert f"lifting={summary.lifting:.1f})" in repr(summary)
+    student = TrainedStudent(torch.nn.Linear(3, 2), "pointnet", "mug", ("handle", "body"), 2048, Path("run"))
+    assert repr(student) == (
+        "TrainedStudent(student='pointnet', category='mug', part_names=('handle', 'body'), n_points=2048, "
+        f"run={Path('run')!r})"
+    )

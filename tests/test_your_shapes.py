@@ -359,3 +359,16 @@ def test_file_names_that_are_no_safe_ids_give_ids_made_from_them(tmp_path: Path)
     assert "holds 2 files that would be shape my_chair (my chair.ply, my_chair.ply)" in " ".join(
         result.output.split()
     )
+
+
+def test_a_run_scored_on_a_collection_of_another_category_is_one_sentence(
+    chairs: Path, tmp_path: Path
+) -> None:
+    mugs = ["synth", "--category", "mug", "--n", "1", "--points", "200", "--out", str(tmp_path / "mugs")]
+    assert runner.invoke(app, mugs).exit_code == 0
+    argv = ["eval", "--dataset", "collection", "--root", str(tmp_path / "mugs"), "--run", str(chairs / "run")]
+    result = runner.invoke(app, [*argv, "--out", str(tmp_path / "e")])
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 1 and said.endswith(
+        "holds no chair shapes to score the run on (it segments chair)."
+    )

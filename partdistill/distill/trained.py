@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ class TrainedStudent:
         run: the run folder.
     """
 
-    model: torch.nn.Module
+    model: torch.nn.Module = field(repr=False)  # shown, its repr is the whole network
     student: str
     category: str
     part_names: tuple[str, ...]

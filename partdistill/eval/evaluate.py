@@ -193,10 +193,8 @@ def student_categories(
     segments = student.trained.category
     target = [c for c in dataset.categories() if c.key == segments]
     if not target:
-        raise PdError(
-            f"{root} holds no {segments} shapes to score the run on (it segments {segments}); "
-            f"for a benchmark, check {option('split')}."
-        )
+        hint = "" if dataset.name == "collection" else f"; check {option('split')}"
+        raise PdError(f"{root} holds no {segments} shapes to score the run on (it segments {segments}){hint}.")
     if chosen is not None and target[0] not in chosen:
         names = ", ".join(c.name for c in chosen)
         raise PdError(

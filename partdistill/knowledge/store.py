@@ -56,6 +56,9 @@ class KnowledgeStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
+    def __repr__(self) -> str:
+        return f"KnowledgeStore({str(self.root)!r})"
+
     @classmethod
     def named(cls, collection_root: Path, name: str) -> KnowledgeStore:
         """The knowledge called `name` of the collection at `collection_root` (`name`: one safe

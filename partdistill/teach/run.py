@@ -209,6 +209,14 @@ class TeachSummary:
         """Mean direct-lifting mIoU (0-100) over the labelled shapes taught, or None without any."""
         return 100 * float(np.mean(self.lifting_iou)) if self.lifting_iou else None
 
+    def __repr__(self) -> str:  # the totals, not a number per shape (a notebook shows it whole)
+        totals = [f"{str(self.store.root)!r}", f"taught={len(self.units)}", f"skipped={self.skipped}"]
+        if self.units:
+            totals += [f"units_per_shape={np.mean(self.units):.1f}", f"coverage={np.mean(self.coverage):.3f}"]
+        if self.lifting is not None:
+            totals.append(f"lifting={self.lifting:.1f}")
+        return f"TeachSummary({', '.join(totals)})"
+
     def add(self, result: TeachResult) -> None:
         self.units.append(result.knowledge.n_units)
         self.coverage.append(coverage(result.knowledge))
