@@ -379,9 +379,11 @@ class OutputFolder:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError as error:
+        except BaseException as error:  # a stop (KeyboardInterrupt) too: the folders made go
             self._remove_if_empty()
-            raise PdError(f"Cannot write into {self.path}: {error.strerror or error}.") from error
+            if isinstance(error, OSError):
+                raise PdError(f"Cannot write into {self.path}: {error.strerror or error}.") from error
+            raise
         try:
             self._lock(self._fd)
         except BaseException:
@@ -392,12 +394,12 @@ class OutputFolder:
             self._refuse_others_owner_file()  # again, under the lock
             # Replaced, not opened: nothing is ever written through a link.
             write_bytes(self._owner, str(os.getpid()).encode())
-        except PdError:
-            self.__exit__(None, None, None)
-            raise
         except OSError as error:
             self.__exit__(type(error), error, None)
             raise PdError(f"Cannot write into {self.path}: {error.strerror or error}.") from error
+        except BaseException as error:  # a PdError, or a stop just after the note was written
+            self.__exit__(type(error), error, None)
+            raise
         return self
 
     def _refuse_others_owner_file(self) -> None:

@@ -8,9 +8,7 @@ Only the standard library and `partdistill.stops` are imported here; the command
 
 from __future__ import annotations
 
-import sys
-
-from partdistill.stops import Stops
+from partdistill.stops import STOPPED_BEFORE, Stops
 
 
 def main() -> None:
@@ -20,7 +18,8 @@ def main() -> None:
         from partdistill import cli
 
         Stops.check()  # a stop an import swallowed
-    except KeyboardInterrupt:
-        sys.stderr.write("Stopped before the command began; nothing was written.\n")
-        raise SystemExit(Stops.exit_code()) from None
+    except (KeyboardInterrupt, Exception):
+        if Stops.received is None:
+            raise
+        Stops.end(STOPPED_BEFORE)  # what the stop raised, or an import it broke off raised
     cli.main()

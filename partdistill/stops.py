@@ -1,5 +1,5 @@
-"""What stops a `pd` command: the stop signals, as the program takes them (`Stops`), and the
-check its progress bars make after each step.
+"""What stops a `pd` command: the stop signals, as the program takes them (`Stops`), the check
+its progress bars make after each step, and how a stopped command ends.
 
 Standard library only: the program takes the signals before it imports anything heavy
 (`partdistill.program`).
@@ -7,27 +7,36 @@ Standard library only: the program takes the signals before it imports anything 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sys
+from typing import NoReturn
 
 # What ends a command as Ctrl-C does: Ctrl-C, a scheduler's or `kill`'s SIGTERM, and SIGHUP (the
 # terminal closed; absent on Windows).
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
+STOPPED = (
+    "Stopped. Run the same command again to continue where it stopped (pd distill: with --resume added)."
+)
+STOPPED_BEFORE = "Stopped before the command began; nothing was written."
 
 
 class Stops:
     """The stop signals, as the `pd` program takes them (`take`).
 
     The first raises KeyboardInterrupt where the program is, which ends the command as Ctrl-C
-    does (temporaries removed, one sentence), and is remembered: a library that swallows the
-    interrupt (trimesh imports its optional modules under `except BaseException`; an exception in
-    a finalizer is only printed) does not keep the command going, as the next step of a bar raises
-    it again (`check`). Later ones are only remembered, so that a second Ctrl-C does not break off
+    does (temporaries removed, one sentence: `end`), and is remembered: a library that swallows
+    the interrupt (trimesh imports its optional modules under `except BaseException`; an exception
+    in a finalizer is only printed) does not keep the command going, as the next step of a bar
+    raises it again (`check`). Later ones are ignored, so that a second Ctrl-C does not break off
     the clean-up the first began (`kill -9` still ends the process at once).
     """
 
     received: int | None = None  # the first signal that asked the program to stop
+    said: bool = False  # whether the program has said that it stopped (`end`)
 
     @classmethod
     def take(cls) -> None:
@@ -37,12 +46,33 @@ class Stops:
         for number in STOP_SIGNALS:
             if signal.getsignal(number) is not signal.SIG_IGN:
                 signal.signal(number, cls._stop)
+        sys.unraisablehook = cls._unraisable
+
+    @classmethod
+    def _unraisable(cls, unraisable: sys.UnraisableHookArgs) -> None:
+        """Python's report of an exception it could not raise, but not of a stop's: the command
+        ends at its next step all the same (`check`), and says so in one sentence. A stop can land
+        in a finalizer or a weakref's callback (importlib's module locks have one), and a second
+        signal that came before the first's handler ignored the others is reported as "ignored
+        due to race condition" (CPython, bpo-43406)."""
+        error = unraisable.exc_value
+        stopping = isinstance(error, KeyboardInterrupt) or (
+            isinstance(error, OSError) and "ignored due to race condition" in str(error)
+        )
+        if not (stopping and cls.received is not None):
+            sys.__unraisablehook__(unraisable)
 
     @classmethod
     def _stop(cls, number: int, frame: object) -> None:
-        if cls.received is None:
-            cls.received = number
-            raise KeyboardInterrupt
+        if cls.received is not None:
+            return
+        cls.received = number
+        # Later ones are ignored by the system, not by a handler: Python puts back the default
+        # actions of the signals it handles as it exits, and one arriving then ended the process.
+        for each in STOP_SIGNALS:
+            if signal.getsignal(each) == cls._stop:
+                signal.signal(each, signal.SIG_IGN)
+        raise KeyboardInterrupt
 
     @classmethod
     def check(cls) -> None:
@@ -53,3 +83,19 @@ class Stops:
     def exit_code(cls) -> int:
         """The shell's code for a program a signal stopped: 128 + its number (130 for Ctrl-C)."""
         return 128 + (cls.received or signal.SIGINT)
+
+    @classmethod
+    def end(cls, sentence: str) -> NoReturn:
+        """Say `sentence` on stderr and exit with the stop's code. Where the terminal has gone
+        (SIGHUP), what is left to print goes nowhere: Python's last flush of its outputs would
+        fail too, and turn the exit code into 120."""
+        try:
+            print(sentence, file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            nowhere = os.open(os.devnull, os.O_WRONLY)
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError, AttributeError):  # a stream with no descriptor
+                    os.dup2(nowhere, stream.fileno())
+            os.close(nowhere)
+        cls.said = True
+        raise SystemExit(cls.exit_code())

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +22,13 @@ from typer.testing import CliRunner
 import partdistill.api as api
 import partdistill.synth
 from partdistill.cli import app, main
-from partdistill.cli.common import LogProgress
+from partdistill.cli.common import LogProgress, reports_errors
 from partdistill.collection import Collection
 from partdistill.distill.config import DistillConfig
 from partdistill.errors import PdError
 from partdistill.formats import read_npz
 from partdistill.progress import Quiet
-from partdistill.stops import STOP_SIGNALS, Stops
+from partdistill.stops import STOP_SIGNALS, STOPPED, STOPPED_BEFORE, Stops
 from partdistill.synth import SynthConfig
 
 runner = CliRunner()
@@ -38,15 +38,24 @@ def test_the_program_ends_with_its_objects_left_to_the_exit(monkeypatch: pytest.
     # After its command `pd` freezes what exists, so that the collections at exit skip it; the
     # command's exit code is kept.
     monkeypatch.setattr(sys, "argv", ["pd", "--help"])
-    handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
     try:
         with pytest.raises(SystemExit) as end:
             main()
         assert end.value.code == 0 and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
-        for number, handler in handlers.items():  # main takes the process's signals (Stops)
-            signal.signal(number, handler)
+
+
+@pytest.fixture
+def stops() -> Iterator[None]:
+    """The process's stop signals and `Stops` as they were, after a test that takes or trips them."""
+    handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    unraisable = sys.unraisablehook
+    yield
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
+    sys.unraisablehook = unraisable
+    Stops.received, Stops.said = None, False
 
 
 def _only_shapes_left(out: Path) -> bool:
@@ -114,31 +123,121 @@ def test_a_stop_while_pd_imports_its_libraries_ends_it_in_one_sentence(tmp_path:
     assert not (tmp_path / "mugs").exists()
 
 
-def test_pd_leaves_a_stop_signal_it_was_started_ignoring_ignored() -> None:
+def test_pd_leaves_a_stop_signal_it_was_started_ignoring_ignored(stops: None) -> None:
     # A shell starts a script's background jobs ignoring Ctrl-C, and `nohup` ignoring SIGHUP.
-    handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
-    try:
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        Stops.take()
-        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
-        assert signal.getsignal(signal.SIGTERM) == Stops._stop
-    finally:
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    Stops.take()
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGTERM) == Stops._stop
 
 
-def test_an_interrupt_a_library_swallowed_stops_the_command_at_its_next_step() -> None:
+def test_an_interrupt_a_library_swallowed_stops_the_command_at_its_next_step(stops: None) -> None:
     # trimesh imports its optional modules under `except BaseException`: a Ctrl-C there is lost.
     task = LogProgress().task("making", 3)
-    try:
-        with contextlib.suppress(BaseException):
-            Stops._stop(signal.SIGINT, None)
-        with pytest.raises(KeyboardInterrupt):
-            task.advance()
-        Stops._stop(signal.SIGTERM, None)  # a second signal only waits for the clean-up to end
-        assert Stops.exit_code() == 130
-    finally:
-        Stops.received = None
+    Stops.take()
+    with contextlib.suppress(BaseException):
+        Stops._stop(signal.SIGINT, None)
+    with pytest.raises(KeyboardInterrupt):
+        task.advance()
+    # Later stops are ignored by the system: Python puts the default actions back as it exits.
+    assert all(signal.getsignal(number) is signal.SIG_IGN for number in STOP_SIGNALS)
+    assert Stops.exit_code() == 130
+
+
+def test_a_stop_python_could_not_raise_is_not_reported_as_an_error(
+    stops: None, capsys: pytest.CaptureFixture
+) -> None:
+    # A stop landing in a finalizer or a weakref's callback (importlib's module locks have one)
+    # cannot be raised there; the command ends at its next step, and says so once.
+    class Finalized:
+        def __init__(self, error: BaseException) -> None:
+            self.error = error
+
+        def __del__(self) -> None:
+            raise self.error
+
+    Stops.take()
+    Stops.received = signal.SIGINT
+    Finalized(KeyboardInterrupt())
+    # What CPython reports of a second signal its handler's switch to SIG_IGN overtook.
+    Finalized(OSError("Signal 15 ignored due to race condition"))
+    assert capsys.readouterr().err == ""
+    Finalized(ValueError("a bug"))  # anything else is reported as Python reports it
+    assert "ValueError: a bug" in capsys.readouterr().err
+
+
+def test_an_error_a_stop_caused_ends_the_command_as_the_stop(
+    stops: None, capsys: pytest.CaptureFixture
+) -> None:
+    # An import the interrupt broke off fails on its next use with another exception.
+    @reports_errors
+    def command() -> None:
+        Stops.received = signal.SIGTERM
+        raise TypeError("unsupported operand type(s) for |: 'ExceptionWrapper' and 'NoneType'")
+
+    with pytest.raises(SystemExit) as end:
+        command()
+    assert end.value.code == 143 and capsys.readouterr().err == STOPPED + "\n"
+
+
+def test_a_stop_with_its_terminal_gone_still_ends_with_the_stops_code() -> None:
+    # After SIGHUP nothing can be printed; Python's last flush of its outputs failed too, and made
+    # the exit code 120.
+    program = (
+        "import os; from partdistill.stops import Stops; Stops.received = 1; os.close(2); Stops.end('x')"
+    )
+    ended = subprocess.run([sys.executable, "-c", program], capture_output=True, timeout=60)
+    assert ended.returncode == 129
+
+
+@pytest.mark.parametrize(
+    ("module", "owner", "name"),
+    [
+        ("typer.main", None, "get_command"),  # typer builds the command from the app
+        (
+            "typer.core",
+            "TyperCommand",
+            "parse_args",
+        ),  # it parses the options (and takes a Ctrl-C for its own)
+    ],
+)
+def test_a_stop_before_the_command_runs_ends_it_in_one_sentence(
+    module: str, owner: str | None, name: str
+) -> None:
+    program = (
+        "import importlib, os, signal\n"
+        f"holder = importlib.import_module({module!r})\n"
+        f"holder = getattr(holder, {owner!r}) if {owner!r} else holder\n"
+        f"original = getattr(holder, {name!r})\n"
+        "def stopped(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return original(*args, **kwargs)\n"
+        f"setattr(holder, {name!r}, stopped)\n"
+        "from partdistill.program import main\n"
+        "main()\n"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", program, "synth", "--category", "mug"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (ended.returncode, ended.stderr) == (128 + signal.SIGTERM, STOPPED_BEFORE + "\n")
+
+
+def test_a_second_stop_during_the_clean_up_is_ignored(tmp_path: Path) -> None:
+    out = tmp_path / "mugs"
+    running = subprocess.Popen(
+        [*SYNTH_MUGS, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    while running.poll() is None and len(list((out / "shapes").glob("mug-*.npz"))) < 3:
+        time.sleep(0.05)
+    running.send_signal(signal.SIGINT)
+    time.sleep(0.08)  # as the first stop's clean-up and exit run
+    running.send_signal(signal.SIGTERM)
+    _, error = running.communicate(timeout=60)
+    assert running.returncode == 130 and error.decode() == STOPPED + "\n"
+    assert _only_shapes_left(out)
 
 
 def test_synth_procedural_writes_a_labelled_collection(tmp_path: Path) -> None:

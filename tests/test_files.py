@@ -102,6 +102,22 @@ def test_a_stop_as_the_temporary_is_made_leaves_nothing_behind(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_stop_just_after_the_owner_note_leaves_neither_it_nor_the_new_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = files.write_bytes
+
+    def interrupted(path: Path, data: bytes) -> None:
+        real(path, data)
+        if path.name == ".pd-owner":
+            raise KeyboardInterrupt  # as Ctrl-C would, the instant the note is in place
+
+    monkeypatch.setattr(files, "write_bytes", interrupted)
+    with pytest.raises(KeyboardInterrupt), OutputFolder(tmp_path / "new" / "out"):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_inside_follows_links_and_refuses_those_that_lead_out(tmp_path: Path) -> None:
     root, outside = tmp_path / "root", tmp_path / "outside"
     (root / "sub").mkdir(parents=True)

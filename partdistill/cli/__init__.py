@@ -12,7 +12,7 @@ import typer
 
 from partdistill.allocator import keep_freed_memory
 from partdistill.cli import categories, distill, evaluate, importing, info, predict, synth, teach, view
-from partdistill.stops import Stops
+from partdistill.stops import STOPPED_BEFORE, Stops
 
 app = typer.Typer(
     name="pd",
@@ -34,12 +34,19 @@ app.command()(info.info)
 
 
 def main() -> None:
-    """The `pd` program (`partdistill.program` takes its signals first; `python -m partdistill.cli`
-    comes here directly): one command, then the process ends (a program that goes on calls `app`)."""
+    """The `pd` program's command line, once `partdistill.program` has taken the stop signals:
+    one command, then the process ends (a program that goes on calls `app`)."""
     keep_freed_memory()  # a setting of the process (partdistill.allocator), so the program's to take
-    Stops.take()  # so are its signals
     try:
         app()
+    except (KeyboardInterrupt, Exception):
+        if Stops.received is None:
+            raise
+        Stops.end(STOPPED_BEFORE)  # a stop while typer built the command, before it could say so
+    except SystemExit:
+        if Stops.received is not None and not Stops.said:  # typer's parser took it for its Ctrl-C
+            Stops.end(STOPPED_BEFORE)
+        raise
     finally:
         # The command is done: the interpreter's garbage collections at exit need not walk the
         # objects torch and the rest made (0.4 s of the 0.55-0.6 s a `pd distill` took to exit on

@@ -1,5 +1,6 @@
-"""`python -m partdistill.cli`: the same as the `pd` command."""
+"""`python -m partdistill.cli`: the `pd` program, which takes its stop signals once the command
+line is imported here (the `pd` script takes them before)."""
 
-from partdistill.cli import main
+from partdistill.program import main
 
 main()

@@ -3,10 +3,9 @@ drawn as rich bars, and errors turned into one sentence and an exit code."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,7 +23,7 @@ from rich.text import Text
 from partdistill.errors import PdError, named
 from partdistill.progress import Printed, Task
 from partdistill.shapes import AXES
-from partdistill.stops import Stops
+from partdistill.stops import STOPPED, Stops
 
 if TYPE_CHECKING:
     from partdistill.scale import RayOptions
@@ -52,31 +51,25 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except PdError as error:
-            message = error.render(flag)
-        except OSError as error:
-            if Stops.received is not None:
-                _stopped()  # an error of the stop's clean-up: after SIGHUP, the terminal is gone
-            # A disk or permission problem, not a bug: say which file; of two (a temporary renamed
-            # over its target), the second: the file being written.
-            file = error.filename2 or error.filename
-            where = f"{file}: " if file else ""
-            message = f"{where}{error.strerror or error} (nothing was left half-written)."
-        except KeyboardInterrupt:
-            _stopped()
+        except (KeyboardInterrupt, Exception) as error:
+            if isinstance(error, KeyboardInterrupt) or Stops.received is not None:
+                # Whatever a stop's unwinding raised is the stop's: a write to the terminal SIGHUP
+                # took away, a library whose import the interrupt broke off.
+                Stops.end(STOPPED)
+            if isinstance(error, PdError):
+                message = error.render(flag)
+            elif isinstance(error, OSError):
+                # A disk or permission problem, not a bug: say which file; of two (a temporary
+                # renamed over its target), the second: the file being written.
+                file = error.filename2 or error.filename
+                where = f"{file}: " if file else ""
+                message = f"{where}{error.strerror or error} (nothing was left half-written)."
+            else:
+                raise
         errors.print(Text("Error: ", style="bold red") + Text(message), highlight=False)
         raise typer.Exit(code=1) from None
 
     return wrapper
-
-
-def _stopped() -> NoReturn:
-    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-        errors.print(
-            "Stopped. Run the same command again to continue where it stopped "
-            "(pd distill: with --resume added)."
-        )
-    raise typer.Exit(code=Stops.exit_code()) from None
 
 
 class _Bar:

@@ -194,7 +194,9 @@ def student_categories(
     target = [c for c in dataset.categories() if c.key == segments]
     if not target:
         hint = "" if dataset.name == "collection" else f"; check {option('split')}"
-        raise PdError(f"{root} holds no {segments} shapes to score the run on (it segments {segments}){hint}.")
+        raise PdError(
+            f"{root} holds no {segments} shapes to score the run on (it segments {segments}){hint}."
+        )
     if chosen is not None and target[0] not in chosen:
         names = ", ".join(c.name for c in chosen)
         raise PdError(
