@@ -660,7 +660,7 @@ def evaluate(
         "dataset": dataset,
         "root": str(root),
         "split": None if dataset == "collection" else split,
-        "points": str(points),
+        "points": "all" if subset is None else subset,  # a number of points, or all of them
         "seed": seed,
         "run": None if run is None else str(trained.run),
         "predictions": None if predictions is None else str(predictions),

@@ -58,7 +58,7 @@ def test_perfect_predictions_score_100_and_every_report_is_written(sample: Path,
     ]  # named, in catalogue order
     assert all(v == 100.0 for v in scores["categories"].values())
     assert scores["class_miou"] == 100.0 and scores["instance_miou"] == 100.0
-    assert report["shapes"]["table"] == 4 and report["points"] == "2048"
+    assert report["shapes"]["table"] == 4 and report["points"] == 2048
     assert report["published"]["PartDistill GLIP Pre"]["chair"] == 86.5
     rows = list(csv.reader((tmp_path / "report" / "report.csv").open()))
     assert rows[0] == ["category", "shapes", "predictions"] and rows[1][0] == "airplane"
