@@ -31,7 +31,7 @@ from partdistill.collection import Collection
 from partdistill.devices import resolve_device
 from partdistill.errors import MAX_SEED, PdError, check_number, option
 from partdistill.files import PAGE, CommandFiles, OutputFolder, inside
-from partdistill.folders import COLLECTION, refuse_others
+from partdistill.folders import COLLECTION_KIND, refuse_others
 from partdistill.progress import QUIET, Progress, tracked
 from partdistill.prompts import Category
 
@@ -54,16 +54,17 @@ def _shown(value: Any) -> str:
 
 
 def _names(value: Any, keyword: str) -> list[str] | None:
-    """The names given as `keyword`: comma-separated in one string, or a list of strings (None
-    for None); one PdError for anything else."""
+    """The names given as `keyword`: comma-separated in one string, or a list (or tuple) of
+    strings, or a path (a category file's) as one name; None for None, one PdError for anything
+    else."""
     if value is None:
         return None
+    if isinstance(value, os.PathLike):
+        return [os.fspath(value)]
     if isinstance(value, str):
         return [name.strip() for name in value.split(",")]
-    if isinstance(value, Iterable) and not isinstance(value, bytes):
-        names = list(value)
-        if all(isinstance(name, str) for name in names):
-            return [name.strip() for name in names]
+    if isinstance(value, list | tuple) and all(isinstance(name, str) for name in value):
+        return [name.strip() for name in value]
     raise PdError(
         f"{option(keyword)} takes a name, names separated by commas or a list of names, not {_shown(value)}."
     )
@@ -76,8 +77,12 @@ def _category(
     its parts)."""
     from partdistill.prompts.user import resolve_category
 
+    if isinstance(category, os.PathLike):  # a category file
+        category = os.fspath(category)
     if category is not None and not isinstance(category, str | Category):
-        raise PdError(f"{option(keyword)} takes a category's name (or a Category), not {_shown(category)}.")
+        raise PdError(
+            f"{option(keyword)} takes a category's name or file (or a Category), not {_shown(category)}."
+        )
     names = _names(parts, "parts")
     if category is None or isinstance(category, Category):
         if names is not None:
@@ -186,7 +191,7 @@ def synth(
         quality_filter=quality_filter,
     )
     out = _given(out, "out") if out is not None else Path("shapes") / f"{chosen.key}-{generator}"
-    refuse_others(out, COLLECTION)
+    refuse_others(out, COLLECTION_KIND)
     run_device = resolve_device(device) if ray is None else ray.device
     with OutputFolder(out):
         collection, todo = prepare(config, out)
@@ -703,7 +708,7 @@ def import_shapes(
     *,
     out: PathLike,
     split: str = "test",
-    categories: str | None = None,
+    categories: str | Sequence[str] | None = None,
     points: int = 10_000,
     seed: int = 0,
     parts: str | Sequence[str] | None = None,
@@ -742,7 +747,7 @@ def import_shapes(
             "catalogue's frame (+y up, front +x) already."
         )
     root, out = _given(root, "root"), _given(out, "out")
-    refuse_others(out, COLLECTION)
+    refuse_others(out, COLLECTION_KIND)
     names = [name for name in _names(categories, "categories") or [] if name]
     if dataset == "files":
         if len(names) != 1:

@@ -16,13 +16,13 @@ from partdistill.knowledge.store import KnowledgeStore
 
 INPUTS_FILE = "inputs.json"  # where pd predict maps its output names to its inputs: a folder of predictions
 REPORT = "report.json"  # pd eval's scores: a folder of an evaluation
-COLLECTION = "a shape collection"  # what `kind_of` calls a collection
+COLLECTION_KIND = "a shape collection"  # what `kind_of` calls a collection
 
 
 def kind_of(folder: Path) -> str | None:
     """What pd wrote `folder` as, in words ("a pd distill run"), None where it is none of pd's."""
     if (folder / MANIFEST).is_file():
-        return COLLECTION
+        return COLLECTION_KIND
     if KnowledgeStore.is_store(folder):
         return "a pd teach folder"
     if (folder / "config.json").is_file():

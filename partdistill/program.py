@@ -8,18 +8,17 @@ Only the standard library and `partdistill.stops` are imported here; the command
 
 from __future__ import annotations
 
-from partdistill.stops import STOPPED_BEFORE, Stops
+from partdistill.stops import Stops
 
 
 def main() -> None:
     """`pd`: the stop signals taken, then the command line imported and run."""
-    Stops.take()
     try:
+        Stops.take()
         from partdistill import cli
 
         Stops.check()  # a stop an import swallowed
-    except (KeyboardInterrupt, Exception):
-        if Stops.received is None:
-            raise
-        Stops.end(STOPPED_BEFORE)  # what the stop raised, or an import it broke off raised
+    except (KeyboardInterrupt, Exception) as error:
+        Stops.end_if_stopped(error)
+        raise
     cli.main()

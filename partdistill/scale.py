@@ -259,6 +259,7 @@ def _taught_on_ray(
     todo: list[ShapeRecord],
     drawn: set[str],
 ) -> Iterator[Any]:
+    """What `teach_on_ray` returns: its shapes `todo` taught by the workers as they are asked for."""
     from partdistill.teach.run import TeachResult, keep
 
     records = {record.id: record for record in todo}

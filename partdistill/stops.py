@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import sys
-from typing import NoReturn
+from typing import ClassVar, NoReturn
 
 # What ends a command as Ctrl-C does: Ctrl-C, a scheduler's or `kill`'s SIGTERM, and SIGHUP (the
 # terminal closed; absent on Windows).
@@ -31,36 +31,27 @@ class Stops:
     does (temporaries removed, one sentence: `end`), and is remembered: a library that swallows
     the interrupt (trimesh imports its optional modules under `except BaseException`; an exception
     in a finalizer is only printed) does not keep the command going, as the next step of a bar
-    raises it again (`check`). Later ones are ignored, so that a second Ctrl-C does not break off
-    the clean-up the first began (`kill -9` still ends the process at once).
+    raises it again (`check`). Later ones are ignored by the system, so that a second Ctrl-C does
+    not break off the clean-up the first began (`kill -9` still ends the process at once), and
+    stay ignored: the process is ending (a kernel that runs pd's entry in itself keeps them so).
     """
 
-    received: int | None = None  # the first signal that asked the program to stop
-    said: bool = False  # whether the program has said that it stopped (`end`)
+    received: ClassVar[int | None] = None  # the first signal that asked the program to stop
+    began: ClassVar[bool] = False  # whether a command has begun (`reports_errors`)
+    said: ClassVar[bool] = False  # whether the program has said that it stopped (`end`)
+    _reported: ClassVar = staticmethod(sys.__unraisablehook__)  # who reported unraisables before
 
     @classmethod
     def take(cls) -> None:
         """Handle the stop signals, except those the process was started ignoring: a shell starts
         a script's background jobs with Ctrl-C ignored, `nohup` with SIGHUP ignored, and they are
         to go on."""
+        if sys.unraisablehook != cls._unraisable:  # taken once already: it would report to itself
+            cls._reported = staticmethod(sys.unraisablehook)
+            sys.unraisablehook = cls._unraisable
         for number in STOP_SIGNALS:
             if signal.getsignal(number) is not signal.SIG_IGN:
                 signal.signal(number, cls._stop)
-        sys.unraisablehook = cls._unraisable
-
-    @classmethod
-    def _unraisable(cls, unraisable: sys.UnraisableHookArgs) -> None:
-        """Python's report of an exception it could not raise, but not of a stop's: the command
-        ends at its next step all the same (`check`), and says so in one sentence. A stop can land
-        in a finalizer or a weakref's callback (importlib's module locks have one), and a second
-        signal that came before the first's handler ignored the others is reported as "ignored
-        due to race condition" (CPython, bpo-43406)."""
-        error = unraisable.exc_value
-        stopping = isinstance(error, KeyboardInterrupt) or (
-            isinstance(error, OSError) and "ignored due to race condition" in str(error)
-        )
-        if not (stopping and cls.received is not None):
-            sys.__unraisablehook__(unraisable)
 
     @classmethod
     def _stop(cls, number: int, frame: object) -> None:
@@ -75,6 +66,20 @@ class Stops:
         raise KeyboardInterrupt
 
     @classmethod
+    def _unraisable(cls, unraisable: sys.UnraisableHookArgs) -> None:
+        """Python's report of an exception it could not raise, but not of a stop's: the command
+        ends at its next step all the same (`check`), and says so in one sentence. A stop can land
+        in a finalizer or a weakref's callback (importlib's module locks have one), and a second
+        signal that came before the first's handler ignored the others is reported as "ignored
+        due to race condition" (CPython, bpo-43406)."""
+        error = unraisable.exc_value
+        stopping = isinstance(error, KeyboardInterrupt) or (
+            isinstance(error, OSError) and "ignored due to race condition" in str(error)
+        )
+        if not (stopping and cls.received is not None):
+            cls._reported(unraisable)
+
+    @classmethod
     def check(cls) -> None:
         if cls.received is not None:
             raise KeyboardInterrupt
@@ -85,12 +90,27 @@ class Stops:
         return 128 + (cls.received or signal.SIGINT)
 
     @classmethod
-    def end(cls, sentence: str) -> NoReturn:
-        """Say `sentence` on stderr and exit with the stop's code. Where the terminal has gone
-        (SIGHUP), what is left to print goes nowhere: Python's last flush of its outputs would
-        fail too, and turn the exit code into 120."""
+    def end_if_stopped(cls, error: BaseException) -> None:
+        """`end` the program where `error` is a stop's KeyboardInterrupt or came after a stop:
+        what a stop's unwinding raised is the stop's (a write to the terminal SIGHUP took away, an
+        import the interrupt broke off, which fails on its next use); else return."""
+        if isinstance(error, KeyboardInterrupt) or cls.received is not None:
+            cls.end(error)
+
+    @classmethod
+    def end(cls, error: BaseException | None = None) -> NoReturn:
+        """Say in one sentence on stderr that the command stopped (and what else its unwinding
+        raised, so that a bug it met is not hidden) and exit with the stop's code. Where the
+        terminal has gone (SIGHUP), what is left to print goes nowhere: Python's last flush of its
+        outputs would fail too, and turn the exit code into 120."""
+        sentence = STOPPED if cls.began else STOPPED_BEFORE
+        if error is not None and not isinstance(error, KeyboardInterrupt):
+            sentence += f" (On the way it met {type(error).__name__}: {error}.)"
         try:
-            print(sentence, file=sys.stderr, flush=True)
+            if sys.stdout is not None:
+                sys.stdout.flush()
+            if sys.stderr is not None:
+                print(sentence, file=sys.stderr, flush=True)
         except (OSError, ValueError):
             nowhere = os.open(os.devnull, os.O_WRONLY)
             for stream in (sys.stdout, sys.stderr):

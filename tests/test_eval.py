@@ -278,7 +278,9 @@ def test_an_evaluation_shows_its_scores_not_its_shapes() -> None:
     from partdistill.eval.evaluate import EvalResult
 
     # A notebook displays a cell's last value whole: the pictures' shapes ran to 66,000 characters.
-    result = EvalResult("shapenetpart", [], {"chair": 1}, {"student": {"chair": 89.2}}, {}, [("a", None, {})])
+    result = EvalResult(
+        "shapenetpart", [], {"chair": 1}, {"student": {"chair": 89.2}}, {}, [("a", None, {})], points=2048
+    )
     assert repr(result) == (
         "EvalResult(protocol='shapenetpart', counts={'chair': 1}, scores={'student': {'chair': 89.2}}, "
         "part_ious={}, points=2048)"

@@ -12,6 +12,7 @@ import trimesh
 from plyfile import PlyData, PlyElement
 from typer.testing import CliRunner
 
+import partdistill.api as api
 from partdistill.cli import app
 from partdistill.collection import Collection
 from partdistill.errors import PdError
@@ -95,6 +96,16 @@ def test_a_category_file_gives_the_order_and_more_labels_than_parts_are_refused_
     assert collection.load("one-based").labels is None  # imported, unlabelled, and said why
     assert "Labels of one-based: its 'label' property numbers 5 parts and teapot has 4" in said
     assert "no labels taken" in said
+
+
+def test_python_takes_a_category_file_as_a_path(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    _numbered_ply(tmp_path / "in" / "good.ply", np.arange(120) % 4)
+    teapot = Path(_teapot(tmp_path))
+    collection = api.import_shapes("files", tmp_path / "in", out=tmp_path / "c", categories=teapot)
+    assert collection.load("good").part_names == TEAPOT_PARTS
+    summary = api.teach(collection, category=teapot, image_size=64, sheets=0, device="cpu")
+    assert len(summary.units) == 1
 
 
 def test_named_ply_labels_are_matched_by_name(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import typer
 
 from partdistill.allocator import keep_freed_memory
 from partdistill.cli import categories, distill, evaluate, importing, info, predict, synth, teach, view
-from partdistill.stops import STOPPED_BEFORE, Stops
+from partdistill.stops import Stops
 
 app = typer.Typer(
     name="pd",
@@ -39,13 +39,12 @@ def main() -> None:
     keep_freed_memory()  # a setting of the process (partdistill.allocator), so the program's to take
     try:
         app()
-    except (KeyboardInterrupt, Exception):
-        if Stops.received is None:
-            raise
-        Stops.end(STOPPED_BEFORE)  # a stop while typer built the command, before it could say so
+    except (KeyboardInterrupt, Exception) as error:  # around the command: typer building it, say
+        Stops.end_if_stopped(error)
+        raise
     except SystemExit:
         if Stops.received is not None and not Stops.said:  # typer's parser took it for its Ctrl-C
-            Stops.end(STOPPED_BEFORE)
+            Stops.end()
         raise
     finally:
         # The command is done: the interpreter's garbage collections at exit need not walk the

@@ -23,7 +23,7 @@ from rich.text import Text
 from partdistill.errors import PdError, named
 from partdistill.progress import Printed, Task
 from partdistill.shapes import AXES
-from partdistill.stops import STOPPED, Stops
+from partdistill.stops import Stops
 
 if TYPE_CHECKING:
     from partdistill.scale import RayOptions
@@ -49,13 +49,11 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        Stops.began = True
         try:
             return command(*args, **kwargs)
         except (KeyboardInterrupt, Exception) as error:
-            if isinstance(error, KeyboardInterrupt) or Stops.received is not None:
-                # Whatever a stop's unwinding raised is the stop's: a write to the terminal SIGHUP
-                # took away, a library whose import the interrupt broke off.
-                Stops.end(STOPPED)
+            Stops.end_if_stopped(error)
             if isinstance(error, PdError):
                 message = error.render(flag)
             elif isinstance(error, OSError):

@@ -275,7 +275,7 @@ class EvalResult:
     part_ious: dict[str, dict[str, list[float]]]
     examples: list[tuple[str, object, dict[str, np.ndarray]]] = field(repr=False)
     worst: list[tuple] = field(default_factory=list, repr=False)
-    points: int | None = 2048
+    points: int | None = field(kw_only=True)
 
 
 def parse_points(points: int | str) -> int | None:
@@ -354,7 +354,9 @@ def evaluate(
     order.sort(key=lambda c: rank.get(c.qualified_name, len(rank)))
     ranked = [(row, shape) for _, _, row, shape in sorted(lowest, key=lambda entry: entry[:2], reverse=True)]
     kept = [(row[0], shape, row[3]) for row, shape in ranked[:examples]]
-    result = EvalResult(protocol, order, counts, {}, {}, kept, [row for row, _ in ranked[:worst]], points)
+    result = EvalResult(
+        protocol, order, counts, {}, {}, kept, [row for row, _ in ranked[:worst]], points=points
+    )
     for method, scores in methods.items():
         if protocol == "shapenetpart":
             miou = shapenetpart_miou(scores.shape_ious)

@@ -179,6 +179,8 @@ def _taught(
     store: KnowledgeStore,
     drawn: set[str],
 ) -> Iterator[TeachResult]:
+    """What `teach` returns: its shapes `todo` taught as they are asked for (`teach` itself begins
+    the run when called, so that a refusal comes before anything is drawn)."""
     for record in todo:
         shape, made_from = collection.read(record)
         taught = teach_one(record.id, shape, category, teacher, config, record.id in drawn)
