@@ -34,7 +34,9 @@ from partdistill.synth import SynthConfig
 runner = CliRunner()
 
 
-def test_the_program_ends_with_its_objects_left_to_the_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_program_ends_with_its_objects_left_to_the_exit(
+    monkeypatch: pytest.MonkeyPatch, stops: None
+) -> None:
     # After its command `pd` freezes what exists, so that the collections at exit skip it; the
     # command's exit code is kept.
     monkeypatch.setattr(sys, "argv", ["pd", "--help"])

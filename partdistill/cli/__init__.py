@@ -34,10 +34,11 @@ app.command()(info.info)
 
 
 def main() -> None:
-    """The `pd` program's command line, once `partdistill.program` has taken the stop signals:
-    one command, then the process ends (a program that goes on calls `app`)."""
-    keep_freed_memory()  # a setting of the process (partdistill.allocator), so the program's to take
+    """The `pd` program's command line: one command, then the process ends (a program that goes
+    on calls `app`)."""
     try:
+        Stops.take()  # again where `partdistill.program` took them; first under `python -m`
+        keep_freed_memory()  # a setting of the process (partdistill.allocator), so the program's to take
         app()
     except (KeyboardInterrupt, Exception) as error:  # around the command: typer building it, say
         Stops.end_if_stopped(error)

@@ -1,6 +1,6 @@
 """`python -m partdistill.cli`: the `pd` program, which takes its stop signals once the command
-line is imported here (the `pd` script takes them before)."""
+line is imported here (the `pd` script, `partdistill.program`, takes them before)."""
 
-from partdistill.program import main
+from partdistill.cli import main
 
 main()
