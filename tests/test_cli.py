@@ -77,9 +77,8 @@ def _stops_as_by_default() -> None:
         signal.signal(number, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_and_sighup_stop_a_command_as_ctrl_c_does(tmp_path: Path, stop: signal.Signals) -> None:
-    out = tmp_path / "mugs"
+def _making_mugs(out: Path) -> subprocess.Popen:
+    """`pd synth` of 300 mugs into `out`, once it has written its third."""
     running = subprocess.Popen(
         [*SYNTH_MUGS, "--out", str(out)],
         stdout=subprocess.PIPE,
@@ -88,6 +87,13 @@ def test_sigterm_and_sighup_stop_a_command_as_ctrl_c_does(tmp_path: Path, stop: 
     )
     while running.poll() is None and len(list((out / "shapes").glob("mug-*.npz"))) < 3:
         time.sleep(0.05)
+    return running
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_a_command_as_ctrl_c_does(tmp_path: Path, stop: signal.Signals) -> None:
+    out = tmp_path / "mugs"
+    running = _making_mugs(out)
     running.send_signal(stop)
     output, error = running.communicate(timeout=60)
     assert running.returncode == 128 + stop, error.decode()
@@ -251,14 +257,7 @@ def test_a_stop_before_the_command_runs_ends_it_in_one_sentence(
 
 def test_a_second_stop_during_the_clean_up_is_ignored(tmp_path: Path) -> None:
     out = tmp_path / "mugs"
-    running = subprocess.Popen(
-        [*SYNTH_MUGS, "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=_stops_as_by_default,
-    )
-    while running.poll() is None and len(list((out / "shapes").glob("mug-*.npz"))) < 3:
-        time.sleep(0.05)
+    running = _making_mugs(out)
     running.send_signal(signal.SIGINT)
     time.sleep(0.08)  # as the first stop's clean-up and exit run
     running.send_signal(signal.SIGTERM)
