@@ -196,7 +196,10 @@ def synth(
     with OutputFolder(out):
         collection, todo = prepare(config, out)
         if not todo:
-            progress.note(f"{out} already holds all {n} shapes.")
+            more = (
+                f" (and {len(collection) - n} more: {len(collection)} in all)" if len(collection) > n else ""
+            )
+            progress.note(f"{out} already holds all {n} shapes{more}.")
             return collection
         if len(todo) < n:
             progress.note(f"Resuming {out}: {n - len(todo)} of {n} shapes are already there.")

@@ -277,7 +277,11 @@ def test_synth_procedural_writes_a_labelled_collection(tmp_path: Path) -> None:
     again = runner.invoke(
         app, ["synth", "--category", "chair", "--n", "5", "--points", "500", "--out", str(tmp_path)]
     )
-    assert again.exit_code == 0 and "already holds all 5 shapes" in again.stdout
+    assert again.exit_code == 0 and "already holds all 5 shapes." in again.stdout
+    fewer = runner.invoke(
+        app, ["synth", "--category", "chair", "--n", "3", "--points", "500", "--out", str(tmp_path)]
+    )
+    assert "already holds all 3 shapes (and 2 more: 5 in all)." in " ".join(fewer.stdout.split())
 
 
 def test_synth_options_reach_the_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
