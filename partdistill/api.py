@@ -579,7 +579,7 @@ def evaluate(
     knowledge: PathLike | TeachSummary | None = None,
     split: str = "test",
     categories: str | Sequence[str] | None = None,
-    points: int | str = 2048,
+    points: int | str | None = None,
     out: PathLike | None = None,
     gallery: int = 8,
     seed: int = 0,
@@ -590,8 +590,9 @@ def evaluate(
     """Score a trained student (`run`) or predictions made elsewhere (`predictions`) on a benchmark
     split ("shapenetpart", "partnete") or a labelled collection ("collection"), with the
     benchmark's own protocol; direct lifting of `knowledge` of the same shapes is scored beside.
-    `points`: 2048 (one fixed subset per shape, the reference protocol) or "all". Reports go to
-    `out` (default eval-<dataset>)."""
+    `points`: a fixed subset of that many per shape, or "all"; by default the protocol's (2048 for
+    ShapeNetPart and collections, all for PartNetE). Reports go to `out` (default
+    eval-<dataset>)."""
     _check_progress_and_ray(progress)
     names = _names(categories, "categories") or []
     if categories is not None and not any(names):
@@ -619,7 +620,7 @@ def evaluate(
             f"Give either {option('run')} (a trained student) or {option('predictions')} "
             "(labels made elsewhere)."
         )
-    subset = parse_points(points)
+    subset = parse_points(points, dataset)
     check_number(gallery, "gallery", at_least=0, whole=True)
     check_number(seed, "seed", at_least=0, at_most=MAX_SEED, whole=True)
     out = _given(out, "out") if out is not None else Path(f"eval-{dataset}")
@@ -654,16 +655,24 @@ def evaluate(
         predictors.append(files)
     knowledge = _path(knowledge) if knowledge is not None else default_knowledge(data)
     if knowledge is not None:
-        progress.note(f"Direct lifting from {knowledge} is scored beside.")
         predictors.append(lifting_from(knowledge, data, chosen))
+        progress.note(f"Direct lifting from {knowledge} is scored beside.")
     result: EvalResult | None = None
+    short = 0  # shapes of fewer points than the subset scored
     with tracked(progress, "scoring", len(data.ids(chosen))) as bar:
         for step in score(data, predictors, categories=chosen, points=subset, seed=seed, examples=gallery):
             if isinstance(step, EvalResult):
                 result = step
             else:
+                short += subset is not None and step.shape.n_points < subset
                 bar.advance()
     assert result is not None
+    if short:
+        progress.note(
+            f"{short} of the {sum(result.counts.values())} shapes have fewer than {subset:,} points: each of "
+            f"their points is scored once and random repeats of them fill the rest ({option('points')} all "
+            "scores every point once)."
+        )
     settings: dict[str, object] = {
         "dataset": dataset,
         "root": str(root),

@@ -123,7 +123,9 @@ def test_eval_into_another_commands_folder_or_the_dataset_is_refused_before_scor
 def test_folder_of_npy_predictions_matches_an_independent_computation(sample: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     expected: dict[str, list[float]] = {}
+    sizes = []
     for item in open_dataset("shapenetpart", sample).shapes([find_category("mug"), find_category("lamp")]):
+        sizes.append(item.shape.n_points)
         parts = len(item.category.parts)
         guess = np.where(
             rng.random(item.shape.n_points) < 0.4,
@@ -155,6 +157,11 @@ def test_folder_of_npy_predictions_matches_an_independent_computation(sample: Pa
     )
     assert result.exit_code == 0, result.output
     assert "shapenetpart protocol, 2,048 points a shape" in result.stdout  # the table says what it scored
+    short = [size for size in sizes if size < 2048]
+    assert short and (
+        f"{len(short)} of the {len(sizes)} shapes have fewer than 2,048 points: each of their points is "
+        "scored once" in " ".join(result.stdout.split())
+    )  # the sample's shapes are cut to ~240 points (its README)
     scores = json.loads((tmp_path / "r" / "report.json").read_text())["methods"]["predictions"]["categories"]
     for name, ious in expected.items():
         assert scores[name] == pytest.approx(100 * np.mean(ious), abs=0.01)
@@ -300,14 +307,13 @@ def test_partnete_predictions_are_scored_with_partslip_protocol(tmp_path: Path) 
             str(root),
             "--predictions",
             str(tmp_path / "p.json"),
-            "--points",
-            "all",
             "--out",
             str(tmp_path / "r"),
         ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["points"] == "all"  # PartSLIP's evaluator scores every point: the default here
     # lid: 10 / 20, handle 1, spout 1 -> (0.5 + 1 + 1) / 3.
     assert report["methods"]["predictions"]["categories"]["kettle"] == pytest.approx(100 * 2.5 / 3, abs=0.01)
     assert report["methods"]["predictions"]["part_ious"]["kettle"] == {

@@ -30,8 +30,12 @@ def evaluate(
     split: Annotated[str, typer.Option(help="Dataset split.")] = "test",
     categories: Annotated[str | None, typer.Option(help="Comma-separated categories (default: all).")] = None,
     points: Annotated[
-        str, typer.Option(help="2048 (a fixed subset per shape, the reference protocol) or all.")
-    ] = "2048",
+        str | None,
+        typer.Option(
+            help="A fixed subset of this many points per shape, or all (default: the protocol's, "
+            "ShapeNetPart's 2048, PartNetE's all)."
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Report folder (default: eval-<dataset>).")] = None,
     gallery: Annotated[int, typer.Option(help="Shapes drawn in gallery.png.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the point subsets.")] = 0,

@@ -278,9 +278,12 @@ class EvalResult:
     points: int | None = field(kw_only=True)
 
 
-def parse_points(points: int | str) -> int | None:
-    """How many points of each shape are scored: a number (the reference protocol: 2048), or None
-    for "all"."""
+def parse_points(points: int | str | None, dataset: str) -> int | None:
+    """How many points of each shape of `dataset` are scored: a number, or None for "all"; None
+    given, the protocol's: ShapeNetPart's reference scores a fixed 2,048 (collections alike),
+    PartNetE's evaluator (PartSLIP's) every point."""
+    if points is None:
+        return None if dataset == "partnete" else 2048
     if points == "all":
         return None
     text = str(points)
