@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from partdistill.collection import Collection
 from partdistill.devices import resolve_device
-from partdistill.errors import MAX_SEED, PdError, check_number, option
+from partdistill.errors import MAX_SEED, PdError, check_number, first_few, option
 from partdistill.files import PAGE, CommandFiles, OutputFolder, inside
 from partdistill.folders import COLLECTION_KIND, refuse_others
 from partdistill.progress import QUIET, Progress, tracked
@@ -795,12 +795,26 @@ def import_shapes(
                 bar.advance()
     for line in [*label_lines(done), *what_changed(done, out)]:
         progress.note(line)
+    collection = Collection.open(out)
+    several = sorted({record.category for record in collection.ok_records if record.category})
+    if len(several) > 1:
+        progress.note(
+            f"{out} holds shapes of {len(several)} categories: pd teach and pd distill take one category a "
+            f"collection, so import each into a collection of its own ({option('categories')}) to distil it."
+        )
+    point_e = [d.id for d in done if d.added and collection[d.id].provenance.generator == "point-e"]
+    if point_e and frame.is_catalogue:
+        progress.note(
+            f"{first_few(point_e, 3)}: clouds Point-E saved, which are z-up, taken as they are (y-up) and so "
+            f"lying on their side; import them with {option('up')} z (and {option('front')} where they face: "
+            "Point-E's example corgi faces -y)."
+        )
     if not frame.is_catalogue:
         progress.note(
             f"Turned the shapes from their frame ({frame.describe()}) into the catalogue's (up y, front x); "
             "each shape's provenance records the frame it came in."
         )
-    return Collection.open(out)
+    return collection
 
 
 def _forget_units(root: Path) -> Callable[[str], None]:

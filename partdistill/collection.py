@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from partdistill.errors import PdError, option
+from partdistill.errors import PdError, first_few, option
 from partdistill.files import check_id, file_sha256, inside, read_json, write_json
 from partdistill.formats import SHAPE_SUFFIX, read_npz, write_npz
 from partdistill.prompts import Category, find_category, register_category
@@ -281,6 +281,13 @@ class Collection:
         names = {record.category for record in self.ok_records}
         own = find_category(next(iter(names))) if len(names) == 1 and None not in names else None
         if asked is None:
+            several = sorted(str(name) for name in names - {None})
+            if len(several) > 1:
+                raise PdError(
+                    f"{self.root} holds shapes of {len(several)} categories ({first_few(several, 3)}), and "
+                    "each shape of a collection is taught and distilled as one category: import each "
+                    f"category into a collection of its own ({option('categories')} of pd import)."
+                )
             if own is None:
                 raise PdError(
                     f"{self.root} holds shapes of {len(names)} categories; "

@@ -29,6 +29,13 @@ def named(text: str, name: Callable[[str], str] | None = None) -> str:
     return _SETTING.sub(lambda match: name(match.group(1)) if name else f"`{match.group(1)}`", text)
 
 
+def first_few(names: list[str], shown: int) -> str:
+    """The first `shown` of `names`, comma-separated, and how many more ("a, b, c and 4 more"): a
+    list in a message."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 class PdError(Exception):
     """A problem with the user's input or environment, explained in one sentence."""
 

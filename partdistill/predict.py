@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from partdistill.datasets.importing import first_few, labelled_as
+from partdistill.datasets.importing import labelled_as
 from partdistill.distill.trained import TrainedStudent
-from partdistill.errors import MAX_SEED, PdError, check_number, option
+from partdistill.errors import MAX_SEED, PdError, check_number, first_few, option
 from partdistill.files import PAGE, CommandFiles, inside, read_json, write_json
 from partdistill.folders import INPUTS_FILE, refuse_others
 from partdistill.formats import read_labelled, write_ply

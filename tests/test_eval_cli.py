@@ -344,6 +344,12 @@ def test_import_keeps_dataset_ids_so_runs_and_knowledge_line_up(sample: Path, tm
     collection = Collection.open(tmp_path / "c")
     assert len(collection) == 6 and "03624134/5663637633c938d1395331ebe4786cd" in collection
     assert {r.category for r in collection} == {"knife", "mug"}
+    said = " ".join(result.stdout.split())
+    assert "holds shapes of 2 categories: pd teach and pd distill take one category a collection" in said
+    teach = runner.invoke(app, ["teach", "--shapes", str(tmp_path / "c"), "--image-size", "64"])
+    assert teach.exit_code == 1 and "holds shapes of 2 categories (knife, mug), and each shape" in " ".join(
+        teach.stderr.split()
+    )  # not "say which with --category", which the next refusal contradicted
     again = runner.invoke(
         app,
         [

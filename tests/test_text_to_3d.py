@@ -14,8 +14,10 @@ import trimesh
 from shared_data import shared
 from tiny_models import marching_cubes_table, sphere_field, tiny_shap_e_pipeline
 
+import partdistill.api as api
 from partdistill.errors import MissingDependencyError, PdError
 from partdistill.formats import read_shape
+from partdistill.progress import Quiet
 from partdistill.prompts import find_category
 from partdistill.shapes import Frame, Provenance
 from partdistill.synth.base import Request
@@ -143,3 +145,23 @@ def test_point_e_without_its_package_says_how_to_install() -> None:
         pytest.skip("point_e is installed here")
     with pytest.raises(MissingDependencyError, match=r"pip install -e '\.\[point-e\]'"):
         PointEGenerator.from_pretrained()
+
+
+def test_importing_point_e_clouds_without_their_up_says_so(tmp_path: Path) -> None:
+    class Notes(Quiet):
+        def __init__(self) -> None:
+            self.said: list[str] = []
+
+        def note(self, text: str) -> None:
+            self.said.append(text)
+
+    samples = shared("point_e_samples")
+    for up, warned in (("y", True), ("z", False)):
+        notes = Notes()
+        out = tmp_path / f"up-{up}"
+        api.import_shapes(
+            "files", samples, out=out, categories="dog", parts="head,body,leg,tail", up=up, progress=notes
+        )
+        said = [text for text in notes.said if "clouds Point-E saved, which are z-up" in text]
+        assert bool(said) == warned, notes.said
+    assert said == [] and notes.said[-1].startswith("Turned the shapes from their frame (up z")

@@ -383,3 +383,26 @@ def test_a_run_scored_on_a_collection_of_another_category_is_one_sentence(
     assert result.exit_code == 1 and said.endswith(
         "holds no chair shapes to score the run on (it segments chair)."
     )
+
+
+def test_a_run_scored_on_a_benchmark_without_its_category_says_whose_category_it_is(
+    chairs: Path, tmp_path: Path
+) -> None:
+    from test_eval import _partnete_shape
+
+    _partnete_shape(tmp_path / "PartNetE" / "data" / "test" / "Kettle" / "1", 40, np.repeat([0, 1, 2, 0], 10))
+    argv = [
+        "eval",
+        "--dataset",
+        "partnete",
+        "--root",
+        str(tmp_path / "PartNetE"),
+        "--run",
+        str(chairs / "run"),
+    ]
+    result = runner.invoke(app, [*argv, "--out", str(tmp_path / "e")])
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 1 and said.endswith(
+        "(it segments chair): chair is a shapenetpart category; score the run on shapenetpart, or distil a "
+        "partnete one."
+    )  # not "check --split": no split of PartNetE holds it

@@ -24,7 +24,7 @@ import numpy as np
 
 from partdistill.collection import Collection
 from partdistill.datasets.readers import Dataset
-from partdistill.errors import PdError, option
+from partdistill.errors import PdError, first_few, option
 from partdistill.files import check_id, inside
 from partdistill.prompts import Category
 from partdistill.shapes import CATALOGUE_FRAME, Frame, Shape
@@ -249,12 +249,6 @@ def _match(category: Category, names: tuple[str, ...]) -> tuple[int, str] | None
         if part is not None:
             return part, name
     return None
-
-
-def first_few(names: list[str], shown: int) -> str:
-    """The first `shown` of `names`, comma-separated, and how many more ("a, b, c and 4 more")."""
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
 
 
 def label_lines(done: list[Imported]) -> list[str]:

@@ -26,7 +26,7 @@ from partdistill.errors import PdError, option
 from partdistill.files import inside, read_json
 from partdistill.knowledge.units import Knowledge, vote
 from partdistill.metrics import partnete_category_miou, shapenetpart_miou, shapenetpart_shape_iou
-from partdistill.prompts import Category
+from partdistill.prompts import Category, find_category
 from partdistill.shapes import MAX_POINTS, sample_indices
 
 
@@ -193,7 +193,18 @@ def student_categories(
     segments = student.trained.category
     target = [c for c in dataset.categories() if c.key == segments]
     if not target:
-        hint = "" if dataset.name == "collection" else f"; check {option('split')}"
+        own = find_category(segments).dataset  # the catalogue the run's category is of
+        if dataset.name == "collection":
+            hint = ""
+        elif own == "user":
+            hint = (
+                f": {segments} is your own category; score the run on a collection of its shapes "
+                f"({option('dataset')} collection)"
+            )
+        elif own != dataset.name:
+            hint = f": {segments} is a {own} category; score the run on {own}, or distil a {dataset.name} one"
+        else:
+            hint = f"; check {option('split')}"
         raise PdError(
             f"{root} holds no {segments} shapes to score the run on (it segments {segments}){hint}."
         )
