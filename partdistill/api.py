@@ -128,6 +128,20 @@ def _paths(values: Any) -> tuple[Path, ...]:
     return tuple(_path(value) for value in _each(values))
 
 
+def _dataset_category(dataset: str, name: str) -> Category:
+    """The category `name` of `dataset` ("shapenetpart", "partnete", or "collection", whose
+    categories are any); a name qualified with the dataset's own vocabulary is taken as it is, one
+    of another's refused."""
+    from partdistill.prompts import find_category
+
+    if dataset == "collection":
+        return find_category(name)
+    vocabulary, _, bare = name.rpartition("/")
+    if vocabulary and vocabulary.lower() != dataset:
+        raise PdError(f"'{name}' is not a {dataset} category: {option('categories')} names {dataset}'s.")
+    return find_category(f"{dataset}/{bare}")
+
+
 def _check_progress_and_ray(progress: Any, ray: Any = None) -> None:
     """Refuse a `progress` that is not a `Progress` and a `ray` that is not `RayOptions`, before a
     call writes anything."""
@@ -612,7 +626,6 @@ def evaluate(
         evaluate as score,
     )
     from partdistill.eval.report import published, report_files, write_reports
-    from partdistill.prompts import find_category
     from partdistill.view import COMPARISON, page_for, save_comparison, write_page
 
     if (run is None) == (predictions is None):
@@ -633,8 +646,7 @@ def evaluate(
     if dataset == "collection" and split != "test":
         raise PdError(f"{option('split')} is for the benchmarks: a collection is scored whole.")
     data = open_dataset(dataset, root, split)
-    prefix = "" if dataset == "collection" else f"{dataset}/"
-    chosen = [find_category(prefix + name) for name in names if name] or None
+    chosen = [_dataset_category(dataset, name) for name in names if name] or None
     predictors: list[Any] = []
     files = None
     if run is not None:
@@ -651,7 +663,7 @@ def evaluate(
             progress.note(f"Note: the student's parts {unmatched} have no namesake here.")
         predictors.append(student)
     else:
-        files = FilePredictions(_given(predictions, "predictions"), dataset)
+        files = FilePredictions(_given(predictions, "predictions"), dataset, every_category=chosen is None)
         predictors.append(files)
     knowledge = _path(knowledge) if knowledge is not None else default_knowledge(data)
     if knowledge is not None:
@@ -741,7 +753,6 @@ def import_shapes(
     from partdistill.datasets.importing import SOURCES, import_files, label_lines, what_changed
     from partdistill.datasets.importing import import_shapes as copy_shapes
     from partdistill.datasets.readers import open_dataset
-    from partdistill.prompts import find_category
     from partdistill.shapes import MAX_POINTS, Frame
 
     _check_progress_and_ray(progress)
@@ -767,7 +778,7 @@ def import_shapes(
         category = _category(names[0], parts, "categories")
         assert category is not None
     elif dataset in SOURCES:
-        chosen = [find_category(f"{dataset}/{name}") for name in names] or None
+        chosen = [_dataset_category(dataset, name) for name in names] or None
         data = open_dataset(dataset, root, split)
         total = len(data.ids(chosen))
         if not total:

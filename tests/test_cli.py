@@ -368,6 +368,10 @@ def test_user_errors_are_one_sentence_and_exit_1(tmp_path: Path, args: list[str]
             "`categories` takes a name, names separated by commas or a list of names, not 5.",
         ),
         (
+            lambda out: api.import_shapes("shapenetpart", out.parent, out=out, categories="partnete/chair"),
+            "'partnete/chair' is not a shapenetpart category: `categories` names shapenetpart's.",
+        ),
+        (
             lambda out: api.import_shapes("files", out.parent, out=out, categories=["mug", "lamp"]),
             "Importing files needs the one category they show",
         ),

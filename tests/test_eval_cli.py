@@ -271,23 +271,23 @@ def test_eval_errors_are_one_sentence(sample: Path, args: list[str], message: st
 
 def test_predictions_missing_a_shape_are_reported(sample: Path, tmp_path: Path) -> None:
     (tmp_path / "p.json").write_text(json.dumps({"03797390/nothing": [36]}))
-    result = runner.invoke(
-        app,
-        [
-            "eval",
-            "--dataset",
-            "shapenetpart",
-            "--root",
-            str(sample),
-            "--predictions",
-            str(tmp_path / "p.json"),
-            "--categories",
-            "mug",
-            "--out",
-            str(tmp_path / "r"),
-        ],
-    )
+    argv = [
+        "eval",
+        "--dataset",
+        "shapenetpart",
+        "--root",
+        str(sample),
+        "--predictions",
+        str(tmp_path / "p.json"),
+    ]
+    result = runner.invoke(app, [*argv, "--categories", "mug", "--out", str(tmp_path / "r")])
     assert result.exit_code == 1 and "has no prediction for 03797390/" in result.stderr
+    assert "--categories" not in result.stderr  # named already
+    every = runner.invoke(app, [*argv, "--out", str(tmp_path / "r")])  # every category is scored
+    assert every.exit_code == 1 and (
+        "; to score only the categories it predicts, name them with --categories."
+        in " ".join(every.stderr.split())
+    )
 
 
 def test_partnete_predictions_are_scored_with_partslip_protocol(tmp_path: Path) -> None:

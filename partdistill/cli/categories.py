@@ -48,12 +48,12 @@ def show_category(
     category = resolve_category(name, parts)
     console.print(f"{category.key}: {category.noun} ({category.dataset})")
     table = Table(show_header=True)
-    for column in ("label", "part", "teacher words", "benchmark id"):
+    ids = any(part.global_id is not None for part in category.parts)  # ShapeNetPart's global part ids
+    for column in ("label", "part", "teacher words", *(["benchmark id"] if ids else [])):
         table.add_column(column)
     for label, part in enumerate(category.parts):
-        table.add_row(
-            str(label), part.name, part.teacher, "" if part.global_id is None else str(part.global_id)
-        )
+        benchmark = [] if not ids else ["" if part.global_id is None else str(part.global_id)]
+        table.add_row(str(label), part.name, part.teacher, *benchmark)
     console.print(table)
     space = prompt_space(category)
     console.print(f"{len(space):,} text-to-3D prompts, e.g.:")

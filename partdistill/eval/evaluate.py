@@ -67,10 +67,17 @@ class FilePredictions:
 
     name = "predictions"
 
-    def __init__(self, path: str | Path, dataset: str) -> None:
+    def __init__(self, path: str | Path, dataset: str, every_category: bool = False) -> None:
+        """`every_category`: whether all the dataset's categories are scored (none was named), where
+        a missing prediction is likely a category the predictions leave out."""
         self.path = Path(path)
         self.dataset = dataset
         self.outside: dict[str, int] = {}
+        self._only = (
+            f"; to score only the categories it predicts, name them with {option('categories')}"
+            if every_category
+            else ""
+        )
         if self.path.is_file():
             table = read_json(self.path, "a JSON object mapping each shape id to its per-point labels")
             self.table: dict[str, object] | None = {str(k): v for k, v in table.items()}
@@ -97,11 +104,11 @@ class FilePredictions:
     def _raw(self, shape_id: str) -> np.ndarray:
         if self.table is not None:
             if shape_id not in self.table:
-                raise PdError(f"{self.path} has no prediction for {shape_id}.")
+                raise PdError(f"{self.path} has no prediction for {shape_id}{self._only}.")
             return _labels(self.table[shape_id], f"{self.path}: the prediction for {shape_id}")
         file = inside(self.path, f"{shape_id}.npy")
         if not file.is_file():
-            raise PdError(f"{self.path} has no prediction for {shape_id} (expected {file}).")
+            raise PdError(f"{self.path} has no prediction for {shape_id} (expected {file}){self._only}.")
         with file.open("rb") as handle:  # np.load calls any file without numpy's header "pickled"
             if handle.read(6) != b"\x93NUMPY":
                 raise PdError(
