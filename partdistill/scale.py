@@ -22,6 +22,8 @@ shapes already recorded; a lost worker's task is retried on another (Ray's max_t
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import os
 import signal
@@ -62,8 +64,10 @@ class RayOptions:
         check_number(self.workers, "workers", at_least=1, whole=True)
         check_number(self.cpus_per_worker, "cpus_per_worker", above=0)
         check_number(self.gpus_per_worker, "gpus_per_worker", at_least=0)
-        if not self.address.strip():
-            raise PdError(f"{option('ray_address')} is empty: give the cluster's host:port, or leave it out.")
+        if not isinstance(self.address, str) or not self.address.strip():
+            raise PdError(
+                f'{option("address")} takes the cluster\'s host:port (or "auto"), not {self.address!r}.'
+            )
 
     @property
     def device(self) -> str:
@@ -71,61 +75,110 @@ class RayOptions:
 
     def describe(self) -> str:
         each = f"{self.cpus_per_worker:g} CPU and {self.gpus_per_worker:g} GPU"
-        return f"On Ray: {self.workers} workers, {each} each."
+        return f"On Ray: {self.workers} worker{'s' if self.workers != 1 else ''}, {each} each."
 
     @property
     def threads(self) -> int:
         return max(1, int(self.cpus_per_worker))
 
 
+_joined: list[str | None] = []  # the address this process joined ("local": a cluster it started)
+
+
 def connect(options: RayOptions) -> Any:
-    """Start Ray in this process (the driver): join the cluster, or start a local one; returns ray."""
+    """Start Ray in this process (the driver): join the cluster, or start a local one; returns ray.
+
+    A process that joined a cluster for an earlier call (a notebook's) joins again where the call
+    asks for another; a Ray the caller started itself is used as it is. Either way the workers
+    must fit the cluster (`_check_fits`)."""
     try:
         import ray
     except ImportError as error:
         raise MissingDependencyError("ray", option("ray"), INSTALL) from error
-    if ray.is_initialized():
-        return ray
     address = options.address
     if address == "auto":
-        address = os.environ.get("RAY_ADDRESS") or None
+        address = os.environ.get("RAY_ADDRESS") or "local"
+    if ray.is_initialized() and _joined and _joined[0] != address:
+        ray.shutdown()  # the cluster an earlier call joined, not the one asked for now
+        _joined.clear()
+    if not ray.is_initialized():
+        _join(ray, address, options)
+    _check_fits(
+        ray, options, "the new local Ray cluster" if address == "local" else f"the Ray cluster at {address}"
+    )
+    return ray
+
+
+def _join(ray: Any, address: str, options: RayOptions) -> None:
+    """`ray.init` for `address` ("local": a new cluster on this machine, as large as the workers
+    ask, even where another runs here), or one PdError."""
+    cpus = max(1, math.ceil(options.workers * options.cpus_per_worker))
+    if address == "local" and cpus > (os.cpu_count() or 1):
+        raise PdError(
+            f"{options.workers} workers of {options.cpus_per_worker:g} CPU each ({option('workers')}, "
+            f"{option('cpus_per_worker')}) ask for {cpus} CPUs, and this machine has {os.cpu_count()}; "
+            "ask for fewer."
+        )
+    _answers(address)
     # ray.init replaces the process's SIGTERM handler by sys.exit; the caller's (the `pd`
     # program's, which stops a command as Ctrl-C does) is put back.
     terminate = signal.getsignal(signal.SIGTERM)
     try:
-        if address is None:
-            ray.init(
-                num_cpus=max(1, math.ceil(options.workers * options.cpus_per_worker)),
-                include_dashboard=False,
-                log_to_driver=False,
-            )
+        if address == "local":
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise PdError(
-            f"Could not reach the Ray cluster at {address or 'a new local cluster'} ({error})."
-        ) from error
+        where = "a new local cluster" if address == "local" else address
+        raise PdError(f"Could not reach the Ray cluster at {where} ({error}).") from error
     finally:
         if terminate is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, terminate)
-    _check_fits(ray, options, f"the Ray cluster at {address}" if address else "the new local Ray cluster")
-    return ray
+    _joined[:] = [address]
+
+
+def _answers(address: str) -> None:
+    """Refuse (PdError) a host:port where nothing answers, in seconds: ray.init would wait minutes,
+    retrying. Other forms (ray://, a local name) are left to Ray."""
+    import socket
+
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or "/" in host or not host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as error:
+        raise PdError(
+            f"Could not reach the Ray cluster at {address}: nothing answers there "
+            f"({error.strerror or error}); is its head node running (ray start --head)?"
+        ) from error
 
 
 def _check_fits(ray: Any, options: RayOptions, where: str) -> None:
-    """Refuse workers that no node of the cluster can hold: Ray would queue them forever, silently."""
+    """Refuse workers that the cluster cannot hold all at once: Ray would queue the rest forever,
+    and the work handed to them would wait with it, silently."""
     nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
-    for kind, need, setting in (
-        ("CPU", options.cpus_per_worker, option("cpus_per_worker")),
-        ("GPU", options.gpus_per_worker, option("gpus_per_worker")),
-    ):
-        have = max((float(node.get(kind, 0.0)) for node in nodes), default=0.0)
-        if need > have:
+    fits = sum(_workers_on(node, options) for node in nodes)
+    if fits < options.workers:
+        if _joined:  # a cluster this process joined (or started) for the call: left again
             ray.shutdown()
-            raise PdError(
-                f"Each worker asks for {need:g} {kind} ({setting}), but the largest node of {where} "
-                f"has {have:g}, so no worker could ever start; ask for less, or use bigger nodes."
-            )
+            _joined.clear()
+        asked = f"{options.cpus_per_worker:g} CPU" + (
+            f" and {options.gpus_per_worker:g} GPU" if options.gpus_per_worker else ""
+        )
+        raise PdError(
+            f"{options.workers} workers of {asked} each ({option('workers')}, {option('cpus_per_worker')}, "
+            f"{option('gpus_per_worker')}) do not fit {where}: its nodes hold {fits} at once; ask for "
+            "fewer or smaller workers."
+        )
+
+
+def _workers_on(node: dict, options: RayOptions) -> int:
+    """How many workers of `options` one node (its total resources) holds at once."""
+    held = math.floor(float(node.get("CPU", 0.0)) / options.cpus_per_worker + 1e-9)
+    if options.gpus_per_worker:
+        held = min(held, math.floor(float(node.get("GPU", 0.0)) / options.gpus_per_worker + 1e-9))
+    return max(0, held)
 
 
 def _actors(ray: Any, worker: type, options: RayOptions, *args: Any) -> Any:
@@ -155,7 +208,9 @@ def _stream(pool: Any, values: Iterable[Any], call: Callable[[Any, Any], Any]) -
                 pool.submit(call, value)
         if not pool.has_next():
             return
-        yield pool.get_next_unordered()
+        with _lost_workers_said():
+            result = pool.get_next_unordered()
+        yield result
 
 
 # --- pd synth ---------------------------------------------------------------------------------------
@@ -287,10 +342,35 @@ def run_on_ray(jobs: list[Callable[[], Any]], options: RayOptions) -> Iterator[A
     remote = ray.remote(_call).options(
         num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker, max_retries=1
     )
-    pending = [remote.remote(job, options.threads) for job in jobs]
-    while pending:
+    waiting, pending = iter(jobs), []
+    while True:  # `options.workers` tasks at once, as with actors
+        pending += [
+            remote.remote(job, options.threads)
+            for job in itertools.islice(waiting, options.workers - len(pending))
+        ]
+        if not pending:
+            return
         done, pending = ray.wait(pending, num_returns=1)
-        yield ray.get(done[0])
+        with _lost_workers_said():
+            result = ray.get(done[0])
+        yield result
+
+
+@contextlib.contextmanager
+def _lost_workers_said() -> Iterator[None]:
+    """A worker lost for good (killed, its node gone) after Ray's retry, as one PdError rather than
+    Ray's page of traceback. An error the work itself raised (a PdError included) comes through as
+    it is."""
+    from ray import exceptions
+
+    try:
+        yield
+    except (exceptions.RayActorError, exceptions.WorkerCrashedError, exceptions.NodeDiedError,
+            exceptions.ObjectLostError) as error:  # fmt: skip
+        raise PdError(
+            f"A Ray worker was lost ({type(error).__name__}) and its retry with it; run the same command "
+            "again to continue where it stopped."
+        ) from error
 
 
 def _call(job: Callable[[], Any], threads: int) -> Any:

@@ -6,6 +6,7 @@ drivers are `pd` processes (or this test process) that join it through RAY_ADDRE
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -190,19 +191,58 @@ def test_jobs_run_as_tasks_with_their_resources(cluster: str) -> None:
     assert sorted(run_on_ray(jobs, RayOptions(workers=2))) == ["chair", "lamp", "table"]
 
 
-@pytest.mark.parametrize("asked", [("--gpus-per-worker", "1"), ("--cpus-per-worker", "3")])
-def test_workers_bigger_than_the_cluster_are_refused(
+@pytest.mark.parametrize(
+    "asked", [("--gpus-per-worker", "1"), ("--cpus-per-worker", "3"), ("--workers", "3")]
+)
+def test_workers_the_cluster_cannot_hold_are_refused(
     cluster: str, tmp_path: Path, asked: tuple[str, str]
 ) -> None:
-    """Ray would queue them forever without a word; the 2-CPU test cluster has no GPU."""
+    """Ray would queue them forever without a word, and the shapes handed to them with them (a
+    third worker of one CPU hung pd synth at 5/6); the 2-CPU test cluster has no GPU."""
     if float(ray.cluster_resources().get("GPU", 0)) >= 1:
         pytest.skip("this cluster has a GPU")
     out = tmp_path / "out"
-    synth = ["synth", "--category", "chair", "--n", "2", "--out", str(out)]
+    synth = ["synth", "--category", "chair", "--n", "6", "--points", "256", "--out", str(out)]
     done = _pd(*synth, "--ray", *asked, address=cluster)
-    assert done.returncode == 1
-    assert f"({asked[0]})" in done.stderr and "Traceback" not in done.stderr
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 1 and "do not fit the Ray cluster at" in said and "its nodes hold" in said
+    assert asked[0] in said and "Traceback" not in said
     assert not out.exists()
+
+
+def test_an_address_where_nothing_answers_is_refused_at_once(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "out"
+    synth = [
+        "synth",
+        "--category",
+        "chair",
+        "--n",
+        "2",
+        "--out",
+        str(out),
+        "--ray-address",
+        f"127.0.0.1:{port}",
+    ]
+    done = _pd(*synth)
+    said = " ".join(done.stderr.split())
+    assert (
+        done.returncode == 1
+        and f"Could not reach the Ray cluster at 127.0.0.1:{port}: nothing answers" in said
+    )
+    assert not out.exists()
+
+
+def test_tasks_run_as_many_at_once_as_there_are_workers(cluster: str) -> None:
+    def job():
+        start = time.monotonic()
+        time.sleep(0.5)
+        return start, time.monotonic()
+
+    spans = sorted(run_on_ray([job, job, job], RayOptions(workers=1)))
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))  # one after another
 
 
 def test_without_ray_nothing_imports_it(tmp_path: Path) -> None:

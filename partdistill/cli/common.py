@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from partdistill.errors import PdError, named
+from partdistill.errors import PdError, named, option
 from partdistill.progress import Printed, Task
 from partdistill.shapes import AXES
 from partdistill.stops import Stops
@@ -203,6 +203,8 @@ def ray_options(use: bool, address: str | None, workers: int, cpus: float, gpus:
         return None
     from partdistill.scale import RayOptions
 
+    if address is not None and not address.strip():
+        raise PdError(f"{option('ray_address')} is empty: give the cluster's host:port, or leave it out.")
     return RayOptions(
         address="auto" if address is None else address,
         workers=workers,
