@@ -82,15 +82,15 @@ class RayOptions:
         return max(1, int(self.cpus_per_worker))
 
 
-_joined: list[str | None] = []  # the address this process joined ("local": a cluster it started)
+_joined: list[str] = []  # the address this process joined ("local": a cluster it started)
 
 
 def connect(options: RayOptions) -> Any:
     """Start Ray in this process (the driver): join the cluster, or start a local one; returns ray.
 
     A process that joined a cluster for an earlier call (a notebook's) joins again where the call
-    asks for another; a Ray the caller started itself is used as it is. Either way the workers
-    must fit the cluster (`_check_fits`)."""
+    asks for another (or a larger local one); a Ray the caller started itself is used as it is.
+    Either way the workers must fit the cluster (`_check_fits`)."""
     try:
         import ray
     except ImportError as error:
@@ -98,8 +98,12 @@ def connect(options: RayOptions) -> Any:
     address = options.address
     if address == "auto":
         address = os.environ.get("RAY_ADDRESS") or "local"
-    if ray.is_initialized() and _joined and _joined[0] != address:
-        ray.shutdown()  # the cluster an earlier call joined, not the one asked for now
+    if _joined and not ray.is_initialized():
+        _joined.clear()  # the caller has shut it down since
+    # The cluster an earlier call joined: another than the one asked for now, or a local one too
+    # small for these workers, is left for the one asked for.
+    if _joined and (_joined[0] != address or (address == "local" and _held(ray, options) < options.workers)):
+        ray.shutdown()
         _joined.clear()
     if not ray.is_initialized():
         _join(ray, address, options)
@@ -157,8 +161,7 @@ def _answers(address: str) -> None:
 def _check_fits(ray: Any, options: RayOptions, where: str) -> None:
     """Refuse workers that the cluster cannot hold all at once: Ray would queue the rest forever,
     and the work handed to them would wait with it, silently."""
-    nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
-    fits = sum(_workers_on(node, options) for node in nodes)
+    fits = _held(ray, options)
     if fits < options.workers:
         if _joined:  # a cluster this process joined (or started) for the call: left again
             ray.shutdown()
@@ -171,6 +174,11 @@ def _check_fits(ray: Any, options: RayOptions, where: str) -> None:
             f"{option('gpus_per_worker')}) do not fit {where}: its nodes hold {fits} at once; ask for "
             "fewer or smaller workers."
         )
+
+
+def _held(ray: Any, options: RayOptions) -> int:
+    """How many workers of `options` the cluster's live nodes hold at once."""
+    return sum(_workers_on(node["Resources"], options) for node in ray.nodes() if node["Alive"])
 
 
 def _workers_on(node: dict, options: RayOptions) -> int:
