@@ -18,10 +18,15 @@ from typing import ClassVar, NoReturn
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
-STOPPED = (
-    "Stopped. Run the same command again to continue where it stopped (pd distill: with --resume added)."
-)
 STOPPED_BEFORE = "Stopped before the command began; nothing was written."
+
+
+def stopped(command: str | None) -> str:
+    """What a command (`pd <command>`; None: before one began) says when it is stopped."""
+    if command is None:
+        return STOPPED_BEFORE
+    again = " with --resume added" if command == "distill" else ""  # a run resumes from its checkpoint
+    return f"Stopped. Run the same command again{again} to continue where it stopped."
 
 
 class Stops:
@@ -37,7 +42,7 @@ class Stops:
     """
 
     received: ClassVar[int | None] = None  # the first signal that asked the program to stop
-    began: ClassVar[bool] = False  # whether a command has begun (`reports_errors`)
+    began: ClassVar[str | None] = None  # the command that has begun (`reports_errors`), if one has
     said: ClassVar[bool] = False  # whether the program has said that it stopped (`end`)
     _reported: ClassVar = staticmethod(sys.__unraisablehook__)  # who reported unraisables before
 
@@ -103,7 +108,7 @@ class Stops:
         raised, so that a bug it met is not hidden) and exit with the stop's code. Where the
         terminal has gone (SIGHUP), what is left to print goes nowhere: Python's last flush of its
         outputs would fail too, and turn the exit code into 120."""
-        sentence = STOPPED if cls.began else STOPPED_BEFORE
+        sentence = stopped(cls.began)
         if error is not None and not isinstance(error, KeyboardInterrupt):
             sentence += f" (On the way it met {type(error).__name__}: {error}.)"
         try:

@@ -28,7 +28,7 @@ from partdistill.distill.config import DistillConfig
 from partdistill.errors import PdError
 from partdistill.formats import read_npz
 from partdistill.progress import Quiet
-from partdistill.stops import STOP_SIGNALS, STOPPED, STOPPED_BEFORE, Stops
+from partdistill.stops import STOP_SIGNALS, STOPPED_BEFORE, Stops, stopped
 from partdistill.synth import SynthConfig
 
 runner = CliRunner()
@@ -57,7 +57,7 @@ def stops() -> Iterator[None]:
     for number, handler in handlers.items():
         signal.signal(number, handler)
     sys.unraisablehook, Stops._reported = unraisable, staticmethod(sys.__unraisablehook__)
-    Stops.received, Stops.began, Stops.said = None, False, False
+    Stops.received, Stops.began, Stops.said = None, None, False
 
 
 def _only_shapes_left(out: Path) -> bool:
@@ -204,8 +204,8 @@ def test_an_error_a_stop_caused_ends_the_command_as_the_stop(
         command()
     said = capsys.readouterr().err
     assert end.value.code == 143 and said == (
-        f"{STOPPED} (On the way it met TypeError: unsupported operand type(s) for |: 'ExceptionWrapper' "
-        "and 'NoneType'.)\n"
+        f"{stopped('command')} (On the way it met TypeError: unsupported operand type(s) for |: "
+        "'ExceptionWrapper' and 'NoneType'.)\n"
     )
 
 
@@ -262,7 +262,7 @@ def test_a_second_stop_during_the_clean_up_is_ignored(tmp_path: Path) -> None:
     time.sleep(0.08)  # as the first stop's clean-up and exit run
     running.send_signal(signal.SIGTERM)
     _, error = running.communicate(timeout=60)
-    assert running.returncode == 130 and error.decode() == STOPPED + "\n"
+    assert running.returncode == 130 and error.decode() == stopped("synth") + "\n"
     assert _only_shapes_left(out)
 
 

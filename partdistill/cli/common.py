@@ -49,7 +49,7 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        Stops.began = True
+        Stops.began = command.__name__  # the command's name: its function's (`pd distill`: distill)
         try:
             return command(*args, **kwargs)
         except (KeyboardInterrupt, Exception) as error:
