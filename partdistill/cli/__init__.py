@@ -2,7 +2,8 @@
 
 Each command (a module here) parses its options, calls one library function with a progress
 display, and prints a summary; the library decides everything else. A `PdError` becomes one red
-sentence (its settings named as flags) and exit code 1; anything else is a bug and keeps its
+sentence (its settings named as flags) and exit code 1; a stop (Ctrl-C, SIGTERM, SIGHUP) one
+sentence and the shell's code for it (`partdistill.stops`); anything else is a bug and keeps its
 traceback.
 """
 
