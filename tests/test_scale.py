@@ -22,6 +22,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]' runs these tests")
 
 from partdistill.collection import Collection  # noqa: E402
+from partdistill.errors import PdError  # noqa: E402
 from partdistill.prompts import find_category  # noqa: E402
 from partdistill.scale import RayOptions, run_on_ray, synthesize_on_ray  # noqa: E402
 from partdistill.synth import SynthConfig, prepare  # noqa: E402
@@ -156,6 +157,34 @@ def _flaky(bad_seed: int):
             return self.inner.generate(request)
 
     return lambda config, device: Flaky()
+
+
+def _dying(bad_seed: int):
+    """A generator factory whose worker process dies on one shape (its seed), every time: a lost
+    worker, not an error of the work."""
+
+    class Dying:
+        name, uses_prompts = "procedural", False
+
+        def __init__(self) -> None:
+            self.inner = ProceduralGenerator(n_points=300)
+
+        def generate(self, request):
+            if request.seed == bad_seed:
+                os._exit(1)
+            return self.inner.generate(request)
+
+    return lambda config, device: Dying()
+
+
+def test_a_worker_lost_past_its_retry_ends_in_one_sentence(cluster: str, tmp_path: Path) -> None:
+    from partdistill.synth.run import item_seed
+
+    config = SynthConfig(category="chair", n=3, n_points=300)
+    collection, todo = prepare(config, tmp_path / "c")
+    with pytest.raises(PdError, match=r"^A Ray worker was lost \(\w+\) and its retry with it; run the same"):
+        list(synthesize_on_ray(config, collection, todo, RayOptions(workers=1), _dying(item_seed(0, 1))))
+    assert [r.id for r in Collection.open(tmp_path / "c").ok_records] == ["chair-00000"]  # kept
 
 
 def _manifest_of_one_process(config: SynthConfig, tmp_path: Path, bad_seed: int) -> bytes:
