@@ -344,14 +344,14 @@ def _taught_on_ray(
 
 def run_on_ray(jobs: list[Callable[[], Any]], options: RayOptions) -> Iterator[Any]:
     """Run each job (a picklable function, e.g. one category's distillation into its run folder)
-    as a Ray task with a worker's resources; yields their results as they finish. A task whose
-    worker is lost is retried, and its run resumes from its checkpoint."""
+    as a Ray task with a worker's resources, `options.workers` at once; yields their results as
+    they finish. A task whose worker is lost is retried, and its run resumes from its checkpoint."""
     ray = connect(options)
     remote = ray.remote(_call).options(
         num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker, max_retries=1
     )
     waiting, pending = iter(jobs), []
-    while True:  # `options.workers` tasks at once, as with actors
+    while True:
         pending += [
             remote.remote(job, options.threads)
             for job in itertools.islice(waiting, options.workers - len(pending))
