@@ -167,30 +167,29 @@ def test_folder_of_npy_predictions_matches_an_independent_computation(sample: Pa
         assert scores[name] == pytest.approx(100 * np.mean(ious), abs=0.01)
 
 
+def _scoring(sample: Path, tmp_path: Path, predictions: dict[str, list[int]]) -> list[str]:
+    """`pd eval`'s arguments that score `predictions` (written to tmp_path/p.json) on the sample."""
+    (tmp_path / "p.json").write_text(json.dumps(predictions))
+    return [
+        "eval",
+        "--dataset",
+        "shapenetpart",
+        "--root",
+        str(sample),
+        "--predictions",
+        str(tmp_path / "p.json"),
+    ]
+
+
 def test_all_points_protocol_uses_every_point(sample: Path, tmp_path: Path) -> None:
     predictions = {}
     for item in open_dataset("shapenetpart", sample).shapes([find_category("table")]):
         wrong = item.shape.labels.copy()
         wrong[: len(wrong) // 2] = 1 - wrong[: len(wrong) // 2]  # table parts 0/1: flip the first half
         predictions[item.id] = _global(item, wrong)
-    (tmp_path / "p.json").write_text(json.dumps(predictions))
+    argv = _scoring(sample, tmp_path, predictions)
     result = runner.invoke(
-        app,
-        [
-            "eval",
-            "--dataset",
-            "shapenetpart",
-            "--root",
-            str(sample),
-            "--predictions",
-            str(tmp_path / "p.json"),
-            "--categories",
-            "table",
-            "--points",
-            "all",
-            "--out",
-            str(tmp_path / "r"),
-        ],
+        app, [*argv, "--categories", "table", "--points", "all", "--out", str(tmp_path / "r")]
     )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r" / "report.json").read_text())
@@ -270,16 +269,7 @@ def test_eval_errors_are_one_sentence(sample: Path, args: list[str], message: st
 
 
 def test_predictions_missing_a_shape_are_reported(sample: Path, tmp_path: Path) -> None:
-    (tmp_path / "p.json").write_text(json.dumps({"03797390/nothing": [36]}))
-    argv = [
-        "eval",
-        "--dataset",
-        "shapenetpart",
-        "--root",
-        str(sample),
-        "--predictions",
-        str(tmp_path / "p.json"),
-    ]
+    argv = _scoring(sample, tmp_path, {"03797390/nothing": [36]})
     result = runner.invoke(app, [*argv, "--categories", "mug", "--out", str(tmp_path / "r")])
     assert result.exit_code == 1 and "has no prediction for 03797390/" in result.stderr
     assert "--categories" not in result.stderr  # named already
@@ -419,16 +409,7 @@ def test_import_partnete_and_files(tmp_path: Path) -> None:
 
 def _score_mugs(sample: Path, tmp_path: Path, predictions: dict[str, list[int]]) -> Result:
     """`pd eval` of `predictions` on the sample's mugs, every point scored, into tmp_path/r."""
-    (tmp_path / "p.json").write_text(json.dumps(predictions))
-    argv = [
-        "eval",
-        "--dataset",
-        "shapenetpart",
-        "--root",
-        str(sample),
-        "--predictions",
-        str(tmp_path / "p.json"),
-    ]
+    argv = _scoring(sample, tmp_path, predictions)
     return runner.invoke(app, [*argv, "--categories", "mug", "--points", "all", "--out", str(tmp_path / "r")])
 
 

@@ -141,9 +141,10 @@ def test_a_killed_driver_resumes_without_making_a_shape_twice(cluster: str, tmp_
     assert _records(tmp_path / "plain") == _records(tmp_path / "t")
 
 
-def _flaky(bad_seed: int):
-    """A generator factory whose procedural generator raises on one shape (its seed). Defined in a
-    function, so that Ray ships it to the workers by value."""
+def _flaky(bad_seed: int, dies: bool = False):
+    """A generator factory whose procedural generator raises on one shape (its seed), or with
+    `dies` whose worker process exits there, every time: a lost worker, not an error of the work.
+    Defined in a function, so that Ray ships it to the workers by value."""
 
     class Flaky:
         name, uses_prompts = "procedural", False
@@ -153,28 +154,12 @@ def _flaky(bad_seed: int):
 
         def generate(self, request):
             if request.seed == bad_seed:
+                if dies:
+                    os._exit(1)
                 raise RuntimeError("this worker cannot make that shape")
             return self.inner.generate(request)
 
     return lambda config, device: Flaky()
-
-
-def _dying(bad_seed: int):
-    """A generator factory whose worker process dies on one shape (its seed), every time: a lost
-    worker, not an error of the work."""
-
-    class Dying:
-        name, uses_prompts = "procedural", False
-
-        def __init__(self) -> None:
-            self.inner = ProceduralGenerator(n_points=300)
-
-        def generate(self, request):
-            if request.seed == bad_seed:
-                os._exit(1)
-            return self.inner.generate(request)
-
-    return lambda config, device: Dying()
 
 
 def test_a_worker_lost_past_its_retry_ends_in_one_sentence(cluster: str, tmp_path: Path) -> None:
@@ -183,7 +168,11 @@ def test_a_worker_lost_past_its_retry_ends_in_one_sentence(cluster: str, tmp_pat
     config = SynthConfig(category="chair", n=3, n_points=300)
     collection, todo = prepare(config, tmp_path / "c")
     with pytest.raises(PdError, match=r"^A Ray worker was lost \(\w+\) and its retry with it; run the same"):
-        list(synthesize_on_ray(config, collection, todo, RayOptions(workers=1), _dying(item_seed(0, 1))))
+        list(
+            synthesize_on_ray(
+                config, collection, todo, RayOptions(workers=1), _flaky(item_seed(0, 1), dies=True)
+            )
+        )
     assert [r.id for r in Collection.open(tmp_path / "c").ok_records] == ["chair-00000"]  # kept
 
 
