@@ -30,12 +30,15 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from partdistill.collection import Collection, ShapeRecord
 from partdistill.errors import MissingDependencyError, PdError, option
 from partdistill.prompts import Category, register_category
 from partdistill.synth.base import Generator
+
+if TYPE_CHECKING:
+    from partdistill.teach.run import Teaching
 
 INSTALL = "pip install -e '.[ray]' (or: pip install 'ray[default]')"
 _END = object()
@@ -300,16 +303,16 @@ class TeachWorker:
 
 def teach_on_ray(
     collection: Collection, category: Category, config: Any, store: Any, options: RayOptions, sheets: int = -1
-) -> Iterator[Any]:
+) -> Teaching:
     """`teach.run.teach` with the shapes taught by Ray workers, one teacher per worker; the
     driver sends each shape and writes the units and sheets that come back. As there, the run is
     begun here (the cluster joined, the settings checked) and taught as the iterator is read."""
-    from partdistill.teach.run import begin_teaching, sheets_to_draw
+    from partdistill.teach.run import Teaching, begin_teaching, sheets_to_draw
 
     ray = connect(options)
     todo = begin_teaching(collection, category, config.teacher == "simulated", config, store)
     drawn = sheets_to_draw(store, todo, sheets)
-    return _taught_on_ray(ray, collection, category, config, store, options, todo, drawn)
+    return Teaching(len(todo), _taught_on_ray(ray, collection, category, config, store, options, todo, drawn))
 
 
 def _taught_on_ray(

@@ -7,7 +7,7 @@ the run is resumable: shapes whose units exist are skipped.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,6 +151,20 @@ def keep(store: KnowledgeStore, taught: Taught, made_from: str) -> None:
     store.save(taught.id, taught.knowledge, made_from, taught.sheet)
 
 
+class Teaching:
+    """A teacher run begun (`teach`, `scale.teach_on_ray`): as many shapes to teach as `len` says
+    (known when it began), taught as it is iterated."""
+
+    def __init__(self, todo: int, results: Iterator[TeachResult]) -> None:
+        self.todo, self.results = todo, results
+
+    def __len__(self) -> int:
+        return self.todo
+
+    def __iter__(self) -> Iterator[TeachResult]:
+        return self.results
+
+
 def teach(
     collection: Collection,
     category: Category,
@@ -159,7 +173,7 @@ def teach(
     store: KnowledgeStore,
     *,
     sheets: int = -1,
-) -> Iterator[TeachResult]:
+) -> Teaching:
     """Run the teacher stage on every shape of `collection` that has no units of its file yet in
     `store` (`KnowledgeStore.untaught`): the run is begun (its settings checked against the
     store's) here, and each shape taught as the returned iterator is read.
@@ -167,7 +181,8 @@ def teach(
     `sheets` limits how many contact sheets are drawn (-1: one per shape, 0: none).
     """
     todo = begin_teaching(collection, category, teacher.needs_labels, config, store)
-    return _taught(collection, todo, category, teacher, config, store, sheets_to_draw(store, todo, sheets))
+    drawn = sheets_to_draw(store, todo, sheets)
+    return Teaching(len(todo), _taught(collection, todo, category, teacher, config, store, drawn))
 
 
 def _taught(
@@ -228,7 +243,7 @@ class TeachSummary:
 
 
 def follow(
-    results: Iterable[TeachResult],
+    results: Teaching,
     collection: Collection,
     store: KnowledgeStore,
     name: str,
@@ -236,9 +251,8 @@ def follow(
 ) -> TeachSummary:
     """Consume a teacher run's `results` (from `teach`, or from Ray workers) with a bar named `name`,
     and sum them up; the direct-lifting figure of labelled shapes is reported as a note."""
-    todo = len(store.untaught(collection))
-    summary = TeachSummary(store, skipped=len(collection.ok_records) - todo)
-    with tracked(progress, name, todo) as bar:
+    summary = TeachSummary(store, skipped=len(collection.ok_records) - len(results))
+    with tracked(progress, name, len(results)) as bar:
         for result in results:
             summary.add(result)
             bar.advance()
