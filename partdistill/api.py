@@ -412,7 +412,7 @@ def distill_categories(
     if isinstance(categories, str) and categories.strip() == "all":
         chosen = list(shapenetpart_categories())
     else:
-        names = [c.strip() for c in categories.split(",")] if isinstance(categories, str) else categories
+        names = _names(categories, "categories") if isinstance(categories, str) else categories
         chosen = [c if isinstance(c, Category) else _category(c, None) for c in names if c]
     if not chosen:
         raise PdError(f"{option('categories')} names no category: give a comma-separated list, or 'all'.")
