@@ -31,25 +31,25 @@ def _global(item, labels: np.ndarray) -> list[int]:
     return (labels + item.category.parts[0].global_id).tolist()
 
 
+def _scoring(sample: Path, tmp_path: Path, predictions: dict[str, list[int]]) -> list[str]:
+    """`pd eval`'s arguments that score `predictions` (written to tmp_path/p.json) on the sample."""
+    (tmp_path / "p.json").write_text(json.dumps(predictions))
+    return [
+        "eval",
+        "--dataset",
+        "shapenetpart",
+        "--root",
+        str(sample),
+        "--predictions",
+        str(tmp_path / "p.json"),
+    ]
+
+
 def test_perfect_predictions_score_100_and_every_report_is_written(sample: Path, tmp_path: Path) -> None:
     truth = {
         item.id: _global(item, item.shape.labels) for item in open_dataset("shapenetpart", sample).shapes()
     }
-    (tmp_path / "truth.json").write_text(json.dumps(truth))
-    result = runner.invoke(
-        app,
-        [
-            "eval",
-            "--dataset",
-            "shapenetpart",
-            "--root",
-            str(sample),
-            "--predictions",
-            str(tmp_path / "truth.json"),
-            "--out",
-            str(tmp_path / "report"),
-        ],
-    )
+    result = runner.invoke(app, [*_scoring(sample, tmp_path, truth), "--out", str(tmp_path / "report")])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     scores = report["methods"]["predictions"]
@@ -73,9 +73,7 @@ def test_gallery_0_draws_none_and_a_second_eval_replaces_its_own_reports(
         item.id: _global(item, item.shape.labels)
         for item in open_dataset("shapenetpart", sample).shapes(mugs)
     }
-    (tmp_path / "truth.json").write_text(json.dumps(truth))
-    argv = ["eval", "--dataset", "shapenetpart", "--root", str(sample), "--categories", "mug"]
-    argv += ["--predictions", str(tmp_path / "truth.json"), "--out", str(tmp_path / "r")]
+    argv = [*_scoring(sample, tmp_path, truth), "--categories", "mug", "--out", str(tmp_path / "r")]
     result = runner.invoke(app, [*argv, "--gallery", "0"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "r").iterdir() if not p.name.startswith(".")) == [
@@ -88,7 +86,7 @@ def test_gallery_0_draws_none_and_a_second_eval_replaces_its_own_reports(
     assert again.exit_code == 0, again.output
     assert (tmp_path / "r" / "gallery.png").stat().st_size > 0
     assert "not scored here" not in again.stdout
-    (tmp_path / "truth.json").write_text(json.dumps(truth | {"03797390/not-in-the-sample": [36]}))
+    _scoring(sample, tmp_path, truth | {"03797390/not-in-the-sample": [36]})  # argv's file, one more
     extra = runner.invoke(app, argv)  # a prediction for a shape not scored is said, not hidden
     assert extra.exit_code == 0 and "1 of the predictions are for shapes not scored here" in extra.stdout
     # A run that draws no gallery and no page takes away the earlier run's, which would show its results.
@@ -165,20 +163,6 @@ def test_folder_of_npy_predictions_matches_an_independent_computation(sample: Pa
     scores = json.loads((tmp_path / "r" / "report.json").read_text())["methods"]["predictions"]["categories"]
     for name, ious in expected.items():
         assert scores[name] == pytest.approx(100 * np.mean(ious), abs=0.01)
-
-
-def _scoring(sample: Path, tmp_path: Path, predictions: dict[str, list[int]]) -> list[str]:
-    """`pd eval`'s arguments that score `predictions` (written to tmp_path/p.json) on the sample."""
-    (tmp_path / "p.json").write_text(json.dumps(predictions))
-    return [
-        "eval",
-        "--dataset",
-        "shapenetpart",
-        "--root",
-        str(sample),
-        "--predictions",
-        str(tmp_path / "p.json"),
-    ]
 
 
 def test_all_points_protocol_uses_every_point(sample: Path, tmp_path: Path) -> None:
