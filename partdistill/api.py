@@ -36,7 +36,7 @@ from partdistill.progress import QUIET, Progress, tracked
 from partdistill.prompts import Category
 
 if TYPE_CHECKING:
-    from partdistill.distill.job import DistillJob, Finished
+    from partdistill.distill.job import DistillJob, Failed, Finished
     from partdistill.distill.trained import TrainedStudent
     from partdistill.eval.evaluate import EvalResult
     from partdistill.predict import Predicted
@@ -402,7 +402,9 @@ def distill_categories(
     """One `distill` run per category (a list, "chair,table", or "all" for ShapeNetPart's 16), in
     turn or on Ray; "{category}" in `shapes`, `knowledge` and `out` stands for each one's name.
     Every run's sources are checked, and no run folder may hold a run (unless `resume`), before the
-    first one starts. Returns what each run did, in the order they finished."""
+    first one starts. Returns what each run did, in the order they finished. A run that ends on
+    its input (a `PdError`) stops none of the others: once all have ended, `CategoriesFailed` says
+    which, and holds the finished runs."""
     arguments = dict(locals())
     _check_progress_and_ray(progress, ray)
     import dataclasses
@@ -434,16 +436,53 @@ def distill_categories(
     for each in jobs:  # every category's sources exist and fit it, and its folder is free, first
         each.check_free(each.plan())
     if ray is None:
-        return [each.run(progress) for each in jobs]
+        return _finished_or_failed((each.outcome(progress) for each in jobs), len(jobs), progress)
     from partdistill.scale import run_on_ray
 
     progress.note(ray.describe())
-    finished = []
     with tracked(progress, "categories", len(jobs)) as bar:
         # A task retried after a lost worker finds its own run begun: it resumes it.
-        for done in run_on_ray([dataclasses.replace(each, resume=True) for each in jobs], ray):
-            finished.append(done)
-            bar.advance()
+        ran = run_on_ray([dataclasses.replace(each, resume=True) for each in jobs], ray)
+        return _finished_or_failed(ran, len(jobs), progress, bar.advance)
+
+
+class CategoriesFailed(PdError):
+    """Some runs of `distill_categories` ended on their input (`failed`, each with its sentence)
+    and the others finished (`finished`, as `distill_categories` returns them)."""
+
+    def __init__(self, failed: list[Failed], finished: list[Finished]) -> None:
+        self.failed, self.finished = failed, finished
+        said = " ".join(f"{each.category}: {each.sentence}" for each in failed)
+        kept = " and keeps the finished runs as they are" if finished else ""
+        super().__init__(
+            f"{len(failed)} of {len(failed) + len(finished)} categories failed. {said} The same command "
+            f"with {option('resume')} runs {'it' if len(failed) == 1 else 'them'} again{kept}."
+        )
+
+
+def _finished_or_failed(
+    outcomes: Iterable[Finished | Failed],
+    total: int,
+    progress: Progress,
+    advance: Callable[[], None] = lambda: None,
+) -> list[Finished]:
+    """The finished runs of `outcomes`, in their order, once every one has ended; `CategoriesFailed`
+    if any failed. Each failure is noted as it comes: the others can take hours."""
+    from partdistill.distill.job import Failed
+
+    finished, failed = [], []
+    for outcome in outcomes:
+        if isinstance(outcome, Failed):
+            failed.append(outcome)
+            if len(finished) + len(failed) < total:
+                progress.note(
+                    f"{outcome.category} failed: {outcome.sentence} Going on with the other categories."
+                )
+        else:
+            finished.append(outcome)
+        advance()
+    if failed:
+        raise CategoriesFailed(failed, finished)
     return finished
 
 

@@ -165,6 +165,40 @@ def test_a_job_per_category_makes_the_same_tta_choice_and_reports_it(knives: Pat
         np.testing.assert_array_equal(np.load(path), np.load(per_category / "predictions" / path.name))
 
 
+def test_a_category_that_fails_on_its_input_stops_none_of_the_others(knives: Path, tmp_path: Path) -> None:
+    """With --categories, a category whose shape file is broken (found only when its run reads it)
+    is said at once and again at the end; the one after it still runs, and is shown."""
+    mugs = tmp_path / "mug"
+    assert (
+        runner.invoke(
+            app, ["synth", "--category", "mug", "--n", "2", "--points", "300", "--out", str(mugs)]
+        ).exit_code
+        == 0
+    )
+    next(mugs.glob("shapes/*.npz")).write_bytes(b"not a zip archive")
+    shutil.copytree(knives, tmp_path / "knife", ignore=shutil.ignore_patterns("knowledge"))
+    argv = ["distill", "--categories", "mug,knife", "--shapes", str(tmp_path / "{category}")]
+    result = runner.invoke(app, [*argv, "--out", str(tmp_path / "runs" / "{category}"), *QUICK])
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 1
+    assert (
+        said.startswith("Error: 1 of 2 categories failed. mug: ")
+        and "is not a readable partdistill shape" in said
+    )
+    assert said.endswith(
+        "The same command with --resume runs it again and keeps the finished runs as they are."
+    )
+    assert "mug failed: " in result.stdout and "Going on with the other categories." in result.stdout
+    assert "│ knife " in result.stdout  # the finished run's row
+    assert (tmp_path / "runs" / "knife" / "student.safetensors").is_file()
+    assert not (tmp_path / "runs" / "mug").exists()
+    with pytest.raises(api.CategoriesFailed) as failed:  # from Python: the finished runs come with it
+        api.distill_categories(["mug", "knife"], tmp_path / "{category}", out=tmp_path / "runs" / "{category}",
+                               epochs=2, min_steps=0, points=256, batch_size=2, image_size=96, resume=True)  # fmt: skip
+    assert [f.category for f in failed.value.failed] == ["mug"]
+    assert [done.category for done in failed.value.finished] == ["knife"]
+
+
 def test_a_full_disk_during_distill_is_one_sentence_and_leaves_no_broken_checkpoint(
     knives: Path, run: Path, tmp_path: Path
 ) -> None:

@@ -303,3 +303,19 @@ def test_one_run_per_category_as_ray_tasks(cluster: str, tmp_path: Path) -> None
         student = tmp_path / "runs" / name / "student.json"
         assert student.is_file() and f'"category": "{name}"' in student.read_text()
         assert (tmp_path / name / "knowledge" / "simulated-noisy-box" / "teach_config.json").is_file()
+
+
+def test_a_category_that_fails_on_its_input_stops_none_of_the_others_on_ray(
+    cluster: str, tmp_path: Path
+) -> None:
+    for name in ("mug", "chair"):
+        synth = ["synth", "--category", name, "--n", "3", "--points", "300", "--out", str(tmp_path / name)]
+        assert _pd(*synth).returncode == 0
+    next((tmp_path / "mug").glob("shapes/*.npz")).write_bytes(b"not a zip archive")
+    args = ["distill", "--categories", "mug,chair", "--shapes", str(tmp_path / "{category}")]
+    args += ["--out", str(tmp_path / "runs" / "{category}"), "--epochs", "2", "--min-steps", "0"]
+    done = _pd(*args, "--points", "128", "--image-size", "64", "--ray", "--workers", "1", address=cluster)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 1 and "Error: 1 of 2 categories failed. mug: " in said, done.stderr
+    assert "Traceback" not in said and "│ chair " in done.stdout
+    assert (tmp_path / "runs" / "chair" / "student.safetensors").is_file()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -28,6 +28,9 @@ from partdistill.distill.students import STUDENTS
 from partdistill.errors import PdError, option
 from partdistill.teach.config import KINDS
 from partdistill.teach.teachers import NOISE_PRESETS, TEACHERS
+
+if TYPE_CHECKING:
+    from partdistill.distill.job import Finished
 
 Students = one_of(STUDENTS)
 Teachers = one_of(TEACHERS)
@@ -161,8 +164,18 @@ def distill(
         raise PdError(
             f"Give either {option('category')} (with {option('parts')}) or {option('categories')}, not both."
         )
-    with shown_progress() as progress:
-        finished = api.distill_categories(categories, shapes, ray=scale, progress=progress, **settings)
+    try:
+        with shown_progress() as progress:
+            finished = api.distill_categories(categories, shapes, ray=scale, progress=progress, **settings)
+    except api.CategoriesFailed as failed:
+        if failed.finished:
+            _show_runs(failed.finished)
+        raise
+    _show_runs(finished)
+
+
+def _show_runs(finished: list[Finished]) -> None:
+    """The runs of `pd distill --categories` as a table."""
     table = Table(title=f"{len(finished)} categor{'y' if len(finished) == 1 else 'ies'}", show_header=True)
     for column in ("category", "run", "epochs", "last loss", "backward from", "labels handed over"):
         table.add_column(column)

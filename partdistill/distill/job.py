@@ -93,6 +93,15 @@ class Finished:
 
 
 @dataclass(frozen=True)
+class Failed:
+    """A job that ended on its input: its category and the `PdError`'s sentence (its settings
+    marked, as `option` writes them)."""
+
+    category: str
+    sentence: str
+
+
+@dataclass(frozen=True)
 class DistillJob:
     """Everything a `pd distill` run needs (see `plan` for how sources are found).
 
@@ -234,9 +243,19 @@ class DistillJob:
         follow(run, progress, f"distilling generated {planned.category.name}")
         return TrainedStudent.load(where, self.device)
 
-    def __call__(self) -> Finished:
-        """The whole job, quietly (how a Ray worker runs it)."""
-        return self.run()
+    def outcome(self, progress: Progress = QUIET) -> Finished | Failed:
+        """`run`, with a `PdError` given back as `Failed` rather than raised: of several categories,
+        one whose input is wrong then stops neither the others nor their workers. For a job of a
+        named category (`for_category`)."""
+        assert self.category is not None
+        try:
+            return self.run(progress)
+        except PdError as error:
+            return Failed(self.category.key, error.args[0])
+
+    def __call__(self) -> Finished | Failed:
+        """The whole job, quietly, as its `outcome` (how a Ray worker runs it)."""
+        return self.outcome()
 
     def check_free(self, planned: Planned) -> None:
         """`check_folder`, asked before any work and so without the folder's lock: a folder another
