@@ -898,7 +898,7 @@ def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points
     collection, a knowledge folder, a pd predict folder, a run or a pd eval report, at `out`
     (default: view.html in the folder; <name>.html beside a shape file); at most `limit` shapes and
     `points` points per shape. A page replaces only a page pd wrote (`files.CommandFiles`)."""
-    from partdistill.view import is_page, page_for, write_page
+    from partdistill.view import page_for, write_page
 
     check_number(limit, "limit", at_least=1, whole=True)
     check_number(points, "points", at_least=100, whole=True)
@@ -916,7 +916,7 @@ def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points
     if target.exists() and target.suffix.lower() != ".html":
         raise PdError(f"{target} exists and is not a web page; give {option('out')} a new .html file name.")
     with OutputFolder(target.parent):
-        pages = CommandFiles(target.parent, "pd view", shares=("pd predict", "pd eval"), recognises=is_page)
+        pages = CommandFiles(target.parent, "pd view", shares=("pd predict", "pd eval"))
         [target] = pages.claim([target.name])
         write_page(target, page)
         pages.seal([target.name])

@@ -35,7 +35,7 @@ import secrets
 import stat
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -510,8 +510,7 @@ class CommandFiles:
     each written file's digest: a file the user puts in its place afterwards is theirs, and is
     neither replaced nor deleted. Claim and seal while holding the folder's `OutputFolder` lock.
     `shares`: the commands whose files this one may replace too (pd view rewrites the page pd
-    predict or pd eval wrote, and they the page pd view wrote); `recognises`: tells an unrecorded
-    file that is pd's all the same (a page written before pages were recorded).
+    predict or pd eval wrote, and they the page pd view wrote).
     """
 
     def __init__(
@@ -519,12 +518,10 @@ class CommandFiles:
         folder: str | os.PathLike[str],
         command: str,
         shares: tuple[str, ...] = (),
-        recognises: Callable[[Path], bool] | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.command = command
         self.shares = shares
-        self.recognises = recognises
 
     def _record(self) -> dict[str, dict[str, str | None]]:
         """Each command's files here: name -> fingerprint (None: claimed, not sealed; a record
@@ -566,10 +563,9 @@ class CommandFiles:
                         f"{path} has changed since pd wrote it, so it is left as it is; move it, or "
                         f"choose another {option('out')}."
                     )
-                if path.is_symlink() or not (self.recognises and self.recognises(path)):
-                    raise PdError(
-                        f"{path} exists and {self.command} did not write it; choose another {option('out')}."
-                    )
+                raise PdError(
+                    f"{path} exists and {self.command} did not write it; choose another {option('out')}."
+                )
             paths.append(path)
         return paths
 

@@ -194,8 +194,7 @@ def page_html(entries: Sequence[Entry], title: str) -> str:
             }
         ],
     )
-    # A fixed div id: plotly draws a random one, and the same inputs should give the same page;
-    # it also marks the page as pd's (`is_page`).
+    # A fixed div id: plotly draws a random one, and the same inputs should give the same page.
     page = figure.to_html(
         include_plotlyjs=True, full_html=True, config={"displaylogo": False}, div_id="pd-view"
     )
@@ -217,17 +216,6 @@ def _title(title: str, entry: Entry) -> str:
 def _panel_titles(entry: Entry) -> dict[str, str]:
     """Layout updates that caption each panel for `entry` (make_subplots put the captions in annotations)."""
     return {f"annotations[{p}].text": _text(panel.title) for p, panel in enumerate(entry.panels)}
-
-
-PAGE_MARK = b'<div id="pd-view"'  # in every page pd writes (`page_html`'s fixed div id)
-
-
-def is_page(path: Path) -> bool:
-    """Whether the file at `path` is a page pd wrote (its mark is in it)."""
-    try:
-        return path.is_file() and path.stat().st_size < 2**28 and PAGE_MARK in path.read_bytes()
-    except OSError:
-        return False
 
 
 def write_page(path: str | Path, page: Page) -> Path:

@@ -193,8 +193,10 @@ def test_a_category_that_fails_on_its_input_stops_none_of_the_others(knives: Pat
     assert (tmp_path / "runs" / "knife" / "student.safetensors").is_file()
     assert not (tmp_path / "runs" / "mug").exists()
     with pytest.raises(api.CategoriesFailed) as failed:  # from Python: the finished runs come with it
-        api.distill_categories(["mug", "knife"], tmp_path / "{category}", out=tmp_path / "runs" / "{category}",
-                               epochs=2, min_steps=0, points=256, batch_size=2, image_size=96, resume=True)  # fmt: skip
+        api.distill_categories(
+            ["mug", "knife"], tmp_path / "{category}", out=tmp_path / "runs" / "{category}", resume=True,
+            epochs=2, min_steps=0, points=256, batch_size=2, image_size=96,
+        )  # fmt: skip
     assert [f.category for f in failed.value.failed] == ["mug"]
     assert [done.category for done in failed.value.finished] == ["knife"]
 

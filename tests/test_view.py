@@ -83,15 +83,15 @@ def test_a_shape_file(chairs: Path, tmp_path: Path) -> None:
         app, ["view", str(chairs / "c" / "shapes" / "chair-00000.npz"), "--out", str(tmp_path / "one.html")]
     )
     assert (tmp_path / "one.html").read_bytes() == first  # same inputs, same page
-    # A page pd wrote before pages were recorded is pd's all the same; a page of the user's is not.
-    old, mine = tmp_path / "old" / "one.html", tmp_path / "mine" / "one.html"
-    for page, text in ((old, first), (mine, b"<html><div id='my-view'></div></html>")):
-        page.parent.mkdir()
-        page.write_bytes(text)
+    # A copy of a page pd wrote, where no record says pd wrote it there, is the user's: they may
+    # have edited it (the page is HTML, the copy kept pd's marks).
     shape = str(chairs / "c" / "shapes" / "chair-00000.npz")
-    assert runner.invoke(app, ["view", shape, "--out", str(old)]).exit_code == 0
-    refused = runner.invoke(app, ["view", shape, "--out", str(mine)])
+    copy = tmp_path / "copies" / "one.html"
+    copy.parent.mkdir()
+    copy.write_bytes(first.replace(b"<title>", b"<title>my notes: "))
+    refused = runner.invoke(app, ["view", shape, "--out", str(copy)])
     assert refused.exit_code == 1 and "one.html exists and pd view did not write it" in refused.stderr
+    assert copy.read_bytes() == first.replace(b"<title>", b"<title>my notes: ")
     # Nor is the user's file that took the place of a page pd wrote.
     (tmp_path / "one.html").write_text("<p>mine</p>")
     refused = runner.invoke(app, ["view", shape, "--out", str(tmp_path / "one.html")])
