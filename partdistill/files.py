@@ -557,6 +557,11 @@ class CommandFiles:
         paths = []
         for name in names:
             path = inside(self.folder, name)
+            if path.is_dir() and not path.is_symlink():
+                raise PdError(
+                    f"{path} is a folder, where {self.command} writes a file; move it, or choose another "
+                    f"{option('out')}."
+                )
             if (path.exists() or path.is_symlink()) and not self._mine(path, record):
                 if name in ours and not path.is_symlink():
                     raise PdError(

@@ -212,6 +212,13 @@ def test_a_file_the_user_put_in_place_of_a_commands_is_theirs(tmp_path: Path) ->
     assert page.read_text() == "the user's page"
     with pytest.raises(PdError, match=r"scan\.html exists and pd view did not write it"):
         files.claim(["scan.html"])  # dropped from the record: the user's from now on
+    [other] = files.claim(["other.html"])
+    other.write_text("pd's page")
+    files.seal(["other.html"])
+    other.unlink()
+    other.mkdir()  # a folder of the user's at the name of a file pd wrote: not "changed"
+    with pytest.raises(PdError, match=r"other\.html is a folder, where pd view writes a file; move it"):
+        files.claim(["other.html"])
 
 
 def test_a_claimed_file_a_killed_run_left_unsealed_is_still_the_commands(tmp_path: Path) -> None:
