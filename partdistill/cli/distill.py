@@ -178,7 +178,7 @@ def _show_runs(finished: list[Finished]) -> None:
     """The runs of `pd distill --categories` as a table."""
     table = Table(title=f"{len(finished)} categor{'y' if len(finished) == 1 else 'ies'}", show_header=True)
     for column in ("category", "run", "epochs", "last loss", "backward from", "labels handed over"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a path is there to be read whole, not cut short
     for done in finished:
         table.add_row(
             done.category,

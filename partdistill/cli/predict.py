@@ -49,8 +49,8 @@ def predict(
             progress=progress,
         )
     table = Table(title=f"{trained.category} parts by {run}", show_header=True)
-    table.add_column("input")
-    table.add_column("written as")
+    table.add_column("input", overflow="fold")  # a path is there to be read whole, not cut short
+    table.add_column("written as", overflow="fold")
     for name in trained.parts:
         table.add_column(name, justify="right")
     for row in predicted:
