@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import math
 import os
 import signal
@@ -130,11 +131,14 @@ def _join(ray: Any, address: str, options: RayOptions) -> None:
     # ray.init replaces the process's SIGTERM handler by sys.exit; the caller's (the `pd`
     # program's, which stops a command as Ctrl-C does) is put back.
     terminate = signal.getsignal(signal.SIGTERM)
+    # Ray's warnings are shown (a cluster's security setting among them); its info lines are not:
+    # pd's own note says where the work runs.
+    quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
     try:
         if address == "local":
-            ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)
         else:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = "a new local cluster" if address == "local" else address
         raise PdError(f"Could not reach the Ray cluster at {where} ({error}).") from error
