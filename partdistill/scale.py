@@ -142,6 +142,12 @@ def _join(ray: Any, address: str, options: RayOptions) -> None:
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = "a new local cluster" if address == "local" else address
         raise PdError(f"Could not reach the Ray cluster at {where} ({error}).") from error
+    except SystemExit as error:
+        # Ray's handler, there while ray.init runs, exits with SIGTERM's number: a stop, which the
+        # caller's handler ends as it ends one.
+        if error.code == signal.SIGTERM and callable(terminate):
+            terminate(signal.SIGTERM, None)
+        raise
     finally:
         if terminate is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, terminate)
