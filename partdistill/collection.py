@@ -30,7 +30,7 @@ import numpy as np
 
 from partdistill.errors import PdError, first_few, option
 from partdistill.files import check_id, file_sha256, inside, read_json, write_json
-from partdistill.formats import SHAPE_SUFFIX, read_npz, write_npz
+from partdistill.formats import READABLE_SUFFIXES, SHAPE_SUFFIX, read_npz, write_npz
 from partdistill.prompts import Category, find_category, register_category
 from partdistill.records import MAX_TEXT, Fields
 from partdistill.shapes import MAX_POINTS, Provenance, Shape
@@ -189,9 +189,13 @@ class Collection:
             raise PdError(f"{root} is not a folder: expected a shape collection (a folder with {MANIFEST}).")
         manifest = inside(root, MANIFEST)
         if not manifest.is_file():
-            raise PdError(
-                f"{root} is not a shape collection: it has no {MANIFEST} (make one with `pd synth`)."
+            files = (path for path in root.iterdir() if path.suffix.lower() in READABLE_SUFFIXES)
+            make = (
+                f"make one of the shape files in it with `pd import --dataset files --root {root}`"
+                if next(files, None) is not None
+                else "make one with `pd synth`, or of your own files with `pd import`"
             )
+            raise PdError(f"{root} is not a shape collection: it has no {MANIFEST} ({make}).")
         data = read_json(manifest, "a partdistill collection manifest")
         if data.get("format") != _FORMAT:
             raise PdError(f"{manifest} is not a partdistill collection manifest.")

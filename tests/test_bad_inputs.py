@@ -869,6 +869,12 @@ CASES = [
     # pd teach
     Case("teach-shapes-missing", nothing, TEACH, r"shapes", out="shapes"),
     Case("teach-no-manifest", no_manifest, TEACH, r"manifest\.json", out=TEACH_OUT),
+    Case(
+        "teach-a-folder-of-files",
+        ply("files/a.ply", ["0 0 0", "1 0 0", "0 1 0"]),
+        with_options(TEACH, "--shapes", "{d}/files"),
+        r"it has no manifest\.json \(make one of the shape files in it with `pd import --dataset files --root \S*/files`\)",
+    ),
     Case(  # it said to name a category, then taught nothing and exited 0
         "teach-no-shapes",
         no_records,
@@ -1185,6 +1191,18 @@ CASES = [
         taught,
         with_options(DISTILL, "--categories", "chair,table"),
         r"--out needs '\{category\}'",
+    ),
+    Case(
+        "distill-knowledge-is-a-collection",
+        taught,
+        with_options(without(DISTILL, "--shapes"), "--knowledge", "{d}/shapes"),
+        r"shapes is a shape collection: give it as --shapes",
+    ),
+    Case(
+        "distill-shapes-is-a-teach-folder",
+        taught,
+        with_options(without(DISTILL, "--knowledge"), "--shapes", f"{{d}}/{KNOWLEDGE}"),
+        r"is a pd teach folder, not a shape collection: give it as --knowledge, and its collection \(\S*/shapes\)",
     ),
     Case("distill-categories-twice", taught, with_options(DISTILL, "--categories", "chair,chair"), r"chair"),
     Case("distill-categories-none", taught, with_options(DISTILL, "--categories", " , "), r"--categories"),

@@ -38,7 +38,7 @@ Renderers = one_of(RENDERERS)
 
 @reports_errors
 def teach(
-    shapes: Annotated[Path, typer.Option(help="A shape collection (made by pd synth).")],
+    shapes: Annotated[Path, typer.Option(help="A shape collection (made by pd synth or pd import).")],
     category: Annotated[str | None, typer.Option(help="Category (default: the collection's).")] = None,
     teacher: Teacher = "simulated",
     name: Annotated[

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from partdistill.collection import Collection
+from partdistill.collection import MANIFEST, Collection
 from partdistill.distill.data import Item
 from partdistill.errors import PdError, option
 from partdistill.knowledge.h5 import (
@@ -74,6 +74,12 @@ def plan_sources(
             f"Say which shapes to distil on with {option('shapes')} (or give {option('knowledge')} a folder "
             "of h5 files)."
         )
+    for path in shapes:
+        if KnowledgeStore.is_store(path):
+            raise PdError(
+                f"{path} is a pd teach folder, not a shape collection: give it as {option('knowledge')}, "
+                f"and its collection ({path.parent.parent}) as {option('shapes')}."
+            )
     collections = {path: Collection.open(path) for path in shapes}
     for collection in collections.values():
         collection.require_shapes()
@@ -88,6 +94,11 @@ def plan_sources(
     for path in knowledge:
         if not path.is_dir() and not path.is_file():
             raise PdError(f"{path} does not exist: expected a pd teach folder or PartDistill h5 files.")
+        if (path / MANIFEST).is_file():
+            raise PdError(
+                f"{path} is a shape collection: give it as {option('shapes')} (its pd teach folders are "
+                f"found in it); {option('knowledge')} takes a pd teach folder or PartDistill h5 files."
+            )
         if KnowledgeStore.is_store(path):
             store, owner = KnowledgeStore(path), path.parent.parent
             _check_pinned(store, _made_with(store), default_teach, pinned)
