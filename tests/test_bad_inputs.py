@@ -873,7 +873,7 @@ CASES = [
         "teach-a-folder-of-files",
         ply("files/a.ply", ["0 0 0", "1 0 0", "0 1 0"]),
         with_options(TEACH, "--shapes", "{d}/files"),
-        r"it has no manifest\.json \(make one of the shape files in it with `pd import --dataset files --root \S*/files`\)",
+        r"\(make one of the shape files in it with `pd import --dataset files --root \S*/files`",
     ),
     Case(  # it said to name a category, then taught nothing and exited 0
         "teach-no-shapes",
@@ -1202,7 +1202,7 @@ CASES = [
         "distill-shapes-is-a-teach-folder",
         taught,
         with_options(without(DISTILL, "--knowledge"), "--shapes", f"{{d}}/{KNOWLEDGE}"),
-        r"is a pd teach folder, not a shape collection: give it as --knowledge, and its collection \(\S*/shapes\)",
+        r"pd teach folder, not a shape collection: give it as --knowledge, and its collection \(\S*/shapes\)",
     ),
     Case("distill-categories-twice", taught, with_options(DISTILL, "--categories", "chair,chair"), r"chair"),
     Case("distill-categories-none", taught, with_options(DISTILL, "--categories", " , "), r"--categories"),
