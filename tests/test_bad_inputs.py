@@ -907,7 +907,13 @@ CASES = [
         r"chair-00002",
         out=TEACH_OUT,
     ),
-    Case("teach-simulated-unlabelled", unlabelled, TEACH, r"(?i)label", out=TEACH_OUT),
+    Case(
+        "teach-simulated-unlabelled",
+        unlabelled,
+        TEACH,
+        r"holds 3 unlabelled shapes \(chair-00000, chair-00001, chair-00002\)",
+        out=TEACH_OUT,
+    ),
     Case("teach-kind-foo", shapes, with_options(TEACH, "--kind", "foo"), r"foo", out=TEACH_OUT),
     Case("teach-noise-loud", shapes, with_options(TEACH, "--noise", "loud"), r"loud", out=TEACH_OUT),
     Case(

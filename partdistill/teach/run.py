@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
-from partdistill.errors import PdError, option
+from partdistill.errors import PdError, first_few, option
 from partdistill.knowledge.store import KnowledgeStore
 from partdistill.knowledge.units import Knowledge, coverage, vote
 from partdistill.metrics import shapenetpart_shape_iou
@@ -108,10 +108,12 @@ def begin_teaching(
     """Check that the knowledge in `store` can be made or continued with `config`, write its
     settings, and return the records of the shapes still to teach (every one of them readable)."""
     config.check_new()
-    if needs_labels and any(not record.part_counts for record in collection.ok_records):
+    unlabelled = [record.id for record in collection.ok_records if not record.part_counts]
+    if needs_labels and unlabelled:
         raise PdError(
             f"The simulated teacher reads ground-truth part labels, and {collection.root} holds "
-            f"unlabelled shapes; teach them with a real teacher ({option('teacher')} grounding-dino, "
+            f"{len(unlabelled)} unlabelled shape{'s' * (len(unlabelled) > 1)} ({first_few(unlabelled, 5)}); "
+            f"teach them with a real teacher ({option('teacher')} grounding-dino, "
             "owlv2, clipseg or clip), whose weights download on first use (offline: fetch them first, "
             "`pd info` says where they go)."
         )
