@@ -430,22 +430,24 @@ class OutputFolder:
             os.close(descriptor)
         return text if not text or re.fullmatch("[1-9][0-9]{0,9}", text) else None
 
-    def refuse_held(self) -> None:
+    def refuse_held(self, reading: bool = False) -> None:
         """Refuse (PdError) a folder another pd process holds now, as entering would: for a
-        command to ask before long work, and before what the folder holds is judged. Not to be
-        asked while this process holds it."""
+        command to ask before long work, and before what the folder holds is judged (`reading`:
+        for one that would read what the folder holds). Not to be asked while this process holds
+        it."""
         try:
             descriptor = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         except OSError:  # no folder yet, or none to open: entering says what is wrong
             return
         try:
-            self._lock(descriptor)
+            self._lock(descriptor, "wait for it to finish" if reading else None)
         finally:
             os.close(descriptor)  # releases the lock, where it was taken
         self._refuse_others_owner_file()
 
-    def _lock(self, descriptor: int) -> None:
-        """Take the folder's lock on `descriptor`, or one PdError naming the process that holds it."""
+    def _lock(self, descriptor: int, advice: str | None = None) -> None:
+        """Take the folder's lock on `descriptor`, or one PdError naming the process that holds it
+        (and what to do: `advice`, by default to wait or choose another folder)."""
         import fcntl
 
         try:
@@ -455,7 +457,7 @@ class OutputFolder:
                 raise
             raise PdError(
                 f"{self.path} is being written by another pd process (pid {self._holder()}); "
-                "wait for it to finish or choose another folder."
+                f"{advice or 'wait for it to finish or choose another folder'}."
             ) from error
 
     def _holder(self) -> str:

@@ -276,8 +276,10 @@ def _page_for(path: Path, limit: int, budget: int) -> Page:
     if (path / "manifest.json").is_file():
         return _collection_page(path, limit, budget)
     from partdistill.distill.train import holds_run
+    from partdistill.files import OutputFolder
 
-    if holds_run(path):  # one without student.json: stopped before its end
+    if holds_run(path):  # one without student.json: being trained, or stopped before its end
+        OutputFolder(path).refuse_held(reading=True)
         raise PdError(
             f"{path} is a pd distill run that has not finished; pd view shows it once it has (pd distill "
             "--resume continues it)."

@@ -22,6 +22,7 @@ from partdistill.collection import Collection
 from partdistill.distill.config import REFERENCE_SWITCH
 from partdistill.distill.trained import TrainedStudent
 from partdistill.errors import PdError
+from partdistill.files import OutputFolder
 from partdistill.formats import read_shape, write_ply
 from partdistill.knowledge.h5 import write_partdistill_h5
 from partdistill.knowledge.store import KnowledgeStore
@@ -321,9 +322,24 @@ def test_predict_checks_every_input_before_writing(run: Path, knives: Path, tmp_
     assert not (tmp_path / "out").exists()
 
 
-def test_predict_needs_a_run(tmp_path: Path) -> None:
+def test_predict_needs_a_run(run: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["predict", str(tmp_path / "x.ply"), "--run", str(tmp_path)])
     assert result.exit_code == 1 and "holds no trained student" in result.stderr
+    unfinished = tmp_path / "unfinished"  # a run begun (its config.json), its student not yet written
+    unfinished.mkdir()
+    shutil.copy(run / "config.json", unfinished / "config.json")
+    argv = ["predict", str(tmp_path / "x.ply"), "--run", str(unfinished)]
+    with OutputFolder(unfinished):  # as the pd distill training it holds it
+        result = runner.invoke(app, argv)
+    said = " ".join(result.stderr.split())
+    assert (
+        result.exit_code == 1
+        and f"unfinished is being written by another pd process (pid {os.getpid()}); wait for it to finish."
+        in said
+    )
+    result = runner.invoke(app, argv)  # stopped
+    said = " ".join(result.stderr.split())
+    assert "unfinished is a pd distill run that has not finished; pd distill --resume continues it." in said
 
 
 def test_point_m2ae_without_checkpoint_is_one_sentence(knives: Path, tmp_path: Path) -> None:

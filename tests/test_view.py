@@ -13,6 +13,7 @@ from browser import dom, pixels_near, screenshot
 from typer.testing import CliRunner
 
 from partdistill.cli import app
+from partdistill.files import OutputFolder
 from partdistill.formats import read_shape
 from partdistill.palette import part_colors
 
@@ -185,6 +186,9 @@ def test_pages_can_be_turned_off_and_bad_paths_are_one_sentence(chairs: Path, tm
     shutil.copy(chairs / "run" / "config.json", unfinished / "config.json")
     result = runner.invoke(app, ["view", str(unfinished)])
     assert result.exit_code == 1 and "is a pd distill run that has not finished" in result.stderr
+    with OutputFolder(unfinished):  # as the pd distill training it holds it
+        result = runner.invoke(app, ["view", str(unfinished)])
+    assert result.exit_code == 1 and "is being written by another pd process" in result.stderr
 
 
 def test_names_with_quotes_and_markup_show_as_written(tmp_path: Path) -> None:

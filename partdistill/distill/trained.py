@@ -11,9 +11,9 @@ import torch
 
 from partdistill.distill.data import predict_logits, predict_logits_many, source_of
 from partdistill.distill.students import build_student
-from partdistill.distill.train import STUDENT_CONFIG, STUDENT_WEIGHTS
+from partdistill.distill.train import STUDENT_CONFIG, STUDENT_WEIGHTS, holds_run
 from partdistill.errors import PdError
-from partdistill.files import atomic_path, check_id, inside, read_json
+from partdistill.files import OutputFolder, atomic_path, check_id, inside, read_json
 from partdistill.prompts import Category, register_category
 from partdistill.shapes import MAX_POINTS, Shape
 
@@ -46,6 +46,11 @@ class TrainedStudent:
         run = Path(run)
         config_path, weights = inside(run, STUDENT_CONFIG), inside(run, STUDENT_WEIGHTS)
         if not config_path.is_file() or not weights.is_file():
+            if holds_run(run):  # begun, not finished: running now, or stopped
+                OutputFolder(run).refuse_held(reading=True)
+                raise PdError(
+                    f"{run} is a pd distill run that has not finished; pd distill --resume continues it."
+                )
             raise PdError(
                 f"{run} holds no trained student ({STUDENT_CONFIG} and {STUDENT_WEIGHTS}); run `pd distill`."
             )
