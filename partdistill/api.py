@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from partdistill.collection import Collection
+from partdistill.collection import MANIFEST, Collection
 from partdistill.devices import resolve_device
 from partdistill.errors import MAX_SEED, PdError, check_number, first_few, option
 from partdistill.files import PAGE, CommandFiles, OutputFolder, inside
@@ -567,8 +567,8 @@ def predict(
     front: str = "x",
     progress: Progress = QUIET,
 ) -> list[Predicted]:
-    """Label shape files (PLY/OBJ/GLB/GLTF/OFF/STL or .npz; a Collection stands for its shapes'
-    files) with a trained student: per input `<name>.ply`, `.json` and `.png` in `out`, with
+    """Label shape files (PLY/OBJ/GLB/GLTF/OFF/STL or .npz; a Collection, or its folder, stands for
+    its shapes' files) with a trained student: per input `<name>.ply`, `.json` and `.png` in `out`, with
     `inputs.json` and (with `view`) `view.html`.
     Meshes are sampled to `points` points. `up` and `front` name the files' axes that point up and
     to the front: the student sees each shape turned into the catalogue's frame (+y up, front +x),
@@ -579,11 +579,7 @@ def predict(
 
     _check_progress_and_ray(progress)
     frame = Frame(up, front)
-    paths = [
-        path
-        for each in _each(inputs)
-        for path in (_shape_files(each) if isinstance(each, Collection) else [_given(each, "inputs")])
-    ]
+    paths = [path for each in _each(inputs) for path in _shape_files(each)]
     if not paths:
         raise PdError("No shape files to label: give at least one.")
     if not isinstance(run, TrainedStudent):
@@ -599,9 +595,15 @@ def predict(
     return predicted
 
 
-def _shape_files(collection: Collection) -> list[Path]:
-    """The files of a collection's shapes (those whose making did not fail)."""
-    return [collection.path(record.file) for record in collection.ok_records if record.file is not None]
+def _shape_files(given: PathLike | Collection) -> list[Path]:
+    """The shape files an input to `predict` stands for: itself, or a collection's (given as one or
+    as its folder), those whose making did not fail."""
+    if not isinstance(given, Collection):
+        path = _given(given, "inputs")
+        if not (path.is_dir() and (path / MANIFEST).is_file()):
+            return [path]
+        given = Collection.open(path)
+    return [given.path(record.file) for record in given.ok_records if record.file is not None]
 
 
 # --- pd eval ----------------------------------------------------------------------------------------

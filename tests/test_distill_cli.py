@@ -322,6 +322,20 @@ def test_predict_checks_every_input_before_writing(run: Path, knives: Path, tmp_
     assert not (tmp_path / "out").exists()
 
 
+def test_predict_takes_a_collections_folder_for_its_shape_files(
+    knives: Path, run: Path, tmp_path: Path
+) -> None:
+    files = sorted(str(path) for path in (knives / "shapes").glob("*.npz"))
+    for out, inputs in ((tmp_path / "folder", [str(knives)]), (tmp_path / "files", files)):
+        result = runner.invoke(app, ["predict", *inputs, "--run", str(run), "--out", str(out), "--no-view"])
+        assert result.exit_code == 0, result.output
+    assert len(files) == 4 and sorted(p.name for p in (tmp_path / "folder").iterdir()) == sorted(
+        p.name for p in (tmp_path / "files").iterdir()
+    )
+    for path in (tmp_path / "files").glob("*.json"):
+        assert json.loads(path.read_text()) == json.loads((tmp_path / "folder" / path.name).read_text())
+
+
 def test_predict_needs_a_run(run: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["predict", str(tmp_path / "x.ply"), "--run", str(tmp_path)])
     assert result.exit_code == 1 and "holds no trained student" in result.stderr

@@ -14,7 +14,10 @@ from partdistill.cli.common import Device, Front, Up, console, reports_errors, s
 
 @reports_errors
 def predict(
-    inputs: Annotated[list[Path], typer.Argument(help="Shape files: PLY/OBJ/GLB/GLTF/OFF/STL or .npz.")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Shape files (PLY/OBJ/GLB/GLTF/OFF/STL or .npz), or a collection's folder."),
+    ],
     run: Annotated[Path, typer.Option(help="A pd distill run folder.")],
     out: Annotated[Path, typer.Option(help="Where to write <name>.ply, .json and .png.")] = Path(
         "predictions"
