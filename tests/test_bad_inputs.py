@@ -1381,6 +1381,12 @@ CASES = [
     ),
     Case("eval-snp-empty-shape-file", snp_root(shape_text=""), EVAL_FILES, r"abc\.txt"),
     Case(
+        "eval-predictions-of-pd-predict",
+        then(snp_root(), garbage("preds/inputs.json", b'{"a": "a.ply"}'), garbage("preds/a.json", b"{}")),
+        with_options(EVAL, "--predictions", "{d}/preds"),
+        r"preds is a pd predict folder: .* score the run with --run instead",
+    ),
+    Case(
         "eval-snp-split-lists-a-shape-twice",  # it was scored twice
         snp_root(entries=["shape_data/03001627/abc", "shape_data/03001627/abc"]),
         EVAL_FILES,

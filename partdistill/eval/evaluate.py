@@ -24,6 +24,7 @@ import numpy as np
 from partdistill.datasets.readers import Dataset, EvalShape
 from partdistill.errors import PdError, option
 from partdistill.files import inside, read_json
+from partdistill.folders import INPUTS_FILE
 from partdistill.knowledge.units import Knowledge, vote
 from partdistill.metrics import partnete_category_miou, shapenetpart_miou, shapenetpart_shape_iou
 from partdistill.prompts import Category, find_category
@@ -82,6 +83,12 @@ class FilePredictions:
             table = read_json(self.path, "a JSON object mapping each shape id to its per-point labels")
             self.table: dict[str, object] | None = {str(k): v for k, v in table.items()}
         elif self.path.is_dir():
+            if (self.path / INPUTS_FILE).is_file():
+                raise PdError(
+                    f"{self.path} is a pd predict folder: its labels are a run's parts on the files it "
+                    f"labelled, not predictions in the dataset's ids; score the run with {option('run')} "
+                    "instead (pd eval labels the shapes itself)."
+                )
             self.table = None
         else:
             raise PdError(
