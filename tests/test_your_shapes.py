@@ -95,7 +95,7 @@ def test_a_category_file_gives_the_order_and_more_labels_than_parts_are_refused_
     assert collection.load("good").part_names == TEAPOT_PARTS
     assert collection.load("one-based").labels is None  # imported, unlabelled, and said why
     assert "Labels of one-based: its 'label' property numbers 5 parts and teapot has 4" in said
-    assert "no labels taken" in said
+    assert "no labels taken (no point has label 0: if the file counts from 1, renumber it from 0)" in said
 
 
 def test_python_takes_a_category_file_as_a_path(tmp_path: Path) -> None:

@@ -201,9 +201,12 @@ def labelled_as(shape: Shape, found: FileLabels | None, category: Category) -> t
     if found.numbered:
         count = len(found.names)
         if count > len(parts):
+            fix = "name them, or give the parts in label order"
+            if count == len(parts) + 1 and not (found.groups == 0).any():
+                fix = "no point has label 0: if the file counts from 1, renumber it from 0"
             return plain, (
                 f"{found.where} numbers {count} parts and {category.name} has {len(parts)} "
-                f"({', '.join(parts)}): no labels taken (name them, or give the parts in label order)"
+                f"({', '.join(parts)}): no labels taken ({fix})"
             )
         table = list(range(count))
         numbers = "label 0" if count == 1 else f"labels 0-{count - 1}"
