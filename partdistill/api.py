@@ -814,9 +814,17 @@ def import_shapes(
     refuse_others(out, COLLECTION_KIND)
     names = [name for name in _names(categories, "categories") or [] if name]
     if dataset == "files":
-        if len(names) != 1:
-            raise PdError(f"Importing files needs the one category they show: {option('categories')} chair.")
-        category = _category(names[0], parts, "categories")
+        # A collection brings its category along: its own, a user category included, is known now.
+        existing = Collection.open(out) if (out / MANIFEST).is_file() else None
+        if not names and parts is None and existing is not None and existing.ok_records:
+            category = existing.category_for()
+        elif len(names) != 1:
+            raise PdError(
+                f"Importing files needs the one category they show, named with {option('categories')}: a "
+                f"catalogue name such as chair, a category file, or a new name with {option('parts')}."
+            )
+        else:
+            category = _category(names[0], parts, "categories")
         assert category is not None
     elif dataset in SOURCES:
         chosen = [_dataset_category(dataset, name) for name in names] or None

@@ -98,6 +98,27 @@ def test_a_category_file_gives_the_order_and_more_labels_than_parts_are_refused_
     assert "no labels taken (no point has label 0: if the file counts from 1, renumber it from 0)" in said
 
 
+def test_files_imported_into_a_collection_take_its_category_by_default_or_by_name(tmp_path: Path) -> None:
+    for folder in ("in", "more", "again"):
+        (tmp_path / folder).mkdir()
+    _numbered_ply(tmp_path / "in" / "first.ply", np.arange(120) % 4)
+    _numbered_ply(tmp_path / "more" / "second.ply", np.arange(120) % 4)
+    _numbered_ply(tmp_path / "again" / "third.ply", np.arange(120) % 4)
+    _import(tmp_path / "in", tmp_path / "c", "--categories", _teapot(tmp_path))
+    _import(tmp_path / "more", tmp_path / "c")  # the collection's own category, a user category
+    collection, _ = _import(tmp_path / "again", tmp_path / "c", "--categories", "teapot")  # by its name
+    for shape_id in ("first", "second", "third"):
+        assert collection[shape_id].category == "teapot"
+        assert collection.load(shape_id).part_names == TEAPOT_PARTS
+    refused = runner.invoke(
+        app, ["import", "--dataset", "files", "--root", str(tmp_path / "in"), "--out", str(tmp_path / "d")]
+    )
+    assert (
+        refused.exit_code == 1
+        and "Importing files needs the one category they show, named with --categories" in refused.stderr
+    )
+
+
 def test_python_takes_a_category_file_as_a_path(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     _numbered_ply(tmp_path / "in" / "good.ply", np.arange(120) % 4)
