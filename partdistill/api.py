@@ -841,7 +841,7 @@ def import_shapes(
     done = []
     with OutputFolder(out):
         if dataset == "files":
-            results = import_files(root, category, out, points, seed, forget, frame)
+            results = import_files(root, category, out, points, seed, forget, frame, progress)
             count = None
         else:
             with tracked(progress, f"checking {root}", total) as bar:

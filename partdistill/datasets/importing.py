@@ -26,6 +26,7 @@ from partdistill.collection import Collection
 from partdistill.datasets.readers import Dataset
 from partdistill.errors import PdError, first_few, option
 from partdistill.files import check_id, inside
+from partdistill.progress import QUIET, Progress, tracked
 from partdistill.prompts import Category
 from partdistill.shapes import CATALOGUE_FRAME, Frame, Shape
 
@@ -87,13 +88,15 @@ def import_files(
     seed: int,
     forget: Forget | None = None,
     frame: Frame = CATALOGUE_FRAME,
+    progress: Progress = QUIET,
 ) -> Iterator[Imported]:
     """Read every shape file in `folder` (PLY, meshes, .npz) into a collection at `out`, its labels
     matched to `category`'s parts (`labelled_as`) and turned from the files' `frame` into the
-    catalogue's; yields what became of each (see the module docstring; `forget`: replace rather
-    than rename).
+    catalogue's, with a bar on `progress` as they are read; yields what became of each (see the
+    module docstring; `forget`: replace rather than rename).
 
-    All files are read before anything is written, so one unreadable file changes nothing.
+    All files are read, here, before anything is written, so an unreadable file changes nothing;
+    the shapes are placed into the collection as the iterator is advanced.
     """
     from partdistill.formats import READABLE_SUFFIXES, read_labelled
 
@@ -115,8 +118,32 @@ def import_files(
             f"{folder} holds {len(files)} files that would be shape {twice[0]} ({', '.join(files)}): "
             "ids come from file names without their suffix; rename all but one."
         )
-    labelled = [labelled_as(*read_labelled(path, n_points=n_points, seed=seed), category) for path in paths]
-    collection = Collection.create(out)
+    labelled, unreadable = [], []
+    with tracked(progress, f"reading {folder}", len(paths)) as bar:
+        for path in paths:  # every file, so that all that cannot be read are said at once
+            try:
+                labelled.append(labelled_as(*read_labelled(path, n_points=n_points, seed=seed), category))
+            except PdError as error:
+                unreadable.append(error.args[0])
+            bar.advance()
+    if unreadable:
+        raise PdError(
+            f"{len(unreadable)} of the {len(paths)} shape files in {folder} cannot be read, so nothing was "
+            f"imported: {' '.join(unreadable[:3])}"
+            + (f" (and {len(unreadable) - 3} more)" if len(unreadable) > 3 else "")
+        )
+    return _placed(Collection.create(out), paths, ids, labelled, frame, forget)
+
+
+def _placed(
+    collection: Collection,
+    paths: list[Path],
+    ids: list[str],
+    labelled: list[tuple[Shape, str]],
+    frame: Frame,
+    forget: Forget | None,
+) -> Iterator[Imported]:
+    """The files read by `import_files` placed into `collection`, one as each is asked for."""
     try:
         for path, shape_id, (shape, note) in zip(paths, ids, labelled, strict=True):
             done = place(collection, shape_id, shape.rotated(frame), set(ids), forget)
