@@ -811,7 +811,7 @@ def import_shapes(
             "catalogue's frame (+y up, front +x) already."
         )
     root, out = _given(root, "root"), _given(out, "out")
-    refuse_others(out, COLLECTION_KIND)
+    refuse_others(out, COLLECTION_KIND, read_from=(root,))
     names = [name for name in _names(categories, "categories") or [] if name]
     if dataset == "files":
         # A collection brings its category along: its own, a user category included, is known now.

@@ -1514,6 +1514,22 @@ CASES = [
         check=marker_untouched,
     ),
     Case(
+        "import-files-every-unreadable-one-said",
+        then(
+            ply("files/a.ply", ["0 0 0", "1 0 0", "0 1 0"]),
+            garbage("files/b.obj", b"no faces\n"),
+            garbage("files/c.glb"),
+        ),
+        IMPORT_FILES,
+        r"2 of the 3 shape files in \S*files cannot be read, so nothing was imported: \S*b\.obj .* c\.glb ",
+    ),
+    Case(
+        "import-files-into-their-own-folder",
+        ply("files/a.ply", ["0 0 0", "1 0 0", "0 1 0"]),
+        with_options(IMPORT_FILES, "--out", "{d}/files"),
+        r"files is a folder this command reads; give --out a folder of its own",
+    ),
+    Case(
         "import-files-one-id-twice-writes-nothing",
         then(
             ply("files/z_z.ply", ["0 0 0", "1 0 0", "0 1 0"]),
