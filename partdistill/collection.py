@@ -366,7 +366,14 @@ class Collection:
     def add(self, shape_id: str, shape: Shape) -> ShapeRecord:
         """Write `shape` under `shape_id` and record it (replacing an earlier record of that id)."""
         file = f"{SHAPES_DIR}/{check_id(shape_id, 'the shape to add')}{SHAPE_SUFFIX}"
-        write_npz(shape, self.path(file))
+        path = self.path(file)
+        listed = shape_id in self._records and self._records[shape_id].file == file
+        if not listed and (path.exists() or path.is_symlink()) and not _left_by_pd(path):
+            raise PdError(
+                f"{path} is not among the shapes {self.root}'s manifest lists, nor a shape file pd left "
+                f"there (a stopped run's): pd would replace it; move it, or choose another {option('out')}."
+            )
+        write_npz(shape, path)
         record = ShapeRecord(
             id=shape_id,
             file=file,
@@ -429,6 +436,19 @@ class Collection:
             data["categories"] = self._categories
         write_json(self.path(MANIFEST), data)
         self.path(LOG).unlink(missing_ok=True)
+
+
+def _left_by_pd(path: Path) -> bool:
+    """Whether the file at `path`, in a collection's shapes/ folder but not in its manifest, is a
+    shape file a stopped pd run wrote before it could record it (which the same run again writes
+    over): a readable partdistill shape file, not a link."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        read_npz(path)
+    except PdError:
+        return False
+    return True
 
 
 def _append_line(path: Path, line: str) -> None:

@@ -53,6 +53,22 @@ def _manifest(tmp_path: Path, shapes: list[dict]) -> None:
     )
 
 
+def test_a_file_in_shapes_the_manifest_does_not_list_is_replaced_only_if_pd_left_it(
+    tmp_path: Path, two_part_shape: Shape
+) -> None:
+    collection = Collection.create(tmp_path / "c")
+    collection.add("table-00000", two_part_shape)
+    mine = tmp_path / "c" / "shapes" / "table-00001.npz"
+    mine.write_text("the user's own")
+    with pytest.raises(PdError, match=r"table-00001\.npz is not among the shapes .* manifest lists"):
+        collection.add("table-00001", two_part_shape)
+    assert mine.read_text() == "the user's own"
+    left = tmp_path / "c" / "shapes" / "table-00002.npz"  # written, then the run was stopped
+    left.write_bytes((tmp_path / "c" / "shapes" / "table-00000.npz").read_bytes())
+    collection.add("table-00002", two_part_shape.replace(labels=None, part_names=()))
+    assert Collection.open(tmp_path / "c").load("table-00002").labels is None
+
+
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
