@@ -577,16 +577,17 @@ class CommandFiles:
         return paths
 
     def retire(self, names: list[str]) -> None:
-        """Delete those of `names` that this command wrote here before (by its record) and that are
-        unchanged, and drop them from its record: what an earlier run wrote and this one did not
-        write again, which would show that run's results beside this one's. Other files are left
-        as they are."""
+        """Delete those of `names` that this command wrote here before (by its record, sealed) and
+        that are unchanged, and drop them from its record: what an earlier run wrote and this one
+        did not write again, which would show that run's results beside this one's. Other files are
+        left as they are, a claimed one a killed run did not seal too: what is there now may be
+        anyone's."""
         record = self._record()
         own = record.get(self.command, {})
         gone = [name for name in names if name in own]
         for name in gone:
             path = inside(self.folder, name)
-            if path.is_file() and self._mine(path, record):
+            if path.is_file() and not path.is_symlink() and own[name] == _fingerprint(path):
                 path.unlink()
         if gone:
             record[self.command] = {name: seal for name, seal in own.items() if name not in gone}

@@ -226,6 +226,9 @@ def test_a_claimed_file_a_killed_run_left_unsealed_is_still_the_commands(tmp_pat
     [report] = files.claim(["report.json"])
     report.write_text("half")  # killed before `seal`
     assert CommandFiles(tmp_path, "pd eval").claim(["report.json"]) == [report]
+    # To replace, not to delete: a run that no longer writes it leaves it (it may be anyone's now).
+    CommandFiles(tmp_path, "pd eval").retire(["report.json"])
+    assert report.read_text() == "half"
 
 
 def test_commands_that_share_a_page_vouch_only_for_its_latest_bytes(tmp_path: Path) -> None:
