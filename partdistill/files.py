@@ -101,12 +101,22 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def read_text(path: str | os.PathLike[str], what: str, errors: str = "strict") -> str:
+    """The text of the file at `path`; a pipe, a device or a folder there is one PdError saying
+    it is not `what` (reading a pipe would wait for a writer for ever). OSError as `open` raises it."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a pipe waits, too, without it
+    with open(descriptor, encoding="utf-8", errors=errors) as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise PdError(f"{path} is not {what}: it is not a regular file.")
+        return handle.read()
+
+
 def read_json(path: str | os.PathLike[str], what: str, kind: type = dict) -> Any:
     """The JSON value in `path`, which must be a `kind` (a dict by default); else one PdError about
     `what` the file should have been."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(), object_pairs_hook=_once_each)
+        data = json.loads(read_text(path, what), object_pairs_hook=_once_each)
     except FileNotFoundError as error:
         raise PdError(f"{path} is missing: expected {what}.") from error
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:

@@ -212,6 +212,19 @@ def then(*steps: Setup) -> Setup:
     return wrapped
 
 
+def fifo(relative: str) -> Setup:
+    """A named pipe at `relative` (in place of a file there), which nothing writes to: a reader of it
+    would wait for ever."""
+
+    def make(d: Path, assets: Assets) -> None:
+        path = d / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+
+    return make
+
+
 def garbage(relative: str, data: bytes | None = None) -> Setup:
     """Write `data` (default: 4 KiB of random bytes) to `relative`, creating folders."""
 
@@ -1380,6 +1393,18 @@ CASES = [
         r"shuffled_test_file_list\.json",
     ),
     Case("eval-snp-empty-shape-file", snp_root(shape_text=""), EVAL_FILES, r"abc\.txt"),
+    Case(
+        "eval-snp-category-list-a-pipe",
+        then(snp_root(), fifo("snp/synsetoffset2category.txt")),
+        EVAL_FILES,
+        r"synsetoffset2category\.txt is not ShapeNetPart's category list: it is not a regular file",
+    ),
+    Case(
+        "predict-record-a-pipe",
+        then(trained, fifo("preds/.pd-written.json")),
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"\.pd-written\.json is not the files pd commands wrote into this folder: it is not a regular file",
+    ),
     Case(
         "eval-predictions-of-pd-predict",
         then(snp_root(), garbage("preds/inputs.json", b'{"a": "a.ply"}'), garbage("preds/a.json", b"{}")),

@@ -27,7 +27,15 @@ import numpy as np
 from partdistill.collection import Collection, ShapeRecord
 from partdistill.datasets.safe_pickle import load_npy
 from partdistill.errors import PdError, option
-from partdistill.files import MAX_H5_VALUES, check_id, inside, open_h5, read_h5_numbers, read_json
+from partdistill.files import (
+    MAX_H5_VALUES,
+    check_id,
+    inside,
+    open_h5,
+    read_h5_numbers,
+    read_json,
+    read_text,
+)
 from partdistill.formats import read_ply
 from partdistill.prompts import Category, find_category, partnete_categories, shapenetpart_categories
 from partdistill.shapes import Provenance, Shape
@@ -87,7 +95,8 @@ class ShapeNetPartText:
             raise PdError(f"{self.root} does not exist: expected {self._EXPECTED}.")
         mapping = _need(inside(self.root, "synsetoffset2category.txt"), self.root, self._EXPECTED)
         self.synsets = {}
-        for number, line in enumerate(mapping.read_text(errors="replace").splitlines(), start=1):
+        text = read_text(mapping, "ShapeNetPart's category list", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
             fields = line.split()
             if not fields:
                 continue
@@ -147,7 +156,9 @@ def read_shapenetpart_txt(path: Path, category: Category) -> Shape:
     if not path.is_file():
         raise PdError(f"{path} is missing: the split file lists it but the release folder does not hold it.")
     try:
-        values = np.array(path.read_text(errors="replace").split(), dtype=np.float32)
+        values = np.array(
+            read_text(path, "a ShapeNetPart shape file", errors="replace").split(), dtype=np.float32
+        )
         rows = values.reshape(-1, 7)
     except ValueError as error:
         raise PdError(f"{path} is not a ShapeNetPart shape file (expected 7 numbers per line).") from error
