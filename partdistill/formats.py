@@ -54,6 +54,7 @@ READABLE_SUFFIXES = POINT_SUFFIXES + MESH_SUFFIXES
 DEFAULT_MESH_POINTS = 10_000
 MAX_FACES = 50_000_000  # faces (or other elements) a PLY may declare; a detailed scan has a few million
 _PLY_HEADER_BYTES = 1 << 20  # where a PLY header must have ended (one holds a few hundred bytes)
+_PLY_MAX_BYTES = 1 << 32  # rows of fixed size a PLY may declare: 10M points of 50 doubles each
 # Per-point label properties understood in foreign PLY files, most specific first.
 LABEL_PROPERTIES = ("label", "part", "part_id", "semantic_seg", "scalar_label")  # the last: CloudCompare's
 _FORMAT = "partdistill.shape"
@@ -700,6 +701,12 @@ def _check_ply_counts(path: Path) -> None:
         else:
             raise PdError(
                 f"{path}: its PLY header does not end within its first {_PLY_HEADER_BYTES:,} bytes."
+            )
+        room = sum(count * width for count, width in zip(counts, widths, strict=True) if width)
+        if room > _PLY_MAX_BYTES:  # plyfile makes room for every row before it reads one
+            raise PdError(
+                f"{path} declares {room / 2**30:,.0f} GiB of rows, more than the "
+                f"{_PLY_MAX_BYTES / 2**30:.0f} GiB pd reads from a PLY (its rows hold too many properties)."
             )
         if encoding == b"ascii":  # a row a line, of numbers (a closing word is no row)
             held, declared, row = sum(1 for text in handle if _PLY_ROW.match(text)), sum(counts), 1

@@ -1270,6 +1270,15 @@ CASES = [
         ("predict", "{d}/big.ply", *PREDICT),
         r"declares 1,000,000,000,000 vertex elements",
     ),
+    Case(  # 10M points of 2,003 properties: 149 GiB, which plyfile would allocate
+        "predict-ply-declares-rows-too-wide",
+        then(
+            trained,
+            ply("wide.ply", ["0 " * 2003], XYZ + tuple(f"double p{i}" for i in range(2000)), declared=10**7),
+        ),
+        ("predict", "{d}/wide.ply", *PREDICT),
+        r"wide\.ply declares 149 GiB of rows, more than the 4 GiB pd reads from a PLY",
+    ),
     Case(
         "predict-run-record-asks-for-a-trillion-points",
         then(trained, student_record(n_points=10**12)),
