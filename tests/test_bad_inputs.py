@@ -723,10 +723,12 @@ def marker(d: Path) -> Path:
     return d.parent / "pwned"
 
 
-def partnete_root(meta: str | None = None, evil: bool = False) -> Setup:
+def partnete_root(meta: str | None = None, evil: bool = False, nested: bool = False) -> Setup:
     """A tiny PartNetE release at pne/ (one chair of 8 points), and predictions.json with its labels.
 
-    `meta` replaces PartNetE_meta.json's text; `evil` makes label.npy a pickle that touches `marker`.
+    `meta` replaces PartNetE_meta.json's text; `evil` makes label.npy a pickle that touches `marker`;
+    `nested` makes its labels a list of 8 references to one list of a million labels (a few KB
+    pickled; a crafted one nests deeper, to billions).
     """
 
     def write(d: Path, assets: Assets) -> None:
@@ -737,7 +739,7 @@ def partnete_root(meta: str | None = None, evil: bool = False) -> Setup:
         colours = ("uchar red", "uchar green", "uchar blue")
         ply("pne/data/test/Chair/1/pc.ply", rows, ("float x", "float y", "float z", *colours))(d, assets)
         labels = np.arange(8) % len(PARTNETE_CHAIR.parts)
-        seg = Touch(marker(d)) if evil else labels
+        seg = Touch(marker(d)) if evil else [[[0] * 1000] * 1000] * 8 if nested else labels
         np.save(shape_dir / "label.npy", {"semantic_seg": seg, "instance_seg": labels}, allow_pickle=True)
         default = json.dumps({"Chair": list(PARTNETE_CHAIR.part_names)})
         (root / "PartNetE_meta.json").write_text(default if meta is None else meta)
@@ -1456,6 +1458,12 @@ CASES = [
         with_options(EVAL_FILES, "--dataset", "partnete", "--root", "{d}/pne"),
         r"label\.npy",
         check=marker_untouched,
+    ),
+    Case(
+        "eval-partnete-labels-nested-to-expand",
+        partnete_root(nested=True),
+        with_options(EVAL_FILES, "--dataset", "partnete", "--root", "{d}/pne"),
+        r"label\.npy is not PartNetE's label dict .* \(its 'semantic_seg' is not a list of whole numbers",
     ),
     Case(
         "eval-predictions-not-integers",

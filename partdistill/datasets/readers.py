@@ -320,7 +320,12 @@ def read_partnete_shape(cloud_path: Path, label_path: Path, category: Category) 
         raise PdError(f"{label_path} is missing.")
     value = load_npy(label_path)  # a pickled dict, read without running code from the file
     try:
-        labels = np.asarray(value["semantic_seg"]).reshape(-1)  # type: ignore[index]
+        given = value["semantic_seg"]  # type: ignore[index]
+        # A list must be flat before numpy reads it: nested lists, each the same one many times
+        # over, make a pickle of a few KB that numpy would expand to billions of labels.
+        if isinstance(given, list | tuple) and not all(isinstance(x, int | np.integer) for x in given):
+            raise TypeError("its 'semantic_seg' is not a list of whole numbers")
+        labels = np.asarray(given).reshape(-1)
         if not np.issubdtype(labels.dtype, np.integer):
             raise TypeError(f"its labels are {labels.dtype}, not integers")
         labels = labels.astype(np.int64)
