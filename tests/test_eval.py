@@ -295,3 +295,17 @@ def test_hidden_files_in_a_predictions_folder_are_not_predictions(tmp_path: Path
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         np.save(tmp_path / f"{name}.npy", np.zeros(4, dtype=np.int64))
     assert FilePredictions(tmp_path, "collection").unused([]) == ["chair-00000"]
+
+
+def test_a_shape_id_from_a_name_that_is_not_utf8_gets_its_subset(tmp_path: Path) -> None:
+    """A file name of bytes that are not UTF-8 comes to Python with lone surrogates, which a plain
+    .encode() refuses; the subset's seed is taken from the name's own bytes."""
+    from partdistill.datasets.readers import EvalShape
+    from partdistill.eval.evaluate import point_subset
+    from partdistill.shapes import Shape
+
+    shape = Shape(points=np.random.default_rng(0).random((100, 3)).astype(np.float32))
+    name = b"ply_data_test\xff".decode("utf-8", "surrogateescape")
+    item = EvalShape(f"{name}/0", find_category("chair"), shape)
+    index = point_subset(item, 50, seed=0)
+    assert len(index) == 50 and np.array_equal(index, point_subset(item, 50, seed=0))

@@ -324,7 +324,7 @@ def point_subset(item: EvalShape, points: int | None, seed: int) -> np.ndarray:
     """The indices scored for `item`: all points, or a fixed random `points`-subset (tiled when short)."""
     if points is None:
         return np.arange(item.shape.n_points)
-    rng = np.random.default_rng([seed, zlib.crc32(item.id.encode())])
+    rng = np.random.default_rng([seed, zlib.crc32(item.id.encode("utf-8", "surrogateescape"))])
     return np.sort(sample_indices(item.shape.points, points, rng))
 
 
