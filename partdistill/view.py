@@ -327,7 +327,8 @@ def _predictions_page(folder: Path, limit: int, budget: int) -> Page:
     from partdistill.folders import INPUTS_FILE
     from partdistill.formats import read_shape
     from partdistill.metrics import shapenetpart_shape_iou
-    from partdistill.shapes import Frame
+    from partdistill.records import Fields
+    from partdistill.shapes import Frame, ShapeError, whole_numbers
 
     listing = inside(folder, INPUTS_FILE)
     inputs = read_json(listing, "the inputs of a pd predict run")
@@ -336,17 +337,18 @@ def _predictions_page(folder: Path, limit: int, budget: int) -> Page:
         result = inside(folder, f"{name}.json", str(listing))
         record = read_json(result, "a pd predict result")
         predicted = read_shape(inside(folder, f"{name}.ply", str(listing)))
+        part_names = Fields(record, str(result), "a pd predict result").texts("part_names")
         try:
-            labels, part_names = np.asarray(record["labels"], dtype=np.int64), tuple(record["part_names"])
+            labels = whole_numbers(record["labels"], "its labels")
             if labels.ndim != 1:
                 raise ValueError(f"labels of shape {labels.shape}, not one per point")
             truth = record.get("input_labels")
-            truth = None if truth is None else np.asarray(truth, dtype=np.int64)
+            truth = None if truth is None else whole_numbers(truth, "its input labels")
             _check_row(predicted.points, [] if truth is None else [truth], [labels], len(part_names))
             points = predicted.points
             if "frame" in record:  # the input's own frame: shown turned upright
                 points = Frame.from_dict(record["frame"], f"{result}: 'frame'").to_catalogue(points)
-        except (KeyError, TypeError, ValueError, OverflowError) as error:
+        except (KeyError, TypeError, ValueError, OverflowError, ShapeError) as error:
             raise PdError(f"{result} is not a pd predict result ({error}).") from error
         score = None if truth is None else shapenetpart_shape_iou(labels, truth, len(part_names))
         rows.append((name, points, truth, {"prediction": labels}, score, part_names))

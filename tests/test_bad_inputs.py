@@ -448,14 +448,17 @@ def predictions(d: Path, table: dict[str, object]) -> None:
     (d / "predictions.json").write_text(json.dumps(table))
 
 
-def predicted(labels: object) -> Setup:
-    """A pd predict output folder at preds/ for one chair, its labels in chair-00000.json replaced."""
+def predicted(labels: object, **fields: object) -> Setup:
+    """A pd predict output folder at preds/ for one chair, its labels in chair-00000.json replaced
+    (and any other `fields` given)."""
 
     def write(d: Path, assets: Assets) -> None:
         trained(d, assets)
         invoke_ok(("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT), d)
         record = json.loads((d / "preds" / "chair-00000.json").read_text())
-        (d / "preds" / "chair-00000.json").write_text(json.dumps({**record, "labels": labels}))
+        if labels is not None:
+            record["labels"] = labels
+        (d / "preds" / "chair-00000.json").write_text(json.dumps({**record, **fields}))
 
     return write
 
@@ -1689,6 +1692,18 @@ CASES = [
     Case("view-predictions-too-few-labels", predicted([0, 1]), ("view", "{d}/preds"), r"chair-00000"),
     Case("view-predictions-unknown-part", predicted([9] * 300), ("view", "{d}/preds"), r"chair-00000"),
     Case("view-predictions-scalar-labels", predicted(3), ("view", "{d}/preds"), r"chair-00000"),
+    Case(
+        "view-predictions-labels-not-whole",
+        predicted([0.5] * 300),
+        ("view", "{d}/preds"),
+        r"chair-00000\.json is not a pd predict result \(its labels must be whole numbers\)",
+    ),
+    Case(
+        "view-predictions-part-names-not-texts",
+        predicted(None, part_names=[1, 2, 3, 4]),
+        ("view", "{d}/preds"),
+        r"chair-00000\.json: 'part_names' must be a list of at most 10,000 non-empty texts",
+    ),
     # --- issue 24: paths and outputs ---
     Case(
         "teach-knowledge-folder-is-a-link-out",
