@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.errors import PdError, first_few, option
-from partdistill.files import check_id, file_sha256, inside, read_json, write_json
+from partdistill.files import check_id, file_sha256, inside, parse_json, read_json, write_json
 from partdistill.formats import READABLE_SUFFIXES, SHAPE_SUFFIX, read_npz, write_npz
 from partdistill.prompts import Category, find_category, register_category
 from partdistill.records import MAX_TEXT, Fields
@@ -472,7 +472,7 @@ def _log_entries(path: Path) -> list[object]:
     entries = []
     for number, line in enumerate(lines[:-1], start=1):  # complete lines end with a newline
         try:
-            entries.append(json.loads(line.decode()))
+            entries.append(parse_json(line.decode()))
         except UnicodeDecodeError as error:
             raise PdError(f"{path}: line {number} is not UTF-8 text ({error.reason}).") from error
         except (ValueError, RecursionError) as error:

@@ -116,7 +116,7 @@ def read_json(path: str | os.PathLike[str], what: str, kind: type = dict) -> Any
     `what` the file should have been."""
     path = Path(path)
     try:
-        data = json.loads(read_text(path, what), object_pairs_hook=_once_each)
+        data = parse_json(read_text(path, what))
     except FileNotFoundError as error:
         raise PdError(f"{path} is missing: expected {what}.") from error
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
@@ -124,6 +124,12 @@ def read_json(path: str | os.PathLike[str], what: str, kind: type = dict) -> Any
     if not isinstance(data, kind):
         raise PdError(f"{path} holds a JSON {type(data).__name__}, not {what}.")
     return data
+
+
+def parse_json(text: str | bytes) -> Any:
+    """The JSON value of `text`, as json.loads reads it but for an object that gives a key twice:
+    a ValueError (json.loads keeps the last of them in silence)."""
+    return json.loads(text, object_pairs_hook=_once_each)
 
 
 def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

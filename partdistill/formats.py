@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from partdistill.errors import PdError
-from partdistill.files import atomic_path, write_bytes
+from partdistill.files import atomic_path, parse_json, write_bytes
 from partdistill.palette import part_colors
 from partdistill.records import Fields
 from partdistill.shapes import (
@@ -382,7 +382,7 @@ def _npz_meta(raw: np.ndarray | None, path: Path) -> _Meta:
     if raw is None:
         raise PdError(f"{path} is not a readable partdistill shape file (it has no metadata).")
     try:
-        data = json.loads(raw.tobytes().decode())
+        data = parse_json(raw.tobytes().decode())
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise PdError(
             f"{path} is not a readable partdistill shape file (its metadata is not JSON)."
@@ -756,7 +756,7 @@ def _ply_meta(comments: list[str], path: Path) -> _Meta:
         if comment.startswith(_PLY_COMMENT) and comment[len(_PLY_COMMENT) :].lstrip().startswith("{"):
             source = f"{path}: its partdistill comment"
             try:
-                data = json.loads(comment[len(_PLY_COMMENT) :])
+                data = parse_json(comment[len(_PLY_COMMENT) :])
             except (ValueError, RecursionError) as error:
                 raise PdError(f"{source} is not JSON ({_reason(error)}).") from error
             fields = Fields(data, source, "shape metadata")

@@ -1659,6 +1659,16 @@ CASES = [
     Case("view-not-a-shape-file", garbage("notes.txt", b"hello\n"), ("view", "{d}/notes.txt"), r"notes\.txt"),
     Case("view-corrupt-ply", garbage("scan.ply"), ("view", "{d}/scan.ply"), r"scan\.ply"),
     Case(
+        "view-ply-comment-gives-a-key-twice",
+        ply(
+            "scan.ply",
+            ["0 0 0", "1 0 0", "0 1 0"],
+            comments=('partdistill {"category": "chair", "category": "lamp"}',),
+        ),
+        ("view", "{d}/scan.ply"),
+        r"scan\.ply: its partdistill comment is not JSON \(the key 'category' comes twice\)",
+    ),
+    Case(
         "view-obj-face-names-a-missing-vertex",
         garbage("bad.obj", b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 99\n"),
         view("bad.obj"),

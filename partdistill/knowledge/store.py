@@ -30,6 +30,7 @@ from partdistill.files import (
     atomic_path,
     check_id,
     inside,
+    parse_json,
     read_json,
     read_npz_array,
     write_bytes,
@@ -255,7 +256,7 @@ def _read_units(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
 def _part_names(encoded: np.ndarray, source: str) -> tuple[str, ...]:
     """The part names a units file stores as the UTF-8 bytes of a JSON list of distinct texts."""
     try:
-        names = json.loads(encoded.tobytes().decode())
+        names = parse_json(encoded.tobytes().decode())
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise PdError(f"{source}: 'part_names' is not a JSON list of names ({error}).") from error
     return Fields({"part_names": names}, source).texts("part_names", unique=True)

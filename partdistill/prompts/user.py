@@ -20,11 +20,11 @@ On the command line: `--category teapot --parts "lid,spout,handle,body"`.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from partdistill.errors import PdError, option
+from partdistill.files import parse_json
 from partdistill.prompts.catalog import (
     MAX_PHRASE,
     Category,
@@ -66,7 +66,7 @@ def load_category_file(path: str | Path) -> Category:
         raise PdError(f"{path} holds {size:,} bytes; a category file holds at most {MAX_FILE_BYTES:,}.")
     try:
         if path.suffix.lower() == ".json":
-            data = json.loads(path.read_text())
+            data = parse_json(path.read_text())
         else:
             data = _toml().loads(path.read_text())
     except (UnicodeDecodeError, ValueError, RecursionError) as error:  # TOMLDecodeError is a ValueError
