@@ -680,7 +680,8 @@ def evaluate(
     out = _given(out, "out") if out is not None else Path(f"eval-{dataset}")
     root = _path(root)
     OutputFolder(out).check()  # before the scoring, which can take long
-    refuse_others(out, "a pd eval report", read_from=(root,))
+    benchmark = (root,) if dataset != "collection" else ()  # its folders are walked; a collection's are not
+    refuse_others(out, "a pd eval report", read_from=(root,), read_within=benchmark)
     report = CommandFiles(out, "pd eval", shares=("pd view",))  # pd view writes only pages
     planned = [*report_files(gallery > 0), *([COMPARISON, PAGE] if view else [])]
     report.check(planned)  # before the scoring, which can take long

@@ -37,12 +37,22 @@ def kind_of(folder: Path) -> str | None:
     return None
 
 
-def refuse_others(out: Path, own: str, *, read_from: tuple[Path, ...] = ()) -> None:
+def refuse_others(
+    out: Path, own: str, *, read_from: tuple[Path, ...] = (), read_within: tuple[Path, ...] = ()
+) -> None:
     """Refuse (PdError) an `out` that is another command's folder (its kind is not `own`, in
-    `kind_of`'s words), or one of the folders `read_from` (the inputs' own folder, a dataset's
-    root), whose reader would take the outputs for inputs."""
+    `kind_of`'s words), or one of the folders `read_from` (the inputs' own folder), or one inside
+    a folder of `read_within` (a benchmark's root, read at every depth), whose reader would take
+    the outputs for inputs."""
     kind = kind_of(out)
-    if kind is None and out.is_dir() and any(out.resolve() == folder.resolve() for folder in read_from):
+    where = out.resolve()
+    if kind is None and out.is_dir() and any(where == folder.resolve() for folder in read_from):
         kind = "a folder this command reads"
+    around = next((folder for folder in read_within if where.is_relative_to(folder.resolve())), None)
+    if kind is None and around is not None:
+        raise PdError(
+            f"{out} lies inside {around}, which this command reads at every depth: give {option('out')} a "
+            "folder outside it."
+        )
     if kind is not None and kind != own:
         raise PdError(f"{out} is {kind}; give {option('out')} a folder of its own.")

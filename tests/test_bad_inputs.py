@@ -1463,6 +1463,14 @@ CASES = [
         check=marker_untouched,
     ),
     Case(
+        "eval-out-inside-the-benchmark",
+        partnete_root(),
+        with_options(
+            EVAL_FILES, "--dataset", "partnete", "--root", "{d}/pne", "--out", "{d}/pne/data/test/reports"
+        ),
+        r"reports lies inside \S*pne, which this command reads at every depth: give --out a folder outside",
+    ),
+    Case(
         "eval-partnete-labels-nested-to-expand",
         partnete_root(nested=True),
         with_options(EVAL_FILES, "--dataset", "partnete", "--root", "{d}/pne"),
