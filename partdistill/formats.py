@@ -866,7 +866,10 @@ def read_mesh(
     text = _obj_absolute(path) if suffix == ".obj" else None
     try:
         if text is None:
-            loaded = trimesh.load(str(path), force="mesh", process=False)
+            # A PLY's texture is an image its header names anywhere; pd reads no texture from a PLY
+            # (trimesh would print a traceback for one that is missing or outside the folder).
+            textures = {"skip_materials": True} if suffix == ".ply" else {}
+            loaded = trimesh.load(str(path), force="mesh", process=False, **textures)
         else:  # the text read once, its indices resolved; its material files from beside it
             resolver = trimesh.resolvers.FilePathResolver(str(path))
             loaded = trimesh.load(

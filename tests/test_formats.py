@@ -533,3 +533,16 @@ def test_pd_import_and_view_take_an_obj_without_its_texture(tmp_path: Path) -> N
     assert Collection.open(coll).load("tri").colors[0] == pytest.approx([0.8, 0.2, 0.2])
     viewed = runner.invoke(app, ["view", f"{files}/tri.obj", "--out", str(tmp_path / "page.html")])
     assert viewed.exit_code == 0 and (tmp_path / "page.html").is_file(), viewed.output
+
+
+def test_a_ply_mesh_naming_a_texture_outside_its_folder_is_read_without_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """trimesh would try the image the header names and log a traceback where it cannot."""
+    rows = ["0 0 0 0 0", "1 0 0 1 0", "0 1 0 0 1", "0 0 1 1 1"]
+    header = ["ply", "format ascii 1.0", "comment TextureFile ../elsewhere/texture.png", "element vertex 4"]
+    header += [f"property float {name}" for name in ("x", "y", "z", "s", "t")]
+    header += ["element face 2", "property list uchar int vertex_indices", "end_header"]
+    (tmp_path / "textured.ply").write_text("\n".join([*header, *rows, "3 0 1 2", "3 0 1 3"]) + "\n")
+    shape = read_shape(tmp_path / "textured.ply", n_points=100)
+    assert shape.n_points == 100 and not caplog.records
