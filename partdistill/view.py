@@ -154,7 +154,7 @@ def page_html(entries: Sequence[Entry], title: str) -> str:
                 owner.append(e)
     buttons = [
         {
-            "label": entry.label,
+            "label": _text(entry.label),
             "method": "update",
             "args": [
                 {"visible": [o == e for o in owner]},

@@ -205,3 +205,8 @@ def test_names_with_quotes_and_markup_show_as_written(tmp_path: Path) -> None:
     document = dom(tmp_path / "page.html", tmp_path)
     assert 'scan "7" &amp; co: it\'s "mine"' in document and "&amp;quot;" not in document
     assert '"cap" &amp; &lt;b&gt;' in document and ">a&amp;amp;b&lt;/script&gt;<" in document
+    # The menu's label too: a name like <b>x</b> showed in bold there.
+    entries = [Entry("<b>bold</b> & co", (panel,), ("a", "b")), Entry("two", (panel,), ("a", "b"))]
+    (tmp_path / "menu.html").write_text(page_html(entries, "t"))
+    menu = re.findall(r"updatemenu-item-text[^>]*>(.*?)</text>", dom(tmp_path / "menu.html", tmp_path))
+    assert menu[:1] == ["&lt;b&gt;bold&lt;/b&gt; &amp; co"]
