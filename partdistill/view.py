@@ -260,7 +260,9 @@ def _page_for(path: Path, limit: int, budget: int) -> Page:
         shape = read_shape(path)
         return Page([shape_entry(path.name, shape, budget)], shape.category or path.stem)
     if not path.is_dir():
-        raise PdError(f"{path} does not exist.")
+        raise PdError(
+            f"{path} is neither a file nor a folder." if path.exists() else f"{path} does not exist."
+        )
     if (path / COMPARISON).is_file():
         from partdistill.files import inside
 
