@@ -381,6 +381,8 @@ def _run_page(run: Path, limit: int, budget: int) -> Page:
     else:
         student = TrainedStudent.load(run)
         title = f"the student of {run} on the shapes it distilled on"
+        if read_json(inside(run, "config.json"), "a pd distill run's settings").get("mode") == "tta":
+            title += " (its labels are not handed over yet: pd distill --resume finishes the run)"
     rows = []
     for shape_id, shape in shapes:
         if tta:

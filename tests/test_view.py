@@ -163,7 +163,15 @@ def test_a_tta_run_and_its_predictions_folder(chairs: Path, tmp_path: Path) -> N
         assert f"<title>labels of {html.escape(str(run))}" in text
     student = runner.invoke(app, ["view", str(chairs / "run"), "--out", str(tmp_path / "pre.html")])
     assert student.exit_code == 0 and "the student of" in (tmp_path / "pre.html").read_text()
+    assert "not handed over yet" not in (tmp_path / "pre.html").read_text()
     _check(run / "view.html", tmp_path, ("back", "seat", "leg"))
+    # Stopped during its held-out check: a student, no labels handed over yet; the page says so.
+    (run / "choice.json").unlink()
+    assert runner.invoke(app, ["view", str(run), "--out", str(tmp_path / "stopped.html")]).exit_code == 0
+    assert (
+        "its labels are not handed over yet: pd distill --resume finishes the run"
+        in (tmp_path / "stopped.html").read_text()
+    )
 
 
 def test_pages_can_be_turned_off_and_bad_paths_are_one_sentence(chairs: Path, tmp_path: Path) -> None:
