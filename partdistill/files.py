@@ -105,9 +105,10 @@ def read_text(path: str | os.PathLike[str], what: str, errors: str = "strict") -
     """The text of the file at `path`; a pipe, a device or a folder there is one PdError saying
     it is not `what` (reading a pipe would wait for a writer for ever). OSError as `open` raises it."""
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a pipe waits, too, without it
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise PdError(f"{path} is not {what}: it is not a regular file.")
     with open(descriptor, encoding="utf-8", errors=errors) as handle:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise PdError(f"{path} is not {what}: it is not a regular file.")
         return handle.read()
 
 
@@ -600,7 +601,8 @@ class CommandFiles:
         anyone's."""
         record = self._record()
         own = record.get(self.command, {})
-        gone = [name for name in names if name in own]
+        # A claim a killed run left stays claimed: the file there is the command's to replace.
+        gone = [name for name in names if own.get(name) is not None]
         for name in gone:
             path = inside(self.folder, name)
             if path.is_file() and not path.is_symlink() and own[name] == _fingerprint(path):

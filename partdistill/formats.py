@@ -670,6 +670,7 @@ def _check_ply_counts(path: Path) -> None:
     (fewer, plyfile explains)."""
     counts: list[int] = []  # rows of each element, in order
     widths: list[int | None] = []  # bytes of one row of each element; None: it has a list
+    room: list[int] = []  # bytes of one row of each element as plyfile makes room for it
     encoding = b""
     with path.open("rb") as handle:
         if handle.readline(8).strip() != b"ply":
@@ -684,6 +685,7 @@ def _check_ply_counts(path: Path) -> None:
             if len(words) >= 2 and words[0] == b"property" and widths:
                 size = _PLY_SIZES.get(words[1]) if words[1] != b"list" else None
                 widths[-1] = None if widths[-1] is None or size is None else widths[-1] + size
+                room[-1] += size or 8  # plyfile's row: a list is an object (a pointer) in it
             if len(words) != 3 or words[0] != b"element":
                 continue
             try:
@@ -698,15 +700,17 @@ def _check_ply_counts(path: Path) -> None:
                 )
             counts.append(count)
             widths.append(0)
+            room.append(0)
         else:
             raise PdError(
                 f"{path}: its PLY header does not end within its first {_PLY_HEADER_BYTES:,} bytes."
             )
-        room = sum(count * width for count, width in zip(counts, widths, strict=True) if width)
-        if room > _PLY_MAX_BYTES:  # plyfile makes room for every row before it reads one
+        asked = sum(count * width for count, width in zip(counts, room, strict=True))
+        if asked > _PLY_MAX_BYTES:  # plyfile makes room for every row before it reads one
             raise PdError(
-                f"{path} declares {room / 2**30:,.0f} GiB of rows, more than the "
-                f"{_PLY_MAX_BYTES / 2**30:.0f} GiB pd reads from a PLY (its rows hold too many properties)."
+                f"{path} declares {asked / 2**30:,.1f} GiB of rows, more than the "
+                f"{_PLY_MAX_BYTES / 2**30:.0f} GiB pd reads from a PLY: save it without the properties "
+                "it need not carry."
             )
         if encoding == b"ascii":  # a row a line, of numbers (a closing word is no row)
             held, declared, row = sum(1 for text in handle if _PLY_ROW.match(text)), sum(counts), 1

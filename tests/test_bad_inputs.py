@@ -1275,14 +1275,28 @@ CASES = [
         ("predict", "{d}/big.ply", *PREDICT),
         r"declares 1,000,000,000,000 vertex elements",
     ),
-    Case(  # 10M points of 2,003 properties: 149 GiB, which plyfile would allocate
+    Case(  # 10M points of 2,003 properties: 149.1 GiB, which plyfile would allocate
         "predict-ply-declares-rows-too-wide",
         then(
             trained,
             ply("wide.ply", ["0 " * 2003], XYZ + tuple(f"double p{i}" for i in range(2000)), declared=10**7),
         ),
         ("predict", "{d}/wide.ply", *PREDICT),
-        r"wide\.ply declares 149 GiB of rows, more than the 4 GiB pd reads from a PLY",
+        r"wide\.ply declares 149\.1 GiB of rows, more than the 4 GiB pd reads from a PLY: save it without",
+    ),
+    Case(  # the same with a list property, whose rows plyfile makes room for all the same
+        "predict-ply-declares-rows-too-wide-beside-a-list",
+        then(
+            trained,
+            ply(
+                "wide.ply",
+                ["1 0 " + "0 " * 2003],
+                ("list uchar int indices", *XYZ, *(f"double p{i}" for i in range(2000))),
+                declared=10**7,
+            ),
+        ),
+        ("predict", "{d}/wide.ply", *PREDICT),
+        r"wide\.ply declares 149\.2 GiB of rows, more than the 4 GiB",
     ),
     Case(
         "predict-run-record-asks-for-a-trillion-points",
@@ -1412,6 +1426,12 @@ CASES = [
         then(snp_root(), fifo("snp/synsetoffset2category.txt")),
         EVAL_FILES,
         r"synsetoffset2category\.txt is not ShapeNetPart's category list: it is not a regular file",
+    ),
+    Case(
+        "predict-record-a-folder",
+        then(trained, lambda d, assets: (d / "preds" / ".pd-written.json").mkdir(parents=True)),
+        ("predict", "{d}/shapes/shapes/chair-00000.npz", *PREDICT),
+        r"\.pd-written\.json is not the files pd commands wrote into this folder: it is not a regular file",
     ),
     Case(
         "predict-record-a-pipe",

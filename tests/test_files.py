@@ -229,6 +229,7 @@ def test_a_claimed_file_a_killed_run_left_unsealed_is_still_the_commands(tmp_pat
     # To replace, not to delete: a run that no longer writes it leaves it (it may be anyone's now).
     CommandFiles(tmp_path, "pd eval").retire(["report.json"])
     assert report.read_text() == "half"
+    assert CommandFiles(tmp_path, "pd eval").claim(["report.json"]) == [report]  # still its to replace
 
 
 def test_commands_that_share_a_page_vouch_only_for_its_latest_bytes(tmp_path: Path) -> None:
