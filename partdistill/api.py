@@ -453,11 +453,15 @@ class CategoriesFailed(PdError):
     def __init__(self, failed: list[Failed], finished: list[Finished]) -> None:
         self.failed, self.finished = failed, finished
         said = " ".join(f"{each.category}: {each.sentence}" for each in failed)
-        kept = " and keeps the finished runs as they are" if finished else ""
+        names = ",".join(each.category for each in failed)
         super().__init__(
-            f"{len(failed)} of {len(failed) + len(finished)} categories failed. {said} The same command "
-            f"with {option('resume')} runs {'it' if len(failed) == 1 else 'them'} again{kept}."
+            f"{len(failed)} of {len(failed) + len(finished)} categories failed. {said} Run "
+            f"{'it' if len(failed) == 1 else 'them'} again with {option('categories')} {names} and "
+            f"{option('resume')}" + ("; the finished runs stay as they are." if finished else ".")
         )
+
+    def __reduce__(self) -> tuple[type, tuple[list[Failed], list[Finished]]]:
+        return type(self), (self.failed, self.finished)  # its own arguments, not its message
 
 
 def _finished_or_failed(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -187,7 +188,7 @@ def test_a_category_that_fails_on_its_input_stops_none_of_the_others(knives: Pat
         and "is not a readable partdistill shape" in said
     )
     assert said.endswith(
-        "The same command with --resume runs it again and keeps the finished runs as they are."
+        "Run it again with --categories mug and --resume; the finished runs stay as they are."
     )
     assert "mug failed: " in result.stdout and "Going on with the other categories." in result.stdout
     assert "│ knife " in result.stdout  # the finished run's row
@@ -200,6 +201,35 @@ def test_a_category_that_fails_on_its_input_stops_none_of_the_others(knives: Pat
         )  # fmt: skip
     assert [f.category for f in failed.value.failed] == ["mug"]
     assert [done.category for done in failed.value.finished] == ["knife"]
+    copied = pickle.loads(pickle.dumps(failed.value))  # as a process pool hands it back
+    assert str(copied) == str(failed.value) and copied.finished == failed.value.finished
+
+
+@pytest.mark.parametrize("ending", ["missing", "stopped"])
+def test_what_the_machine_lacks_or_a_stop_ends_every_category(
+    knives: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """Unlike a category's own input, a missing package (or model weights) is missing for every
+    category, and an error met while a stop unwinds is the stop's: neither goes on to the next."""
+    from partdistill.distill.job import DistillJob
+    from partdistill.errors import MissingDependencyError
+    from partdistill.stops import Stops
+
+    ran = []
+
+    def run(job: DistillJob, progress: object = None) -> None:
+        ran.append(job.category.key)
+        if ending == "stopped":
+            monkeypatch.setattr(Stops, "received", 2)
+            raise PdError("a clean-up the stop broke off")
+        raise MissingDependencyError("pointm2ae", "point-m2ae", "pip install it")
+
+    monkeypatch.setattr(DistillJob, "run", run)
+    shutil.copytree(knives, tmp_path / "knife", ignore=shutil.ignore_patterns("knowledge"))
+    api.synth("mug", n=2, points=300, out=tmp_path / "mug")
+    with pytest.raises(PdError) as raised:
+        api.distill_categories("knife,mug", tmp_path / "{category}", out=tmp_path / "runs" / "{category}")
+    assert not isinstance(raised.value, api.CategoriesFailed) and ran == ["knife"]
 
 
 def test_a_full_disk_during_distill_is_one_sentence_and_leaves_no_broken_checkpoint(

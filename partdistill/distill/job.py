@@ -47,14 +47,16 @@ from partdistill.distill.train import (
     stopped_before_checkpoint,
 )
 from partdistill.distill.trained import TrainedStudent, save_labels
-from partdistill.errors import PdError, option
+from partdistill.errors import MissingDependencyError, PdError, option
 from partdistill.files import OutputFolder, inside, write_json
 from partdistill.knowledge.units import vote
 from partdistill.progress import QUIET, Progress, tracked
 from partdistill.prompts import Category, register_category
+from partdistill.stops import Stops
 from partdistill.teach.config import TeachConfig, build_config_teacher
 from partdistill.teach.run import follow as follow_teaching
 from partdistill.teach.run import teach
+from partdistill.weights import MissingWeights
 
 
 @dataclass(frozen=True)
@@ -245,12 +247,17 @@ class DistillJob:
 
     def outcome(self, progress: Progress = QUIET) -> Finished | Failed:
         """`run`, with a `PdError` given back as `Failed` rather than raised: of several categories,
-        one whose input is wrong then stops neither the others nor their workers. For a job of a
-        named category (`for_category`)."""
+        one whose input is wrong then stops neither the others nor their workers. What the machine
+        lacks (a package, model weights) and a stop end them all. For a job of a named category
+        (`for_category`)."""
         assert self.category is not None
         try:
             return self.run(progress)
+        except (MissingDependencyError, MissingWeights):
+            raise  # what this machine lacks, every category lacks
         except PdError as error:
+            if Stops.received is not None:  # met while a stop unwinds: the stop's, not the input's
+                raise
             return Failed(self.category.key, error.args[0])
 
     def __call__(self) -> Finished | Failed:
