@@ -684,8 +684,8 @@ def evaluate(
     out = _given(out, "out") if out is not None else Path(f"eval-{dataset}")
     root = _path(root)
     OutputFolder(out).check()  # before the scoring, which can take long
-    benchmark = (root,) if dataset != "collection" else ()  # its folders are walked; a collection's are not
-    refuse_others(out, "a pd eval report", read_from=(root,), read_within=benchmark)
+    walked = (root,) if dataset == "partnete" else ()  # its shapes are found by walking its folders
+    refuse_others(out, "a pd eval report", read_from=(root,), read_within=walked)
     report = CommandFiles(out, "pd eval", shares=("pd view",))  # pd view writes only pages
     planned = [*report_files(gallery > 0), *([COMPARISON, PAGE] if view else [])]
     report.check(planned)  # before the scoring, which can take long
@@ -821,8 +821,9 @@ def import_shapes(
     if dataset == "files":
         # A collection brings its category along: its own, a user category included, is known now.
         existing = Collection.open(out) if (out / MANIFEST).is_file() else None
-        if not names and parts is None and existing is not None and existing.ok_records:
-            category = existing.category_for()
+        own = {record.category for record in existing.ok_records} if existing is not None else set()
+        if not names and parts is None and len(own) == 1 and None not in own:
+            category = _category(own.pop(), None, "categories")
         elif len(names) != 1:
             raise PdError(
                 f"Importing files needs the one category they show, named with {option('categories')}: a "

@@ -191,7 +191,8 @@ class Collection:
         if not manifest.is_file():
             files = (path for path in root.iterdir() if path.suffix.lower() in READABLE_SUFFIXES)
             make = (
-                f"make one of the shape files in it with `pd import --dataset files --root {root}`"
+                f"make one of the shape files in it with `pd import --dataset files --root {root} "
+                "--categories <category> --out <collection>`"
                 if next(files, None) is not None
                 else "make one with `pd synth`, or of your own files with `pd import`"
             )

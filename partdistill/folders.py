@@ -48,8 +48,10 @@ def refuse_others(
     where = out.resolve()
     if kind is None and out.is_dir() and any(where == folder.resolve() for folder in read_from):
         kind = "a folder this command reads"
-    around = next((folder for folder in read_within if where.is_relative_to(folder.resolve())), None)
-    if kind is None and around is not None:
+    around = next(
+        (f for f in read_within if where != f.resolve() and where.is_relative_to(f.resolve())), None
+    )
+    if around is not None:  # whatever it holds: an earlier report there is read back too
         raise PdError(
             f"{out} lies inside {around}, which this command reads at every depth: give {option('out')} a "
             "folder outside it."

@@ -135,22 +135,23 @@ def _join(ray: Any, address: str, options: RayOptions) -> None:
     # pd's own note says where the work runs.
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
     try:
-        if address == "local":
-            ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)
-        else:
-            ray.init(address=address, **quiet)
+        try:
+            if address == "local":
+                ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)
+            else:
+                ray.init(address=address, **quiet)
+        finally:
+            if terminate is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, terminate)
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = "a new local cluster" if address == "local" else address
         raise PdError(f"Could not reach the Ray cluster at {where} ({error}).") from error
     except SystemExit as error:
-        # Ray's handler, there while ray.init runs, exits with SIGTERM's number: a stop, which the
-        # caller's handler ends as it ends one.
+        # Ray's handler, there while ray.init ran, exits with SIGTERM's number: a stop, which the
+        # caller's handler (put back first, so that it sees its own) ends as it ends one.
         if error.code == signal.SIGTERM and callable(terminate):
             terminate(signal.SIGTERM, None)
         raise
-    finally:
-        if terminate is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, terminate)
     _joined[:] = [address]
 
 

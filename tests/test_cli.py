@@ -608,3 +608,21 @@ def test_what_the_calls_return_reads_in_a_line_in_a_notebook(tmp_path: Path) -> 
         "TrainedStudent(student='pointnet', category='mug', part_names=('handle', 'body'), n_points=2048, "
         f"run={Path('run')!r})"
     )
+
+
+def test_a_sigterm_while_ray_starts_is_a_stop(stops: None) -> None:
+    """ray.init puts in its own SIGTERM handler (sys.exit with the signal's number) until it
+    returns; a SIGTERM then is taken as the program's own handler takes it (exit 143, a sentence,
+    later signals ignored). A stand-in for Ray: the real one is not needed to show it."""
+    from types import SimpleNamespace
+
+    from partdistill import scale
+
+    def init(**options: object) -> None:  # as ray.init does, and the signal comes meanwhile
+        signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(number))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    Stops.take()
+    with pytest.raises(KeyboardInterrupt):
+        scale._join(SimpleNamespace(init=init), "local", scale.RayOptions(workers=1))
+    assert Stops.received == signal.SIGTERM and signal.getsignal(signal.SIGTERM) == signal.SIG_IGN

@@ -319,24 +319,3 @@ def test_a_category_that_fails_on_its_input_stops_none_of_the_others_on_ray(
     assert done.returncode == 1 and "Error: 1 of 2 categories failed. mug: " in said, done.stderr
     assert "Traceback" not in said and "│ chair " in done.stdout
     assert (tmp_path / "runs" / "chair" / "student.safetensors").is_file()
-
-
-def test_a_sigterm_while_ray_starts_is_a_stop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ray.init puts in its own SIGTERM handler (sys.exit with the signal's number) until it
-    returns; a SIGTERM then is taken as the program's own handler takes it (exit 143, a sentence)."""
-    from partdistill import scale
-    from partdistill.stops import Stops
-
-    def init(**options: object) -> None:  # as ray.init does, and the signal comes meanwhile
-        signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(number))
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    monkeypatch.setattr(ray, "init", init)
-    monkeypatch.setattr(Stops, "received", None)
-    before = signal.signal(signal.SIGTERM, Stops._stop)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            scale._join(ray, "local", RayOptions(workers=1))
-        assert Stops.received == signal.SIGTERM and signal.getsignal(signal.SIGTERM) == Stops._stop
-    finally:
-        signal.signal(signal.SIGTERM, before)

@@ -17,7 +17,7 @@ from partdistill.cli import app
 from partdistill.collection import Collection
 from partdistill.errors import PdError
 from partdistill.formats import read_labelled, write_npz, write_ply
-from partdistill.prompts import find_category
+from partdistill.prompts import catalog, find_category
 from partdistill.prompts.user import resolve_category
 from partdistill.shapes import AXES, Frame, Provenance
 
@@ -98,14 +98,18 @@ def test_a_category_file_gives_the_order_and_more_labels_than_parts_are_refused_
     assert "no labels taken (no point has label 0: if the file counts from 1, renumber it from 0)" in said
 
 
-def test_files_imported_into_a_collection_take_its_category_by_default_or_by_name(tmp_path: Path) -> None:
+def test_files_imported_into_a_collection_take_its_category_by_default_or_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for folder in ("in", "more", "again"):
         (tmp_path / folder).mkdir()
     _numbered_ply(tmp_path / "in" / "first.ply", np.arange(120) % 4)
     _numbered_ply(tmp_path / "more" / "second.ply", np.arange(120) % 4)
     _numbered_ply(tmp_path / "again" / "third.ply", np.arange(120) % 4)
     _import(tmp_path / "in", tmp_path / "c", "--categories", _teapot(tmp_path))
+    monkeypatch.setattr(catalog, "_USER", {})  # as in a new process: only the collection knows teapot
     _import(tmp_path / "more", tmp_path / "c")  # the collection's own category, a user category
+    monkeypatch.setattr(catalog, "_USER", {})
     collection, _ = _import(tmp_path / "again", tmp_path / "c", "--categories", "teapot")  # by its name
     for shape_id in ("first", "second", "third"):
         assert collection[shape_id].category == "teapot"

@@ -118,19 +118,20 @@ def import_files(
             f"{folder} holds {len(files)} files that would be shape {twice[0]} ({', '.join(files)}): "
             "ids come from file names without their suffix; rename all but one."
         )
-    labelled, unreadable = [], []
+    labelled, unreadable = [], {}
     with tracked(progress, f"reading {folder}", len(paths)) as bar:
         for path in paths:  # every file, so that all that cannot be read are said at once
             try:
                 labelled.append(labelled_as(*read_labelled(path, n_points=n_points, seed=seed), category))
             except PdError as error:
-                unreadable.append(error.args[0])
+                unreadable[path.name] = error.args[0]
             bar.advance()
     if unreadable:
+        said = " ".join(list(unreadable.values())[:3])
         raise PdError(
-            f"{len(unreadable)} of the {len(paths)} shape files in {folder} cannot be read, so nothing was "
-            f"imported: {' '.join(unreadable[:3])}"
-            + (f" (and {len(unreadable) - 3} more)" if len(unreadable) > 3 else "")
+            f"{len(unreadable)} of the {len(paths)} shape files in {folder} cannot be read "
+            f"({first_few(list(unreadable), 5)}), so nothing was imported: fix them or move them out of "
+            f"the folder. {said}" + (" ..." if len(unreadable) > 3 else "")
         )
     return _placed(Collection.create(out), paths, ids, labelled, frame, forget)
 

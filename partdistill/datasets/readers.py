@@ -153,7 +153,7 @@ class ShapeNetPartText:
 
 def read_shapenetpart_txt(path: Path, category: Category) -> Shape:
     """One shape of the text release, labels turned into the category's part indices."""
-    if not path.is_file():
+    if not path.exists():
         raise PdError(f"{path} is missing: the split file lists it but the release folder does not hold it.")
     try:
         values = np.array(
