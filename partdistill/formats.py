@@ -14,13 +14,16 @@ Every reader turns a bad file into one `PdError` sentence that names the file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import itertools
 import json
+import logging
 import re
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -857,6 +860,19 @@ def _obj_absolute(path: Path) -> bytes:
     return b"".join(lines)
 
 
+@contextlib.contextmanager
+def _trimesh_quiet() -> Iterator[None]:
+    """trimesh's warnings held back: where it cannot load a texture image, it logs a traceback
+    and goes on without it, which is what pd does too (the mesh keeps its material's colour)."""
+    logger = logging.getLogger("trimesh")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def read_mesh(
     path: str | Path, *, n_points: int = DEFAULT_MESH_POINTS, seed: int = 0, category: str | None = None
 ) -> Shape:
@@ -870,10 +886,8 @@ def read_mesh(
     text = _obj_absolute(path) if suffix == ".obj" else None
     try:
         if text is None:
-            # A PLY's texture is an image its header names anywhere; pd reads no texture from a PLY
-            # (trimesh would print a traceback for one that is missing or outside the folder).
-            textures = {"skip_materials": True} if suffix == ".ply" else {}
-            loaded = trimesh.load(str(path), force="mesh", process=False, **textures)
+            with _trimesh_quiet():  # a PLY's texture it cannot load (missing, outside the folder)
+                loaded = trimesh.load(str(path), force="mesh", process=False)
         else:  # the text read once, its indices resolved; its material files from beside it
             resolver = trimesh.resolvers.FilePathResolver(str(path))
             loaded = trimesh.load(
