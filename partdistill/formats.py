@@ -14,16 +14,13 @@ Every reader turns a bad file into one `PdError` sentence that names the file.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import itertools
 import json
-import logging
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +29,7 @@ import numpy as np
 
 from partdistill.errors import PdError
 from partdistill.files import atomic_path, parse_json, write_bytes
+from partdistill.logs import held_back
 from partdistill.palette import part_colors
 from partdistill.records import Fields
 from partdistill.shapes import (
@@ -860,19 +858,6 @@ def _obj_absolute(path: Path) -> bytes:
     return b"".join(lines)
 
 
-@contextlib.contextmanager
-def _trimesh_quiet() -> Iterator[None]:
-    """trimesh's warnings held back: where it cannot load a texture image, it logs a traceback
-    and goes on without it, which is what pd does too (the mesh keeps its material's colour)."""
-    logger = logging.getLogger("trimesh")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def read_mesh(
     path: str | Path, *, n_points: int = DEFAULT_MESH_POINTS, seed: int = 0, category: str | None = None
 ) -> Shape:
@@ -886,7 +871,9 @@ def read_mesh(
     text = _obj_absolute(path) if suffix == ".obj" else None
     try:
         if text is None:
-            with _trimesh_quiet():  # a PLY's texture it cannot load (missing, outside the folder)
+            # A PLY's texture trimesh cannot load (missing, or outside the folder, which its
+            # resolver refuses) is a logged traceback; pd goes on without it, as trimesh does.
+            with held_back("trimesh"):
                 loaded = trimesh.load(str(path), force="mesh", process=False)
         else:  # the text read once, its indices resolved; its material files from beside it
             resolver = trimesh.resolvers.FilePathResolver(str(path))

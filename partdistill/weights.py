@@ -9,9 +9,6 @@ and the command that fetches it, and the caller adds what still works offline (`
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 from partdistill.errors import PdError
@@ -40,19 +37,6 @@ def is_cached(repo: str) -> bool:
         return any(any(folder.iterdir()) for folder in snapshots.iterdir() if folder.is_dir())
     except OSError:
         return False
-
-
-@contextlib.contextmanager
-def quiet_hub() -> Iterator[None]:
-    """No warnings from huggingface_hub while it is held: without network, each of its retries
-    logs two lines ("Retrying in 8s [Retry 4/5]"), ten in all before `MissingWeights`' sentence."""
-    hub = logging.getLogger("huggingface_hub")
-    level = hub.level
-    hub.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        hub.setLevel(level)
 
 
 def fetch_command(repo: str) -> str:

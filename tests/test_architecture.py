@@ -16,7 +16,7 @@ PACKAGE = Path(partdistill.__file__).parent
 
 # Lowest first. A unit is a top-level module or subpackage of partdistill.
 LAYERS: list[set[str]] = [
-    {"errors", "palette"},
+    {"errors", "palette", "logs"},
     {"records"},
     {"files", "shapes", "threads", "devices", "allocator", "metrics", "progress", "stops", "weights"},
     {"prompts", "formats", "viz"},

@@ -14,9 +14,10 @@ import numpy as np
 
 from partdistill.errors import PdError
 from partdistill.formats import shape_from_mesh
+from partdistill.logs import held_back
 from partdistill.shapes import Provenance, Shape
 from partdistill.synth.base import Request
-from partdistill.weights import MissingWeights, quiet_hub
+from partdistill.weights import MissingWeights
 
 if TYPE_CHECKING:
     import torch
@@ -75,7 +76,7 @@ class ShapEGenerator:
         logging.set_verbosity_error()  # its "couldn't connect" chatter would bury our one sentence
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
         try:
-            with quiet_hub():
+            with held_back("huggingface_hub"):  # its retries without network: ten lines
                 pipeline = ShapEPipeline.from_pretrained(model_id, dtype=dtype)
         except (OSError, ValueError) as error:
             raise MissingWeights("the Shap-E model", model_id) from error

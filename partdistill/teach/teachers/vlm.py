@@ -32,11 +32,12 @@ import torch
 from PIL import Image
 
 from partdistill.errors import PdError
+from partdistill.logs import held_back
 from partdistill.prompts import Category, part_prompt
 from partdistill.render.views import Views
 from partdistill.shapes import Shape
 from partdistill.teach.teachers.base import GLIP_NMS, Prediction, suppress_duplicates
-from partdistill.weights import MissingWeights, quiet_hub
+from partdistill.weights import MissingWeights
 
 GROUNDING_DINO = "IDEA-Research/grounding-dino-base"
 OWLV2 = "google/owlv2-base-patch16-ensemble"
@@ -51,7 +52,7 @@ def _load(loader: Any, model_id: str, what: str) -> Any:
 
     logging.set_verbosity_error()
     try:
-        with quiet_hub():
+        with held_back("huggingface_hub"):  # its retries without network: ten lines
             return loader.from_pretrained(model_id)
     except (OSError, ValueError) as error:
         raise MissingWeights(f"the {what} model", model_id) from error
