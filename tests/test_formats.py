@@ -535,15 +535,20 @@ def test_pd_import_and_view_take_an_obj_without_its_texture(tmp_path: Path) -> N
     assert viewed.exit_code == 0 and (tmp_path / "page.html").is_file(), viewed.output
 
 
+def _textured_ply(path: Path, texture: str) -> None:
+    """A PLY mesh of two triangles with texture coordinates, whose header names `texture`."""
+    rows = ["0 0 0 0 0", "1 0 0 1 0", "0 1 0 0 1", "0 0 1 1 1"]
+    header = ["ply", "format ascii 1.0", f"comment TextureFile {texture}", "element vertex 4"]
+    header += [f"property float {name}" for name in ("x", "y", "z", "s", "t")]
+    header += ["element face 2", "property list uchar int vertex_indices", "end_header"]
+    path.write_text("\n".join([*header, *rows, "3 0 1 2", "3 0 1 3"]) + "\n")
+
+
 def test_a_ply_mesh_naming_a_texture_outside_its_folder_is_read_without_it(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """trimesh would try the image the header names and log a traceback where it cannot."""
-    rows = ["0 0 0 0 0", "1 0 0 1 0", "0 1 0 0 1", "0 0 1 1 1"]
-    header = ["ply", "format ascii 1.0", "comment TextureFile ../elsewhere/texture.png", "element vertex 4"]
-    header += [f"property float {name}" for name in ("x", "y", "z", "s", "t")]
-    header += ["element face 2", "property list uchar int vertex_indices", "end_header"]
-    (tmp_path / "textured.ply").write_text("\n".join([*header, *rows, "3 0 1 2", "3 0 1 3"]) + "\n")
+    _textured_ply(tmp_path / "textured.ply", "../elsewhere/texture.png")
     shape = read_shape(tmp_path / "textured.ply", n_points=100)
     assert shape.n_points == 100 and not caplog.records
 
@@ -552,10 +557,6 @@ def test_a_ply_mesh_takes_its_texture_from_its_folder(tmp_path: Path) -> None:
     from PIL import Image
 
     Image.new("RGB", (4, 4), (0, 153, 51)).save(tmp_path / "green.png")
-    rows = ["0 0 0 0 0", "1 0 0 1 0", "0 1 0 0 1", "0 0 1 1 1"]
-    header = ["ply", "format ascii 1.0", "comment TextureFile green.png", "element vertex 4"]
-    header += [f"property float {name}" for name in ("x", "y", "z", "s", "t")]
-    header += ["element face 2", "property list uchar int vertex_indices", "end_header"]
-    (tmp_path / "textured.ply").write_text("\n".join([*header, *rows, "3 0 1 2", "3 0 1 3"]) + "\n")
+    _textured_ply(tmp_path / "textured.ply", "green.png")
     shape = read_shape(tmp_path / "textured.ply", n_points=100)
     np.testing.assert_allclose(shape.colors, np.tile([0.0, 0.6, 0.2], (100, 1)), atol=0.01)
