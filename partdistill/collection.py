@@ -159,19 +159,31 @@ class Collection:
         self._digests: dict[str, tuple[tuple[int, int, int], str]] = {}  # id -> (file status, digest)
 
     @classmethod
-    def create(cls, root: str | Path) -> Collection:
+    def create(cls, root: str | Path, own: tuple[str, ...] = ()) -> Collection:
         """Open the collection at `root`, or start an empty one there (the folder may not exist yet).
 
         A folder without a manifest that holds a manifest log or shape files is refused: a
         collection has its manifest from its first shape on, so they are not pd's, and it would
         replace them. (A run killed between writing its very first shape and its manifest leaves
-        such a folder too; it is refused as well, and says so.)
+        such a folder too; it is refused as well, and says so.) So is one that holds anything else
+        but hidden files and the files `own` names (those the caller writes before the first shape):
+        the user's files, among which the collection would grow.
         """
         root = Path(root)
         if (root / MANIFEST).exists():
             return cls.open(root)
         if root.exists() and not root.is_dir():
             raise PdError(f"{root} is a file, not a folder for a shape collection.")
+        theirs = sorted(
+            path.name
+            for path in (root.iterdir() if root.is_dir() else ())
+            if not path.name.startswith(".") and path.name not in {SHAPES_DIR, LOG, *own}
+        )
+        if theirs:
+            raise PdError(
+                f"{root} holds files that are no collection's ({first_few(theirs, 3)}); give "
+                f"{option('out')} a new folder or a collection."
+            )
         shapes, log = inside(root, SHAPES_DIR), inside(root, LOG)
         if log.exists() or (shapes.is_dir() and any(shapes.iterdir())):
             raise PdError(

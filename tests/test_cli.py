@@ -441,9 +441,8 @@ def test_error_messages_print_brackets_verbatim(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["synth", "import"])
 def test_synth_and_import_leave_files_named_like_temporaries_alone(tmp_path: Path, command: str) -> None:
+    """A collection the user keeps notes in: the same command again leaves them as they are."""
     draft = tmp_path / "u" / "docs" / "deep" / ".draft.tmp-2024.txt"
-    draft.parent.mkdir(parents=True)
-    draft.write_text("the user's draft")
     if command == "synth":
         args = ["synth", "--category", "chair", "--n", "2", "--points", "300"]
     else:
@@ -453,9 +452,35 @@ def test_synth_and_import_leave_files_named_like_temporaries_alone(tmp_path: Pat
             "end_header\n0 0 0\n1 0 0\n0 1 0\n"
         )
         args = ["import", "--dataset", "files", "--root", str(tmp_path / "in"), "--categories", "chair"]
+    assert runner.invoke(app, [*args, "--out", str(tmp_path / "u")]).exit_code == 0
+    draft.parent.mkdir(parents=True)
+    draft.write_text("the user's draft")
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "u")])
     assert result.exit_code == 0, result.output
     assert draft.read_text() == "the user's draft"
+
+
+@pytest.mark.parametrize("command", ["synth", "import"])
+def test_synth_and_import_refuse_a_folder_of_the_users_files(tmp_path: Path, command: str) -> None:
+    """They would grow a collection among them (manifest.json, shapes/ beside the user's notes)."""
+    (tmp_path / "u").mkdir()
+    (tmp_path / "u" / "notes.txt").write_text("mine")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.ply").write_text(
+        "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+        "end_header\n0 0 0\n1 0 0\n0 1 0\n"
+    )
+    args = {
+        "synth": ["synth", "--category", "chair", "--n", "2", "--points", "300"],
+        "import": ["import", "--dataset", "files", "--root", str(tmp_path / "in"), "--categories", "chair"],
+    }[command]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "u")])
+    said = " ".join(result.stderr.split())
+    assert (
+        result.exit_code == 1
+        and "u holds files that are no collection's (notes.txt); give --out a new" in said
+    )
+    assert sorted(path.name for path in (tmp_path / "u").iterdir()) == ["notes.txt"]
 
 
 @pytest.fixture

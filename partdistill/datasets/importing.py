@@ -118,6 +118,7 @@ def import_files(
             f"{folder} holds {len(files)} files that would be shape {twice[0]} ({', '.join(files)}): "
             "ids come from file names without their suffix; rename all but one."
         )
+    collection = Collection.create(out)  # writes nothing: a folder it refuses is refused before the reading
     labelled, unreadable = [], {}
     with tracked(progress, f"reading {folder}", len(paths)) as bar:
         for path in paths:  # every file, so that all that cannot be read are said at once
@@ -133,7 +134,7 @@ def import_files(
             f"({first_few(list(unreadable), 5)}), so nothing was imported: fix them or move them out of "
             f"the folder. {said}" + (" ..." if len(unreadable) > 3 else "")
         )
-    return _placed(Collection.create(out), paths, ids, labelled, frame, forget)
+    return _placed(collection, paths, ids, labelled, frame, forget)
 
 
 def _placed(

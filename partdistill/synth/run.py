@@ -100,7 +100,7 @@ def prepare(config: SynthConfig, out: str | Path) -> tuple[Collection, list[int]
     """
     out = Path(out)
     category = find_category(config.category)
-    collection = Collection.create(out)
+    collection = Collection.create(out, own=(CONFIG_FILE,))
     config_path = collection.path(CONFIG_FILE)
     if config_path.exists():
         earlier = read_json(config_path, "the settings of the run that made this collection")
