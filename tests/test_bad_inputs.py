@@ -182,7 +182,12 @@ def trained(d: Path, assets: Assets) -> None:
 
 
 def generated_chairs(d: Path, assets: Assets) -> None:
-    """The untaught chair collection again at gen/, standing for generated chairs."""
+    """Three other procedural chairs (another seed) at gen/, standing for generated chairs."""
+    invoke_ok(with_options(SYNTH, "--seed", "7", "--out", "{d}/gen"), d)
+
+
+def copied_chairs(d: Path, assets: Assets) -> None:
+    """The untaught chair collection again at gen/: the shapes to label, under another folder."""
     shutil.copytree(assets.shapes, d / "gen")
 
 
@@ -1116,6 +1121,18 @@ CASES = [
         taught,
         with_options(DISTILL, "--mode", "tta", "--with", "{d}/shapes"),
         r"holds the shapes to label \(or their knowledge\); --with takes other shapes",
+    ),
+    Case(
+        "distill-with-a-copy-of-the-shapes-to-label",
+        then(taught, copied_chairs),
+        with_options(DISTILL, "--mode", "tta", "--with", "{d}/gen"),
+        r"gen holds chair-00000, the same shape file as chair-00000 of the shapes to label; --with takes",
+    ),
+    Case(
+        "distill-with-a-folder-of-shape-files",
+        then(taught, ply("files/a.ply", ["0 0 0", "1 0 0", "0 1 0"])),
+        with_options(DISTILL, "--mode", "tta", "--with", "{d}/files"),
+        r"files is none of what --with takes: a collection of generated shapes \(pd synth, or pd import",
     ),
     Case(
         "distill-with-the-knowledge-of-the-shapes-to-label",

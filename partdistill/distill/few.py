@@ -21,9 +21,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from partdistill.collection import MANIFEST
 from partdistill.distill.config import DistillConfig
 from partdistill.distill.sources import Source, plan_sources
 from partdistill.errors import PdError, option
+from partdistill.knowledge.h5 import find_h5_files
+from partdistill.knowledge.store import KnowledgeStore
 from partdistill.prompts import Category, find_category
 from partdistill.teach.config import TeachConfig
 
@@ -70,8 +73,21 @@ def plan_generated(
                 f"{path} holds the shapes to label (or their knowledge); {option('with_')} takes other "
                 "shapes of their category."
             )
-        (shapes if (path / "manifest.json").is_file() else knowledge).append(path)
+        if (path / MANIFEST).is_file():
+            shapes.append(path)
+            continue
+        if not KnowledgeStore.is_store(path):
+            try:
+                find_h5_files(path)
+            except PdError as error:
+                raise PdError(
+                    f"{path} is none of what {option('with_')} takes: a collection of generated shapes "
+                    "(pd synth, or pd import of shape files), its pd teach folder, or a folder of "
+                    "PartDistill h5 files."
+                ) from error
+        knowledge.append(path)
     _, generated = plan_sources(shapes, knowledge, category, teach, pinned)
+    _refuse_the_same_files(sources, generated)
     for source in generated:
         if source.collection is None:
             continue
@@ -84,6 +100,28 @@ def plan_generated(
                 f"(`pd synth --category {category.name}`)."
             )
     return generated
+
+
+def _refuse_the_same_files(sources: list[Source], generated: list[Source]) -> None:
+    """Refuse generated shapes that are the shapes to label under another folder (a copy of their
+    collection, or the same files imported again): the held-out check would then score a student
+    on the views it was taught. Their files' bytes tell, whatever the folders."""
+    labelled = {
+        source.collection.digest(record): record.id
+        for source in sources
+        if source.collection is not None
+        for record in source.collection.ok_records
+    }
+    for source in generated:
+        if source.collection is None:
+            continue
+        for record in source.collection.ok_records:
+            twin = labelled.get(source.collection.digest(record))
+            if twin is not None:
+                raise PdError(
+                    f"{source.collection.root} holds {record.id}, the same shape file as {twin} of the "
+                    f"shapes to label; {option('with_')} takes other shapes of their category."
+                )
 
 
 def generated_config(config: DistillConfig, generated: list[Source]) -> DistillConfig:
