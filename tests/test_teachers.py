@@ -430,3 +430,24 @@ def test_real_teachers_build_from_the_registry_with_a_clear_error_when_weights_a
     for name, label in (("owlv2", "OWLv2"), ("grounding-dino", "Grounding DINO"), ("clipseg", "CLIPSeg")):
         with pytest.raises(PdError, match=f"Could not load the {label} model"):
             build_teacher(name, model_id=str(tmp_path / "empty"))
+
+
+def test_the_clip_teacher_builds_openais_clip_with_the_activation_its_weights_were_trained_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenAI's CLIP weights expect QuickGELU; open_clip's "ViT-B-16" has GELU unless told."""
+    import open_clip
+
+    model, preprocess, tokenizer = tiny_open_clip(tmp_path)
+    built = {}
+
+    def create(arch: str, pretrained: str | None = None, **options: object):
+        built.update(options, arch=arch, pretrained=pretrained)
+        return model, None, preprocess
+
+    monkeypatch.setattr(open_clip, "create_model_and_transforms", create)
+    monkeypatch.setattr(open_clip, "get_tokenizer", lambda arch: tokenizer)
+    ClipDenseTeacher.from_pretrained()
+    assert built == {"arch": "ViT-B-16", "pretrained": "openai", "force_quick_gelu": True}
+    ClipDenseTeacher.from_pretrained("ViT-B-16", "laion2b_s34b_b88k")  # trained with GELU
+    assert built["force_quick_gelu"] is False

@@ -325,10 +325,16 @@ class ClipDenseTeacher:
         query: str = "part",
     ):
         import open_clip
+        from open_clip.pretrained import get_pretrained_cfg
 
+        # OpenAI's weights were trained with QuickGELU; open_clip builds its "ViT-B-16" with GELU
+        # and only warns when such weights are loaded into it.
+        quick = bool(pretrained and get_pretrained_cfg(arch, pretrained).get("quick_gelu"))
         try:
             with _quiet_root_logger():
-                model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=pretrained)
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    arch, pretrained=pretrained, force_quick_gelu=quick
+                )
         except (OSError, RuntimeError, ValueError) as error:
             repo = clip_weights(arch, pretrained)
             if repo is None:
