@@ -39,6 +39,28 @@ def is_cached(repo: str) -> bool:
         return False
 
 
+def refuse_unreachable(what: str, repo: str, timeout: float = 3.0) -> None:
+    """`MissingWeights` at once where `repo` (a Hub id) is not cached and would be downloaded, but
+    the Hub's host takes no connection within `timeout` seconds: without network huggingface_hub
+    retries each file for about 25 s before it gives up (51 s for open_clip's two), in silence.
+    Behind a proxy (one set in the environment) the download is left to try."""
+    import os
+    import socket
+    import urllib.parse
+
+    from huggingface_hub import constants
+
+    proxied = any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"))
+    if hub_offline() or proxied or is_cached(repo) or Path(repo).expanduser().is_dir():
+        return
+    endpoint = urllib.parse.urlsplit(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=timeout).close()
+    except (OSError, ValueError) as error:
+        raise MissingWeights(what, repo) from error
+
+
 def fetch_command(repo: str) -> str:
     """The command that puts `repo` into the Hub cache (the `hf` command comes with huggingface_hub)."""
     return f"hf download {repo}"

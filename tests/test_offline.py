@@ -120,3 +120,33 @@ def test_info_prints_cache_paths_and_fetch_commands_whole(
     assert result.exit_code == 0
     assert f"hugging face hub: {long}" in result.stdout
     assert "--teacher owlv2: google/owlv2-base-patch16-ensemble  (not cached: hf download" in result.stdout
+
+
+def test_without_network_a_download_is_refused_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """huggingface_hub would retry each file for about 25 s; a Hub whose host takes no connection
+    is refused before it tries, and one that does (or a proxy in the way) is left to the download."""
+    import socket
+
+    from huggingface_hub import constants
+
+    from partdistill.weights import MissingWeights, refuse_unreachable
+
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+        refuse_unreachable("the OWLv2 model", "google/owlv2-base-patch16-ensemble")  # it answers
+    with pytest.raises(
+        MissingWeights, match=r"'google/owlv2-base-patch16-ensemble': it is not in the Hugging"
+    ):
+        refuse_unreachable("the OWLv2 model", "google/owlv2-base-patch16-ensemble")  # nothing listens now
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    refuse_unreachable("the OWLv2 model", "google/owlv2-base-patch16-ensemble")  # the proxy may reach it

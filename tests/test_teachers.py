@@ -437,6 +437,7 @@ def test_the_clip_teacher_builds_openais_clip_with_the_activation_its_weights_we
 ) -> None:
     """OpenAI's CLIP weights expect QuickGELU; open_clip's "ViT-B-16" has GELU unless told."""
     import open_clip
+    from huggingface_hub import constants
 
     model, preprocess, tokenizer = tiny_open_clip(tmp_path)
     built = {}
@@ -447,6 +448,7 @@ def test_the_clip_teacher_builds_openais_clip_with_the_activation_its_weights_we
 
     monkeypatch.setattr(open_clip, "create_model_and_transforms", create)
     monkeypatch.setattr(open_clip, "get_tokenizer", lambda arch: tokenizer)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # no network check: nothing downloads here
     ClipDenseTeacher.from_pretrained()
     assert built == {"arch": "ViT-B-16", "pretrained": "openai", "force_quick_gelu": True}
     ClipDenseTeacher.from_pretrained("ViT-B-16", "laion2b_s34b_b88k")  # trained with GELU

@@ -17,7 +17,7 @@ from partdistill.formats import shape_from_mesh
 from partdistill.logs import held_back
 from partdistill.shapes import Provenance, Shape
 from partdistill.synth.base import Request
-from partdistill.weights import MissingWeights
+from partdistill.weights import MissingWeights, refuse_unreachable
 
 if TYPE_CHECKING:
     import torch
@@ -75,6 +75,7 @@ class ShapEGenerator:
 
         logging.set_verbosity_error()  # its "couldn't connect" chatter would bury our one sentence
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        refuse_unreachable("the Shap-E model", model_id)
         try:
             with held_back("huggingface_hub"):  # its retries without network: ten lines
                 pipeline = ShapEPipeline.from_pretrained(model_id, dtype=dtype)

@@ -37,7 +37,7 @@ from partdistill.prompts import Category, part_prompt
 from partdistill.render.views import Views
 from partdistill.shapes import Shape
 from partdistill.teach.teachers.base import GLIP_NMS, Prediction, suppress_duplicates
-from partdistill.weights import MissingWeights
+from partdistill.weights import MissingWeights, refuse_unreachable
 
 GROUNDING_DINO = "IDEA-Research/grounding-dino-base"
 OWLV2 = "google/owlv2-base-patch16-ensemble"
@@ -51,6 +51,7 @@ def _load(loader: Any, model_id: str, what: str) -> Any:
     from transformers.utils import logging
 
     logging.set_verbosity_error()
+    refuse_unreachable(f"the {what} model", model_id)
     try:
         with held_back("huggingface_hub"):  # its retries without network: ten lines
             return loader.from_pretrained(model_id)
@@ -330,13 +331,15 @@ class ClipDenseTeacher:
         # OpenAI's weights were trained with QuickGELU; open_clip builds its "ViT-B-16" with GELU
         # and only warns when such weights are loaded into it.
         quick = bool(pretrained and get_pretrained_cfg(arch, pretrained).get("quick_gelu"))
+        repo = clip_weights(arch, pretrained)
+        if repo is not None:
+            refuse_unreachable(f"the open_clip model {arch} ({pretrained})", repo)
         try:
             with _quiet_root_logger():
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     arch, pretrained=pretrained, force_quick_gelu=quick
                 )
         except (OSError, RuntimeError, ValueError) as error:
-            repo = clip_weights(arch, pretrained)
             if repo is None:
                 raise PdError(
                     f"Could not load the open_clip model {arch} ({pretrained}): its weights are not cached "
