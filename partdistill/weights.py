@@ -66,6 +66,33 @@ def fetch_command(repo: str) -> str:
     return f"hf download {repo}"
 
 
+class DamagedWeights(PdError):
+    """A model's files are there (cached, or in the folder given) but cannot be read: a download
+    cut short, a file truncated or replaced."""
+
+    def __init__(self, what: str, repo: str, error: BaseException) -> None:
+        self.what, self.repo, self.error = what, repo, error
+        local = Path(repo).expanduser().is_dir()
+        where = f"its files in {repo}" if local else f"its files in the Hugging Face cache ({hub_cache()})"
+        fetch = "" if local else f"; fetch them again with `{fetch_command(repo)} --force-download`"
+        super().__init__(
+            f"Could not load {what} '{repo}': {where} are damaged or incomplete "
+            f"({type(error).__name__}: {str(error)[:200]}){fetch}."
+        )
+
+    def __reduce__(self) -> tuple:
+        return (DamagedWeights, (self.what, self.repo, self.error))
+
+    @staticmethod
+    def caused(error: BaseException) -> bool:
+        """Whether `error`, raised while loading a model, says its files are damaged (not its id)."""
+        import pickle
+
+        return (
+            isinstance(error, pickle.UnpicklingError | EOFError) or type(error).__name__ == "SafetensorError"
+        )
+
+
 class MissingWeights(PdError):
     """A model's weights are neither cached nor downloadable: one sentence naming the model, the
     cache and the fetch command, and what works without them (`with_advice`).

@@ -150,3 +150,21 @@ def test_without_network_a_download_is_refused_at_once(
         refuse_unreachable("the OWLv2 model", "google/owlv2-base-patch16-ensemble")  # nothing listens now
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     refuse_unreachable("the OWLv2 model", "google/owlv2-base-patch16-ensemble")  # the proxy may reach it
+
+
+def test_damaged_model_files_are_one_sentence(tmp_path: Path) -> None:
+    """A download cut short leaves a model whose weights file is truncated: safetensors' own error
+    came through as a traceback."""
+    from tiny_models import tiny_owlv2
+
+    from partdistill.teach.teachers.vlm import Owlv2Teacher
+
+    model, processor = tiny_owlv2()
+    model.save_pretrained(tmp_path / "owlv2")
+    processor.save_pretrained(tmp_path / "owlv2")
+    weights = tmp_path / "owlv2" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(
+        PdError, match=r"owlv2': its files in \S*owlv2 are damaged or incomplete \(SafetensorError"
+    ):
+        Owlv2Teacher.from_pretrained(str(tmp_path / "owlv2"))

@@ -56,7 +56,7 @@ from partdistill.stops import Stops
 from partdistill.teach.config import TeachConfig, build_config_teacher
 from partdistill.teach.run import follow as follow_teaching
 from partdistill.teach.run import teach
-from partdistill.weights import MissingWeights
+from partdistill.weights import DamagedWeights, MissingWeights
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,7 @@ class DistillJob:
         assert self.category is not None
         try:
             return self.run(progress)
-        except (MissingDependencyError, MissingWeights):
+        except (MissingDependencyError, MissingWeights, DamagedWeights):
             raise  # what this machine lacks, every category lacks
         except PdError as error:
             if Stops.received is not None:  # met while a stop unwinds: the stop's, not the input's

@@ -17,7 +17,7 @@ from partdistill.formats import shape_from_mesh
 from partdistill.logs import held_back
 from partdistill.shapes import Provenance, Shape
 from partdistill.synth.base import Request
-from partdistill.weights import MissingWeights, refuse_unreachable
+from partdistill.weights import DamagedWeights, MissingWeights, refuse_unreachable
 
 if TYPE_CHECKING:
     import torch
@@ -81,6 +81,10 @@ class ShapEGenerator:
                 pipeline = ShapEPipeline.from_pretrained(model_id, dtype=dtype)
         except (OSError, ValueError) as error:
             raise MissingWeights("the Shap-E model", model_id) from error
+        except Exception as error:
+            if DamagedWeights.caused(error):
+                raise DamagedWeights("the Shap-E model", model_id, error) from error
+            raise
         return cls(pipeline, model_id=model_id, device=device, **options)  # type: ignore[arg-type]
 
     def generate(self, request: Request) -> Shape:

@@ -37,7 +37,7 @@ from partdistill.prompts import Category, part_prompt
 from partdistill.render.views import Views
 from partdistill.shapes import Shape
 from partdistill.teach.teachers.base import GLIP_NMS, Prediction, suppress_duplicates
-from partdistill.weights import MissingWeights, refuse_unreachable
+from partdistill.weights import DamagedWeights, MissingWeights, refuse_unreachable
 
 GROUNDING_DINO = "IDEA-Research/grounding-dino-base"
 OWLV2 = "google/owlv2-base-patch16-ensemble"
@@ -57,6 +57,10 @@ def _load(loader: Any, model_id: str, what: str) -> Any:
             return loader.from_pretrained(model_id)
     except (OSError, ValueError) as error:
         raise MissingWeights(f"the {what} model", model_id) from error
+    except Exception as error:
+        if DamagedWeights.caused(error):
+            raise DamagedWeights(f"the {what} model", model_id, error) from error
+        raise
 
 
 @contextlib.contextmanager
@@ -339,7 +343,13 @@ class ClipDenseTeacher:
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     arch, pretrained=pretrained, force_quick_gelu=quick
                 )
-        except (OSError, RuntimeError, ValueError) as error:
+        except Exception as error:
+            if DamagedWeights.caused(error):
+                raise DamagedWeights(
+                    f"the open_clip model {arch} ({pretrained})", repo or arch, error
+                ) from error
+            if not isinstance(error, OSError | RuntimeError | ValueError):
+                raise
             if repo is None:
                 raise PdError(
                     f"Could not load the open_clip model {arch} ({pretrained}): its weights are not cached "
