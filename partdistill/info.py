@@ -82,7 +82,7 @@ def backends() -> list[Row]:
 def models() -> list[Row]:
     """Each model that downloads on first use: its weights, whether they are cached here, and the
     command that fetches them where they are not."""
-    from partdistill.synth.point_e import BASE_MODEL, UPSAMPLER, cache_dir
+    from partdistill.synth.point_e import CACHED_FILES, cache_dir
     from partdistill.synth.shap_e import DEFAULT_MODEL
     from partdistill.teach.teachers import TEACHERS
     from partdistill.weights import fetch_command, is_cached
@@ -92,8 +92,8 @@ def models() -> list[Row]:
     for user, repo in [*hub, ("--generator shap-e", DEFAULT_MODEL)]:
         cached = is_cached(repo)
         rows.append(Row(user, repo, "cached" if cached else f"not cached: {fetch_command(repo)}"))
-    for name in (BASE_MODEL, UPSAMPLER):
-        cached = (cache_dir() / f"{name}.pt").is_file()
+    for name, file in CACHED_FILES.items():
+        cached = (cache_dir() / file).is_file()
         note = "cached" if cached else "not cached: run pd synth --generator point-e once with network"
         rows.append(Row("--generator point-e", name, note))
     return rows

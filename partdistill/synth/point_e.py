@@ -23,6 +23,13 @@ from partdistill.weights import MissingWeights
 
 BASE_MODEL = "base40M-textvec"
 UPSAMPLER = "upsample"
+# The files Point-E keeps in its cache folder: its two checkpoints (named by their download URLs)
+# and the CLIP ViT-L/14 both models condition on (CLIP's own file name).
+CACHED_FILES = {
+    BASE_MODEL: "base_40m_textvec.pt",
+    UPSAMPLER: "upsample_40m.pt",
+    "CLIP ViT-L/14": "ViT-L-14.pt",
+}
 INSTALL = (
     "pip install -e '.[point-e]' (or: pip install 'point-e @ git+https://github.com/openai/point-e.git')"
 )
@@ -61,17 +68,20 @@ class PointEGenerator:
         torch_device = torch.device(device)
         models, diffusions = [], []
         for name in (model_id, UPSAMPLER):
-            model = model_from_config(MODEL_CONFIGS[name], torch_device)
-            model.eval()
+            config = dict(MODEL_CONFIGS[name])
+            if config["name"].startswith("CLIP"):  # its CLIP too, not in ./point_e_model_cache
+                config["cache_dir"] = str(cache_dir())
             try:
+                model = model_from_config(config, torch_device)
                 model.load_state_dict(load_checkpoint(name, torch_device, cache_dir=str(cache_dir())))
-            except Exception as error:  # requests' network errors, or a truncated download
+            except Exception as error:  # requests' or urllib's network errors, or a truncated download
                 raise MissingWeights(
                     "the Point-E checkpoint",
                     name,
                     cache=cache_dir(),
                     fetch="pd synth --generator point-e --n 1 --out <a folder>",
                 ) from error
+            model.eval()
             models.append(model)
             diffusions.append(diffusion_from_config(DIFFUSION_CONFIGS[name]))
         sampler = PointCloudSampler(
