@@ -168,3 +168,16 @@ def test_damaged_model_files_are_one_sentence(tmp_path: Path) -> None:
         PdError, match=r"owlv2': its files in \S*owlv2 are damaged or incomplete \(SafetensorError"
     ):
         Owlv2Teacher.from_pretrained(str(tmp_path / "owlv2"))
+
+
+def test_info_finds_point_e_files_under_the_names_point_e_saves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from partdistill.info import models
+
+    monkeypatch.setenv("PD_POINT_E_CACHE", str(tmp_path))
+    for name in ("base_40m_textvec.pt", "upsample_40m.pt", "ViT-L-14.pt"):  # Point-E's URLs', CLIP's
+        (tmp_path / name).write_bytes(b"weights")
+    rows = [row for row in models() if row.name == "--generator point-e"]
+    assert [row.value for row in rows] == ["base40M-textvec", "upsample", "CLIP ViT-L/14"]
+    assert all(row.note == "cached" for row in rows)
