@@ -181,3 +181,18 @@ def test_info_finds_point_e_files_under_the_names_point_e_saves(
     rows = [row for row in models() if row.name == "--generator point-e"]
     assert [row.value for row in rows] == ["base40M-textvec", "upsample", "CLIP ViT-L/14"]
     assert all(row.note == "cached" for row in rows)
+
+
+def test_another_models_files_are_refused_rather_than_left_at_random_weights(tmp_path: Path) -> None:
+    """transformers loads a CLIPSeg folder as OWLv2 with every tensor missing (random), and only logs it."""
+    from tiny_models import tiny_clipseg
+
+    from partdistill.teach.teachers.vlm import Owlv2Teacher
+
+    model, processor = tiny_clipseg()
+    model.save_pretrained(tmp_path / "clipseg")
+    processor.save_pretrained(tmp_path / "clipseg")
+    with pytest.raises(
+        PdError, match=r"clipseg holds no weights of the OWLv2 model \(98 of its 98 tensors are miss"
+    ):
+        Owlv2Teacher.from_pretrained(str(tmp_path / "clipseg"))

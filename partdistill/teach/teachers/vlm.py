@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.logs import held_back
 from partdistill.prompts import Category, part_prompt
 from partdistill.render.views import Views
@@ -54,13 +54,24 @@ def _load(loader: Any, model_id: str, what: str) -> Any:
     refuse_unreachable(f"the {what} model", model_id)
     try:
         with held_back("huggingface_hub"):  # its retries without network: ten lines
-            return loader.from_pretrained(model_id)
+            if not issubclass(loader, torch.nn.Module):  # a processor
+                return loader.from_pretrained(model_id)
+            model, loading = loader.from_pretrained(model_id, output_loading_info=True)
     except (OSError, ValueError) as error:
         raise MissingWeights(f"the {what} model", model_id) from error
     except Exception as error:
         if DamagedWeights.caused(error):
             raise DamagedWeights(f"the {what} model", model_id, error) from error
         raise
+    # Another model's files load too, into a model left at its random initial weights, with only
+    # a log line (which the verbosity above holds back) to say so.
+    missing, total = len(loading["missing_keys"]), len(model.state_dict())
+    if missing > total // 2:
+        raise PdError(
+            f"{model_id} holds no weights of the {what} model ({missing} of its {total} tensors are "
+            f"missing): it is another model; give {option('model_id')} one of the {what} kind."
+        )
+    return model
 
 
 @contextlib.contextmanager
