@@ -9,6 +9,7 @@ and the command that fetches it, and the caller adds what still works offline (`
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from partdistill.errors import PdError
@@ -113,6 +114,11 @@ class MissingWeights(PdError):
         folder = hub_cache() if cache is None else cache
         if hub and Path(repo).expanduser().is_dir():  # a local folder, not a Hub id
             text = f"Could not load {what} from {repo}: the folder does not hold its files"
+        elif hub and not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", repo):  # what no hub id looks like
+            text = (
+                f"Could not load {what} from '{repo}': it is neither a folder here nor a Hugging Face "
+                "model id (name or org/name)"
+            )
         else:
             where = f"the Hugging Face cache ({folder})" if hub else str(folder)
             offline = hub and hub_offline()

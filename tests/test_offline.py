@@ -196,3 +196,15 @@ def test_another_models_files_are_refused_rather_than_left_at_random_weights(tmp
         PdError, match=r"clipseg holds no weights of the OWLv2 model \(98 of its 98 tensors are miss"
     ):
         Owlv2Teacher.from_pretrained(str(tmp_path / "clipseg"))
+
+
+def test_an_id_that_is_neither_a_folder_nor_a_hub_id_is_said_to_be_so(offline: Path) -> None:
+    from partdistill.weights import MissingWeights
+
+    for given in ("/no/such/folder", "not a valid id!!"):
+        said = str(MissingWeights("the OWLv2 model", given))
+        assert f"from '{given}': it is neither a folder here nor a Hugging Face model id" in said
+        assert "hf download" not in said
+    assert "`hf download google/owlv2-base-patch16-ensemble`" in str(
+        MissingWeights("the OWLv2 model", "google/owlv2-base-patch16-ensemble")
+    )
