@@ -176,5 +176,5 @@ def test_a_loss_from_doubling_the_views_asks_no_margin_and_is_said() -> None:
         in (choice.reason)
     )
     assert choice.reason.endswith(
-        " (agreement in %: each held-out unit's share of points given its part; not mIoU)"
+        " (agreement in %: the share of the points of each held-out unit given its part; not mIoU)"
     )

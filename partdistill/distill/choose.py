@@ -216,7 +216,6 @@ def compare_candidates(items: list[Item], held: dict[str, list[np.ndarray]]) -> 
         how = f"no student agreed better with held-out views {noise}"
     else:
         how = f"it agreed {'at least as well' if two else 'at least as well as any'} with held-out views"
-    reason = (
-        f"{how}: {figures} (agreement in %: each held-out unit's share of points given its part; not mIoU)"
-    )
+    measure = "agreement in %: the share of the points of each held-out unit given its part; not mIoU"
+    reason = f"{how}: {figures} ({measure})"
     return Choice(best, scores.get(STUDENT), scores[LIFTING], reason, scores.get(GENERATED), margin)
