@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -120,6 +122,14 @@ def test_old_or_foreign_checkpoints_are_refused(tmp_path: Path) -> None:
     (tmp_path / "junk.pth").write_text("not a checkpoint")
     with pytest.raises(PdError, match="not a readable PyTorch checkpoint"):
         build_student("point-m2ae", 4, tmp_path / "junk.pth")
+    # A training checkpoint saved with its options (an argparse Namespace, numpy scalars).
+    torch.save(
+        {"base_model": {}, "args": argparse.Namespace(lr=1e-3), "epoch": np.int64(3)}, tmp_path / "full.pth"
+    )
+    with pytest.raises(
+        PdError, match=r"full\.pth holds objects besides tensors, .* save its 'base_model' state dict"
+    ):
+        build_student("point-m2ae", 4, tmp_path / "full.pth")
 
 
 def test_point_m2ae_without_a_checkpoint_does_not_pretend() -> None:

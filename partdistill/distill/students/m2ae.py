@@ -234,6 +234,11 @@ class PointM2AEStudent(nn.Module):
                 warnings.simplefilter("ignore", UserWarning)
                 saved = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # pickle, zip and torch errors alike mean "not a checkpoint"
+            if "Unsupported global" in str(error):  # a checkpoint, with objects besides tensors
+                raise PdError(
+                    f"{path} holds objects besides tensors, which pd does not unpickle (they could run "
+                    "code): save its 'base_model' state dict alone with torch.save and give that file."
+                ) from error
             raise PdError(f"{path} is not a readable PyTorch checkpoint ({type(error).__name__}).") from error
         state = saved.get("base_model", saved) if isinstance(saved, dict) else None
         if not isinstance(state, dict):
