@@ -208,3 +208,18 @@ def test_an_id_that_is_neither_a_folder_nor_a_hub_id_is_said_to_be_so(offline: P
     assert "`hf download google/owlv2-base-patch16-ensemble`" in str(
         MissingWeights("the OWLv2 model", "google/owlv2-base-patch16-ensemble")
     )
+
+
+def test_clip_ids_open_clip_does_not_know_are_said_to_be_so(offline: Path, tmp_path: Path) -> None:
+    from partdistill.teach.teachers import build_teacher
+
+    cases = {
+        "ViT-B-16:nosuchtag": r"open_clip has no weights 'nosuchtag' for ViT-B-16 \(its tags: openai, ",
+        "NoSuchArch:openai": r"open_clip has no model 'NoSuchArch'; give `model_id` as ARCH:TAG",
+        f"ViT-B-16:{tmp_path / 'junk.pt'}": r"junk\.pt\): the file is no open_clip checkpoint of ViT-B-16",
+        "hf-hub:org/clip": r"open_clip model hf-hub:org/clip 'org/clip': it is not in the Hugging Face cache",
+    }
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    for model_id, said in cases.items():
+        with pytest.raises(PdError, match=said):
+            build_teacher("clip", model_id=model_id)

@@ -70,9 +70,12 @@ def _clipseg(model_id: str | None, threshold: float | None, device: str, options
 def _clip(model_id: str | None, threshold: float | None, device: str, options: dict[str, Any]) -> Teacher:
     from partdistill.teach.teachers.vlm import CLIP, ClipDenseTeacher
 
-    arch, pretrained = (
-        model_id.split(":", 1) if model_id and ":" in model_id else (model_id or CLIP[0], CLIP[1])
-    )
+    if model_id and model_id.startswith("hf-hub:"):  # open_clip's own form: the weights come with it
+        arch, pretrained = model_id, None
+    else:
+        arch, pretrained = (
+            model_id.split(":", 1) if model_id and ":" in model_id else (model_id or CLIP[0], CLIP[1])
+        )
     return ClipDenseTeacher.from_pretrained(
         arch, pretrained, device=device, **_settings(None, options, "query")
     )

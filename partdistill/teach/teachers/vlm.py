@@ -25,13 +25,14 @@ import contextlib
 import logging
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from partdistill.errors import PdError, option
+from partdistill.errors import PdError, first_few, option
 from partdistill.logs import held_back
 from partdistill.prompts import Category, part_prompt
 from partdistill.render.views import Views
@@ -345,28 +346,44 @@ class ClipDenseTeacher:
 
         # OpenAI's weights were trained with QuickGELU; open_clip builds its "ViT-B-16" with GELU
         # and only warns when such weights are loaded into it.
+        hub = arch.startswith("hf-hub:")  # a model and its weights from one Hub repository
+        if not hub and arch not in open_clip.list_models():
+            raise PdError(
+                f"open_clip has no model '{arch}'; give {option('model_id')} as ARCH:TAG (such as "
+                f"{CLIP[0]}:{CLIP[1]}) or hf-hub:<org>/<name>."
+            )
+        tags = [] if hub else open_clip.list_pretrained_tags_by_model(arch)
+        if pretrained and not hub and pretrained not in tags and not Path(pretrained).expanduser().is_file():
+            raise PdError(
+                f"open_clip has no weights '{pretrained}' for {arch} (its tags: {first_few(tags, 6)}), and "
+                "no file of that name is here."
+            )
         quick = bool(pretrained and get_pretrained_cfg(arch, pretrained).get("quick_gelu"))
-        repo = clip_weights(arch, pretrained)
+        what = f"the open_clip model {arch}" + (f" ({pretrained})" if pretrained else "")
+        repo = arch.removeprefix("hf-hub:") if hub else clip_weights(arch, pretrained)
         if repo is not None:
-            refuse_unreachable(f"the open_clip model {arch} ({pretrained})", repo)
+            refuse_unreachable(what, repo)
         try:
             with _quiet_root_logger():
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     arch, pretrained=pretrained, force_quick_gelu=quick
                 )
         except Exception as error:
-            if DamagedWeights.caused(error):
-                raise DamagedWeights(
-                    f"the open_clip model {arch} ({pretrained})", repo or arch, error
+            if pretrained and Path(pretrained).expanduser().is_file():  # torch's unpickler's errors vary
+                raise PdError(
+                    f"Could not load {what}: the file is no open_clip checkpoint of {arch} "
+                    f"({type(error).__name__})."
                 ) from error
+            if DamagedWeights.caused(error):
+                raise DamagedWeights(what, repo or arch, error) from error
             if not isinstance(error, OSError | RuntimeError | ValueError):
                 raise
             if repo is None:
                 raise PdError(
-                    f"Could not load the open_clip model {arch} ({pretrained}): its weights are not cached "
+                    f"Could not load {what}: its weights are not cached "
                     "and could not be downloaded (check the name and the network)."
                 ) from error
-            raise MissingWeights(f"the open_clip model {arch} ({pretrained})", repo) from error
+            raise MissingWeights(what, repo) from error
         return cls(model, preprocess, open_clip.get_tokenizer(arch), query=query, device=device)
 
     @torch.no_grad()
