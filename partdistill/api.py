@@ -850,6 +850,7 @@ def import_shapes(
             results = import_files(root, category, out, points, seed, forget, frame, progress)
             count = None
         else:
+            Collection.create(out)  # writes nothing: a folder it refuses is refused before the checking
             with tracked(progress, f"checking {root}", total) as bar:
                 for _ in data.shapes(chosen):  # every shape readable before any is written
                     bar.advance()

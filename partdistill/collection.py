@@ -181,8 +181,8 @@ class Collection:
         )
         if theirs:
             raise PdError(
-                f"{root} holds files that are no collection's ({first_few(theirs, 3)}); give "
-                f"{option('out')} a new folder or a collection."
+                f"{root} holds other files ({first_few(theirs, 3)}) and no collection; give "
+                f"{option('out')} a new or empty folder, or a collection."
             )
         shapes, log = inside(root, SHAPES_DIR), inside(root, LOG)
         if log.exists() or (shapes.is_dir() and any(shapes.iterdir())):

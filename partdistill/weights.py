@@ -9,7 +9,6 @@ and the command that fetches it, and the caller adds what still works offline (`
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from partdistill.errors import PdError
@@ -40,18 +39,29 @@ def is_cached(repo: str) -> bool:
         return False
 
 
+def _hub_id(repo: str) -> bool:
+    """Whether `repo` has the form of a Hub repository id ("name" or "org/name")."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo)
+    except HFValidationError:
+        return False
+    return True
+
+
 def refuse_unreachable(what: str, repo: str, timeout: float = 3.0) -> None:
     """`MissingWeights` at once where `repo` (a Hub id) is not cached and would be downloaded, but
     the Hub's host takes no connection within `timeout` seconds: without network huggingface_hub
     retries each file for about 25 s before it gives up (51 s for open_clip's two), in silence.
-    Behind a proxy (one set in the environment) the download is left to try."""
-    import os
+    Behind a proxy the download is left to try."""
     import socket
     import urllib.parse
+    import urllib.request
 
     from huggingface_hub import constants
 
-    proxied = any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"))
+    proxied = bool(urllib.request.getproxies())  # the environment's, or the system's (macOS, Windows)
     if hub_offline() or proxied or is_cached(repo) or Path(repo).expanduser().is_dir():
         return
     endpoint = urllib.parse.urlsplit(constants.ENDPOINT)
@@ -71,13 +81,19 @@ class DamagedWeights(PdError):
     """A model's files are there (cached, or in the folder given) but cannot be read: a download
     cut short, a file truncated or replaced."""
 
-    def __init__(self, what: str, repo: str, error: BaseException) -> None:
+    def __init__(self, what: str, repo: str | None, error: BaseException) -> None:
+        """`repo`: the Hub repository or local folder the files came from (None: elsewhere)."""
         self.what, self.repo, self.error = what, repo, error
-        local = Path(repo).expanduser().is_dir()
-        where = f"its files in {repo}" if local else f"its files in the Hugging Face cache ({hub_cache()})"
-        fetch = "" if local else f"; fetch them again with `{fetch_command(repo)} --force-download`"
+        if repo is None:  # open_clip's weights from a URL
+            where, fetch = "its cached files", ""
+        elif Path(repo).expanduser().is_dir():
+            where, fetch = f"its files in {repo}", ""
+        else:
+            where = f"its files in the Hugging Face cache ({hub_cache()})"
+            fetch = f"; fetch them again with `{fetch_command(repo)} --force-download`"
+        named = f" '{repo}'" if repo else ""
         super().__init__(
-            f"Could not load {what} '{repo}': {where} are damaged or incomplete "
+            f"Could not load {what}{named}: {where} are damaged or incomplete "
             f"({type(error).__name__}: {str(error)[:200]}){fetch}."
         )
 
@@ -89,9 +105,9 @@ class DamagedWeights(PdError):
         """Whether `error`, raised while loading a model, says its files are damaged (not its id)."""
         import pickle
 
-        return (
-            isinstance(error, pickle.UnpicklingError | EOFError) or type(error).__name__ == "SafetensorError"
-        )
+        truncated = isinstance(error, RuntimeError) and "PytorchStreamReader failed" in str(error)
+        unreadable = isinstance(error, pickle.UnpicklingError | EOFError)
+        return truncated or unreadable or type(error).__name__ == "SafetensorError"
 
 
 class MissingWeights(PdError):
@@ -114,7 +130,7 @@ class MissingWeights(PdError):
         folder = hub_cache() if cache is None else cache
         if hub and Path(repo).expanduser().is_dir():  # a local folder, not a Hub id
             text = f"Could not load {what} from {repo}: the folder does not hold its files"
-        elif hub and not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", repo):  # what no hub id looks like
+        elif hub and not _hub_id(repo):
             text = (
                 f"Could not load {what} from '{repo}': it is neither a folder here nor a Hugging Face "
                 "model id (name or org/name)"

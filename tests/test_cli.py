@@ -478,7 +478,7 @@ def test_synth_and_import_refuse_a_folder_of_the_users_files(tmp_path: Path, com
     said = " ".join(result.stderr.split())
     assert (
         result.exit_code == 1
-        and "u holds files that are no collection's (notes.txt); give --out a new" in said
+        and "u holds other files (notes.txt) and no collection; give --out a new or empty" in said
     )
     assert sorted(path.name for path in (tmp_path / "u").iterdir()) == ["notes.txt"]
 

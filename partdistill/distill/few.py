@@ -76,15 +76,13 @@ def plan_generated(
         if (path / MANIFEST).is_file():
             shapes.append(path)
             continue
-        if not KnowledgeStore.is_store(path):
-            try:
-                find_h5_files(path)
-            except PdError as error:
-                raise PdError(
-                    f"{path} is none of what {option('with_')} takes: a collection of generated shapes "
-                    "(pd synth, or pd import of shape files), its pd teach folder, or a folder of "
-                    "PartDistill h5 files."
-                ) from error
+        h5 = path.suffix == ".h5" if path.is_file() else bool(find_h5_files(path, required=False))
+        if not (KnowledgeStore.is_store(path) or h5):
+            raise PdError(
+                f"{path} is none of what {option('with_')} takes: a collection of generated shapes "
+                "(pd synth, or pd import of shape files), its pd teach folder, or a folder of "
+                "PartDistill h5 files."
+            )
         knowledge.append(path)
     _, generated = plan_sources(shapes, knowledge, category, teach, pinned)
     _refuse_the_same_files(sources, generated)

@@ -179,15 +179,15 @@ def write_partdistill_h5(path: str | Path, shape: Shape, knowledge: Knowledge, c
         out["conf_view"] = conf_view
 
 
-def find_h5_files(root: str | Path) -> list[Path]:
+def find_h5_files(root: str | Path, required: bool = True) -> list[Path]:
     """Every preprocess.h5 under `root` (any depth), sorted; a link under `root` that leads out of
-    it is refused (`files_under`)."""
+    it is refused (`files_under`). None found is a PdError where `required`."""
     root = Path(root)
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise PdError(f"{root} does not exist: expected a folder of PartDistill preprocess.h5 files.")
     files = files_under(root, FILE_NAME)
-    if not files:
+    if not files and required:
         raise PdError(f"{root} holds no {FILE_NAME} files (expected <synset>/<id>/extracted/{FILE_NAME}).")
     return files

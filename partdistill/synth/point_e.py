@@ -72,8 +72,10 @@ class PointEGenerator:
             if config["name"].startswith("CLIP"):  # its CLIP too, not in ./point_e_model_cache
                 config["cache_dir"] = str(cache_dir())
             try:
-                model = model_from_config(config, torch_device)
+                model = model_from_config(config, torch_device)  # its CLIP downloads here: urllib's OSErrors
                 model.load_state_dict(load_checkpoint(name, torch_device, cache_dir=str(cache_dir())))
+            except (ImportError, torch.cuda.OutOfMemoryError):
+                raise  # a package Point-E lacks (its clip), or the device's memory: not the weights
             except Exception as error:  # requests' or urllib's network errors, or a truncated download
                 raise MissingWeights(
                     "the Point-E checkpoint",

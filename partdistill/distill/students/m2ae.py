@@ -234,7 +234,7 @@ class PointM2AEStudent(nn.Module):
                 warnings.simplefilter("ignore", UserWarning)
                 saved = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # pickle, zip and torch errors alike mean "not a checkpoint"
-            if "Unsupported global" in str(error):  # a checkpoint, with objects besides tensors
+            if "Unsupported global" in str(error) or "Unsupported class" in str(error):  # torch >= / < 2.4
                 raise PdError(
                     f"{path} holds objects besides tensors, which pd does not unpickle (they could run "
                     "code): save its 'base_model' state dict alone with torch.save and give that file."

@@ -55,7 +55,7 @@ def _load(loader: Any, model_id: str, what: str) -> Any:
     refuse_unreachable(f"the {what} model", model_id)
     try:
         with held_back("huggingface_hub"):  # its retries without network: ten lines
-            if not issubclass(loader, torch.nn.Module):  # a processor
+            if loader.__name__.endswith("Processor"):  # a model is an nn.Module or an AutoModel
                 return loader.from_pretrained(model_id)
             model, loading = loader.from_pretrained(model_id, output_loading_info=True)
     except (OSError, ValueError) as error:
@@ -347,6 +347,10 @@ class ClipDenseTeacher:
         # OpenAI's weights were trained with QuickGELU; open_clip builds its "ViT-B-16" with GELU
         # and only warns when such weights are loaded into it.
         hub = arch.startswith("hf-hub:")  # a model and its weights from one Hub repository
+        if not hub:  # as open_clip reads them: ViT-B/16, laion2b-s34b-b88k and OpenAI are its names too
+            arch = arch.replace("/", "-")
+            if pretrained and not Path(pretrained).expanduser().is_file():
+                pretrained = pretrained.lower().replace("-", "_")
         if not hub and arch not in open_clip.list_models():
             raise PdError(
                 f"open_clip has no model '{arch}'; give {option('model_id')} as ARCH:TAG (such as "
@@ -375,7 +379,7 @@ class ClipDenseTeacher:
                     f"({type(error).__name__})."
                 ) from error
             if DamagedWeights.caused(error):
-                raise DamagedWeights(what, repo or arch, error) from error
+                raise DamagedWeights(what, repo, error) from error
             if not isinstance(error, OSError | RuntimeError | ValueError):
                 raise
             if repo is None:
