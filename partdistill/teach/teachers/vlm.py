@@ -344,24 +344,25 @@ class ClipDenseTeacher:
         import open_clip
         from open_clip.pretrained import get_pretrained_cfg
 
-        # OpenAI's weights were trained with QuickGELU; open_clip builds its "ViT-B-16" with GELU
-        # and only warns when such weights are loaded into it.
         hub = arch.startswith("hf-hub:")  # a model and its weights from one Hub repository
+        local = bool(pretrained) and Path(pretrained).expanduser().is_file()  # a checkpoint file as tag
         if not hub:  # as open_clip reads them: ViT-B/16, laion2b-s34b-b88k and OpenAI are its names too
             arch = arch.replace("/", "-")
-            if pretrained and not Path(pretrained).expanduser().is_file():
+            if arch not in open_clip.list_models():
+                raise PdError(
+                    f"open_clip has no model '{arch}'; give {option('model_id')} as ARCH:TAG (such as "
+                    f"{CLIP[0]}:{CLIP[1]}) or hf-hub:<org>/<name>."
+                )
+            if pretrained and not local:
                 pretrained = pretrained.lower().replace("-", "_")
-        if not hub and arch not in open_clip.list_models():
-            raise PdError(
-                f"open_clip has no model '{arch}'; give {option('model_id')} as ARCH:TAG (such as "
-                f"{CLIP[0]}:{CLIP[1]}) or hf-hub:<org>/<name>."
-            )
-        tags = [] if hub else open_clip.list_pretrained_tags_by_model(arch)
-        if pretrained and not hub and pretrained not in tags and not Path(pretrained).expanduser().is_file():
-            raise PdError(
-                f"open_clip has no weights '{pretrained}' for {arch} (its tags: {first_few(tags, 6)}), and "
-                "no file of that name is here."
-            )
+                tags = open_clip.list_pretrained_tags_by_model(arch)
+                if pretrained not in tags:
+                    raise PdError(
+                        f"open_clip has no weights '{pretrained}' for {arch} (its tags: "
+                        f"{first_few(tags, 6)}), and no file of that name is here."
+                    )
+        # OpenAI's weights were trained with QuickGELU; open_clip builds its "ViT-B-16" with GELU
+        # and only warns when such weights are loaded into it.
         quick = bool(pretrained and get_pretrained_cfg(arch, pretrained).get("quick_gelu"))
         what = f"the open_clip model {arch}" + (f" ({pretrained})" if pretrained else "")
         repo = arch.removeprefix("hf-hub:") if hub else clip_weights(arch, pretrained)
@@ -373,7 +374,7 @@ class ClipDenseTeacher:
                     arch, pretrained=pretrained, force_quick_gelu=quick
                 )
         except Exception as error:
-            if pretrained and Path(pretrained).expanduser().is_file():  # torch's unpickler's errors vary
+            if local:  # torch's unpickler's errors vary
                 raise PdError(
                     f"Could not load {what}: the file is no open_clip checkpoint of {arch} "
                     f"({type(error).__name__})."
