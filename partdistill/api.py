@@ -820,10 +820,9 @@ def import_shapes(
     names = [name for name in _names(categories, "categories") or [] if name]
     if dataset == "files":
         # A collection brings its category along: its own, a user category included, is known now.
-        existing = Collection.open(out) if (out / MANIFEST).is_file() else None
-        own = {record.category for record in existing.ok_records} if existing is not None else set()
-        if not names and parts is None and len(own) == 1 and None not in own:
-            category = _category(own.pop(), None, "categories")
+        own = Collection.open(out).shared_category() if (out / MANIFEST).is_file() else None
+        if not names and parts is None and own is not None:
+            category = own
         elif len(names) != 1:
             raise PdError(
                 f"Importing files needs the one category they show, named with {option('categories')}: a "

@@ -290,13 +290,18 @@ class Collection:
             failed = f" (the {len(self)} it lists failed to be made)" if len(self) else ""
             raise PdError(f"{self.root} holds no shapes{failed}: there is nothing to work on.")
 
+    def shared_category(self) -> Category | None:
+        """The category every shape names, None where they name several or one names none."""
+        names = {record.category for record in self.ok_records}
+        return find_category(next(iter(names))) if len(names) == 1 and None not in names else None
+
     def category_for(self, asked: Category | None = None, force: bool = False) -> Category:
         """The category to treat the shapes as: `asked`, or the one every shape shares. A category
         that contradicts a shape's own is refused unless `force` (`force_category`), a collection
         of several categories too: every shape of it would be taught and distilled as `asked`."""
         self.require_shapes()
         names = {record.category for record in self.ok_records}
-        own = find_category(next(iter(names))) if len(names) == 1 and None not in names else None
+        own = self.shared_category()
         if asked is None:
             several = sorted(str(name) for name in names - {None})
             if len(several) > 1:
