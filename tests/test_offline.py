@@ -184,18 +184,22 @@ def test_info_finds_point_e_files_under_the_names_point_e_saves(
 
 
 def test_another_models_files_are_refused_rather_than_left_at_random_weights(tmp_path: Path) -> None:
-    """transformers loads a CLIPSeg folder as OWLv2 with every tensor missing (random), and only logs it."""
-    from tiny_models import tiny_clipseg
+    """transformers loads a CLIPSeg folder as OWLv2, every tensor left random, and only logs it; and
+    an OWLv2 folder whose weights file is another model's loads the same way."""
+    from tiny_models import tiny_clipseg, tiny_owlv2
 
     from partdistill.teach.teachers.vlm import Owlv2Teacher
 
-    model, processor = tiny_clipseg()
-    model.save_pretrained(tmp_path / "clipseg")
-    processor.save_pretrained(tmp_path / "clipseg")
-    with pytest.raises(
-        PdError, match=r"clipseg holds no weights of the OWLv2 model \(\d+ of its \d+ tensors are missing"
-    ):
+    for name, (model, processor) in {"clipseg": tiny_clipseg(), "owlv2": tiny_owlv2()}.items():
+        model.save_pretrained(tmp_path / name)
+        processor.save_pretrained(tmp_path / name)
+    with pytest.raises(PdError, match=r"clipseg is a 'clipseg' model where the OWLv2 teacher needs 'owlv2'"):
         Owlv2Teacher.from_pretrained(str(tmp_path / "clipseg"))
+    (tmp_path / "clipseg" / "model.safetensors").replace(tmp_path / "owlv2" / "model.safetensors")
+    with pytest.raises(
+        PdError, match=r"owlv2 holds no weights of the OWLv2 model \(\d+ of its \d+ tensors are missing"
+    ):
+        Owlv2Teacher.from_pretrained(str(tmp_path / "owlv2"))
 
 
 def test_an_id_that_is_neither_a_folder_nor_a_hub_id_is_said_to_be_so(offline: Path) -> None:

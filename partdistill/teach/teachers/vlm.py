@@ -46,31 +46,41 @@ CLIPSEG = "CIDAS/clipseg-rd64-refined"
 CLIP = ("ViT-B-16", "openai")
 
 
-def _load(loader: Any, model_id: str, what: str) -> Any:
+def _load(loader: Any, model_id: str, what: str, model_type: str | None = None) -> Any:
     """`loader.from_pretrained(model_id)`, with a missing download turned into one sentence
-    (`MissingWeights`; `build_teacher` adds which teachers work without it)."""
+    (`MissingWeights`; `build_teacher` adds which teachers work without it). A model is named by
+    its `model_type` (a processor by None), and another model's files are refused."""
+    from transformers import PretrainedConfig
     from transformers.utils import logging
 
     logging.set_verbosity_error()
     refuse_unreachable(f"the {what} model", model_id)
     try:
         with held_back("huggingface_hub"):  # its retries without network: ten lines
-            if loader.__name__.endswith("Processor"):  # a model is an nn.Module or an AutoModel
+            if model_type is None:
                 return loader.from_pretrained(model_id)
+            given = PretrainedConfig.get_config_dict(model_id)[0].get("model_type", model_type)
+            if given != model_type:  # transformers loads it all the same, with a log line
+                raise PdError(
+                    f"{model_id} is a '{given}' model where the {what} teacher needs '{model_type}'; "
+                    f"give {option('model_id')} one of that kind."
+                )
             model, loading = loader.from_pretrained(model_id, output_loading_info=True)
     except (OSError, ValueError) as error:
         raise MissingWeights(f"the {what} model", model_id) from error
+    except PdError:
+        raise
     except Exception as error:
         if DamagedWeights.caused(error):
             raise DamagedWeights(f"the {what} model", model_id, error) from error
         raise
-    # Another model's files load too, into a model left at its random initial weights, with only
-    # a log line (which the verbosity above holds back) to say so.
+    # Files of the right kind without its weights load too, left at random initial weights, with
+    # only a log line (which the verbosity above holds back) to say so.
     missing, total = len(loading["missing_keys"]), len(model.state_dict())
     if missing > total // 2:
         raise PdError(
             f"{model_id} holds no weights of the {what} model ({missing} of its {total} tensors are "
-            f"missing): it is another model; give {option('model_id')} one of the {what} kind."
+            f"missing); give {option('model_id')} one of the {what} kind."
         )
     return model
 
@@ -166,7 +176,7 @@ class GroundingDinoTeacher(_Detector):
     def from_pretrained(cls, model_id: str = GROUNDING_DINO, *, device: str = "cpu", **options: Any):
         from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
-        model = _load(AutoModelForZeroShotObjectDetection, model_id, "Grounding DINO")
+        model = _load(AutoModelForZeroShotObjectDetection, model_id, "Grounding DINO", "grounding-dino")
         return cls(model, _load(AutoProcessor, model_id, "Grounding DINO"), device=device, **options)
 
     def phrases(self, category: Category) -> tuple[list[str], list[int]]:
@@ -217,7 +227,7 @@ class Owlv2Teacher(_Detector):
     def from_pretrained(cls, model_id: str = OWLV2, *, device: str = "cpu", **options: Any):
         from transformers import Owlv2ForObjectDetection, Owlv2Processor
 
-        model = _load(Owlv2ForObjectDetection, model_id, "OWLv2")
+        model = _load(Owlv2ForObjectDetection, model_id, "OWLv2", "owlv2")
         return cls(model, _load(Owlv2Processor, model_id, "OWLv2"), device=device, **options)
 
     @torch.no_grad()
@@ -280,7 +290,7 @@ class ClipSegTeacher:
     def from_pretrained(cls, model_id: str = CLIPSEG, *, device: str = "cpu", **options: Any):
         from transformers import CLIPSegForImageSegmentation, CLIPSegProcessor
 
-        model = _load(CLIPSegForImageSegmentation, model_id, "CLIPSeg")
+        model = _load(CLIPSegForImageSegmentation, model_id, "CLIPSeg", "clipseg")
         return cls(model, _load(CLIPSegProcessor, model_id, "CLIPSeg"), device=device, **options)
 
     @torch.no_grad()
