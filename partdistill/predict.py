@@ -4,7 +4,8 @@
 `label` property), `<name>.json` (one label per input point in input order, as the run's part
 ids, with the part names; for meshes also one label per face; the input's own labels where it has
 them under the run's part names) and `<name>.png` (a picture); then `inputs.json` (each name's
-input, those of earlier runs into the same folder kept) and `view.html`. It writes only files
+input, those of earlier runs into the same folder kept; written every few seconds and at a stop,
+so that it lists every finished output) and `view.html`. It writes only files
 that are new in the output folder or that an earlier pd predict wrote there (`files.CommandFiles`).
 """
 
@@ -88,29 +89,40 @@ def label_files(
     names = output_names(inputs)
     check_names(names)
     claim_outputs(out, names, page)
-    done, unsealed, sealed_at = [], [], time.monotonic()
-    with tracked(progress, "labelling", len(shapes)) as bar:
-        for path, shape, name in zip(inputs, shapes, names, strict=True):
-            labels = trained.labels(shape.rotated(frame), seed=seed)
-            unsealed += [
-                each.name for each in write_prediction(shape, labels, trained, out, name, path, frame)
-            ]
-            # Sealed every few seconds, not after each input: each seal rewrites the whole record
-            # (3,000 inputs sealed one by one took 40 s here).
-            if time.monotonic() - sealed_at > SEAL_EVERY:
-                seal_outputs(out, unsealed)
-                unsealed, sealed_at = [], time.monotonic()
-            done.append(Predicted(path, name, labels))
-            bar.advance()
-    write_json(inside(out, INPUTS_FILE), _earlier(out, names) | {item.name: str(item.input) for item in done})
-    seal_outputs(out, [*unsealed, INPUTS_FILE])
+    earlier, done, unsealed = _earlier(out), [], []
+
+    def record() -> None:  # the outputs written so far, listed and sealed
+        redone = {item.name: str(item.input) for item in done}
+        write_json(inside(out, INPUTS_FILE), {n: s for n, s in earlier.items() if n not in redone} | redone)
+        seal_outputs(out, [*unsealed, INPUTS_FILE])
+        unsealed.clear()
+
+    sealed_at = time.monotonic()
+    try:
+        with tracked(progress, "labelling", len(shapes)) as bar:
+            for path, shape, name in zip(inputs, shapes, names, strict=True):
+                labels = trained.labels(shape.rotated(frame), seed=seed)
+                written = write_prediction(shape, labels, trained, out, name, path, frame)
+                unsealed += [each.name for each in written]
+                done.append(Predicted(path, name, labels))
+                # Recorded every few seconds, not after each input: each seal rewrites the whole
+                # record (3,000 inputs sealed one by one took 40 s here).
+                if time.monotonic() - sealed_at > SEAL_EVERY:
+                    record()
+                    sealed_at = time.monotonic()
+                bar.advance()
+    except BaseException:  # a stop or a failure: what was written is listed as it is (and raised)
+        if done:
+            record()
+        raise
+    record()
     return done
 
 
-def _earlier(out: Path, names: list[str]) -> dict[str, str]:
-    """What an earlier pd predict into `out` listed in INPUTS_FILE, `names` do not replace and the
-    user has not deleted (its `<name>.json`, which the page reads, is there): those outputs stay in
-    the folder, so they stay in its list (and on its page)."""
+def _earlier(out: Path) -> dict[str, str]:
+    """What an earlier pd predict into `out` listed in INPUTS_FILE and the user has not deleted
+    (its `<name>.json`, which the page reads, is there): the outputs this one does not replace stay
+    in the folder, so they stay in its list (and on its page)."""
     listing = inside(out, INPUTS_FILE)
     if not listing.exists():
         return {}
@@ -118,7 +130,7 @@ def _earlier(out: Path, names: list[str]) -> dict[str, str]:
     return {
         name: source
         for name, source in earlier.items()
-        if name not in names and isinstance(source, str) and inside(out, f"{name}.json").is_file()
+        if isinstance(source, str) and inside(out, f"{name}.json").is_file()
     }
 
 

@@ -583,6 +583,35 @@ def test_python_calls_on_a_run_leave_the_callers_random_numbers_and_refuse_bad_i
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+def test_a_stopped_predict_lists_the_outputs_it_wrote(
+    run: Path, knives: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop at the third input leaves the first two listed in inputs.json, sealed, beside what an
+    earlier predict listed; a run to the end lists them all."""
+    from partdistill.distill.trained import TrainedStudent
+
+    inputs = sorted(Collection.open(knives).path(r.file) for r in Collection.open(knives).ok_records)
+    out = tmp_path / "p"
+    api.predict(inputs[3:], run=run, out=out, device="cpu", view=False)
+    labels, calls = TrainedStudent.labels, []
+
+    def stopped_at_the_third(self, shape, **options):
+        calls.append(shape)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return labels(self, shape, **options)
+
+    monkeypatch.setattr(TrainedStudent, "labels", stopped_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        api.predict(inputs[:3], run=run, out=out, device="cpu", view=False)
+    listed = json.loads((out / "inputs.json").read_text())
+    assert listed == {path.stem: str(path) for path in [*inputs[:2], *inputs[3:]]}
+    assert not (out / f"{inputs[2].stem}.json").exists()
+    monkeypatch.setattr(TrainedStudent, "labels", labels)
+    api.predict(inputs[:3], run=run, out=out, device="cpu", view=False)  # the record took the first two
+    assert json.loads((out / "inputs.json").read_text()) == {path.stem: str(path) for path in inputs}
+
+
 def test_python_predict_takes_a_collection_for_its_shapes(run: Path, knives: Path, tmp_path: Path) -> None:
     collection = Collection.open(knives)
     done = api.predict(collection, run=run, out=tmp_path / "p", device="cpu", view=False)
