@@ -19,13 +19,14 @@ nothing is shown by default), and the command line passes one that draws bars: b
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from partdistill.collection import MANIFEST, Collection
 from partdistill.devices import resolve_device
@@ -33,7 +34,7 @@ from partdistill.errors import MAX_SEED, PdError, check_number, first_few, optio
 from partdistill.files import PAGE, CommandFiles, OutputFolder, inside
 from partdistill.folders import COLLECTION_KIND, refuse_others
 from partdistill.progress import QUIET, Progress, tracked
-from partdistill.prompts import Category
+from partdistill.prompts import Category, registered_on_success
 
 if TYPE_CHECKING:
     from partdistill.distill.job import DistillJob, Failed, Finished
@@ -43,7 +44,36 @@ if TYPE_CHECKING:
     from partdistill.scale import RayOptions
     from partdistill.teach.run import TeachSummary
 
+__all__ = [
+    "CategoriesFailed",
+    "Evaluation",
+    "Viewed",
+    "distill",
+    "distill_categories",
+    "evaluate",
+    "import_shapes",
+    "load_run",
+    "predict",
+    "synth",
+    "teach",
+    "view",
+]
+
 PathLike = str | Path
+Params = ParamSpec("Params")
+Returned = TypeVar("Returned")
+
+
+def _call(call: Callable[Params, Returned]) -> Callable[Params, Returned]:
+    """A call of this module: one that raises leaves no user category registered behind it (a
+    misspelt part would otherwise refuse its corrected repeat until the process ends)."""
+
+    @functools.wraps(call)
+    def wrapped(*args: Params.args, **kwargs: Params.kwargs) -> Returned:
+        with registered_on_success():
+            return call(*args, **kwargs)
+
+    return wrapped
 
 
 def _shown(value: Any) -> str:
@@ -159,6 +189,7 @@ def _check_progress_and_ray(progress: Any, ray: Any = None) -> None:
 # --- pd synth ---------------------------------------------------------------------------------------
 
 
+@_call
 def synth(
     category: str | Category,
     *,
@@ -240,6 +271,7 @@ def synth(
 # --- pd teach ---------------------------------------------------------------------------------------
 
 
+@_call
 def teach(
     shapes: PathLike | Collection,
     *,
@@ -313,6 +345,7 @@ def teach(
 # --- pd distill -------------------------------------------------------------------------------------
 
 
+@_call
 def distill(
     shapes: PathLike | Collection | Iterable[PathLike | Collection] | None = None,
     *,
@@ -369,6 +402,7 @@ def distill(
     return TrainedStudent.load(finished.run_dir, job.device)
 
 
+@_call
 def distill_categories(
     categories: str | Sequence[str | Category],
     shapes: PathLike | Iterable[PathLike] | None = None,
@@ -547,6 +581,7 @@ def _job(
     )
 
 
+@_call
 def load_run(run: PathLike, device: str = "auto") -> TrainedStudent:
     """The student a `distill` run folder holds, ready to `predict`."""
     from partdistill.distill.trained import TrainedStudent
@@ -557,6 +592,7 @@ def load_run(run: PathLike, device: str = "auto") -> TrainedStudent:
 # --- pd predict -------------------------------------------------------------------------------------
 
 
+@_call
 def predict(
     inputs: PathLike | Collection | Iterable[PathLike | Collection],
     *,
@@ -629,6 +665,7 @@ class Evaluation:
     published: dict[str, dict[str, float]]
 
 
+@_call
 def evaluate(
     dataset: str,
     root: PathLike | Collection,
@@ -772,6 +809,7 @@ def evaluate(
 # --- pd import --------------------------------------------------------------------------------------
 
 
+@_call
 def import_shapes(
     dataset: str,
     root: PathLike,
@@ -909,6 +947,7 @@ class Viewed:
     title: str
 
 
+@_call
 def view(path: PathLike, *, out: PathLike | None = None, limit: int = 30, points: int = 20_000) -> Viewed:
     """Write an interactive 3D page (one HTML file that opens offline) of a shape file, a
     collection, a knowledge folder, a pd predict folder, a run or a pd eval report, at `out`

@@ -357,7 +357,10 @@ class Collection:
         record, so that units of a shape replaced since (by `pd import --replace`, or by hand) are
         told from its own, whenever the file changes."""
         file = self._file(record)
-        data = file.read_bytes()
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError as error:  # removed since the collection was opened
+            raise PdError(f"{file} does not exist.") from error
         return read_npz(file, data), hashlib.sha256(data).hexdigest()
 
     def digest(self, record: ShapeRecord) -> str:

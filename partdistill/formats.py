@@ -214,7 +214,7 @@ def read_npz(path: str | Path, data: bytes | None = None) -> Shape:
     Every array's header is checked (its kind of numbers, its width, at most MAX_POINTS rows or
     MAX_FACES faces) before any array is loaded, and the metadata is read field by field.
     """
-    path = Path(path)
+    path = _existing(path) if data is None else Path(path)
     source = path if data is None else io.BytesIO(data)
     if not zipfile.is_zipfile(source):
         raise PdError(f"{path} is not a readable partdistill shape file (it is not a zip archive).")

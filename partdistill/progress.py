@@ -30,7 +30,9 @@ class Task(Protocol):
 
 @runtime_checkable
 class Progress(Protocol):
-    """Where a flow reports its notes and bars."""
+    """Where a flow reports its notes and bars. A note may name a setting, marked so that each
+    reader writes it its own way (`errors.option`): `errors.named(text)` gives the text as a
+    Python caller reads it (`Printed` shows that)."""
 
     def note(self, text: str) -> None: ...
 

@@ -205,6 +205,12 @@ class Mesh:
             colors = _colors(self.vertex_colors, len(self.vertices), "vertex colours", of="vertices")
             _set(self, "vertex_colors", colors)
 
+    def __repr__(self) -> str:  # sizes, not arrays (a notebook shows a repr whole)
+        held = [name for name in ("face_labels", "vertex_colors") if getattr(self, name) is not None]
+        return (
+            f"Mesh({len(self.vertices)} vertices, {len(self.faces)} faces{''.join(', ' + h for h in held)})"
+        )
+
 
 @dataclass(frozen=True)
 class Shape:
@@ -266,6 +272,15 @@ class Shape:
             if faces.min() < 0 or faces.max() >= len(self.mesh.faces):
                 raise ShapeError("point_faces refer to mesh faces that do not exist")
             _set(self, "point_faces", faces)
+
+    def __repr__(self) -> str:  # sizes and names, not arrays (a notebook shows a repr whole)
+        held = [f"{self.n_points} points", f"category={self.category!r}"]
+        held += [name for name in ("normals", "colors") if getattr(self, name) is not None]
+        if self.labels is not None:
+            held.append(f"labels of {self.part_names}")
+        if self.mesh is not None:
+            held.append(repr(self.mesh) + (" with point_faces" if self.point_faces is not None else ""))
+        return f"Shape({', '.join(held)}, provenance={self.provenance!r})"
 
     @property
     def n_points(self) -> int:

@@ -383,7 +383,10 @@ def test_predict_needs_a_run(run: Path, tmp_path: Path) -> None:
     )
     result = runner.invoke(app, argv)  # stopped
     said = " ".join(result.stderr.split())
-    assert "unfinished is a pd distill run that has not finished; pd distill --resume continues it." in said
+    assert (
+        "unfinished is a distillation run that has not finished; distilling again with --resume continues it."
+        in said
+    )
 
 
 def test_point_m2ae_without_checkpoint_is_one_sentence(knives: Path, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from partdistill.collection import Collection
 from partdistill.errors import PdError
 from partdistill.formats import read_shape, write_ply
 from partdistill.knowledge.store import KnowledgeStore
-from partdistill.prompts import find_category, prompt_space, text_prompt
+from partdistill.prompts import find_category, forget_category, prompt_space, text_prompt
 from partdistill.prompts.user import load_category_file, resolve_category
 from partdistill.shapes import MAX_PARTS
 from partdistill.synth import SynthConfig, prepare, synthesize
@@ -121,10 +121,25 @@ def test_a_category_file_with_a_lone_surrogate_is_one_sentence(tmp_path: Path) -
         resolve_category(str(_file(tmp_path, "bad.json", text)))
 
 
-def test_two_different_categories_under_one_name_are_refused() -> None:
+def test_two_different_categories_under_one_name_are_refused_until_one_is_forgotten() -> None:
     resolve_category("lantern", "frame,glass")
-    with pytest.raises(PdError, match="Two different categories are called 'lantern'"):
+    with pytest.raises(PdError, match=r"Two different categories are called 'lantern'.*forget_category"):
         resolve_category("lantern", "frame,glass,handle")
+    forget_category("Lantern")
+    assert resolve_category("lantern", "frame,glass,handle").part_names == ("frame", "glass", "handle")
+
+
+def test_a_call_that_failed_leaves_its_category_unregistered(tmp_path: Path) -> None:
+    """A notebook's misspelt part: the failed call's category no longer refuses the corrected one."""
+    from partdistill import api
+
+    with pytest.raises(PdError, match="not a folder of shape files"):
+        api.import_shapes(
+            "files", tmp_path / "none", out=tmp_path / "c", categories="samovar", parts="lid,spot"
+        )
+    with pytest.raises(PdError, match="samovar"):
+        find_category("samovar")
+    resolve_category("samovar", "lid,spout")
 
 
 def test_synth_with_shap_e_and_teach_with_a_real_teacher(tmp_path: Path) -> None:

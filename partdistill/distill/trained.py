@@ -12,7 +12,7 @@ import torch
 from partdistill.distill.data import predict_logits, predict_logits_many, source_of
 from partdistill.distill.students import build_student
 from partdistill.distill.train import STUDENT_CONFIG, STUDENT_WEIGHTS, holds_run
-from partdistill.errors import PdError
+from partdistill.errors import PdError, option
 from partdistill.files import OutputFolder, atomic_path, check_id, inside, read_json
 from partdistill.prompts import Category, register_category
 from partdistill.shapes import MAX_POINTS, Shape
@@ -49,7 +49,8 @@ class TrainedStudent:
             if holds_run(run):  # begun, not finished: running now, or stopped
                 OutputFolder(run).refuse_held(reading=True)
                 raise PdError(
-                    f"{run} is a pd distill run that has not finished; pd distill --resume continues it."
+                    f"{run} is a distillation run that has not finished; distilling again with "
+                    f"{option('resume')} continues it."
                 )
             raise PdError(
                 f"{run} holds no trained student ({STUDENT_CONFIG} and {STUDENT_WEIGHTS}); run `pd distill`."

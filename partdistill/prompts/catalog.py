@@ -12,13 +12,14 @@ output that uses them, so a collection or a run folder brings its category along
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import math
 import re
 import string
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -410,11 +411,31 @@ def register_category(category: Category) -> Category:
     if known is not None and known != category:
         raise PdError(
             f"Two different categories are called '{category.name}' here (their parts or words differ); "
-            "rename one of them (this Python process keeps the first it met: in a notebook, until the "
-            "kernel restarts)."
+            "rename one of them (this Python process keeps the first it met: in a notebook, "
+            f"partdistill.prompts.forget_category('{category.name}') lets another in)."
         )
     _USER[category.name] = category
     return category
+
+
+def forget_category(name: str) -> None:
+    """Make a registered user category unknown again in this process, so that another definition
+    may take its name (a notebook's edited category file). Collections and runs made with the old
+    one still bring it along, and are refused beside the new one."""
+    _USER.pop(name.strip().lower(), None)
+
+
+@contextlib.contextmanager
+def registered_on_success() -> Iterator[None]:
+    """The user categories registered inside are forgotten again if it raises: a call that failed
+    (a misspelt part, a missing folder) leaves nothing to clash with its corrected repeat."""
+    before = dict(_USER)
+    try:
+        yield
+    except BaseException:
+        _USER.clear()
+        _USER.update(before)
+        raise
 
 
 def catalogue_name(name: str) -> Category | None:
