@@ -4,7 +4,7 @@
 
     chairs = ptd.synth("chair", n=8, out="shapes/chair")      # a Collection of 8 procedural chairs
     ptd.teach(chairs)                                          # knowledge from the simulated teacher
-    run = ptd.distill(chairs, out="runs/chair", epochs=2)      # a trained student
+    run = ptd.distill(chairs, out="runs/chair")                # a trained student (300 steps at least)
     labels = run.predict(points)                               # points [N, 3] -> labels [N]; run.parts
     run = ptd.load_run("runs/chair")                           # the same student, later
     report = ptd.evaluate("collection", "shapes/held-out", run="runs/chair")
@@ -211,7 +211,9 @@ def synth(
     """Make (or resume, or extend) a collection of `n` shapes of `category`; returns it.
 
     `out` defaults to shapes/<category>-<generator>. Shape i depends on (settings, seed, i) only,
-    so the same call gives the same bytes, and a killed call resumes where it stopped.
+    so the same call gives the same bytes, and a killed call resumes where it stopped. What the
+    other keywords mean: `SynthConfig`'s fields (`help(partdistill.synth.run.SynthConfig)`;
+    `points` is its `n_points`), as `pd synth --help` says it.
     """
     _check_progress_and_ray(progress, ray)
     from partdistill.synth import GENERATORS, SynthConfig, build_generator, prepare, synthesize
@@ -299,7 +301,9 @@ def teach(
     to knowledge units in `<shapes>/knowledge/<name>/` (resumable); returns the run's summary.
 
     `name` defaults to the teacher's (`simulated-<noise>-<kind>` for the simulated teacher);
-    `sheets` is how many contact sheets to draw (-1: all).
+    `sheets` is how many contact sheets to draw (-1: all). What the other keywords mean:
+    `TeachConfig`'s fields (`help(partdistill.teach.config.TeachConfig)`), as `pd teach --help`
+    says it.
     """
     from partdistill.knowledge.store import KnowledgeStore
     from partdistill.teach.config import TeachConfig, build_config_teacher
@@ -386,7 +390,10 @@ def distill(
     known). `resume=True` continues a killed run. `teacher`, `noise` and `kind` (default: the
     simulated, noisy, box teacher; with a knowledge folder given, the folder's) and `image_size`
     (default: the knowledge's, or 800) say how missing knowledge is made; knowledge made with
-    other values of those given is refused.
+    other values of those given is refused. What the training keywords mean (`epochs`, `min_steps`,
+    `batch_size`, `points` as `n_points`, `lr`, `backward`, `seed`...): `DistillConfig`'s fields
+    (`help(partdistill.distill.config.DistillConfig)`), as `pd distill --help` says it; `switch`
+    picks a set of its switch settings ("guarded", or "reference" as the reference code switches).
     """
     arguments = dict(locals())
     _check_progress_and_ray(progress)

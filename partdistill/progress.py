@@ -50,6 +50,9 @@ class _QuietTask:
 class Quiet:
     """Shows nothing."""
 
+    def __repr__(self) -> str:  # as a default in help()
+        return "QUIET"
+
     def note(self, text: str) -> None:
         pass
 
