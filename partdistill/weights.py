@@ -30,11 +30,21 @@ def hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or os.environ.get("TRANSFORMERS_OFFLINE", "") in ("1", "true")
 
 
+# The suffixes of weights files in the Hub's repositories (transformers', diffusers', open_clip's).
+WEIGHTS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+
+
 def is_cached(repo: str) -> bool:
-    """Whether a snapshot of the Hub repository `repo` ("org/name") is in the cache."""
+    """Whether a snapshot of the Hub repository `repo` ("org/name") in the cache holds weights: a
+    download cut short leaves a snapshot of its small files, or links to blobs never finished."""
     snapshots = hub_cache() / f"models--{repo.replace('/', '--')}" / "snapshots"
     try:
-        return any(any(folder.iterdir()) for folder in snapshots.iterdir() if folder.is_dir())
+        return any(
+            path.suffix in WEIGHTS_SUFFIXES and path.is_file()  # is_file follows the link to its blob
+            for folder in snapshots.iterdir()
+            if folder.is_dir()
+            for path in folder.rglob("*")
+        )
     except OSError:
         return False
 

@@ -51,8 +51,14 @@ def test_a_missing_teacher_names_its_id_cache_command_and_what_works_offline(off
     assert "HF_HUB_OFFLINE is set" in message and f"`hf download {OWLV2}`" in message
     assert "`teacher` simulated teaches shapes that carry part labels" in message
     assert "no real teacher's weights are cached here" in message
-    (offline / "models--CIDAS--clipseg-rd64-refined" / "snapshots" / "abc").mkdir(parents=True)
-    (offline / "models--CIDAS--clipseg-rd64-refined" / "snapshots" / "abc" / "config.json").write_text("{}")
+    snapshot = offline / "models--CIDAS--clipseg-rd64-refined" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")  # a download cut short: no weights yet
+    (snapshot / "model.safetensors").symlink_to("../../blobs/unfinished")
+    with pytest.raises(PdError, match="no real teacher's weights are cached here"):
+        build_teacher("owlv2")
+    (snapshot / "model.safetensors").unlink()
+    (snapshot / "model.safetensors").write_bytes(b"weights")
     with pytest.raises(PdError, match="the weights of clipseg are cached here"):
         build_teacher("owlv2")
 
