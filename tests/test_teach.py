@@ -97,10 +97,33 @@ def test_a_folder_where_units_go_is_named_in_the_error_not_the_temporary(
 ) -> None:
     collection_root = tmp_path / "tables"
     shutil.copytree(tables, collection_root, ignore=shutil.ignore_patterns("knowledge"))
-    (collection_root / "knowledge" / "simulated-noisy-box" / "units" / "table-00001.npz").mkdir(parents=True)
+    assert _teach(collection_root, "--sheets", "0").exit_code == 0
+    units = collection_root / "knowledge" / "simulated-noisy-box" / "units" / "table-00001.npz"
+    units.unlink()
+    units.mkdir()
     result = _teach(collection_root, "--sheets", "0")
     assert result.exit_code == 1
     assert "units/table-00001.npz: Is a directory" in result.stderr and ".tmp-" not in result.stderr
+
+
+def test_a_knowledge_folder_of_the_users_own_is_refused_and_left_as_it_was(
+    tables: Path, tmp_path: Path
+) -> None:
+    """pd teach --name mine wrote its sheets over the user's, and with --sheets 0 deleted them."""
+    collection_root = tmp_path / "tables"
+    shutil.copytree(tables, collection_root, ignore=shutil.ignore_patterns("knowledge"))
+    mine = collection_root / "knowledge" / "mine"
+    (mine / "sheets").mkdir(parents=True)
+    (mine / "sheets" / "table-00000.png").write_text("my annotated sheet")
+    (mine / "notes.txt").write_text("notes")
+    for sheets in ("-1", "0"):
+        result = _teach(collection_root, "--sheets", sheets, "--name", "mine")
+        assert result.exit_code == 1
+        assert "mine holds other files (notes.txt, sheets) and no teach_config.json" in " ".join(
+            result.stderr.split()
+        )
+    assert (mine / "sheets" / "table-00000.png").read_text() == "my annotated sheet"
+    assert sorted(path.name for path in mine.iterdir()) == ["notes.txt", "sheets"]
 
 
 def test_temporaries_a_killed_run_left_are_not_taken_for_units_and_not_deleted(tables: Path) -> None:

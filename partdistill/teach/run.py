@@ -14,7 +14,7 @@ import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
 from partdistill.errors import PdError, first_few, option
-from partdistill.knowledge.store import KnowledgeStore
+from partdistill.knowledge.store import CONFIG_FILE, KnowledgeStore
 from partdistill.knowledge.units import Knowledge, coverage, vote
 from partdistill.metrics import shapenetpart_shape_iou
 from partdistill.progress import Progress, tracked
@@ -128,6 +128,13 @@ def begin_teaching(
     for record in todo:  # every shape readable before anything is written
         collection.load(record)
     earlier = store.settings()
+    listed = store.root.iterdir() if earlier is None and store.root.is_dir() else ()
+    theirs = sorted(path.name for path in listed if not path.name.startswith("."))
+    if theirs:  # pd writes its settings before anything else: these are the user's
+        raise PdError(
+            f"{store.root} holds other files ({first_few(theirs, 3)}) and no {CONFIG_FILE}: it is no "
+            f"pd teach folder, and pd would write among them; choose another {option('name')}."
+        )
     ours = dataclasses.asdict(config) | {"category": category.key, "catalogue": category.to_record()}
     if earlier is not None and store.holds_units():
         refuse_other_settings(
