@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from partdistill.collection import MANIFEST, Collection
-from partdistill.devices import resolve_device
+from partdistill.devices import enough_memory, resolve_device
 from partdistill.errors import MAX_SEED, PdError, check_number, first_few, option
 from partdistill.files import PAGE, CommandFiles, OutputFolder, inside
 from partdistill.folders import COLLECTION_KIND, refuse_others
@@ -257,16 +257,27 @@ def synth(
 
             progress.note(ray.describe())
             records = synthesize_on_ray(config, collection, todo, ray)
-        start = time.perf_counter()
+        start, made = time.perf_counter(), 0
+        smaller = f"{option('grid_size')} (now {grid_size}) or " if generator == "shap-e" else ""
         # Closed here, whatever ends the loop: the generator's clean-up (the manifest compacted)
         # runs now, under the folder's lock, and not whenever a traceback holding it is dropped.
-        with closing(records), tracked(progress, f"{chosen.name} ({generator})", len(todo)) as bar:
+        with (
+            enough_memory(
+                lambda: f"lower {smaller}{option('points')} (now {points}); run it again to go on from there."
+            ),
+            closing(records),
+            tracked(progress, f"{chosen.name} ({generator})", len(todo)) as bar,
+        ):
             for record in records:
                 bar.advance()
+                made += record.ok
                 if not record.ok:
                     progress.note(f"{record.id} failed: {record.error}")
         elapsed = time.perf_counter() - start
-        progress.note(f"Made {len(todo)} shapes in {elapsed:.1f} s ({len(todo) / elapsed:.2f} shapes/s).")
+        failed = f" ({len(todo) - made} failed)" if made < len(todo) else ""
+        progress.note(
+            f"Made {made} of {len(todo)} shapes{failed} in {elapsed:.1f} s ({made / elapsed:.2f} shapes/s)."
+        )
     return collection
 
 
@@ -341,9 +352,12 @@ def teach(
 
             progress.note(ray.describe())
             results = teach_on_ray(collection, found, config, store, ray, sheets=sheets)
-        return follow(
-            results, collection, store, f"teaching {found.name} ({config.default_name()})", progress
-        )
+        with enough_memory(
+            lambda: f"lower {option('image_size')} (now {image_size}); run it again to go on from there."
+        ):
+            return follow(
+                results, collection, store, f"teaching {found.name} ({config.default_name()})", progress
+            )
 
 
 # --- pd distill -------------------------------------------------------------------------------------

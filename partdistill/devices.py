@@ -50,13 +50,19 @@ def enough_memory(advice: Callable[[], str]) -> Iterator[None]:
     to make smaller, asked then), where torch and numpy raise their own errors, one per allocator."""
     try:
         yield
-    except MemoryError as error:  # numpy's
-        raise PdError(f"Out of memory; {advice()}") from error
-    except RuntimeError as error:  # torch's: the CPU allocator's has no type of its own
-        text = str(error)
-        if "can't allocate memory" not in text and "out of memory" not in text:
+    except (MemoryError, RuntimeError) as error:
+        if not out_of_memory(error):
             raise
-        raise PdError(f"Out of memory{_wanted(text)}; {advice()}") from error
+        raise PdError(f"Out of memory{_wanted(str(error))}; {advice()}") from error
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether `error` is an allocator's: numpy's MemoryError, or torch's RuntimeError (the CPU
+    allocator's has no type of its own; CUDA's OutOfMemoryError is one)."""
+    text = str(error)
+    return isinstance(error, MemoryError) or (
+        isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+    )
 
 
 def _wanted(text: str) -> str:

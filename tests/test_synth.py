@@ -78,26 +78,43 @@ class _FailsOnce:
     name = "procedural"
     uses_prompts = False
 
-    def __init__(self, bad_seed: int) -> None:
+    def __init__(self, bad_seed: int, error: Exception) -> None:
         self.inner = build_generator(SynthConfig(category="chair", n=1, n_points=300))
-        self.bad_seed = bad_seed
+        self.bad_seed, self.error = bad_seed, error
 
     def generate(self, request: Request) -> Shape:
         if request.seed == self.bad_seed:
-            raise RuntimeError("CUDA out of memory")
+            raise self.error
         return self.inner.generate(request)
 
 
 def test_a_failed_generation_is_recorded_and_the_others_kept(tmp_path: Path) -> None:
     config = SynthConfig(category="chair", n=4, n_points=300)
     collection, todo = prepare(config, tmp_path / "c")
-    records = list(synthesize(config, _FailsOnce(item_seed(0, 2)), collection, todo))
+    failing = _FailsOnce(item_seed(0, 2), ValueError("the decoded mesh has no faces"))
+    records = list(synthesize(config, failing, collection, todo))
     assert [r.ok for r in records] == [True, True, False, True]
     reopened = Collection.open(tmp_path / "c")
-    assert reopened["chair-00002"].error == "RuntimeError: CUDA out of memory"
+    assert reopened["chair-00002"].error == "ValueError: the decoded mesh has no faces"
     assert len(reopened.ok_records) == 3
     _, todo = prepare(config, tmp_path / "c")
     assert todo == []  # a recorded failure is not retried by a resumed run
+
+
+@pytest.mark.parametrize(
+    "error", [MemoryError(), RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")]
+)
+def test_running_out_of_memory_stops_the_run_and_is_not_the_shapes_failure(
+    tmp_path: Path, error: Exception
+) -> None:
+    """The machine's memory, not the shape: recorded as the shape's failure, it was never retried."""
+    config = SynthConfig(category="chair", n=4, n_points=300)
+    collection, todo = prepare(config, tmp_path / "c")
+    with pytest.raises(type(error)):
+        list(synthesize(config, _FailsOnce(item_seed(0, 2), error), collection, todo))
+    assert [record.id for record in Collection.open(tmp_path / "c")] == ["chair-00000", "chair-00001"]
+    _, todo = prepare(config, tmp_path / "c")
+    assert todo == [2, 3]
 
 
 @pytest.mark.parametrize(
@@ -141,3 +158,36 @@ def test_a_run_begun_before_seed_ids_resumes_without_making_its_shapes_again(
     monkeypatch.undo()
     more = _run(SynthConfig(category="chair", n=3, n_points=300, seed=1), tmp_path / "c")
     assert [r.id for r in more.ok_records] == ["chair-00000", "chair-00001", "chair-s1-00002"]
+
+
+def test_the_command_says_how_many_shapes_it_made_and_what_to_lower_out_of_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from partdistill.cli import app
+    from partdistill.synth.procedural import ProceduralGenerator
+
+    generate = ProceduralGenerator.generate
+    argv = ["synth", "--category", "chair", "--n", "3", "--points", "300", "--out", str(tmp_path / "c")]
+
+    def fails(error: Exception):
+        def generate_or_fail(self, request: Request) -> Shape:
+            if request.seed == item_seed(0, 1):
+                raise error
+            return generate(self, request)
+
+        return generate_or_fail
+
+    monkeypatch.setattr(
+        ProceduralGenerator, "generate", fails(RuntimeError("out of memory. Tried to allocate 2.00 GiB"))
+    )
+    result = CliRunner().invoke(app, argv)
+    assert (
+        result.exit_code == 1
+        and "Out of memory (2.00 GiB asked for at once); lower --points (now 300)"
+        in (" ".join(result.stderr.split()))
+    )
+    monkeypatch.setattr(ProceduralGenerator, "generate", fails(ValueError("no faces")))
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0 and "Made 1 of 2 shapes (1 failed)" in result.stdout

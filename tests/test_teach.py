@@ -194,3 +194,19 @@ def test_real_teacher_without_weights_ends_with_one_sentence(tables: Path, tmp_p
         "Error: Could not load the Grounding DINO model 'IDEA-Research/grounding-dino-base'"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_running_out_of_memory_while_teaching_is_one_sentence(
+    tables: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import partdistill.teach.run as run
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 128. MiB for an array")
+
+    monkeypatch.setattr(run, "teach_shape", out_of_memory)
+    result = _teach(tables, "--sheets", "0", "--name", "oom")
+    assert result.exit_code == 1
+    assert "Out of memory; lower --image-size (now 128); run it again to go on from there." in " ".join(
+        result.stderr.split()
+    )

@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from partdistill.devices import out_of_memory
 from partdistill.errors import PdError, named, option
 from partdistill.progress import Printed, Task
 from partdistill.shapes import AXES
@@ -62,6 +63,10 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
                 file = error.filename2 or error.filename
                 where = f"{file}: " if file else ""
                 message = f"{where}{error.strerror or error} (nothing was left half-written)."
+            elif out_of_memory(error):  # where no stage said what to make smaller
+                message = (
+                    "Out of memory (nothing was left half-written): lower the sizes given, or free memory."
+                )
             else:
                 raise
         errors.print(Text("Error: ", style="bold red") + Text(message), highlight=False)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from partdistill.collection import Collection, ShapeRecord
+from partdistill.devices import out_of_memory
 from partdistill.errors import MAX_SEED, PdError, check_number, option
 from partdistill.files import read_json, write_json
 from partdistill.prompts import Category, find_category, text_prompt
@@ -142,13 +143,16 @@ class Made:
 
 def make_shape(config: SynthConfig, generator: Generator, category: Category, index: int) -> Made:
     """Shape `index` of the run `config` describes; a generation that raises, or (with the quality
-    filter) makes a degenerate shape, gives a failure with its reason instead of raising."""
+    filter) makes a degenerate shape, gives a failure with its reason instead of raising. Running
+    out of memory is raised: a rerun with more memory, or smaller settings, makes the shape."""
     seed = item_seed(config.seed, index)
     prompt = text_prompt(category, index, config.seed) if generator.uses_prompts else None
     try:
         shape = generator.generate(Request(category=category, prompt=prompt, seed=seed))
         problem = quality_problem(shape) if config.quality_filter else None
     except Exception as error:  # one bad generation must not lose the others
+        if out_of_memory(error):  # the machine's, not the shape's: not recorded as its failure
+            raise
         provenance = Provenance(generator.name, prompt=prompt, seed=seed, model_id=config.model_id)
         return Made(index, None, provenance, f"{type(error).__name__}: {error}")
     if problem is not None:
