@@ -170,8 +170,12 @@ def test_knowledge_folders_are_sources_in_the_order_given(
     own = tmp_path / "g" / "knowledge" / "simulated-noisy-box"
     _, sources = plan_sources([tmp_path / "g"], [own, copy], None, teach)
     assert [s.label for s in sources] == [str(own), str(copy)]
-    with pytest.raises(PdError, match=r"names .* twice"):
+    with pytest.raises(PdError, match=r"`knowledge` names .* twice; give each knowledge folder once"):
         plan_sources([], [teach_folder, teach_folder], None, teach)
+    (tmp_path / "link").symlink_to(tmp_path / "g")
+    for spelt in (tmp_path / "g" / ".." / "g", tmp_path / "link"):
+        with pytest.raises(PdError, match=r"`shapes` names .* twice; give each collection once"):
+            plan_sources([tmp_path / "g", spelt], [], None, teach)
 
 
 def test_two_sources_resume_after_a_kill_to_the_same_weights(

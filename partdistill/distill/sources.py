@@ -80,17 +80,13 @@ def plan_sources(
                 f"{path} is a pd teach folder, not a shape collection: give it as {option('knowledge')}, "
                 f"and its collection ({path.parent.parent}) as {option('shapes')}."
             )
+    _refuse_twice(shapes, "shapes", "collection")
     collections = {path: Collection.open(path) for path in shapes}
     for collection in collections.values():
         collection.require_shapes()
     stores: dict[Path, list[KnowledgeStore]] = {}  # a --shapes collection -> its --knowledge folders
     rest: list[Path | Source] = []  # the other --knowledge folders, in order: h5, or a teach folder
-    given = [path.resolve() for path in knowledge]
-    twice = next(
-        (path for path, resolved in zip(knowledge, given, strict=True) if given.count(resolved) > 1), None
-    )
-    if twice is not None:
-        raise PdError(f"{option('knowledge')} names {twice} twice; give each knowledge folder once.")
+    _refuse_twice(knowledge, "knowledge", "knowledge folder")
     for path in knowledge:
         if not path.is_dir() and not path.is_file():
             raise PdError(f"{path} does not exist: expected a pd teach folder or PartDistill h5 files.")
@@ -207,6 +203,17 @@ def _check_pinned(
                 f"{getattr(asked, setting)}; leave {named} out to use it, or teach again with "
                 f"`pd teach --name <another>` and distil with {option('knowledge')}."
             )
+
+
+def _refuse_twice(paths: list[Path], setting: str, what: str) -> None:
+    """Refuse (PdError) a folder `paths` name twice, however spelt (a link, a relative path): its
+    shapes would be distilled on twice as often."""
+    given = [path.resolve() for path in paths]
+    twice = next(
+        (path for path, resolved in zip(paths, given, strict=True) if given.count(resolved) > 1), None
+    )
+    if twice is not None:
+        raise PdError(f"{option(setting)} names {twice} twice; give each {what} once.")
 
 
 def items_from_store(collection: Collection, store: KnowledgeStore) -> list[Item]:
