@@ -488,6 +488,7 @@ def distill_categories(
     job = _job(**_by_name(arguments, category=None, device=device))
     template = str(out if out is not None else Path("runs") / f"{{category}}-{student}")
     jobs = [job.for_category(c, template) for c in chosen]
+    _refuse_shared_folders(jobs)
     for each in jobs:  # every category's sources exist and fit it, and its folder is free, first
         each.check_free(each.plan())
     if ray is None:
@@ -517,6 +518,20 @@ class CategoriesFailed(PdError):
 
     def __reduce__(self) -> tuple[type, tuple[list[Failed], list[Finished]]]:
         return type(self), (self.failed, self.finished)  # its own arguments, not its message
+
+
+def _refuse_shared_folders(jobs: list[DistillJob]) -> None:
+    """Refuse (PdError) runs of several categories whose folders, '{category}' filled in, are one
+    folder or one inside another ("runs/{category}/.."): the second would find the first's run."""
+    folders = [(each.out.resolve(), each) for each in jobs if each.out is not None]
+    for i, (folder, job) in enumerate(folders):
+        for other, later in folders[i + 1 :]:
+            if folder.is_relative_to(other) or other.is_relative_to(folder):
+                raise PdError(
+                    f"{option('out')} puts the runs of {job.category.name} and {later.category.name} in "
+                    f"{job.out} and {later.out}, one folder or one inside the other; give each category "
+                    "a folder of its own."
+                )
 
 
 def _finished_or_failed(

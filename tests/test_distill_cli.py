@@ -205,6 +205,21 @@ def test_a_category_that_fails_on_its_input_stops_none_of_the_others(knives: Pat
     assert str(copied) == str(failed.value) and copied.finished == failed.value.finished
 
 
+def test_categories_whose_filled_in_folders_meet_are_refused_before_any_run(
+    knives: Path, tmp_path: Path
+) -> None:
+    for name in ("mug", "knife"):  # collections there: knives, taken as mugs
+        shutil.copytree(knives, tmp_path / name, ignore=shutil.ignore_patterns("knowledge"))
+    for out in ("r/{category}/../x", "r/{category}/../{category}/../x"):
+        argv = ["distill", "--categories", "mug,knife", "--shapes", str(tmp_path / "{category}")]
+        result = runner.invoke(app, [*argv, "--out", str(tmp_path / out), "--force-category", *QUICK])
+        assert result.exit_code == 1
+        assert (
+            "puts the runs of mug and knife in" in result.stderr and "one inside the other" in result.stderr
+        )
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize("ending", ["missing", "stopped"])
 def test_what_the_machine_lacks_or_a_stop_ends_every_category(
     knives: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ending: str
