@@ -216,7 +216,7 @@ def synth(
     `points` is its `n_points`), as `pd synth --help` says it.
     """
     _check_progress_and_ray(progress, ray)
-    from partdistill.synth import GENERATORS, SynthConfig, build_generator, prepare, synthesize
+    from partdistill.synth import GENERATORS, SynthConfig, build_generator, prepare, refuse_unused, synthesize
 
     chosen = _category(category, parts)
     if chosen is None:
@@ -237,6 +237,7 @@ def synth(
         guidance=guidance,
         quality_filter=quality_filter,
     )
+    refuse_unused(config)
     out = _given(out, "out") if out is not None else Path("shapes") / f"{chosen.key}-{generator}"
     refuse_others(out, COLLECTION_KIND)
     run_device = resolve_device(device) if ray is None else ray.device
@@ -323,7 +324,7 @@ def teach(
     from partdistill.teach.teachers import GLIP_NMS, refuse_ignored
 
     _check_progress_and_ray(progress, ray)
-    refuse_ignored(teacher, threshold=threshold, nms=nms)
+    refuse_ignored(teacher, threshold=threshold, nms=nms, model_id=model_id, query=query)
     check_number(sheets, "sheets", at_least=-1, whole=True)
     collection = shapes if isinstance(shapes, Collection) else Collection.open(_given(shapes, "shapes"))
     found = collection.category_for(_category(category, parts), force_category)

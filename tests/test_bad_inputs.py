@@ -884,6 +884,18 @@ CASES = [
         r"--grid-size",
     ),
     Case(
+        "synth-model-id-ignored",
+        nothing,
+        with_options(SYNTH, "--model-id", "foo"),
+        r"The procedural generator takes no --model-id: it is for shap-e, point-e\.",
+    ),
+    Case(
+        "synth-steps-ignored",
+        nothing,
+        with_options(SYNTH, "--generator", "point-e", "--steps", "3"),
+        r"The point-e generator takes no --steps: it is for shap-e\.",
+    ),
+    Case(
         "synth-guidance-nan",
         nothing,
         with_options(SYNTH, "--generator", "shap-e", "--n", "1", "--device", "cpu", "--guidance", "nan"),
@@ -965,6 +977,20 @@ CASES = [
         shapes,
         with_options(TEACH, "--teacher", "owlv2", "--threshold", "nan"),
         r"--threshold must be",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-model-id-ignored",
+        shapes,
+        with_options(TEACH, "--model-id", "foo"),
+        r"The simulated teacher loads no model: --model-id is for grounding-dino, owlv2, clipseg, clip\.",
+        out=TEACH_OUT,
+    ),
+    Case(
+        "teach-query-ignored",
+        shapes,
+        with_options(TEACH, "--query", "part-of-category"),
+        r"The simulated teacher is asked no text: --query is for grounding-dino",
         out=TEACH_OUT,
     ),
     Case(

@@ -129,12 +129,20 @@ def offline_teachers(missing: str) -> str:
     )
 
 
-def refuse_ignored(name: str, *, threshold: float | None, nms: float | None) -> None:
-    """Refuse (PdError) a threshold or NMS IoU asked of teacher `name` when it has none, instead of
-    recording a setting that changed nothing."""
+def refuse_ignored(
+    name: str, *, threshold: float | None, nms: float | None, model_id: str | None = None, query: str = "part"
+) -> None:
+    """Refuse (PdError) a threshold, NMS IoU, model or query style asked of teacher `name` when it
+    has none, instead of recording a setting that changed nothing (and that a later run into the
+    same folder must then repeat)."""
     kind = TEACHERS.get(name)
     if kind is None:
         return  # build_teacher names the teachers there are
+    real = ", ".join(n for n, k in TEACHERS.items() if k.weights)
+    if model_id is not None and not kind.weights:
+        raise PdError(f"The {name} teacher loads no model: {option('model_id')} is for {real}.")
+    if query != "part" and not kind.weights:
+        raise PdError(f"The {name} teacher is asked no text: {option('query')} is for {real}.")
     if threshold is not None and not kind.threshold:
         takers = ", ".join(n for n, k in TEACHERS.items() if k.threshold)
         raise PdError(f"The {name} teacher has no score threshold: {option('threshold')} is for {takers}.")
