@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from partdistill.errors import PdError
+from partdistill.errors import PdError, first_few
 
 MAX_UNITS = 100_000  # units one shape's file may declare (PartSLIP's 10 views give a few hundred)
 MAX_ENTRIES = 2**28  # (unit, point) entries one shape's file may declare: 1 GiB of int32 indices
@@ -83,8 +83,9 @@ class Knowledge:
         in the same order: their part indices would mean other parts."""
         if self.part_names != tuple(part_names):
             raise PdError(
-                f"{source} holds units of the parts {', '.join(self.part_names)}, but {category} has "
-                f"{', '.join(part_names)}: use them with the category they were taught for, or teach again."
+                f"{source} holds units of the parts {first_few(list(self.part_names), 8)}, but {category} "
+                f"has {first_few(list(part_names), 8)}: use them with the category they were taught for, or "
+                "teach again."
             )
 
     @classmethod
