@@ -398,6 +398,8 @@ class OutputFolder:
             self._fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         except BaseException as error:  # a stop (KeyboardInterrupt) too: the folders made go
             self._remove_if_empty()
+            if isinstance(error, OSError) and self.path.is_symlink() and not self.path.exists():
+                raise PdError(f"Cannot write into {self.path}: it is a link to nothing.") from error
             if isinstance(error, OSError):
                 raise PdError(f"Cannot write into {self.path}: {error.strerror or error}.") from error
             raise

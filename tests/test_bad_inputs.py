@@ -373,6 +373,11 @@ def a_file(relative: str) -> Setup:
     return garbage(relative, b"this is a file, not a folder\n")
 
 
+def a_dangling_link(d: Path, assets: Assets) -> None:
+    """out: a link to a folder that is not there."""
+    (d / "out").symlink_to(d / "gone")
+
+
 def read_only_parent(d: Path, assets: Assets) -> None:
     """A folder ro/ that cannot be written to (skipped where permissions do not bind, e.g. as root)."""
     folder = d / "ro"
@@ -869,6 +874,12 @@ CASES = [
         r"--points must be at most",
     ),
     Case("synth-out-is-file", a_file("out"), SYNTH, r"/out\b"),
+    Case(
+        "synth-out-dangling-link",
+        a_dangling_link,
+        SYNTH,
+        r"Cannot write into \S*/out: it is a link to nothing\.",
+    ),
     Case("synth-out-read-only", read_only_parent, with_options(SYNTH, "--out", "{d}/ro/out"), r"/ro\b"),
     Case(
         "synth-point-e-missing",

@@ -56,6 +56,7 @@ def test_teach_resumes_and_refuses_changed_settings(tables: Path) -> None:
     store.units_path("table-00002").unlink()  # as if the run had been killed before this shape
     result = _teach(tables, "--sheets", "0", "--name", "again")
     assert result.exit_code == 0 and "already there" in result.stdout
+    assert "Contact sheets" not in result.stdout  # none drawn, none named
     assert store.units_path("table-00002").read_bytes() == before  # same seed, same units
     changed = _teach(tables, "--sheets", "0", "--name", "again", "--noise", "clean")
     assert changed.exit_code == 1 and "noise was 'noisy', now 'clean'" in changed.stderr

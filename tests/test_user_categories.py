@@ -83,6 +83,11 @@ def test_an_inline_category_and_its_prompts(tmp_path: Path) -> None:
         ('name = "vase"\nparts = ["a"]\ncolour = "red"', "unknown keys"),
         ('name = "vase"\nparts = ["a"]\n[prompts]\ntemplates = ["a {shape}"]', "may use only"),
         ("name = [", "not a readable category file"),
+        ('name = "all"\nparts = ["a"]', "'all' stands for ShapeNetPart's 16 categories"),
+        (
+            'name = "vase"\nparts = [{name = "a", teacher = "Handle"}, {name = "b", teacher = "handle"}]',
+            r"the parts 'a' and 'b' ask the teacher for the same words \('handle'\)",
+        ),
     ],
 )
 def test_bad_category_files_are_one_sentence(tmp_path: Path, text: str, message: str) -> None:
@@ -113,6 +118,24 @@ def test_the_largest_category_a_file_may_define_is_shown_at_once(
         # busy one: the files of issue 24 took minutes.
         assert time.perf_counter() - start < 2.0, f"pd categories show {path.name} took too long"
     assert "25,000 text-to-3D prompts" in shown.stdout
+
+
+def test_a_category_file_that_is_a_folder_or_missing_is_said_to_be_so(tmp_path: Path) -> None:
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(PdError, match=r"dir\.toml is not a file: expected a category file"):
+        resolve_category(str(tmp_path / "dir.toml"))
+    with pytest.raises(PdError, match=r"none\.toml does not exist: expected a category file"):
+        resolve_category(str(tmp_path / "none.toml"))
+
+
+def test_an_unknown_user_category_with_none_known_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from partdistill.prompts import catalog
+
+    monkeypatch.setattr(catalog, "_USER", {})
+    with pytest.raises(
+        PdError, match=r"Unknown category 'user/nosuch'\. No category of yours is known here: define"
+    ):
+        find_category("user/nosuch")
 
 
 def test_a_category_file_with_a_lone_surrogate_is_one_sentence(tmp_path: Path) -> None:

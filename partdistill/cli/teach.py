@@ -113,5 +113,5 @@ def teach(
     if summary.lifting is not None:
         table.add_row("direct lifting mIoU (labelled shapes, all points)", f"{summary.lifting:.1f}")
     console.print(table)
-    if (summary.store.root / SHEETS_DIR).is_dir():
+    if any((summary.store.root / SHEETS_DIR).glob("*.png")):
         console.print(f"Contact sheets: {summary.store.root / SHEETS_DIR}")

@@ -486,9 +486,10 @@ def find_category(name: str) -> Category:
     hint = f" Did you mean '{close[0]}'?" if close else ""
     if dataset in ("shapenetpart", "partnete"):  # a benchmark's own: no category of the user's
         raise PdError(f"Unknown category '{name}'.{hint} {dataset}'s categories: {', '.join(known)}.")
+    listed = f" Known categories: {', '.join(known)};" if known else " No category of yours is known here:"
     raise PdError(
-        f"Unknown category '{name}'.{hint} Known categories: {', '.join(known)}; "
-        f"or define your own with a category file or {option('parts')} (see `pd categories`)."
+        f"Unknown category '{name}'.{hint}{listed} define your own with a category file or "
+        f"{option('parts')} (see `pd categories`)."
     )
 
 

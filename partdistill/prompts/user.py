@@ -60,7 +60,8 @@ def load_category_file(path: str | Path) -> Category:
     """The category a TOML or JSON file defines (see the module docstring)."""
     path = Path(path)
     if not path.is_file():
-        raise PdError(f"{path} does not exist: expected a category file (.toml or .json).")
+        what = "is not a file" if path.exists() else "does not exist"
+        raise PdError(f"{path} {what}: expected a category file (.toml or .json).")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise PdError(f"{path} holds {size:,} bytes; a category file holds at most {MAX_FILE_BYTES:,}.")
@@ -81,6 +82,8 @@ def user_category(data: object, source: str) -> Category:
     fields = Fields(data, source, "a category definition (name, noun and parts)")
     fields.only(_KEYS)
     name = category_name(fields.text("name", max_length=MAX_PHRASE).strip().lower(), source)
+    if name == "all":
+        raise PdError(f"{source}: 'all' stands for ShapeNetPart's 16 categories; give yours another name.")
     noun = fields.text("noun", None, max_length=MAX_PHRASE)
     title = fields.text("title", None, max_length=MAX_PHRASE)
     prompts = fields.record("prompts", None)
@@ -93,7 +96,16 @@ def user_category(data: object, source: str) -> Category:
         parts=read_parts(fields, source),
         words=PromptWords() if prompts is None else PromptWords.read(prompts),
     )
-    return checked_category(category, source)
+    checked_category(category, source)
+    asked: dict[str, str] = {}
+    for part in category.parts:  # a teacher asked the same words twice cannot tell the parts apart
+        if part.teacher.lower() in asked:
+            raise PdError(
+                f"{source}: the parts {asked[part.teacher.lower()]!r} and {part.name!r} ask the teacher for "
+                f"the same words ({part.teacher!r}); give each part words of its own."
+            )
+        asked[part.teacher.lower()] = part.name
+    return category
 
 
 def _toml():
