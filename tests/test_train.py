@@ -129,6 +129,28 @@ def test_same_seed_same_weights_and_a_killed_run_resumes_to_them(
     assert resumed.state.losses == whole.state.losses
 
 
+def test_a_resume_deletes_only_checkpoint_folders_pd_wrote(items: list[Item], tmp_path: Path) -> None:
+    killed = Distillation(_config(), items, tmp_path / "run")
+    killed.start(resume=False)
+    for report in killed.run():
+        if isinstance(report, BatchReport) and report.epoch == 3:
+            break
+    checkpoint = tmp_path / "run" / "checkpoint"
+    (checkpoint / "epoch-0099").mkdir()
+    (checkpoint / "epoch-0099" / "notes.txt").write_text("mine")
+    (checkpoint / "epoch-0098").mkdir()
+    (checkpoint / "epoch-0098" / "state.json").write_text("{}")  # what a killed checkpoint write left
+    resumed = Distillation(_config(), items, tmp_path / "run")
+    resumed.start(resume=True)
+    assert (checkpoint / "epoch-0099" / "notes.txt").read_text() == "mine"
+    assert not (checkpoint / "epoch-0098").exists()
+    (checkpoint / "epoch-0003").mkdir()
+    (checkpoint / "epoch-0003" / "notes.txt").write_text("mine")  # where the next checkpoint goes
+    with pytest.raises(PdError, match=r"epoch-0003 holds files pd did not write there"):
+        list(resumed.run())
+    assert (checkpoint / "epoch-0003" / "notes.txt").read_text() == "mine"
+
+
 def test_forward_only_never_switches(items: list[Item], tmp_path: Path) -> None:
     run = Distillation(_config(backward=False), items, tmp_path)
     run.start(resume=False)

@@ -92,6 +92,10 @@ CHECKPOINTS = 25  # checkpoints a run writes at most (the reference's 25 epochs 
 CHECKPOINT_SECONDS = 30.0  # the least time between two checkpoints (a kill loses up to this plus k epochs)
 CHECKPOINT_DIR = "checkpoint"
 CURRENT = "current.json"  # in checkpoint/: names the folder of the last complete epoch
+# What `_write_checkpoint` writes into a checkpoint folder.
+CHECKPOINT_FILES = frozenset(
+    {"model.safetensors", "optimizer.safetensors", "rescore.npz", "average.npz", "state.json"}
+)
 EPOCH_DIR = re.compile(r"epoch-\d{4,}")  # checkpoint/epoch-0007: everything of epoch 7
 
 
@@ -222,6 +226,14 @@ def stopped_before_checkpoint(run_dir: Path) -> bool:
     return not checkpoint.exists() or all(
         EPOCH_DIR.fullmatch(p.name) and p.is_dir() and not p.is_symlink() for p in checkpoint.iterdir()
     )
+
+
+def _checkpoint_only(folder: Path) -> bool:
+    """Whether `folder` is a folder (not a link) holding nothing but what a checkpoint writes, a
+    killed write's hidden temporaries included."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    return all(path.name in CHECKPOINT_FILES or path.name.startswith(".") for path in folder.iterdir())
 
 
 def holds_kept_run(run_dir: Path) -> bool:
@@ -564,6 +576,8 @@ class Distillation:
         """Write this epoch's checkpoint folder, then name it in current.json and drop the older
         one; a checkpoint that cannot be written in full is removed, with one PdError."""
         folder = self._path(f"{CHECKPOINT_DIR}/epoch-{self.state.epoch:04d}")
+        if folder.exists() and not _checkpoint_only(folder):
+            raise PdError(f"{folder} holds files pd did not write there; move them and resume.")
         if folder.exists():
             shutil.rmtree(folder)  # what a killed run began for this epoch; never the current one
         try:
@@ -592,8 +606,10 @@ class Distillation:
         write_json(folder / "state.json", dataclasses.asdict(self.state))
 
     def _remove_other_checkpoints(self, keep: str | None) -> None:
-        for stale in self._checkpoint.glob("epoch-*"):
-            if stale.name != keep:
+        """Delete the checkpoint folders other than `keep` that hold nothing but what a checkpoint
+        writes (a killed write's hidden temporaries included); any other is not pd's to delete."""
+        for stale in self._checkpoint.glob("epoch-[0-9][0-9][0-9][0-9]"):
+            if stale.name != keep and _checkpoint_only(stale):
                 shutil.rmtree(stale, ignore_errors=True)
 
     def _load_checkpoint(self) -> None:
