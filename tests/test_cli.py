@@ -288,13 +288,15 @@ def test_synth_options_reach_the_library(tmp_path: Path, monkeypatch: pytest.Mon
     received: list[tuple[SynthConfig, str]] = []
     real = partdistill.synth.build_generator
 
-    def spy(config: SynthConfig, device: str = "cpu"):
+    def spy(config: SynthConfig, device: str = "cpu"):  # Shap-E's settings, procedural shapes
         received.append((config, device))
-        return real(config, device)
+        return real(SynthConfig(category=config.category, n=config.n, n_points=config.n_points), device)
 
     monkeypatch.setattr(partdistill.synth, "build_generator", spy)
     args = ["synth", "--category", "Table", "--n", "2", "--seed", "7", "--points", "300", "--device", "cpu"]
     args += [
+        "--generator",
+        "shap-e",
         "--grid-size",
         "32",
         "--steps",
@@ -309,7 +311,15 @@ def test_synth_options_reach_the_library(tmp_path: Path, monkeypatch: pytest.Mon
     [(config, device)] = received
     assert device == "cpu"
     assert config == SynthConfig(
-        category="table", n=2, seed=7, n_points=300, grid_size=32, steps=3, guidance=2.5, quality_filter=False
+        category="table",
+        n=2,
+        generator="shap-e",
+        seed=7,
+        n_points=300,
+        grid_size=32,
+        steps=3,
+        guidance=2.5,
+        quality_filter=False,
     )
 
 
