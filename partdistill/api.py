@@ -259,13 +259,17 @@ def synth(
             progress.note(ray.describe())
             records = synthesize_on_ray(config, collection, todo, ray)
         start, made = time.perf_counter(), 0
-        smaller = f"{option('grid_size')} (now {grid_size}) or " if generator == "shap-e" else ""
+        # The settings are the collection's own: smaller ones make another collection.
+        smaller = {"shap-e": f"{option('grid_size')} (now {grid_size}) or ", "procedural": ""}.get(generator)
+        anew = (
+            ""
+            if smaller is None
+            else f", or start another {option('out')} with a lower {smaller}{option('points')} (now {points})"
+        )
         # Closed here, whatever ends the loop: the generator's clean-up (the manifest compacted)
         # runs now, under the folder's lock, and not whenever a traceback holding it is dropped.
         with (
-            enough_memory(
-                lambda: f"lower {smaller}{option('points')} (now {points}); run it again to go on from there."
-            ),
+            enough_memory(lambda: f"free memory and run the same command again to go on from there{anew}."),
             closing(records),
             tracked(progress, f"{chosen.name} ({generator})", len(todo)) as bar,
         ):
@@ -354,7 +358,10 @@ def teach(
             progress.note(ray.describe())
             results = teach_on_ray(collection, found, config, store, ray, sheets=sheets)
         with enough_memory(
-            lambda: f"lower {option('image_size')} (now {image_size}); run it again to go on from there."
+            lambda: (
+                f"free memory and run the same command again to go on from there, or teach under another "
+                f"{option('name')} with a lower {option('image_size')} (now {image_size})."
+            )
         ):
             return follow(
                 results, collection, store, f"teaching {found.name} ({config.default_name()})", progress

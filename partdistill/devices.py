@@ -4,6 +4,7 @@ its memory said in one sentence."""
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -57,11 +58,14 @@ def enough_memory(advice: Callable[[], str]) -> Iterator[None]:
 
 
 def out_of_memory(error: BaseException) -> bool:
-    """Whether `error` is an allocator's: numpy's MemoryError, or torch's RuntimeError (the CPU
-    allocator's has no type of its own; CUDA's OutOfMemoryError is one)."""
+    """Whether `error` is an allocator's: numpy's MemoryError, torch's OutOfMemoryError (CUDA's),
+    or the RuntimeError of an allocator that has no type of its own (the CPU's, Apple's MPS)."""
+    torch = sys.modules.get("torch")  # not imported for this: without torch, no torch error
+    if isinstance(error, MemoryError) or (torch is not None and isinstance(error, torch.OutOfMemoryError)):
+        return True
     text = str(error)
-    return isinstance(error, MemoryError) or (
-        isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+    return isinstance(error, RuntimeError) and (
+        "DefaultCPUAllocator: can't allocate memory" in text or text.startswith("MPS backend out of memory")
     )
 
 

@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from partdistill.errors import MAX_SEED, PdError, option
+from partdistill.errors import MAX_SEED, PdError, first_few, option
 from partdistill.records import Fields
 
 MAX_POINTS = 10_000_000  # the most points an option or a file header may ask a shape to hold
@@ -277,7 +277,7 @@ class Shape:
         held = [f"{self.n_points} points", f"category={self.category!r}"]
         held += [name for name in ("normals", "colors") if getattr(self, name) is not None]
         if self.labels is not None:
-            held.append(f"labels of {self.part_names}")
+            held.append(f"labels of {len(self.part_names)} parts ({first_few(list(self.part_names), 8)})")
         if self.mesh is not None:
             held.append(repr(self.mesh) + (" with point_faces" if self.point_faces is not None else ""))
         return f"Shape({', '.join(held)}, provenance={self.provenance!r})"

@@ -4,6 +4,7 @@ printing paths and commands whole."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -206,6 +207,22 @@ def test_another_models_files_are_refused_rather_than_left_at_random_weights(tmp
         PdError, match=r"owlv2 holds no weights of the OWLv2 model \(\d+ of its \d+ tensors are missing"
     ):
         Owlv2Teacher.from_pretrained(str(tmp_path / "owlv2"))
+
+
+def test_an_mm_grounding_dino_folder_is_a_grounding_dino_teacher(tmp_path: Path) -> None:
+    """transformers' zero-shot detector mapping takes MM Grounding DINO, with the same processor."""
+    from tiny_models import tiny_grounding_dino
+
+    from partdistill.teach.teachers.vlm import GroundingDinoTeacher
+
+    model, processor = tiny_grounding_dino()
+    model.save_pretrained(tmp_path / "mm")
+    processor.save_pretrained(tmp_path / "mm")
+    config = json.loads((tmp_path / "mm" / "config.json").read_text())
+    config |= {"model_type": "mm-grounding-dino", "architectures": ["MMGroundingDinoForObjectDetection"]}
+    (tmp_path / "mm" / "config.json").write_text(json.dumps(config))
+    teacher = GroundingDinoTeacher.from_pretrained(str(tmp_path / "mm"))
+    assert type(teacher.model).__name__ == "MMGroundingDinoForObjectDetection"
 
 
 def test_an_id_that_is_neither_a_folder_nor_a_hub_id_is_said_to_be_so(offline: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from partdistill.collection import Collection
 from partdistill.errors import PdError
@@ -102,7 +103,7 @@ def test_a_failed_generation_is_recorded_and_the_others_kept(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    "error", [MemoryError(), RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")]
+    "error", [MemoryError(), torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")]
 )
 def test_running_out_of_memory_stops_the_run_and_is_not_the_shapes_failure(
     tmp_path: Path, error: Exception
@@ -180,14 +181,28 @@ def test_the_command_says_how_many_shapes_it_made_and_what_to_lower_out_of_memor
         return generate_or_fail
 
     monkeypatch.setattr(
-        ProceduralGenerator, "generate", fails(RuntimeError("out of memory. Tried to allocate 2.00 GiB"))
+        ProceduralGenerator,
+        "generate",
+        fails(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")),
     )
     result = CliRunner().invoke(app, argv)
     assert (
         result.exit_code == 1
-        and "Out of memory (2.00 GiB asked for at once); lower --points (now 300)"
+        and "Out of memory (2.00 GiB asked for at once); free memory and run the same command again to go on "
+        "from there, or start another --out with a lower --points (now 300)."
         in (" ".join(result.stderr.split()))
     )
     monkeypatch.setattr(ProceduralGenerator, "generate", fails(ValueError("no faces")))
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0 and "Made 1 of 2 shapes (1 failed)" in result.stdout
+
+
+def test_a_collection_recording_a_setting_its_generator_ignores_still_extends(tmp_path: Path) -> None:
+    """Made before such settings were refused (pd synth --model-id foo, procedural): extending it
+    without them is taken, since they changed nothing."""
+    from partdistill import api
+
+    api.synth("chair", n=1, points=300, out=tmp_path / "c")
+    record = json.loads((tmp_path / "c" / CONFIG_FILE).read_text())
+    (tmp_path / "c" / CONFIG_FILE).write_text(json.dumps(record | {"model_id": "foo", "steps": 3}))
+    assert len(api.synth("chair", n=2, points=300, out=tmp_path / "c")) == 2

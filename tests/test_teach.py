@@ -208,6 +208,24 @@ def test_running_out_of_memory_while_teaching_is_one_sentence(
     monkeypatch.setattr(run, "teach_shape", out_of_memory)
     result = _teach(tables, "--sheets", "0", "--name", "oom")
     assert result.exit_code == 1
-    assert "Out of memory; lower --image-size (now 128); run it again to go on from there." in " ".join(
-        result.stderr.split()
+    assert (
+        "Out of memory; free memory and run the same command again to go on from there, or teach under "
+        "another --name with a lower --image-size (now 128)." in " ".join(result.stderr.split())
     )
+
+
+def test_knowledge_recording_a_setting_its_teacher_ignores_still_resumes(
+    tables: Path, tmp_path: Path
+) -> None:
+    collection_root = tmp_path / "tables"
+    shutil.copytree(tables, collection_root, ignore=shutil.ignore_patterns("knowledge"))
+    assert _teach(collection_root, "--sheets", "0").exit_code == 0
+    store = KnowledgeStore(collection_root / "knowledge" / "simulated-noisy-box")
+    record = json.loads((store.root / "teach_config.json").read_text())
+    (store.root / "teach_config.json").write_text(
+        json.dumps(record | {"model_id": "foo", "query": "part-of-category"})
+    )
+    store.units_path("table-00001").unlink()
+    result = _teach(collection_root, "--sheets", "0")
+    assert result.exit_code == 0, result.output
+    assert store.has("table-00001")

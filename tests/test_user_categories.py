@@ -148,7 +148,7 @@ def test_two_different_categories_under_one_name_are_refused_until_one_is_forgot
     resolve_category("lantern", "frame,glass")
     with pytest.raises(PdError, match=r"Two different categories are called 'lantern'.*forget_category"):
         resolve_category("lantern", "frame,glass,handle")
-    forget_category("Lantern")
+    forget_category("user/Lantern")
     assert resolve_category("lantern", "frame,glass,handle").part_names == ("frame", "glass", "handle")
 
 

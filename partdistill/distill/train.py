@@ -608,8 +608,8 @@ class Distillation:
     def _remove_other_checkpoints(self, keep: str | None) -> None:
         """Delete the checkpoint folders other than `keep` that hold nothing but what a checkpoint
         writes (a killed write's hidden temporaries included); any other is not pd's to delete."""
-        for stale in self._checkpoint.glob("epoch-[0-9][0-9][0-9][0-9]"):
-            if stale.name != keep and _checkpoint_only(stale):
+        for stale in self._checkpoint.glob("epoch-*"):
+            if stale.name != keep and EPOCH_DIR.fullmatch(stale.name) and _checkpoint_only(stale):
                 shutil.rmtree(stale, ignore_errors=True)
 
     def _load_checkpoint(self) -> None:

@@ -422,19 +422,20 @@ def forget_category(name: str) -> None:
     """Make a registered user category unknown again in this process, so that another definition
     may take its name (a notebook's edited category file). Collections and runs made with the old
     one still bring it along, and are refused beside the new one."""
-    _USER.pop(name.strip().lower(), None)
+    key = name.strip().lower()
+    _USER.pop(key.removeprefix("user/"), None)
 
 
 @contextlib.contextmanager
 def registered_on_success() -> Iterator[None]:
     """The user categories registered inside are forgotten again if it raises: a call that failed
     (a misspelt part, a missing folder) leaves nothing to clash with its corrected repeat."""
-    before = dict(_USER)
+    before = set(_USER)
     try:
         yield
     except BaseException:
-        _USER.clear()
-        _USER.update(before)
+        for name in set(_USER) - before:  # only its own: another thread's call may have added more
+            _USER.pop(name, None)
         raise
 
 

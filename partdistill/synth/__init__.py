@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from partdistill.synth.base import Generator, Request
-from partdistill.synth.run import SynthConfig, prepare, synthesize
+from partdistill.synth.run import SynthConfig, prepare, refuse_unused, synthesize
 
 
 def _procedural(config: SynthConfig, device: str) -> Generator:
@@ -45,30 +45,6 @@ GENERATORS: dict[str, Callable[[SynthConfig, str], Generator]] = {
     "shap-e": _shap_e,
     "point-e": _point_e,
 }
-# The model settings each generator takes (the factories above read no others).
-TAKES: dict[str, tuple[str, ...]] = {
-    "procedural": (),
-    "shap-e": ("model_id", "grid_size", "steps", "guidance"),
-    "point-e": ("model_id",),
-}
-
-
-def refuse_unused(config: SynthConfig) -> None:
-    """Refuse (PdError) a model setting given to a generator that does not take it, instead of
-    recording a setting that changed nothing (and that extending the collection must then repeat)."""
-    from partdistill.errors import PdError, option
-
-    defaults = SynthConfig(category=config.category, n=1)
-    unused = [
-        name
-        for name in TAKES["shap-e"]
-        if name not in TAKES[config.generator] and getattr(config, name) != getattr(defaults, name)
-    ]
-    if unused:
-        takers = [name for name, takes in TAKES.items() if unused[0] in takes]
-        raise PdError(
-            f"The {config.generator} generator takes no {option(unused[0])}: it is for {', '.join(takers)}."
-        )
 
 
 def build_generator(config: SynthConfig, device: str = "cpu") -> Generator:
@@ -99,7 +75,6 @@ def offline_generators(category: str) -> str:
 
 __all__ = [
     "GENERATORS",
-    "TAKES",
     "Generator",
     "Request",
     "SynthConfig",

@@ -69,6 +69,32 @@ class SynthConfig:
         return {k: v for k, v in dataclasses.asdict(self).items() if k != "n"}
 
 
+# The model settings of SynthConfig, and those each generator takes (its factory in
+# `partdistill.synth.GENERATORS` reads no others).
+MODEL_SETTINGS = ("model_id", "grid_size", "steps", "guidance")
+TAKES: dict[str, tuple[str, ...]] = {
+    "procedural": (),
+    "shap-e": MODEL_SETTINGS,
+    "point-e": ("model_id",),
+}
+
+
+def refuse_unused(config: SynthConfig) -> None:
+    """Refuse (PdError) a model setting given to a generator that does not take it, instead of
+    recording a setting that changed nothing (and that extending the collection must then repeat)."""
+    defaults = SynthConfig(category=config.category, n=1)
+    unused = [
+        name
+        for name in MODEL_SETTINGS
+        if name not in TAKES[config.generator] and getattr(config, name) != getattr(defaults, name)
+    ]
+    if unused:
+        takers = [name for name, takes in TAKES.items() if unused[0] in takes]
+        raise PdError(
+            f"The {config.generator} generator takes no {option(unused[0])}: it is for {', '.join(takers)}."
+        )
+
+
 def item_seed(seed: int, index: int) -> int:
     """The generation seed of shape `index` in a run seeded with `seed` (independent of n)."""
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
@@ -106,9 +132,12 @@ def prepare(config: SynthConfig, out: str | Path) -> tuple[Collection, list[int]
     if config_path.exists():
         earlier = read_json(config_path, "the settings of the run that made this collection")
         ours = config.identity() | {"category": category.name, "catalogue": category.to_record()}
+        # A larger n extends the same sequence; settings the generator does not take changed
+        # nothing (a collection made before they were refused may record them).
+        unused = {"n", *(name for name in MODEL_SETTINGS if name not in TAKES.get(config.generator, ()))}
         refuse_other_settings(
-            {k: v for k, v in earlier.items() if k != "n"},  # a larger n extends the same sequence
-            ours,
+            {k: v for k, v in earlier.items() if k not in unused},
+            {k: v for k, v in ours.items() if k not in unused},
             f"{out} holds a collection made",
             f"use the same settings to resume it, or choose another {option('out')}.",
         )

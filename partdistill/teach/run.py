@@ -27,7 +27,7 @@ from partdistill.shapes import Shape
 from partdistill.teach.config import TeachConfig
 from partdistill.teach.lift import lift
 from partdistill.teach.sheets import contact_sheet
-from partdistill.teach.teachers import Prediction, Teacher, labels_in_category
+from partdistill.teach.teachers import Prediction, Teacher, ignored_settings, labels_in_category
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,14 @@ def begin_teaching(
         )
     ours = dataclasses.asdict(config) | {"category": category.key, "catalogue": category.to_record()}
     if earlier is not None and store.holds_units():
+        # Settings the teacher does not read changed nothing (knowledge made before they were
+        # refused may record them).
+        ignored = ignored_settings(config.teacher)
         refuse_other_settings(
-            earlier, ours, f"{store.root} holds knowledge made", f"choose another {option('name')}."
+            {k: v for k, v in earlier.items() if k not in ignored},
+            {k: v for k, v in ours.items() if k not in ignored},
+            f"{store.root} holds knowledge made",
+            f"choose another {option('name')}.",
         )
     store.write_settings(ours)
     for record in todo:  # units and sheets of a shape replaced since are not left beside its new ones

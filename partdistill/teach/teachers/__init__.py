@@ -129,6 +129,18 @@ def offline_teachers(missing: str) -> str:
     )
 
 
+def ignored_settings(name: str) -> tuple[str, ...]:
+    """The settings of a TeachConfig that teacher `name` does not read (none for a name unknown)."""
+    kind = TEACHERS.get(name)
+    if kind is None:
+        return ()
+    return tuple(
+        setting
+        for setting, read in (("threshold", kind.threshold), ("nms", kind.nms), ("model_id", kind.weights))
+        if not read
+    ) + (("query",) if not kind.weights else ())
+
+
 def refuse_ignored(
     name: str, *, threshold: float | None, nms: float | None, model_id: str | None = None, query: str = "part"
 ) -> None:
@@ -185,6 +197,7 @@ __all__ = [
     "Teacher",
     "TeacherKind",
     "build_teacher",
+    "ignored_settings",
     "labels_in_category",
     "offline_teachers",
     "refuse_ignored",

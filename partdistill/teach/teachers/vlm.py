@@ -46,10 +46,10 @@ CLIPSEG = "CIDAS/clipseg-rd64-refined"
 CLIP = ("ViT-B-16", "openai")
 
 
-def _load(loader: Any, model_id: str, what: str, model_type: str | None = None) -> Any:
+def _load(loader: Any, model_id: str, what: str, model_types: tuple[str, ...] = ()) -> Any:
     """`loader.from_pretrained(model_id)`, with a missing download turned into one sentence
     (`MissingWeights`; `build_teacher` adds which teachers work without it). A model is named by
-    its `model_type` (a processor by None), and another model's files are refused."""
+    the `model_type`s it may have (a processor by none), and another model's files are refused."""
     from transformers import PretrainedConfig
     from transformers.utils import logging
 
@@ -57,13 +57,14 @@ def _load(loader: Any, model_id: str, what: str, model_type: str | None = None) 
     refuse_unreachable(f"the {what} model", model_id)
     try:
         with held_back("huggingface_hub"):  # its retries without network: ten lines
-            if model_type is None:
+            if not model_types:
                 return loader.from_pretrained(model_id)
-            given = PretrainedConfig.get_config_dict(model_id)[0].get("model_type", model_type)
-            if given != model_type:  # transformers loads it all the same, with a log line
+            given = PretrainedConfig.get_config_dict(model_id)[0].get("model_type", model_types[0])
+            if given not in model_types:  # transformers loads it all the same, with a log line
                 raise PdError(
-                    f"{model_id} is a '{given}' model where the {what} teacher needs '{model_type}'; "
-                    f"give {option('model_id')} one of that kind."
+                    f"{model_id} is a '{given}' model where the {what} teacher needs "
+                    f"{' or '.join(repr(kind) for kind in model_types)}; give {option('model_id')} one of "
+                    f"that kind."
                 )
             model, loading = loader.from_pretrained(model_id, output_loading_info=True)
     except (OSError, ValueError) as error:
@@ -176,7 +177,12 @@ class GroundingDinoTeacher(_Detector):
     def from_pretrained(cls, model_id: str = GROUNDING_DINO, *, device: str = "cpu", **options: Any):
         from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
-        model = _load(AutoModelForZeroShotObjectDetection, model_id, "Grounding DINO", "grounding-dino")
+        model = _load(
+            AutoModelForZeroShotObjectDetection,
+            model_id,
+            "Grounding DINO",
+            ("grounding-dino", "mm-grounding-dino"),
+        )
         return cls(model, _load(AutoProcessor, model_id, "Grounding DINO"), device=device, **options)
 
     def phrases(self, category: Category) -> tuple[list[str], list[int]]:
@@ -227,7 +233,7 @@ class Owlv2Teacher(_Detector):
     def from_pretrained(cls, model_id: str = OWLV2, *, device: str = "cpu", **options: Any):
         from transformers import Owlv2ForObjectDetection, Owlv2Processor
 
-        model = _load(Owlv2ForObjectDetection, model_id, "OWLv2", "owlv2")
+        model = _load(Owlv2ForObjectDetection, model_id, "OWLv2", ("owlv2",))
         return cls(model, _load(Owlv2Processor, model_id, "OWLv2"), device=device, **options)
 
     @torch.no_grad()
@@ -290,7 +296,7 @@ class ClipSegTeacher:
     def from_pretrained(cls, model_id: str = CLIPSEG, *, device: str = "cpu", **options: Any):
         from transformers import CLIPSegForImageSegmentation, CLIPSegProcessor
 
-        model = _load(CLIPSegForImageSegmentation, model_id, "CLIPSeg", "clipseg")
+        model = _load(CLIPSegForImageSegmentation, model_id, "CLIPSeg", ("clipseg",))
         return cls(model, _load(CLIPSegProcessor, model_id, "CLIPSeg"), device=device, **options)
 
     @torch.no_grad()
