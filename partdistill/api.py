@@ -323,7 +323,7 @@ def teach(
     """
     from partdistill.knowledge.store import KnowledgeStore
     from partdistill.teach.config import TeachConfig, build_config_teacher
-    from partdistill.teach.run import follow
+    from partdistill.teach.run import follow, refuse_foreign
     from partdistill.teach.run import teach as teach_shapes
     from partdistill.teach.teachers import GLIP_NMS, refuse_ignored
 
@@ -347,6 +347,7 @@ def teach(
     )
     config.check_new()  # before the teacher's weights are loaded
     store = KnowledgeStore.named(collection.root, config.default_name() if name is None else name)
+    refuse_foreign(store)  # before the teacher's weights are loaded; again under the folder's lock
     model = build_config_teacher(config, resolve_device(device)) if ray is None else None
     with OutputFolder(store.root, within=collection.root):
         if ray is None:

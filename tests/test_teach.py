@@ -125,6 +125,8 @@ def test_a_knowledge_folder_of_the_users_own_is_refused_and_left_as_it_was(
         )
     assert (mine / "sheets" / "table-00000.png").read_text() == "my annotated sheet"
     assert sorted(path.name for path in mine.iterdir()) == ["notes.txt", "sheets"]
+    (collection_root / "knowledge" / "empty" / "units").mkdir(parents=True)  # nothing in it: taken
+    assert _teach(collection_root, "--sheets", "0", "--name", "empty").exit_code == 0
 
 
 def test_temporaries_a_killed_run_left_are_not_taken_for_units_and_not_deleted(tables: Path) -> None:

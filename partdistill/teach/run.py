@@ -102,6 +102,25 @@ def teach_one(
     return Taught(shape_id, knowledge, len(predictions), png)
 
 
+def refuse_foreign(store: KnowledgeStore) -> None:
+    """Refuse (PdError) a knowledge folder that holds files without pd's `CONFIG_FILE`, which pd
+    writes before anything else: they are the user's (sheets, notes, h5 files), and pd would write
+    among them. Hidden files and empty folders are not counted."""
+    if not store.root.is_dir() or (store.root / CONFIG_FILE).exists():
+        return
+    theirs = sorted(
+        path.name
+        for path in store.root.iterdir()
+        if not path.name.startswith(".")
+        and not (path.is_dir() and not path.is_symlink() and not any(path.iterdir()))
+    )
+    if theirs:
+        raise PdError(
+            f"{store.root} holds other files ({first_few(theirs, 3)}) and no {CONFIG_FILE}: it is no "
+            f"pd teach folder, and pd would write among them; choose another {option('name')}."
+        )
+
+
 def begin_teaching(
     collection: Collection, category: Category, needs_labels: bool, config: TeachConfig, store: KnowledgeStore
 ) -> list[ShapeRecord]:
@@ -127,14 +146,8 @@ def begin_teaching(
     todo = store.untaught(collection)
     for record in todo:  # every shape readable before anything is written
         collection.load(record)
+    refuse_foreign(store)
     earlier = store.settings()
-    listed = store.root.iterdir() if earlier is None and store.root.is_dir() else ()
-    theirs = sorted(path.name for path in listed if not path.name.startswith("."))
-    if theirs:  # pd writes its settings before anything else: these are the user's
-        raise PdError(
-            f"{store.root} holds other files ({first_few(theirs, 3)}) and no {CONFIG_FILE}: it is no "
-            f"pd teach folder, and pd would write among them; choose another {option('name')}."
-        )
     ours = dataclasses.asdict(config) | {"category": category.key, "catalogue": category.to_record()}
     if earlier is not None and store.holds_units():
         # Settings the teacher does not read changed nothing (knowledge made before they were
