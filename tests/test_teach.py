@@ -32,6 +32,12 @@ def tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _untaught_copy(tables: Path, tmp_path: Path) -> Path:
+    """The tables collection copied into tmp_path/tables without its knowledge."""
+    shutil.copytree(tables, tmp_path / "tables", ignore=shutil.ignore_patterns("knowledge"))
+    return tmp_path / "tables"
+
+
 def _teach(collection: Path, *extra: str):
     return runner.invoke(app, ["teach", "--shapes", str(collection), "--image-size", "128", *extra])
 
@@ -69,8 +75,7 @@ def test_units_of_a_shape_replaced_since_are_taught_again(tables: Path, tmp_path
     from partdistill.distill.sources import items_from_store
     from partdistill.knowledge.store import load_knowledge, save_knowledge
 
-    collection_root = tmp_path / "tables"
-    shutil.copytree(tables, collection_root, ignore=shutil.ignore_patterns("knowledge"))
+    collection_root = _untaught_copy(tables, tmp_path)
     assert _teach(collection_root, "--sheets", "4").exit_code == 0
     collection = Collection.open(collection_root)
     store = KnowledgeStore(collection_root / "knowledge" / "simulated-noisy-box")
@@ -96,8 +101,7 @@ def test_units_of_a_shape_replaced_since_are_taught_again(tables: Path, tmp_path
 def test_a_folder_where_units_go_is_named_in_the_error_not_the_temporary(
     tables: Path, tmp_path: Path
 ) -> None:
-    collection_root = tmp_path / "tables"
-    shutil.copytree(tables, collection_root, ignore=shutil.ignore_patterns("knowledge"))
+    collection_root = _untaught_copy(tables, tmp_path)
     assert _teach(collection_root, "--sheets", "0").exit_code == 0
     units = collection_root / "knowledge" / "simulated-noisy-box" / "units" / "table-00001.npz"
     units.unlink()
@@ -111,8 +115,7 @@ def test_a_knowledge_folder_of_the_users_own_is_refused_and_left_as_it_was(
     tables: Path, tmp_path: Path
 ) -> None:
     """pd teach --name mine wrote its sheets over the user's, and with --sheets 0 deleted them."""
-    collection_root = tmp_path / "tables"
-    shutil.copytree(tables, collection_root, ignore=shutil.ignore_patterns("knowledge"))
+    collection_root = _untaught_copy(tables, tmp_path)
     mine = collection_root / "knowledge" / "mine"
     (mine / "sheets").mkdir(parents=True)
     (mine / "sheets" / "table-00000.png").write_text("my annotated sheet")
@@ -219,8 +222,7 @@ def test_running_out_of_memory_while_teaching_is_one_sentence(
 def test_knowledge_recording_a_setting_its_teacher_ignores_still_resumes(
     tables: Path, tmp_path: Path
 ) -> None:
-    collection_root = tmp_path / "tables"
-    shutil.copytree(tables, collection_root, ignore=shutil.ignore_patterns("knowledge"))
+    collection_root = _untaught_copy(tables, tmp_path)
     assert _teach(collection_root, "--sheets", "0").exit_code == 0
     store = KnowledgeStore(collection_root / "knowledge" / "simulated-noisy-box")
     record = json.loads((store.root / "teach_config.json").read_text())
