@@ -206,3 +206,28 @@ def test_a_collection_recording_a_setting_its_generator_ignores_still_extends(tm
     record = json.loads((tmp_path / "c" / CONFIG_FILE).read_text())
     (tmp_path / "c" / CONFIG_FILE).write_text(json.dumps(record | {"model_id": "foo", "steps": 3}))
     assert len(api.synth("chair", n=2, points=300, out=tmp_path / "c")) == 2
+
+
+@pytest.mark.parametrize("generator", ["procedural", "shap-e", "point-e"])
+def test_each_generator_reads_the_model_settings_it_is_said_to_take(
+    generator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry loop of TAKES: what a factory hands its generator of the model settings is
+    exactly what TAKES says it takes (the others are refused by `refuse_unused`, not ignored)."""
+    from partdistill.synth import GENERATORS
+    from partdistill.synth.point_e import PointEGenerator
+    from partdistill.synth.procedural import ProceduralGenerator
+    from partdistill.synth.run import MODEL_SETTINGS, TAKES
+    from partdistill.synth.shap_e import ShapEGenerator
+
+    given = {"model_id": "some/model", "grid_size": 9, "steps": 7, "guidance": 1.5}
+    handed: list[object] = []
+
+    def capture(*args, **kwargs):
+        handed.extend([*args, *kwargs.values()])
+
+    monkeypatch.setattr(ShapEGenerator, "from_pretrained", capture)
+    monkeypatch.setattr(PointEGenerator, "from_pretrained", capture)
+    monkeypatch.setattr(ProceduralGenerator, "__init__", lambda self, **kwargs: capture(**kwargs))
+    GENERATORS[generator](SynthConfig(category="chair", n=1, generator=generator, **given), "cpu")
+    assert {name for name in MODEL_SETTINGS if given[name] in handed} == set(TAKES[generator])
