@@ -9,9 +9,12 @@ and the command that fetches it, and the caller adds what still works offline (`
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from partdistill.errors import PdError
+from partdistill.logs import held_back
 
 
 def hub_cache() -> Path:
@@ -80,6 +83,26 @@ def refuse_unreachable(what: str, repo: str, timeout: float = 3.0) -> None:
         socket.create_connection((endpoint.hostname, port), timeout=timeout).close()
     except (OSError, ValueError) as error:
         raise MissingWeights(what, repo) from error
+
+
+@contextlib.contextmanager
+def loading_from_hub(what: str, repo: str) -> Iterator[None]:
+    """Around a `from_pretrained(repo)` of `what` (transformers', diffusers'): refused at once where
+    the Hub is out of reach (`refuse_unreachable`), huggingface_hub's retries held back (ten lines
+    without network), and its failures told in one sentence: files it could not find or fetch as
+    `MissingWeights`, files it could not read as `DamagedWeights`."""
+    refuse_unreachable(what, repo)
+    try:
+        with held_back("huggingface_hub"):
+            yield
+    except PdError:
+        raise
+    except (OSError, ValueError) as error:
+        raise MissingWeights(what, repo) from error
+    except Exception as error:
+        if DamagedWeights.caused(error):
+            raise DamagedWeights(what, repo, error) from error
+        raise
 
 
 def fetch_command(repo: str) -> str:

@@ -14,10 +14,9 @@ import numpy as np
 
 from partdistill.errors import PdError
 from partdistill.formats import shape_from_mesh
-from partdistill.logs import held_back
 from partdistill.shapes import Provenance, Shape
 from partdistill.synth.base import Request
-from partdistill.weights import DamagedWeights, MissingWeights, refuse_unreachable
+from partdistill.weights import loading_from_hub
 
 if TYPE_CHECKING:
     import torch
@@ -75,16 +74,8 @@ class ShapEGenerator:
 
         logging.set_verbosity_error()  # its "couldn't connect" chatter would bury our one sentence
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
-        refuse_unreachable("the Shap-E model", model_id)
-        try:
-            with held_back("huggingface_hub"):  # its retries without network: ten lines
-                pipeline = ShapEPipeline.from_pretrained(model_id, dtype=dtype)
-        except (OSError, ValueError) as error:
-            raise MissingWeights("the Shap-E model", model_id) from error
-        except Exception as error:
-            if DamagedWeights.caused(error):
-                raise DamagedWeights("the Shap-E model", model_id, error) from error
-            raise
+        with loading_from_hub("the Shap-E model", model_id):
+            pipeline = ShapEPipeline.from_pretrained(model_id, dtype=dtype)
         return cls(pipeline, model_id=model_id, device=device, **options)  # type: ignore[arg-type]
 
     def generate(self, request: Request) -> Shape:

@@ -33,12 +33,11 @@ import torch
 from PIL import Image
 
 from partdistill.errors import PdError, first_few, option
-from partdistill.logs import held_back
 from partdistill.prompts import Category, part_prompt
 from partdistill.render.views import Views
 from partdistill.shapes import Shape
 from partdistill.teach.teachers.base import GLIP_NMS, Prediction, suppress_duplicates
-from partdistill.weights import DamagedWeights, MissingWeights, refuse_unreachable
+from partdistill.weights import DamagedWeights, MissingWeights, loading_from_hub, refuse_unreachable
 
 GROUNDING_DINO = "IDEA-Research/grounding-dino-base"
 OWLV2 = "google/owlv2-base-patch16-ensemble"
@@ -54,27 +53,17 @@ def _load(loader: Any, model_id: str, what: str, model_types: tuple[str, ...] = 
     from transformers.utils import logging
 
     logging.set_verbosity_error()
-    refuse_unreachable(f"the {what} model", model_id)
-    try:
-        with held_back("huggingface_hub"):  # its retries without network: ten lines
-            if not model_types:
-                return loader.from_pretrained(model_id)
-            given = PretrainedConfig.get_config_dict(model_id)[0].get("model_type", model_types[0])
-            if given not in model_types:  # transformers loads it all the same, with a log line
-                raise PdError(
-                    f"{model_id} is a '{given}' model where the {what} teacher needs "
-                    f"{' or '.join(repr(kind) for kind in model_types)}; give {option('model_id')} one of "
-                    f"that kind."
-                )
-            model, loading = loader.from_pretrained(model_id, output_loading_info=True)
-    except (OSError, ValueError) as error:
-        raise MissingWeights(f"the {what} model", model_id) from error
-    except PdError:
-        raise
-    except Exception as error:
-        if DamagedWeights.caused(error):
-            raise DamagedWeights(f"the {what} model", model_id, error) from error
-        raise
+    with loading_from_hub(f"the {what} model", model_id):
+        if not model_types:
+            return loader.from_pretrained(model_id)
+        given = PretrainedConfig.get_config_dict(model_id)[0].get("model_type", model_types[0])
+        if given not in model_types:  # transformers loads it all the same, with a log line
+            raise PdError(
+                f"{model_id} is a '{given}' model where the {what} teacher needs "
+                f"{' or '.join(repr(kind) for kind in model_types)}; give {option('model_id')} one of "
+                f"that kind."
+            )
+        model, loading = loader.from_pretrained(model_id, output_loading_info=True)
     # Files of the right kind without its weights load too, left at random initial weights, with
     # only a log line (which the verbosity above holds back) to say so.
     missing, total = len(loading["missing_keys"]), len(model.state_dict())
