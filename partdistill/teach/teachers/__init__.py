@@ -129,16 +129,26 @@ def offline_teachers(missing: str) -> str:
     )
 
 
+# The settings of a TeachConfig that not every teacher reads, and what a teacher that does not
+# read one lacks, in words.
+_LACKS = {
+    "model_id": "loads no model",
+    "query": "is asked no text",
+    "threshold": "has no score threshold",
+    "nms": "draws no boxes to suppress",
+}
+
+
+def _reads(kind: TeacherKind) -> dict[str, bool]:
+    """Which of `_LACKS`' settings a teacher of `kind` reads."""
+    real = kind.weights is not None  # a model, asked in words
+    return {"model_id": real, "query": real, "threshold": kind.threshold, "nms": kind.nms}
+
+
 def ignored_settings(name: str) -> tuple[str, ...]:
     """The settings of a TeachConfig that teacher `name` does not read (none for a name unknown)."""
     kind = TEACHERS.get(name)
-    if kind is None:
-        return ()
-    return tuple(
-        setting
-        for setting, read in (("threshold", kind.threshold), ("nms", kind.nms), ("model_id", kind.weights))
-        if not read
-    ) + (("query",) if not kind.weights else ())
+    return () if kind is None else tuple(setting for setting, read in _reads(kind).items() if not read)
 
 
 def refuse_ignored(
@@ -147,20 +157,16 @@ def refuse_ignored(
     """Refuse (PdError) a threshold, NMS IoU, model or query style asked of teacher `name` when it
     has none, instead of recording a setting that changed nothing (and that a later run into the
     same folder must then repeat)."""
-    kind = TEACHERS.get(name)
-    if kind is None:
-        return  # build_teacher names the teachers there are
-    real = ", ".join(n for n, k in TEACHERS.items() if k.weights)
-    if model_id is not None and not kind.weights:
-        raise PdError(f"The {name} teacher loads no model: {option('model_id')} is for {real}.")
-    if query != "part" and not kind.weights:
-        raise PdError(f"The {name} teacher is asked no text: {option('query')} is for {real}.")
-    if threshold is not None and not kind.threshold:
-        takers = ", ".join(n for n, k in TEACHERS.items() if k.threshold)
-        raise PdError(f"The {name} teacher has no score threshold: {option('threshold')} is for {takers}.")
-    if nms is not None and not kind.nms:
-        takers = ", ".join(n for n, k in TEACHERS.items() if k.nms)
-        raise PdError(f"The {name} teacher draws no boxes to suppress: {option('nms')} is for {takers}.")
+    given = {
+        "model_id": model_id is not None,
+        "query": query != "part",
+        "threshold": threshold is not None,
+        "nms": nms is not None,
+    }
+    for setting in ignored_settings(name):  # an unknown name: build_teacher names the teachers there are
+        if given[setting]:
+            takers = ", ".join(n for n, kind in TEACHERS.items() if _reads(kind)[setting])
+            raise PdError(f"The {name} teacher {_LACKS[setting]}: {option(setting)} is for {takers}.")
 
 
 def build_teacher(
