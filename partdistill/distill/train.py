@@ -576,10 +576,10 @@ class Distillation:
         """Write this epoch's checkpoint folder, then name it in current.json and drop the older
         one; a checkpoint that cannot be written in full is removed, with one PdError."""
         folder = self._path(f"{CHECKPOINT_DIR}/epoch-{self.state.epoch:04d}")
-        if folder.exists() and not _checkpoint_only(folder):
-            raise PdError(f"{folder} holds files pd did not write there; move them and resume.")
-        if folder.exists():
-            shutil.rmtree(folder)  # what a killed run began for this epoch; never the current one
+        if folder.exists():  # what a killed run began for this epoch (never the current one), or not pd's
+            if not _checkpoint_only(folder):
+                raise PdError(f"{folder} holds files pd did not write there; move them and resume.")
+            shutil.rmtree(folder)
         try:
             folder.mkdir(parents=True)
             self._write_checkpoint(folder)
